@@ -1,0 +1,49 @@
+package wssync
+
+// Code is a stable, machine-readable error code sent to clients in `_ERROR` and `_RESULT`
+// frames. The set is documented in docs/protocol.md and mirrored in the React package; a
+// code is never renamed.
+type Code string
+
+// Error codes. See docs/protocol.md for when each is sent.
+const (
+	CodeMalformedJSON    Code = "malformed_json"
+	CodeBadEnvelope      Code = "bad_envelope"
+	CodeUnknownEvent     Code = "unknown_event"
+	CodeUnknownKey       Code = "unknown_key"
+	CodeBadData          Code = "bad_data"
+	CodeBadPatch         Code = "bad_patch"
+	CodePathNotFound     Code = "path_not_found"
+	CodeUnknownPath      Code = "unknown_path"
+	CodeReadOnly         Code = "read_only"
+	CodeTypeMismatch     Code = "type_mismatch"
+	CodeTestFailed       Code = "test_failed"
+	CodeRejected         Code = "rejected"
+	CodeUnknownAction    Code = "unknown_action"
+	CodeBadParams        Code = "bad_params"
+	CodeActionFailed     Code = "action_failed"
+	CodeUnknownTask      Code = "unknown_task"
+	CodeTaskRunning      Code = "task_running"
+	CodeTaskNotRunning   Code = "task_not_running"
+	CodeTaskFailed       Code = "task_failed"
+	CodeBinaryUnexpected Code = "binary_unexpected"
+	CodeBinaryMissing    Code = "binary_missing"
+	CodeRateLimited      Code = "rate_limited"
+	CodeInternal         Code = "internal"
+)
+
+// WebSocket close codes the server uses. 1000–1011 are RFC 6455's; 4000–4004 are ours.
+// Terminal codes (the client should not reconnect on its own): CloseReplaced,
+// CloseUnauthorized and ClosePolicyViolation.
+const (
+	CloseNormal          = 1000 // normal closure
+	CloseGoingAway       = 1001 // server shutting down; reconnect with backoff
+	ClosePolicyViolation = 1008 // origin refused or too many bad frames; terminal
+	CloseMessageTooBig   = 1009 // frame over the read limit
+	CloseInternalError   = 1011 // server failure
+	CloseReplaced        = 4000 // a newer connection took over the session; terminal
+	CloseSlowConsumer    = 4001 // the client fell too far behind; reconnect with backoff
+	CloseRateLimited     = 4002 // too many frames; reconnect with backoff
+	CloseSessionClosed   = 4003 // the session was closed or expired
+	CloseUnauthorized    = 4004 // identity does not match the session; terminal
+)

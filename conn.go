@@ -1,0 +1,199 @@
+package wssync
+
+import (
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// conn is one WebSocket connection of a session. Its reader runs in the goroutine that
+// called ServeWS and dispatches client frames one at a time; its writer goroutine is the
+// only one that writes data frames, draining the bounded outQueue.
+type conn struct {
+	sess *Session
+	ws   *websocket.Conn
+	q    *outQueue
+	log  *slog.Logger
+
+	done      chan struct{} // closed when the connection starts closing
+	closeOnce sync.Once
+	closeCode int
+	closeText string
+	farewell  *frame // sent before the close frame, e.g. _DISCONNECT
+
+	// reader-only state
+	binMeta   *binMeta
+	badFrames int
+}
+
+func newConn(s *Session, ws *websocket.Conn) *conn {
+	return &conn{
+		sess: s,
+		ws:   ws,
+		q:    newOutQueue(s.cfg.maxQueuedFrames, s.cfg.maxQueuedBytes),
+		log:  s.cfg.logger.With("remote", ws.RemoteAddr().String()),
+		done: make(chan struct{}),
+	}
+}
+
+// run serves the connection until it closes, then waits for its writer.
+func (c *conn) run() {
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		c.writeLoop()
+	}()
+	c.readLoop()
+	c.closeWith(CloseNormal, "", nil)
+	wg.Wait()
+	c.q.close()
+}
+
+// closeWith starts closing the connection: the writer sends farewell (if any) and a close
+// frame with code, then closes the socket. Only the first call counts.
+func (c *conn) closeWith(code int, text string, farewell *frame) {
+	c.closeOnce.Do(func() {
+		c.closeCode, c.closeText, c.farewell = code, text, farewell
+		close(c.done)
+	})
+}
+
+func (c *conn) closing() bool {
+	select {
+	case <-c.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// send queues an ordinary frame; a client too far behind to take it is closed.
+func (c *conn) send(f *frame) {
+	if !c.q.push(f) {
+		c.log.Warn("wssync: slow consumer: closing")
+		c.closeWith(CloseSlowConsumer, "client too slow", nil)
+	}
+}
+
+func (c *conn) readLoop() {
+	cfg := &c.sess.cfg
+	c.ws.SetReadLimit(cfg.readLimit)
+	extend := func() { _ = c.ws.SetReadDeadline(time.Now().Add(cfg.pongTimeout)) }
+	extend()
+	c.ws.SetPongHandler(func(string) error { extend(); return nil })
+	for {
+		mt, data, err := c.ws.ReadMessage()
+		if err != nil {
+			c.readFailed(err)
+			return
+		}
+		extend()
+		c.handleFrame(mt, data)
+		if c.closing() {
+			return
+		}
+	}
+}
+
+// readFailed picks the close code for a read error.
+func (c *conn) readFailed(err error) {
+	var ce *websocket.CloseError
+	switch {
+	case errors.Is(err, websocket.ErrReadLimit):
+		c.log.Info("wssync: frame over the read limit", "limit", c.sess.cfg.readLimit)
+		c.closeWith(CloseMessageTooBig, "frame too large", nil) // gorilla has already sent 1009
+	case errors.As(err, &ce):
+		c.closeWith(CloseNormal, "", nil)
+	case c.closing():
+	default:
+		c.log.Debug("wssync: read failed", "err", err)
+		c.closeWith(CloseGoingAway, "", nil)
+	}
+}
+
+func (c *conn) writeLoop() {
+	cfg := &c.sess.cfg
+	ping := time.NewTicker(cfg.pingInterval)
+	defer ping.Stop()
+	defer c.ws.Close()
+	for {
+		select {
+		case <-c.done:
+			c.sayGoodbye()
+			return
+		case <-ping.C:
+			if err := c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(cfg.writeTimeout)); err != nil {
+				c.closeWith(CloseGoingAway, "", nil)
+			}
+		case <-c.q.wake:
+			if err := c.drain(); err != nil {
+				c.log.Debug("wssync: write failed", "err", err)
+				c.closeWith(CloseGoingAway, "", nil)
+			}
+		}
+	}
+}
+
+// drain writes queued items until the queue is empty or the connection is closing.
+func (c *conn) drain() error {
+	for !c.closing() {
+		it, ok := c.q.pop()
+		if !ok {
+			return nil
+		}
+		f := it.f
+		if it.kind == outResync {
+			f = c.resyncFrame(it.obj)
+			if f == nil {
+				continue
+			}
+		}
+		if err := c.write(f); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// resyncFrame takes o's current _SET and marks o as based on this connection, atomically
+// with respect to o's publishes.
+func (c *conn) resyncFrame(o *object) *frame {
+	o.pub.Lock()
+	defer o.pub.Unlock()
+	if o.gone {
+		return nil
+	}
+	f := o.setFrame()
+	c.q.markBased(o)
+	return f
+}
+
+func (c *conn) write(f *frame) error {
+	if err := c.ws.SetWriteDeadline(time.Now().Add(c.sess.cfg.writeTimeout)); err != nil {
+		return err
+	}
+	if !f.shared {
+		return c.ws.WriteMessage(websocket.TextMessage, f.data)
+	}
+	pm, err := f.prepared()
+	if err != nil {
+		return err
+	}
+	return c.ws.WritePreparedMessage(pm)
+}
+
+// sayGoodbye sends the farewell frame and the close frame, each with a short deadline: a
+// client that does not read them is not waited for.
+func (c *conn) sayGoodbye() {
+	const grace = time.Second
+	if c.farewell != nil {
+		_ = c.ws.SetWriteDeadline(time.Now().Add(grace))
+		_ = c.ws.WriteMessage(websocket.TextMessage, c.farewell.data)
+	}
+	msg := websocket.FormatCloseMessage(c.closeCode, c.closeText)
+	_ = c.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(grace))
+}

@@ -1,0 +1,220 @@
+package wssync
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/gorilla/websocket"
+)
+
+// inbound is one decoded client frame.
+type inbound struct {
+	event string          // the frame's "type"
+	data  json.RawMessage // the frame's "data"; nil when absent
+	id    string          // the request id (our extension); "" when absent
+	bin   []byte          // the binary payload, for events announced by _BIN_META
+}
+
+// eventHandler handles one client event. It runs on the connection's reader goroutine, so
+// a session's events are handled one at a time, in arrival order. A returned *Error goes
+// to the client; any other error is logged and reported as CodeInternal.
+type eventHandler func(c *conn, in *inbound) error
+
+// binMeta is a pending `_BIN_META`: the next frame is binary and belongs to event.
+type binMeta struct {
+	event    string
+	metadata json.RawMessage
+}
+
+// Key-scoped events: the part before ':' names the event, the rest the key.
+const (
+	evSet        = "_SET:"
+	evPatch      = "_PATCH:"
+	evGet        = "_GET:"
+	evAction     = "_ACTION:"
+	evTaskStart  = "_TASK_START:"
+	evTaskCancel = "_TASK_CANCEL:"
+)
+
+var keyedPrefixes = []string{evSet, evPatch, evGet, evAction, evTaskStart, evTaskCancel}
+
+// envelope is the wire shape of a client frame. Fields stay raw so their types can be
+// checked and reported precisely.
+type envelope struct {
+	Type json.RawMessage `json:"type"`
+	Data json.RawMessage `json:"data"`
+	ID   json.RawMessage `json:"id"`
+}
+
+// maxRequestID bounds the request ids a client may send, as they are echoed back.
+const maxRequestID = 128
+
+// decodeInbound parses a text frame into an inbound. It never panics on any input; every
+// refusal is an *Error with a documented code.
+func decodeInbound(data []byte) (*inbound, *Error) {
+	var env envelope
+	if err := json.Unmarshal(data, &env); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) {
+			return nil, errorf(CodeBadEnvelope, "", "a frame must be a JSON object with a string \"type\"")
+		}
+		return nil, errorf(CodeMalformedJSON, "", "frame is not valid JSON: %v", err)
+	}
+	in := &inbound{}
+	if len(env.Type) == 0 || env.Type[0] != '"' || json.Unmarshal(env.Type, &in.event) != nil || in.event == "" {
+		return nil, errorf(CodeBadEnvelope, "", "a frame must be a JSON object with a non-empty string \"type\"")
+	}
+	if len(env.Data) > 0 && !bytes.Equal(env.Data, []byte("null")) {
+		in.data = env.Data
+	}
+	if len(env.ID) > 0 && !bytes.Equal(env.ID, []byte("null")) {
+		if env.ID[0] != '"' || json.Unmarshal(env.ID, &in.id) != nil || in.id == "" || len(in.id) > maxRequestID {
+			return nil, &Error{Code: CodeBadEnvelope, Event: in.event,
+				Message: fmt.Sprintf("\"id\" must be a non-empty string of at most %d bytes", maxRequestID)}
+		}
+	}
+	return in, nil
+}
+
+// handleFrame decodes and dispatches one client frame, reporting refusals to the client.
+func (c *conn) handleFrame(mt int, data []byte) {
+	if mt == websocket.BinaryMessage {
+		meta := c.binMeta
+		c.binMeta = nil
+		if meta == nil {
+			c.refuse(nil, errorf(CodeBinaryUnexpected, "", "binary frame without a preceding _BIN_META"))
+			return
+		}
+		c.dispatch(&inbound{event: meta.event, data: meta.metadata, bin: data})
+		return
+	}
+	if c.binMeta != nil {
+		ev := c.binMeta.event
+		c.binMeta = nil
+		c.refuse(&inbound{event: "_BIN_META"}, errorf(CodeBinaryMissing, "", "_BIN_META for %q was followed by a text frame, not a binary one", ev))
+	}
+	in, err := decodeInbound(data)
+	if err != nil {
+		c.refuse(nil, err)
+		return
+	}
+	if in.event == "_BIN_META" {
+		c.acceptBinMeta(in)
+		return
+	}
+	c.dispatch(in)
+}
+
+// acceptBinMeta records a `_BIN_META` announcement for the next frame.
+func (c *conn) acceptBinMeta(in *inbound) {
+	var m struct {
+		Type     string          `json:"type"`
+		Metadata json.RawMessage `json:"metadata"`
+	}
+	if in.data == nil || json.Unmarshal(in.data, &m) != nil || m.Type == "" {
+		c.refuse(in, errorf(CodeBadData, "", "_BIN_META data must be {\"type\": EVENT, \"metadata\": {...}}"))
+		return
+	}
+	if _, ok := c.sess.handler(m.Type); !ok {
+		c.refuse(in, c.sess.unknownEvent(m.Type))
+		return
+	}
+	c.binMeta = &binMeta{event: m.Type, metadata: m.Metadata}
+	c.badFrames = 0
+}
+
+// dispatch routes an inbound frame to its handler.
+func (c *conn) dispatch(in *inbound) {
+	h, ok := c.sess.handler(in.event)
+	if !ok {
+		c.refuse(in, c.sess.unknownEvent(in.event))
+		return
+	}
+	if err := c.callHandler(h, in); err != nil {
+		c.refuse(in, err)
+		return
+	}
+	c.badFrames = 0
+}
+
+// callHandler runs h, turning a panic into an internal error: no client frame may take
+// the server down.
+func (c *conn) callHandler(h eventHandler, in *inbound) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			c.log.Error("wssync: handler panicked", "event", in.event, "panic", r)
+			err = errorf(CodeInternal, "", "the server failed to handle %s", in.event)
+		}
+	}()
+	return h(c, in)
+}
+
+// refuse reports err to the client (as _RESULT when the frame carried an id, else as
+// _ERROR), logs it, and closes the connection after too many refusals in a row.
+func (c *conn) refuse(in *inbound, err error) {
+	var e *Error
+	if !errors.As(err, &e) {
+		c.log.Error("wssync: handler failed", "event", in.event, "err", err)
+		e = errorf(CodeInternal, "", "the server failed to handle the request")
+	}
+	e = &Error{Code: e.Code, Message: e.Message, Path: e.Path, Event: e.Event}
+	id := ""
+	if in != nil {
+		e.Event, id = in.event, in.id
+	}
+	c.log.Info("wssync: refused client frame", "code", e.Code, "event", e.Event, "path", e.Path, "msg", e.Message)
+	c.send(errorFrame(e, id))
+	c.badFrames++
+	if c.badFrames >= c.sess.cfg.maxBadFrames {
+		c.closeWith(ClosePolicyViolation, "too many refused frames", nil)
+	}
+}
+
+// errorFrame encodes e as `_ERROR`, or as an error `_RESULT` for request id.
+func errorFrame(e *Error, id string) *frame {
+	body, _ := json.Marshal(e) // strings only: cannot fail
+	var buf []byte
+	if id != "" {
+		buf = append(buf, `{"type":"_RESULT","id":`...)
+		buf = appendJSONString(buf, id)
+		buf = append(buf, `,"error":`...)
+	} else {
+		buf = append(buf, `{"type":"_ERROR","data":`...)
+	}
+	buf = append(buf, body...)
+	return &frame{data: append(buf, '}')}
+}
+
+// handler looks up the handler of an event.
+func (s *Session) handler(event string) (eventHandler, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	h, ok := s.events[event]
+	return h, ok
+}
+
+// unknownEvent explains a missing handler: an unknown key reads better than an unknown event.
+func (s *Session) unknownEvent(event string) *Error {
+	for _, p := range keyedPrefixes {
+		if key, ok := strings.CutPrefix(event, p); ok {
+			return errorf(CodeUnknownKey, "", "no object is registered under key %q", key)
+		}
+	}
+	return errorf(CodeUnknownEvent, "", "unknown event %q", event)
+}
+
+// addHandlers registers handlers; an event already present is an error and nothing is added.
+func (s *Session) addHandlersLocked(hs map[string]eventHandler) error {
+	for ev := range hs {
+		if _, dup := s.events[ev]; dup {
+			return fmt.Errorf("wssync: event %q already has a handler", ev)
+		}
+	}
+	for ev, h := range hs {
+		s.events[ev] = h
+	}
+	return nil
+}

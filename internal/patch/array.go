@@ -1,0 +1,267 @@
+package patch
+
+import (
+	"bytes"
+	"encoding/binary"
+	"math/bits"
+)
+
+// span is the extent of one array element in its array's bytes.
+type span struct {
+	start, end int
+	// same is set on a new element known to equal the old element at the
+	// same position of the middle section (see diffArray).
+	same bool
+}
+
+// hunk is one run of edits: old middle elements [o0,o1) become new middle
+// elements [n0,n1). Unchanged elements lie between hunks.
+type hunk struct{ o0, o1, n0, n1 int }
+
+// diffArray emits the ops turning array old into array new.
+//
+// Arrays are where large values live, so the work is arranged to touch as
+// few bytes as possible:
+//
+//  1. The byte-wise common prefix of old and new is found with memequal;
+//     the elements entirely inside it are common and only need counting.
+//  2. old is scanned once (this is also its validation). new is scanned
+//     from the end of the common prefix; an element equal to the old one at
+//     the same position is recognized by a byte comparison instead of a
+//     scan, and the scan stops as soon as it reaches an element boundary
+//     that is also an old boundary inside the byte-wise common suffix:
+//     from there on new is old shifted, byte for byte.
+//  3. The remaining middle sections are compared element by element (see
+//     diffMiddle).
+func (d *differ) diffArray(old, new []byte, depth int) error {
+	depth++
+	if depth > maxDepth {
+		return errSyntax("exceeded max depth")
+	}
+	base := len(d.spans)
+	defer func() { d.spans = d.spans[:base] }()
+
+	p := commonPrefix(old, new)
+	prefix, resume := 0, 1 // common elements; offset just past the last one
+	oi := elemIter{b: old, pos: 1, depth: depth}
+	for {
+		more, err := oi.more()
+		if err != nil {
+			return err
+		}
+		if !more {
+			break
+		}
+		s, e, err := oi.value()
+		if err != nil {
+			return err
+		}
+		// e < p, not e <= p: the byte after the element must be common
+		// too, or "[12" would count as a prefix of "[123".
+		if len(d.spans) == base && e < p {
+			prefix, resume = prefix+1, e
+			continue
+		}
+		d.spans = append(d.spans, span{start: s, end: e})
+	}
+	if oi.pos != len(old) {
+		return errSyntax("unexpected data after array")
+	}
+	olds := d.spans[base:] // stays valid while d.spans grows below
+
+	suffixFrom := len(new) - commonSuffix(old, new)
+	delta := len(new) - len(old)
+	tail := len(olds) // olds[tail:] are common with the end of new
+	nb := len(d.spans)
+	ni := elemIter{b: new, pos: resume, depth: depth, after: prefix > 0}
+	for j, k := 0, 0; ; j++ {
+		more, err := ni.more()
+		if err != nil {
+			return err
+		}
+		if !more {
+			if ni.pos != len(new) {
+				return errSyntax("unexpected data after array")
+			}
+			break
+		}
+		q := ni.pos
+		if q >= suffixFrom {
+			// new[q:] == old[q-delta:]; if q-delta starts an old element,
+			// both arrays parse identically from here to the end.
+			t := q - delta
+			for k < len(olds) && olds[k].start < t {
+				k++
+			}
+			if k < len(olds) && olds[k].start == t {
+				tail = k
+				break
+			}
+		}
+		if j < len(olds) {
+			// Equal bytes followed by the same delimiter parse as the same
+			// (already validated) value.
+			o := olds[j]
+			if e := q + o.end - o.start; e < len(new) && new[e] == old[o.end] && bytes.Equal(new[q:e], old[o.start:o.end]) {
+				ni.skip(e - q)
+				d.spans = append(d.spans, span{start: q, end: e, same: true})
+				continue
+			}
+		}
+		s, e, err := ni.value()
+		if err != nil {
+			return err
+		}
+		d.spans = append(d.spans, span{start: s, end: e})
+	}
+	om, nm := olds[:tail], d.spans[nb:]
+
+	// Trim equal elements off both ends of the middle sections.
+	lo := 0
+	for lo < len(om) && lo < len(nm) && (nm[lo].same || spanEqual(old, new, om[lo], nm[lo])) {
+		lo++
+	}
+	hi := 0
+	for lo < len(om)-hi && lo < len(nm)-hi && spanEqual(old, new, om[len(om)-1-hi], nm[len(nm)-1-hi]) {
+		hi++
+	}
+	return d.diffMiddle(old, new, om[lo:len(om)-hi], nm[lo:len(nm)-hi], prefix+lo, depth)
+}
+
+// diffMiddle emits the ops turning the old elements om into the new
+// elements nm, where om[0] is at index first of the array. Both sections
+// start and end with a differing element (or are empty).
+func (d *differ) diffMiddle(old, new []byte, om, nm []span, first, depth int) error {
+	n, m := len(om), len(nm)
+	hb := len(d.hunks)
+	defer func() { d.hunks = d.hunks[:hb] }()
+
+	switch {
+	case n == 0 && m == 0:
+		return nil
+	case n == 0 || m == 0:
+		d.hunks = append(d.hunks, hunk{0, n, 0, m})
+	case n == m && d.aligned(old, new, om, nm, true):
+		// Same length and mostly equal position by position: in-place
+		// modifications. Checked first as it is linear and catches many
+		// scattered edits, which would exceed any Myers bound.
+	case d.maxEdit > 0 && d.myers(old, new, om, nm, d.maxEdit):
+	case n != m && (d.aligned(old, new, om, nm, true) || d.aligned(old, new, om, nm, false)):
+		// Scattered modifications plus elements added or removed at one end.
+	default:
+		d.emit(opReplace, d.path, new)
+		return nil
+	}
+
+	shift := 0 // elements added minus removed so far
+	for _, h := range d.hunks[hb:] {
+		at := first + h.o0 + shift
+		pairs := min(h.o1-h.o0, h.n1-h.n0)
+		// A removal next to an insertion is a modification: diff in place.
+		for t := range pairs {
+			o, nw := om[h.o0+t], nm[h.n0+t]
+			l := d.pushIndex(at + t)
+			err := d.diffValue(old[o.start:o.end], new[nw.start:nw.end], depth)
+			d.path = d.path[:l]
+			if err != nil {
+				return err
+			}
+		}
+		at += pairs
+		for range h.o1 - h.o0 - pairs {
+			l := d.pushIndex(at)
+			d.emit(opRemove, d.path, nil)
+			d.path = d.path[:l]
+		}
+		for t := h.n0 + pairs; t < h.n1; t++ {
+			l := d.pushIndex(at)
+			d.emit(opAdd, d.path, new[nm[t].start:nm[t].end])
+			d.path = d.path[:l]
+			at++
+		}
+		shift += (h.n1 - h.n0) - (h.o1 - h.o0)
+	}
+	return nil
+}
+
+// aligned pairs om and nm position by position, from the front (the extra
+// elements of the longer side are added or removed at the end) or from the
+// back (extra elements at the start). If at most half of the pairs (rounded
+// up) differ it appends the resulting hunks and reports true.
+func (d *differ) aligned(old, new []byte, om, nm []span, front bool) bool {
+	c := min(len(om), len(nm))
+	oo, no := 0, 0 // offsets of the paired elements
+	if !front {
+		oo, no = len(om)-c, len(nm)-c
+	}
+	hb := len(d.hunks)
+	if !front && (oo > 0 || no > 0) {
+		d.hunks = append(d.hunks, hunk{0, oo, 0, no})
+	}
+	budget := (c + 1) / 2
+	for i := range c {
+		o, nw := om[oo+i], nm[no+i]
+		if (front && nw.same) || spanEqual(old, new, o, nw) {
+			continue
+		}
+		if budget == 0 {
+			d.hunks = d.hunks[:hb]
+			return false
+		}
+		budget--
+		if l := len(d.hunks) - 1; l >= hb && d.hunks[l].o1 == oo+i && d.hunks[l].n1 == no+i {
+			d.hunks[l].o1++
+			d.hunks[l].n1++
+		} else {
+			d.hunks = append(d.hunks, hunk{oo + i, oo + i + 1, no + i, no + i + 1})
+		}
+	}
+	if front && (len(om) > c || len(nm) > c) {
+		d.hunks = append(d.hunks, hunk{c, len(om), c, len(nm)})
+	}
+	return true
+}
+
+func spanEqual(old, new []byte, o, n span) bool {
+	return o.end-o.start == n.end-n.start && bytes.Equal(old[o.start:o.end], new[n.start:n.end])
+}
+
+// commonPrefix returns the length of the longest common prefix of a and b.
+func commonPrefix(a, b []byte) int {
+	n := min(len(a), len(b))
+	i := 0
+	// Large blocks first: bytes.Equal is vectorized.
+	for i+512 <= n && bytes.Equal(a[i:i+512], b[i:i+512]) {
+		i += 512
+	}
+	for i+8 <= n {
+		if x := binary.LittleEndian.Uint64(a[i:]) ^ binary.LittleEndian.Uint64(b[i:]); x != 0 {
+			return i + bits.TrailingZeros64(x)/8
+		}
+		i += 8
+	}
+	for i < n && a[i] == b[i] {
+		i++
+	}
+	return i
+}
+
+// commonSuffix returns the length of the longest common suffix of a and b.
+func commonSuffix(a, b []byte) int {
+	n := min(len(a), len(b))
+	a, b = a[len(a)-n:], b[len(b)-n:]
+	i := n // a[i:] == b[i:]
+	for i >= 512 && bytes.Equal(a[i-512:i], b[i-512:i]) {
+		i -= 512
+	}
+	for i >= 8 {
+		if x := binary.BigEndian.Uint64(a[i-8:]) ^ binary.BigEndian.Uint64(b[i-8:]); x != 0 {
+			return n - i + bits.TrailingZeros64(x)/8
+		}
+		i -= 8
+	}
+	for i > 0 && a[i-1] == b[i-1] {
+		i--
+	}
+	return n - i
+}

@@ -1,0 +1,339 @@
+package patch
+
+import (
+	"encoding/binary"
+	"strconv"
+)
+
+// maxDepth is encoding/json's nesting limit. Using the same limit keeps
+// AppendDiff's notion of validity identical to json.Valid.
+const maxDepth = 10000
+
+// syntaxError reports invalid JSON input. Offsets are not reported: values
+// are scanned as sub-slices, so they would not be meaningful to the caller.
+type syntaxError struct{ msg string }
+
+func (e *syntaxError) Error() string { return "patch: invalid JSON: " + e.msg }
+
+func errSyntax(msg string) error { return &syntaxError{msg: msg} }
+
+func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
+
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && isSpace(b[i]) {
+		i++
+	}
+	return i
+}
+
+// trimSpace removes JSON whitespace on both ends.
+func trimSpace(b []byte) []byte {
+	i, j := 0, len(b)
+	for i < j && isSpace(b[i]) {
+		i++
+	}
+	for j > i && isSpace(b[j-1]) {
+		j--
+	}
+	return b[i:j]
+}
+
+// scanExact validates that b holds exactly one JSON value (no surrounding
+// space). depth is the nesting depth of the container holding b.
+func scanExact(b []byte, depth int) error {
+	end, err := scanValue(b, 0, depth)
+	if err != nil {
+		return err
+	}
+	if end != len(b) {
+		return errSyntax("unexpected data after value")
+	}
+	return nil
+}
+
+// scanValue validates the JSON value starting exactly at b[i] and returns the
+// offset just past it. depth is the nesting depth of the enclosing container
+// (0 at top level).
+func scanValue(b []byte, i, depth int) (int, error) {
+	if i >= len(b) {
+		return i, errSyntax("unexpected end of input")
+	}
+	switch c := b[i]; c {
+	case '"':
+		end, _, err := scanString(b, i)
+		return end, err
+	case '{':
+		return scanObject(b, i, depth+1)
+	case '[':
+		return scanArray(b, i, depth+1)
+	case 't':
+		return scanLiteral(b, i, "true")
+	case 'f':
+		return scanLiteral(b, i, "false")
+	case 'n':
+		return scanLiteral(b, i, "null")
+	default:
+		if c == '-' || (c >= '0' && c <= '9') {
+			return scanNumber(b, i)
+		}
+		return i, errSyntax("invalid character " + strconv.QuoteRune(rune(c)) + " looking for value")
+	}
+}
+
+func scanLiteral(b []byte, i int, lit string) (int, error) {
+	if len(b)-i < len(lit) || string(b[i:i+len(lit)]) != lit {
+		return i, errSyntax("invalid literal")
+	}
+	return i + len(lit), nil
+}
+
+// scanNumber validates -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)? .
+// The byte after the number is checked by the caller (it must be a delimiter).
+func scanNumber(b []byte, i int) (int, error) {
+	if b[i] == '-' {
+		i++
+	}
+	switch {
+	case i < len(b) && b[i] == '0':
+		i++
+	case i < len(b) && b[i] >= '1' && b[i] <= '9':
+		i = skipDigits(b, i+1)
+	default:
+		return i, errSyntax("invalid number")
+	}
+	if i < len(b) && b[i] == '.' {
+		j := skipDigits(b, i+1)
+		if j == i+1 {
+			return i, errSyntax("invalid number")
+		}
+		i = j
+	}
+	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+		i++
+		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			i++
+		}
+		j := skipDigits(b, i)
+		if j == i {
+			return i, errSyntax("invalid number")
+		}
+		i = j
+	}
+	return i, nil
+}
+
+func skipDigits(b []byte, i int) int {
+	for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+		i++
+	}
+	return i
+}
+
+// Flags returned by scanString.
+const (
+	strEscaped  = 1 << iota // contains a backslash escape
+	strNonASCII             // contains bytes >= 0x80
+)
+
+const (
+	lo8 = 0x0101010101010101
+	hi8 = 0x8080808080808080
+)
+
+// scanString validates the string starting at the quote b[i] and returns the
+// offset past the closing quote plus strEscaped/strNonASCII flags. Like
+// encoding/json it does not check UTF-8 validity.
+func scanString(b []byte, i int) (end, flags int, err error) {
+	i++
+	for {
+		// Skip 8 plain ASCII bytes at a time: no quote, backslash, control
+		// character or high bit. Strings in typical documents are short but
+		// this still roughly halves the time spent in them.
+		for i+8 <= len(b) {
+			v := binary.LittleEndian.Uint64(b[i:])
+			// Per byte, the high bit ends up set for c < 0x20 (borrow), c == '"'
+			// or '\\' (x^c - 1 wraps) and c >= 0x80 (v itself). Borrows
+			// only cause false positives, which the byte loop handles.
+			special := (v - 0x20*lo8) | ((v ^ '"'*lo8) - lo8) | ((v ^ '\\'*lo8) - lo8) | v
+			if special&hi8 == 0 {
+				i += 8
+				continue
+			}
+			break
+		}
+		if i >= len(b) {
+			return i, flags, errSyntax("unterminated string")
+		}
+		c := b[i]
+		switch {
+		case c == '"':
+			return i + 1, flags, nil
+		case c == '\\':
+			flags |= strEscaped
+			i++
+			if i >= len(b) {
+				return i, flags, errSyntax("unterminated string")
+			}
+			switch b[i] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+				i++
+			case 'u':
+				if len(b)-i < 5 || !isHex(b[i+1]) || !isHex(b[i+2]) || !isHex(b[i+3]) || !isHex(b[i+4]) {
+					return i, flags, errSyntax("invalid \\u escape")
+				}
+				i += 5
+			default:
+				return i, flags, errSyntax("invalid escape")
+			}
+		case c < 0x20:
+			return i, flags, errSyntax("control character in string")
+		default:
+			if c >= 0x80 {
+				flags |= strNonASCII
+			}
+			i++
+		}
+	}
+}
+
+func isHex(c byte) bool {
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')
+}
+
+// scanArray validates the array whose '[' is at b[i]; depth is its own depth.
+func scanArray(b []byte, i, depth int) (int, error) {
+	if depth > maxDepth {
+		return i, errSyntax("exceeded max depth")
+	}
+	it := elemIter{b: b, pos: i + 1, depth: depth}
+	for {
+		more, err := it.more()
+		if err != nil || !more {
+			return it.pos, err
+		}
+		if _, _, err := it.value(); err != nil {
+			return it.pos, err
+		}
+	}
+}
+
+// scanObject validates the object whose '{' is at b[i]; depth is its own depth.
+func scanObject(b []byte, i, depth int) (int, error) {
+	if depth > maxDepth {
+		return i, errSyntax("exceeded max depth")
+	}
+	it := memberIter{b: b, pos: i + 1, depth: depth}
+	for {
+		_, more, err := it.next()
+		if err != nil || !more {
+			return it.pos, err
+		}
+	}
+}
+
+// elemIter walks the elements of an array in place, validating as it goes.
+// Call more to consume the separator before the next element, then value (or
+// skip, when the element's extent is already known) to consume the element.
+type elemIter struct {
+	b     []byte
+	pos   int  // next unread byte
+	depth int  // depth of the array itself
+	after bool // at least one element has been consumed
+}
+
+// more consumes whitespace and the ',' (if any) before the next element and
+// reports whether there is one. At the end it consumes the ']' too.
+func (it *elemIter) more() (bool, error) {
+	i := skipSpace(it.b, it.pos)
+	if i >= len(it.b) {
+		it.pos = i
+		return false, errSyntax("unterminated array")
+	}
+	switch c := it.b[i]; {
+	case c == ']':
+		it.pos = i + 1
+		return false, nil
+	case !it.after:
+		// first element: nothing to consume
+	case c == ',':
+		i = skipSpace(it.b, i+1)
+	default:
+		it.pos = i
+		return false, errSyntax("expected ',' or ']' after array element")
+	}
+	it.pos = i
+	return true, nil
+}
+
+// value scans the element at pos and returns its extent.
+func (it *elemIter) value() (start, end int, err error) {
+	start = it.pos
+	end, err = scanValue(it.b, start, it.depth)
+	it.pos, it.after = end, true
+	return start, end, err
+}
+
+// skip consumes an element of known length n without scanning it.
+func (it *elemIter) skip(n int) {
+	it.pos += n
+	it.after = true
+}
+
+// memberIter walks the members of an object in place, validating as it goes.
+type memberIter struct {
+	b     []byte
+	pos   int
+	depth int // depth of the object itself
+	after bool
+}
+
+// rawMember is one object member as found in the input.
+type rawMember struct {
+	key   []byte // the key including its quotes, escapes not decoded
+	flags int    // strEscaped / strNonASCII of the key
+	val   []byte // the value
+}
+
+// next consumes and returns the next member; more is false at the closing '}'.
+func (it *memberIter) next() (m rawMember, more bool, err error) {
+	b := it.b
+	i := skipSpace(b, it.pos)
+	if i >= len(b) {
+		it.pos = i
+		return m, false, errSyntax("unterminated object")
+	}
+	switch c := b[i]; {
+	case c == '}':
+		it.pos = i + 1
+		return m, false, nil
+	case !it.after:
+	case c == ',':
+		i = skipSpace(b, i+1)
+	default:
+		it.pos = i
+		return m, false, errSyntax("expected ',' or '}' after object member")
+	}
+	if i >= len(b) || b[i] != '"' {
+		it.pos = i
+		return m, false, errSyntax("expected string for object key")
+	}
+	kend, flags, err := scanString(b, i)
+	if err != nil {
+		it.pos = kend
+		return m, false, err
+	}
+	m.key, m.flags = b[i:kend], flags
+	i = skipSpace(b, kend)
+	if i >= len(b) || b[i] != ':' {
+		it.pos = i
+		return m, false, errSyntax("expected ':' after object key")
+	}
+	i = skipSpace(b, i+1)
+	vend, err := scanValue(b, i, it.depth)
+	it.pos, it.after = vend, true
+	if err != nil {
+		return m, false, err
+	}
+	m.val = b[i:vend]
+	return m, true, nil
+}

@@ -1,0 +1,217 @@
+package wssync
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"sync"
+
+	"github.com/wssync/wssync/internal/patch"
+)
+
+// object is the type-erased core of one registered struct: its lock, its last published
+// snapshot and version, and who receives its frames.
+//
+// Lock order: pub, then state, then anything a subscriber takes. Nothing that holds a
+// connection's queue lock ever takes pub.
+type object struct {
+	key     string
+	val     reflect.Value // the struct, addressable
+	fields  []boundField  // synced fields, then computed values
+	replay  bool          // send _SET on every connect
+	events  []string      // the session events registered for this object
+	veto    func(next reflect.Value) error
+	logf    func(msg string, args ...any)
+	diffOpt patch.Options
+
+	// state guards the struct's fields: the user's Update/Lock and the library's reads.
+	state sync.RWMutex
+
+	// pub serializes snapshot, diff and publish, and guards everything below.
+	pub      sync.Mutex
+	last     [][]byte // encoded value of each field as last published
+	version  uint64
+	setCache *frame // the _SET frame for version, built on demand
+	subs     map[subscriber]struct{}
+	gone     bool // unregistered
+	enc      fieldEncoder
+	patchHd  []byte // `{"type":"_PATCH:KEY","data":[`
+}
+
+// boundField is a field (or computed value) with its wire name fixed by a registration.
+type boundField struct {
+	spec     *fieldSpec   // nil for a computed value
+	compute  func() any   // non-nil for a computed value
+	wire     string       // wire name
+	member   []byte       // `"wire":` ready to append
+	pointer  string       // "/wire", RFC 6901-escaped
+	writable bool
+}
+
+// subscriber receives an object's published frames. deliver is called with the object's
+// pub lock held, in version order, and must not block.
+type subscriber interface {
+	deliver(o *object, f *frame)
+}
+
+// fieldEncoder marshals field values into a reused buffer, so an unchanged field costs an
+// encode and a compare but no allocation.
+type fieldEncoder struct {
+	buf bytes.Buffer
+	enc *json.Encoder
+}
+
+func (e *fieldEncoder) encode(v any) ([]byte, error) {
+	if e.enc == nil {
+		e.enc = json.NewEncoder(&e.buf)
+	}
+	e.buf.Reset()
+	if err := e.enc.Encode(v); err != nil {
+		return nil, err
+	}
+	b := e.buf.Bytes()
+	return b[:len(b)-1], nil // Encode ends with '\n'
+}
+
+// valueOf returns the value to marshal for field f: a pointer for struct fields (so methods
+// with pointer receivers marshal as encoding/json would for an addressable value).
+func (o *object) valueOf(f *boundField) any {
+	if f.compute != nil {
+		return f.compute()
+	}
+	return o.val.FieldByIndex(f.spec.index).Addr().Interface()
+}
+
+// snapshotChanged encodes every field and reports the new encodings; for a field that did
+// not change, the entry is the previous slice itself. changed reports whether any differs.
+// The caller holds pub; snapshotChanged takes the state read lock.
+func (o *object) snapshotChanged() (cur [][]byte, changed bool, err error) {
+	cur = make([][]byte, len(o.fields))
+	o.state.RLock()
+	defer o.state.RUnlock()
+	for i := range o.fields {
+		b, err := o.encodeField(&o.fields[i])
+		if err != nil {
+			return nil, false, err
+		}
+		if o.last != nil && bytes.Equal(b, o.last[i]) {
+			cur[i] = o.last[i]
+			continue
+		}
+		cur[i] = bytes.Clone(b)
+		changed = true
+	}
+	return cur, changed, nil
+}
+
+// encodeField marshals one field; a panic in a user MarshalJSON or computed value becomes
+// an error rather than taking the process down.
+func (o *object) encodeField(f *boundField) (b []byte, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("wssync: key %q field %q: panic while encoding: %v", o.key, f.wire, r)
+		}
+	}()
+	b, err = o.enc.encode(o.valueOf(f))
+	if err != nil {
+		return nil, fmt.Errorf("wssync: key %q field %q: %w", o.key, f.wire, err)
+	}
+	return b, nil
+}
+
+// syncLocked publishes the difference between the struct and the last published snapshot
+// as one _PATCH frame, or nothing when nothing changed. The caller holds pub.
+func (o *object) syncLocked() error {
+	if o.gone {
+		return ErrUnregistered
+	}
+	cur, changed, err := o.snapshotChanged()
+	if err != nil || !changed {
+		return err
+	}
+	if len(o.subs) == 0 {
+		// Nobody to tell: the next subscriber starts from a _SET anyway.
+		o.commit(cur)
+		return nil
+	}
+	buf := append(make([]byte, 0, 256), o.patchHd...)
+	n := 0
+	for i := range cur {
+		if &cur[i][0] == &o.last[i][0] && len(cur[i]) == len(o.last[i]) {
+			continue
+		}
+		buf, n, err = patch.AppendDiff(buf, n, o.fields[i].pointer, o.last[i], cur[i], &o.diffOpt)
+		if err != nil {
+			return fmt.Errorf("wssync: key %q field %q: diff: %w", o.key, o.fields[i].wire, err)
+		}
+	}
+	if n == 0 {
+		// Bytes differed but values did not (cannot happen with encoding/json's canonical
+		// output, but a custom MarshalJSON may vary its spacing). Adopt the new bytes.
+		o.last = cur
+		o.setCache = nil
+		return nil
+	}
+	o.commit(cur)
+	buf = append(buf, ']')
+	f := &frame{data: appendVersionTail(buf, o.version)}
+	for s := range o.subs {
+		s.deliver(o, f)
+	}
+	return nil
+}
+
+// commit makes cur the published snapshot under a new version.
+func (o *object) commit(cur [][]byte) {
+	o.last = cur
+	o.version++
+	o.setCache = nil
+}
+
+// setFrame returns the _SET frame of the last published snapshot. The caller holds pub.
+func (o *object) setFrame() *frame {
+	if o.setCache == nil {
+		buf := appendEventHead(make([]byte, 0, 64+o.size()), "_SET:"+o.key)
+		buf = o.appendState(buf)
+		o.setCache = &frame{data: appendVersionTail(buf, o.version)}
+	}
+	return o.setCache
+}
+
+// appendState appends the last published snapshot as one JSON object.
+func (o *object) appendState(buf []byte) []byte {
+	buf = append(buf, '{')
+	for i := range o.fields {
+		if i > 0 {
+			buf = append(buf, ',')
+		}
+		buf = append(buf, o.fields[i].member...)
+		buf = append(buf, o.last[i]...)
+	}
+	return append(buf, '}')
+}
+
+func (o *object) size() int {
+	n := 2
+	for i := range o.fields {
+		n += len(o.fields[i].member) + len(o.last[i]) + 1
+	}
+	return n
+}
+
+// subscribe adds s; it receives every frame published from now on.
+func (o *object) subscribe(s subscriber) {
+	o.pub.Lock()
+	defer o.pub.Unlock()
+	if o.subs == nil {
+		o.subs = make(map[subscriber]struct{})
+	}
+	o.subs[s] = struct{}{}
+}
+
+func (o *object) unsubscribe(s subscriber) {
+	o.pub.Lock()
+	defer o.pub.Unlock()
+	delete(o.subs, s)
+}

@@ -1,0 +1,210 @@
+package wssync
+
+import "sync"
+
+// outKind says what a queued item is.
+type outKind uint8
+
+const (
+	outFrame  outKind = iota // an ordinary frame (error, result, toast, ...)
+	outPatch                 // a _PATCH of obj; may be dropped in favour of a fresh _SET
+	outResync                // send obj's current _SET here
+)
+
+type outItem struct {
+	kind outKind
+	obj  *object
+	f    *frame
+}
+
+// outQueue is a connection's bounded outbound queue. Publishers push without blocking; the
+// connection's writer goroutine pops. When the queue is over its limits, queued patches are
+// replaced by one resync marker per key (the writer then sends a fresh _SET); if ordinary
+// frames alone exceed the limits, push reports overflow and the connection is closed.
+//
+// It also tracks, per object, whether the client holds a base to apply patches to: patches
+// are dropped until the client has been sent a _SET on this connection.
+type outQueue struct {
+	maxItems int
+	maxBytes int
+
+	mu      sync.Mutex
+	items   []outItem
+	head    int
+	nFrames int // items counted against maxItems (not resync markers)
+	bytes   int
+	based   map[*object]bool // a _SET was sent; patches apply
+	pending map[*object]bool // a resync marker is queued
+	closed  bool
+	wake    chan struct{} // capacity 1: "there is something to pop"
+}
+
+func newOutQueue(maxItems, maxBytes int) *outQueue {
+	return &outQueue{
+		maxItems: maxItems,
+		maxBytes: maxBytes,
+		based:    make(map[*object]bool),
+		pending:  make(map[*object]bool),
+		wake:     make(chan struct{}, 1),
+	}
+}
+
+func (q *outQueue) signal() {
+	select {
+	case q.wake <- struct{}{}:
+	default:
+	}
+}
+
+// pushPatch queues a patch of o, or, when the queue is over its limits, replaces o's queued
+// patches (and this one) by a single resync marker.
+func (q *outQueue) pushPatch(o *object, f *frame) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.closed || !q.based[o] {
+		return // no base on the client yet: the coming _SET covers this change
+	}
+	if q.full(len(f.data)) {
+		q.resyncLocked(o) // the queued _SET covers this patch and the ones it drops
+		return
+	}
+	q.append(outItem{kind: outPatch, obj: o, f: f}, len(f.data))
+}
+
+// push queues an ordinary frame. It reports false on overflow.
+func (q *outQueue) push(f *frame) bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.closed {
+		return true
+	}
+	if q.full(len(f.data)) {
+		q.compactAllLocked()
+		if q.full(len(f.data)) {
+			return false
+		}
+	}
+	q.append(outItem{kind: outFrame, f: f}, len(f.data))
+	return true
+}
+
+// resync drops o's queued patches and queues one fresh _SET for it.
+func (q *outQueue) resync(o *object) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if !q.closed {
+		q.resyncLocked(o)
+	}
+}
+
+// forget drops everything about o (it was unregistered).
+func (q *outQueue) forget(o *object) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.dropPatchesLocked(o)
+	delete(q.based, o)
+	delete(q.pending, o)
+}
+
+func (q *outQueue) full(n int) bool {
+	return q.nFrames+1 > q.maxItems || q.bytes+n > q.maxBytes
+}
+
+func (q *outQueue) append(it outItem, n int) {
+	q.items = append(q.items, it)
+	if it.kind != outResync {
+		q.nFrames++
+		q.bytes += n
+	}
+	q.signal()
+}
+
+func (q *outQueue) resyncLocked(o *object) {
+	q.dropPatchesLocked(o)
+	delete(q.based, o)
+	if !q.pending[o] {
+		q.pending[o] = true
+		q.append(outItem{kind: outResync, obj: o}, 0)
+	}
+}
+
+// compactAllLocked replaces every queued patch by a resync marker for its object.
+func (q *outQueue) compactAllLocked() {
+	objs := make(map[*object]bool)
+	for _, it := range q.items[q.head:] {
+		if it.kind == outPatch {
+			objs[it.obj] = true
+		}
+	}
+	for o := range objs {
+		q.resyncLocked(o)
+	}
+}
+
+// dropPatchesLocked removes o's queued patches, keeping the order of everything else.
+func (q *outQueue) dropPatchesLocked(o *object) {
+	kept := q.items[:q.head]
+	for _, it := range q.items[q.head:] {
+		if it.kind == outPatch && it.obj == o {
+			q.nFrames--
+			q.bytes -= len(it.f.data)
+			continue
+		}
+		kept = append(kept, it)
+	}
+	clear(q.items[len(kept):])
+	q.items = kept
+}
+
+// pop returns the next item, or false when the queue is empty.
+func (q *outQueue) pop() (outItem, bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.head == len(q.items) {
+		return outItem{}, false
+	}
+	it := q.items[q.head]
+	q.items[q.head] = outItem{}
+	q.head++
+	if it.kind != outResync {
+		q.nFrames--
+		q.bytes -= len(it.f.data)
+	}
+	if q.head == len(q.items) {
+		q.items, q.head = q.items[:0], 0
+	} else if q.head > 64 && q.head*2 > len(q.items) {
+		n := copy(q.items, q.items[q.head:])
+		clear(q.items[n:])
+		q.items, q.head = q.items[:n], 0
+	}
+	return it, true
+}
+
+// markBased records that o's _SET was sent: patches apply from now on. The caller holds
+// o.pub, so no patch of o is published between the _SET and this call.
+func (q *outQueue) markBased(o *object) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	delete(q.pending, o)
+	if !q.closed {
+		q.based[o] = true
+	}
+}
+
+// stats reports the queue's current size, for tests and metrics.
+func (q *outQueue) stats() (frames, bytes, capacity int) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.nFrames, q.bytes, cap(q.items)
+}
+
+// close drops everything queued; later pushes are ignored.
+func (q *outQueue) close() {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.closed = true
+	clear(q.items)
+	q.items, q.head, q.nFrames, q.bytes = nil, 0, 0, 0
+	clear(q.based)
+	clear(q.pending)
+}

@@ -1,0 +1,231 @@
+package wssync
+
+import (
+	"fmt"
+	"reflect"
+	"strings"
+	"unicode"
+
+	"github.com/wssync/wssync/internal/patch"
+)
+
+// Registry is where objects are registered: a *Session, or a Scope of one.
+type Registry interface {
+	// registry returns the session and the key prefix ("" or ending in "/").
+	registry() (*Session, string)
+}
+
+func (s *Session) registry() (*Session, string) { return s, "" }
+
+// Scope is a Registry that prefixes every key registered through it, as ws-sync's
+// sync_key_scope does: s.Scope("room-7").Scope("chat") registers "NOTES" as
+// "room-7/chat/NOTES". Empty prefixes are skipped.
+type Scope struct {
+	sess   *Session
+	prefix string
+}
+
+// Scope returns a Registry that prefixes keys with prefix + "/".
+func (s *Session) Scope(prefix string) Scope { return Scope{sess: s}.Scope(prefix) }
+
+// Scope nests a further prefix.
+func (sc Scope) Scope(prefix string) Scope {
+	if prefix != "" {
+		sc.prefix += prefix + "/"
+	}
+	return sc
+}
+
+// Key returns the full key that key gets in this scope.
+func (sc Scope) Key(key string) string { return sc.prefix + key }
+
+func (sc Scope) registry() (*Session, string) { return sc.sess, sc.prefix }
+
+// RegisterOption changes how Register syncs an object.
+type RegisterOption func(*registration)
+
+type registration struct {
+	naming   func(goName string) string
+	computed []boundField
+	noReplay bool
+	diff     patch.Options
+}
+
+// WithNaming sets the naming rule for fields without a `sync` or `json` tag name (default
+// LowerCamel). Tagged names are used as they are.
+func WithNaming(rule func(goName string) string) RegisterOption {
+	return func(r *registration) { r.naming = rule }
+}
+
+// WithComputed adds a read-only value computed at every sync (ws-sync's @property):
+// value is called with the object's read lock held and its result marshalled as the field
+// name. It must not lock the object.
+func WithComputed(name string, value func() any) RegisterOption {
+	return func(r *registration) {
+		r.computed = append(r.computed, boundField{wire: name, compute: value})
+	}
+}
+
+// WithoutReplay opts the key out of the _SET sent on every connect; the client asks for
+// the state with _GET:KEY when it wants it. Until then it receives no patches for the key.
+func WithoutReplay() RegisterOption {
+	return func(r *registration) { r.noReplay = true }
+}
+
+// WithMaxArrayEdits bounds the array diff: an array changed by more than n inserted and
+// removed elements is sent as one replace of the whole array (default 64).
+func WithMaxArrayEdits(n int) RegisterOption {
+	return func(r *registration) { r.diff.MaxEditDistance = n }
+}
+
+// WriteValidator is implemented by a registered struct that wants to veto client writes.
+// ValidateWrite receives a shallow copy of the object with the write applied; returning an
+// error refuses the whole write (the client gets CodeRejected, with the path of a
+// *FieldError). It runs with the object locked: it must not call Update or Lock.
+type WriteValidator[T any] interface {
+	ValidateWrite(next *T) error
+}
+
+// Register syncs obj under key in r (a Session or a Scope), sending its state to the
+// session's client now and on every connect. obj must be a non-nil pointer to a struct;
+// from now on it may only be touched under the rule of Synced (Update, or Lock/Unlock).
+//
+// Register fails — before anything is sent — on a duplicate key, a bad `sync` tag, a field
+// type JSON cannot carry, two fields with one wire name, or a first snapshot that does not
+// marshal.
+func Register[T any](r Registry, key string, obj *T, opts ...RegisterOption) (*Synced[T], error) {
+	sess, prefix := r.registry()
+	key = prefix + key
+	if err := checkKey(key); err != nil {
+		return nil, err
+	}
+	if obj == nil || reflect.TypeFor[T]().Kind() != reflect.Struct {
+		return nil, fmt.Errorf("%w: got %T", ErrNotStructPointer, obj)
+	}
+	spec, err := typeSpecOf(reflect.TypeFor[T]())
+	if err != nil {
+		return nil, err
+	}
+	reg := registration{naming: LowerCamel}
+	for _, opt := range opts {
+		opt(&reg)
+	}
+	o := &object{key: key, val: reflect.ValueOf(obj).Elem(), replay: !reg.noReplay, diffOpt: reg.diff}
+	if o.fields, err = bindFields(spec, &reg); err != nil {
+		return nil, fmt.Errorf("wssync: key %q: %w", key, err)
+	}
+	if _, ok := any(obj).(WriteValidator[T]); ok {
+		o.veto = func(next reflect.Value) error {
+			p := next.Interface().(*T)
+			return any(p).(WriteValidator[T]).ValidateWrite(p)
+		}
+	}
+	o.patchHd = appendEventHead(nil, "_PATCH:"+key)
+	o.patchHd = append(o.patchHd, '[')
+	o.pub.Lock()
+	cur, _, err := o.snapshotChanged()
+	if err == nil {
+		o.last = cur
+	}
+	o.pub.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	if err := sess.add(o); err != nil {
+		return nil, err
+	}
+	return &Synced[T]{o: o, sess: sess, ptr: obj}, nil
+}
+
+// bindFields fixes the wire names of a registration.
+func bindFields(spec *typeSpec, reg *registration) ([]boundField, error) {
+	fields := make([]boundField, 0, len(spec.fields)+len(reg.computed))
+	seen := make(map[string]string)
+	add := func(f boundField, what string) error {
+		if !validWireName(f.wire) {
+			return fmt.Errorf("%w: %s has an invalid wire name %q", ErrBadTag, what, f.wire)
+		}
+		if other, dup := seen[f.wire]; dup {
+			return fmt.Errorf("%w: %q is used by %s and %s", ErrDuplicateName, f.wire, other, what)
+		}
+		seen[f.wire] = what
+		f.member = append(appendJSONString(nil, f.wire), ':')
+		f.pointer = "/" + patch.EscapeToken(f.wire)
+		fields = append(fields, f)
+		return nil
+	}
+	for i := range spec.fields {
+		fs := &spec.fields[i]
+		name := fs.tagName
+		if name == "" {
+			name = reg.naming(fs.goName)
+		}
+		if err := add(boundField{spec: fs, wire: name, writable: fs.writable}, "field "+fs.goName); err != nil {
+			return nil, err
+		}
+	}
+	for _, c := range reg.computed {
+		if c.compute == nil {
+			return nil, fmt.Errorf("wssync: computed value %q has no function", c.wire)
+		}
+		if err := add(c, "computed value "+c.wire); err != nil {
+			return nil, err
+		}
+	}
+	return fields, nil
+}
+
+// checkKey refuses keys the wire format cannot carry unambiguously.
+func checkKey(key string) error {
+	if key == "" || strings.HasSuffix(key, "/") {
+		return fmt.Errorf("%w: %q: a key must be non-empty", ErrBadKey, key)
+	}
+	for _, r := range key {
+		if unicode.IsControl(r) {
+			return fmt.Errorf("%w: %q: control characters are not allowed", ErrBadKey, key)
+		}
+	}
+	return nil
+}
+
+// add registers o's events and subscribes the session to it.
+func (s *Session) add(o *object) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, dup := s.objects[o.key]; dup {
+		return fmt.Errorf("%w: %q", ErrDuplicateKey, o.key)
+	}
+	hs := map[string]eventHandler{
+		evGet + o.key:   handleGet(o),
+		evSet + o.key:   handleClientSet(o),
+		evPatch + o.key: handleClientPatch(o),
+	}
+	if err := s.addHandlersLocked(hs); err != nil {
+		return err
+	}
+	for ev := range hs {
+		o.events = append(o.events, ev)
+	}
+	s.objects[o.key] = o
+	o.subscribe(s)
+	if c := s.live.Load(); c != nil && o.replay {
+		c.q.resync(o)
+	}
+	return nil
+}
+
+// remove unregisters o: its events go, its subscription ends, the live connection forgets it.
+func (s *Session) remove(o *object) {
+	s.mu.Lock()
+	if s.objects[o.key] == o {
+		delete(s.objects, o.key)
+		for _, ev := range o.events {
+			delete(s.events, ev)
+		}
+	}
+	s.mu.Unlock()
+	o.unsubscribe(s)
+	if c := s.live.Load(); c != nil {
+		c.q.forget(o)
+	}
+}

@@ -1,0 +1,110 @@
+package wssync
+
+import (
+	"net/http"
+	"sync"
+	"sync/atomic"
+
+	"github.com/gorilla/websocket"
+)
+
+// Session is the server side of one client: the objects registered in it, its event table,
+// and at most one live WebSocket connection. The session outlives connections: every new
+// connection replaces the previous one and receives the full state of every key.
+//
+// All methods are safe for concurrent use.
+type Session struct {
+	cfg      config
+	upgrader websocket.Upgrader
+
+	mu      sync.Mutex
+	objects map[string]*object
+	events  map[string]eventHandler
+	closed  bool
+
+	live  atomic.Pointer[conn] // the current connection, nil while disconnected
+	conns sync.WaitGroup       // ServeWS calls in progress
+}
+
+// NewSession returns a session with no objects and no connection.
+func NewSession(opts ...Option) *Session {
+	s := &Session{
+		cfg:     newConfig(opts),
+		objects: make(map[string]*object),
+		events:  make(map[string]eventHandler),
+	}
+	s.upgrader = websocket.Upgrader{CheckOrigin: s.cfg.checkOrigin}
+	return s
+}
+
+// ServeWS upgrades the request to a WebSocket and serves it as the session's connection
+// until either side closes it. A connection already live is sent `_DISCONNECT` and closed
+// with CloseReplaced. ServeWS blocks for the life of the connection, as an http.Handler may.
+func (s *Session) ServeWS(w http.ResponseWriter, r *http.Request) {
+	ws, err := s.upgrader.Upgrade(w, r, nil)
+	if err != nil {
+		s.cfg.logger.Info("wssync: upgrade refused", "err", err, "remote", r.RemoteAddr)
+		return // Upgrade has written the HTTP error
+	}
+	s.serve(ws)
+}
+
+// serve runs one upgraded connection to its end.
+func (s *Session) serve(ws *websocket.Conn) {
+	c := newConn(s, ws)
+	if !s.attach(c) {
+		c.closeWith(CloseSessionClosed, "session closed", nil)
+		c.run() // returns at once: the conn is already closing
+		return
+	}
+	defer s.conns.Done()
+	c.run()
+	s.live.CompareAndSwap(c, nil)
+}
+
+// attach makes c the live connection, replacing the previous one. Every replaying object is
+// queued for a _SET before c becomes visible to publishers, so no patch reaches c first.
+func (s *Session) attach(c *conn) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return false
+	}
+	s.conns.Add(1)
+	for _, o := range s.objects {
+		if o.replay {
+			c.q.resync(o)
+		}
+	}
+	if old := s.live.Swap(c); old != nil {
+		old.closeWith(CloseReplaced, "replaced by a newer connection", disconnectFrame())
+	}
+	return true
+}
+
+// Connected reports whether the session has a live connection.
+func (s *Session) Connected() bool { return s.live.Load() != nil }
+
+// Close closes the live connection with CloseGoingAway, refuses further connections, and
+// waits until every connection goroutine has ended. Registered objects stay usable; Sync on
+// them sends nothing.
+func (s *Session) Close() {
+	s.mu.Lock()
+	s.closed = true
+	s.mu.Unlock()
+	if c := s.live.Swap(nil); c != nil {
+		c.closeWith(CloseGoingAway, "session closed", nil)
+	}
+	s.conns.Wait()
+}
+
+// deliver implements subscriber: it queues a published patch on the live connection.
+func (s *Session) deliver(o *object, f *frame) {
+	if c := s.live.Load(); c != nil {
+		c.q.pushPatch(o, f)
+	}
+}
+
+func disconnectFrame() *frame {
+	return &frame{data: []byte(`{"type":"_DISCONNECT","data":"This session was opened elsewhere; this connection is closed."}`)}
+}

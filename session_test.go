@@ -1,0 +1,177 @@
+package wssync_test
+
+import (
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/wssync/wssync"
+)
+
+type Notes struct {
+	Title string   `sync:"title,write"`
+	Notes []string `sync:"notes"`
+}
+
+func newNotes(t *testing.T, opts ...wssync.Option) (*wssync.Session, *wssync.Synced[Notes], string) {
+	t.Helper()
+	sess := wssync.NewSession(opts...)
+	s, err := wssync.Register(sess, "NOTES", &Notes{Title: "My Notes"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sess, s, serve(t, sess)
+}
+
+func TestConnectSendsSetThenPatches(t *testing.T) {
+	t.Parallel()
+	_, s, url := newNotes(t)
+	c := dial(t, url)
+
+	set := waitType(t, c, "_SET:NOTES")
+	if got, want := string(set.Data), `{"title":"My Notes","notes":null}`; got != want {
+		t.Fatalf("_SET data = %s, want %s", got, want)
+	}
+	if set.V == nil || *set.V != 0 {
+		t.Fatalf("_SET v = %v, want 0", set.V)
+	}
+
+	if err := s.Update(func(n *Notes) { n.Notes = append(n.Notes, "milk") }); err != nil {
+		t.Fatal(err)
+	}
+	p := waitType(t, c, "_PATCH:NOTES")
+	if got, want := string(p.Data), `[{"op":"replace","path":"/notes","value":["milk"]}]`; got != want {
+		t.Fatalf("patch = %s, want %s", got, want)
+	}
+	if p.V == nil || *p.V != 1 {
+		t.Fatalf("patch v = %v, want 1", p.V)
+	}
+
+	// Nothing changed: Sync sends nothing. A later change proves the stream is quiet.
+	for range 3 {
+		if err := s.Sync(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_ = s.Update(func(n *Notes) { n.Title = "Groceries" })
+	p = waitType(t, c, "_PATCH:NOTES")
+	if *p.V != 2 {
+		t.Fatalf("the no-op syncs sent frames: next patch has v=%d, want 2", *p.V)
+	}
+	var got Notes
+	if _, err := wssyncDecode(c, &got); err != nil || got.Title != "Groceries" || len(got.Notes) != 1 {
+		t.Fatalf("client state %+v (%v)", got, err)
+	}
+	if err := c.Errs(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func wssyncDecode(c interface{ Decode(string, any) error }, v any) (any, error) {
+	return v, c.Decode("NOTES", v)
+}
+
+func TestDisconnectedSyncLosesNothing(t *testing.T) {
+	t.Parallel()
+	sess, s, url := newNotes(t)
+	c := dial(t, url)
+	waitType(t, c, "_SET:NOTES")
+	_ = c.Close()
+	for sess.Connected() {
+		time.Sleep(time.Millisecond)
+	}
+	for i := range 5 {
+		_ = s.Update(func(n *Notes) { n.Notes = append(n.Notes, string(rune('a'+i))) })
+	}
+	c2 := dial(t, url)
+	set := waitType(t, c2, "_SET:NOTES")
+	if got, want := string(set.Data), `{"title":"My Notes","notes":["a","b","c","d","e"]}`; got != want {
+		t.Fatalf("replayed state = %s, want %s", got, want)
+	}
+	if *set.V != 5 {
+		t.Fatalf("version = %d, want 5", *set.V)
+	}
+}
+
+func TestNewConnectionReplacesOld(t *testing.T) {
+	t.Parallel()
+	_, s, url := newNotes(t)
+	old := dial(t, url)
+	waitType(t, old, "_SET:NOTES")
+	fresh := dial(t, url)
+	waitType(t, fresh, "_SET:NOTES")
+
+	d := waitType(t, old, "_DISCONNECT")
+	var msg string
+	if json.Unmarshal(d.Data, &msg) != nil || msg == "" {
+		t.Fatalf("_DISCONNECT data = %s, want a message", d.Data)
+	}
+	if code := closeCode(t, old); code != wssync.CloseReplaced {
+		t.Fatalf("old connection closed with %d, want %d", code, wssync.CloseReplaced)
+	}
+	_ = s.Update(func(n *Notes) { n.Title = "new" })
+	waitType(t, fresh, "_PATCH:NOTES")
+}
+
+func TestGetSendsFreshSet(t *testing.T) {
+	t.Parallel()
+	_, s, url := newNotes(t)
+	c := dial(t, url)
+	waitType(t, c, "_SET:NOTES")
+	_ = s.Update(func(n *Notes) { n.Title = "x" })
+	waitType(t, c, "_PATCH:NOTES")
+	if err := c.Get("NOTES"); err != nil {
+		t.Fatal(err)
+	}
+	set := waitType(t, c, "_SET:NOTES")
+	if string(set.Data) != `{"title":"x","notes":null}` || *set.V != 1 {
+		t.Fatalf("_SET after _GET = %s v=%d", set.Data, *set.V)
+	}
+}
+
+func TestWithoutReplayWaitsForGet(t *testing.T) {
+	t.Parallel()
+	sess := wssync.NewSession()
+	quiet, err := wssync.Register(sess, "QUIET", &Notes{}, wssync.WithoutReplay())
+	if err != nil {
+		t.Fatal(err)
+	}
+	loud, _ := wssync.Register(sess, "LOUD", &Notes{})
+	c := dial(t, serve(t, sess))
+	waitType(t, c, "_SET:LOUD")
+	_ = quiet.Update(func(n *Notes) { n.Title = "unseen" }) // no base on the client: dropped
+	_ = c.Get("QUIET")
+	set := waitType(t, c, "_SET:QUIET")
+	if string(set.Data) != `{"title":"unseen","notes":null}` {
+		t.Fatalf("got %s", set.Data)
+	}
+	_ = loud.Update(func(n *Notes) { n.Title = "seen" })
+	waitType(t, c, "_PATCH:LOUD")
+	for _, f := range c.Frames() {
+		if f.Type == "_PATCH:QUIET" {
+			t.Fatal("a patch was sent for a key the client had no _SET of")
+		}
+	}
+}
+
+func TestKeepaliveDropsDeadPeer(t *testing.T) {
+	t.Parallel()
+	sess, _, url := newNotes(t, wssync.WithKeepalive(20*time.Millisecond, 100*time.Millisecond))
+	c := dial(t, url)
+	waitType(t, c, "_SET:NOTES")
+	// A client that answers pings stays connected well past the pong timeout.
+	time.Sleep(300 * time.Millisecond)
+	if !sess.Connected() {
+		t.Fatal("a live client was dropped")
+	}
+	// One that stops reading never answers a ping: the server drops it.
+	raw := rawDial(t, url)
+	_ = raw
+	deadline := time.Now().Add(5 * time.Second)
+	for sess.Connected() && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if sess.Connected() {
+		t.Fatal("a dead peer was not dropped")
+	}
+}

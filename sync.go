@@ -1,0 +1,71 @@
+package wssync
+
+// Synced is the handle of a registered object: the one way to mutate it and to publish its
+// changes.
+//
+// # The concurrency rule
+//
+// After Register, touch the struct only inside Update, or between Lock and Unlock (RLock
+// and RUnlock to only read). The library takes the same lock to snapshot the struct and
+// to apply client writes, so the rule is all it takes for Sync, client writes, actions and
+// tasks to be race-free. Sync may be called from any goroutine at any time.
+type Synced[T any] struct {
+	o    *object
+	sess *Session
+	ptr  *T
+}
+
+// Key returns the key the object is registered under, scope prefixes included.
+func (s *Synced[T]) Key() string { return s.o.key }
+
+// Lock locks the object for mutation. Call Sync after Unlock to publish the change.
+func (s *Synced[T]) Lock() { s.o.state.Lock() }
+
+// Unlock unlocks the object.
+func (s *Synced[T]) Unlock() { s.o.state.Unlock() }
+
+// RLock locks the object for reading.
+func (s *Synced[T]) RLock() { s.o.state.RLock() }
+
+// RUnlock undoes RLock.
+func (s *Synced[T]) RUnlock() { s.o.state.RUnlock() }
+
+// Update calls fn with the object locked, then publishes the change (Sync). fn must not
+// call Lock, Update or Sync on the same object.
+func (s *Synced[T]) Update(fn func(v *T)) error {
+	s.o.state.Lock()
+	fn(s.ptr)
+	s.o.state.Unlock()
+	return s.Sync()
+}
+
+// Sync publishes what changed since the last publish as one `_PATCH:KEY` frame (with the
+// new version), or nothing when nothing changed. It snapshots each field (one JSON encode
+// per field, under the read lock), skips fields whose encoding is unchanged, and diffs the
+// rest. It never blocks on a client: frames go to bounded per-connection queues. While no
+// client is connected it sends nothing and loses nothing: a connecting client gets the
+// full state. Safe to call from many goroutines; calls are serialized per object.
+//
+// Sync returns an error only when a field fails to marshal, or after Unregister.
+func (s *Synced[T]) Sync() error {
+	s.o.pub.Lock()
+	defer s.o.pub.Unlock()
+	return s.o.syncLocked()
+}
+
+// Version returns the version of the last published state: 0 at registration, plus one
+// per published patch.
+func (s *Synced[T]) Version() uint64 {
+	s.o.pub.Lock()
+	defer s.o.pub.Unlock()
+	return s.o.version
+}
+
+// Unregister removes the object from its session: its events are removed, its client stops
+// receiving its frames, and Sync returns ErrUnregistered. The struct itself is untouched.
+func (s *Synced[T]) Unregister() {
+	s.sess.remove(s.o)
+	s.o.pub.Lock()
+	s.o.gone = true
+	s.o.pub.Unlock()
+}

@@ -1,0 +1,65 @@
+import type { AnyErrorCode } from "./codes";
+
+/** The ERROR object of docs/protocol.md as it travels on the wire. */
+export interface ErrorInfo {
+  /** Stable machine-readable code; see {@link ErrorCode}. Unknown codes pass through. */
+  code: AnyErrorCode | (string & {});
+  /** Human-readable English; may change between releases. */
+  message: string;
+  /** The `type` of the offending client frame, e.g. `_PATCH:NOTES`. */
+  event?: string;
+  /** A JSON Pointer into the key's state or the action params. */
+  path?: string;
+}
+
+/**
+ * The error every failed request rejects with, and what `onError` receives.
+ * Compare `code`, never `message`.
+ */
+export class SyncError extends Error implements ErrorInfo {
+  override readonly name = "SyncError";
+  readonly code: AnyErrorCode | (string & {});
+  readonly event?: string;
+  readonly path?: string;
+  /** The key the error concerns, when the client can tell (from `event` or the request). */
+  readonly key?: string;
+
+  constructor(info: ErrorInfo, key?: string) {
+    super(info.message);
+    this.code = info.code;
+    if (info.event !== undefined) this.event = info.event;
+    if (info.path !== undefined) this.path = info.path;
+    const k = key ?? keyOfEvent(info.event);
+    if (k !== undefined) this.key = k;
+  }
+
+  /** The plain ERROR object, e.g. for logging or JSON. */
+  toJSON(): ErrorInfo {
+    const o: ErrorInfo = { code: this.code, message: this.message };
+    if (this.event !== undefined) o.event = this.event;
+    if (this.path !== undefined) o.path = this.path;
+    return o;
+  }
+}
+
+/** Builds a SyncError from an untrusted wire value; malformed input still yields an error. */
+export function toSyncError(raw: unknown, key?: string): SyncError {
+  if (typeof raw === "object" && raw !== null) {
+    const r = raw as Record<string, unknown>;
+    const info: ErrorInfo = {
+      code: typeof r.code === "string" ? r.code : "internal",
+      message: typeof r.message === "string" ? r.message : String(r.code ?? "error"),
+    };
+    if (typeof r.event === "string") info.event = r.event;
+    if (typeof r.path === "string") info.path = r.path;
+    return new SyncError(info, key);
+  }
+  return new SyncError({ code: "internal", message: typeof raw === "string" ? raw : "malformed error" }, key);
+}
+
+/** The KEY of an event such as `_PATCH:room-7/NOTES` (everything after the first colon). */
+export function keyOfEvent(event: string | undefined): string | undefined {
+  if (event === undefined) return undefined;
+  const i = event.indexOf(":");
+  return i >= 0 ? event.slice(i + 1) : undefined;
+}

@@ -1,0 +1,250 @@
+// React bindings: a provider that owns a Session, and hooks over its stores.
+// Each key is its own external store, so a component re-renders only when its key changes.
+
+import { type ReactNode, createContext, useContext, useEffect, useMemo, useRef, useSyncExternalStore } from "react";
+import { saveWithAnchor } from "./download";
+import type { SyncError } from "./errors";
+import type { Operation } from "./patch";
+import { type ConnectionState, type ReconnectOptions, Session, type WebSocketConstructor } from "./session";
+import type { KeySnapshot, SyncedKey } from "./store";
+import type {
+  ActionOf,
+  AnyParams,
+  ExposedActions,
+  ParamMap,
+  RequestOptions,
+  ResultOf,
+  SyncOptions,
+  TaskStatus,
+  Toast,
+} from "./types";
+
+const SessionContext = createContext<Session | null>(null);
+
+/** Props of {@link SessionProvider}. */
+export interface SessionProviderProps {
+  /** WebSocket endpoint. Changing it replaces the Session. */
+  url: string;
+  /** Answer `_REQUEST_USER_SESSION` with persisted ids (see SessionOptions.wsAuth). Default false. */
+  wsAuth?: boolean;
+  /** Connect on mount and disconnect on unmount. Default true. */
+  autoconnect?: boolean;
+  /** Reconnect policy (read when the Session is created). */
+  reconnect?: ReconnectOptions;
+  /** Default request timeout in ms (read when the Session is created). Default 30000. */
+  requestTimeoutMs?: number;
+  /** WebSocket implementation; default the global one. */
+  WebSocketImpl?: WebSocketConstructor;
+  /** `_TOAST` notifications. May change between renders without reconnecting. */
+  onToast?: (toast: Toast) => void;
+  /** Errors no request Promise took (see SessionOptions.onError). May change freely. */
+  onError?: (error: SyncError) => void;
+  /** Saver for `_DOWNLOAD`. May change freely. */
+  saveFile?: (filename: string, bytes: Uint8Array) => void;
+  /** Use this Session instead of creating one; the provider then never connects or disconnects it. */
+  session?: Session;
+  children?: ReactNode;
+}
+
+/** Provides a Session to `useSynced`, `useSession` and `useConnectionState` below it. */
+export function SessionProvider(props: SessionProviderProps): ReactNode {
+  const { url, wsAuth = false, autoconnect = true, WebSocketImpl, session: external } = props;
+  // Callbacks go through a ref so a new inline function does not recreate the Session.
+  const latest = useRef(props);
+  useEffect(() => {
+    latest.current = props;
+  });
+  const session = useMemo(
+    () =>
+      external ??
+      new Session({
+        url,
+        wsAuth,
+        ...(WebSocketImpl ? { WebSocketImpl } : {}),
+        ...(props.reconnect ? { reconnect: props.reconnect } : {}),
+        ...(props.requestTimeoutMs !== undefined ? { requestTimeoutMs: props.requestTimeoutMs } : {}),
+        onToast: (t) => latest.current.onToast?.(t),
+        onError: (e) => latest.current.onError?.(e),
+        saveFile: (name, bytes) => {
+          const save = latest.current.saveFile;
+          if (save) save(name, bytes);
+          else saveWithAnchor(name, bytes);
+        },
+      }),
+    // Reconnect bounds and timeout are read once per Session, like the url's identity.
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+    [external, url, wsAuth, WebSocketImpl],
+  );
+  useEffect(() => {
+    if (external || !autoconnect) return;
+    session.connect();
+    return () => session.disconnect();
+  }, [session, external, autoconnect]);
+  return <SessionContext.Provider value={session}>{props.children}</SessionContext.Provider>;
+}
+
+/** The Session of the nearest SessionProvider. Throws outside one. */
+export function useSession(): Session {
+  const s = useContext(SessionContext);
+  if (!s) throw new Error("wssync: useSession/useSynced must be used inside <SessionProvider>");
+  return s;
+}
+
+/** The connection state, for indicators ("reconnecting in 3 s"). Re-renders on every change. */
+export function useConnectionState(): ConnectionState {
+  const s = useSession();
+  return useSyncExternalStore(s.subscribeConnection, s.getConnectionState, s.getConnectionState);
+}
+
+/** Options of {@link useSynced}. */
+export interface UseSyncedOptions<S> {
+  /** Handlers for actions the server sends to this key (`_ACTION:KEY` server → client). */
+  actions?: ExposedActions;
+  /** Default debounce per field for `syncF` (ms); an explicit `{debounceMs}` wins. */
+  debounceMs?: { [K in keyof S]?: number };
+}
+
+/** `setF` for each top-level field F: changes it locally only. */
+export type Setters<S> = {
+  [K in keyof S & string as `set${Capitalize<K>}`]: (value: S[K] | ((prev: S[K]) => S[K])) => void;
+};
+
+/** `syncF` for each top-level field F: changes it locally and sends a `replace` op. */
+export type Syncers<S> = {
+  [K in keyof S & string as `sync${Capitalize<K>}`]: (value: S[K] | ((prev: S[K]) => S[K]), options?: SyncOptions) => void;
+};
+
+/** The members `useSynced` adds next to the state's fields. */
+export interface SyncedHelpers<S, A extends ParamMap, T extends ParamMap> {
+  /** The whole state (also spread as fields). */
+  state: S;
+  /** Version of the server state, when the server sends versions. */
+  version: number | undefined;
+  /** True once the first `_SET` arrived. */
+  loaded: boolean;
+  /** True while local edits are not yet sent. */
+  unsynced: boolean;
+  /** The last structured error about this key. */
+  error: SyncError | undefined;
+  /** Forgets `error`. */
+  clearError: () => void;
+  /** Last `_TASK_STATUS` per task name. */
+  tasks: Readonly<Record<string, TaskStatus>>;
+  /** Names of tasks whose last status is `started`. */
+  runningTasks: string[];
+  /** Local-only change of several fields. */
+  set: (update: Partial<S> | ((prev: S) => Partial<S>)) => void;
+  /** Local change plus `_PATCH`; without arguments sends every local-only change. */
+  sync: (update?: Partial<S> | ((prev: S) => Partial<S>), options?: SyncOptions) => void;
+  /** Applies RFC 6902 ops locally and sends them. Throws PatchError if they do not apply. */
+  patch: (ops: readonly Operation[]) => void;
+  /** Calls a server action; see SyncedKey.sendAction. */
+  sendAction: <N extends keyof A & string>(action: ActionOf<A, N>, options?: RequestOptions) => Promise<ResultOf<A[N]>>;
+  /** Starts a task; resolves once started. */
+  startTask: <N extends keyof T & string>(task: ActionOf<T, N>, options?: RequestOptions) => Promise<void>;
+  /** Cancels a running task; resolves once cancellation was requested. */
+  cancelTask: <N extends keyof T & string>(task: { type: N }, options?: RequestOptions) => Promise<void>;
+  /** Sends `_GET:KEY`; returns false when not connected. */
+  fetchRemoteState: () => boolean;
+  /** Sends an action with a binary payload. */
+  sendBinary: <N extends keyof A & string>(action: ActionOf<A, N>, data: ArrayBuffer | ArrayBufferView) => Promise<void>;
+  /** The underlying store (framework-free API). */
+  store: SyncedKey<S, A, T>;
+}
+
+/** What `useSynced` returns. Helper names win over state fields of the same name (use `state`). */
+export type Synced<S, A extends ParamMap = AnyParams, T extends ParamMap = AnyParams> = Omit<S, keyof SyncedHelpers<S, A, T>> &
+  Setters<S> &
+  Syncers<S> &
+  SyncedHelpers<S, A, T>;
+
+const capitalize = (s: string): string => s.charAt(0).toUpperCase() + s.slice(1);
+
+/**
+ * Subscribes to KEY's synced state. The state type is inferred from `initialState` (shown
+ * until the server's `_SET` arrives); pass `<State, Actions, Tasks>` to type actions and tasks.
+ */
+export function useSynced<S extends object, A extends ParamMap = AnyParams, T extends ParamMap = AnyParams>(
+  key: string,
+  initialState: S,
+  options?: UseSyncedOptions<S>,
+): Synced<S, A, T> {
+  const session = useSession();
+  const store = session.sync<S, A, T>(key, initialState);
+  const snap: KeySnapshot<S> = useSyncExternalStore(store.subscribe, store.getSnapshot, store.getSnapshot);
+
+  const actionsRef = useRef(options?.actions);
+  const debounceRef = useRef(options?.debounceMs);
+  useEffect(() => {
+    actionsRef.current = options?.actions;
+    debounceRef.current = options?.debounceMs;
+  });
+  useEffect(() => {
+    const off = store.onActions(() => actionsRef.current);
+    // Mounted after the connection's replay (e.g. a lazy route): ask for the state.
+    store.requestIfStale();
+    return () => {
+      off();
+      store.flush(); // a debounced edit must not be lost with the component
+    };
+  }, [store]);
+
+  // Per-hook syncF wrappers (they apply this hook's debounce defaults); stable per store.
+  const syncWrappers = useMemo(() => new Map<string, (v: unknown, o?: SyncOptions) => void>(), [store]);
+  const syncerFor = (f: string): ((v: unknown, o?: SyncOptions) => void) => {
+    let fn = syncWrappers.get(f);
+    if (!fn) {
+      const syncF = store.fieldSyncer(f);
+      fn = (v, o) => {
+        const ms = o?.debounceMs ?? (debounceRef.current as Record<string, number | undefined> | undefined)?.[f];
+        syncF(v, ms !== undefined ? { debounceMs: ms } : undefined);
+      };
+      syncWrappers.set(f, fn);
+    }
+    return fn;
+  };
+
+  const base = useMemo(
+    () => ({
+      clearError: () => store.clearError(),
+      set: (u: Partial<S> | ((prev: S) => Partial<S>)) => store.set(u),
+      sync: (u?: Partial<S> | ((prev: S) => Partial<S>), o?: SyncOptions) => store.sync(u, o),
+      patch: (ops: readonly Operation[]) => store.patch(ops),
+      sendAction: store.sendAction.bind(store),
+      startTask: store.startTask.bind(store),
+      cancelTask: store.cancelTask.bind(store),
+      fetchRemoteState: () => store.fetchRemoteState(),
+      sendBinary: store.sendBinary.bind(store),
+      store,
+    }),
+    [store],
+  );
+
+  return useMemo(() => {
+    const out: Record<string, unknown> = {};
+    const fields = new Set([...Object.keys(initialStateKeys(initialState)), ...Object.keys(snap.state)]);
+    for (const f of fields) {
+      out[f] = (snap.state as Record<string, unknown>)[f];
+      const C = capitalize(f);
+      out["set" + C] = store.fieldSetter(f);
+      out["sync" + C] = syncerFor(f);
+    }
+    const running = Object.keys(snap.tasks).filter((n) => snap.tasks[n]?.status === "started");
+    Object.assign(out, base, {
+      state: snap.state,
+      version: snap.version,
+      loaded: snap.loaded,
+      unsynced: snap.unsynced,
+      error: snap.error,
+      tasks: snap.tasks,
+      runningTasks: running,
+    });
+    return out as Synced<S, A, T>;
+    // initialState is only a fallback for field names before the first _SET.
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [snap, base, store, syncWrappers]);
+}
+
+function initialStateKeys(s: unknown): object {
+  return typeof s === "object" && s !== null ? s : {};
+}

@@ -1,0 +1,70 @@
+// Ids: request ids for `_RESULT` matching, and the user/session ids of the wsAuth handshake.
+
+/** A random v4 UUID: `crypto.randomUUID` where available (secure contexts), else built from getRandomValues. */
+export function randomId(): string {
+  const c = (globalThis as { crypto?: Crypto }).crypto;
+  if (c && typeof c.randomUUID === "function") return c.randomUUID();
+  const b = new Uint8Array(16);
+  if (c && typeof c.getRandomValues === "function") c.getRandomValues(b);
+  // Last resort (very old runtimes): request ids only need to be unique per connection.
+  else for (let i = 0; i < 16; i++) b[i] = Math.floor(Math.random() * 256);
+  b[6] = ((b[6] as number) & 0x0f) | 0x40;
+  b[8] = ((b[8] as number) & 0x3f) | 0x80;
+  const h = Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+}
+
+/** Storage keys shared with ws-sync-react, so switching clients keeps a user's identity. */
+export const USER_ID_KEY = "_USER_ID";
+export const SESSION_ID_KEY = "_SESSION_ID";
+
+/** Where the wsAuth ids live: the user id is shared by all tabs, the session id is per tab. */
+export interface IdStorage {
+  user?: Storage | undefined;
+  session?: Storage | undefined;
+}
+
+function storageOf(name: "localStorage" | "sessionStorage"): Storage | undefined {
+  try {
+    return (globalThis as Partial<Record<typeof name, Storage>>)[name];
+  } catch {
+    return undefined; // access throws when storage is disabled (e.g. sandboxed iframes)
+  }
+}
+
+// Values are JSON strings, as ws-sync-react's storage hooks write them.
+function getOrCreate(storage: Storage | undefined, key: string, fallback: { id?: string }): string {
+  try {
+    const raw = storage?.getItem(key);
+    if (raw) {
+      const v: unknown = JSON.parse(raw);
+      if (typeof v === "string" && v !== "") return v;
+    }
+  } catch {
+    // unreadable or malformed: replace it below
+  }
+  const id = fallback.id ?? randomId();
+  fallback.id = id;
+  try {
+    storage?.setItem(key, JSON.stringify(id));
+  } catch {
+    // storage full or disabled: the id lives in memory for this Session only
+  }
+  return id;
+}
+
+/**
+ * Reads (creating on first use) the ids sent in `_USER_SESSION`. `memory` keeps them stable for
+ * the Session's lifetime when storage is unavailable.
+ */
+export function userSessionIds(
+  store: IdStorage = {},
+  memory: { user: { id?: string }; session: { id?: string } } = { user: {}, session: {} },
+): { user: string; session: string } {
+  const local = "user" in store ? store.user : storageOf("localStorage");
+  const tab = "session" in store ? store.session : storageOf("sessionStorage");
+  return {
+    user: getOrCreate(local, USER_ID_KEY, memory.user),
+    session: getOrCreate(tab, SESSION_ID_KEY, memory.session),
+  };
+}

@@ -1,0 +1,46 @@
+// @wssync/react: the browser half of wssync.
+
+export {
+  CLIENT_ERROR_CODES,
+  CloseCode,
+  ERROR_CODES,
+  TERMINAL_CLOSE_CODES,
+  isErrorCode,
+  isTerminalCloseCode,
+} from "./codes";
+export type { AnyErrorCode, ClientErrorCode, CloseCodeValue, ErrorCode } from "./codes";
+export { SyncError } from "./errors";
+export type { ErrorInfo } from "./errors";
+export { PatchError, applyPatch, escapePointerToken, parsePointer, toPointer } from "./patch";
+export type { Operation, PatchErrorCode } from "./patch";
+export { randomId, userSessionIds, USER_ID_KEY, SESSION_ID_KEY } from "./ids";
+export type { IdStorage } from "./ids";
+export { Session, backoffDelay } from "./session";
+export type {
+  ConnectionState,
+  EventHandler,
+  ReconnectOptions,
+  SessionOptions,
+  WebSocketConstructor,
+  WebSocketLike,
+} from "./session";
+export { SyncedKey } from "./store";
+export type { KeySnapshot } from "./store";
+export { SessionProvider, useConnectionState, useSession, useSynced } from "./hooks";
+export type { SessionProviderProps, Setters, Synced, SyncedHelpers, Syncers, UseSyncedOptions } from "./hooks";
+export type {
+  ActionOf,
+  AnyParams,
+  BinaryPayload,
+  ExposedActionHandler,
+  ExposedActions,
+  ParamMap,
+  ParamsOf,
+  RequestOptions,
+  ResultOf,
+  Returns,
+  SyncOptions,
+  TaskState,
+  TaskStatus,
+  Toast,
+} from "./types";

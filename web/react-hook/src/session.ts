@@ -1,0 +1,467 @@
+// Session: one WebSocket to a wssync (or ws-sync) server, with reconnects, request/response
+// matching, and routing of key events to the per-key stores. Framework-free; the React hooks
+// are a thin layer over it.
+
+import { isTerminalCloseCode } from "./codes";
+import { SyncError, keyOfEvent, toSyncError } from "./errors";
+import { base64ToBytes, saveWithAnchor } from "./download";
+import { type IdStorage, randomId, userSessionIds } from "./ids";
+import { SyncedKey } from "./store";
+import type { AnyParams, BinaryPayload, ParamMap, Toast } from "./types";
+
+// Typed as "bivariant" methods so both the DOM WebSocket and the `ws` package's client fit.
+type Listener<E> = { bivarianceHack(ev: E): void }["bivarianceHack"];
+
+/** The part of the WebSocket API a Session uses: the browser's WebSocket and `ws`'s both fit. */
+export interface WebSocketLike {
+  readonly readyState: number;
+  binaryType: string;
+  onopen: Listener<unknown> | null;
+  onclose: Listener<{ code: number; reason: string }> | null;
+  onmessage: Listener<{ data: unknown }> | null;
+  onerror: Listener<unknown> | null;
+  send(data: string | ArrayBuffer | ArrayBufferView): void;
+  close(code?: number, reason?: string): void;
+}
+
+/** A WebSocket constructor, e.g. `WebSocket` or `import { WebSocket } from "ws"`. */
+export type WebSocketConstructor = new (url: string) => WebSocketLike;
+
+/** Reconnect policy. Delay before retry n (1-based) is random(0, min(maxDelayMs, baseDelayMs·2^(n-1))). */
+export interface ReconnectOptions {
+  /** Reconnect automatically after an unexpected close. Default true. */
+  enabled?: boolean;
+  /** First retry's upper bound in ms. Default 250. */
+  baseDelayMs?: number;
+  /** Cap on any retry's upper bound in ms. Default 10000. */
+  maxDelayMs?: number;
+}
+
+/** Options of a {@link Session}. Only `url` is required. */
+export interface SessionOptions {
+  /** The server's WebSocket endpoint, e.g. `ws://localhost:8080/ws`. */
+  url: string;
+  /** WebSocket implementation. Default `globalThis.WebSocket`; pass `ws`'s in Node. */
+  WebSocketImpl?: WebSocketConstructor;
+  /**
+   * Answer `_REQUEST_USER_SESSION` with ids kept in localStorage (user, shared by tabs) and
+   * sessionStorage (session, per tab). Default false, as in ws-sync-react.
+   */
+  wsAuth?: boolean;
+  /** Storage for the wsAuth ids. Default window.localStorage / window.sessionStorage. */
+  idStorage?: IdStorage;
+  /** Reconnect policy. */
+  reconnect?: ReconnectOptions;
+  /** Default timeout of requests (`sendAction`, `startTask`, `cancelTask`) in ms; 0 disables. Default 30000. */
+  requestTimeoutMs?: number;
+  /** Receives `_TOAST` notifications. */
+  onToast?: (toast: Toast) => void;
+  /**
+   * Receives errors nobody else handles: `_ERROR` frames, `_RESULT` errors for unknown ids,
+   * failed tasks, and local patch failures. Errors of a request also reject its Promise and
+   * do not come here.
+   */
+  onError?: (error: SyncError) => void;
+  /** Saves a `_DOWNLOAD`. Default: a Blob and a temporary `<a download>` click. */
+  saveFile?: (filename: string, bytes: Uint8Array) => void;
+  /** Source of randomness for the backoff jitter, in [0, 1). Default Math.random. */
+  random?: () => number;
+}
+
+/** What a UI shows about the connection. A new object on every change. */
+export interface ConnectionState {
+  status: "connecting" | "open" | "closed";
+  /** Reconnect attempts since the last successful open (0 while open). */
+  attempt: number;
+  /** When closed and a retry is scheduled: its delay in ms. */
+  retryInMs?: number;
+  /** When closed and a retry is scheduled: its time, as Date.now() would report it. */
+  retryAt?: number;
+  /** Close code of the last close, if any. */
+  lastCloseCode?: number;
+  /** Close reason of the last close, or the `_DISCONNECT` message. */
+  lastCloseReason?: string;
+  /** True when the last close forbids reconnecting (`_DISCONNECT`, 4000, 4004, 1008). */
+  terminal: boolean;
+}
+
+/** Handler of a server event; binary events get a {@link BinaryPayload}. */
+export type EventHandler = (data: unknown) => void;
+
+interface Pending {
+  resolve: (v: unknown) => void;
+  reject: (e: SyncError) => void;
+  timer: ReturnType<typeof setTimeout> | undefined;
+  key: string | undefined;
+}
+
+const OPEN = 1; // WebSocket.OPEN, not read from the constructor so any implementation works
+const noop = (): void => {};
+
+/** Delay before reconnect attempt `attempt` (1-based): full jitter over an exponential bound. */
+export function backoffDelay(attempt: number, baseMs: number, maxMs: number, random: () => number = Math.random): number {
+  const bound = Math.min(maxMs, baseMs * 2 ** Math.max(0, attempt - 1));
+  return Math.floor(random() * bound);
+}
+
+// Binary frames arrive as ArrayBuffer (binaryType "arraybuffer"); some implementations hand
+// out views (Node Buffers). Realm-safe checks: instanceof fails across realms (jsdom vs Node).
+function toArrayBuffer(d: unknown): ArrayBuffer | undefined {
+  if (Object.prototype.toString.call(d) === "[object ArrayBuffer]") return d as ArrayBuffer;
+  if (ArrayBuffer.isView(d)) return d.buffer.slice(d.byteOffset, d.byteOffset + d.byteLength) as ArrayBuffer;
+  return undefined;
+}
+
+/**
+ * One connection to a wssync server. Construct, then `connect()`. Safe to use without React.
+ * All callbacks run on the event loop turn that received the frame.
+ */
+export class Session {
+  readonly url: string;
+  private readonly opts: SessionOptions;
+  private ws: WebSocketLike | null = null;
+  private wantOpen = false; // connect() called and not since disconnect()/terminal close
+  private terminal = false;
+  private attempt = 0;
+  private retryTimer: ReturnType<typeof setTimeout> | undefined;
+  private state: ConnectionState = { status: "closed", attempt: 0, terminal: false };
+  private readonly stateListeners = new Set<() => void>();
+  private readonly handlers = new Map<string, Set<EventHandler>>();
+  private readonly initHandlers = new Set<() => void>();
+  private readonly keys = new Map<string, SyncedKey<unknown, ParamMap, ParamMap>>();
+  private readonly pending = new Map<string, Pending>();
+  private binMeta: { type: string; metadata: Record<string, unknown> } | null = null;
+  private readonly idMemory = { user: {}, session: {} };
+
+  constructor(options: SessionOptions) {
+    this.opts = options;
+    this.url = options.url;
+  }
+
+  // ---- connection ----
+
+  /** Opens the socket (no-op when open, connecting or waiting to retry). Reconnects until `disconnect()`. */
+  connect(): void {
+    this.wantOpen = true;
+    this.terminal = false;
+    if (this.ws || this.retryTimer !== undefined) return;
+    this.open();
+  }
+
+  /** Closes the socket and stops reconnecting. Pending requests reject with `disconnected`. */
+  disconnect(): void {
+    this.wantOpen = false;
+    if (!this.ws && this.retryTimer === undefined && this.state.status === "closed") return;
+    this.clearRetry();
+    const ws = this.ws;
+    if (ws) {
+      this.detach(ws);
+      ws.close(1000);
+      this.afterClose();
+    }
+    this.setState({ status: "closed", attempt: this.attempt, terminal: this.terminal, ...this.lastClose() });
+  }
+
+  /** True while the socket is open. */
+  get isOpen(): boolean {
+    return this.ws?.readyState === OPEN && this.state.status === "open";
+  }
+
+  /** The current connection state (same object until it changes; suits useSyncExternalStore). */
+  getConnectionState = (): ConnectionState => this.state;
+
+  /** Calls `listener` after every connection state change; returns the unsubscribe function. */
+  subscribeConnection = (listener: () => void): (() => void) => {
+    this.stateListeners.add(listener);
+    return () => this.stateListeners.delete(listener);
+  };
+
+  private open(): void {
+    const Impl = this.opts.WebSocketImpl ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
+    if (!Impl) throw new Error("wssync: no WebSocket implementation; pass WebSocketImpl");
+    const ws = new Impl(this.url);
+    ws.binaryType = "arraybuffer";
+    this.ws = ws;
+    this.setState({ status: "connecting", attempt: this.attempt, terminal: false, ...this.lastClose() });
+    ws.onopen = () => {
+      if (this.ws !== ws) return;
+      this.attempt = 0;
+      this.setState({ status: "open", attempt: 0, terminal: false, ...this.lastClose() });
+      for (const h of [...this.initHandlers]) h();
+    };
+    ws.onmessage = (ev) => {
+      if (this.ws === ws) this.receive(ev.data);
+    };
+    ws.onclose = (ev) => {
+      if (this.ws === ws) this.closed(ev.code, ev.reason);
+    };
+    ws.onerror = noop; // a close event always follows
+  }
+
+  private closed(code: number, reason: string): void {
+    this.afterClose();
+    const last = { lastCloseCode: code, lastCloseReason: this.terminal ? this.state.lastCloseReason : reason };
+    if (isTerminalCloseCode(code)) this.terminal = true;
+    if (this.terminal || !this.wantOpen || this.opts.reconnect?.enabled === false) {
+      this.wantOpen = false;
+      this.setState({ status: "closed", attempt: this.attempt, terminal: this.terminal, ...last });
+      return;
+    }
+    this.attempt++;
+    const delay = backoffDelay(
+      this.attempt,
+      this.opts.reconnect?.baseDelayMs ?? 250,
+      this.opts.reconnect?.maxDelayMs ?? 10_000,
+      this.opts.random,
+    );
+    this.setState({ status: "closed", attempt: this.attempt, retryInMs: delay, retryAt: Date.now() + delay, terminal: false, ...last });
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      try {
+        this.open();
+      } catch {
+        this.closed(1006, "constructor failed");
+      }
+    }, delay);
+  }
+
+  // Shared by a close from either side: fail what was in flight, tell the key stores.
+  private afterClose(): void {
+    this.ws = null;
+    this.binMeta = null;
+    const err = new SyncError({ code: "disconnected", message: "connection closed before the result arrived" });
+    for (const [id, p] of this.pending) {
+      this.pending.delete(id);
+      clearTimeout(p.timer);
+      p.reject(new SyncError(err, p.key));
+    }
+    for (const k of this.keys.values()) k._closed();
+  }
+
+  private detach(ws: WebSocketLike): void {
+    ws.onopen = ws.onmessage = ws.onclose = null;
+    ws.onerror = noop; // `ws` throws on an unhandled 'error' from a socket closed while connecting
+  }
+
+  private clearRetry(): void {
+    if (this.retryTimer !== undefined) clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
+  }
+
+  private lastClose(): Pick<ConnectionState, "lastCloseCode" | "lastCloseReason"> {
+    const o: Pick<ConnectionState, "lastCloseCode" | "lastCloseReason"> = {};
+    if (this.state.lastCloseCode !== undefined) o.lastCloseCode = this.state.lastCloseCode;
+    if (this.state.lastCloseReason !== undefined) o.lastCloseReason = this.state.lastCloseReason;
+    return o;
+  }
+
+  private setState(s: ConnectionState): void {
+    this.state = s;
+    for (const l of [...this.stateListeners]) l();
+  }
+
+  // ---- events ----
+
+  /** Adds a handler for server event `event`; returns the function that removes it. */
+  registerEvent(event: string, handler: EventHandler): () => void {
+    let set = this.handlers.get(event);
+    if (!set) this.handlers.set(event, (set = new Set()));
+    set.add(handler);
+    return () => this.deregisterEvent(event, handler);
+  }
+
+  /** Removes `handler` from `event` (or every handler of `event` when omitted). */
+  deregisterEvent(event: string, handler?: EventHandler): void {
+    const set = this.handlers.get(event);
+    if (!set) return;
+    if (handler) set.delete(handler);
+    if (!handler || set.size === 0) this.handlers.delete(event);
+  }
+
+  /** Runs `handler` on every open, before any frame of that connection; returns the remover. */
+  registerInit(handler: () => void): () => void {
+    this.initHandlers.add(handler);
+    return () => this.deregisterInit(handler);
+  }
+
+  /** Removes an init handler. */
+  deregisterInit(handler: () => void): void {
+    this.initHandlers.delete(handler);
+  }
+
+  private dispatch(event: string, data: unknown): void {
+    const set = this.handlers.get(event);
+    if (set) for (const h of [...set]) h(data);
+  }
+
+  private receive(raw: unknown): void {
+    if (typeof raw !== "string") {
+      const data = toArrayBuffer(raw);
+      const meta = this.binMeta;
+      this.binMeta = null;
+      if (!meta || !data) return; // no _BIN_META before it: nothing to route it to
+      const payload: BinaryPayload = { ...meta.metadata, data };
+      this.route(meta.type, payload, undefined);
+      return;
+    }
+    let frame: unknown;
+    try {
+      frame = JSON.parse(raw);
+    } catch {
+      return;
+    }
+    if (typeof frame !== "object" || frame === null || typeof (frame as { type?: unknown }).type !== "string") return;
+    const f = frame as { type: string; data?: unknown; v?: unknown; id?: unknown; error?: unknown };
+    // A text frame after _BIN_META means the binary frame is not coming.
+    this.binMeta = null;
+    this.route(f.type, f.data, f);
+  }
+
+  private route(type: string, data: unknown, f: { v?: unknown; id?: unknown; error?: unknown } | undefined): void {
+    switch (type) {
+      case "_DISCONNECT":
+        // The server closes the socket next (4000); whatever the code, do not come back.
+        this.terminal = true;
+        this.wantOpen = false;
+        this.state = { ...this.state, lastCloseReason: typeof data === "string" ? data : "replaced" };
+        break;
+      case "_REQUEST_USER_SESSION":
+        if (this.opts.wsAuth) this.send("_USER_SESSION", userSessionIds(this.opts.idStorage, this.idMemory));
+        break;
+      case "_TOAST":
+        if (typeof data === "object" && data !== null) this.opts.onToast?.(data as Toast);
+        break;
+      case "_DOWNLOAD": {
+        const d = data as { filename?: unknown; data?: unknown } | null;
+        if (d && typeof d.filename === "string" && typeof d.data === "string") {
+          (this.opts.saveFile ?? saveWithAnchor)(d.filename, base64ToBytes(d.data));
+        }
+        break;
+      }
+      case "_BIN_META": {
+        const m = data as { type?: unknown; metadata?: unknown } | null;
+        if (m && typeof m.type === "string") {
+          const metadata = typeof m.metadata === "object" && m.metadata !== null ? (m.metadata as Record<string, unknown>) : {};
+          this.binMeta = { type: m.type, metadata };
+        }
+        return; // handlers see the combined payload, not the meta frame
+      }
+      case "_RESULT":
+        if (f) this.result(f);
+        break;
+      case "_ERROR":
+        this.reportError(toSyncError(data));
+        break;
+      default:
+        this.routeKey(type, data, f?.v);
+    }
+    this.dispatch(type, data);
+  }
+
+  private routeKey(type: string, data: unknown, v: unknown): void {
+    const key = keyOfEvent(type);
+    if (key === undefined) return;
+    const kind = type.slice(0, type.length - key.length - 1);
+    const version = typeof v === "number" && Number.isInteger(v) && v >= 0 ? v : undefined;
+    let store = this.keys.get(key);
+    // Remember state for keys no component has asked for yet, so a later useSynced starts
+    // from the server's state instead of waiting for a _GET round trip.
+    if (!store && kind === "_SET") store = this.sync(key, undefined);
+    if (!store) return;
+    switch (kind) {
+      case "_SET":
+        store._receiveSet(data, version);
+        break;
+      case "_PATCH":
+        store._receivePatch(data, version);
+        break;
+      case "_ACTION":
+        store._receiveAction(data);
+        break;
+      case "_TASK_STATUS":
+        store._receiveTaskStatus(data);
+        break;
+    }
+  }
+
+  private result(f: { id?: unknown; data?: unknown; error?: unknown }): void {
+    const failed = f.error !== undefined && f.error !== null;
+    const p = typeof f.id === "string" ? this.pending.get(f.id) : undefined;
+    if (!p) {
+      // Unknown id: a result that arrived after its timeout, or a server bug.
+      if (failed) this.reportError(toSyncError(f.error));
+      return;
+    }
+    this.pending.delete(f.id as string);
+    clearTimeout(p.timer);
+    if (failed) {
+      const err = toSyncError(f.error, p.key);
+      if (p.key !== undefined) this.keys.get(p.key)?._setError(err);
+      p.reject(err);
+    } else {
+      p.resolve(f.data ?? null);
+    }
+  }
+
+  /** Hands `err` to the key it concerns (its `error`) and to `onError`. */
+  reportError(err: SyncError): void {
+    if (err.key !== undefined) this.keys.get(err.key)?._setError(err);
+    this.opts.onError?.(err);
+  }
+
+  // ---- sending ----
+
+  /** Sends `{type: event, data, ...extra}`. Returns false (and sends nothing) when not open. */
+  send(event: string, data: unknown, extra?: Record<string, unknown>): boolean {
+    const ws = this.ws;
+    if (!ws || ws.readyState !== OPEN) return false;
+    ws.send(JSON.stringify({ ...extra, type: event, data }));
+    return true;
+  }
+
+  /**
+   * Sends `event` with a fresh request id and resolves with the `_RESULT` data, or rejects with
+   * a {@link SyncError}: the server's error, or `not_connected`, `disconnected`, `timeout`.
+   */
+  request(event: string, data: unknown, options: { key?: string; timeoutMs?: number } = {}): Promise<unknown> {
+    const key = options.key ?? keyOfEvent(event);
+    return new Promise((resolve, reject) => {
+      const id = randomId();
+      if (!this.send(event, data, { id })) {
+        reject(new SyncError({ code: "not_connected", message: "not connected", event }, key));
+        return;
+      }
+      const ms = options.timeoutMs ?? this.opts.requestTimeoutMs ?? 30_000;
+      const p: Pending = { resolve, reject, key, timer: undefined };
+      if (ms > 0) {
+        p.timer = setTimeout(() => {
+          this.pending.delete(id);
+          reject(new SyncError({ code: "timeout", message: `no result within ${ms} ms`, event }, key));
+        }, ms);
+      }
+      this.pending.set(id, p);
+    });
+  }
+
+  /** Sends `_BIN_META {type: event, metadata}` and then `bytes` as one binary frame. False when not open. */
+  sendBinary(event: string, metadata: Record<string, unknown>, bytes: ArrayBuffer | ArrayBufferView): boolean {
+    if (!this.send("_BIN_META", { type: event, metadata })) return false;
+    (this.ws as WebSocketLike).send(bytes);
+    return true;
+  }
+
+  // ---- keys ----
+
+  /**
+   * The store of `key`, created on first use with `initialState` (ignored afterwards).
+   * Stores live as long as the Session and keep tracking the server's state.
+   */
+  sync<S, A extends ParamMap = AnyParams, T extends ParamMap = AnyParams>(key: string, initialState: S): SyncedKey<S, A, T> {
+    let store = this.keys.get(key);
+    if (!store) {
+      store = new SyncedKey<unknown, ParamMap, ParamMap>(this, key, initialState);
+      this.keys.set(key, store);
+    }
+    return store as unknown as SyncedKey<S, A, T>;
+  }
+}

@@ -1,0 +1,393 @@
+package wssync
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"reflect"
+	"strings"
+
+	jsonpatch "github.com/evanphx/json-patch/v5"
+
+	"github.com/wssync/wssync/internal/patch"
+)
+
+// MaxPatchOps bounds the ops in one client `_PATCH` frame.
+const MaxPatchOps = 1024
+
+// wireOp is one RFC 6902 operation as a client sends it.
+type wireOp struct {
+	Op    string          `json:"op"`
+	Path  *string         `json:"path"`
+	From  *string         `json:"from"`
+	Value json.RawMessage `json:"value"`
+}
+
+// handleGet answers `_GET:KEY` with a fresh `_SET:KEY`.
+func handleGet(o *object) eventHandler {
+	return func(c *conn, _ *inbound) error {
+		c.q.resync(o)
+		return nil
+	}
+}
+
+// handleClientPatch applies a client `_PATCH:KEY`. On refusal the client is also sent the
+// authoritative `_SET:KEY`, after the error, so it converges.
+func handleClientPatch(o *object) eventHandler {
+	return func(c *conn, in *inbound) error {
+		err := o.clientPatch(in.data)
+		if err != nil {
+			c.refuse(in, err)
+			c.q.resync(o)
+		}
+		return nil
+	}
+}
+
+// handleClientSet applies a client `_SET:KEY` (a whole-state write).
+func handleClientSet(o *object) eventHandler {
+	return func(c *conn, in *inbound) error {
+		err := o.clientSet(in.data)
+		if err != nil {
+			c.refuse(in, err)
+			c.q.resync(o)
+		}
+		return nil
+	}
+}
+
+// fieldIndex finds the field with wire name name, or -1.
+func (o *object) fieldIndex(name string) int {
+	for i := range o.fields {
+		if o.fields[i].wire == name {
+			return i
+		}
+	}
+	return -1
+}
+
+// opField checks the pointer p of an op and returns the index of the top-level field it
+// names. mutating ops need a writable field.
+func (o *object) opField(p string, mutating bool) (int, *Error) {
+	tokens, err := parsePointer(p)
+	if err != nil {
+		return -1, errorf(CodeBadPatch, p, "invalid JSON Pointer %q: %v", p, err)
+	}
+	if len(tokens) == 0 {
+		return -1, errorf(CodeBadPatch, p, "ops on the whole state are not accepted; send _SET:%s", o.key)
+	}
+	i := o.fieldIndex(tokens[0])
+	if i < 0 {
+		return -1, errorf(CodeUnknownPath, p, "no field %q", tokens[0])
+	}
+	if mutating && !o.fields[i].writable {
+		return -1, errorf(CodeReadOnly, p, "field %q is read-only", tokens[0])
+	}
+	return i, nil
+}
+
+// parseOps decodes and checks a client patch, returning it and the fields it touches
+// (true = changed by a mutating op).
+func (o *object) parseOps(data json.RawMessage) ([]wireOp, map[int]bool, *Error) {
+	if len(data) == 0 || data[0] != '[' {
+		return nil, nil, errorf(CodeBadData, "", "_PATCH data must be an array of RFC 6902 ops")
+	}
+	var ops []wireOp
+	if err := json.Unmarshal(data, &ops); err != nil {
+		return nil, nil, errorf(CodeBadPatch, "", "ops must be objects with string \"op\", \"path\" and \"from\": %v", err)
+	}
+	if len(ops) > MaxPatchOps {
+		return nil, nil, errorf(CodeBadPatch, "", "%d ops in one patch; the limit is %d", len(ops), MaxPatchOps)
+	}
+	touched := make(map[int]bool)
+	for _, op := range ops {
+		if op.Path == nil {
+			return nil, nil, errorf(CodeBadPatch, "", "op %q has no \"path\"", op.Op)
+		}
+		var needValue, needFrom, mutating bool
+		switch op.Op {
+		case "add", "replace":
+			needValue, mutating = true, true
+		case "test":
+			needValue = true
+		case "remove":
+			mutating = true
+		case "move", "copy":
+			needFrom, mutating = true, true
+		default:
+			return nil, nil, errorf(CodeBadPatch, *op.Path, "unknown op %q", op.Op)
+		}
+		if needValue && op.Value == nil {
+			return nil, nil, errorf(CodeBadPatch, *op.Path, "op %q needs a \"value\"", op.Op)
+		}
+		i, err := o.opField(*op.Path, mutating)
+		if err != nil {
+			return nil, nil, err
+		}
+		touched[i] = touched[i] || mutating
+		if needFrom {
+			if op.From == nil {
+				return nil, nil, errorf(CodeBadPatch, *op.Path, "op %q needs a \"from\"", op.Op)
+			}
+			// move changes its source too; copy only reads it
+			j, err := o.opField(*op.From, op.Op == "move")
+			if err != nil {
+				return nil, nil, err
+			}
+			touched[j] = touched[j] || op.Op == "move"
+		}
+	}
+	return ops, touched, nil
+}
+
+// clientPatch applies a client patch atomically: all of it, or nothing.
+func (o *object) clientPatch(data json.RawMessage) error {
+	ops, touched, perr := o.parseOps(data)
+	if perr != nil {
+		return perr
+	}
+	o.pub.Lock()
+	defer o.pub.Unlock()
+	if o.gone {
+		return ErrUnregistered
+	}
+	o.state.Lock()
+	changes, err := o.patchChanges(data, ops, touched)
+	if err == nil {
+		err = o.commitWrite(changes)
+	}
+	o.state.Unlock()
+	if err != nil {
+		return err
+	}
+	return o.syncLocked()
+}
+
+// patchChanges applies the ops to the touched fields' current encodings and decodes what
+// they changed. The caller holds pub and the state lock.
+func (o *object) patchChanges(data json.RawMessage, ops []wireOp, touched map[int]bool) (map[int]reflect.Value, error) {
+	before := make(map[int][]byte, len(touched))
+	doc := []byte{'{'}
+	for i := range touched {
+		b, err := o.encodeField(&o.fields[i])
+		if err != nil {
+			return nil, err
+		}
+		before[i] = bytes.Clone(b)
+		if len(doc) > 1 {
+			doc = append(doc, ',')
+		}
+		doc = append(append(doc, o.fields[i].member...), b...)
+	}
+	doc = append(doc, '}')
+	p, err := jsonpatch.DecodePatch(data)
+	if err != nil {
+		return nil, errorf(CodeBadPatch, "", "%v", err)
+	}
+	opts := jsonpatch.NewApplyOptions()
+	opts.AccumulatedCopySizeLimit = o.sizeLimit()
+	after, err := p.ApplyWithOptions(doc, opts)
+	if err != nil {
+		return nil, patchError(err, ops)
+	}
+	var members map[string]json.RawMessage
+	if err := json.Unmarshal(after, &members); err != nil {
+		return nil, errorf(CodeBadPatch, "", "the patched state is not an object")
+	}
+	changes := make(map[int]reflect.Value)
+	for i, mutated := range touched {
+		if !mutated {
+			continue
+		}
+		f := &o.fields[i]
+		raw, ok := members[f.wire]
+		if !ok {
+			return nil, errorf(CodeBadPatch, f.pointer, "field %q cannot be removed", f.wire)
+		}
+		v, changed, err := o.decodeField(f, raw, before[i])
+		if err != nil {
+			return nil, err
+		}
+		if changed {
+			changes[i] = v
+		}
+	}
+	return changes, nil
+}
+
+// clientSet applies a whole-state write. Read-only fields may be present but must equal
+// the current state; fields left out keep their value.
+func (o *object) clientSet(data json.RawMessage) error {
+	if len(data) == 0 || data[0] != '{' {
+		return errorf(CodeBadData, "", "_SET data must be the state as a JSON object")
+	}
+	var members map[string]json.RawMessage
+	if err := json.Unmarshal(data, &members); err != nil {
+		return errorf(CodeBadData, "", "_SET data must be the state as a JSON object: %v", err)
+	}
+	o.pub.Lock()
+	defer o.pub.Unlock()
+	if o.gone {
+		return ErrUnregistered
+	}
+	o.state.Lock()
+	changes, err := o.setChanges(members)
+	if err == nil {
+		err = o.commitWrite(changes)
+	}
+	o.state.Unlock()
+	if err != nil {
+		return err
+	}
+	return o.syncLocked()
+}
+
+func (o *object) setChanges(members map[string]json.RawMessage) (map[int]reflect.Value, error) {
+	changes := make(map[int]reflect.Value)
+	for name, raw := range members {
+		i := o.fieldIndex(name)
+		if i < 0 {
+			return nil, errorf(CodeUnknownPath, "/"+patch.EscapeToken(name), "no field %q", name)
+		}
+		f := &o.fields[i]
+		cur, err := o.encodeField(f)
+		if err != nil {
+			return nil, err
+		}
+		cur = bytes.Clone(cur)
+		if f.compute != nil {
+			if !jsonEqual(cur, raw) {
+				return nil, errorf(CodeReadOnly, f.pointer, "field %q is read-only", f.wire)
+			}
+			continue
+		}
+		v, changed, err := o.decodeField(f, raw, cur)
+		if err != nil {
+			return nil, err
+		}
+		if !changed {
+			continue
+		}
+		if !f.writable {
+			return nil, errorf(CodeReadOnly, f.pointer, "field %q is read-only", f.wire)
+		}
+		changes[i] = v
+	}
+	return changes, nil
+}
+
+// decodeField decodes raw into a fresh value of f's type with type checks, and reports
+// whether it differs from the field's current encoding cur.
+func (o *object) decodeField(f *boundField, raw json.RawMessage, cur []byte) (reflect.Value, bool, error) {
+	if f.compute != nil {
+		return reflect.Value{}, false, errorf(CodeReadOnly, f.pointer, "field %q is read-only", f.wire)
+	}
+	t := f.spec.typ
+	if bytes.Equal(bytes.TrimSpace(raw), []byte("null")) && !nullable(t) {
+		return reflect.Value{}, false, errorf(CodeTypeMismatch, f.pointer, "field %q cannot be null", f.wire)
+	}
+	v := reflect.New(t)
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v.Interface()); err != nil {
+		return reflect.Value{}, false, decodeError(f, err)
+	}
+	enc, err := json.Marshal(v.Interface())
+	if err != nil {
+		return reflect.Value{}, false, errorf(CodeTypeMismatch, f.pointer, "field %q: %v", f.wire, err)
+	}
+	return v.Elem(), !bytes.Equal(enc, cur), nil
+}
+
+// commitWrite vetoes or assigns the decoded changes. The caller holds the state lock, so
+// the struct changes all at once or not at all.
+func (o *object) commitWrite(changes map[int]reflect.Value) error {
+	if len(changes) == 0 {
+		return nil
+	}
+	if o.veto != nil {
+		next := reflect.New(o.val.Type())
+		next.Elem().Set(o.val)
+		for i, v := range changes {
+			next.Elem().FieldByIndex(o.fields[i].spec.index).Set(v)
+		}
+		if err := o.callVeto(next); err != nil {
+			var fe *FieldError
+			if errors.As(err, &fe) {
+				return errorf(CodeRejected, fe.Path, "%s", fe.Message)
+			}
+			return errorf(CodeRejected, "", "%v", err)
+		}
+	}
+	for i, v := range changes {
+		o.val.FieldByIndex(o.fields[i].spec.index).Set(v)
+	}
+	return nil
+}
+
+// callVeto runs the validation hook, turning a panic into a refusal.
+func (o *object) callVeto(next reflect.Value) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("the validation hook failed")
+		}
+	}()
+	return o.veto(next)
+}
+
+// sizeLimit bounds what copy ops may build: a few times the state's size, at least 1 MiB.
+func (o *object) sizeLimit() int64 {
+	return max(int64(o.size())*4, 1<<20)
+}
+
+// nullable reports whether encoding/json maps null onto t meaningfully.
+func nullable(t reflect.Type) bool {
+	switch t.Kind() {
+	case reflect.Pointer, reflect.Interface, reflect.Map, reflect.Slice:
+		return true
+	}
+	return t.Implements(jsonUnmarshalerType) || reflect.PointerTo(t).Implements(jsonUnmarshalerType)
+}
+
+var jsonUnmarshalerType = reflect.TypeFor[json.Unmarshaler]()
+
+// decodeError turns an encoding/json decode error into a client error with a JSON Pointer.
+func decodeError(f *boundField, err error) *Error {
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		p := f.pointer
+		if te.Field != "" {
+			for _, tok := range strings.Split(te.Field, ".") {
+				p += "/" + patch.EscapeToken(tok)
+			}
+		}
+		return errorf(CodeTypeMismatch, p, "expected %s, got JSON %s", te.Type, te.Value)
+	}
+	if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+		return errorf(CodeUnknownPath, f.pointer, "field %q has no member %s", f.wire, name)
+	}
+	return errorf(CodeTypeMismatch, f.pointer, "field %q: %v", f.wire, err)
+}
+
+// patchError maps an evanphx/json-patch failure onto a client error code.
+func patchError(err error, ops []wireOp) *Error {
+	msg := err.Error()
+	switch {
+	case errors.Is(err, jsonpatch.ErrTestFailed) || strings.Contains(msg, "testing value"):
+		return errorf(CodeTestFailed, "", "a test op did not match: %v", err)
+	case errors.Is(err, jsonpatch.ErrMissing) || strings.Contains(msg, "missing"):
+		return errorf(CodePathNotFound, "", "%v", err)
+	default:
+		return errorf(CodeBadPatch, "", "%v", err)
+	}
+}
+
+// jsonEqual compares two JSON texts by value.
+func jsonEqual(a, b []byte) bool {
+	var x, y any
+	if json.Unmarshal(a, &x) != nil || json.Unmarshal(b, &y) != nil {
+		return false
+	}
+	return reflect.DeepEqual(x, y)
+}

@@ -1,0 +1,306 @@
+// Package wssynctest is a test client for wssync servers: it dials a real WebSocket, keeps
+// the state of every key the way a browser client does (applying `_SET` and `_PATCH` with
+// version checks), records every frame, and sends client events. Tests of wssync and of
+// applications built on it use it over loopback.
+package wssynctest
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	jsonpatch "github.com/evanphx/json-patch/v5"
+	"github.com/gorilla/websocket"
+)
+
+// Frame is one frame received from the server.
+type Frame struct {
+	Type   string          `json:"type"`
+	Data   json.RawMessage `json:"data"`
+	V      *uint64         `json:"v"`
+	ID     string          `json:"id"`
+	Error  json.RawMessage `json:"error"`
+	Binary []byte          `json:"-"` // payload of a binary frame (Type is "" then)
+}
+
+// Client is a connected test client. Its methods are safe for concurrent use.
+type Client struct {
+	ws      *websocket.Conn
+	writeMu sync.Mutex
+
+	mu       sync.Mutex
+	changed  chan struct{} // closed and replaced on every received frame
+	states   map[string]json.RawMessage
+	versions map[string]uint64
+	frames   []Frame
+	cursor   int
+	errs     []error
+	closeErr error
+	done     chan struct{}
+}
+
+// Dial connects to a wssync endpoint (ws:// URL) and starts reading.
+func Dial(ctx context.Context, url string, header http.Header) (*Client, error) {
+	if header == nil {
+		header = http.Header{}
+	}
+	ws, _, err := websocket.DefaultDialer.DialContext(ctx, url, header)
+	if err != nil {
+		return nil, err
+	}
+	c := &Client{
+		ws:       ws,
+		changed:  make(chan struct{}),
+		states:   make(map[string]json.RawMessage),
+		versions: make(map[string]uint64),
+		done:     make(chan struct{}),
+	}
+	go c.readLoop()
+	return c, nil
+}
+
+// Conn exposes the underlying connection, for tests that need raw control.
+func (c *Client) Conn() *websocket.Conn { return c.ws }
+
+func (c *Client) readLoop() {
+	defer close(c.done)
+	for {
+		mt, data, err := c.ws.ReadMessage()
+		c.mu.Lock()
+		if err != nil {
+			c.closeErr = err
+			c.notifyLocked()
+			c.mu.Unlock()
+			return
+		}
+		var f Frame
+		if mt == websocket.BinaryMessage {
+			f.Binary = data
+		} else if err := json.Unmarshal(data, &f); err != nil {
+			c.errs = append(c.errs, fmt.Errorf("undecodable frame %q: %w", data, err))
+		}
+		c.frames = append(c.frames, f)
+		c.applyLocked(f)
+		c.notifyLocked()
+		c.mu.Unlock()
+	}
+}
+
+func (c *Client) notifyLocked() {
+	close(c.changed)
+	c.changed = make(chan struct{})
+}
+
+// applyLocked keeps the per-key state, checking versions as docs/protocol.md prescribes.
+// A server that sends a patch out of order is recorded in Errs.
+func (c *Client) applyLocked(f Frame) {
+	if key, ok := strings.CutPrefix(f.Type, "_SET:"); ok {
+		c.states[key] = f.Data
+		if f.V != nil {
+			c.versions[key] = *f.V
+		}
+		return
+	}
+	key, ok := strings.CutPrefix(f.Type, "_PATCH:")
+	if !ok {
+		return
+	}
+	cur, have := c.states[key]
+	if !have {
+		c.errs = append(c.errs, fmt.Errorf("%s before any _SET", f.Type))
+		return
+	}
+	if f.V != nil && *f.V != c.versions[key]+1 {
+		c.errs = append(c.errs, fmt.Errorf("%s: version %d after %d", f.Type, *f.V, c.versions[key]))
+		return
+	}
+	p, err := jsonpatch.DecodePatch(f.Data)
+	if err == nil {
+		cur, err = p.Apply(cur)
+	}
+	if err != nil {
+		c.errs = append(c.errs, fmt.Errorf("%s does not apply: %w", f.Type, err))
+		return
+	}
+	c.states[key] = cur
+	if f.V != nil {
+		c.versions[key] = *f.V
+	}
+}
+
+// State returns the client's current JSON state of key, its version, and whether a _SET
+// for it has arrived.
+func (c *Client) State(key string) (json.RawMessage, uint64, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s, ok := c.states[key]
+	return s, c.versions[key], ok
+}
+
+// Decode unmarshals the client's current state of key into v.
+func (c *Client) Decode(key string, v any) error {
+	s, _, ok := c.State(key)
+	if !ok {
+		return fmt.Errorf("wssynctest: no state for %q", key)
+	}
+	return json.Unmarshal(s, v)
+}
+
+// Errs returns the protocol violations seen so far: patches out of version order, patches
+// before a _SET, patches that do not apply, undecodable frames. A correct server causes none.
+func (c *Client) Errs() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return errors.Join(c.errs...)
+}
+
+// Frames returns a copy of every frame received so far.
+func (c *Client) Frames() []Frame {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]Frame(nil), c.frames...)
+}
+
+// WaitFor blocks until cond (called with the client's lock held, so it must not call the
+// client) returns true, the connection closes, or ctx ends.
+func (c *Client) WaitFor(ctx context.Context, cond func() bool) error {
+	for {
+		c.mu.Lock()
+		ok, ch, closed := cond(), c.changed, c.closeErr
+		c.mu.Unlock()
+		if ok {
+			return nil
+		}
+		if closed != nil {
+			return fmt.Errorf("wssynctest: connection closed while waiting: %w", closed)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-ch:
+		}
+	}
+}
+
+// WaitState blocks until key's state, decoded into a fresh T, satisfies cond.
+func WaitState[T any](ctx context.Context, c *Client, key string, cond func(T) bool) (T, error) {
+	var last T
+	err := c.WaitFor(ctx, func() bool {
+		s, ok := c.states[key]
+		if !ok {
+			return false
+		}
+		var v T
+		if json.Unmarshal(s, &v) != nil {
+			return false
+		}
+		last = v
+		return cond(v)
+	})
+	return last, err
+}
+
+// Next returns the next frame not yet returned by Next or WaitFrame, waiting for it.
+func (c *Client) Next(ctx context.Context) (Frame, error) {
+	return c.WaitFrame(ctx, func(Frame) bool { return true })
+}
+
+// WaitFrame consumes frames in order until one satisfies match, and returns it.
+func (c *Client) WaitFrame(ctx context.Context, match func(Frame) bool) (Frame, error) {
+	var found Frame
+	err := c.WaitFor(ctx, func() bool {
+		for c.cursor < len(c.frames) {
+			f := c.frames[c.cursor]
+			c.cursor++
+			if match(f) {
+				found = f
+				return true
+			}
+		}
+		return false
+	})
+	return found, err
+}
+
+// Send sends one event frame {"type": event, "data": data}.
+func (c *Client) Send(event string, data any) error {
+	return c.SendFrame(map[string]any{"type": event, "data": data})
+}
+
+// SendFrame marshals v and sends it as one text frame.
+func (c *Client) SendFrame(v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return c.SendRaw(b)
+}
+
+// SendRaw sends b as one text frame, unchecked: for tests of malformed input.
+func (c *Client) SendRaw(b []byte) error {
+	c.writeMu.Lock()
+	defer c.writeMu.Unlock()
+	_ = c.ws.SetWriteDeadline(time.Now().Add(10 * time.Second))
+	return c.ws.WriteMessage(websocket.TextMessage, b)
+}
+
+// SendBinary sends `_BIN_META` for event with metadata, then data as a binary frame.
+func (c *Client) SendBinary(event string, metadata any, data []byte) error {
+	c.writeMu.Lock()
+	defer c.writeMu.Unlock()
+	meta, err := json.Marshal(map[string]any{"type": "_BIN_META", "data": map[string]any{"type": event, "metadata": metadata}})
+	if err != nil {
+		return err
+	}
+	_ = c.ws.SetWriteDeadline(time.Now().Add(10 * time.Second))
+	if err := c.ws.WriteMessage(websocket.TextMessage, meta); err != nil {
+		return err
+	}
+	return c.ws.WriteMessage(websocket.BinaryMessage, data)
+}
+
+// Op is one RFC 6902 operation.
+type Op struct {
+	Op    string `json:"op"`
+	Path  string `json:"path"`
+	From  string `json:"from,omitempty"`
+	Value any    `json:"value,omitempty"`
+}
+
+// Replace is the op {"op":"replace","path":path,"value":value}.
+func Replace(path string, value any) Op { return Op{Op: "replace", Path: path, Value: value} }
+
+// Patch sends `_PATCH:key` with ops.
+func (c *Client) Patch(key string, ops ...Op) error { return c.Send("_PATCH:"+key, ops) }
+
+// Set sends `_SET:key` with a whole state.
+func (c *Client) Set(key string, state any) error { return c.Send("_SET:"+key, state) }
+
+// Get sends `_GET:key`, asking for a fresh `_SET`.
+func (c *Client) Get(key string) error { return c.Send("_GET:"+key, map[string]any{}) }
+
+// Done is closed when the connection has closed.
+func (c *Client) Done() <-chan struct{} { return c.done }
+
+// CloseError returns the error that ended the connection (a *websocket.CloseError when the
+// server closed it with a code), or nil while it is open.
+func (c *Client) CloseError() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.closeErr
+}
+
+// Close closes the connection and waits for the reader to stop.
+func (c *Client) Close() error {
+	c.writeMu.Lock()
+	_ = c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), time.Now().Add(time.Second))
+	c.writeMu.Unlock()
+	err := c.ws.Close()
+	<-c.done
+	return err
+}
