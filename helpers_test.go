@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"reflect"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -117,4 +118,15 @@ func rawDial(t testing.TB, url string) *websocket.Conn {
 	}
 	t.Cleanup(func() { _ = ws.Close() })
 	return ws
+}
+
+func wssyncReplace(path string, v any) wssynctest.Op { return wssynctest.Replace(path, v) }
+
+// jsonEqual compares two JSON texts by value.
+func jsonEqual(a, b []byte) bool {
+	var x, y any
+	if json.Unmarshal(a, &x) != nil || json.Unmarshal(b, &y) != nil {
+		return false
+	}
+	return reflect.DeepEqual(x, y)
 }

@@ -59,16 +59,12 @@ func TestConnectSendsSetThenPatches(t *testing.T) {
 		t.Fatalf("the no-op syncs sent frames: next patch has v=%d, want 2", *p.V)
 	}
 	var got Notes
-	if _, err := wssyncDecode(c, &got); err != nil || got.Title != "Groceries" || len(got.Notes) != 1 {
+	if err := c.Decode("NOTES", &got); err != nil || got.Title != "Groceries" || len(got.Notes) != 1 {
 		t.Fatalf("client state %+v (%v)", got, err)
 	}
 	if err := c.Errs(); err != nil {
 		t.Fatal(err)
 	}
-}
-
-func wssyncDecode(c interface{ Decode(string, any) error }, v any) (any, error) {
-	return v, c.Decode("NOTES", v)
 }
 
 func TestDisconnectedSyncLosesNothing(t *testing.T) {

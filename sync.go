@@ -69,3 +69,11 @@ func (s *Synced[T]) Unregister() {
 	s.o.gone = true
 	s.o.pub.Unlock()
 }
+
+// Published returns the state as last published (the JSON a client holds once it has
+// applied every frame) and its version. It does not read the struct.
+func (s *Synced[T]) Published() (state []byte, version uint64) {
+	s.o.pub.Lock()
+	defer s.o.pub.Unlock()
+	return s.o.appendState(nil), s.o.version
+}

@@ -189,7 +189,7 @@ func (o *object) patchChanges(data json.RawMessage, ops []wireOp, touched map[in
 	opts.AccumulatedCopySizeLimit = o.sizeLimit()
 	after, err := p.ApplyWithOptions(doc, opts)
 	if err != nil {
-		return nil, patchError(err, ops)
+		return nil, patchError(err, failedOp(p, doc, opts, ops))
 	}
 	var members map[string]json.RawMessage
 	if err := json.Unmarshal(after, &members); err != nil {
@@ -370,16 +370,33 @@ func decodeError(f *boundField, err error) *Error {
 	return errorf(CodeTypeMismatch, f.pointer, "field %q: %v", f.wire, err)
 }
 
+// failedOp finds the path of the op that failed by replaying the ops one at a time. Only
+// short patches are replayed, so a hostile patch cannot make the server parse the state
+// once per op.
+func failedOp(p jsonpatch.Patch, doc []byte, opts *jsonpatch.ApplyOptions, ops []wireOp) string {
+	const maxReplay = 32
+	if len(p) > maxReplay || len(p) != len(ops) {
+		return ""
+	}
+	for i := range p {
+		next, err := p[i:i+1].ApplyWithOptions(doc, opts)
+		if err != nil {
+			return *ops[i].Path
+		}
+		doc = next
+	}
+	return ""
+}
+
 // patchError maps an evanphx/json-patch failure onto a client error code.
-func patchError(err error, ops []wireOp) *Error {
-	msg := err.Error()
+func patchError(err error, path string) *Error {
 	switch {
-	case errors.Is(err, jsonpatch.ErrTestFailed) || strings.Contains(msg, "testing value"):
-		return errorf(CodeTestFailed, "", "a test op did not match: %v", err)
-	case errors.Is(err, jsonpatch.ErrMissing) || strings.Contains(msg, "missing"):
-		return errorf(CodePathNotFound, "", "%v", err)
+	case errors.Is(err, jsonpatch.ErrTestFailed):
+		return errorf(CodeTestFailed, path, "test op did not match")
+	case errors.Is(err, jsonpatch.ErrMissing), errors.Is(err, jsonpatch.ErrInvalidIndex):
+		return errorf(CodePathNotFound, path, "path does not exist")
 	default:
-		return errorf(CodeBadPatch, "", "%v", err)
+		return errorf(CodeBadPatch, path, "%v", err)
 	}
 }
 

@@ -33,6 +33,8 @@ type Client struct {
 	ws      *websocket.Conn
 	writeMu sync.Mutex
 
+	gate sync.RWMutex // held for writing while reading is paused
+
 	mu       sync.Mutex
 	changed  chan struct{} // closed and replaced on every received frame
 	states   map[string]json.RawMessage
@@ -70,6 +72,8 @@ func (c *Client) Conn() *websocket.Conn { return c.ws }
 func (c *Client) readLoop() {
 	defer close(c.done)
 	for {
+		c.gate.RLock() // blocks while paused
+		c.gate.RUnlock()
 		mt, data, err := c.ws.ReadMessage()
 		c.mu.Lock()
 		if err != nil {
@@ -132,6 +136,13 @@ func (c *Client) applyLocked(f Frame) {
 		c.versions[key] = *f.V
 	}
 }
+
+// Pause stops reading frames from the connection (at most one frame already being read is
+// still taken), so the server sees a client that has fallen behind. Resume undoes it.
+func (c *Client) Pause() { c.gate.Lock() }
+
+// Resume resumes reading after Pause.
+func (c *Client) Resume() { c.gate.Unlock() }
 
 // State returns the client's current JSON state of key, its version, and whether a _SET
 // for it has arrived.
@@ -203,6 +214,18 @@ func WaitState[T any](ctx context.Context, c *Client, key string, cond func(T) b
 		return cond(v)
 	})
 	return last, err
+}
+
+// WaitVersion blocks until the client holds version v (or later) of key, and returns that
+// state.
+func (c *Client) WaitVersion(ctx context.Context, key string, v uint64) (json.RawMessage, error) {
+	var state json.RawMessage
+	err := c.WaitFor(ctx, func() bool {
+		s, ok := c.states[key]
+		state = s
+		return ok && c.versions[key] >= v
+	})
+	return state, err
 }
 
 // Next returns the next frame not yet returned by Next or WaitFrame, waiting for it.

@@ -9,6 +9,9 @@ import (
 
 func TestAppendDiff(t *testing.T) {
 	const anyOps = "?" // the exact ops are not pinned down, only their effect
+	// long makes values big enough that a single replace is not shorter
+	// than the ops under test.
+	long := strings.Repeat("long value ", 20)
 	tests := []struct {
 		name     string
 		pointer  string
@@ -28,8 +31,9 @@ func TestAppendDiff(t *testing.T) {
 		{"type/member", "", `{"a":{"b":1}}`, `{"a":[1]}`, `{"op":"replace","path":"/a","value":[1]}`},
 
 		// Objects.
-		{"object/add remove change", "", `{"a":1,"b":2,"c":3}`, `{"a":1,"c":4,"d":5}`,
+		{"object/add remove change", "", `{"a":1,"b":2,"c":3,"long":"` + long + `"}`, `{"a":1,"c":4,"d":5,"long":"` + long + `"}`,
 			`{"op":"remove","path":"/b"},{"op":"replace","path":"/c","value":4},{"op":"add","path":"/d","value":5}`},
+		{"object/small rewrite becomes replace", "", `{"a":1,"b":2,"c":3}`, `{"a":1,"c":4,"d":5}`, `{"op":"replace","path":"","value":{"a":1,"c":4,"d":5}}`},
 		{"object/member order ignored", "", `{"b":1,"a":2}`, `{"a":2,"b":1}`, ``},
 		{"object/reordered and changed", "", `{"b":1,"a":2}`, `{"a":3,"b":1}`, `{"op":"replace","path":"/a","value":3}`},
 		{"object/empty to one", "", `{}`, `{"a":1}`, `{"op":"add","path":"/a","value":1}`},
@@ -67,15 +71,16 @@ func TestAppendDiff(t *testing.T) {
 		{"array/modify", "", `[1,2,3]`, `[1,5,3]`, `{"op":"replace","path":"/1","value":5}`},
 		{"array/number prefix", "", `[12]`, `[123]`, `{"op":"replace","path":"/0","value":123}`},
 		{"array/number grows", "", `[1,2]`, `[1,23]`, `{"op":"replace","path":"/1","value":23}`},
-		{"array/repeated append", "", `[1,1]`, `[1,1,1]`, `{"op":"add","path":"/2","value":1}`},
-		{"array/repeated remove", "", `[1,1]`, `[1]`, `{"op":"remove","path":"/1"}`},
+		{"array/repeated append", "", `[1,1]`, `[1,1,1]`, `{"op":"add","path":"/1","value":1}`},
+		{"array/repeated remove", "", `[1,1]`, `[1]`, `{"op":"remove","path":"/0"}`},
 		{"array/empty to one", "", `[]`, `[1]`, `{"op":"add","path":"/0","value":1}`},
 		{"array/one to empty", "", `[1]`, `[]`, `{"op":"remove","path":"/0"}`},
-		{"array/empty nested", "", `[[]]`, `[[],[]]`, `{"op":"add","path":"/1","value":[]}`},
+		{"array/empty nested", "", `[[]]`, `[[],[]]`, `{"op":"add","path":"/0","value":[]}`},
 		{"array/whitespace", "", `[ 1 , 2 ]`, `[1,2,3]`, `{"op":"add","path":"/2","value":3}`},
 		{"array/escaped quote in string", "", `["x","y"]`, `["x\",\"y"]`, anyOps},
-		{"array/two removed", "", `[1,2,3,4,5]`, `[1,3,5]`, `{"op":"remove","path":"/1"},{"op":"remove","path":"/2"}`},
-		{"array/insert and remove", "", `[1,2,3,4,5,6]`, `[0,1,2,3,4,5]`, `{"op":"add","path":"/0","value":0},{"op":"remove","path":"/6"}`},
+		{"array/two removed", "", `[1,2,3,4,5,"` + long + `"]`, `[1,3,5,"` + long + `"]`, `{"op":"remove","path":"/1"},{"op":"remove","path":"/2"}`},
+		{"array/insert and remove", "", `[1,2,3,4,5,6,"` + long + `"]`, `[0,1,2,3,4,5,"` + long + `"]`, `{"op":"add","path":"/0","value":0},{"op":"remove","path":"/6"}`},
+		{"array/small rewrite becomes replace", "", `[1,2,3,4,5]`, `[1,3,5]`, `{"op":"replace","path":"","value":[1,3,5]}`},
 		{"array/nested in object in array", "", `[{"a":[1,2]},{"b":3}]`, `[{"a":[1,2,3]},{"b":3}]`, `{"op":"add","path":"/0/a/2","value":3}`},
 		{"array/deep", "/s", `{"l":[{"m":[[1],[2,{"k":"v"}]]}]}`, `{"l":[{"m":[[1],[2,{"k":"w"}]]}]}`, `{"op":"replace","path":"/s/l/0/m/1/1/k","value":"w"}`},
 		{"array/modified object element", "", `[{"id":1,"n":"a"},{"id":2,"n":"b"}]`, `[{"id":1,"n":"a"},{"id":2,"n":"c"}]`, `{"op":"replace","path":"/1/n","value":"c"}`},

@@ -118,7 +118,7 @@ export function applyPatch<T>(doc: T, ops: readonly Operation[]): T {
     let cur: unknown = root;
     for (const tok of parseOrFail(path)) {
       if (Array.isArray(cur)) cur = cur[arrayIndex(cur, tok, path, false)];
-      else if (isContainer(cur) && hasOwn(cur, tok)) cur = cur[tok];
+      else if (isContainer(cur) && hasOwn(cur, tok)) cur = (cur as Record<string, unknown>)[tok];
       else fail("path_not_found", `path ${path} does not exist`, path);
     }
     return cur;

@@ -366,7 +366,7 @@ export class Session {
     let store = this.keys.get(key);
     // Remember state for keys no component has asked for yet, so a later useSynced starts
     // from the server's state instead of waiting for a _GET round trip.
-    if (!store && kind === "_SET") store = this.sync(key, undefined);
+    if (!store && kind === "_SET") store = this.sync<unknown, ParamMap, ParamMap>(key, undefined);
     if (!store) return;
     switch (kind) {
       case "_SET":

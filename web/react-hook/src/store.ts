@@ -231,7 +231,7 @@ export class SyncedKey<S, A extends ParamMap = AnyParams, T extends ParamMap = A
     if (!this.live || this.outbox.length === 0) return;
     if (!this.session.send("_PATCH:" + this.key, this.outbox)) return; // closed: stays queued
     this.outbox = [];
-    const c = isObject(this.confirmed) ? this.confirmed : {};
+    const c: Record<string, unknown> = isObject(this.confirmed) ? this.confirmed : {};
     for (const [f, e] of this.overlay) {
       if (e.status !== "unsent") continue;
       // Writing the value the server already has publishes nothing, so expect no echo.
