@@ -41,11 +41,11 @@ type object struct {
 
 // boundField is a field (or computed value) with its wire name fixed by a registration.
 type boundField struct {
-	spec     *fieldSpec   // nil for a computed value
-	compute  func() any   // non-nil for a computed value
-	wire     string       // wire name
-	member   []byte       // `"wire":` ready to append
-	pointer  string       // "/wire", RFC 6901-escaped
+	spec     *fieldSpec // nil for a computed value
+	compute  func() any // non-nil for a computed value
+	wire     string     // wire name
+	member   []byte     // `"wire":` ready to append
+	pointer  string     // "/wire", RFC 6901-escaped
 	writable bool
 }
 

@@ -1,7 +1,7 @@
 package wssync_test
 
 import (
-		"runtime"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
