@@ -54,6 +54,13 @@ func AppendDiff(dst []byte, n int, pointer string, old, new []byte, opts *Option
 	d.path = appendStringContent(d.path[:0], pointer)
 
 	o, nw := trimSpace(old), trimSpace(new)
+	if bytes.Equal(o, nw) {
+		// Only the surrounding space differs; diffValue would not look.
+		if err := scanExact(o, 0); err != nil {
+			return dst, n, err
+		}
+		return dst, n, nil
+	}
 	if err := d.diffValue(o, nw, 0); err != nil {
 		return dst, n, err
 	}

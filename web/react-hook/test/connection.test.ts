@@ -9,7 +9,7 @@ const { server, session, connect } = useServer();
 describe("backoffDelay", () => {
   it("is full jitter over min(max, base·2^(attempt-1))", () => {
     const top = () => 0.999999;
-    expect([1, 2, 3, 4, 5, 6].map((a) => Math.round(backoffDelay(a, 100, 1000, top)))).toEqual([100, 200, 400, 800, 1000, 1000]);
+    expect([1, 2, 3, 4, 5, 6].map((a) => Math.ceil(backoffDelay(a, 100, 1000, top)))).toEqual([99, 199, 399, 799, 999, 999]);
     expect(backoffDelay(3, 100, 1000, () => 0)).toBe(0);
     expect(backoffDelay(2, 100, 1000, () => 0.5)).toBe(100);
     expect(backoffDelay(5000, 100, 1000, top)).toBeLessThanOrEqual(1000); // no overflow to NaN/Infinity
@@ -32,13 +32,10 @@ describe("reconnect", () => {
     const c0 = await connect(s);
     expect(inits).toHaveBeenCalledTimes(1);
 
-    // Refuse the next two connections so the attempts count up.
-    let refuse = 2;
-    server().onConnect = (c) => {
-      if (refuse-- > 0) c.close(1011, "busy");
-    };
+    // Refuse the next two handshakes so the attempts count up.
+    server().refuseHandshakes = 2;
     c0.close(1001, "going away");
-    await server().connection(3, 3000);
+    await server().connection(1, 3000);
     await vi.waitFor(() => expect(s.getConnectionState().status).toBe("open"));
     expect(inits).toHaveBeenCalledTimes(2); // init handlers run on every open
 
@@ -46,16 +43,17 @@ describe("reconnect", () => {
     expect(retries.map((x) => x.attempt)).toEqual([1, 2, 3]);
     expect(retries.map((x) => x.retryInMs)).toEqual([19, 39, 49]); // 20, 40, then capped at 50
     expect(retries[0]?.lastCloseCode).toBe(1001);
-    expect(retries[1]?.lastCloseCode).toBe(1011);
+    expect(server().refused).toBe(2);
+    expect(retries[1]?.lastCloseCode).toBe(1006); // handshake refused: abnormal closure
     expect(states.some((x) => x.status === "connecting")).toBe(true);
     expect(s.getConnectionState()).toMatchObject({ status: "open", attempt: 0, terminal: false });
 
     // After the successful open the next failure starts again from attempt 1.
     states.length = 0;
-    (server().conns[3] as NonNullable<(typeof server.prototype)["conns"][number]>).close(4001, "slow");
+    (await server().connection(1)).close(4001, "slow");
     await vi.waitFor(() => expect(states.find((x) => x.retryInMs !== undefined)).toBeDefined());
     expect(states.find((x) => x.retryInMs !== undefined)).toMatchObject({ attempt: 1, retryInMs: 19, lastCloseCode: 4001 });
-    await server().connection(4, 3000);
+    await server().connection(2, 3000);
   });
 
   it("reconnects when the server is not there yet", async () => {

@@ -96,6 +96,10 @@ export class Conn {
 export class TestServer {
   readonly conns: Conn[] = [];
   onConnect: ((c: Conn) => void) | undefined;
+  /** Number of upcoming handshakes to refuse with HTTP 503 (the client never sees "open"). */
+  refuseHandshakes = 0;
+  /** Handshakes refused so far. */
+  refused = 0;
   private waiters: (() => void)[] = [];
 
   private constructor(private readonly wss: WebSocketServer) {
@@ -109,8 +113,20 @@ export class TestServer {
 
   static start(onConnect?: (c: Conn) => void): Promise<TestServer> {
     return new Promise((resolve, reject) => {
-      const wss = new WebSocketServer({ host: "127.0.0.1", port: 0 });
+      let self: TestServer | undefined;
+      const wss = new WebSocketServer({
+        host: "127.0.0.1",
+        port: 0,
+        verifyClient: (_info, cb) => {
+          if (self && self.refuseHandshakes > 0) {
+            self.refuseHandshakes--;
+            self.refused++;
+            cb(false, 503);
+          } else cb(true);
+        },
+      });
       const s = new TestServer(wss);
+      self = s;
       s.onConnect = onConnect;
       wss.once("listening", () => resolve(s));
       wss.once("error", reject);

@@ -1,0 +1,155 @@
+package wssync
+
+import (
+	"encoding/json"
+	"errors"
+	"reflect"
+	"testing"
+)
+
+var knownCodes = map[Code]bool{
+	CodeMalformedJSON: true, CodeBadEnvelope: true, CodeUnknownEvent: true, CodeUnknownKey: true,
+	CodeBadData: true, CodeBadPatch: true, CodePathNotFound: true, CodeUnknownPath: true,
+	CodeReadOnly: true, CodeTypeMismatch: true, CodeTestFailed: true, CodeRejected: true,
+}
+
+func FuzzDecodeInbound(f *testing.F) {
+	for _, s := range []string{
+		`{"type":"_GET:NOTES","data":{}}`,
+		`{"type":"_PATCH:NOTES","data":[{"op":"replace","path":"/title","value":"x"}],"id":"r1"}`,
+		`{"type":5}`, `[]`, `{`, `{"type":"a","id":""}`, `{"type":"\u0000"}`, `null`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		in, err := decodeInbound(data)
+		if err != nil {
+			if in != nil || !knownCodes[err.Code] || err.Message == "" {
+				t.Fatalf("bad refusal: %+v", err)
+			}
+			return
+		}
+		if in.event == "" || len(in.id) > maxRequestID {
+			t.Fatalf("accepted a bad frame: %+v", in)
+		}
+		if in.data != nil && !json.Valid(in.data) {
+			t.Fatalf("data is not JSON: %q", in.data)
+		}
+	})
+}
+
+type fuzzDoc struct {
+	Title string            `sync:",write" json:"title"`
+	Count int               `sync:",write" json:"count"`
+	Items []fuzzItem        `sync:",write" json:"items"`
+	Tags  map[string]string `sync:",write" json:"tags"`
+	Any   any               `sync:",write" json:"any"`
+	Ptr   *float64          `sync:",write" json:"ptr"`
+	Owner string            `json:"owner"`
+}
+
+type fuzzItem struct {
+	Name string `json:"name"`
+	Done bool   `json:"done"`
+}
+
+func (d *fuzzDoc) ValidateWrite(next *fuzzDoc) error {
+	if next.Title == "veto" {
+		return errors.New("vetoed")
+	}
+	return nil
+}
+
+func newFuzzObject(t *testing.T) (*Synced[fuzzDoc], *fuzzDoc) {
+	doc := &fuzzDoc{Title: "t", Count: 2, Items: []fuzzItem{{"a", false}, {"b", true}}, Tags: map[string]string{"k": "v"}, Owner: "o"}
+	s, err := Register(NewSession(), "D", doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, doc
+}
+
+func deepCopy(t *testing.T, d *fuzzDoc) fuzzDoc {
+	b, _ := json.Marshal(d)
+	var c fuzzDoc
+	if err := json.Unmarshal(b, &c); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// checkWrite asserts the contract of a client write: refused → nothing changed and a
+// documented code; accepted → the published state is the struct, read-only fields intact.
+func checkWrite(t *testing.T, s *Synced[fuzzDoc], doc *fuzzDoc, write func() error) {
+	before := deepCopy(t, doc)
+	beforeState, beforeV := s.Published()
+	err := write()
+	if err != nil {
+		var e *Error
+		if !errors.As(err, &e) || !knownCodes[e.Code] || e.Message == "" {
+			t.Fatalf("refusal without a documented code: %v", err)
+		}
+		if after := deepCopy(t, doc); !reflect.DeepEqual(before, after) {
+			t.Fatalf("refused write (%v) changed the struct:\n%+v\n%+v", err, before, after)
+		}
+		if st, v := s.Published(); v != beforeV || string(st) != string(beforeState) {
+			t.Fatal("refused write changed the published state")
+		}
+		return
+	}
+	if doc.Owner != "o" {
+		t.Fatalf("accepted write changed a read-only field: %q", doc.Owner)
+	}
+	if doc.Title == "veto" {
+		t.Fatal("the validation hook was bypassed")
+	}
+	st, _ := s.Published()
+	want, _ := json.Marshal(doc)
+	var a, b any
+	_ = json.Unmarshal(st, &a)
+	_ = json.Unmarshal(want, &b)
+	if !reflect.DeepEqual(a, b) {
+		t.Fatalf("published state %s is not the struct %s", st, want)
+	}
+}
+
+func FuzzClientPatch(f *testing.F) {
+	for _, s := range []string{
+		`[{"op":"replace","path":"/title","value":"x"}]`,
+		`[{"op":"add","path":"/items/-","value":{"name":"c","done":false}}]`,
+		`[{"op":"move","from":"/items/0","path":"/items/1"}]`,
+		`[{"op":"copy","from":"/owner","path":"/title"}]`,
+		`[{"op":"test","path":"/count","value":2},{"op":"replace","path":"/count","value":3}]`,
+		`[{"op":"add","path":"/tags/a~1b","value":"c"},{"op":"remove","path":"/tags/k"}]`,
+		`[{"op":"replace","path":"/any","value":{"deep":[1,2,{"x":null}]}}]`,
+		`[{"op":"replace","path":"/ptr","value":1e308}]`,
+		`[{"op":"replace","path":"/title","value":"veto"}]`,
+		`[{"op":"replace","path":"/owner","value":"x"}]`,
+		`[{"op":"replace","path":"/count","value":1.5}]`,
+		`[{"op":"remove","path":"/items/5"}]`,
+		`[{"op":"add","path":"/items/0/extra","value":1}]`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		s, doc := newFuzzObject(t)
+		checkWrite(t, s, doc, func() error { return s.o.clientPatch(data) })
+	})
+}
+
+func FuzzClientSet(f *testing.F) {
+	for _, s := range []string{
+		`{"title":"x","count":3,"items":[],"tags":null,"any":1,"ptr":null,"owner":"o"}`,
+		`{"title":"x","owner":"y"}`, `{"count":"3"}`, `{"nope":1}`, `[]`, `{"items":[{"name":1}]}`,
+		`{"title":"veto"}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if !json.Valid(data) {
+			return // the envelope decoder refuses invalid JSON before a handler sees it
+		}
+		s, doc := newFuzzObject(t)
+		checkWrite(t, s, doc, func() error { return s.o.clientSet(data) })
+	})
+}
