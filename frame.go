@@ -15,19 +15,16 @@ type frame struct {
 
 	prepOnce sync.Once
 	prep     *websocket.PreparedMessage
+	prepErr  error
 }
 
 // prepared returns the frame as a PreparedMessage, built once and shared by every
 // connection that sends it: fan-out pays for WebSocket framing once.
 func (f *frame) prepared() (*websocket.PreparedMessage, error) {
-	var err error
 	f.prepOnce.Do(func() {
-		f.prep, err = websocket.NewPreparedMessage(websocket.TextMessage, f.data)
+		f.prep, f.prepErr = websocket.NewPreparedMessage(websocket.TextMessage, f.data)
 	})
-	if err != nil {
-		return nil, err
-	}
-	return f.prep, nil
+	return f.prep, f.prepErr
 }
 
 // appendVersionTail closes a _SET/_PATCH frame whose data was just written: `,"v":N}`.

@@ -99,16 +99,6 @@ func closeCode(t testing.TB, c *wssynctest.Client) int {
 	return 0
 }
 
-// mustJSON marshals v or fails the test.
-func mustJSON(t testing.TB, v any) string {
-	t.Helper()
-	b, err := json.Marshal(v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
-}
-
 // rawDial opens a gorilla connection that the test drives by hand (or never reads).
 func rawDial(t testing.TB, url string) *websocket.Conn {
 	t.Helper()

@@ -22,7 +22,6 @@ type object struct {
 	replay  bool          // send _SET on every connect
 	events  []string      // the session events registered for this object
 	veto    func(next reflect.Value) error
-	logf    func(msg string, args ...any)
 	diffOpt patch.Options
 
 	// state guards the struct's fields: the user's Update/Lock and the library's reads.

@@ -152,11 +152,11 @@ func TestWithoutReplayWaitsForGet(t *testing.T) {
 
 func TestKeepaliveDropsDeadPeer(t *testing.T) {
 	t.Parallel()
-	sess, _, url := newNotes(t, wssync.WithKeepalive(20*time.Millisecond, 100*time.Millisecond))
+	sess, _, url := newNotes(t, wssync.WithKeepalive(50*time.Millisecond, time.Second))
 	c := dial(t, url)
 	waitType(t, c, "_SET:NOTES")
 	// A client that answers pings stays connected well past the pong timeout.
-	time.Sleep(300 * time.Millisecond)
+	time.Sleep(2 * time.Second)
 	if !sess.Connected() {
 		t.Fatal("a live client was dropped")
 	}

@@ -33,7 +33,10 @@ type Client struct {
 	ws      *websocket.Conn
 	writeMu sync.Mutex
 
-	gate sync.RWMutex // held for writing while reading is paused
+	gateMu    sync.Mutex
+	gate      chan struct{} // non-nil while paused; closed by Resume
+	closing   chan struct{} // closed by Close, to free a paused reader
+	closeOnce sync.Once
 
 	mu       sync.Mutex
 	changed  chan struct{} // closed and replaced on every received frame
@@ -61,6 +64,7 @@ func Dial(ctx context.Context, url string, header http.Header) (*Client, error) 
 		states:   make(map[string]json.RawMessage),
 		versions: make(map[string]uint64),
 		done:     make(chan struct{}),
+		closing:  make(chan struct{}),
 	}
 	go c.readLoop()
 	return c, nil
@@ -72,8 +76,15 @@ func (c *Client) Conn() *websocket.Conn { return c.ws }
 func (c *Client) readLoop() {
 	defer close(c.done)
 	for {
-		c.gate.RLock() // blocks while paused
-		c.gate.RUnlock()
+		c.gateMu.Lock()
+		gate := c.gate
+		c.gateMu.Unlock()
+		if gate != nil {
+			select {
+			case <-gate:
+			case <-c.closing:
+			}
+		}
 		mt, data, err := c.ws.ReadMessage()
 		c.mu.Lock()
 		if err != nil {
@@ -137,12 +148,25 @@ func (c *Client) applyLocked(f Frame) {
 	}
 }
 
-// Pause stops reading frames from the connection (at most one frame already being read is
-// still taken), so the server sees a client that has fallen behind. Resume undoes it.
-func (c *Client) Pause() { c.gate.Lock() }
+// Pause stops reading frames from the connection (after the frame being read, if any), so
+// the server sees a client that has fallen behind. Resume undoes it.
+func (c *Client) Pause() {
+	c.gateMu.Lock()
+	defer c.gateMu.Unlock()
+	if c.gate == nil {
+		c.gate = make(chan struct{})
+	}
+}
 
 // Resume resumes reading after Pause.
-func (c *Client) Resume() { c.gate.Unlock() }
+func (c *Client) Resume() {
+	c.gateMu.Lock()
+	defer c.gateMu.Unlock()
+	if c.gate != nil {
+		close(c.gate)
+		c.gate = nil
+	}
+}
 
 // State returns the client's current JSON state of key, its version, and whether a _SET
 // for it has arrived.
@@ -320,6 +344,7 @@ func (c *Client) CloseError() error {
 
 // Close closes the connection and waits for the reader to stop.
 func (c *Client) Close() error {
+	c.closeOnce.Do(func() { close(c.closing) })
 	c.writeMu.Lock()
 	_ = c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), time.Now().Add(time.Second))
 	c.writeMu.Unlock()

@@ -141,13 +141,11 @@ func (d *differ) diffMiddle(old, new []byte, om, nm []span, first, depth int) er
 		return nil
 	case n == 0 || m == 0:
 		d.hunks = append(d.hunks, hunk{0, n, 0, m})
-	case n == m && d.aligned(old, new, om, nm, true):
-		// Same length and mostly equal position by position: in-place
-		// modifications. Checked first as it is linear and catches many
-		// scattered edits, which would exceed any Myers bound.
 	case d.maxEdit > 0 && d.myers(old, new, om, nm, d.maxEdit):
-	case n != m && (d.aligned(old, new, om, nm, true) || d.aligned(old, new, om, nm, false)):
-		// Scattered modifications plus elements added or removed at one end.
+	case d.aligned(old, new, om, nm, true) || (n != m && d.aligned(old, new, om, nm, false)):
+		// Too many edits for Myers, but most elements line up by position:
+		// scattered in-place modifications, maybe plus elements added or
+		// removed at one end.
 	default:
 		d.emit(opReplace, d.path, new)
 		return nil

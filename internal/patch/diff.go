@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"strconv"
 	"sync"
+	"unsafe"
 )
 
 // Options tunes AppendDiff. The zero value selects the defaults; a nil
@@ -85,18 +86,20 @@ type differ struct {
 
 var differPool = sync.Pool{New: func() any { return new(differ) }}
 
-// maxPooledScratch keeps one huge diff from pinning its scratch space forever.
-const maxPooledScratch = 1 << 20
+// maxPooledScratch bounds the scratch space kept in the pool (in bytes),
+// so that one huge diff does not keep its buffers alive for all later ones.
+// It is generous: arrays of ~100k elements need a few MB.
+const maxPooledScratch = 16 << 20
 
 func (d *differ) release() {
 	d.dst = nil
 	clear(d.members[:cap(d.members)]) // drop references into the caller's buffers
 	d.members = d.members[:0]
-	if cap(d.spans)*16 > maxPooledScratch || cap(d.members)*64 > maxPooledScratch ||
-		(cap(d.trace)+cap(d.v))*4 > maxPooledScratch || cap(d.hunks)*32 > maxPooledScratch || cap(d.path) > maxPooledScratch {
-		return
+	size := cap(d.spans)*int(unsafe.Sizeof(span{})) + cap(d.members)*int(unsafe.Sizeof(member{})) +
+		cap(d.hunks)*int(unsafe.Sizeof(hunk{})) + (cap(d.trace)+cap(d.v))*4 + cap(d.path)
+	if size <= maxPooledScratch {
+		differPool.Put(d)
 	}
-	differPool.Put(d)
 }
 
 // diffValue emits the ops turning old into new at d.path. old and new have

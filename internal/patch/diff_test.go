@@ -201,13 +201,13 @@ func TestMaxDepthMatchesEncodingJSON(t *testing.T) {
 
 func TestEscapeToken(t *testing.T) {
 	for in, want := range map[string]string{
-		"":      "",
-		"abc":   "abc",
-		"a/b":   "a~1b",
-		"m~n":   "m~0n",
-		"~1":    "~01",
-		"/~/~":  "~1~0~1~0",
-		"é/ü":   "é~1ü",
+		"":       "",
+		"abc":    "abc",
+		"a/b":    "a~1b",
+		"m~n":    "m~0n",
+		"~1":     "~01",
+		"/~/~":   "~1~0~1~0",
+		"é/ü":    "é~1ü",
 		"a\"b\\": "a\"b\\",
 	} {
 		if got := EscapeToken(in); got != want {

@@ -1,5 +1,8 @@
 package patch
 
+// myersWork bounds the Myers search to myersWork·(N+M) element comparisons.
+const myersWork = 32
+
 // myers finds a shortest edit script turning the elements om into nm
 // (E. Myers, "An O(ND) Difference Algorithm and Its Variations", 1986) and
 // appends it to d.hunks. It gives up and returns false when more than maxD
@@ -7,10 +10,13 @@ package patch
 // length, then bytes.
 //
 // Cost: O((N+M)·D) comparisons, and the D+1 rows of the frontier (row d
-// has 2d+1 entries, O(D²) in all) are kept to trace the path back.
+// has 2d+1 entries, O(D²) in all) are kept to trace the path back. The
+// comparisons are also capped at a multiple of N+M (it also gives up then),
+// which only long runs of repeated elements can reach.
 func (d *differ) myers(old, new []byte, om, nm []span, maxD int) bool {
 	n, m := len(om), len(nm)
 	maxD = min(maxD, n+m)
+	budget := myersWork*(n+m) + 4096
 
 	// v[off+k] is the furthest x reached on diagonal k = x-y.
 	off := maxD + 1
@@ -30,9 +36,12 @@ func (d *differ) myers(old, new []byte, om, nm []span, maxD int) bool {
 			} else {
 				x = int(v[off+k-1]) + 1 // step right: remove old[x-1]
 			}
-			y := x - k
+			y, x0 := x-k, x
 			for x < n && y < m && spanEqual(old, new, om[x], nm[y]) {
 				x, y = x+1, y+1
+			}
+			if budget -= x - x0 + 1; budget < 0 {
+				return false
 			}
 			v[off+k] = int32(x)
 			if x >= n && y >= m {

@@ -2,6 +2,7 @@ package patch
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
@@ -243,4 +244,53 @@ func (g gen) writeString(buf *bytes.Buffer, s string) {
 func utf16Pair(c rune) (rune, rune) {
 	c -= 0x10000
 	return 0xd800 + (c>>10)&0x3ff, 0xdc00 + c&0x3ff
+}
+
+// TestPropertyArrayEdits applies random insertions, removals and
+// modifications to longer arrays with many repeated elements (the hard case
+// for element matching) and checks the patches, and that their op count
+// stays within twice the number of edits while the edit bound is not hit.
+func TestPropertyArrayEdits(t *testing.T) {
+	iterations := 3000
+	if testing.Short() {
+		iterations = 300
+	}
+	r := rand.New(rand.NewPCG(3, 4))
+	for i := range iterations {
+		elem := func() any {
+			if r.IntN(4) == 0 {
+				return map[string]any{"k": r.IntN(4)}
+			}
+			return r.IntN(5)
+		}
+		old := make([]any, r.IntN(200))
+		for j := range old {
+			old[j] = elem()
+		}
+		nw := slices.Clone(old)
+		edits := r.IntN(12)
+		if r.IntN(10) == 0 {
+			edits = r.IntN(200)
+		}
+		for range edits {
+			switch j := r.IntN(len(nw) + 1); {
+			case r.IntN(3) == 0 || j == len(nw):
+				nw = slices.Insert(nw, j, elem())
+			case r.IntN(2) == 0:
+				nw = slices.Delete(nw, j, j+1)
+			default:
+				nw[j] = elem()
+			}
+		}
+		opts := &Options{MaxEditDistance: []int{0, 1, 8, 1000, -1}[r.IntN(5)]}
+		oldB, newB := mustMarshal(old), mustMarshal(nw)
+		ops, n, err := diffAndApply(oldB, newB, opts)
+		if err != nil {
+			t.Fatalf("case %d (opts %+v):\nold: %s\nnew: %s\n%v", i, opts, oldB, newB, err)
+		}
+		maxEdit := cmp.Or(opts.MaxEditDistance, defaultMaxEditDistance)
+		if 2*edits <= maxEdit && n > max(1, 2*edits) {
+			t.Errorf("case %d: %d ops for %d edits:\nold: %s\nnew: %s\nops: %s", i, n, edits, oldB, newB, ops)
+		}
+	}
 }

@@ -2,6 +2,7 @@ package patch
 
 import (
 	"encoding/binary"
+	"math/bits"
 	"strconv"
 )
 
@@ -20,7 +21,9 @@ func errSyntax(msg string) error { return &syntaxError{msg: msg} }
 func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
 
 func skipSpace(b []byte, i int) int {
-	for i < len(b) && isSpace(b[i]) {
+	// Every byte that may follow space is > ' ': one compare in the
+	// common, compact case.
+	for i < len(b) && b[i] <= ' ' && isSpace(b[i]) {
 		i++
 	}
 	return i
@@ -54,30 +57,116 @@ func scanExact(b []byte, depth int) error {
 // scanValue validates the JSON value starting exactly at b[i] and returns the
 // offset just past it. depth is the nesting depth of the enclosing container
 // (0 at top level).
+//
+// Nested containers are tracked in a bit stack (1 = object) rather than by
+// recursion: this loop is the hot path of a diff and a call per nested value
+// costs more than the scanning itself.
 func scanValue(b []byte, i, depth int) (int, error) {
+	var (
+		base    = depth
+		inline  [4]uint64
+		objects = inline[:] // bit l: the container at level l is an object
+		inObject bool // the innermost open container is an object
+		c        byte
+		err      error
+	)
+
+value:
 	if i >= len(b) {
 		return i, errSyntax("unexpected end of input")
 	}
-	switch c := b[i]; c {
+	switch c = b[i]; c {
 	case '"':
-		end, _, err := scanString(b, i)
-		return end, err
-	case '{':
-		return scanObject(b, i, depth+1)
-	case '[':
-		return scanArray(b, i, depth+1)
-	case 't':
-		return scanLiteral(b, i, "true")
-	case 'f':
-		return scanLiteral(b, i, "false")
-	case 'n':
-		return scanLiteral(b, i, "null")
-	default:
-		if c == '-' || (c >= '0' && c <= '9') {
-			return scanNumber(b, i)
+		if i, _, err = scanString(b, i); err != nil {
+			return i, err
 		}
-		return i, errSyntax("invalid character " + strconv.QuoteRune(rune(c)) + " looking for value")
+	case '{', '[':
+		depth++
+		if depth > maxDepth {
+			return i, errSyntax("exceeded max depth")
+		}
+		l := depth - base - 1
+		if l/64 == len(objects) {
+			objects = append(objects, make([]uint64, len(objects))...)
+		}
+		inObject = c == '{'
+		if inObject {
+			objects[l/64] |= 1 << (l % 64)
+		} else {
+			objects[l/64] &^= 1 << (l % 64)
+		}
+		i = skipSpace(b, i+1)
+		if i < len(b) && b[i] == c+2 { // '{'+2 == '}', '['+2 == ']'
+			i++
+			goto closed
+		}
+		if inObject {
+			goto key
+		}
+		goto value
+	case 't':
+		if i, err = scanLiteral(b, i, "true"); err != nil {
+			return i, err
+		}
+	case 'f':
+		if i, err = scanLiteral(b, i, "false"); err != nil {
+			return i, err
+		}
+	case 'n':
+		if i, err = scanLiteral(b, i, "null"); err != nil {
+			return i, err
+		}
+	default:
+		if c != '-' && (c < '0' || c > '9') {
+			return i, errSyntax("invalid character " + strconv.QuoteRune(rune(c)) + " looking for value")
+		}
+		if i, err = scanNumber(b, i); err != nil {
+			return i, err
+		}
 	}
+
+after:
+	if depth == base {
+		return i, nil
+	}
+	i = skipSpace(b, i)
+	if i >= len(b) {
+		return i, errSyntax("unexpected end of input")
+	}
+	switch c = b[i]; {
+	case c == ',':
+		i = skipSpace(b, i+1)
+		if inObject {
+			goto key
+		}
+		goto value
+	case c == '}' && inObject, c == ']' && !inObject:
+		i++
+		goto closed
+	default:
+		return i, errSyntax("invalid character " + strconv.QuoteRune(rune(c)) + " after value")
+	}
+
+closed: // the container at depth has just been closed
+	depth--
+	if l := depth - base - 1; l >= 0 {
+		inObject = objects[l/64]>>(l%64)&1 == 1
+	}
+	goto after
+
+key:
+	if i >= len(b) || b[i] != '"' {
+		return i, errSyntax("expected string for object key")
+	}
+	if i, _, err = scanString(b, i); err != nil {
+		return i, err
+	}
+	i = skipSpace(b, i)
+	if i >= len(b) || b[i] != ':' {
+		return i, errSyntax("expected ':' after object key")
+	}
+	i = skipSpace(b, i+1)
+	goto value
 }
 
 func scanLiteral(b []byte, i int, lit string) (int, error) {
@@ -145,20 +234,21 @@ const (
 // encoding/json it does not check UTF-8 validity.
 func scanString(b []byte, i int) (end, flags int, err error) {
 	i++
+	var high uint64 // OR of all plain bytes, to spot non-ASCII ones
 	for {
-		// Skip 8 plain ASCII bytes at a time: no quote, backslash, control
-		// character or high bit. Strings in typical documents are short but
-		// this still roughly halves the time spent in them.
+		// Eight bytes at a time: find the first quote, backslash or control
+		// character, skipping everything before it at once.
 		for i+8 <= len(b) {
 			v := binary.LittleEndian.Uint64(b[i:])
-			// Per byte, the high bit ends up set for c < 0x20 (borrow), c == '"'
-			// or '\\' (x^c - 1 wraps) and c >= 0x80 (v itself). Borrows
-			// only cause false positives, which the byte loop handles.
-			special := (v - 0x20*lo8) | ((v ^ '"'*lo8) - lo8) | ((v ^ '\\'*lo8) - lo8) | v
-			if special&hi8 == 0 {
+			special := hasLess20(v) | hasZero(v^'"'*lo8) | hasZero(v^'\\'*lo8)
+			if special == 0 {
+				high |= v
 				i += 8
 				continue
 			}
+			n := bits.TrailingZeros64(special) / 8
+			high |= v & (1<<(8*n) - 1)
+			i += n
 			break
 		}
 		if i >= len(b) {
@@ -167,6 +257,9 @@ func scanString(b []byte, i int) (end, flags int, err error) {
 		c := b[i]
 		switch {
 		case c == '"':
+			if high&hi8 != 0 {
+				flags |= strNonASCII
+			}
 			return i + 1, flags, nil
 		case c == '\\':
 			flags |= strEscaped
@@ -188,47 +281,22 @@ func scanString(b []byte, i int) (end, flags int, err error) {
 		case c < 0x20:
 			return i, flags, errSyntax("control character in string")
 		default:
-			if c >= 0x80 {
-				flags |= strNonASCII
-			}
+			// Only reached within the last 8 bytes of b.
+			high |= uint64(c)
 			i++
 		}
 	}
 }
 
+// hasZero has the high bit set in the lowest zero byte of v, and maybe in
+// higher bytes; it is 0 if v has no zero byte.
+func hasZero(v uint64) uint64 { return (v - lo8) & ^v & hi8 }
+
+// hasLess20 is like hasZero for bytes below 0x20.
+func hasLess20(v uint64) uint64 { return (v - 0x20*lo8) & ^v & hi8 }
+
 func isHex(c byte) bool {
 	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')
-}
-
-// scanArray validates the array whose '[' is at b[i]; depth is its own depth.
-func scanArray(b []byte, i, depth int) (int, error) {
-	if depth > maxDepth {
-		return i, errSyntax("exceeded max depth")
-	}
-	it := elemIter{b: b, pos: i + 1, depth: depth}
-	for {
-		more, err := it.more()
-		if err != nil || !more {
-			return it.pos, err
-		}
-		if _, _, err := it.value(); err != nil {
-			return it.pos, err
-		}
-	}
-}
-
-// scanObject validates the object whose '{' is at b[i]; depth is its own depth.
-func scanObject(b []byte, i, depth int) (int, error) {
-	if depth > maxDepth {
-		return i, errSyntax("exceeded max depth")
-	}
-	it := memberIter{b: b, pos: i + 1, depth: depth}
-	for {
-		_, more, err := it.next()
-		if err != nil || !more {
-			return it.pos, err
-		}
-	}
 }
 
 // elemIter walks the elements of an array in place, validating as it goes.

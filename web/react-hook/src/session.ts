@@ -140,11 +140,16 @@ export class Session {
 
   // ---- connection ----
 
-  /** Opens the socket (no-op when open, connecting or waiting to retry). Reconnects until `disconnect()`. */
+  /**
+   * Opens the socket and keeps it open, reconnecting, until `disconnect()` or a terminal close.
+   * No-op while open or connecting; while waiting for a retry it connects at once (a "retry
+   * now" button). Throws if no WebSocket implementation is available.
+   */
   connect(): void {
     this.wantOpen = true;
     this.terminal = false;
-    if (this.ws || this.retryTimer !== undefined) return;
+    if (this.ws) return;
+    this.clearRetry();
     this.open();
   }
 

@@ -124,6 +124,16 @@ describe("reconnect", () => {
     expect(s.getConnectionState().terminal).toBe(false);
   });
 
+  it("connect() while waiting for a retry connects at once", async () => {
+    const s = session({ reconnect: { baseDelayMs: 60_000, maxDelayMs: 60_000 }, random: () => 0.5 });
+    const c = await connect(s);
+    c.close(1001);
+    await vi.waitFor(() => expect(s.getConnectionState().retryInMs).toBe(30_000));
+    s.connect();
+    await server().connection(1, 1000);
+    await vi.waitFor(() => expect(s.getConnectionState().status).toBe("open"));
+  });
+
   it("can turn reconnects off", async () => {
     const s = session({ reconnect: { enabled: false } });
     const c = await connect(s);

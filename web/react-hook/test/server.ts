@@ -135,7 +135,7 @@ export class TestServer {
 
   get url(): string {
     const addr = this.wss.address();
-    if (typeof addr === "string") throw new Error("unexpected address");
+    if (addr === null || typeof addr === "string") throw new Error("unexpected address");
     return `ws://127.0.0.1:${addr.port}/ws`;
   }
 

@@ -156,6 +156,33 @@ describe("writes", () => {
     expect(k.state.notes).toEqual(["a", "b"]);
   });
 
+  it("the server's published value replaces a sent or local-only value of that field", async () => {
+    const s = session();
+    const k = s.sync("NOTES", init);
+    const c = await connect(s);
+    c.send({ type: "_SET:NOTES", data: init, v: 1 });
+    await vi.waitFor(() => expect(k.getSnapshot().loaded).toBe(true));
+    k.sync({ title: "  padded  " });
+    k.set({ count: 7 });
+    await c.next();
+    // The server normalised the write, and someone else changed count.
+    c.send({
+      type: "_PATCH:NOTES",
+      data: [
+        { op: "replace", path: "/title", value: "padded" },
+        { op: "replace", path: "/count", value: 1 },
+      ],
+      v: 2,
+    });
+    await vi.waitFor(() => expect(k.getSnapshot().version).toBe(2));
+    expect(k.state).toEqual({ ...init, title: "padded", count: 1 });
+    // A patch to another field leaves a local edit alone.
+    k.set({ title: "mine" });
+    c.send({ type: "_PATCH:NOTES", data: [{ op: "replace", path: "/count", value: 2 }], v: 3 });
+    await vi.waitFor(() => expect(k.getSnapshot().version).toBe(3));
+    expect(k.state).toEqual({ ...init, title: "mine", count: 2 });
+  });
+
   it("patch() sends raw ops and shows them optimistically", async () => {
     const s = session();
     const k = s.sync("NOTES", init);
