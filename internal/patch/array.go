@@ -26,9 +26,9 @@ type hunk struct{ o0, o1, n0, n1 int }
 //  1. The byte-wise common prefix of old and new is found with memequal;
 //     the elements entirely inside it are common and only need counting.
 //  2. old is scanned once (this is also its validation). new is scanned
-//     from the end of the common prefix; an element equal to the old one at
-//     the same position is recognized by a byte comparison instead of a
-//     scan, and the scan stops as soon as it reaches an element boundary
+//     from the end of the common prefix; an element equal to the expected
+//     old one is recognized by a byte comparison instead of a scan, and
+//     the scan stops as soon as it reaches an element boundary
 //     that is also an old boundary inside the byte-wise common suffix:
 //     from there on new is old shifted, byte for byte.
 //  3. The remaining middle sections are compared element by element (see
@@ -74,7 +74,7 @@ func (d *differ) diffArray(old, new []byte, depth int) error {
 	tail := len(olds) // olds[tail:] are common with the end of new
 	nb := len(d.spans)
 	ni := elemIter{b: new, pos: resume, depth: depth, after: prefix > 0}
-	for j, k := 0, 0; ; j++ {
+	for j, k, next := 0, 0, 0; ; j++ {
 		more, err := ni.more()
 		if err != nil {
 			return err
@@ -98,21 +98,23 @@ func (d *differ) diffArray(old, new []byte, depth int) error {
 				break
 			}
 		}
-		if j < len(olds) {
-			// Equal bytes followed by the same delimiter parse as the same
-			// (already validated) value.
-			o := olds[j]
-			if e := q + o.end - o.start; e < len(new) && new[e] == old[o.end] && bytes.Equal(new[q:e], old[o.start:o.end]) {
-				ni.skip(e - q)
-				d.spans = append(d.spans, span{start: q, end: e, same: true})
-				continue
-			}
+		// Guess which old element this is: the one after the last match,
+		// or its neighbours (an element was removed, or the last miss was
+		// an insertion rather than a modification). Equal bytes followed
+		// by the same delimiter parse as the same, already validated, value.
+		if c, ok := matchOld(old, new, olds, q, next); ok {
+			e := q + olds[c].end - olds[c].start
+			ni.skip(e - q)
+			d.spans = append(d.spans, span{start: q, end: e, same: c == j})
+			next = c + 1
+			continue
 		}
 		s, e, err := ni.value()
 		if err != nil {
 			return err
 		}
 		d.spans = append(d.spans, span{start: s, end: e})
+		next++
 	}
 	om, nm := olds[:tail], d.spans[nb:]
 
@@ -126,6 +128,21 @@ func (d *differ) diffArray(old, new []byte, depth int) error {
 		hi++
 	}
 	return d.diffMiddle(old, new, om[lo:len(om)-hi], nm[lo:len(nm)-hi], prefix+lo, depth)
+}
+
+// matchOld reports whether new holds, at offset q, the same element as
+// olds[c] for a c close to next.
+func matchOld(old, new []byte, olds []span, q, next int) (c int, ok bool) {
+	for _, c := range [3]int{next, next + 1, next - 1} {
+		if c < 0 || c >= len(olds) {
+			continue
+		}
+		o := olds[c]
+		if e := q + o.end - o.start; e < len(new) && new[e] == old[o.end] && bytes.Equal(new[q:e], old[o.start:o.end]) {
+			return c, true
+		}
+	}
+	return 0, false
 }
 
 // diffMiddle emits the ops turning the old elements om into the new
@@ -142,10 +159,8 @@ func (d *differ) diffMiddle(old, new []byte, om, nm []span, first, depth int) er
 	case n == 0 || m == 0:
 		d.hunks = append(d.hunks, hunk{0, n, 0, m})
 	case d.maxEdit > 0 && d.myers(old, new, om, nm, d.maxEdit):
-	case d.aligned(old, new, om, nm, true) || (n != m && d.aligned(old, new, om, nm, false)):
-		// Too many edits for Myers, but most elements line up by position:
-		// scattered in-place modifications, maybe plus elements added or
-		// removed at one end.
+	case d.aligned(old, new, om, nm):
+		// Too many edits for Myers, but most elements line up by position.
 	default:
 		d.emit(opReplace, d.path, new)
 		return nil
@@ -182,40 +197,75 @@ func (d *differ) diffMiddle(old, new []byte, om, nm []span, first, depth int) er
 	return nil
 }
 
-// aligned pairs om and nm position by position, from the front (the extra
-// elements of the longer side are added or removed at the end) or from the
-// back (extra elements at the start). If at most half of the pairs (rounded
-// up) differ it appends the resulting hunks and reports true.
-func (d *differ) aligned(old, new []byte, om, nm []span, front bool) bool {
+// aligned pairs om and nm position by position, except for one block of
+// the |n-m| extra elements of the longer side, which is added or removed at
+// the split point that leaves the fewest differing pairs. If at most half of
+// the pairs (rounded up) differ it appends the resulting hunks and reports
+// true. This covers scattered in-place modifications, alone or together
+// with one insertion or removal, at linear cost.
+func (d *differ) aligned(old, new []byte, om, nm []span) bool {
 	c := min(len(om), len(nm))
-	oo, no := 0, 0 // offsets of the paired elements
-	if !front {
-		oo, no = len(om)-c, len(nm)-c
-	}
-	hb := len(d.hunks)
-	if !front && (oo > 0 || no > 0) {
-		d.hunks = append(d.hunks, hunk{0, oo, 0, no})
-	}
+	od, nd := len(om)-c, len(nm)-c // size of the block; one of them is 0
+	// Pair i is om[i]↔nm[i] before the split and om[i+od]↔nm[i+nd] after.
+	front := func(i int) bool { return nm[i].same || spanEqual(old, new, om[i], nm[i]) }
+	back := func(i int) bool { return spanEqual(old, new, om[i+od], nm[i+nd]) }
+
 	budget := (c + 1) / 2
-	for i := range c {
-		o, nw := om[oo+i], nm[no+i]
-		if (front && nw.same) || spanEqual(old, new, o, nw) {
-			continue
+	split, cost := c, 0
+	if od+nd == 0 {
+		for i := range c {
+			if !front(i) {
+				if cost++; cost > budget {
+					return false
+				}
+			}
 		}
-		if budget == 0 {
-			d.hunks = d.hunks[:hb]
-			return false
+	} else {
+		// cost(s) = differing front pairs below s + differing back pairs
+		// from s on; sweep s from 0 to c.
+		for i := range c {
+			if !back(i) {
+				cost++
+			}
 		}
-		budget--
-		if l := len(d.hunks) - 1; l >= hb && d.hunks[l].o1 == oo+i && d.hunks[l].n1 == no+i {
-			d.hunks[l].o1++
-			d.hunks[l].n1++
-		} else {
-			d.hunks = append(d.hunks, hunk{oo + i, oo + i + 1, no + i, no + i + 1})
+		best, bestSplit := cost, 0
+		for i := range c {
+			if !front(i) {
+				cost++
+			}
+			if !back(i) {
+				cost--
+			}
+			if cost < best {
+				best, bestSplit = cost, i+1
+			}
+		}
+		split, cost = bestSplit, best
+	}
+	if cost > budget {
+		return false
+	}
+
+	hb := len(d.hunks)
+	add := func(h hunk) {
+		if l := len(d.hunks) - 1; l >= hb && d.hunks[l].o1 == h.o0 && d.hunks[l].n1 == h.n0 {
+			d.hunks[l].o1, d.hunks[l].n1 = h.o1, h.n1
+			return
+		}
+		d.hunks = append(d.hunks, h)
+	}
+	for i := range split {
+		if !front(i) {
+			add(hunk{i, i + 1, i, i + 1})
 		}
 	}
-	if front && (len(om) > c || len(nm) > c) {
-		d.hunks = append(d.hunks, hunk{c, len(om), c, len(nm)})
+	if od+nd > 0 {
+		add(hunk{split, split + od, split, split + nd})
+	}
+	for i := split; i < c; i++ {
+		if !back(i) {
+			add(hunk{i + od, i + od + 1, i + nd, i + nd + 1})
+		}
 	}
 	return true
 }
