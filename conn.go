@@ -73,7 +73,15 @@ func (c *conn) closing() bool {
 
 // send queues an ordinary frame; a client too far behind to take it is closed.
 func (c *conn) send(f *frame) {
-	if !c.q.push(f) {
+	if !c.q.push(f, nil) {
+		c.log.Warn("wssync: slow consumer: closing")
+		c.closeWith(CloseSlowConsumer, "client too slow", nil)
+	}
+}
+
+// sendBinary queues the `_BIN_META` frame meta and the binary frame data, back to back.
+func (c *conn) sendBinary(meta *frame, data []byte) {
+	if !c.q.push(meta, data) {
 		c.log.Warn("wssync: slow consumer: closing")
 		c.closeWith(CloseSlowConsumer, "client too slow", nil)
 	}
@@ -81,6 +89,9 @@ func (c *conn) send(f *frame) {
 
 func (c *conn) readLoop() {
 	cfg := &c.sess.cfg
+	c.sess.dispatchMu.Lock()
+	c.sess.runHooks(&c.sess.onConnect, c.sess.ctx)
+	c.sess.dispatchMu.Unlock()
 	c.ws.SetReadLimit(cfg.readLimit)
 	extend := func() { _ = c.ws.SetReadDeadline(time.Now().Add(cfg.pongTimeout)) }
 	extend()
@@ -155,6 +166,11 @@ func (c *conn) drain() error {
 		if err := c.write(f); err != nil {
 			return err
 		}
+		if it.bin != nil {
+			if err := c.ws.WriteMessage(websocket.BinaryMessage, it.bin); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }
@@ -164,7 +180,7 @@ func (c *conn) drain() error {
 func (c *conn) resyncFrame(o *object) *frame {
 	o.pub.Lock()
 	defer o.pub.Unlock()
-	if o.gone {
+	if o.gone.Load() {
 		return nil
 	}
 	f := o.setFrame()

@@ -24,6 +24,10 @@ var (
 	ErrUnregistered = errors.New("wssync: object is not registered")
 	// ErrSessionClosed: the session was closed; it accepts no new connections.
 	ErrSessionClosed = errors.New("wssync: session closed")
+	// ErrDuplicateHandler: an action, task or event name already has a handler.
+	ErrDuplicateHandler = errors.New("wssync: handler already registered")
+	// ErrNotConnected: a server-to-client send found no live connection; nothing was queued.
+	ErrNotConnected = errors.New("wssync: no client connected")
 )
 
 // Error is a refusal of client input, as sent to the client in an `_ERROR` frame or in the
@@ -34,6 +38,7 @@ type Error struct {
 	Message string `json:"message"`
 	Event   string `json:"event,omitempty"`
 	Path    string `json:"path,omitempty"`
+	Action  string `json:"action,omitempty"` // the action or task name, for refused calls
 }
 
 // Error implements the error interface.

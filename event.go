@@ -133,7 +133,10 @@ func (c *conn) dispatch(in *inbound) {
 		c.refuse(in, c.sess.unknownEvent(in.event))
 		return
 	}
-	if err := c.callHandler(h, in); err != nil {
+	c.sess.dispatchMu.Lock()
+	err := c.callHandler(h, in)
+	c.sess.dispatchMu.Unlock()
+	if err != nil {
 		c.refuse(in, err)
 		return
 	}
@@ -160,7 +163,7 @@ func (c *conn) refuse(in *inbound, err error) {
 		c.log.Error("wssync: handler failed", "event", in.event, "err", err)
 		e = errorf(CodeInternal, "", "the server failed to handle the request")
 	}
-	e = &Error{Code: e.Code, Message: e.Message, Path: e.Path, Event: e.Event}
+	e = &Error{Code: e.Code, Message: e.Message, Path: e.Path, Event: e.Event, Action: e.Action}
 	id := ""
 	if in != nil {
 		e.Event, id = in.event, in.id

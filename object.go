@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"reflect"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/wssync/wssync/internal/patch"
 )
@@ -17,15 +19,21 @@ import (
 // connection's queue lock ever takes pub.
 type object struct {
 	key     string
-	val     reflect.Value // the struct, addressable
-	fields  []boundField  // synced fields, then computed values
-	replay  bool          // send _SET on every connect
-	events  []string      // the session events registered for this object
+	val     reflect.Value       // the struct, addressable
+	fields  []boundField        // synced fields, then computed values
+	replay  bool                // send _SET on every connect
+	events  []string            // the session events registered for this object
+	naming  func(string) string // the registration's naming rule, also for params
 	veto    func(next reflect.Value) error
 	diffOpt patch.Options
 
 	// state guards the struct's fields: the user's Update/Lock and the library's reads.
 	state sync.RWMutex
+
+	// hmu guards the handler tables and running tasks.
+	hmu     sync.RWMutex
+	actions map[string]*actionEntry
+	tasks   map[string]*taskDef
 
 	// pub serializes snapshot, diff and publish, and guards everything below.
 	pub      sync.Mutex
@@ -33,9 +41,11 @@ type object struct {
 	version  uint64
 	setCache *frame // the _SET frame for version, built on demand
 	subs     map[subscriber]struct{}
-	gone     bool // unregistered
+	gone     atomic.Bool // unregistered
 	enc      fieldEncoder
-	patchHd  []byte // `{"type":"_PATCH:KEY","data":[`
+	lastSync time.Time   // when a patch was last published, for SyncThrottled
+	trailing *time.Timer // SyncThrottled's pending sync
+	patchHd  []byte      // `{"type":"_PATCH:KEY","data":[`
 }
 
 // boundField is a field (or computed value) with its wire name fixed by a registration.
@@ -122,7 +132,7 @@ func (o *object) encodeField(f *boundField) (b []byte, err error) {
 // syncLocked publishes the difference between the struct and the last published snapshot
 // as one _PATCH frame, or nothing when nothing changed. The caller holds pub.
 func (o *object) syncLocked() error {
-	if o.gone {
+	if o.gone.Load() {
 		return ErrUnregistered
 	}
 	cur, changed, err := o.snapshotChanged()
@@ -166,6 +176,14 @@ func (o *object) commit(cur [][]byte) {
 	o.last = cur
 	o.version++
 	o.setCache = nil
+	o.lastSync = time.Now()
+}
+
+// sync publishes pending changes (Sync without the generic handle).
+func (o *object) sync() error {
+	o.pub.Lock()
+	defer o.pub.Unlock()
+	return o.syncLocked()
 }
 
 // setFrame returns the _SET frame of the last published snapshot. The caller holds pub.

@@ -15,6 +15,7 @@ type outItem struct {
 	kind outKind
 	obj  *object
 	f    *frame
+	bin  []byte // a binary frame sent right after f (f is its _BIN_META)
 }
 
 // outQueue is a connection's bounded outbound queue. Publishers push without blocking; the
@@ -71,20 +72,22 @@ func (q *outQueue) pushPatch(o *object, f *frame) {
 	q.append(outItem{kind: outPatch, obj: o, f: f}, len(f.data))
 }
 
-// push queues an ordinary frame. It reports false on overflow.
-func (q *outQueue) push(f *frame) bool {
+// push queues an ordinary frame, and a binary frame after it when bin is not nil. It
+// reports false on overflow.
+func (q *outQueue) push(f *frame, bin []byte) bool {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if q.closed {
 		return true
 	}
-	if q.full(len(f.data)) {
+	n := len(f.data) + len(bin)
+	if q.full(n) {
 		q.compactAllLocked()
-		if q.full(len(f.data)) {
+		if q.full(n) {
 			return false
 		}
 	}
-	q.append(outItem{kind: outFrame, f: f}, len(f.data))
+	q.append(outItem{kind: outFrame, f: f, bin: bin}, n)
 	return true
 }
 
@@ -168,7 +171,7 @@ func (q *outQueue) pop() (outItem, bool) {
 	q.head++
 	if it.kind != outResync {
 		q.nFrames--
-		q.bytes -= len(it.f.data)
+		q.bytes -= len(it.f.data) + len(it.bin)
 	}
 	if q.head == len(q.items) {
 		q.items, q.head = q.items[:0], 0

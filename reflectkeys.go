@@ -18,6 +18,7 @@ type fieldSpec struct {
 	goName   string       // Go field name, input of the naming rule
 	tagName  string       // name from the sync or json tag; "" means "apply the naming rule"
 	writable bool         // `sync:",write"`: clients may change it
+	optional bool         // `json:",omitempty"` or `json:",omitzero"`: a param that may be left out
 	typ      reflect.Type // the field's type, for decoding client writes
 }
 
@@ -72,6 +73,11 @@ func collectFields(t reflect.Type, index []int, spec *typeSpec, embedding map[re
 			}
 			name, _, _ = strings.Cut(jt, ",")
 		}
+		jsonOpts := ","
+		if jt, ok := f.Tag.Lookup("json"); ok {
+			_, o, _ := strings.Cut(jt, ",")
+			jsonOpts += o + ","
+		}
 		if f.Anonymous && name == "" {
 			ft := f.Type
 			if ft.Kind() == reflect.Pointer {
@@ -102,6 +108,7 @@ func collectFields(t reflect.Type, index []int, spec *typeSpec, embedding map[re
 			goName:   f.Name,
 			tagName:  name,
 			writable: writable,
+			optional: strings.Contains(jsonOpts, ",omitempty,") || strings.Contains(jsonOpts, ",omitzero,"),
 			typ:      f.Type,
 		})
 	}

@@ -49,6 +49,8 @@ type registration struct {
 	computed []boundField
 	noReplay bool
 	diff     patch.Options
+
+	runningTasks string
 }
 
 // WithNaming sets the naming rule for fields without a `sync` or `json` tag name (default
@@ -70,6 +72,12 @@ func WithComputed(name string, value func() any) RegisterOption {
 // the state with _GET:KEY when it wants it. Until then it receives no patches for the key.
 func WithoutReplay() RegisterOption {
 	return func(r *registration) { r.noReplay = true }
+}
+
+// WithRunningTasks adds a read-only field name listing the object's running tasks, sorted
+// (ws-sync's expose_running_tasks), e.g. WithRunningTasks("runningTasks").
+func WithRunningTasks(name string) RegisterOption {
+	return func(r *registration) { r.runningTasks = name }
 }
 
 // WithMaxArrayEdits bounds the array diff: an array changed by more than n inserted and
@@ -110,7 +118,10 @@ func Register[T any](r Registry, key string, obj *T, opts ...RegisterOption) (*S
 	for _, opt := range opts {
 		opt(&reg)
 	}
-	o := &object{key: key, val: reflect.ValueOf(obj).Elem(), replay: !reg.noReplay, diffOpt: reg.diff}
+	o := &object{key: key, val: reflect.ValueOf(obj).Elem(), replay: !reg.noReplay, diffOpt: reg.diff, naming: reg.naming}
+	if reg.runningTasks != "" {
+		reg.computed = append(reg.computed, boundField{wire: reg.runningTasks, compute: func() any { return o.runningTasks() }})
+	}
 	if o.fields, err = bindFields(spec, &reg); err != nil {
 		return nil, fmt.Errorf("wssync: key %q: %w", key, err)
 	}
@@ -196,9 +207,12 @@ func (s *Session) add(o *object) error {
 		return fmt.Errorf("%w: %q", ErrDuplicateKey, o.key)
 	}
 	hs := map[string]eventHandler{
-		evGet + o.key:   handleGet(o),
-		evSet + o.key:   handleClientSet(o),
-		evPatch + o.key: handleClientPatch(o),
+		evGet + o.key:        handleGet(o),
+		evSet + o.key:        handleClientSet(o),
+		evPatch + o.key:      handleClientPatch(o),
+		evAction + o.key:     handleAction(o),
+		evTaskStart + o.key:  handleTaskStart(o),
+		evTaskCancel + o.key: handleTaskCancel(o),
 	}
 	if err := s.addHandlersLocked(hs); err != nil {
 		return err

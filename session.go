@@ -1,6 +1,7 @@
 package wssync
 
 import (
+	"context"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -17,10 +18,19 @@ type Session struct {
 	cfg      config
 	upgrader websocket.Upgrader
 
-	mu      sync.Mutex
-	objects map[string]*object
-	events  map[string]eventHandler
-	closed  bool
+	ctx    context.Context // cancelled by Close: handlers' and tasks' ctx
+	cancel context.CancelFunc
+
+	mu           sync.Mutex
+	objects      map[string]*object
+	events       map[string]eventHandler
+	closed       bool
+	onConnect    hookList
+	onDisconnect hookList
+	onClose      hookList
+
+	dispatchMu sync.Mutex     // client events run one at a time, across connections
+	tasks      sync.WaitGroup // running tasks started in this session
 
 	live  atomic.Pointer[conn] // the current connection, nil while disconnected
 	conns sync.WaitGroup       // ServeWS calls in progress
@@ -33,6 +43,7 @@ func NewSession(opts ...Option) *Session {
 		objects: make(map[string]*object),
 		events:  make(map[string]eventHandler),
 	}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.upgrader = websocket.Upgrader{CheckOrigin: s.cfg.checkOrigin}
 	return s
 }
@@ -60,6 +71,7 @@ func (s *Session) serve(ws *websocket.Conn) {
 	defer s.conns.Done()
 	c.run()
 	s.live.CompareAndSwap(c, nil)
+	s.runHooks(&s.onDisconnect, s.ctx)
 }
 
 // attach makes c the live connection, replacing the previous one. Every replaying object is
@@ -85,17 +97,24 @@ func (s *Session) attach(c *conn) bool {
 // Connected reports whether the session has a live connection.
 func (s *Session) Connected() bool { return s.live.Load() != nil }
 
-// Close closes the live connection with CloseGoingAway, refuses further connections, and
-// waits until every connection goroutine has ended. Registered objects stay usable; Sync on
-// them sends nothing.
+// Close closes the live connection with CloseGoingAway, refuses further connections,
+// cancels the context of handlers and tasks, waits until every connection goroutine and
+// task has ended, and runs the OnClose hooks. Registered objects stay usable; Sync on them
+// sends nothing. Close must not be called from a handler or task of the same session.
 func (s *Session) Close() {
 	s.mu.Lock()
+	already := s.closed
 	s.closed = true
 	s.mu.Unlock()
 	if c := s.live.Swap(nil); c != nil {
 		c.closeWith(CloseGoingAway, "session closed", nil)
 	}
+	s.cancel()
 	s.conns.Wait()
+	s.tasks.Wait()
+	if !already {
+		s.runHooks(&s.onClose, context.Background())
+	}
 }
 
 // deliver implements subscriber: it queues a published patch on the live connection.

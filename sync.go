@@ -47,11 +47,7 @@ func (s *Synced[T]) Update(fn func(v *T)) error {
 // full state. Safe to call from many goroutines; calls are serialized per object.
 //
 // Sync returns an error only when a field fails to marshal, or after Unregister.
-func (s *Synced[T]) Sync() error {
-	s.o.pub.Lock()
-	defer s.o.pub.Unlock()
-	return s.o.syncLocked()
-}
+func (s *Synced[T]) Sync() error { return s.o.sync() }
 
 // Version returns the version of the last published state: 0 at registration, plus one
 // per published patch.
@@ -61,13 +57,23 @@ func (s *Synced[T]) Version() uint64 {
 	return s.o.version
 }
 
-// Unregister removes the object from its session: its events are removed, its client stops
-// receiving its frames, and Sync returns ErrUnregistered. The struct itself is untouched.
+// Unregister removes the object from its session: its events, actions and tasks are
+// removed, its running tasks cancelled, its client stops receiving its frames, and Sync
+// returns ErrUnregistered. The struct itself is untouched.
 func (s *Synced[T]) Unregister() {
 	s.sess.remove(s.o)
-	s.o.pub.Lock()
-	s.o.gone = true
-	s.o.pub.Unlock()
+	o := s.o
+	o.hmu.Lock()
+	o.gone.Store(true)
+	o.cancelTasksLocked()
+	o.actions, o.tasks = nil, nil
+	o.hmu.Unlock()
+	o.pub.Lock()
+	if o.trailing != nil {
+		o.trailing.Stop()
+		o.trailing = nil
+	}
+	o.pub.Unlock()
 }
 
 // Published returns the state as last published (the JSON a client holds once it has

@@ -149,7 +149,7 @@ func (o *object) clientPatch(data json.RawMessage) error {
 	}
 	o.pub.Lock()
 	defer o.pub.Unlock()
-	if o.gone {
+	if o.gone.Load() {
 		return ErrUnregistered
 	}
 	o.state.Lock()
@@ -228,7 +228,7 @@ func (o *object) clientSet(data json.RawMessage) error {
 	}
 	o.pub.Lock()
 	defer o.pub.Unlock()
-	if o.gone {
+	if o.gone.Load() {
 		return ErrUnregistered
 	}
 	o.state.Lock()
@@ -291,7 +291,7 @@ func (o *object) decodeField(f *boundField, raw json.RawMessage, cur []byte) (re
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v.Interface()); err != nil {
-		return reflect.Value{}, false, decodeError(f, err)
+		return reflect.Value{}, false, decodeError(f.pointer, err)
 	}
 	enc, err := json.Marshal(v.Interface())
 	if err != nil {
@@ -352,11 +352,12 @@ func nullable(t reflect.Type) bool {
 
 var jsonUnmarshalerType = reflect.TypeFor[json.Unmarshaler]()
 
-// decodeError turns an encoding/json decode error into a client error with a JSON Pointer.
-func decodeError(f *boundField, err error) *Error {
+// decodeError turns an encoding/json decode error into a client error whose path is the
+// JSON Pointer base plus the failing member.
+func decodeError(base string, err error) *Error {
 	var te *json.UnmarshalTypeError
 	if errors.As(err, &te) {
-		p := f.pointer
+		p := base
 		if te.Field != "" {
 			for _, tok := range strings.Split(te.Field, ".") {
 				p += "/" + patch.EscapeToken(tok)
@@ -365,9 +366,9 @@ func decodeError(f *boundField, err error) *Error {
 		return errorf(CodeTypeMismatch, p, "expected %s, got JSON %s", te.Type, te.Value)
 	}
 	if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
-		return errorf(CodeUnknownPath, f.pointer, "field %q has no member %s", f.wire, name)
+		return errorf(CodeUnknownPath, base, "unknown member %s", name)
 	}
-	return errorf(CodeTypeMismatch, f.pointer, "field %q: %v", f.wire, err)
+	return errorf(CodeTypeMismatch, base, "%v", err)
 }
 
 // failedOp finds the path of the op that failed by replaying the ops one at a time. Only

@@ -1,0 +1,195 @@
+package wssync
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"reflect"
+)
+
+// actionEntry is one registered action of an object.
+type actionEntry struct {
+	params *paramDecoder
+	invoke func(ctx context.Context, p reflect.Value) (any, error) // p is a *P
+}
+
+// Action registers handler as action name of s's object: a client frame
+// `_ACTION:KEY` with data `{"type": name, ...params}` decodes the params into P and calls
+// handler. After the handler returns, the object is synced, so the handler only mutates
+// (under the concurrency rule: s.Update, or s.Lock/s.Unlock).
+//
+// P is a struct whose fields are the params, named like synced fields (json tag, else the
+// object's naming rule). A field is required unless its type is a pointer, slice, map or
+// interface, or its json tag says omitempty/omitzero. Unknown params, missing required ones,
+// wrong types and a failing Validate method (see Validator) are refused with CodeBadParams
+// and the handler is not called. A handler error or panic reaches the client as
+// CodeActionFailed; the session lives on. A []byte param named "data" receives the payload
+// when the action is sent as binary (`_BIN_META` + binary frame).
+//
+// Actions of one session run one at a time, in arrival order, on the connection's reader:
+// keep them short and use a Task for long work. ctx is cancelled when the session closes.
+// Registering a name twice on one object is an error.
+func Action[T, P any](s *Synced[T], name string, handler func(ctx context.Context, p P) error) error {
+	return s.o.addAction(name, reflect.TypeFor[P](), func(ctx context.Context, p reflect.Value) (any, error) {
+		return nil, handler(ctx, *p.Interface().(*P))
+	})
+}
+
+// ActionResult is Action for handlers with a result. When the client's frame carries a
+// request id (our extension), the server answers with one `_RESULT` frame carrying the
+// result, JSON-encoded, or the error.
+func ActionResult[T, P, R any](s *Synced[T], name string, handler func(ctx context.Context, p P) (R, error)) error {
+	return s.o.addAction(name, reflect.TypeFor[P](), func(ctx context.Context, p reflect.Value) (any, error) {
+		return handler(ctx, *p.Interface().(*P))
+	})
+}
+
+// RemoveAction removes action name; it reports whether there was one.
+func (s *Synced[T]) RemoveAction(name string) bool {
+	s.o.hmu.Lock()
+	defer s.o.hmu.Unlock()
+	_, ok := s.o.actions[name]
+	delete(s.o.actions, name)
+	return ok
+}
+
+func (o *object) addAction(name string, pt reflect.Type, invoke func(context.Context, reflect.Value) (any, error)) error {
+	if name == "" {
+		return fmt.Errorf("wssync: key %q: an action needs a name", o.key)
+	}
+	dec, err := newParamDecoder(pt, o.naming)
+	if err != nil {
+		return fmt.Errorf("wssync: key %q action %q: %w", o.key, name, err)
+	}
+	if !dec.isStr {
+		return fmt.Errorf("wssync: key %q action %q: params must be a struct, not %s", o.key, name, pt)
+	}
+	o.hmu.Lock()
+	defer o.hmu.Unlock()
+	if o.gone.Load() {
+		return ErrUnregistered
+	}
+	if _, dup := o.actions[name]; dup {
+		return fmt.Errorf("%w: action %q on key %q", ErrDuplicateHandler, name, o.key)
+	}
+	if o.actions == nil {
+		o.actions = make(map[string]*actionEntry)
+	}
+	o.actions[name] = &actionEntry{params: dec, invoke: invoke}
+	return nil
+}
+
+// callName reads the "type" member of an action or task object.
+func callName(data json.RawMessage, event string) (string, *Error) {
+	var head struct {
+		Type *string `json:"type"`
+	}
+	if len(data) == 0 || data[0] != '{' || json.Unmarshal(data, &head) != nil || head.Type == nil || *head.Type == "" {
+		return "", errorf(CodeBadData, "", "%s data must be an object with a string \"type\" naming the call", event)
+	}
+	return *head.Type, nil
+}
+
+// handleAction dispatches `_ACTION:KEY`.
+func handleAction(o *object) eventHandler {
+	return func(c *conn, in *inbound) error {
+		name, perr := callName(in.data, in.event)
+		if perr != nil {
+			return perr
+		}
+		o.hmu.RLock()
+		a := o.actions[name]
+		o.hmu.RUnlock()
+		if a == nil {
+			return withAction(errorf(CodeUnknownAction, "", "no action %q on key %q", name, o.key), name)
+		}
+		p, perr := a.params.decodeObject(in.data, in.bin)
+		if perr != nil {
+			return withAction(perr, name)
+		}
+		result, err := callSafely(func() (any, error) { return a.invoke(c.sess.ctx, p) })
+		if serr := o.sync(); serr != nil {
+			c.log.Error("wssync: sync after action failed", "key", o.key, "action", name, "err", serr)
+		}
+		if err != nil {
+			c.log.Info("wssync: action failed", "key", o.key, "action", name, "err", err)
+			return withAction(handlerError(CodeActionFailed, err), name)
+		}
+		if in.id != "" {
+			f, err := resultFrame(in.id, result)
+			if err != nil {
+				c.log.Error("wssync: action result does not marshal", "key", o.key, "action", name, "err", err)
+				return withAction(errorf(CodeInternal, "", "the result of %q could not be encoded", name), name)
+			}
+			c.send(f)
+		}
+		return nil
+	}
+}
+
+// callSafely runs fn, turning a panic into an error.
+func callSafely(fn func() (any, error)) (result any, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("panic: %v", r)
+		}
+	}()
+	return fn()
+}
+
+// handlerError is the client's view of a handler's error: an *Error as it is, anything
+// else under code with the error's message.
+func handlerError(code Code, err error) *Error {
+	var e *Error
+	if errors.As(err, &e) {
+		return e
+	}
+	return errorf(code, "", "%v", err)
+}
+
+func withAction(e *Error, name string) *Error {
+	e.Action = name
+	return e
+}
+
+// resultFrame encodes a successful `_RESULT`.
+func resultFrame(id string, result any) (*frame, error) {
+	data, err := json.Marshal(result)
+	if err != nil {
+		return nil, err
+	}
+	buf := append([]byte(`{"type":"_RESULT","id":`), appendJSONString(nil, id)...)
+	buf = append(append(append(buf, `,"data":`...), data...), '}')
+	return &frame{data: buf}, nil
+}
+
+// SendAction sends an exposed action to the client: `_ACTION:KEY` with data
+// `{"type": name, ...params}`. params must marshal to a JSON object (or be nil). It returns
+// ErrNotConnected when no client is connected; the action is not queued for later.
+func (s *Synced[T]) SendAction(name string, params any) error {
+	data, err := mergeType(name, params)
+	if err != nil {
+		return err
+	}
+	return s.sess.sendEvent("_ACTION:"+s.o.key, data)
+}
+
+// mergeType builds {"type": name, ...params}.
+func mergeType(name string, params any) ([]byte, error) {
+	buf := append([]byte(`{"type":`), appendJSONString(nil, name)...)
+	if params == nil {
+		return append(buf, '}'), nil
+	}
+	p, err := json.Marshal(params)
+	if err != nil {
+		return nil, fmt.Errorf("wssync: params of %q: %w", name, err)
+	}
+	if len(p) < 2 || p[0] != '{' {
+		return nil, fmt.Errorf("wssync: params of %q must marshal to a JSON object, got %s", name, p)
+	}
+	if len(p) > 2 {
+		buf = append(buf, ',')
+	}
+	return append(buf, p[1:]...), nil
+}

@@ -1,0 +1,159 @@
+package wssync
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"reflect"
+
+	"github.com/wssync/wssync/internal/patch"
+)
+
+// Validator is implemented by action, task and event params that check themselves after
+// decoding. A non-nil error refuses the call with CodeBadParams; the handler is not called.
+type Validator interface {
+	Validate() error
+}
+
+// paramField is one field of a params struct with its wire name fixed.
+type paramField struct {
+	spec     *fieldSpec
+	wire     string
+	required bool
+}
+
+// paramDecoder decodes `{"type": NAME, ...params}` objects into a struct type with type
+// checks, unknown-member and required-member checks. Built once per registration.
+type paramDecoder struct {
+	typ    reflect.Type
+	fields []paramField
+	byWire map[string]int
+	isStr  bool // P is a struct; otherwise data decodes as plain JSON
+}
+
+// newParamDecoder prepares decoding into P's type t, naming untagged fields with naming.
+// A field is required unless its type is nullable (pointer, slice, map, interface) or its
+// json tag says omitempty or omitzero.
+func newParamDecoder(t reflect.Type, naming func(string) string) (*paramDecoder, error) {
+	d := &paramDecoder{typ: t, byWire: map[string]int{}}
+	if t.Kind() != reflect.Struct {
+		if err := checkJSONType(t, map[reflect.Type]bool{}); err != nil {
+			return nil, fmt.Errorf("%w: params type %s: %v", ErrUnsupportedType, t, err)
+		}
+		return d, nil
+	}
+	d.isStr = true
+	spec, err := typeSpecOf(t)
+	if err != nil {
+		return nil, err
+	}
+	for i := range spec.fields {
+		fs := &spec.fields[i]
+		name := fs.tagName
+		if name == "" {
+			name = naming(fs.goName)
+		}
+		if name == "type" {
+			return nil, fmt.Errorf("%w: params type %s: field %s takes the wire name \"type\", which names the action", ErrDuplicateName, t, fs.goName)
+		}
+		if _, dup := d.byWire[name]; dup {
+			return nil, fmt.Errorf("%w: params type %s: %q", ErrDuplicateName, t, name)
+		}
+		d.byWire[name] = len(d.fields)
+		d.fields = append(d.fields, paramField{spec: fs, wire: name, required: !fs.optional && !nullable(fs.typ)})
+	}
+	return d, nil
+}
+
+// decodeObject decodes the members of an action/task object (the "type" member is
+// skipped). bin, when not nil, is the payload of a binary frame: it fills the []byte param
+// named "data", as ws-sync merges {"data": bytes, ...metadata}.
+func (d *paramDecoder) decodeObject(data json.RawMessage, bin []byte) (reflect.Value, *Error) {
+	v := reflect.New(d.typ)
+	var members map[string]json.RawMessage
+	if len(data) > 0 {
+		if data[0] != '{' || json.Unmarshal(data, &members) != nil {
+			return v, errorf(CodeBadParams, "", "params must be a JSON object")
+		}
+	}
+	delete(members, "type")
+	if !d.isStr {
+		return v, errorf(CodeBadParams, "", "internal: non-struct params in an object")
+	}
+	seen := make([]bool, len(d.fields))
+	for name, raw := range members {
+		i, ok := d.byWire[name]
+		if !ok {
+			return v, errorf(CodeBadParams, "/"+patch.EscapeToken(name), "unknown param %q", name)
+		}
+		seen[i] = true
+		f := &d.fields[i]
+		if err := decodeStrict(raw, v.Elem().FieldByIndex(f.spec.index), "/"+patch.EscapeToken(f.wire)); err != nil {
+			return v, err
+		}
+	}
+	if bin != nil {
+		i, ok := d.byWire["data"]
+		if !ok || d.fields[i].spec.typ != reflect.TypeFor[[]byte]() {
+			return v, errorf(CodeBadParams, "/data", "this handler takes no binary data (it needs a []byte param named \"data\")")
+		}
+		v.Elem().FieldByIndex(d.fields[i].spec.index).SetBytes(bin)
+		seen[i] = true
+	}
+	for i, f := range d.fields {
+		if f.required && !seen[i] {
+			return v, errorf(CodeBadParams, "/"+patch.EscapeToken(f.wire), "missing required param %q", f.wire)
+		}
+	}
+	return v, validateParams(v)
+}
+
+// decodeValue decodes data as a whole (custom events with non-struct payloads).
+func (d *paramDecoder) decodeValue(data json.RawMessage) (reflect.Value, *Error) {
+	v := reflect.New(d.typ)
+	if data == nil {
+		data = json.RawMessage("null")
+	}
+	if err := decodeStrict(data, v.Elem(), ""); err != nil {
+		return v, err
+	}
+	return v, validateParams(v)
+}
+
+// decodeStrict decodes raw into dst with type checks and no unknown members.
+func decodeStrict(raw json.RawMessage, dst reflect.Value, path string) *Error {
+	if bytes.Equal(bytes.TrimSpace(raw), []byte("null")) {
+		if !nullable(dst.Type()) {
+			return errorf(CodeBadParams, path, "must not be null")
+		}
+		dst.SetZero()
+		return nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(dst.Addr().Interface()); err != nil {
+		e := decodeError(path, err)
+		e.Code = CodeBadParams
+		return e
+	}
+	return nil
+}
+
+// validateParams runs the params' Validate method, if any. v is a pointer.
+func validateParams(v reflect.Value) *Error {
+	val, ok := v.Interface().(Validator)
+	if !ok {
+		if val, ok = v.Elem().Interface().(Validator); !ok {
+			return nil
+		}
+	}
+	if err := val.Validate(); err != nil {
+		var fe *FieldError
+		if errors.As(err, &fe) {
+			return errorf(CodeBadParams, fe.Path, "%s", fe.Message)
+		}
+		return errorf(CodeBadParams, "", "%v", err)
+	}
+	return nil
+}

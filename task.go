@@ -1,0 +1,240 @@
+package wssync
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"slices"
+	"time"
+)
+
+// Task statuses reported to the client in `_TASK_STATUS:KEY` frames.
+const (
+	TaskStarted   = "started"
+	TaskDone      = "done"
+	TaskFailed    = "failed"
+	TaskCancelled = "cancelled"
+)
+
+// taskDef is one registered task of an object, with its running instance if any.
+type taskDef struct {
+	params   *paramDecoder
+	run      func(ctx context.Context, p reflect.Value) error // p is a *P
+	onCancel func()
+	running  *taskRun
+}
+
+type taskRun struct {
+	cancel context.CancelFunc
+}
+
+// TaskOption configures a task.
+type TaskOption func(*taskDef)
+
+// OnCancel sets a hook that runs after a cancelled task has returned (ws-sync's
+// @task.cancel), in the task's goroutine.
+func OnCancel(hook func()) TaskOption {
+	return func(t *taskDef) { t.onCancel = hook }
+}
+
+// Task registers run as the long-running task name of s's object. `_TASK_START:KEY` with
+// `{"type": name, ...params}` decodes the params (as for Action) and runs run in its own
+// goroutine; `_TASK_CANCEL:KEY` with `{"type": name}` cancels its ctx. At most one instance
+// per name per object runs at a time: a second start is refused with CodeTaskRunning.
+//
+// The client is told `_TASK_STATUS:KEY` {"type": name, "status": ...}: "started", then
+// "done", "failed" (with the error) or "cancelled". ctx is also cancelled when the session
+// that started the task closes (Close waits for its tasks) or the object is unregistered.
+// The object is synced when the task starts and ends; progress is ordinary state: mutate
+// with Update, or use SyncThrottled to publish at most every interval.
+func Task[T, P any](s *Synced[T], name string, run func(ctx context.Context, p P) error, opts ...TaskOption) error {
+	def := &taskDef{run: func(ctx context.Context, p reflect.Value) error { return run(ctx, *p.Interface().(*P)) }}
+	for _, opt := range opts {
+		opt(def)
+	}
+	return s.o.addTask(name, reflect.TypeFor[P](), def)
+}
+
+func (o *object) addTask(name string, pt reflect.Type, def *taskDef) error {
+	if name == "" {
+		return fmt.Errorf("wssync: key %q: a task needs a name", o.key)
+	}
+	dec, err := newParamDecoder(pt, o.naming)
+	if err != nil {
+		return fmt.Errorf("wssync: key %q task %q: %w", o.key, name, err)
+	}
+	if !dec.isStr {
+		return fmt.Errorf("wssync: key %q task %q: params must be a struct, not %s", o.key, name, pt)
+	}
+	def.params = dec
+	o.hmu.Lock()
+	defer o.hmu.Unlock()
+	if o.gone.Load() {
+		return ErrUnregistered
+	}
+	if _, dup := o.tasks[name]; dup {
+		return fmt.Errorf("%w: task %q on key %q", ErrDuplicateHandler, name, o.key)
+	}
+	if o.tasks == nil {
+		o.tasks = make(map[string]*taskDef)
+	}
+	o.tasks[name] = def
+	return nil
+}
+
+// RunningTasks returns the names of the object's running tasks, sorted.
+func (s *Synced[T]) RunningTasks() []string { return s.o.runningTasks() }
+
+func (o *object) runningTasks() []string {
+	o.hmu.RLock()
+	defer o.hmu.RUnlock()
+	names := []string{}
+	for name, t := range o.tasks {
+		if t.running != nil {
+			names = append(names, name)
+		}
+	}
+	slices.Sort(names)
+	return names
+}
+
+// handleTaskStart dispatches `_TASK_START:KEY`.
+func handleTaskStart(o *object) eventHandler {
+	return func(c *conn, in *inbound) error {
+		name, perr := callName(in.data, in.event)
+		if perr != nil {
+			return perr
+		}
+		o.hmu.Lock()
+		def := o.tasks[name]
+		if def == nil {
+			o.hmu.Unlock()
+			return withAction(errorf(CodeUnknownTask, "", "no task %q on key %q", name, o.key), name)
+		}
+		if def.running != nil {
+			o.hmu.Unlock()
+			return withAction(errorf(CodeTaskRunning, "", "task %q is already running", name), name)
+		}
+		p, perr := def.params.decodeObject(in.data, in.bin)
+		if perr != nil {
+			o.hmu.Unlock()
+			return withAction(perr, name)
+		}
+		sess := c.sess
+		ctx, cancel := context.WithCancel(sess.ctx)
+		run := &taskRun{cancel: cancel}
+		def.running = run
+		sess.tasks.Add(1)
+		o.hmu.Unlock()
+
+		if in.id != "" {
+			f, _ := resultFrame(in.id, nil)
+			c.send(f)
+		}
+		sess.sendTaskStatus(o, name, TaskStarted, nil)
+		_ = o.sync() // publish runningTasks
+		go o.runTask(sess, name, def, run, ctx, p)
+		return nil
+	}
+}
+
+// runTask runs one task instance to its end and reports how it ended.
+func (o *object) runTask(sess *Session, name string, def *taskDef, run *taskRun, ctx context.Context, p reflect.Value) {
+	defer sess.tasks.Done()
+	_, err := callSafely(func() (any, error) { return nil, def.run(ctx, p) })
+	cancelled := ctx.Err() != nil && (err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded))
+	run.cancel()
+	if cancelled && def.onCancel != nil {
+		_, _ = callSafely(func() (any, error) { def.onCancel(); return nil, nil })
+	}
+	o.hmu.Lock()
+	if def.running == run {
+		def.running = nil
+	}
+	o.hmu.Unlock()
+	_ = o.sync()
+	switch {
+	case cancelled:
+		sess.sendTaskStatus(o, name, TaskCancelled, nil)
+	case err != nil:
+		sess.cfg.logger.Info("wssync: task failed", "key", o.key, "task", name, "err", err)
+		sess.sendTaskStatus(o, name, TaskFailed, withAction(handlerError(CodeTaskFailed, err), name))
+	default:
+		sess.sendTaskStatus(o, name, TaskDone, nil)
+	}
+}
+
+// handleTaskCancel dispatches `_TASK_CANCEL:KEY`.
+func handleTaskCancel(o *object) eventHandler {
+	return func(c *conn, in *inbound) error {
+		name, perr := callName(in.data, in.event)
+		if perr != nil {
+			return perr
+		}
+		o.hmu.RLock()
+		def := o.tasks[name]
+		var run *taskRun
+		if def != nil {
+			run = def.running
+		}
+		o.hmu.RUnlock()
+		switch {
+		case def == nil:
+			return withAction(errorf(CodeUnknownTask, "", "no task %q on key %q", name, o.key), name)
+		case run == nil:
+			return withAction(errorf(CodeTaskNotRunning, "", "task %q is not running", name), name)
+		}
+		run.cancel()
+		if in.id != "" {
+			f, _ := resultFrame(in.id, nil)
+			c.send(f)
+		}
+		return nil
+	}
+}
+
+// cancelTasksLocked cancels every running task of the object. The caller holds hmu.
+func (o *object) cancelTasksLocked() {
+	for _, t := range o.tasks {
+		if t.running != nil {
+			t.running.cancel()
+		}
+	}
+}
+
+// taskStatus is the data of a `_TASK_STATUS:KEY` frame.
+type taskStatus struct {
+	Type   string `json:"type"`
+	Status string `json:"status"`
+	Error  *Error `json:"error,omitempty"`
+}
+
+func (s *Session) sendTaskStatus(o *object, name, status string, err *Error) {
+	if err != nil {
+		err.Event = evTaskStart + o.key
+	}
+	_ = s.sendEventValue("_TASK_STATUS:"+o.key, taskStatus{Type: name, Status: status, Error: err})
+}
+
+// SyncThrottled publishes changes at most once per interval (ws-sync's
+// sync(if_since_last=…)): if the last publish is older than interval it syncs now;
+// otherwise it makes sure one sync runs when the interval is over, so the last change is
+// always delivered. For progress updates from tasks.
+func (s *Synced[T]) SyncThrottled(interval time.Duration) error {
+	o := s.o
+	o.pub.Lock()
+	defer o.pub.Unlock()
+	if wait := interval - time.Since(o.lastSync); wait > 0 {
+		if o.trailing == nil {
+			o.trailing = time.AfterFunc(wait, func() {
+				o.pub.Lock()
+				o.trailing = nil
+				_ = o.syncLocked()
+				o.pub.Unlock()
+			})
+		}
+		return nil
+	}
+	return o.syncLocked()
+}
