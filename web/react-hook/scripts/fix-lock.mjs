@@ -24,8 +24,15 @@ for (const [path, meta] of Object.entries(pkgs)) {
       console.warn(`skip ${name} (from ${path}): platform not recognised`);
       continue;
     }
-    const entry = { version, cpu: [cpu], dev: meta.dev === true ? true : undefined, optional: true, os: [os] };
-    if (os === "linux") entry.libc = [parts.some((p) => p.startsWith("musl")) ? "musl" : "glibc"];
+    // Key order as npm writes it, so a later `npm install` leaves the file unchanged.
+    const entry = {
+      version,
+      cpu: [cpu],
+      dev: meta.dev === true ? true : undefined,
+      libc: os === "linux" ? [parts.some((p) => p.startsWith("musl")) ? "musl" : "glibc"] : undefined,
+      optional: true,
+      os: [os],
+    };
     pkgs[`node_modules/${name}`] = JSON.parse(JSON.stringify(entry));
     have.add(name);
     added++;

@@ -1,7 +1,7 @@
 // React bindings: a provider that owns a Session, and hooks over its stores.
 // Each key is its own external store, so a component re-renders only when its key changes.
 
-import { type ReactNode, createContext, useContext, useEffect, useMemo, useRef, useSyncExternalStore } from "react";
+import { type ReactElement, type ReactNode, createContext, useContext, useEffect, useMemo, useRef, useSyncExternalStore } from "react";
 import { saveWithAnchor } from "./download";
 import type { SyncError } from "./errors";
 import type { Operation } from "./patch";
@@ -47,7 +47,7 @@ export interface SessionProviderProps {
 }
 
 /** Provides a Session to `useSynced`, `useSession` and `useConnectionState` below it. */
-export function SessionProvider(props: SessionProviderProps): ReactNode {
+export function SessionProvider(props: SessionProviderProps): ReactElement {
   const { url, wsAuth = false, autoconnect = true, WebSocketImpl, session: external } = props;
   // Callbacks go through a ref so a new inline function does not recreate the Session.
   const latest = useRef(props);
@@ -72,7 +72,6 @@ export function SessionProvider(props: SessionProviderProps): ReactNode {
         },
       }),
     // Reconnect bounds and timeout are read once per Session, like the url's identity.
-    // eslint-disable-next-line react-hooks/exhaustive-deps
     [external, url, wsAuth, WebSocketImpl],
   );
   useEffect(() => {
@@ -222,7 +221,7 @@ export function useSynced<S extends object, A extends ParamMap = AnyParams, T ex
 
   return useMemo(() => {
     const out: Record<string, unknown> = {};
-    const fields = new Set([...Object.keys(initialStateKeys(initialState)), ...Object.keys(snap.state)]);
+    const fields = new Set([...Object.keys(initialStateKeys(initialState)), ...Object.keys(initialStateKeys(snap.state))]);
     for (const f of fields) {
       out[f] = (snap.state as Record<string, unknown>)[f];
       const C = capitalize(f);
@@ -241,7 +240,6 @@ export function useSynced<S extends object, A extends ParamMap = AnyParams, T ex
     });
     return out as Synced<S, A, T>;
     // initialState is only a fallback for field names before the first _SET.
-    // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [snap, base, store, syncWrappers]);
 }
 
