@@ -80,21 +80,10 @@ func (o *object) addAction(name string, pt reflect.Type, invoke func(context.Con
 	return nil
 }
 
-// callName reads the "type" member of an action or task object.
-func callName(data json.RawMessage, event string) (string, *Error) {
-	var head struct {
-		Type *string `json:"type"`
-	}
-	if len(data) == 0 || data[0] != '{' || json.Unmarshal(data, &head) != nil || head.Type == nil || *head.Type == "" {
-		return "", errorf(CodeBadData, "", "%s data must be an object with a string \"type\" naming the call", event)
-	}
-	return *head.Type, nil
-}
-
 // handleAction dispatches `_ACTION:KEY`.
 func handleAction(o *object) eventHandler {
 	return func(c *conn, in *inbound) error {
-		name, perr := callName(in.data, in.event)
+		name, members, perr := parseCall(in.data, in.event)
 		if perr != nil {
 			return perr
 		}
@@ -104,7 +93,7 @@ func handleAction(o *object) eventHandler {
 		if a == nil {
 			return withAction(errorf(CodeUnknownAction, "", "no action %q on key %q", name, o.key), name)
 		}
-		p, perr := a.params.decodeObject(in.data, in.bin)
+		p, perr := a.params.decodeMembers(members, in.bin)
 		if perr != nil {
 			return withAction(perr, name)
 		}

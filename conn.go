@@ -24,6 +24,10 @@ type conn struct {
 	closeText string
 	farewell  *frame // sent before the close frame, e.g. _DISCONNECT
 
+	// writeMu is held by whoever writes data frames: the writer goroutine, or the reader
+	// flushing the replies to the frame it just handled (saving a goroutine handoff).
+	writeMu sync.Mutex
+
 	// reader-only state
 	binMeta   *binMeta
 	badFrames int
@@ -107,6 +111,7 @@ func (c *conn) readLoop() {
 		if c.closing() {
 			return
 		}
+		c.flushInline()
 	}
 }
 
@@ -141,11 +146,28 @@ func (c *conn) writeLoop() {
 				c.closeWith(CloseGoingAway, "", nil)
 			}
 		case <-c.q.wake:
-			if err := c.drain(); err != nil {
+			c.writeMu.Lock()
+			err := c.drain()
+			c.writeMu.Unlock()
+			if err != nil {
 				c.log.Debug("wssync: write failed", "err", err)
 				c.closeWith(CloseGoingAway, "", nil)
 			}
 		}
+	}
+}
+
+// flushInline writes what the reader's last handler queued, from the reader goroutine,
+// unless the writer goroutine is already writing (it then drains the queue itself).
+func (c *conn) flushInline() {
+	if !c.q.nonEmpty() || !c.writeMu.TryLock() {
+		return
+	}
+	err := c.drain()
+	c.writeMu.Unlock()
+	if err != nil {
+		c.log.Debug("wssync: write failed", "err", err)
+		c.closeWith(CloseGoingAway, "", nil)
 	}
 }
 
@@ -206,6 +228,8 @@ func (c *conn) write(f *frame) error {
 // client that does not read them is not waited for.
 func (c *conn) sayGoodbye() {
 	const grace = time.Second
+	c.writeMu.Lock()
+	defer c.writeMu.Unlock()
 	if c.farewell != nil {
 		_ = c.ws.SetWriteDeadline(time.Now().Add(grace))
 		_ = c.ws.WriteMessage(websocket.TextMessage, c.farewell.data)

@@ -153,3 +153,74 @@ func FuzzClientSet(f *testing.F) {
 		checkWrite(t, s, doc, func() error { return s.o.clientSet(data) })
 	})
 }
+
+type fuzzParams struct {
+	N     int               `json:"n"`
+	Name  string            `json:"name"`
+	Tags  []string          `json:"tags"`
+	Inner *fuzzItem         `json:"inner"`
+	Opt   float64           `json:"opt,omitempty"`
+	Map   map[string]int    `json:"map"`
+	Raw   json.RawMessage   `json:"raw"`
+	Any   any               `json:"any"`
+	Data  []byte            `json:"data"`
+	Deep  []map[string]bool `json:"deep"`
+}
+
+func (p fuzzParams) Validate() error {
+	if p.N < 0 {
+		return &FieldError{Path: "/n", Message: "n must not be negative"}
+	}
+	return nil
+}
+
+// FuzzActionParams: the decoder of action and task frames either refuses with bad_data or
+// bad_params, or yields params that satisfy their Validate method and carry every
+// required member.
+func FuzzActionParams(f *testing.F) {
+	for _, s := range []string{
+		`{"type":"a","n":1,"name":"x"}`,
+		`{"type":"a","n":-1,"name":"x"}`,
+		`{"type":"a","n":1,"name":"x","inner":{"name":"i","done":true},"tags":["a"],"map":{"k":1},"raw":[1],"any":{"z":null},"deep":[{"a":true}]}`,
+		`{"type":"a","n":"1","name":"x"}`,
+		`{"type":"a","name":"x"}`,
+		`{"type":"a","n":1,"name":"x","inner":{"bogus":1}}`,
+		`{"type":"a","n":1,"name":"x","data":"AAEC"}`,
+		`{"type":5}`, `[]`, `{"n":1}`,
+	} {
+		f.Add([]byte(s))
+	}
+	dec, err := newParamDecoder(reflect.TypeFor[fuzzParams](), LowerCamel)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if !json.Valid(data) {
+			return // the envelope decoder refuses invalid JSON first
+		}
+		name, members, perr := parseCall(data, "_ACTION:K")
+		if perr != nil {
+			if perr.Code != CodeBadData {
+				t.Fatalf("parseCall refused with %s", perr.Code)
+			}
+			return
+		}
+		if name == "" {
+			t.Fatal("empty name accepted")
+		}
+		v, perr := dec.decodeMembers(members, nil)
+		if perr != nil {
+			if perr.Code != CodeBadParams || perr.Message == "" {
+				t.Fatalf("refusal %+v", perr)
+			}
+			return
+		}
+		p := v.Interface().(*fuzzParams)
+		if p.N < 0 {
+			t.Fatal("Validate was bypassed")
+		}
+		if _, ok := members["n"]; !ok {
+			t.Fatal("a missing required param was accepted")
+		}
+	})
+}

@@ -183,6 +183,13 @@ func (q *outQueue) pop() (outItem, bool) {
 	return it, true
 }
 
+// nonEmpty reports whether anything is queued.
+func (q *outQueue) nonEmpty() bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.head < len(q.items)
+}
+
 // markBased records that o's _SET was sent: patches apply from now on. The caller holds
 // o.pub, so no patch of o is published between the _SET and this call.
 func (q *outQueue) markBased(o *object) {

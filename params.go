@@ -21,6 +21,7 @@ type paramField struct {
 	spec     *fieldSpec
 	wire     string
 	required bool
+	strict   bool // the type holds a struct: decode refusing unknown members
 }
 
 // paramDecoder decodes `{"type": NAME, ...params}` objects into a struct type with type
@@ -61,26 +62,38 @@ func newParamDecoder(t reflect.Type, naming func(string) string) (*paramDecoder,
 			return nil, fmt.Errorf("%w: params type %s: %q", ErrDuplicateName, t, name)
 		}
 		d.byWire[name] = len(d.fields)
-		d.fields = append(d.fields, paramField{spec: fs, wire: name, required: !fs.optional && !nullable(fs.typ)})
+		d.fields = append(d.fields, paramField{spec: fs, wire: name, required: !fs.optional && !nullable(fs.typ), strict: holdsStruct(fs.typ, map[reflect.Type]bool{})})
 	}
 	return d, nil
 }
 
-// decodeObject decodes the members of an action/task object (the "type" member is
-// skipped). bin, when not nil, is the payload of a binary frame: it fills the []byte param
-// named "data", as ws-sync merges {"data": bytes, ...metadata}.
-func (d *paramDecoder) decodeObject(data json.RawMessage, bin []byte) (reflect.Value, *Error) {
-	v := reflect.New(d.typ)
+// parseCall splits the data of an action or task frame, {"type": NAME, ...params}, into
+// the name and the params' members.
+func parseCall(data json.RawMessage, event string) (string, map[string]json.RawMessage, *Error) {
 	var members map[string]json.RawMessage
-	if len(data) > 0 {
-		if data[0] != '{' || json.Unmarshal(data, &members) != nil {
-			return v, errorf(CodeBadParams, "", "params must be a JSON object")
-		}
+	var name string
+	if len(data) == 0 || data[0] != '{' || json.Unmarshal(data, &members) != nil ||
+		len(members["type"]) == 0 || members["type"][0] != '"' || json.Unmarshal(members["type"], &name) != nil || name == "" {
+		return "", nil, errorf(CodeBadData, "", "%s data must be an object with a string \"type\" naming the call", event)
 	}
 	delete(members, "type")
-	if !d.isStr {
-		return v, errorf(CodeBadParams, "", "internal: non-struct params in an object")
+	return name, members, nil
+}
+
+// decodeObject decodes a params object given as raw JSON (custom events).
+func (d *paramDecoder) decodeObject(data json.RawMessage, bin []byte) (reflect.Value, *Error) {
+	var members map[string]json.RawMessage
+	if len(data) > 0 && (data[0] != '{' || json.Unmarshal(data, &members) != nil) {
+		return reflect.New(d.typ), errorf(CodeBadParams, "", "params must be a JSON object")
 	}
+	return d.decodeMembers(members, bin)
+}
+
+// decodeMembers decodes params members into a new *P. bin, when not nil, is the payload
+// of a binary frame: it fills the []byte param named "data", as ws-sync merges
+// {"data": bytes, ...metadata}.
+func (d *paramDecoder) decodeMembers(members map[string]json.RawMessage, bin []byte) (reflect.Value, *Error) {
+	v := reflect.New(d.typ)
 	seen := make([]bool, len(d.fields))
 	for name, raw := range members {
 		i, ok := d.byWire[name]
@@ -89,7 +102,16 @@ func (d *paramDecoder) decodeObject(data json.RawMessage, bin []byte) (reflect.V
 		}
 		seen[i] = true
 		f := &d.fields[i]
-		if err := decodeStrict(raw, v.Elem().FieldByIndex(f.spec.index), "/"+patch.EscapeToken(f.wire)); err != nil {
+		dst := v.Elem().FieldByIndex(f.spec.index)
+		if !f.strict && !bytes.Equal(raw, []byte("null")) {
+			if err := json.Unmarshal(raw, dst.Addr().Interface()); err != nil {
+				e := decodeError("/"+patch.EscapeToken(f.wire), err)
+				e.Code = CodeBadParams
+				return v, e
+			}
+			continue
+		}
+		if err := decodeStrict(raw, dst, "/"+patch.EscapeToken(f.wire)); err != nil {
 			return v, err
 		}
 	}
@@ -119,6 +141,21 @@ func (d *paramDecoder) decodeValue(data json.RawMessage) (reflect.Value, *Error)
 		return v, err
 	}
 	return v, validateParams(v)
+}
+
+// holdsStruct reports whether t contains a struct type, where unknown members matter.
+func holdsStruct(t reflect.Type, seen map[reflect.Type]bool) bool {
+	if seen[t] {
+		return false
+	}
+	seen[t] = true
+	switch t.Kind() {
+	case reflect.Struct:
+		return true
+	case reflect.Pointer, reflect.Slice, reflect.Array, reflect.Map:
+		return holdsStruct(t.Elem(), seen)
+	}
+	return false
 }
 
 // decodeStrict decodes raw into dst with type checks and no unknown members.

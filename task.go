@@ -102,7 +102,7 @@ func (o *object) runningTasks() []string {
 // handleTaskStart dispatches `_TASK_START:KEY`.
 func handleTaskStart(o *object) eventHandler {
 	return func(c *conn, in *inbound) error {
-		name, perr := callName(in.data, in.event)
+		name, members, perr := parseCall(in.data, in.event)
 		if perr != nil {
 			return perr
 		}
@@ -116,7 +116,7 @@ func handleTaskStart(o *object) eventHandler {
 			o.hmu.Unlock()
 			return withAction(errorf(CodeTaskRunning, "", "task %q is already running", name), name)
 		}
-		p, perr := def.params.decodeObject(in.data, in.bin)
+		p, perr := def.params.decodeMembers(members, in.bin)
 		if perr != nil {
 			o.hmu.Unlock()
 			return withAction(perr, name)
@@ -168,7 +168,7 @@ func (o *object) runTask(sess *Session, name string, def *taskDef, run *taskRun,
 // handleTaskCancel dispatches `_TASK_CANCEL:KEY`.
 func handleTaskCancel(o *object) eventHandler {
 	return func(c *conn, in *inbound) error {
-		name, perr := callName(in.data, in.event)
+		name, _, perr := parseCall(in.data, in.event)
 		if perr != nil {
 			return perr
 		}
