@@ -154,14 +154,24 @@ func resultFrame(id string, result any) (*frame, error) {
 }
 
 // SendAction sends an exposed action to the client: `_ACTION:KEY` with data
-// `{"type": name, ...params}`. params must marshal to a JSON object (or be nil). It returns
-// ErrNotConnected when no client is connected; the action is not queued for later.
+// `{"type": name, ...params}`, to every connected session of a shared object. params must
+// marshal to a JSON object (or be nil). It returns ErrNotConnected when no client is
+// connected; the action is not queued for later.
 func (s *Synced[T]) SendAction(name string, params any) error {
 	data, err := mergeType(name, params)
 	if err != nil {
 		return err
 	}
-	return s.sess.sendEvent("_ACTION:"+s.o.key, data)
+	sent := false
+	for _, sess := range s.o.sessions() {
+		if sess.sendEvent("_ACTION:"+s.o.key, data) == nil {
+			sent = true
+		}
+	}
+	if !sent {
+		return ErrNotConnected
+	}
+	return nil
 }
 
 // mergeType builds {"type": name, ...params}.

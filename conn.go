@@ -31,20 +31,25 @@ type conn struct {
 	// reader-only state
 	binMeta   *binMeta
 	badFrames int
+	limit     tokenBucket
+	limited   int // frames dropped since the limit last allowed one
 }
 
 func newConn(s *Session, ws *websocket.Conn) *conn {
 	return &conn{
-		sess: s,
-		ws:   ws,
-		q:    newOutQueue(s.cfg.maxQueuedFrames, s.cfg.maxQueuedBytes),
-		log:  s.cfg.logger.With("remote", ws.RemoteAddr().String()),
-		done: make(chan struct{}),
+		sess:  s,
+		ws:    ws,
+		q:     newOutQueue(s.cfg.maxQueuedFrames, s.cfg.maxQueuedBytes, s.metrics),
+		log:   s.cfg.logger.With("remote", ws.RemoteAddr().String()),
+		done:  make(chan struct{}),
+		limit: newTokenBucket(s.cfg.ratePerSecond, s.cfg.rateBurst),
 	}
 }
 
 // run serves the connection until it closes, then waits for its writer.
 func (c *conn) run() {
+	c.sess.metrics.connections.Add(1)
+	defer c.sess.metrics.connections.Add(-1)
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
@@ -78,6 +83,7 @@ func (c *conn) closing() bool {
 // send queues an ordinary frame; a client too far behind to take it is closed.
 func (c *conn) send(f *frame) {
 	if !c.q.push(f, nil) {
+		c.sess.metrics.slowCloses.Add(1)
 		c.log.Warn("wssync: slow consumer: closing")
 		c.closeWith(CloseSlowConsumer, "client too slow", nil)
 	}
@@ -86,6 +92,7 @@ func (c *conn) send(f *frame) {
 // sendBinary queues the `_BIN_META` frame meta and the binary frame data, back to back.
 func (c *conn) sendBinary(meta *frame, data []byte) {
 	if !c.q.push(meta, data) {
+		c.sess.metrics.slowCloses.Add(1)
 		c.log.Warn("wssync: slow consumer: closing")
 		c.closeWith(CloseSlowConsumer, "client too slow", nil)
 	}
@@ -107,12 +114,37 @@ func (c *conn) readLoop() {
 			return
 		}
 		extend()
+		m := c.sess.metrics
+		m.framesIn.Add(1)
+		m.bytesIn.Add(int64(len(data)))
+		if !c.admit() {
+			continue
+		}
 		c.handleFrame(mt, data)
 		if c.closing() {
 			return
 		}
 		c.flushInline()
 	}
+}
+
+// admit applies the inbound rate limit: a frame over it is dropped, the first of a run is
+// answered with CodeRateLimited, and a client that goes on past a further burst is closed.
+func (c *conn) admit() bool {
+	if c.limit.allow(time.Now()) {
+		c.limited = 0
+		return true
+	}
+	c.sess.metrics.rateLimited.Add(1)
+	c.limited++
+	switch {
+	case c.limited == 1:
+		c.refuse(nil, errorf(CodeRateLimited, "", "too many frames; slow down"))
+	case c.limited > c.sess.cfg.rateBurst:
+		c.log.Warn("wssync: rate limit exceeded: closing")
+		c.closeWith(CloseRateLimited, "rate limit exceeded", nil)
+	}
+	return false
 }
 
 // readFailed picks the close code for a read error.
@@ -179,11 +211,14 @@ func (c *conn) drain() error {
 			return nil
 		}
 		f := it.f
-		if it.kind == outResync {
-			f = c.resyncFrame(it.obj)
-			if f == nil {
+		switch it.kind {
+		case outResync:
+			if f = c.resyncFrame(it.obj); f == nil {
 				continue
 			}
+			c.sess.metrics.resyncs.Add(1)
+		case outPatch:
+			c.sess.metrics.patches.Add(1)
 		}
 		if err := c.write(f); err != nil {
 			return err
@@ -211,6 +246,8 @@ func (c *conn) resyncFrame(o *object) *frame {
 }
 
 func (c *conn) write(f *frame) error {
+	c.sess.metrics.framesOut.Add(1)
+	c.sess.metrics.bytesOut.Add(int64(len(f.data)))
 	if err := c.ws.SetWriteDeadline(time.Now().Add(c.sess.cfg.writeTimeout)); err != nil {
 		return err
 	}

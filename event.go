@@ -169,6 +169,7 @@ func (c *conn) refuse(in *inbound, err error) {
 		e.Event, id = in.event, in.id
 	}
 	c.log.Info("wssync: refused client frame", "code", e.Code, "event", e.Event, "path", e.Path, "msg", e.Message)
+	c.sess.metrics.countError(e.Code)
 	c.send(errorFrame(e, id))
 	c.badFrames++
 	if c.badFrames >= c.sess.cfg.maxBadFrames {

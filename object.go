@@ -164,7 +164,7 @@ func (o *object) syncLocked() error {
 	}
 	o.commit(cur)
 	buf = append(buf, ']')
-	f := &frame{data: appendVersionTail(buf, o.version)}
+	f := &frame{data: appendVersionTail(buf, o.version), shared: len(o.subs) > 1}
 	for s := range o.subs {
 		s.deliver(o, f)
 	}
@@ -191,7 +191,7 @@ func (o *object) setFrame() *frame {
 	if o.setCache == nil {
 		buf := appendEventHead(make([]byte, 0, 64+o.size()), "_SET:"+o.key)
 		buf = o.appendState(buf)
-		o.setCache = &frame{data: appendVersionTail(buf, o.version)}
+		o.setCache = &frame{data: appendVersionTail(buf, o.version), shared: len(o.subs) > 1}
 	}
 	return o.setCache
 }
@@ -231,4 +231,17 @@ func (o *object) unsubscribe(s subscriber) {
 	o.pub.Lock()
 	defer o.pub.Unlock()
 	delete(o.subs, s)
+}
+
+// sessions returns the sessions subscribed to the object.
+func (o *object) sessions() []*Session {
+	o.pub.Lock()
+	defer o.pub.Unlock()
+	out := make([]*Session, 0, len(o.subs))
+	for s := range o.subs {
+		if sess, ok := s.(*Session); ok {
+			out = append(out, sess)
+		}
+	}
+	return out
 }

@@ -3,6 +3,8 @@ package wssync
 import (
 	"log/slog"
 	"net/http"
+	"net/url"
+	"strings"
 	"time"
 )
 
@@ -15,6 +17,13 @@ const (
 	DefaultMaxQueuedFrames = 256              // outbound frames queued per connection
 	DefaultMaxQueuedBytes  = 4 << 20          // outbound bytes queued per connection
 	DefaultMaxBadFrames    = 32               // consecutive refused frames before a 1008 close
+	DefaultRatePerSecond   = 500              // inbound frames per second per connection, sustained
+	DefaultRateBurst       = 1000             // inbound frames per connection in a burst
+
+	DefaultSessionTTL       = 5 * time.Minute  // a Manager keeps a disconnected session this long
+	DefaultMaxSessions      = 100_000          // sessions a Manager holds at most
+	DefaultMaxConnsPerUser  = 32               // live connections per user identity
+	DefaultHandshakeTimeout = 10 * time.Second // wait for _USER_SESSION after _REQUEST_USER_SESSION
 )
 
 // config holds a session's settings; its zero value is replaced field by field by the
@@ -28,7 +37,18 @@ type config struct {
 	maxQueuedBytes  int
 	maxBadFrames    int
 	checkOrigin     func(*http.Request) bool
+	origins         []string
 	logger          *slog.Logger
+	ratePerSecond   float64
+	rateBurst       int
+
+	// Manager settings; a lone Session ignores them.
+	auth             func(r *http.Request) (Identity, error)
+	sessionTTL       time.Duration
+	maxSessions      int
+	maxConnsPerUser  int
+	handshakeTimeout time.Duration
+	anonymous        bool
 }
 
 // Option changes a Session's settings. Options are applied in order by NewSession.
@@ -44,6 +64,13 @@ func newConfig(opts []Option) config {
 		maxQueuedBytes:  DefaultMaxQueuedBytes,
 		maxBadFrames:    DefaultMaxBadFrames,
 		logger:          slog.New(slog.DiscardHandler),
+		ratePerSecond:   DefaultRatePerSecond,
+		rateBurst:       DefaultRateBurst,
+
+		sessionTTL:       DefaultSessionTTL,
+		maxSessions:      DefaultMaxSessions,
+		maxConnsPerUser:  DefaultMaxConnsPerUser,
+		handshakeTimeout: DefaultHandshakeTimeout,
 	}
 	for _, o := range opts {
 		o(&c)
@@ -111,9 +138,29 @@ func WithMaxBadFrames(n int) Option {
 }
 
 // WithCheckOrigin replaces the origin check of the WebSocket upgrade. The default accepts a
-// request whose Origin header is absent or matches its Host (same origin).
+// request whose Origin header is absent or matches its Host (same origin), plus the origins
+// given to WithAllowedOrigins.
 func WithCheckOrigin(f func(r *http.Request) bool) Option {
 	return func(c *config) { c.checkOrigin = f }
+}
+
+// WithAllowedOrigins accepts WebSocket upgrades from these origins (e.g.
+// "https://app.example.com") besides the same origin.
+func WithAllowedOrigins(origins ...string) Option {
+	return func(c *config) { c.origins = append(c.origins, origins...) }
+}
+
+// WithRateLimit bounds the inbound frames of each connection: perSecond sustained, burst at
+// once (defaults 500 and 1000; perSecond 0 turns the limit off). A frame over the limit is
+// dropped and answered with CodeRateLimited; a client that keeps sending is closed with
+// CloseRateLimited.
+func WithRateLimit(perSecond float64, burst int) Option {
+	return func(c *config) {
+		c.ratePerSecond = perSecond
+		if burst > 0 {
+			c.rateBurst = burst
+		}
+	}
 }
 
 // WithLogger sets where the session logs refused input and connection failures. The default
@@ -124,4 +171,82 @@ func WithLogger(l *slog.Logger) Option {
 			c.logger = l
 		}
 	}
+}
+
+// originChecker builds the upgrade's origin check: same origin, or one of the allowed.
+func (c *config) originChecker() func(*http.Request) bool {
+	if c.checkOrigin != nil {
+		return c.checkOrigin
+	}
+	allowed := append([]string(nil), c.origins...)
+	return func(r *http.Request) bool {
+		origin := r.Header.Get("Origin")
+		if origin == "" {
+			return true // not a browser: origin checks protect browsers' cookies
+		}
+		if u, err := url.Parse(origin); err == nil && strings.EqualFold(u.Host, r.Host) {
+			return true
+		}
+		for _, a := range allowed {
+			if strings.EqualFold(a, origin) {
+				return true
+			}
+		}
+		return false
+	}
+}
+
+// WithAuth makes a Manager identify clients from the HTTP upgrade request (a cookie, a
+// bearer token, a query token). auth returns the identity — User is required; with Session
+// set, no handshake is needed; without it, the session id comes from the
+// `_USER_SESSION` handshake and the session is bound to User. An error refuses the upgrade
+// with 401, or 403 when it wraps ErrForbidden.
+func WithAuth(auth func(r *http.Request) (Identity, error)) Option {
+	return func(c *config) { c.auth = auth }
+}
+
+// WithSessionTTL sets how long a Manager keeps a disconnected session before closing it
+// (default 5 minutes).
+func WithSessionTTL(d time.Duration) Option {
+	return func(c *config) {
+		if d > 0 {
+			c.sessionTTL = d
+		}
+	}
+}
+
+// WithMaxSessions bounds the sessions a Manager holds (default 100,000). A connection that
+// would create one more is closed with 1013 (try again later).
+func WithMaxSessions(n int) Option {
+	return func(c *config) {
+		if n > 0 {
+			c.maxSessions = n
+		}
+	}
+}
+
+// WithMaxConnsPerUser bounds the live connections of one user identity (default 32): over
+// it the upgrade is refused with 429 (auth hook) or the connection closed with 1008.
+func WithMaxConnsPerUser(n int) Option {
+	return func(c *config) {
+		if n > 0 {
+			c.maxConnsPerUser = n
+		}
+	}
+}
+
+// WithHandshakeTimeout bounds the wait for `_USER_SESSION` (default 10s).
+func WithHandshakeTimeout(d time.Duration) Option {
+	return func(c *config) {
+		if d > 0 {
+			c.handshakeTimeout = d
+		}
+	}
+}
+
+// WithAnonymousSessions skips the handshake: every connection without an authenticated
+// session id gets a new session with a random id (like ws-sync without wsAuth). Such a
+// session cannot be resumed by a reconnect; it expires after the TTL.
+func WithAnonymousSessions() Option {
+	return func(c *config) { c.anonymous = true }
 }

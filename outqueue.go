@@ -28,6 +28,7 @@ type outItem struct {
 type outQueue struct {
 	maxItems int
 	maxBytes int
+	metrics  *metrics
 
 	mu      sync.Mutex
 	items   []outItem
@@ -40,10 +41,11 @@ type outQueue struct {
 	wake    chan struct{} // capacity 1: "there is something to pop"
 }
 
-func newOutQueue(maxItems, maxBytes int) *outQueue {
+func newOutQueue(maxItems, maxBytes int, m *metrics) *outQueue {
 	return &outQueue{
 		maxItems: maxItems,
 		maxBytes: maxBytes,
+		metrics:  m,
 		based:    make(map[*object]bool),
 		pending:  make(map[*object]bool),
 		wake:     make(chan struct{}, 1),
@@ -67,6 +69,7 @@ func (q *outQueue) pushPatch(o *object, f *frame) {
 	}
 	if q.full(len(f.data)) {
 		q.resyncLocked(o) // the queued _SET covers this patch and the ones it drops
+		q.metrics.slowDrops.Add(1)
 		return
 	}
 	q.append(outItem{kind: outPatch, obj: o, f: f}, len(f.data))
@@ -141,6 +144,7 @@ func (q *outQueue) compactAllLocked() {
 	}
 	for o := range objs {
 		q.resyncLocked(o)
+		q.metrics.slowDrops.Add(1)
 	}
 }
 

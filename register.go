@@ -103,7 +103,23 @@ type WriteValidator[T any] interface {
 // marshal.
 func Register[T any](r Registry, key string, obj *T, opts ...RegisterOption) (*Synced[T], error) {
 	sess, prefix := r.registry()
-	key = prefix + key
+	s, err := NewShared(prefix+key, obj, opts...)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.Join(sess); err != nil {
+		return nil, err
+	}
+	s.sess = sess
+	return s, nil
+}
+
+// NewShared prepares obj to be synced to any number of sessions at once (a room, a
+// dashboard): each change is snapshotted, diffed and encoded once, and the same frame goes
+// to every session that joined (Join). The key is used as it is in every session. Options
+// and failure modes are those of Register. Client writes to writable fields are applied
+// once and reach every subscriber; actions and tasks registered on it serve every session.
+func NewShared[T any](key string, obj *T, opts ...RegisterOption) (*Synced[T], error) {
 	if err := checkKey(key); err != nil {
 		return nil, err
 	}
@@ -142,11 +158,22 @@ func Register[T any](r Registry, key string, obj *T, opts ...RegisterOption) (*S
 	if err != nil {
 		return nil, err
 	}
-	if err := sess.add(o); err != nil {
-		return nil, err
-	}
-	return &Synced[T]{o: o, sess: sess, ptr: obj}, nil
+	return &Synced[T]{o: o, ptr: obj}, nil
 }
+
+// Join subscribes sess to the object: it gets the object's events and, on its live
+// connection, a _SET now and every patch from now on. A session joins a key once.
+func (s *Synced[T]) Join(sess *Session) error {
+	if s.o.gone.Load() {
+		return ErrUnregistered
+	}
+	return sess.add(s.o)
+}
+
+// Leave unsubscribes sess: the object's events are removed from it and its client stops
+// receiving the object's frames. Tasks the session started on the object keep running
+// until they end or the session closes.
+func (s *Synced[T]) Leave(sess *Session) { sess.remove(s.o) }
 
 // bindFields fixes the wire names of a registration.
 func bindFields(spec *typeSpec, reg *registration) ([]boundField, error) {

@@ -17,6 +17,8 @@ import (
 type Session struct {
 	cfg      config
 	upgrader websocket.Upgrader
+	metrics  *metrics
+	id       Identity // set by a Manager
 
 	ctx    context.Context // cancelled by Close: handlers' and tasks' ctx
 	cancel context.CancelFunc
@@ -36,17 +38,36 @@ type Session struct {
 	conns sync.WaitGroup       // ServeWS calls in progress
 }
 
-// NewSession returns a session with no objects and no connection.
+// NewSession returns a session with no objects and no connection, for serving one client
+// (mount its ServeWS). To serve many clients, use a Manager.
 func NewSession(opts ...Option) *Session {
+	cfg := newConfig(opts)
+	m := newMetrics()
+	m.sessions.Add(1)
+	m.sessionsTotal.Add(1)
+	return newSession(&cfg, m, Identity{})
+}
+
+// writeBuffers lends write buffers to connections only while they write, so an idle
+// connection holds none.
+var writeBuffers sync.Pool
+
+func newSession(cfg *config, m *metrics, id Identity) *Session {
 	s := &Session{
-		cfg:     newConfig(opts),
+		cfg:     *cfg,
+		metrics: m,
+		id:      id,
 		objects: make(map[string]*object),
 		events:  make(map[string]eventHandler),
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
-	s.upgrader = websocket.Upgrader{CheckOrigin: s.cfg.checkOrigin}
+	s.upgrader = websocket.Upgrader{CheckOrigin: s.cfg.originChecker(), WriteBufferPool: &writeBuffers}
 	return s
 }
+
+// ID returns the session's identity: the user and session ids a Manager identified it by
+// (empty for a session made with NewSession).
+func (s *Session) ID() Identity { return s.id }
 
 // ServeWS upgrades the request to a WebSocket and serves it as the session's connection
 // until either side closes it. A connection already live is sent `_DISCONNECT` and closed
@@ -112,9 +133,21 @@ func (s *Session) Close() {
 	s.cancel()
 	s.conns.Wait()
 	s.tasks.Wait()
-	if !already {
-		s.runHooks(&s.onClose, context.Background())
+	if already {
+		return
 	}
+	// Leave every object, so shared ones drop this session and it can be freed.
+	s.mu.Lock()
+	objs := make([]*object, 0, len(s.objects))
+	for _, o := range s.objects {
+		objs = append(objs, o)
+	}
+	s.mu.Unlock()
+	for _, o := range objs {
+		o.unsubscribe(s)
+	}
+	s.metrics.sessions.Add(-1)
+	s.runHooks(&s.onClose, context.Background())
 }
 
 // deliver implements subscriber: it queues a published patch on the live connection.

@@ -11,7 +11,7 @@ package wssync
 // tasks to be race-free. Sync may be called from any goroutine at any time.
 type Synced[T any] struct {
 	o    *object
-	sess *Session
+	sess *Session // the session of Register; nil for NewShared
 	ptr  *T
 }
 
@@ -57,12 +57,14 @@ func (s *Synced[T]) Version() uint64 {
 	return s.o.version
 }
 
-// Unregister removes the object from its session: its events, actions and tasks are
-// removed, its running tasks cancelled, its client stops receiving its frames, and Sync
+// Unregister removes the object from every session it is in: its events, actions and tasks
+// are removed, its running tasks cancelled, clients stop receiving its frames, and Sync
 // returns ErrUnregistered. The struct itself is untouched.
 func (s *Synced[T]) Unregister() {
-	s.sess.remove(s.o)
 	o := s.o
+	for _, sess := range o.sessions() {
+		sess.remove(o)
+	}
 	o.hmu.Lock()
 	o.gone.Store(true)
 	o.cancelTasksLocked()

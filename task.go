@@ -127,6 +127,8 @@ func handleTaskStart(o *object) eventHandler {
 		def.running = run
 		sess.tasks.Add(1)
 		o.hmu.Unlock()
+		sess.metrics.tasksStarted.Add(1)
+		sess.metrics.tasksRunning.Add(1)
 
 		if in.id != "" {
 			f, _ := resultFrame(in.id, nil)
@@ -142,6 +144,7 @@ func handleTaskStart(o *object) eventHandler {
 // runTask runs one task instance to its end and reports how it ended.
 func (o *object) runTask(sess *Session, name string, def *taskDef, run *taskRun, ctx context.Context, p reflect.Value) {
 	defer sess.tasks.Done()
+	defer sess.metrics.tasksRunning.Add(-1)
 	_, err := callSafely(func() (any, error) { return nil, def.run(ctx, p) })
 	cancelled := ctx.Err() != nil && (err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded))
 	run.cancel()

@@ -1,0 +1,369 @@
+package wssync
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/gorilla/websocket"
+)
+
+// Identity names a client: the user and the session (a browser tab) it speaks for.
+type Identity struct {
+	User    string `json:"user"`
+	Session string `json:"session"`
+}
+
+// ErrForbidden, returned (wrapped or not) by an auth hook, makes the upgrade answer 403
+// instead of 401.
+var ErrForbidden = errors.New("wssync: forbidden")
+
+// CloseTryAgainLater (1013) closes a connection the Manager cannot take now (too many
+// sessions); the client may retry later.
+const CloseTryAgainLater = 1013
+
+// maxIDLength bounds user and session ids from clients.
+const maxIDLength = 128
+
+// SessionFactory builds the objects of a new session (Register, Join, On...), the first
+// time a session id is seen. An error refuses the connection (1011) and drops the session.
+type SessionFactory func(ctx context.Context, sess *Session) error
+
+// Manager serves many sessions from one route. It identifies each connection (an auth
+// hook on the HTTP upgrade, or the `_REQUEST_USER_SESSION` handshake ws-sync-react's wsAuth
+// speaks), builds a session with the factory on first sight, hands reconnections the same
+// session (and its full state), keeps a disconnected session for the session TTL and then
+// closes it: tasks cancelled, shared objects left, memory freed.
+//
+// All methods are safe for concurrent use.
+type Manager struct {
+	cfg      config
+	factory  SessionFactory
+	metrics  *metrics
+	upgrader websocket.Upgrader
+
+	mu       sync.Mutex
+	sessions map[string]*managed // by session id
+	perUser  map[string]int      // live connections per user
+	closing  bool
+	work     sync.WaitGroup // ServeWS calls and expiries in progress
+}
+
+// managed is a session held by a Manager.
+type managed struct {
+	sess   *Session
+	ready  chan struct{} // closed once the factory has run
+	err    error         // the factory's error
+	live   int           // connections being served
+	expiry *time.Timer   // runs while live == 0
+	gen    int           // bumps on every connect, so a stale expiry does nothing
+}
+
+// NewManager returns a Manager that builds sessions with factory. Options are those of a
+// Session (they apply to every session) plus the Manager's: WithAuth, WithSessionTTL,
+// WithMaxSessions, WithMaxConnsPerUser, WithHandshakeTimeout, WithAnonymousSessions.
+func NewManager(factory SessionFactory, opts ...Option) *Manager {
+	cfg := newConfig(opts)
+	m := &Manager{
+		cfg:      cfg,
+		factory:  factory,
+		metrics:  newMetrics(),
+		sessions: make(map[string]*managed),
+		perUser:  make(map[string]int),
+	}
+	m.upgrader = websocket.Upgrader{CheckOrigin: cfg.originChecker(), WriteBufferPool: &writeBuffers}
+	return m
+}
+
+// Stats returns the Manager's counters and gauges, summed over its sessions.
+func (m *Manager) Stats() Stats { return m.metrics.snapshot() }
+
+// Session returns the live session with this id, if the Manager holds it.
+func (m *Manager) Session(id string) (*Session, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	ms, ok := m.sessions[id]
+	if !ok {
+		return nil, false
+	}
+	select {
+	case <-ms.ready:
+		return ms.sess, ms.err == nil
+	default:
+		return nil, false
+	}
+}
+
+// ServeWS identifies the client, upgrades the request and serves it as its session's
+// connection until it closes. Refusals before the upgrade are HTTP errors: 401/403 from
+// the auth hook, 429 over the per-user connection limit, 503 while shutting down.
+func (m *Manager) ServeWS(w http.ResponseWriter, r *http.Request) {
+	if !m.enter() {
+		http.Error(w, "shutting down", http.StatusServiceUnavailable)
+		return
+	}
+	defer m.work.Done()
+	var id Identity
+	if m.cfg.auth != nil {
+		var err error
+		id, err = m.cfg.auth(r)
+		if err != nil {
+			status := http.StatusUnauthorized
+			if errors.Is(err, ErrForbidden) {
+				status = http.StatusForbidden
+			}
+			m.cfg.logger.Info("wssync: auth refused", "err", err, "remote", r.RemoteAddr)
+			http.Error(w, http.StatusText(status), status)
+			return
+		}
+		if id.User == "" {
+			m.cfg.logger.Error("wssync: auth hook returned no user")
+			http.Error(w, "unauthorized", http.StatusUnauthorized)
+			return
+		}
+		if !m.userConnAllowed(id.User) {
+			http.Error(w, "too many connections", http.StatusTooManyRequests)
+			return
+		}
+	}
+	ws, err := m.upgrader.Upgrade(w, r, nil)
+	if err != nil {
+		m.cfg.logger.Info("wssync: upgrade refused", "err", err, "remote", r.RemoteAddr)
+		return
+	}
+	id, err = m.identify(ws, id)
+	if err != nil {
+		m.cfg.logger.Info("wssync: handshake failed", "err", err, "remote", r.RemoteAddr)
+		closeNow(ws, ClosePolicyViolation, "identification failed")
+		return
+	}
+	m.serve(ws, id)
+}
+
+// enter registers a ServeWS call unless the Manager is shutting down.
+func (m *Manager) enter() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closing {
+		return false
+	}
+	m.work.Add(1)
+	return true
+}
+
+func (m *Manager) userConnAllowed(user string) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.perUser[user] < m.cfg.maxConnsPerUser
+}
+
+// identify completes id with the session id: from the auth hook, a fresh random one for
+// anonymous sessions, or the `_USER_SESSION` handshake.
+func (m *Manager) identify(ws *websocket.Conn, id Identity) (Identity, error) {
+	if id.Session != "" {
+		return id, nil
+	}
+	if m.cfg.anonymous {
+		id.Session = uuid.NewString()
+		if id.User == "" {
+			id.User = id.Session
+		}
+		return id, nil
+	}
+	deadline := time.Now().Add(m.cfg.handshakeTimeout)
+	_ = ws.SetWriteDeadline(deadline)
+	if err := ws.WriteMessage(websocket.TextMessage, []byte(`{"type":"_REQUEST_USER_SESSION"}`)); err != nil {
+		return id, err
+	}
+	_ = ws.SetReadDeadline(deadline)
+	ws.SetReadLimit(4096)
+	for {
+		mt, data, err := ws.ReadMessage()
+		if err != nil {
+			return id, err
+		}
+		if mt != websocket.TextMessage {
+			return id, errors.New("binary frame before _USER_SESSION")
+		}
+		in, perr := decodeInbound(data)
+		if perr != nil {
+			return id, perr
+		}
+		if in.event != "_USER_SESSION" {
+			continue // ws-sync-react may send before it answers; those frames are dropped
+		}
+		var got Identity
+		if in.data == nil || json.Unmarshal(in.data, &got) != nil {
+			return id, errors.New("_USER_SESSION data must be {\"user\": string, \"session\": string}")
+		}
+		if got.Session == "" || len(got.Session) > maxIDLength || len(got.User) > maxIDLength {
+			return id, fmt.Errorf("_USER_SESSION ids must be non-empty strings of at most %d bytes", maxIDLength)
+		}
+		id.Session = got.Session
+		if id.User == "" { // an authenticated user is never taken from the client
+			id.User = got.User
+		}
+		if id.User == "" {
+			id.User = got.Session
+		}
+		return id, nil
+	}
+}
+
+// serve finds or builds the session for id and serves ws on it.
+func (m *Manager) serve(ws *websocket.Conn, id Identity) {
+	ms, code, why := m.acquire(id)
+	if ms == nil {
+		closeNow(ws, code, why)
+		return
+	}
+	<-ms.ready
+	if ms.err == nil {
+		ms.sess.serve(ws)
+	} else {
+		closeNow(ws, CloseInternalError, "session setup failed")
+	}
+	m.release(id, ms)
+}
+
+// acquire returns the session of id (creating it, and starting its factory, on first
+// sight) and counts the connection. It refuses with a close code and reason.
+func (m *Manager) acquire(id Identity) (*managed, int, string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closing {
+		return nil, CloseGoingAway, "shutting down"
+	}
+	if m.perUser[id.User] >= m.cfg.maxConnsPerUser {
+		return nil, ClosePolicyViolation, "too many connections"
+	}
+	ms, ok := m.sessions[id.Session]
+	if ok && ms.sess.id.User != id.User {
+		m.cfg.logger.Warn("wssync: session id presented by another identity", "session", id.Session)
+		return nil, CloseUnauthorized, "session belongs to another identity"
+	}
+	if !ok {
+		if len(m.sessions) >= m.cfg.maxSessions {
+			return nil, CloseTryAgainLater, "too many sessions"
+		}
+		ms = &managed{sess: newSession(&m.cfg, m.metrics, id), ready: make(chan struct{})}
+		m.sessions[id.Session] = ms
+		m.metrics.sessions.Add(1)
+		m.metrics.sessionsTotal.Add(1)
+		go m.build(ms)
+	}
+	if ms.expiry != nil {
+		ms.expiry.Stop()
+		ms.expiry = nil
+	}
+	ms.live++
+	ms.gen++
+	m.perUser[id.User]++
+	return ms, 0, ""
+}
+
+// build runs the factory for a new session.
+func (m *Manager) build(ms *managed) {
+	_, err := callSafely(func() (any, error) { return nil, m.factory(ms.sess.ctx, ms.sess) })
+	if err != nil {
+		m.cfg.logger.Error("wssync: session factory failed", "err", err)
+		ms.err = err
+	}
+	close(ms.ready)
+}
+
+// release counts a connection's end; the last one starts the session's expiry. A session
+// whose factory failed is dropped at once.
+func (m *Manager) release(id Identity, ms *managed) {
+	m.mu.Lock()
+	if m.perUser[id.User]--; m.perUser[id.User] <= 0 {
+		delete(m.perUser, id.User)
+	}
+	ms.live--
+	if ms.live > 0 || m.closing {
+		m.mu.Unlock()
+		return
+	}
+	if ms.err != nil {
+		if m.sessions[id.Session] == ms {
+			delete(m.sessions, id.Session)
+		}
+		m.mu.Unlock()
+		ms.sess.Close()
+		return
+	}
+	gen := ms.gen
+	ms.expiry = time.AfterFunc(m.cfg.sessionTTL, func() { m.expire(id.Session, ms, gen) })
+	m.mu.Unlock()
+}
+
+// expire closes a session that stayed disconnected for the TTL.
+func (m *Manager) expire(sid string, ms *managed, gen int) {
+	m.mu.Lock()
+	if ms.live > 0 || ms.gen != gen || m.sessions[sid] != ms || m.closing {
+		m.mu.Unlock()
+		return
+	}
+	m.work.Add(1)
+	delete(m.sessions, sid)
+	ms.expiry = nil
+	m.mu.Unlock()
+	defer m.work.Done()
+	ms.sess.Close()
+}
+
+// Len returns the number of sessions the Manager holds.
+func (m *Manager) Len() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.sessions)
+}
+
+// Shutdown stops accepting connections (new upgrades get 503), closes every connection
+// with 1001 (going away), cancels every task, and waits for all of it, or until ctx ends:
+// then it returns ctx's error and the rest finishes in the background.
+func (m *Manager) Shutdown(ctx context.Context) error {
+	m.mu.Lock()
+	m.closing = true
+	all := make([]*managed, 0, len(m.sessions))
+	for sid, ms := range m.sessions {
+		if ms.expiry != nil {
+			ms.expiry.Stop()
+		}
+		all = append(all, ms)
+		delete(m.sessions, sid)
+	}
+	m.mu.Unlock()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		var wg sync.WaitGroup
+		for _, ms := range all {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-ms.ready
+				ms.sess.Close()
+			}()
+		}
+		wg.Wait()
+		m.work.Wait()
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// closeNow sends a close frame and closes ws, for connections refused before serving.
+func closeNow(ws *websocket.Conn, code int, reason string) {
+	_ = ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, reason), time.Now().Add(time.Second))
+	_ = ws.Close()
+}
