@@ -6,7 +6,7 @@ import (
 	"math/bits"
 )
 
-// span is the extent of one array element in its array's bytes.
+// span is the extent of one array element, as offsets into d.old or d.new.
 type span struct {
 	start, end int
 	// same is set on a new element known to equal the old element at the
@@ -18,83 +18,78 @@ type span struct {
 // elements [n0,n1). Unchanged elements lie between hunks.
 type hunk struct{ o0, o1, n0, n1 int }
 
-// diffArray emits the ops turning array old into array new.
+// diffArray emits the ops turning the array at old[oi] into the array at
+// new[ni] and returns where the arrays end.
 //
 // Arrays are where large values live, so the work is arranged to touch as
 // few bytes as possible:
 //
-//  1. The byte-wise common prefix of old and new is found with memequal;
-//     the elements entirely inside it are common and only need counting.
-//  2. old is scanned once (this is also its validation). new is scanned
-//     from the end of the common prefix; an element equal to the expected
-//     old one is recognized by a byte comparison instead of a scan, and
-//     the scan stops as soon as it reaches an element boundary
-//     that is also an old boundary inside the byte-wise common suffix:
-//     from there on new is old shifted, byte for byte.
+//  1. old is scanned once (this is also its validation). Its elements
+//     inside the common prefix of the inputs (see differ) are the same in
+//     new and are only counted.
+//  2. new is scanned from the end of those. An element equal to the
+//     expected old one is recognized by a byte comparison instead of a
+//     scan, and the scan stops at the first element that lines up with an
+//     old element inside the common suffix: from there on, new is old
+//     shifted byte for byte.
 //  3. The remaining middle sections are compared element by element (see
 //     diffMiddle).
-func (d *differ) diffArray(old, new []byte, depth int) error {
+func (d *differ) diffArray(oi, ni, depth int) (oEnd, nEnd int, err error) {
 	depth++
 	if depth > maxDepth {
-		return errSyntax("exceeded max depth")
+		return oi, ni, errSyntax("exceeded max depth")
 	}
 	base := len(d.spans)
 	defer func() { d.spans = d.spans[:base] }()
+	old, new := d.old, d.new
 
-	p := commonPrefix(old, new)
-	prefix, resume := 0, 1 // common elements; offset just past the last one
-	oi := elemIter{b: old, pos: 1, depth: depth}
+	prefix, resume := 0, ni+1 // common elements; offset just past the last one
+	ot := elemIter{b: old, pos: oi + 1, depth: depth}
 	for {
-		more, err := oi.more()
+		more, err := ot.more()
 		if err != nil {
-			return err
+			return ot.pos, ni, err
 		}
 		if !more {
 			break
 		}
-		s, e, err := oi.value()
+		s, e, err := ot.value()
 		if err != nil {
-			return err
+			return ot.pos, ni, err
 		}
-		// e < p, not e <= p: the byte after the element must be common
-		// too, or "[12" would count as a prefix of "[123".
-		if len(d.spans) == base && e < p {
+		// e < prefix, not e <= prefix: the byte after the element must be
+		// common too, or "[12" would count as a prefix of "[123".
+		if oi == ni && len(d.spans) == base && e < d.prefix {
 			prefix, resume = prefix+1, e
 			continue
 		}
 		d.spans = append(d.spans, span{start: s, end: e})
 	}
-	if oi.pos != len(old) {
-		return errSyntax("unexpected data after array")
-	}
+	oEnd = ot.pos
 	olds := d.spans[base:] // stays valid while d.spans grows below
 
-	suffixFrom := len(new) - commonSuffix(old, new)
-	delta := len(new) - len(old)
 	tail := len(olds) // olds[tail:] are common with the end of new
 	nb := len(d.spans)
-	ni := elemIter{b: new, pos: resume, depth: depth, after: prefix > 0}
+	nt := elemIter{b: new, pos: resume, depth: depth, after: prefix > 0}
 	for j, k, next := 0, 0, 0; ; j++ {
-		more, err := ni.more()
+		more, err := nt.more()
 		if err != nil {
-			return err
+			return oEnd, nt.pos, err
 		}
 		if !more {
-			if ni.pos != len(new) {
-				return errSyntax("unexpected data after array")
-			}
+			nEnd = nt.pos
 			break
 		}
-		q := ni.pos
-		if q >= suffixFrom {
+		q := nt.pos
+		if q >= d.suffixFrom {
 			// new[q:] == old[q-delta:]; if q-delta starts an old element,
-			// both arrays parse identically from here to the end.
-			t := q - delta
+			// both parse identically from here to the end.
+			t := q - d.delta
 			for k < len(olds) && olds[k].start < t {
 				k++
 			}
 			if k < len(olds) && olds[k].start == t {
-				tail = k
+				tail, nEnd = k, oEnd+d.delta
 				break
 			}
 		}
@@ -104,14 +99,14 @@ func (d *differ) diffArray(old, new []byte, depth int) error {
 		// by the same delimiter parse as the same, already validated, value.
 		if c, ok := matchOld(old, new, olds, q, next); ok {
 			e := q + olds[c].end - olds[c].start
-			ni.skip(e - q)
+			nt.skip(e - q)
 			d.spans = append(d.spans, span{start: q, end: e, same: c == j})
 			next = c + 1
 			continue
 		}
-		s, e, err := ni.value()
+		s, e, err := nt.value()
 		if err != nil {
-			return err
+			return oEnd, nt.pos, err
 		}
 		d.spans = append(d.spans, span{start: s, end: e})
 		next++
@@ -127,7 +122,8 @@ func (d *differ) diffArray(old, new []byte, depth int) error {
 	for lo < len(om)-hi && lo < len(nm)-hi && spanEqual(old, new, om[len(om)-1-hi], nm[len(nm)-1-hi]) {
 		hi++
 	}
-	return d.diffMiddle(old, new, om[lo:len(om)-hi], nm[lo:len(nm)-hi], prefix+lo, depth)
+	err = d.diffMiddle(om[lo:len(om)-hi], nm[lo:len(nm)-hi], prefix+lo, new[ni:nEnd], depth)
+	return oEnd, nEnd, err
 }
 
 // matchOld reports whether new holds, at offset q, the same element as
@@ -146,9 +142,11 @@ func matchOld(old, new []byte, olds []span, q, next int) (c int, ok bool) {
 }
 
 // diffMiddle emits the ops turning the old elements om into the new
-// elements nm, where om[0] is at index first of the array. Both sections
-// start and end with a differing element (or are empty).
-func (d *differ) diffMiddle(old, new []byte, om, nm []span, first, depth int) error {
+// elements nm, where om[0] is at index first of the array and whole is the
+// new array. Both sections start and end with a differing element (or are
+// empty).
+func (d *differ) diffMiddle(om, nm []span, first int, whole []byte, depth int) error {
+	old, new := d.old, d.new
 	n, m := len(om), len(nm)
 	hb := len(d.hunks)
 	defer func() { d.hunks = d.hunks[:hb] }()
@@ -162,7 +160,7 @@ func (d *differ) diffMiddle(old, new []byte, om, nm []span, first, depth int) er
 	case d.aligned(old, new, om, nm):
 		// Too many edits for Myers, but most elements line up by position.
 	default:
-		d.emit(opReplace, d.path, new)
+		d.emit(opReplace, d.path, whole)
 		return nil
 	}
 
@@ -172,9 +170,8 @@ func (d *differ) diffMiddle(old, new []byte, om, nm []span, first, depth int) er
 		pairs := min(h.o1-h.o0, h.n1-h.n0)
 		// A removal next to an insertion is a modification: diff in place.
 		for t := range pairs {
-			o, nw := om[h.o0+t], nm[h.n0+t]
 			l := d.pushIndex(at + t)
-			err := d.diffValue(old[o.start:o.end], new[nw.start:nw.end], depth)
+			_, _, err := d.diffValue(om[h.o0+t].start, nm[h.n0+t].start, depth)
 			d.path = d.path[:l]
 			if err != nil {
 				return err

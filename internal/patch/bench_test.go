@@ -123,6 +123,38 @@ func BenchmarkBig(b *testing.B) {
 	}
 }
 
+// BenchmarkNested appends one element to the big array while it is a
+// member of an object, as a struct field holding the slice would be.
+func BenchmarkNested(b *testing.B) {
+	type state struct {
+		Title string `json:"title"`
+		Items []item `json:"items"`
+		Count int    `json:"count"`
+	}
+	old := state{Title: "x", Items: bigItems(bigN), Count: bigN}
+	nw := state{Title: "x", Items: append(slices.Clone(old.Items), newItem(bigN)), Count: bigN + 1}
+	oldB, newB := mustMarshal(old), mustMarshal(nw)
+	b.Run("Marshal", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := json.Marshal(nw); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("AppendDiff", func(b *testing.B) {
+		b.ReportAllocs()
+		var dst []byte
+		for b.Loop() {
+			var err error
+			if dst, _, err = AppendDiff(dst[:0], 0, "", oldB, newB, nil); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(len(dst)), "patch-B/op")
+	})
+}
+
 // BenchmarkScan measures the validating scanner alone on the big document.
 func BenchmarkScan(b *testing.B) {
 	data := mustMarshal(bigItems(bigN))

@@ -86,6 +86,19 @@ func TestAppendDiff(t *testing.T) {
 		{"array/modified object element", "", `[{"id":1,"n":"a"},{"id":2,"n":"b"}]`, `[{"id":1,"n":"a"},{"id":2,"n":"c"}]`, `{"op":"replace","path":"/1/n","value":"c"}`},
 		{"array/reversed", "", `[1,2,3,4,5,6,7,8]`, `[8,7,6,5,4,3,2,1]`, `{"op":"replace","path":"","value":[8,7,6,5,4,3,2,1]}`},
 		{"array/null elements", "", `[null,null]`, `[null,false,null]`, `{"op":"add","path":"/1","value":false}`},
+
+		// Several changes in one document: the global common prefix and
+		// suffix must only be used where they apply.
+		{"multi/two arrays", "", `{"a":[1,2,3],"b":[4,5,6],"c":"` + long + `"}`, `{"a":[0,1,2,3],"b":[4,5,6,7],"c":"` + long + `"}`,
+			`{"op":"add","path":"/a/0","value":0},{"op":"add","path":"/b/3","value":7}`},
+		{"multi/same arrays", "", `{"a":[1,2],"b":[1,2],"c":"` + long + `"}`, `{"a":[1,2,3],"b":[1,2,3],"c":"` + long + `"}`,
+			`{"op":"add","path":"/a/2","value":3},{"op":"add","path":"/b/2","value":3}`},
+		{"multi/nested shift", "", `[[1,2],[3,4],[5,6],"` + long + `"]`, `[[0,1,2],[3,4],[5,6,7],"` + long + `"]`,
+			`{"op":"add","path":"/0/0","value":0},{"op":"add","path":"/2/2","value":7}`},
+		{"multi/reordered keys with nested change", "", `{"a":[1,2],"b":{"x":1},"c":"` + long + `"}`, `{"c":"` + long + `","b":{"x":2},"a":[1,2]}`,
+			`{"op":"replace","path":"/b/x","value":2}`},
+		{"multi/escaped key pairs with plain", "", `{"a":[1],"b":[2]}`, `{"a":[1,0],"b":[2,0]}`, anyOps},
+		{"multi/duplicate key after pairing", "", `{"a":[1],"b":2,"a":[3]}`, `{"a":[3,4],"b":2}`, `{"op":"add","path":"/a/1","value":4}`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -239,12 +252,27 @@ func TestAppendStringContent(t *testing.T) {
 	}
 }
 
-func TestUnchangedIsFree(t *testing.T) {
-	b := mustMarshal(bigItems(2000))
-	c := bytes.Clone(b)
+func TestAllocations(t *testing.T) {
+	if raceEnabled {
+		t.Skip("sync.Pool drops items at random under -race")
+	}
+	items := bigItems(2000)
+	b := mustMarshal(items)
 	if n := testing.AllocsPerRun(100, func() {
-		_, _, _ = AppendDiff(nil, 0, "/x", b, c, nil)
-	}); n != 0 {
-		t.Errorf("unchanged diff allocates %v times", n)
+		_, _, _ = AppendDiff(nil, 0, "/x", b, bytes.Clone(b)[:len(b):len(b)], nil)
+	}); n != 1 { // the clone
+		t.Errorf("unchanged diff allocates %v times", n-1)
+	}
+	// With dst reused, a diff allocates nothing once the pool is warm.
+	items[500].Name = "changed"
+	c := mustMarshal(append(items, newItem(-1)))
+	dst := make([]byte, 0, 1024)
+	if n := testing.AllocsPerRun(100, func() {
+		var err error
+		if dst, _, err = AppendDiff(dst[:0], 0, "/x", b, c, nil); err != nil {
+			t.Fatal(err)
+		}
+	}); n > 0.1 {
+		t.Errorf("diff allocates %v times", n)
 	}
 }

@@ -11,8 +11,9 @@ const myersWork = 32
 //
 // Cost: O((N+M)·D) comparisons, and the D+1 rows of the frontier (row d
 // has 2d+1 entries, O(D²) in all) are kept to trace the path back. The
-// comparisons are also capped at a multiple of N+M (it also gives up then),
-// which only long runs of repeated elements can reach.
+// work is also capped at myersWork·(N+M) steps (it gives up then too), which
+// bounds time and memory by O(N+M) whatever maxD is; with distinct elements
+// the cap is far away, long runs of equal elements can reach it.
 func (d *differ) myers(old, new []byte, om, nm []span, maxD int) bool {
 	n, m := len(om), len(nm)
 	maxD = min(maxD, n+m)

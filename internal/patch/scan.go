@@ -10,8 +10,7 @@ import (
 // AppendDiff's notion of validity identical to json.Valid.
 const maxDepth = 10000
 
-// syntaxError reports invalid JSON input. Offsets are not reported: values
-// are scanned as sub-slices, so they would not be meaningful to the caller.
+// syntaxError reports invalid JSON input.
 type syntaxError struct{ msg string }
 
 func (e *syntaxError) Error() string { return "patch: invalid JSON: " + e.msg }
@@ -63,10 +62,10 @@ func scanExact(b []byte, depth int) error {
 // costs more than the scanning itself.
 func scanValue(b []byte, i, depth int) (int, error) {
 	var (
-		base    = depth
-		inline  [4]uint64
-		objects = inline[:] // bit l: the container at level l is an object
-		inObject bool // the innermost open container is an object
+		base     = depth
+		inline   [4]uint64
+		objects  = inline[:] // bit l: the container at level l is an object
+		inObject bool        // the innermost open container is an object
 		c        byte
 		err      error
 	)
@@ -348,60 +347,65 @@ func (it *elemIter) skip(n int) {
 }
 
 // memberIter walks the members of an object in place, validating as it goes.
+// Call key to consume the next key and its colon, then value (or have the
+// value consumed elsewhere and call skipTo).
 type memberIter struct {
 	b     []byte
-	pos   int
+	pos   int // next unread byte
 	depth int // depth of the object itself
 	after bool
 }
 
-// rawMember is one object member as found in the input.
-type rawMember struct {
-	key   []byte // the key including its quotes, escapes not decoded
-	flags int    // strEscaped / strNonASCII of the key
-	val   []byte // the value
-}
-
-// next consumes and returns the next member; more is false at the closing '}'.
-func (it *memberIter) next() (m rawMember, more bool, err error) {
+// key consumes the separator before the next member, its key and the colon,
+// leaving pos at the value. It returns the key including its quotes and the
+// key's strEscaped/strNonASCII flags; more is false (and the '}' consumed)
+// at the end of the object.
+func (it *memberIter) key() (key []byte, flags int, more bool, err error) {
 	b := it.b
 	i := skipSpace(b, it.pos)
 	if i >= len(b) {
 		it.pos = i
-		return m, false, errSyntax("unterminated object")
+		return nil, 0, false, errSyntax("unterminated object")
 	}
 	switch c := b[i]; {
 	case c == '}':
 		it.pos = i + 1
-		return m, false, nil
+		return nil, 0, false, nil
 	case !it.after:
 	case c == ',':
 		i = skipSpace(b, i+1)
 	default:
 		it.pos = i
-		return m, false, errSyntax("expected ',' or '}' after object member")
+		return nil, 0, false, errSyntax("expected ',' or '}' after object member")
 	}
 	if i >= len(b) || b[i] != '"' {
 		it.pos = i
-		return m, false, errSyntax("expected string for object key")
+		return nil, 0, false, errSyntax("expected string for object key")
 	}
 	kend, flags, err := scanString(b, i)
 	if err != nil {
 		it.pos = kend
-		return m, false, err
+		return nil, 0, false, err
 	}
-	m.key, m.flags = b[i:kend], flags
+	key = b[i:kend]
 	i = skipSpace(b, kend)
 	if i >= len(b) || b[i] != ':' {
 		it.pos = i
-		return m, false, errSyntax("expected ':' after object key")
+		return nil, 0, false, errSyntax("expected ':' after object key")
 	}
-	i = skipSpace(b, i+1)
-	vend, err := scanValue(b, i, it.depth)
-	it.pos, it.after = vend, true
-	if err != nil {
-		return m, false, err
-	}
-	m.val = b[i:vend]
-	return m, true, nil
+	it.pos = skipSpace(b, i+1)
+	return key, flags, true, nil
+}
+
+// value scans the member value at pos and returns its extent.
+func (it *memberIter) value() (start, end int, err error) {
+	start = it.pos
+	end, err = scanValue(it.b, start, it.depth)
+	it.pos, it.after = end, true
+	return start, end, err
+}
+
+// skipTo records that the value at pos ends at end.
+func (it *memberIter) skipTo(end int) {
+	it.pos, it.after = end, true
 }
