@@ -60,7 +60,7 @@ func TestConcurrentMutationsWritesAndReconnects(t *testing.T) {
 	var last *wssynctest.Client
 	var all []*wssynctest.Client
 	for round := range 20 {
-		c, err := wssynctest.Dial(ctxT(t), url, nil)
+		c, err := wssynctest.Dial(ctxT(t), url)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -29,7 +29,7 @@ func Example() {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	client, _ := wssynctest.Dial(ctx, "ws"+strings.TrimPrefix(srv.URL, "http"), nil)
+	client, _ := wssynctest.Dial(ctx, "ws"+strings.TrimPrefix(srv.URL, "http"))
 	defer client.Close()
 	first, _ := client.Next(ctx)
 	fmt.Println(first.Type, string(first.Data))
@@ -69,7 +69,7 @@ func ExampleWriteValidator() {
 	defer sess.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	client, _ := wssynctest.Dial(ctx, "ws"+strings.TrimPrefix(srv.URL, "http"), nil)
+	client, _ := wssynctest.Dial(ctx, "ws"+strings.TrimPrefix(srv.URL, "http"))
 	defer client.Close()
 
 	_ = client.Patch("PROFILE", wssynctest.Replace("/name", ""))

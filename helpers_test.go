@@ -37,7 +37,7 @@ func dial(t testing.TB, url string) *wssynctest.Client {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	c, err := wssynctest.Dial(ctx, url, nil)
+	c, err := wssynctest.Dial(ctx, url)
 	if err != nil {
 		t.Fatalf("dial: %v", err)
 	}

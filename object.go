@@ -22,7 +22,6 @@ type object struct {
 	val     reflect.Value       // the struct, addressable
 	fields  []boundField        // synced fields, then computed values
 	replay  bool                // send _SET on every connect
-	events  []string            // the session events registered for this object
 	naming  func(string) string // the registration's naming rule, also for params
 	veto    func(next reflect.Value) error
 	diffOpt patch.Options
@@ -231,6 +230,18 @@ func (o *object) unsubscribe(s subscriber) {
 	o.pub.Lock()
 	defer o.pub.Unlock()
 	delete(o.subs, s)
+}
+
+// handlers returns the session events of the object's key and their handlers.
+func (o *object) handlers() map[string]eventHandler {
+	return map[string]eventHandler{
+		evGet + o.key:        handleGet(o),
+		evSet + o.key:        handleClientSet(o),
+		evPatch + o.key:      handleClientPatch(o),
+		evAction + o.key:     handleAction(o),
+		evTaskStart + o.key:  handleTaskStart(o),
+		evTaskCancel + o.key: handleTaskCancel(o),
+	}
 }
 
 // sessions returns the sessions subscribed to the object.

@@ -233,19 +233,8 @@ func (s *Session) add(o *object) error {
 	if _, dup := s.objects[o.key]; dup {
 		return fmt.Errorf("%w: %q", ErrDuplicateKey, o.key)
 	}
-	hs := map[string]eventHandler{
-		evGet + o.key:        handleGet(o),
-		evSet + o.key:        handleClientSet(o),
-		evPatch + o.key:      handleClientPatch(o),
-		evAction + o.key:     handleAction(o),
-		evTaskStart + o.key:  handleTaskStart(o),
-		evTaskCancel + o.key: handleTaskCancel(o),
-	}
-	if err := s.addHandlersLocked(hs); err != nil {
+	if err := s.addHandlersLocked(o.handlers()); err != nil {
 		return err
-	}
-	for ev := range hs {
-		o.events = append(o.events, ev)
 	}
 	s.objects[o.key] = o
 	o.subscribe(s)
@@ -260,7 +249,7 @@ func (s *Session) remove(o *object) {
 	s.mu.Lock()
 	if s.objects[o.key] == o {
 		delete(s.objects, o.key)
-		for _, ev := range o.events {
+		for ev := range o.handlers() {
 			delete(s.events, ev)
 		}
 	}

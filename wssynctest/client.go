@@ -14,7 +14,6 @@ import (
 	"sync"
 	"time"
 
-	jsonpatch "github.com/evanphx/json-patch/v5"
 	"github.com/gorilla/websocket"
 )
 
@@ -35,12 +34,13 @@ type Client struct {
 
 	gateMu    sync.Mutex
 	gate      chan struct{} // non-nil while paused; closed by Resume
+	identity  *[2]string    // answer to _REQUEST_USER_SESSION, if any
 	closing   chan struct{} // closed by Close, to free a paused reader
 	closeOnce sync.Once
 
 	mu       sync.Mutex
-	changed  chan struct{} // closed and replaced on every received frame
-	states   map[string]json.RawMessage
+	changed  chan struct{}  // closed and replaced on every received frame
+	states   map[string]any // decoded state of each key
 	versions map[string]uint64
 	frames   []Frame
 	cursor   int
@@ -49,22 +49,41 @@ type Client struct {
 	done     chan struct{}
 }
 
+// DialOption configures Dial.
+type DialOption func(*dialConfig)
+
+type dialConfig struct {
+	header   http.Header
+	identity *[2]string
+}
+
+// WithHeader sets the HTTP headers of the upgrade request (cookies, Authorization, Origin).
+func WithHeader(h http.Header) DialOption { return func(c *dialConfig) { c.header = h } }
+
+// WithIdentity answers the server's `_REQUEST_USER_SESSION` with `_USER_SESSION`
+// {"user": user, "session": session}, as ws-sync-react's wsAuth does.
+func WithIdentity(user, session string) DialOption {
+	return func(c *dialConfig) { c.identity = &[2]string{user, session} }
+}
+
 // Dial connects to a wssync endpoint (ws:// URL) and starts reading.
-func Dial(ctx context.Context, url string, header http.Header) (*Client, error) {
-	if header == nil {
-		header = http.Header{}
+func Dial(ctx context.Context, url string, opts ...DialOption) (*Client, error) {
+	var cfg dialConfig
+	for _, o := range opts {
+		o(&cfg)
 	}
-	ws, _, err := websocket.DefaultDialer.DialContext(ctx, url, header)
+	ws, _, err := websocket.DefaultDialer.DialContext(ctx, url, cfg.header)
 	if err != nil {
 		return nil, err
 	}
 	c := &Client{
 		ws:       ws,
 		changed:  make(chan struct{}),
-		states:   make(map[string]json.RawMessage),
+		states:   make(map[string]any),
 		versions: make(map[string]uint64),
 		done:     make(chan struct{}),
 		closing:  make(chan struct{}),
+		identity: cfg.identity,
 	}
 	go c.readLoop()
 	return c, nil
@@ -103,6 +122,9 @@ func (c *Client) readLoop() {
 		c.applyLocked(f)
 		c.notifyLocked()
 		c.mu.Unlock()
+		if f.Type == "_REQUEST_USER_SESSION" && c.identity != nil {
+			_ = c.Send("_USER_SESSION", map[string]string{"user": c.identity[0], "session": c.identity[1]})
+		}
 	}
 }
 
@@ -115,7 +137,12 @@ func (c *Client) notifyLocked() {
 // A server that sends a patch out of order is recorded in Errs.
 func (c *Client) applyLocked(f Frame) {
 	if key, ok := strings.CutPrefix(f.Type, "_SET:"); ok {
-		c.states[key] = f.Data
+		v, err := decodeJSON(f.Data)
+		if err != nil {
+			c.errs = append(c.errs, fmt.Errorf("%s: %w", f.Type, err))
+			return
+		}
+		c.states[key] = v
 		if f.V != nil {
 			c.versions[key] = *f.V
 		}
@@ -134,12 +161,10 @@ func (c *Client) applyLocked(f Frame) {
 		c.errs = append(c.errs, fmt.Errorf("%s: version %d after %d", f.Type, *f.V, c.versions[key]))
 		return
 	}
-	p, err := jsonpatch.DecodePatch(f.Data)
-	if err == nil {
-		cur, err = p.Apply(cur)
-	}
+	cur, err := applyPatch(cur, f.Data)
 	if err != nil {
 		c.errs = append(c.errs, fmt.Errorf("%s does not apply: %w", f.Type, err))
+		delete(c.states, key) // no trustworthy base until the next _SET
 		return
 	}
 	c.states[key] = cur
@@ -174,7 +199,11 @@ func (c *Client) State(key string) (json.RawMessage, uint64, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	s, ok := c.states[key]
-	return s, c.versions[key], ok
+	if !ok {
+		return nil, 0, false
+	}
+	b, _ := json.Marshal(s) // decoded JSON always marshals
+	return b, c.versions[key], true
 }
 
 // Decode unmarshals the client's current state of key into v.
@@ -230,8 +259,9 @@ func WaitState[T any](ctx context.Context, c *Client, key string, cond func(T) b
 		if !ok {
 			return false
 		}
+		b, _ := json.Marshal(s)
 		var v T
-		if json.Unmarshal(s, &v) != nil {
+		if json.Unmarshal(b, &v) != nil {
 			return false
 		}
 		last = v
@@ -246,8 +276,11 @@ func (c *Client) WaitVersion(ctx context.Context, key string, v uint64) (json.Ra
 	var state json.RawMessage
 	err := c.WaitFor(ctx, func() bool {
 		s, ok := c.states[key]
-		state = s
-		return ok && c.versions[key] >= v
+		if ok && c.versions[key] >= v {
+			state, _ = json.Marshal(s)
+			return true
+		}
+		return false
 	})
 	return state, err
 }

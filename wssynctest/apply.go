@@ -1,0 +1,230 @@
+package wssynctest
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"strconv"
+	"strings"
+)
+
+// The client keeps each key's state decoded, and applies patches to the decoded tree, as
+// a browser does: a patch costs the size of its ops, not a parse of the whole state.
+
+// decodeJSON decodes b keeping numbers as json.Number, so they re-encode unchanged.
+func decodeJSON(b []byte) (any, error) {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+type op struct {
+	Op    string          `json:"op"`
+	Path  string          `json:"path"`
+	From  string          `json:"from"`
+	Value json.RawMessage `json:"value"`
+}
+
+// applyPatch applies RFC 6902 ops to doc and returns the new document. doc is modified in
+// place where possible; on error the caller must drop it (it resynchronises with _GET).
+func applyPatch(doc any, raw []byte) (any, error) {
+	var ops []op
+	if err := json.Unmarshal(raw, &ops); err != nil {
+		return doc, err
+	}
+	for _, o := range ops {
+		var err error
+		switch o.Op {
+		case "add", "replace", "test":
+			var v any
+			if v, err = decodeJSON(o.Value); err != nil {
+				return doc, err
+			}
+			switch o.Op {
+			case "add":
+				doc, err = set(doc, o.Path, v, true)
+			case "replace":
+				doc, err = set(doc, o.Path, v, false)
+			default:
+				var cur any
+				if cur, err = get(doc, o.Path); err == nil && !reflect.DeepEqual(cur, v) {
+					err = fmt.Errorf("test %s failed", o.Path)
+				}
+			}
+		case "remove":
+			doc, _, err = remove(doc, o.Path)
+		case "move", "copy":
+			var v any
+			if o.Op == "move" {
+				doc, v, err = remove(doc, o.From)
+			} else if v, err = get(doc, o.From); err == nil {
+				v, err = clone(v)
+			}
+			if err == nil {
+				doc, err = set(doc, o.Path, v, true)
+			}
+		default:
+			err = fmt.Errorf("unknown op %q", o.Op)
+		}
+		if err != nil {
+			return doc, err
+		}
+	}
+	return doc, nil
+}
+
+func clone(v any) (any, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	return decodeJSON(b)
+}
+
+func tokens(p string) ([]string, error) {
+	if p == "" {
+		return nil, nil
+	}
+	if p[0] != '/' {
+		return nil, fmt.Errorf("bad pointer %q", p)
+	}
+	ts := strings.Split(p[1:], "/")
+	for i, t := range ts {
+		ts[i] = strings.ReplaceAll(strings.ReplaceAll(t, "~1", "/"), "~0", "~")
+	}
+	return ts, nil
+}
+
+func index(t string, n int, allowEnd bool) (int, error) {
+	if allowEnd && t == "-" {
+		return n, nil
+	}
+	i, err := strconv.Atoi(t)
+	if err != nil || i < 0 || i > n || (!allowEnd && i == n) || (len(t) > 1 && t[0] == '0') {
+		return 0, fmt.Errorf("bad index %q", t)
+	}
+	return i, nil
+}
+
+func get(doc any, p string) (any, error) {
+	ts, err := tokens(p)
+	if err != nil {
+		return nil, err
+	}
+	cur := doc
+	for _, t := range ts {
+		switch c := cur.(type) {
+		case map[string]any:
+			v, ok := c[t]
+			if !ok {
+				return nil, fmt.Errorf("no member %q", t)
+			}
+			cur = v
+		case []any:
+			i, err := index(t, len(c), false)
+			if err != nil {
+				return nil, err
+			}
+			cur = c[i]
+		default:
+			return nil, fmt.Errorf("cannot index %T", cur)
+		}
+	}
+	return cur, nil
+}
+
+// set adds (insert) or replaces the value at p and returns the possibly new root.
+func set(doc any, p string, v any, insert bool) (any, error) {
+	ts, err := tokens(p)
+	if err != nil {
+		return doc, err
+	}
+	if len(ts) == 0 {
+		return v, nil
+	}
+	parent, err := get(doc, "/"+strings.Join(escapeAll(ts[:len(ts)-1]), "/"))
+	if len(ts) == 1 {
+		parent, err = doc, nil
+	}
+	if err != nil {
+		return doc, err
+	}
+	last := ts[len(ts)-1]
+	switch c := parent.(type) {
+	case map[string]any:
+		if _, ok := c[last]; !ok && !insert {
+			return doc, fmt.Errorf("no member %q to replace", last)
+		}
+		c[last] = v
+		return doc, nil
+	case []any:
+		i, err := index(last, len(c), insert)
+		if err != nil {
+			return doc, err
+		}
+		if !insert {
+			c[i] = v
+			return doc, nil
+		}
+		c = append(c, nil)
+		copy(c[i+1:], c[i:])
+		c[i] = v
+		return setContainer(doc, ts[:len(ts)-1], c)
+	}
+	return doc, fmt.Errorf("cannot set in %T", parent)
+}
+
+// remove deletes the value at p and returns the new root and the removed value.
+func remove(doc any, p string) (any, any, error) {
+	ts, err := tokens(p)
+	if err != nil || len(ts) == 0 {
+		return doc, nil, fmt.Errorf("cannot remove %q", p)
+	}
+	parent := doc
+	if len(ts) > 1 {
+		if parent, err = get(doc, "/"+strings.Join(escapeAll(ts[:len(ts)-1]), "/")); err != nil {
+			return doc, nil, err
+		}
+	}
+	last := ts[len(ts)-1]
+	switch c := parent.(type) {
+	case map[string]any:
+		v, ok := c[last]
+		if !ok {
+			return doc, nil, fmt.Errorf("no member %q", last)
+		}
+		delete(c, last)
+		return doc, v, nil
+	case []any:
+		i, err := index(last, len(c), false)
+		if err != nil {
+			return doc, nil, err
+		}
+		v := c[i]
+		c = append(c[:i], c[i+1:]...)
+		doc, err = setContainer(doc, ts[:len(ts)-1], c)
+		return doc, v, err
+	}
+	return doc, nil, fmt.Errorf("cannot remove from %T", parent)
+}
+
+// setContainer stores a grown or shrunk slice back at its path.
+func setContainer(doc any, ts []string, c []any) (any, error) {
+	if len(ts) == 0 {
+		return c, nil
+	}
+	return set(doc, "/"+strings.Join(escapeAll(ts), "/"), c, false)
+}
+
+func escapeAll(ts []string) []string {
+	out := make([]string, len(ts))
+	for i, t := range ts {
+		out[i] = strings.ReplaceAll(strings.ReplaceAll(t, "~", "~0"), "/", "~1")
+	}
+	return out
+}
