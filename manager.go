@@ -99,6 +99,23 @@ func (m *Manager) Session(id string) (*Session, bool) {
 	}
 }
 
+// Sessions returns the sessions the Manager holds and whose factory has run.
+func (m *Manager) Sessions() []*Session {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make([]*Session, 0, len(m.sessions))
+	for _, ms := range m.sessions {
+		select {
+		case <-ms.ready:
+			if ms.err == nil {
+				out = append(out, ms.sess)
+			}
+		default:
+		}
+	}
+	return out
+}
+
 // ServeWS identifies the client, upgrades the request and serves it as its session's
 // connection until it closes. Refusals before the upgrade are HTTP errors: 401/403 from
 // the auth hook, 429 over the per-user connection limit, 503 while shutting down.

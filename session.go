@@ -115,6 +115,18 @@ func (s *Session) attach(c *conn) bool {
 	return true
 }
 
+// Disconnect closes the live connection, if any, with CloseGoingAway (1001), keeping the
+// session: the client reconnects and receives the full state. It reports whether a
+// connection was live.
+func (s *Session) Disconnect() bool {
+	c := s.live.Swap(nil)
+	if c == nil {
+		return false
+	}
+	c.closeWith(CloseGoingAway, "disconnected by the server", nil)
+	return true
+}
+
 // Connected reports whether the session has a live connection.
 func (s *Session) Connected() bool { return s.live.Load() != nil }
 

@@ -171,3 +171,24 @@ func TestKeepaliveDropsDeadPeer(t *testing.T) {
 		t.Fatal("a dead peer was not dropped")
 	}
 }
+
+func TestDisconnectKeepsSession(t *testing.T) {
+	t.Parallel()
+	sess, s, url := newNotes(t)
+	c := dial(t, url)
+	waitType(t, c, "_SET:NOTES")
+	if !sess.Disconnect() {
+		t.Fatal("no live connection")
+	}
+	if code := closeCode(t, c); code != wssync.CloseGoingAway {
+		t.Fatalf("close %d", code)
+	}
+	if sess.Disconnect() {
+		t.Fatal("a second Disconnect found a connection")
+	}
+	_ = s.Update(func(n *Notes) { n.Title = "while away" })
+	c2 := dial(t, url)
+	if set := waitType(t, c2, "_SET:NOTES"); string(set.Data) != `{"title":"while away","notes":null}` {
+		t.Fatalf("state %s", set.Data)
+	}
+}
