@@ -41,6 +41,7 @@ const (
 	ClosePolicyViolation = 1008 // origin refused or too many bad frames; terminal
 	CloseMessageTooBig   = 1009 // frame over the read limit
 	CloseInternalError   = 1011 // server failure
+	CloseTryAgainLater   = 1013 // the server holds too many sessions; reconnect with backoff
 	CloseReplaced        = 4000 // a newer connection took over the session; terminal
 	CloseSlowConsumer    = 4001 // the client fell too far behind; reconnect with backoff
 	CloseRateLimited     = 4002 // too many frames; reconnect with backoff

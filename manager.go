@@ -23,10 +23,6 @@ type Identity struct {
 // instead of 401.
 var ErrForbidden = errors.New("wssync: forbidden")
 
-// CloseTryAgainLater (1013) closes a connection the Manager cannot take now (too many
-// sessions); the client may retry later.
-const CloseTryAgainLater = 1013
-
 // maxIDLength bounds user and session ids from clients.
 const maxIDLength = 128
 

@@ -63,6 +63,8 @@ export const CloseCode = {
   MessageTooBig: 1009,
   /** Server failure; reconnect with backoff. */
   InternalError: 1011,
+  /** The server holds too many sessions; reconnect with backoff. */
+  TryAgainLater: 1013,
   /** A newer connection took over this session (after `_DISCONNECT`); terminal. */
   Replaced: 4000,
   /** The client fell too far behind; reconnect with backoff. */
