@@ -61,6 +61,23 @@
 // Pointer, then the authoritative `_SET`. The full protocol, error codes and close codes
 // are in docs/protocol.md.
 //
+// # Actions, tasks and events
+//
+// [Action] and [ActionResult] register typed handlers for `_ACTION:KEY` frames; params are
+// decoded strictly into a Go struct (see [Validator]) and the object is synced after the
+// handler returns. [Task] registers long-running work started by `_TASK_START:KEY` and
+// cancelled through its context; [On] registers custom session events. Handlers of one
+// session run one at a time, in arrival order. The server pushes with
+// [Synced.SendAction], [Session.Toast], [Session.Download] and [Session.SendBinary].
+//
+// # Many clients and shared state
+//
+// A [Manager] serves many sessions from one route: it identifies each connection (the
+// ws-sync handshake, [WithAuth], or [WithAnonymousSessions]), builds new sessions with a
+// [SessionFactory], resumes them on reconnect, and frees them after a TTL. [NewShared]
+// makes an object that any number of sessions [Synced.Join]: each change is diffed and
+// encoded once for all of them. [Manager.Stats] reports counters for monitoring.
+//
 // # Logging
 //
 // The library logs nothing unless given a *slog.Logger with [WithLogger].
