@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/wssync/wssync/internal/patch"
 )
 
 // inbound is one decoded client frame.
@@ -41,37 +43,40 @@ const (
 
 var keyedPrefixes = []string{evSet, evPatch, evGet, evAction, evTaskStart, evTaskCancel}
 
-// envelope is the wire shape of a client frame. Fields stay raw so their types can be
-// checked and reported precisely.
-type envelope struct {
-	Type json.RawMessage `json:"type"`
-	Data json.RawMessage `json:"data"`
-	ID   json.RawMessage `json:"id"`
-}
-
 // maxRequestID bounds the request ids a client may send, as they are echoed back.
 const maxRequestID = 128
 
-// decodeInbound parses a text frame into an inbound. It never panics on any input; every
-// refusal is an *Error with a documented code.
+// decodeInbound parses a text frame into an inbound without copying its data. It never
+// panics on any input; every refusal is an *Error with a documented code.
 func decodeInbound(data []byte) (*inbound, *Error) {
-	var env envelope
-	if err := json.Unmarshal(data, &env); err != nil {
-		var te *json.UnmarshalTypeError
-		if errors.As(err, &te) {
+	in := &inbound{}
+	var typ, id []byte
+	err := patch.ObjectMembers(data, func(key string, value []byte) error {
+		switch key { // the last of duplicate members wins, as with encoding/json
+		case "type":
+			typ = value
+		case "data":
+			in.data = value
+		case "id":
+			id = value
+		}
+		return nil
+	})
+	if err != nil {
+		if json.Valid(data) {
 			return nil, errorf(CodeBadEnvelope, "", "a frame must be a JSON object with a string \"type\"")
 		}
-		return nil, errorf(CodeMalformedJSON, "", "frame is not valid JSON: %v", err)
+		return nil, errorf(CodeMalformedJSON, "", "frame is not valid JSON")
 	}
-	in := &inbound{}
-	if len(env.Type) == 0 || env.Type[0] != '"' || json.Unmarshal(env.Type, &in.event) != nil || in.event == "" {
+	var ok bool
+	if in.event, ok = patch.String(typ); !ok || in.event == "" {
 		return nil, errorf(CodeBadEnvelope, "", "a frame must be a JSON object with a non-empty string \"type\"")
 	}
-	if len(env.Data) > 0 && !bytes.Equal(env.Data, []byte("null")) {
-		in.data = env.Data
+	if bytes.Equal(in.data, []byte("null")) {
+		in.data = nil
 	}
-	if len(env.ID) > 0 && !bytes.Equal(env.ID, []byte("null")) {
-		if env.ID[0] != '"' || json.Unmarshal(env.ID, &in.id) != nil || in.id == "" || len(in.id) > maxRequestID {
+	if id != nil && !bytes.Equal(id, []byte("null")) {
+		if in.id, ok = patch.String(id); !ok || in.id == "" || len(in.id) > maxRequestID {
 			return nil, &Error{Code: CodeBadEnvelope, Event: in.event,
 				Message: fmt.Sprintf("\"id\" must be a non-empty string of at most %d bytes", maxRequestID)}
 		}

@@ -67,24 +67,46 @@ func newParamDecoder(t reflect.Type, naming func(string) string) (*paramDecoder,
 	return d, nil
 }
 
+// rawMember is one member of a params object, its value undecoded.
+type rawMember struct {
+	key   string
+	value []byte
+}
+
+// readMembers lists the members of a JSON object, skipping skip.
+func readMembers(data []byte, skip string) ([]rawMember, []byte, error) {
+	var members []rawMember
+	var skipped []byte
+	err := patch.ObjectMembers(data, func(key string, value []byte) error {
+		if key == skip {
+			skipped = value
+		} else {
+			members = append(members, rawMember{key, value})
+		}
+		return nil
+	})
+	return members, skipped, err
+}
+
 // parseCall splits the data of an action or task frame, {"type": NAME, ...params}, into
 // the name and the params' members.
-func parseCall(data json.RawMessage, event string) (string, map[string]json.RawMessage, *Error) {
-	var members map[string]json.RawMessage
-	var name string
-	if len(data) == 0 || data[0] != '{' || json.Unmarshal(data, &members) != nil ||
-		len(members["type"]) == 0 || members["type"][0] != '"' || json.Unmarshal(members["type"], &name) != nil || name == "" {
+func parseCall(data json.RawMessage, event string) (string, []rawMember, *Error) {
+	members, typ, err := readMembers(data, "type")
+	name, ok := patch.String(typ)
+	if err != nil || !ok || name == "" {
 		return "", nil, errorf(CodeBadData, "", "%s data must be an object with a string \"type\" naming the call", event)
 	}
-	delete(members, "type")
 	return name, members, nil
 }
 
 // decodeObject decodes a params object given as raw JSON (custom events).
 func (d *paramDecoder) decodeObject(data json.RawMessage, bin []byte) (reflect.Value, *Error) {
-	var members map[string]json.RawMessage
-	if len(data) > 0 && (data[0] != '{' || json.Unmarshal(data, &members) != nil) {
-		return reflect.New(d.typ), errorf(CodeBadParams, "", "params must be a JSON object")
+	var members []rawMember
+	if len(data) > 0 {
+		var err error
+		if members, _, err = readMembers(data, ""); err != nil {
+			return reflect.New(d.typ), errorf(CodeBadParams, "", "params must be a JSON object")
+		}
 	}
 	return d.decodeMembers(members, bin)
 }
@@ -92,10 +114,11 @@ func (d *paramDecoder) decodeObject(data json.RawMessage, bin []byte) (reflect.V
 // decodeMembers decodes params members into a new *P. bin, when not nil, is the payload
 // of a binary frame: it fills the []byte param named "data", as ws-sync merges
 // {"data": bytes, ...metadata}.
-func (d *paramDecoder) decodeMembers(members map[string]json.RawMessage, bin []byte) (reflect.Value, *Error) {
+func (d *paramDecoder) decodeMembers(members []rawMember, bin []byte) (reflect.Value, *Error) {
 	v := reflect.New(d.typ)
 	seen := make([]bool, len(d.fields))
-	for name, raw := range members {
+	for _, m := range members {
+		name, raw := m.key, json.RawMessage(m.value)
 		i, ok := d.byWire[name]
 		if !ok {
 			return v, errorf(CodeBadParams, "/"+patch.EscapeToken(name), "unknown param %q", name)
@@ -103,6 +126,7 @@ func (d *paramDecoder) decodeMembers(members map[string]json.RawMessage, bin []b
 		seen[i] = true
 		f := &d.fields[i]
 		dst := v.Elem().FieldByIndex(f.spec.index)
+		dst.SetZero() // a repeated member replaces the earlier one
 		if !f.strict && !bytes.Equal(raw, []byte("null")) {
 			if err := json.Unmarshal(raw, dst.Addr().Interface()); err != nil {
 				e := decodeError("/"+patch.EscapeToken(f.wire), err)

@@ -28,7 +28,7 @@ type incParams struct {
 }
 
 func BenchmarkActionRoundTrip(b *testing.B) {
-	sess := wssync.NewSession()
+	sess := wssync.NewSession(wssync.WithRateLimit(0, 0)) // the benchmark sends as fast as it can
 	st := &counterState{}
 	s, err := wssync.Register(sess, "C", st)
 	if err != nil {
@@ -108,6 +108,7 @@ func benchDial(b *testing.B, url string) *websocket.Conn {
 }
 
 func readFrame(b *testing.B, ws *websocket.Conn) []byte {
+	_ = ws.SetReadDeadline(time.Now().Add(10 * time.Second))
 	_, msg, err := ws.ReadMessage()
 	if err != nil {
 		b.Fatal(err)
