@@ -1,0 +1,30 @@
+package wssync_test
+
+import (
+	"context"
+	"encoding/json"
+	"testing"
+
+	"github.com/wssync/wssync"
+)
+
+func TestStatsCount(t *testing.T) {
+	t.Parallel()
+	sess, s, url := newNotes(t, wssync.WithSendQueue(4, 1<<20))
+	_ = wssync.Task(s, "t", func(ctx context.Context, p struct{}) error { return nil })
+	c := dial(t, url)
+	waitType(t, c, "_SET:NOTES")
+	_ = s.Update(func(n *Notes) { n.Title = "x" })
+	waitType(t, c, "_PATCH:NOTES")
+	_ = c.Patch("NOTES", wssyncReplace("/notes", []string{}))
+	waitType(t, c, "_ERROR")
+	waitType(t, c, "_SET:NOTES")
+	_ = c.Send("_TASK_START:NOTES", map[string]any{"type": "t"})
+	waitType(t, c, "_TASK_STATUS:NOTES")
+	st := sess.Stats()
+	if st.Connections != 1 || st.Sessions != 1 || st.FramesIn != 2 || st.Patches < 1 || st.Resyncs != 2 ||
+		st.ErrorsByCode[wssync.CodeReadOnly] != 1 || st.TasksStarted != 1 || st.BytesIn == 0 || st.FramesOut < 5 {
+		b, _ := json.Marshal(st)
+		t.Fatalf("stats %s", b)
+	}
+}
