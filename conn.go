@@ -100,9 +100,11 @@ func (c *conn) sendBinary(meta *frame, data []byte) {
 
 func (c *conn) readLoop() {
 	cfg := &c.sess.cfg
-	c.sess.dispatchMu.Lock()
-	c.sess.runHooks(&c.sess.onConnect, c.sess.ctx)
-	c.sess.dispatchMu.Unlock()
+	if !c.closing() { // a refused connection runs no hooks
+		c.sess.dispatchMu.Lock()
+		c.sess.runHooks(&c.sess.onConnect, c.sess.ctx)
+		c.sess.dispatchMu.Unlock()
+	}
 	c.ws.SetReadLimit(cfg.readLimit)
 	extend := func() { _ = c.ws.SetReadDeadline(time.Now().Add(cfg.pongTimeout)) }
 	extend()

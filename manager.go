@@ -268,6 +268,7 @@ func (m *Manager) acquire(id Identity) (*managed, int, string) {
 		m.sessions[id.Session] = ms
 		m.metrics.sessions.Add(1)
 		m.metrics.sessionsTotal.Add(1)
+		m.work.Add(1)
 		go m.build(ms)
 	}
 	if ms.expiry != nil {
@@ -282,6 +283,7 @@ func (m *Manager) acquire(id Identity) (*managed, int, string) {
 
 // build runs the factory for a new session.
 func (m *Manager) build(ms *managed) {
+	defer m.work.Done()
 	_, err := callSafely(func() (any, error) { return nil, m.factory(ms.sess.ctx, ms.sess) })
 	if err != nil {
 		m.cfg.logger.Error("wssync: session factory failed", "err", err)
@@ -360,6 +362,7 @@ func (m *Manager) Shutdown(ctx context.Context) error {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
+				ms.sess.cancel() // a factory still running sees its ctx end
 				<-ms.ready
 				ms.sess.Close()
 			}()

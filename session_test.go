@@ -192,3 +192,16 @@ func TestDisconnectKeepsSession(t *testing.T) {
 		t.Fatalf("state %s", set.Data)
 	}
 }
+
+func TestUpdatePanicDoesNotLeaveLocked(t *testing.T) {
+	t.Parallel()
+	sess := wssync.NewSession()
+	s, _ := wssync.Register(sess, "K", &Notes{})
+	func() {
+		defer func() { _ = recover() }()
+		_ = s.Update(func(n *Notes) { panic("boom") })
+	}()
+	if err := s.Update(func(n *Notes) { n.Title = "ok" }); err != nil {
+		t.Fatal(err)
+	}
+}

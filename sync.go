@@ -33,9 +33,11 @@ func (s *Synced[T]) RUnlock() { s.o.state.RUnlock() }
 // Update calls fn with the object locked, then publishes the change (Sync). fn must not
 // call Lock, Update or Sync on the same object.
 func (s *Synced[T]) Update(fn func(v *T)) error {
-	s.o.state.Lock()
-	fn(s.ptr)
-	s.o.state.Unlock()
+	func() {
+		s.o.state.Lock()
+		defer s.o.state.Unlock() // a panicking fn must not leave the object locked
+		fn(s.ptr)
+	}()
 	return s.Sync()
 }
 

@@ -106,20 +106,25 @@ func handleTaskStart(o *object) eventHandler {
 		if perr != nil {
 			return perr
 		}
-		o.hmu.Lock()
+		o.hmu.RLock()
 		def := o.tasks[name]
+		o.hmu.RUnlock()
 		if def == nil {
+			return withAction(errorf(CodeUnknownTask, "", "no task %q on key %q", name, o.key), name)
+		}
+		// Params are decoded (and their Validate run) without holding hmu.
+		p, perr := def.params.decodeMembers(members, in.bin)
+		if perr != nil {
+			return withAction(perr, name)
+		}
+		o.hmu.Lock()
+		if o.tasks[name] != def {
 			o.hmu.Unlock()
 			return withAction(errorf(CodeUnknownTask, "", "no task %q on key %q", name, o.key), name)
 		}
 		if def.running != nil {
 			o.hmu.Unlock()
 			return withAction(errorf(CodeTaskRunning, "", "task %q is already running", name), name)
-		}
-		p, perr := def.params.decodeMembers(members, in.bin)
-		if perr != nil {
-			o.hmu.Unlock()
-			return withAction(perr, name)
 		}
 		sess := c.sess
 		ctx, cancel := context.WithCancel(sess.ctx)

@@ -187,6 +187,7 @@ func (o *object) patchChanges(data json.RawMessage, ops []wireOp, touched map[in
 	}
 	opts := jsonpatch.NewApplyOptions()
 	opts.AccumulatedCopySizeLimit = o.sizeLimit()
+	opts.SupportNegativeIndices = false // RFC 6902 has no negative indices
 	after, err := p.ApplyWithOptions(doc, opts)
 	if err != nil {
 		return nil, patchError(err, failedOp(p, doc, opts, ops))

@@ -117,6 +117,7 @@ func TestClientWriteRefused(t *testing.T) {
 		{"missing path", "_PATCH:FORM", `[{"op":"remove","path":"/items/9"}]`, wssync.CodePathNotFound, "/items/9"},
 		{"missing member", "_PATCH:FORM", `[{"op":"replace","path":"/tags/none","value":"x"}]`, wssync.CodePathNotFound, "/tags/none"},
 		{"test fails", "_PATCH:FORM", `[{"op":"replace","path":"/title","value":"x"},{"op":"test","path":"/count","value":2}]`, wssync.CodeTestFailed, "/count"},
+		{"negative index", "_PATCH:FORM", `[{"op":"remove","path":"/items/-1"}]`, wssync.CodePathNotFound, "/items/-1"},
 		{"bad pointer", "_PATCH:FORM", `[{"op":"replace","path":"title","value":"x"}]`, wssync.CodeBadPatch, "title"},
 		{"bad escape", "_PATCH:FORM", `[{"op":"replace","path":"/ti~2tle","value":"x"}]`, wssync.CodeBadPatch, "/ti~2tle"},
 		{"unknown op", "_PATCH:FORM", `[{"op":"frob","path":"/title"}]`, wssync.CodeBadPatch, "/title"},
