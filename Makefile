@@ -5,10 +5,12 @@ GO          ?= go
 STATICCHECK ?= $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
 FUZZTIME    ?= 10s
 WEB         := web/react-hook
+NOTES_WEB   := examples/notes/web
+E2E         := e2e
 
-.PHONY: test go-checks go-test fuzz web-test bench
+.PHONY: test go-checks go-test fuzz web-test example-check example-build e2e screenshot bench
 
-test: go-checks go-test fuzz web-test
+test: go-checks go-test fuzz web-test example-check e2e
 	@echo "make test: all checks passed"
 
 # Formatting, module tidiness, vet and staticcheck.
@@ -32,6 +34,24 @@ fuzz:
 
 web-test:
 	cd $(WEB) && { [ -d node_modules ] || npm ci; } && npm test && npm run typecheck && npm run build
+
+# The notes example's UI: typecheck, then rebuild it into a temporary directory and fail if
+# the committed examples/notes/web/dist (what `go run ./examples/notes` embeds) differs.
+# A change to web/react-hook/src changes the UI too: run `make example-build` and commit dist/.
+example-check:
+	cd $(NOTES_WEB) && { [ -d node_modules ] || npm ci --no-audit --no-fund; } && npm run check
+
+example-build:
+	cd $(NOTES_WEB) && { [ -d node_modules ] || npm ci --no-audit --no-fund; } && npm run build
+
+# The notes example end to end: a real browser (Debian's Chromium; CHROMIUM_PATH to use
+# another) and a plain ws-sync-react-style client against the server built from source.
+e2e:
+	cd $(E2E) && { [ -d node_modules ] || npm ci --no-audit --no-fund; } && npm test
+
+# Retakes docs/notes.png, the picture of the example.
+screenshot:
+	cd $(E2E) && { [ -d node_modules ] || npm ci --no-audit --no-fund; } && npm run screenshot
 
 # Benchmarks whose medians are recorded in docs/benchmarks.md.
 bench:

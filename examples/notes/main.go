@@ -1,62 +1,92 @@
-// Command notes is the wssync example app: a notes list synced between a Go struct and the
-// browser. Run it with `go run ./examples/notes` and open http://localhost:8080.
+// Command notes is the wssync example app: a shared notes list kept in sync between a Go
+// struct and every open browser tab, with a React UI (built from web/, embedded here).
+//
+//	go run ./examples/notes              # http://localhost:8080
+//	go run ./examples/notes -port 9000   # or PORT=9000, or -addr 127.0.0.1:9000
+//
+// Open two tabs: edits, notes and toasts travel between them; the filter and the review
+// task are private to each tab and survive a reload.
 package main
 
 import (
-	"embed"
+	"context"
+	"errors"
 	"flag"
-	"io/fs"
-	"log"
+	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
-
-	"github.com/wssync/wssync"
+	"os/signal"
+	"strconv"
+	"syscall"
+	"time"
 )
 
-//go:embed static
-var static embed.FS
-
-// Notes is the synced state: the title is writable by the browser, the list is changed
-// by the server only.
-type Notes struct {
-	Title string   `sync:"title,write"`
-	Notes []string `sync:"notes"`
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "notes:", err)
+		os.Exit(1)
+	}
 }
 
-func main() {
-	addr := flag.String("addr", envOr("ADDR", ":"+envOr("PORT", "8080")), "listen address (env ADDR, or PORT)")
+func run() error {
+	port := flag.Int("port", envInt("PORT", 8080), "port to listen on, all interfaces (env PORT)")
+	addr := flag.String("addr", os.Getenv("ADDR"), "listen address host:port; wins over -port (env ADDR)")
 	flag.Parse()
-
-	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
-	sess := wssync.NewSession(wssync.WithLogger(logger))
-	notes := &Notes{Title: "My Notes", Notes: []string{"Try editing the title", "Open a second tab"}}
-	synced, err := wssync.Register(sess, "NOTES", notes)
-	if err != nil {
-		log.Fatal(err)
+	if *addr == "" {
+		*addr = ":" + strconv.Itoa(*port)
 	}
 
-	mux := http.NewServeMux()
-	mux.HandleFunc("/ws", sess.ServeWS)
-	mux.HandleFunc("POST /api/notes", func(w http.ResponseWriter, r *http.Request) {
-		text := r.FormValue("text")
-		if text == "" {
-			http.Error(w, "text is required", http.StatusBadRequest)
-			return
-		}
-		_ = synced.Update(func(n *Notes) { n.Notes = append(n.Notes, text) })
-		w.WriteHeader(http.StatusNoContent)
-	})
-	root, _ := fs.Sub(static, "static")
-	mux.Handle("/", http.FileServerFS(root))
+	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	hooks := os.Getenv("NOTES_TEST_HOOKS") == "1"
+	a, err := newApp(logger, hooks)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: a.handler(), ReadHeaderTimeout: 10 * time.Second}
+	if hooks {
+		srv.ConnContext = a.hooks.connContext
+		logger.Warn("test hooks enabled: POST /_test/drop can cut every connection")
+	}
+	// The e2e test reads this line to learn the port when it listens on :0.
+	fmt.Printf("notes: listening on http://%s\n", browsable(ln.Addr()))
 
-	logger.Info("notes example listening", "addr", *addr)
-	log.Fatal(http.ListenAndServe(*addr, mux))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	select {
+	case err := <-served:
+		return err
+	case <-ctx.Done():
+	}
+
+	// WebSockets are hijacked connections that http.Server.Shutdown does not see: the
+	// Manager closes them (1001, so browsers reconnect later) and ends running tasks.
+	logger.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return errors.Join(a.shutdown(sctx), srv.Shutdown(sctx))
 }
 
-func envOr(key, def string) string {
-	if v := os.Getenv(key); v != "" {
-		return v
+// browsable turns a listen address into one a browser can open (":8080" → "localhost:8080").
+func browsable(a net.Addr) string {
+	tcp, ok := a.(*net.TCPAddr)
+	if !ok || tcp.IP.IsUnspecified() {
+		_, port, _ := net.SplitHostPort(a.String())
+		return net.JoinHostPort("localhost", port)
+	}
+	return tcp.String()
+}
+
+func envInt(key string, def int) int {
+	if n, err := strconv.Atoi(os.Getenv(key)); err == nil {
+		return n
 	}
 	return def
 }

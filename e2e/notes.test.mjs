@@ -1,0 +1,180 @@
+// Browser end-to-end test of the notes example: the real Go server (built here), Debian's
+// Chromium through playwright-core, two browser contexts standing for two people.
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { after, before, test } from "node:test";
+import { launchBrowser, personContext } from "./lib/browser.mjs";
+import { artifactsDir, startServer } from "./lib/server.mjs";
+import { eventually } from "./lib/wait.mjs";
+
+let server, browser, a, b;
+const pageErrors = [];
+
+/** One person's tab, with the few locators the tests use. */
+async function openTab(tag) {
+  const context = await personContext(browser, server.url, tag);
+  const page = await context.newPage();
+  page.on("pageerror", (e) => pageErrors.push(`${tag}: ${e.message}`));
+  await page.goto(server.url);
+  const tab = {
+    tag,
+    page,
+    title: page.getByLabel("Title", { exact: true }),
+    filter: page.getByLabel("Filter notes"),
+    newNote: page.getByLabel("New note"),
+    status: () => page.getByTestId("connection").getAttribute("data-status"),
+    notes: () => page.getByTestId("note").locator(".text").allTextContents(),
+    toast: (text) => page.getByTestId("toast").filter({ hasText: text }),
+    progress: () => page.getByTestId("progress").evaluate((el) => el.value),
+    button: (name) => page.getByRole("button", { name, exact: true }),
+  };
+  await eventually(`${tag} to connect`, async () => (await tab.status()) === "open");
+  await eventually(`${tag} to show the notes`, async () => (await tab.notes()).length > 0);
+  return tab;
+}
+
+async function addNote(tab, text) {
+  await tab.newNote.fill(text);
+  await tab.button("Add").click();
+  // The field is cleared once the server's _RESULT accepted the note.
+  await eventually(`${tab.tag}'s add of “${text}” to be accepted`, async () => (await tab.newNote.inputValue()) === "");
+}
+
+async function shows(tab, text) {
+  return (await tab.notes()).includes(text);
+}
+
+/** Screenshots both tabs when a test fails, for the CI log's artifacts. */
+async function withScreenshots(name, fn) {
+  try {
+    await fn();
+  } catch (e) {
+    for (const tab of [a, b]) {
+      await tab?.page.screenshot({ path: join(artifactsDir, `failed-${name}-${tab.tag}.png`) }).catch(() => {});
+    }
+    throw e;
+  }
+}
+
+before(async () => {
+  server = await startServer("notes");
+  browser = await launchBrowser();
+  a = await openTab("A");
+  b = await openTab("B");
+}, { timeout: 300_000 });
+
+after(async () => {
+  await browser?.close();
+  const how = await server?.stop();
+  assert.deepEqual(pageErrors, [], "uncaught errors in the page");
+  assert.equal(how?.code, 0, "the server exits cleanly on SIGTERM");
+});
+
+test("an edit in one tab appears in the other", { timeout: 60_000 }, () =>
+  withScreenshots("edit", async () => {
+    await a.title.fill("Groceries for Friday");
+    await eventually("B to see A's title", async () => (await b.title.inputValue()) === "Groceries for Friday");
+
+    await addNote(a, "Buy oat milk");
+    await eventually("B to see A's note", () => shows(b, "Buy oat milk"));
+    await b.toast("added “Buy oat milk”").waitFor({ timeout: 5_000 });
+    assert.equal(await a.toast("added “Buy oat milk”").count(), 0, "A is not told about its own note");
+
+    await b.page.getByTestId("note").filter({ hasText: "Buy oat milk" }).getByRole("button", { name: "Rename" }).click();
+    await b.page.getByLabel("Note text").fill("Buy oat milk (2 l)");
+    await b.page.getByLabel("Note text").press("Enter");
+    await eventually("A to see B's rename", () => shows(a, "Buy oat milk (2 l)"));
+
+    await b.button("Remove “Open a second tab and add a note”").click();
+    await eventually("A to see B's removal", async () => !(await shows(a, "Open a second tab and add a note")));
+    assert.deepEqual(await a.notes(), await b.notes());
+  }));
+
+test("a dropped connection comes back with what changed meanwhile", { timeout: 60_000 }, () =>
+  withScreenshots("drop", async () => {
+    const before = await server.stats();
+    // Cut A's socket and keep A out for 3 s: long enough for B to change things.
+    const { dropped } = await server.drop("A", 3_000);
+    assert.equal(dropped, 1);
+    await eventually("A to notice the drop", async () => (await a.status()) !== "open", 5_000);
+    assert.equal(await b.status(), "open", "B's connection is untouched");
+
+    await addNote(b, "Added while A was away");
+    await b.title.fill("Title from B");
+    await eventually("B's title to be confirmed", async () => (await b.title.inputValue()) === "Title from B");
+    assert.equal(await shows(a, "Added while A was away"), false, "A cannot have seen it yet");
+
+    await eventually("A to reconnect", async () => (await a.status()) === "open", 20_000);
+    await eventually("A to show B's note", () => shows(a, "Added while A was away"));
+    await eventually("A to show B's title", async () => (await a.title.inputValue()) === "Title from B");
+
+    const after = await server.stats();
+    assert.equal(after.sessionsTotal, before.sessionsTotal, "A resumed its session instead of getting a new one");
+    assert.equal(after.connections, 2);
+  }));
+
+test("a reloaded tab keeps its private state", { timeout: 60_000 }, () =>
+  withScreenshots("reload", async () => {
+    const before = await server.stats();
+    await a.filter.fill("oat");
+    await eventually("A's list to be filtered", async () => (await a.notes()).join() === "Buy oat milk (2 l)");
+    // The filter is sent 250 ms after the last keystroke; the field is busy until then.
+    await eventually("A's filter to be sent", async () => (await a.filter.getAttribute("aria-busy")) === "false");
+
+    await a.page.reload();
+    await eventually("A to reconnect after the reload", async () => (await a.status()) === "open");
+    await eventually("A's filter to come back from the server", async () => (await a.filter.inputValue()) === "oat");
+    assert.deepEqual(await a.notes(), ["Buy oat milk (2 l)"]);
+    assert.ok((await b.notes()).length > 1, "B's list is not filtered");
+    assert.equal((await server.stats()).sessionsTotal, before.sessionsTotal, "the reload resumed the session");
+
+    await a.filter.fill("");
+    await eventually("A's filter to be cleared", async () => (await a.notes()).length > 1);
+  }));
+
+test("a task shows progress, survives a reload and can be cancelled", { timeout: 60_000 }, () =>
+  withScreenshots("task", async () => {
+    await a.button("Start review").click();
+    await a.button("Cancel review").waitFor({ timeout: 5_000 });
+    const p = await eventually("progress above 10%", async () => {
+      const v = await a.progress();
+      return v > 10 && v;
+    });
+    assert.ok(p < 100, `progress ${p}% before cancel`);
+    assert.equal(await b.button("Start review").count(), 1, "B's review is its own");
+    await a.page.screenshot({ path: join(artifactsDir, "notes-review.png") });
+
+    // The task belongs to the session, not to the page: after a reload the button still
+    // says Cancel (runningTasks comes from the server's state) and progress goes on.
+    await a.page.reload();
+    await a.button("Cancel review").waitFor({ timeout: 5_000 });
+    await eventually("progress to go on after the reload", async () => (await a.progress()) > p);
+
+    await a.button("Cancel review").click();
+    await a.button("Start review").waitFor({ timeout: 5_000 });
+    await a.toast("Review cancelled at").waitFor({ timeout: 5_000 });
+    await eventually("progress reset", async () => (await a.progress()) === 0);
+  }));
+
+test("refused input is explained and the tabs converge", { timeout: 60_000 }, () =>
+  withScreenshots("refused", async () => {
+    const title = await a.title.inputValue();
+    await a.title.fill("x".repeat(80));
+    const error = a.page.getByTestId("title-error");
+    await error.waitFor({ timeout: 5_000 });
+    assert.match(await error.textContent(), /80 characters long; at most 60/);
+    await eventually("A's title to roll back", async () => (await a.title.inputValue()) === title);
+    assert.equal(await b.title.inputValue(), title, "B never saw the refused title");
+
+    await a.title.fill("Notes, reviewed");
+    await eventually("the error to clear", async () => (await error.count()) === 0);
+    await eventually("B to see the valid title", async () => (await b.title.inputValue()) === "Notes, reviewed");
+
+    // An action refused for its params: the message comes from the server's Validate.
+    await a.newNote.fill("y".repeat(201));
+    await a.button("Add").click();
+    const listError = a.page.getByTestId("list-error");
+    await listError.waitFor({ timeout: 5_000 });
+    assert.match(await listError.textContent(), /at most 200 characters; this one has 201/);
+    assert.equal(await a.newNote.inputValue(), "y".repeat(201), "the text is kept for fixing");
+  }));

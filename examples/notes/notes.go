@@ -1,0 +1,76 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/wssync/wssync"
+)
+
+// Limits that keep one browser from filling the shared list without bound. They are
+// checked on the server: the browser's own checks are a convenience, never the guard.
+const (
+	maxTitleLen = 60  // runes in the title
+	maxNoteLen  = 200 // runes in one note
+	maxNotes    = 100 // notes in the list
+)
+
+// Notes is the shared state: one list and one title for every session of the server.
+// It is synced with wssync.NewShared, so a change is diffed and encoded once and the same
+// frame reaches every browser tab.
+type Notes struct {
+	Title string `sync:"title,write"` // any tab may rename the list; ValidateWrite bounds it
+	Notes []Note `sync:"notes"`       // read-only for clients: changed through actions only
+
+	nextID int // unexported, so not synced: the source of note ids
+}
+
+// Note is one entry of the list.
+type Note struct {
+	ID     string `json:"id"`     // stable across renames and removals of other notes
+	Text   string `json:"text"`   // what the note says
+	Author string `json:"author"` // display name of the tab that added it
+}
+
+// ValidateWrite vetoes client writes to the title (the only writable field). It runs with
+// the object locked, on a copy with the write applied; a refusal leaves Notes untouched
+// and the writer gets a `rejected` error pointing at /title, then the current state.
+func (n *Notes) ValidateWrite(next *Notes) error {
+	if strings.TrimSpace(next.Title) == "" {
+		return &wssync.FieldError{Path: "/title", Message: "The title cannot be empty."}
+	}
+	if l := utf8.RuneCountInString(next.Title); l > maxTitleLen {
+		return &wssync.FieldError{Path: "/title", Message: fmt.Sprintf("The title is %d characters long; at most %d are allowed.", l, maxTitleLen)}
+	}
+	return nil
+}
+
+// find returns the index of the note with id, or -1. The caller holds the object's lock.
+func (n *Notes) find(id string) int {
+	for i := range n.Notes {
+		if n.Notes[i].ID == id {
+			return i
+		}
+	}
+	return -1
+}
+
+// add appends a note and returns it. The caller holds the object's lock.
+func (n *Notes) add(text, author string) (Note, error) {
+	if len(n.Notes) >= maxNotes {
+		return Note{}, fmt.Errorf("the list is full (%d notes); remove one first", maxNotes)
+	}
+	n.nextID++
+	note := Note{ID: fmt.Sprintf("n%d", n.nextID), Text: text, Author: author}
+	n.Notes = append(n.Notes, note)
+	return note, nil
+}
+
+// newNotes returns the list the server starts with.
+func newNotes() *Notes {
+	n := &Notes{Title: "Team notes"}
+	_, _ = n.add("Edit the title: every tab sees it", "server")
+	_, _ = n.add("Open a second tab and add a note", "server")
+	return n
+}

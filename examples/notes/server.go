@@ -1,0 +1,67 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+
+	"github.com/wssync/wssync"
+)
+
+// app is the example server: the shared list, who is in the room, and the Manager that
+// gives every browser tab its session.
+type app struct {
+	notes *Notes
+	share *wssync.Synced[Notes]
+	room  *room
+	mgr   *wssync.Manager
+	hooks *testHooks // nil unless NOTES_TEST_HOOKS=1
+}
+
+// newApp builds the shared list and the Manager. With testHooks, the WebSocket route
+// records its connections so the end-to-end test can drop them (see testhooks.go).
+func newApp(logger *slog.Logger, withTestHooks bool) (*app, error) {
+	a := &app{notes: newNotes(), room: newRoom()}
+	var err error
+	if a.share, err = wssync.NewShared("NOTES", a.notes); err != nil {
+		return nil, err
+	}
+	if err := registerNoteActions(a.share, a.room); err != nil {
+		return nil, err
+	}
+	// No WithAuth and no WithAnonymousSessions: the Manager asks each connection for its
+	// ids with `_REQUEST_USER_SESSION`, which the React SessionProvider's wsAuth answers
+	// from sessionStorage, so a reloaded tab gets its session (and its View) back.
+	a.mgr = wssync.NewManager(a.newSession, wssync.WithLogger(logger))
+	if withTestHooks {
+		a.hooks = newTestHooks(a.mgr)
+	}
+	return a, nil
+}
+
+// newSession is the SessionFactory: it runs once per session id. ctx is the session's
+// context, cancelled when the session closes.
+func (a *app) newSession(ctx context.Context, sess *wssync.Session) error {
+	name := a.room.join(ctx, sess)
+	sess.OnClose(func(context.Context) { a.room.leave(ctx) })
+	if err := a.share.Join(sess); err != nil {
+		return err
+	}
+	return registerView(sess, name, a.notes, a.share)
+}
+
+// handler routes the WebSocket, the embedded UI and, when enabled, the test hooks.
+func (a *app) handler() http.Handler {
+	mux := http.NewServeMux()
+	var ws http.Handler = http.HandlerFunc(a.mgr.ServeWS)
+	if a.hooks != nil {
+		ws = a.hooks.track(ws)
+		a.hooks.routes(mux)
+	}
+	mux.Handle("/ws", ws)
+	mux.Handle("/", assets())
+	return mux
+}
+
+// shutdown closes every WebSocket with 1001 (going away) and cancels running reviews.
+func (a *app) shutdown(ctx context.Context) error { return a.mgr.Shutdown(ctx) }

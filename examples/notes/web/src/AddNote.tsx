@@ -1,0 +1,23 @@
+import { useState } from "react";
+
+/** The "new note" field. The text is cleared only once the server accepted the note. */
+export function AddNote({ add, disabled }: { add: (text: string) => Promise<boolean>; disabled: boolean }) {
+  const [text, setText] = useState("");
+  const [busy, setBusy] = useState(false);
+  return (
+    <form
+      className="add"
+      onSubmit={async (e) => {
+        e.preventDefault();
+        setBusy(true);
+        if (await add(text)) setText("");
+        setBusy(false);
+      }}
+    >
+      <input aria-label="New note" placeholder="Write a note…" value={text} onChange={(e) => setText(e.target.value)} />
+      <button type="submit" disabled={disabled || busy || text.trim() === ""}>
+        Add
+      </button>
+    </form>
+  );
+}

@@ -1,0 +1,71 @@
+import { useState } from "react";
+import type { Note } from "./model";
+
+interface Props {
+  note: Note;
+  /** Resolve true once the server accepted the change. */
+  rename: (text: string) => Promise<boolean>;
+  remove: () => Promise<boolean>;
+}
+
+/** One note, with inline rename (Enter saves, Escape cancels) and remove. */
+export function NoteItem({ note, rename, remove }: Props) {
+  const [draft, setDraft] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+
+  const save = async () => {
+    if (draft === null) return;
+    setBusy(true);
+    if (await rename(draft)) setDraft(null);
+    setBusy(false);
+  };
+
+  if (draft !== null) {
+    return (
+      <li className="note editing">
+        <form
+          onSubmit={(e) => {
+            e.preventDefault();
+            void save();
+          }}
+        >
+          <input
+            aria-label="Note text"
+            autoFocus
+            value={draft}
+            onChange={(e) => setDraft(e.target.value)}
+            onKeyDown={(e) => e.key === "Escape" && setDraft(null)}
+          />
+          <button type="submit" disabled={busy}>
+            Save
+          </button>
+          <button type="button" className="quiet" onClick={() => setDraft(null)}>
+            Cancel
+          </button>
+        </form>
+      </li>
+    );
+  }
+  return (
+    <li className="note" data-testid="note" data-id={note.id}>
+      <span className="text">{note.text}</span>
+      <span className="author">{note.author}</span>
+      <button type="button" className="quiet" onClick={() => setDraft(note.text)}>
+        Rename
+      </button>
+      <button
+        type="button"
+        className="quiet danger"
+        aria-label={`Remove “${note.text}”`}
+        disabled={busy}
+        onClick={async () => {
+          setBusy(true);
+          await remove();
+          setBusy(false);
+        }}
+      >
+        Remove
+      </button>
+    </li>
+  );
+}

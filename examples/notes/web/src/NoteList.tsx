@@ -1,0 +1,69 @@
+import { useSynced } from "@wssync/react";
+import { useState } from "react";
+import { AddNote } from "./AddNote";
+import { describe } from "./errors";
+import { NOTES, type NotesActions, type NotesState, VIEW, initialNotes, initialView } from "./model";
+import { NoteItem } from "./NoteItem";
+
+/**
+ * The shared list. Notes change only through actions: each call awaits the server's
+ * `_RESULT`, and the list itself updates from the patch every tab receives. The filter is
+ * this tab's private state on the server, so it survives a reload of the tab.
+ */
+export function NoteList() {
+  const notes = useSynced<NotesState, NotesActions>(NOTES, initialNotes);
+  const view = useSynced(VIEW, initialView, { debounceMs: { filter: 250 } });
+  const [error, setError] = useState<string>();
+
+  // Runs one action; a refusal (bad params, a note removed meanwhile, offline) is shown.
+  const act = async (call: () => Promise<unknown>): Promise<boolean> => {
+    setError(undefined);
+    try {
+      await call();
+      return true;
+    } catch (e) {
+      setError(describe(e));
+      return false;
+    }
+  };
+
+  const query = view.filter.trim().toLowerCase();
+  const shown = query ? notes.notes.filter((n) => n.text.toLowerCase().includes(query)) : notes.notes;
+  return (
+    <section className="panel list" aria-label="Notes">
+      <div className="list-head">
+        <h2>
+          Notes <span className="count">{notes.notes.length}</span>
+        </h2>
+        <input
+          type="search"
+          aria-label="Filter notes"
+          placeholder="Filter (this tab only)"
+          value={view.filter}
+          disabled={!view.loaded}
+          aria-busy={view.unsynced}
+          onChange={(e) => view.syncFilter(e.target.value)}
+        />
+      </div>
+      <ul className="notes">
+        {shown.map((n) => (
+          <NoteItem
+            key={n.id}
+            note={n}
+            rename={(text) => act(() => notes.sendAction({ type: "rename", id: n.id, text }))}
+            remove={() => act(() => notes.sendAction({ type: "remove", id: n.id }))}
+          />
+        ))}
+      </ul>
+      {notes.loaded && shown.length === 0 && (
+        <p className="empty">{notes.notes.length === 0 ? "No notes yet." : `No note contains “${view.filter}”.`}</p>
+      )}
+      <AddNote add={(text) => act(() => notes.sendAction({ type: "add", text }))} disabled={!notes.loaded} />
+      {error && (
+        <p className="field-error" role="alert" data-testid="list-error">
+          {error}
+        </p>
+      )}
+    </section>
+  );
+}

@@ -1,0 +1,34 @@
+import { useSynced } from "@wssync/react";
+import { NOTES, type NotesActions, type NotesState, initialNotes } from "./model";
+
+/**
+ * The shared title, written with syncTitle: optimistic in this tab, sent 400 ms after the
+ * last keystroke. The server refuses empty titles and titles over 60 characters; then it
+ * answers `_ERROR` and the current state, the field rolls back by itself, and the error's
+ * message is shown here.
+ */
+export function Title() {
+  const notes = useSynced<NotesState, NotesActions>(NOTES, initialNotes, { debounceMs: { title: 400 } });
+  const error = notes.error?.path === "/title" ? notes.error : undefined;
+  return (
+    <div className="title">
+      <input
+        className="title-input"
+        aria-label="Title"
+        value={notes.title}
+        disabled={!notes.loaded}
+        aria-invalid={error ? true : undefined}
+        aria-describedby={error ? "title-error" : undefined}
+        onChange={(e) => {
+          if (error) notes.clearError();
+          notes.syncTitle(e.target.value);
+        }}
+      />
+      {error && (
+        <p id="title-error" className="field-error" role="alert" data-testid="title-error">
+          {error.message}
+        </p>
+      )}
+    </div>
+  );
+}

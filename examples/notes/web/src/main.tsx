@@ -1,0 +1,37 @@
+import { SessionProvider, type SyncError } from "@wssync/react";
+import { StrictMode, useCallback } from "react";
+import { createRoot } from "react-dom/client";
+import { App } from "./App";
+import { NOTES } from "./model";
+import { Toasts, useToasts } from "./toasts";
+import "./styles.css";
+
+// Same origin as the page, so the Go server's default origin check accepts it.
+const wsUrl = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws`;
+
+function Root() {
+  const { toasts, push, dismiss } = useToasts();
+  // Errors no request Promise took: refused writes (`_ERROR`) and failed tasks. Title
+  // refusals are shown next to the title field instead (see Title.tsx).
+  const onError = useCallback(
+    (e: SyncError) => {
+      if (e.key === NOTES && e.path === "/title") return;
+      push({ type: "error", message: e.message });
+    },
+    [push],
+  );
+  return (
+    <SessionProvider url={wsUrl} wsAuth onToast={push} onError={onError} reconnect={{ baseDelayMs: 250, maxDelayMs: 4000 }}>
+      <App />
+      <Toasts toasts={toasts} dismiss={dismiss} />
+    </SessionProvider>
+  );
+}
+
+const root = document.getElementById("root");
+if (!root) throw new Error("index.html lacks #root");
+createRoot(root).render(
+  <StrictMode>
+    <Root />
+  </StrictMode>,
+);
