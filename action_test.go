@@ -360,3 +360,28 @@ func TestCustomEventsAndHooks(t *testing.T) {
 		t.Fatalf("events:\n got %s\nwant %s", got, want)
 	}
 }
+
+func TestSessionFromContext(t *testing.T) {
+	t.Parallel()
+	shared, _ := wssync.NewShared("ROOM", &Room{})
+	callers := make(chan *wssync.Session, 2)
+	_ = wssync.Action(shared, "who", func(ctx context.Context, p struct{}) error {
+		s, _ := wssync.SessionFrom(ctx)
+		callers <- s
+		return nil
+	})
+	a, b := wssync.NewSession(), wssync.NewSession()
+	_ = shared.Join(a)
+	_ = shared.Join(b)
+	ca, cb := dial(t, serve(t, a)), dial(t, serve(t, b))
+	waitType(t, ca, "_SET:ROOM")
+	waitType(t, cb, "_SET:ROOM")
+	_ = cb.Send("_ACTION:ROOM", map[string]any{"type": "who"})
+	if got := <-callers; got != b {
+		t.Fatal("SessionFrom did not name the calling session")
+	}
+	_ = ca.Send("_ACTION:ROOM", map[string]any{"type": "who"})
+	if got := <-callers; got != a {
+		t.Fatal("SessionFrom did not name the calling session")
+	}
+}

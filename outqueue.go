@@ -125,12 +125,28 @@ func (q *outQueue) append(it outItem, n int) {
 	q.signal()
 }
 
+// resyncLocked drops o's queued patches and queues one resync marker for it at the end of
+// the queue: a marker already queued moves there, so the _SET follows whatever was queued
+// before it (a refused write's _ERROR, say).
 func (q *outQueue) resyncLocked(o *object) {
 	q.dropPatchesLocked(o)
 	delete(q.based, o)
-	if !q.pending[o] {
-		q.pending[o] = true
-		q.append(outItem{kind: outResync, obj: o}, 0)
+	if q.pending[o] {
+		q.dropMarkerLocked(o)
+	}
+	q.pending[o] = true
+	q.append(outItem{kind: outResync, obj: o}, 0)
+}
+
+// dropMarkerLocked removes o's queued resync marker.
+func (q *outQueue) dropMarkerLocked(o *object) {
+	for i := q.head; i < len(q.items); i++ {
+		if it := q.items[i]; it.kind == outResync && it.obj == o {
+			copy(q.items[i:], q.items[i+1:])
+			q.items[len(q.items)-1] = outItem{}
+			q.items = q.items[:len(q.items)-1]
+			return
+		}
 	}
 }
 

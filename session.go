@@ -60,9 +60,18 @@ func newSession(cfg *config, m *metrics, id Identity) *Session {
 		objects: make(map[string]*object),
 		events:  make(map[string]eventHandler),
 	}
-	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.ctx, s.cancel = context.WithCancel(context.WithValue(context.Background(), sessionKey{}, s))
 	s.upgrader = websocket.Upgrader{CheckOrigin: s.cfg.originChecker(), WriteBufferPool: &writeBuffers}
 	return s
+}
+
+type sessionKey struct{}
+
+// SessionFrom returns the session whose handler, task, hook or factory received ctx. A
+// shared object's handlers use it to tell which session called them.
+func SessionFrom(ctx context.Context) (*Session, bool) {
+	s, ok := ctx.Value(sessionKey{}).(*Session)
+	return s, ok
 }
 
 // ID returns the session's identity: the user and session ids a Manager identified it by

@@ -189,3 +189,15 @@ func TestRefusedWriteDoesNotAffectOtherSessions(t *testing.T) {
 		}
 	}
 }
+
+// A write refused before the connect-time _SET went out still gets _ERROR, then _SET.
+func TestRefusalThenSetOrder(t *testing.T) {
+	t.Parallel()
+	for range 20 {
+		_, _, c := newForm(t)
+		_ = c.Get("FORM") // queue a resync, then refuse a write right behind it
+		_ = c.SendRaw([]byte(`{"type":"_PATCH:FORM","data":[{"op":"replace","path":"/owner","value":"x"}]}`))
+		waitType(t, c, "_ERROR")
+		waitType(t, c, "_SET:FORM") // must come after the error
+	}
+}

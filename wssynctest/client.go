@@ -32,11 +32,13 @@ type Client struct {
 	ws      *websocket.Conn
 	writeMu sync.Mutex
 
-	gateMu    sync.Mutex
-	gate      chan struct{} // non-nil while paused; closed by Resume
-	identity  *[2]string    // answer to _REQUEST_USER_SESSION, if any
-	closing   chan struct{} // closed by Close, to free a paused reader
-	closeOnce sync.Once
+	gateMu     sync.Mutex
+	gate       chan struct{} // non-nil while paused; closed by Resume
+	identity   *[2]string    // answer to _REQUEST_USER_SESSION, if any
+	answered   chan struct{} // closed once the answer is sent
+	closing    chan struct{} // closed by Close, to free a paused reader
+	closeOnce  sync.Once
+	answerOnce sync.Once
 
 	mu       sync.Mutex
 	changed  chan struct{}  // closed and replaced on every received frame
@@ -61,7 +63,8 @@ type dialConfig struct {
 func WithHeader(h http.Header) DialOption { return func(c *dialConfig) { c.header = h } }
 
 // WithIdentity answers the server's `_REQUEST_USER_SESSION` with `_USER_SESSION`
-// {"user": user, "session": session}, as ws-sync-react's wsAuth does.
+// {"user": user, "session": session}, as ws-sync-react's wsAuth does. Dial then returns
+// only once the answer is sent, so frames the caller sends next follow it.
 func WithIdentity(user, session string) DialOption {
 	return func(c *dialConfig) { c.identity = &[2]string{user, session} }
 }
@@ -84,8 +87,20 @@ func Dial(ctx context.Context, url string, opts ...DialOption) (*Client, error) 
 		done:     make(chan struct{}),
 		closing:  make(chan struct{}),
 		identity: cfg.identity,
+		answered: make(chan struct{}),
 	}
 	go c.readLoop()
+	if cfg.identity != nil {
+		// Frames sent before the server has the ids would be dropped: wait for the handshake.
+		select {
+		case <-c.answered:
+		case <-c.done:
+			return nil, fmt.Errorf("wssynctest: connection closed during the handshake: %w", c.CloseError())
+		case <-ctx.Done():
+			_ = c.Close()
+			return nil, ctx.Err()
+		}
+	}
 	return c, nil
 }
 
@@ -124,6 +139,7 @@ func (c *Client) readLoop() {
 		c.mu.Unlock()
 		if f.Type == "_REQUEST_USER_SESSION" && c.identity != nil {
 			_ = c.Send("_USER_SESSION", map[string]string{"user": c.identity[0], "session": c.identity[1]})
+			c.answerOnce.Do(func() { close(c.answered) })
 		}
 	}
 }
