@@ -10,16 +10,10 @@ import (
 )
 
 // room knows the sessions that joined the shared list, so that an action handler can name
-// the tab that called it and notify the others.
-//
-// Handlers of a shared object's actions receive only a context, not the calling
-// *wssync.Session. wssync passes each session's own context both to the SessionFactory and
-// to that session's handlers, so the room indexes members by that context. This relies on
-// an undocumented detail (see the example's README); the tests in this package fail if it
-// changes, and a lookup that misses degrades to "someone" and notifies everyone.
+// the tab that called it (wssync.SessionFrom of its context) and notify the others.
 type room struct {
 	mu      sync.Mutex
-	members map[context.Context]member
+	members map[*wssync.Session]member
 }
 
 type member struct {
@@ -27,28 +21,29 @@ type member struct {
 	name string
 }
 
-func newRoom() *room { return &room{members: make(map[context.Context]member)} }
+func newRoom() *room { return &room{members: make(map[*wssync.Session]member)} }
 
-// join adds sess, known by its context ctx, and returns its display name.
-func (r *room) join(ctx context.Context, sess *wssync.Session) string {
+// join adds sess and returns its display name.
+func (r *room) join(sess *wssync.Session) string {
 	name := displayName(sess.ID().User)
 	r.mu.Lock()
-	r.members[ctx] = member{sess: sess, name: name}
+	r.members[sess] = member{sess: sess, name: name}
 	r.mu.Unlock()
 	return name
 }
 
-func (r *room) leave(ctx context.Context) {
+func (r *room) leave(sess *wssync.Session) {
 	r.mu.Lock()
-	delete(r.members, ctx)
+	delete(r.members, sess)
 	r.mu.Unlock()
 }
 
 // name returns the display name of the session whose handler runs with ctx.
 func (r *room) name(ctx context.Context) string {
+	sess, _ := wssync.SessionFrom(ctx)
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if m, ok := r.members[ctx]; ok {
+	if m, ok := r.members[sess]; ok {
 		return m.name
 	}
 	return "Someone"
@@ -58,11 +53,12 @@ func (r *room) name(ctx context.Context) string {
 // Toasts are not queued for disconnected tabs (Toast returns ErrNotConnected): a tab that
 // comes back sees the change in its state, which is what matters.
 func (r *room) toastOthers(ctx context.Context, kind wssync.ToastKind, msg string) {
+	caller, _ := wssync.SessionFrom(ctx)
 	r.mu.Lock()
 	others := make([]*wssync.Session, 0, len(r.members))
-	for c, m := range r.members {
-		if c != ctx {
-			others = append(others, m.sess)
+	for s := range r.members {
+		if s != caller {
+			others = append(others, s)
 		}
 	}
 	r.mu.Unlock()

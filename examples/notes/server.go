@@ -42,8 +42,8 @@ func newApp(logger *slog.Logger, withTestHooks bool) (*app, error) {
 // newSession is the SessionFactory: it runs once per session id. ctx is the session's
 // context, cancelled when the session closes.
 func (a *app) newSession(ctx context.Context, sess *wssync.Session) error {
-	name := a.room.join(ctx, sess)
-	sess.OnClose(func(context.Context) { a.room.leave(ctx) })
+	name := a.room.join(sess)
+	sess.OnClose(func(context.Context) { a.room.leave(sess) })
 	if err := a.share.Join(sess); err != nil {
 		return err
 	}
