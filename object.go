@@ -95,22 +95,39 @@ func (o *object) valueOf(f *boundField) any {
 // not change, the entry is the previous slice itself. changed reports whether any differs.
 // The caller holds pub; snapshotChanged takes the state read lock.
 func (o *object) snapshotChanged() (cur [][]byte, changed bool, err error) {
-	cur = make([][]byte, len(o.fields))
 	o.state.RLock()
 	defer o.state.RUnlock()
-	for i := range o.fields {
-		b, err := o.encodeField(&o.fields[i])
+	i := 0
+	defer func() { // one recover for the whole snapshot: a panicking MarshalJSON is an error
+		if r := recover(); r != nil {
+			cur, changed, err = nil, false, fmt.Errorf("wssync: key %q field %q: panic while encoding: %v", o.key, o.fields[i].wire, r)
+		}
+	}()
+	for ; i < len(o.fields); i++ {
+		b, err := o.enc.encode(o.valueOf(&o.fields[i]))
 		if err != nil {
-			return nil, false, err
+			return nil, false, fmt.Errorf("wssync: key %q field %q: %w", o.key, o.fields[i].wire, err)
 		}
-		if o.last != nil && bytes.Equal(b, o.last[i]) {
+		same := o.last != nil && bytes.Equal(b, o.last[i])
+		if cur == nil { // nothing changed so far: allocate only at the first change
+			if same {
+				continue
+			}
+			cur = make([][]byte, len(o.fields))
+			if o.last != nil {
+				copy(cur[:i], o.last[:i])
+			}
+		}
+		if same {
 			cur[i] = o.last[i]
-			continue
+		} else {
+			cur[i] = bytes.Clone(b)
 		}
-		cur[i] = bytes.Clone(b)
-		changed = true
 	}
-	return cur, changed, nil
+	if cur == nil {
+		return o.last, false, nil
+	}
+	return cur, true, nil
 }
 
 // encodeField marshals one field; a panic in a user MarshalJSON or computed value becomes
