@@ -55,28 +55,42 @@ func (s *Synced[T]) RemoveAction(name string) bool {
 }
 
 func (o *object) addAction(name string, pt reflect.Type, invoke func(context.Context, reflect.Value) (any, error)) error {
+	dec, err := o.callParams("action", name, pt)
+	if err != nil {
+		return err
+	}
+	return addCall(o, "action", name, &o.actions, &actionEntry{params: dec, invoke: invoke})
+}
+
+// callParams prepares the params decoder of an action or task.
+func (o *object) callParams(kind, name string, pt reflect.Type) (*paramDecoder, error) {
 	if name == "" {
-		return fmt.Errorf("wssync: key %q: an action needs a name", o.key)
+		return nil, fmt.Errorf("wssync: key %q: a %s needs a name", o.key, kind)
 	}
 	dec, err := newParamDecoder(pt, o.naming)
 	if err != nil {
-		return fmt.Errorf("wssync: key %q action %q: %w", o.key, name, err)
+		return nil, fmt.Errorf("wssync: key %q %s %q: %w", o.key, kind, name, err)
 	}
 	if !dec.isStr {
-		return fmt.Errorf("wssync: key %q action %q: params must be a struct, not %s", o.key, name, pt)
+		return nil, fmt.Errorf("wssync: key %q %s %q: params must be a struct, not %s", o.key, kind, name, pt)
 	}
+	return dec, nil
+}
+
+// addCall adds entry under name to one of the object's handler tables.
+func addCall[E any](o *object, kind, name string, table *map[string]E, entry E) error {
 	o.hmu.Lock()
 	defer o.hmu.Unlock()
 	if o.gone.Load() {
 		return ErrUnregistered
 	}
-	if _, dup := o.actions[name]; dup {
-		return fmt.Errorf("%w: action %q on key %q", ErrDuplicateHandler, name, o.key)
+	if _, dup := (*table)[name]; dup {
+		return fmt.Errorf("%w: %s %q on key %q", ErrDuplicateHandler, kind, name, o.key)
 	}
-	if o.actions == nil {
-		o.actions = make(map[string]*actionEntry)
+	if *table == nil {
+		*table = make(map[string]E)
 	}
-	o.actions[name] = &actionEntry{params: dec, invoke: invoke}
+	(*table)[name] = entry
 	return nil
 }
 

@@ -3,7 +3,6 @@ package wssync
 import (
 	"context"
 	"errors"
-	"fmt"
 	"reflect"
 	"slices"
 	"time"
@@ -57,30 +56,12 @@ func Task[T, P any](s *Synced[T], name string, run func(ctx context.Context, p P
 }
 
 func (o *object) addTask(name string, pt reflect.Type, def *taskDef) error {
-	if name == "" {
-		return fmt.Errorf("wssync: key %q: a task needs a name", o.key)
-	}
-	dec, err := newParamDecoder(pt, o.naming)
+	dec, err := o.callParams("task", name, pt)
 	if err != nil {
-		return fmt.Errorf("wssync: key %q task %q: %w", o.key, name, err)
-	}
-	if !dec.isStr {
-		return fmt.Errorf("wssync: key %q task %q: params must be a struct, not %s", o.key, name, pt)
+		return err
 	}
 	def.params = dec
-	o.hmu.Lock()
-	defer o.hmu.Unlock()
-	if o.gone.Load() {
-		return ErrUnregistered
-	}
-	if _, dup := o.tasks[name]; dup {
-		return fmt.Errorf("%w: task %q on key %q", ErrDuplicateHandler, name, o.key)
-	}
-	if o.tasks == nil {
-		o.tasks = make(map[string]*taskDef)
-	}
-	o.tasks[name] = def
-	return nil
+	return addCall(o, "task", name, &o.tasks, def)
 }
 
 // RunningTasks returns the names of the object's running tasks, sorted.

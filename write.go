@@ -32,24 +32,17 @@ func handleGet(o *object) eventHandler {
 	}
 }
 
-// handleClientPatch applies a client `_PATCH:KEY`. On refusal the client is also sent the
-// authoritative `_SET:KEY`, after the error, so it converges.
-func handleClientPatch(o *object) eventHandler {
-	return func(c *conn, in *inbound) error {
-		err := o.clientPatch(in.data)
-		if err != nil {
-			c.refuse(in, err)
-			c.q.resync(o)
-		}
-		return nil
-	}
-}
+// handleClientPatch applies a client `_PATCH:KEY`.
+func handleClientPatch(o *object) eventHandler { return handleClientWrite(o, o.clientPatch) }
 
 // handleClientSet applies a client `_SET:KEY` (a whole-state write).
-func handleClientSet(o *object) eventHandler {
+func handleClientSet(o *object) eventHandler { return handleClientWrite(o, o.clientSet) }
+
+// handleClientWrite runs a client write. On refusal the client is also sent the
+// authoritative `_SET:KEY`, after the error, so it converges.
+func handleClientWrite(o *object, write func(json.RawMessage) error) eventHandler {
 	return func(c *conn, in *inbound) error {
-		err := o.clientSet(in.data)
-		if err != nil {
+		if err := write(in.data); err != nil {
 			c.refuse(in, err)
 			c.q.resync(o)
 		}
