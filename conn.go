@@ -10,8 +10,10 @@ import (
 )
 
 // conn is one WebSocket connection of a session. Its reader runs in the goroutine that
-// called ServeWS and dispatches client frames one at a time; its writer goroutine is the
-// only one that writes data frames, draining the bounded outQueue.
+// called ServeWS and dispatches client frames one at a time; its writer goroutine drains
+// the bounded outQueue and sends pings. Whoever holds writeMu writes data frames: the
+// writer, or the reader right after a handler (so a reply needs no goroutine handoff).
+// Publishers only push to the queue, so they never block on the socket.
 type conn struct {
 	sess *Session
 	ws   *websocket.Conn
