@@ -150,4 +150,3 @@ func jsonEq(a, b []byte) bool {
 	}
 	return reflect.DeepEqual(x, y)
 }
-
