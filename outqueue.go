@@ -36,7 +36,6 @@ type outQueue struct {
 	nFrames int // items counted against maxItems (not resync markers)
 	bytes   int
 	based   map[*object]bool // a _SET was sent; patches apply
-	pending map[*object]bool // a resync marker is queued
 	closed  bool
 	wake    chan struct{} // capacity 1: "there is something to pop"
 }
@@ -47,7 +46,6 @@ func newOutQueue(maxItems, maxBytes int, m *metrics) *outQueue {
 		maxBytes: maxBytes,
 		metrics:  m,
 		based:    make(map[*object]bool),
-		pending:  make(map[*object]bool),
 		wake:     make(chan struct{}, 1),
 	}
 }
@@ -107,9 +105,8 @@ func (q *outQueue) resync(o *object) {
 func (q *outQueue) forget(o *object) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	q.dropPatchesLocked(o)
+	q.dropLocked(o)
 	delete(q.based, o)
-	delete(q.pending, o)
 }
 
 func (q *outQueue) full(n int) bool {
@@ -129,25 +126,9 @@ func (q *outQueue) append(it outItem, n int) {
 // the queue: a marker already queued moves there, so the _SET follows whatever was queued
 // before it (a refused write's _ERROR, say).
 func (q *outQueue) resyncLocked(o *object) {
-	q.dropPatchesLocked(o)
+	q.dropLocked(o)
 	delete(q.based, o)
-	if q.pending[o] {
-		q.dropMarkerLocked(o)
-	}
-	q.pending[o] = true
 	q.append(outItem{kind: outResync, obj: o}, 0)
-}
-
-// dropMarkerLocked removes o's queued resync marker.
-func (q *outQueue) dropMarkerLocked(o *object) {
-	for i := q.head; i < len(q.items); i++ {
-		if it := q.items[i]; it.kind == outResync && it.obj == o {
-			copy(q.items[i:], q.items[i+1:])
-			q.items[len(q.items)-1] = outItem{}
-			q.items = q.items[:len(q.items)-1]
-			return
-		}
-	}
 }
 
 // compactAllLocked replaces every queued patch by a resync marker for its object.
@@ -164,13 +145,16 @@ func (q *outQueue) compactAllLocked() {
 	}
 }
 
-// dropPatchesLocked removes o's queued patches, keeping the order of everything else.
-func (q *outQueue) dropPatchesLocked(o *object) {
+// dropLocked removes o's queued patches and resync marker, keeping the order of
+// everything else.
+func (q *outQueue) dropLocked(o *object) {
 	kept := q.items[:q.head]
 	for _, it := range q.items[q.head:] {
-		if it.kind == outPatch && it.obj == o {
-			q.nFrames--
-			q.bytes -= len(it.f.data)
+		if it.obj == o && it.kind != outFrame {
+			if it.kind == outPatch {
+				q.nFrames--
+				q.bytes -= len(it.f.data)
+			}
 			continue
 		}
 		kept = append(kept, it)
@@ -215,7 +199,6 @@ func (q *outQueue) nonEmpty() bool {
 func (q *outQueue) markBased(o *object) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	delete(q.pending, o)
 	if !q.closed {
 		q.based[o] = true
 	}
@@ -236,5 +219,4 @@ func (q *outQueue) close() {
 	clear(q.items)
 	q.items, q.head, q.nFrames, q.bytes = nil, 0, 0, 0
 	clear(q.based)
-	clear(q.pending)
 }
