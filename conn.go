@@ -83,17 +83,12 @@ func (c *conn) closing() bool {
 }
 
 // send queues an ordinary frame; a client too far behind to take it is closed.
-func (c *conn) send(f *frame) {
-	if !c.q.push(f, nil) {
-		c.sess.metrics.slowCloses.Add(1)
-		c.log.Warn("wssync: slow consumer: closing")
-		c.closeWith(CloseSlowConsumer, "client too slow", nil)
-	}
-}
+func (c *conn) send(f *frame) { c.sendBinary(f, nil) }
 
-// sendBinary queues the `_BIN_META` frame meta and the binary frame data, back to back.
-func (c *conn) sendBinary(meta *frame, data []byte) {
-	if !c.q.push(meta, data) {
+// sendBinary queues f and, when data is not nil, the binary frame data right after it
+// (f is then its `_BIN_META`). A client too far behind to take them is closed.
+func (c *conn) sendBinary(f *frame, data []byte) {
+	if !c.q.push(f, data) {
 		c.sess.metrics.slowCloses.Add(1)
 		c.log.Warn("wssync: slow consumer: closing")
 		c.closeWith(CloseSlowConsumer, "client too slow", nil)
@@ -182,13 +177,7 @@ func (c *conn) writeLoop() {
 				c.closeWith(CloseGoingAway, "", nil)
 			}
 		case <-c.q.wake:
-			c.writeMu.Lock()
-			err := c.drain()
-			c.writeMu.Unlock()
-			if err != nil {
-				c.log.Debug("wssync: write failed", "err", err)
-				c.closeWith(CloseGoingAway, "", nil)
-			}
+			c.flush(true)
 		}
 	}
 }
@@ -196,7 +185,17 @@ func (c *conn) writeLoop() {
 // flushInline writes what the reader's last handler queued, from the reader goroutine,
 // unless the writer goroutine is already writing (it then drains the queue itself).
 func (c *conn) flushInline() {
-	if !c.q.nonEmpty() || !c.writeMu.TryLock() {
+	if c.q.nonEmpty() {
+		c.flush(false)
+	}
+}
+
+// flush drains the queue under writeMu, waiting for it or, with wait false, only if it is
+// free. A write error closes the connection.
+func (c *conn) flush(wait bool) {
+	if wait {
+		c.writeMu.Lock()
+	} else if !c.writeMu.TryLock() {
 		return
 	}
 	err := c.drain()
@@ -207,8 +206,17 @@ func (c *conn) flushInline() {
 	}
 }
 
-// drain writes queued items until the queue is empty or the connection is closing.
+// drain writes queued items until the queue is empty or the connection is closing. Its
+// counts go to the shared metrics once per drain, not once per frame.
 func (c *conn) drain() error {
+	var frames, bytes, patches, resyncs int64
+	defer func() {
+		m := c.sess.metrics
+		m.framesOut.Add(frames)
+		m.bytesOut.Add(bytes)
+		m.patches.Add(patches)
+		m.resyncs.Add(resyncs)
+	}()
 	for !c.closing() {
 		it, ok := c.q.pop()
 		if !ok {
@@ -220,13 +228,15 @@ func (c *conn) drain() error {
 			if f = c.resyncFrame(it.obj); f == nil {
 				continue
 			}
-			c.sess.metrics.resyncs.Add(1)
+			resyncs++
 		case outPatch:
-			c.sess.metrics.patches.Add(1)
+			patches++
 		}
 		if err := c.write(f); err != nil {
 			return err
 		}
+		frames++
+		bytes += int64(len(f.data))
 		if it.bin != nil {
 			if err := c.ws.WriteMessage(websocket.BinaryMessage, it.bin); err != nil {
 				return err
@@ -250,8 +260,6 @@ func (c *conn) resyncFrame(o *object) *frame {
 }
 
 func (c *conn) write(f *frame) error {
-	c.sess.metrics.framesOut.Add(1)
-	c.sess.metrics.bytesOut.Add(int64(len(f.data)))
 	if err := c.ws.SetWriteDeadline(time.Now().Add(c.sess.cfg.writeTimeout)); err != nil {
 		return err
 	}
