@@ -25,6 +25,7 @@ type object struct {
 	naming  func(string) string // the registration's naming rule, also for params
 	veto    func(next reflect.Value) error
 	diffOpt patch.Options
+	events  map[string]eventHandler // the session events of its key, shared by every session that joins
 
 	// state guards the struct's fields: the user's Update/Lock and the library's reads.
 	state sync.RWMutex
@@ -249,8 +250,8 @@ func (o *object) unsubscribe(s subscriber) {
 	delete(o.subs, s)
 }
 
-// handlers returns the session events of the object's key and their handlers.
-func (o *object) handlers() map[string]eventHandler {
+// newHandlers builds the session events of the object's key and their handlers.
+func (o *object) newHandlers() map[string]eventHandler {
 	return map[string]eventHandler{
 		evGet + o.key:        handleGet(o),
 		evSet + o.key:        handleClientSet(o),

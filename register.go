@@ -147,6 +147,7 @@ func NewShared[T any](key string, obj *T, opts ...RegisterOption) (*Synced[T], e
 			return any(p).(WriteValidator[T]).ValidateWrite(p)
 		}
 	}
+	o.events = o.newHandlers()
 	o.patchHd = appendEventHead(nil, "_PATCH:"+key)
 	o.patchHd = append(o.patchHd, '[')
 	o.pub.Lock()
@@ -233,7 +234,7 @@ func (s *Session) add(o *object) error {
 	if _, dup := s.objects[o.key]; dup {
 		return fmt.Errorf("%w: %q", ErrDuplicateKey, o.key)
 	}
-	if err := s.addHandlersLocked(o.handlers()); err != nil {
+	if err := s.addHandlersLocked(o.events); err != nil {
 		return err
 	}
 	s.objects[o.key] = o
@@ -249,7 +250,7 @@ func (s *Session) remove(o *object) {
 	s.mu.Lock()
 	if s.objects[o.key] == o {
 		delete(s.objects, o.key)
-		for ev := range o.handlers() {
+		for ev := range o.events {
 			delete(s.events, ev)
 		}
 	}
