@@ -164,8 +164,8 @@ func (o *object) syncLocked() error {
 	buf := append(make([]byte, 0, 256), o.patchHd...)
 	n := 0
 	for i := range cur {
-		if &cur[i][0] == &o.last[i][0] && len(cur[i]) == len(o.last[i]) {
-			continue
+		if reused(cur[i], o.last[i]) {
+			continue // snapshotChanged kept the published encoding: unchanged
 		}
 		buf, n, err = patch.AppendDiff(buf, n, o.fields[i].pointer, o.last[i], cur[i], &o.diffOpt)
 		if err != nil {
@@ -186,6 +186,11 @@ func (o *object) syncLocked() error {
 		s.deliver(o, f)
 	}
 	return nil
+}
+
+// reused reports whether a and b are the same slice (not merely equal bytes).
+func reused(a, b []byte) bool {
+	return len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0])
 }
 
 // commit makes cur the published snapshot under a new version.
