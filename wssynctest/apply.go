@@ -116,6 +116,11 @@ func get(doc any, p string) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	return walk(doc, ts)
+}
+
+// walk returns the value at the unescaped path ts.
+func walk(doc any, ts []string) (any, error) {
 	cur := doc
 	for _, t := range ts {
 		switch c := cur.(type) {
@@ -144,13 +149,14 @@ func set(doc any, p string, v any, insert bool) (any, error) {
 	if err != nil {
 		return doc, err
 	}
+	return setAt(doc, ts, v, insert)
+}
+
+func setAt(doc any, ts []string, v any, insert bool) (any, error) {
 	if len(ts) == 0 {
 		return v, nil
 	}
-	parent, err := get(doc, "/"+strings.Join(escapeAll(ts[:len(ts)-1]), "/"))
-	if len(ts) == 1 {
-		parent, err = doc, nil
-	}
+	parent, err := walk(doc, ts[:len(ts)-1])
 	if err != nil {
 		return doc, err
 	}
@@ -174,7 +180,7 @@ func set(doc any, p string, v any, insert bool) (any, error) {
 		c = append(c, nil)
 		copy(c[i+1:], c[i:])
 		c[i] = v
-		return setContainer(doc, ts[:len(ts)-1], c)
+		return setAt(doc, ts[:len(ts)-1], c, false) // the grown slice replaces the old one
 	}
 	return doc, fmt.Errorf("cannot set in %T", parent)
 }
@@ -185,11 +191,9 @@ func remove(doc any, p string) (any, any, error) {
 	if err != nil || len(ts) == 0 {
 		return doc, nil, fmt.Errorf("cannot remove %q", p)
 	}
-	parent := doc
-	if len(ts) > 1 {
-		if parent, err = get(doc, "/"+strings.Join(escapeAll(ts[:len(ts)-1]), "/")); err != nil {
-			return doc, nil, err
-		}
+	parent, err := walk(doc, ts[:len(ts)-1])
+	if err != nil {
+		return doc, nil, err
 	}
 	last := ts[len(ts)-1]
 	switch c := parent.(type) {
@@ -207,24 +211,8 @@ func remove(doc any, p string) (any, any, error) {
 		}
 		v := c[i]
 		c = append(c[:i], c[i+1:]...)
-		doc, err = setContainer(doc, ts[:len(ts)-1], c)
+		doc, err = setAt(doc, ts[:len(ts)-1], c, false) // the shrunk slice replaces the old one
 		return doc, v, err
 	}
 	return doc, nil, fmt.Errorf("cannot remove from %T", parent)
-}
-
-// setContainer stores a grown or shrunk slice back at its path.
-func setContainer(doc any, ts []string, c []any) (any, error) {
-	if len(ts) == 0 {
-		return c, nil
-	}
-	return set(doc, "/"+strings.Join(escapeAll(ts), "/"), c, false)
-}
-
-func escapeAll(ts []string) []string {
-	out := make([]string, len(ts))
-	for i, t := range ts {
-		out[i] = strings.ReplaceAll(strings.ReplaceAll(t, "~", "~0"), "/", "~1")
-	}
-	return out
 }
