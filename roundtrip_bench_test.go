@@ -2,7 +2,6 @@ package wssync_test
 
 import (
 	"context"
-	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -42,22 +41,7 @@ func BenchmarkActionRoundTrip(b *testing.B) {
 	})
 	ws := benchDial(b, serve(b, sess))
 	readFrame(b, ws) // _SET
-	req := []byte(`{"type":"_ACTION:C","data":{"type":"inc","by":1}}`)
-	var size int
-	lat := make([]time.Duration, 0, b.N)
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		start := time.Now()
-		if err := ws.WriteMessage(websocket.TextMessage, req); err != nil {
-			b.Fatal(err)
-		}
-		msg := readFrame(b, ws)
-		lat = append(lat, time.Since(start))
-		size = len(msg)
-	}
-	b.StopTimer()
-	reportLatency(b, lat)
+	size := roundTrips(b, ws)
 	b.ReportMetric(float64(size), "reply-B")
 }
 
@@ -80,9 +64,14 @@ func BenchmarkRawEchoRoundTrip(b *testing.B) {
 		}
 	}))
 	defer srv.Close()
-	ws := benchDial(b, "ws"+strings.TrimPrefix(srv.URL, "http"))
-	// The same request size as the action; the reply is the echo.
+	roundTrips(b, benchDial(b, "ws"+strings.TrimPrefix(srv.URL, "http"))) // the reply is the echo
+}
+
+// roundTrips sends the action frame b.N times, each time waiting for one reply, reports
+// the latency percentiles and returns the size of the last reply.
+func roundTrips(b *testing.B, ws *websocket.Conn) int {
 	req := []byte(`{"type":"_ACTION:C","data":{"type":"inc","by":1}}`)
+	var size int
 	lat := make([]time.Duration, 0, b.N)
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -91,11 +80,12 @@ func BenchmarkRawEchoRoundTrip(b *testing.B) {
 		if err := ws.WriteMessage(websocket.TextMessage, req); err != nil {
 			b.Fatal(err)
 		}
-		readFrame(b, ws)
+		size = len(readFrame(b, ws))
 		lat = append(lat, time.Since(start))
 	}
 	b.StopTimer()
 	reportLatency(b, lat)
+	return size
 }
 
 func benchDial(b *testing.B, url string) *websocket.Conn {
@@ -125,5 +115,4 @@ func reportLatency(b *testing.B, lat []time.Duration) {
 	at := func(q float64) float64 { return float64(lat[int(q*float64(len(lat)-1))].Nanoseconds()) }
 	b.ReportMetric(at(0.50), "p50-ns")
 	b.ReportMetric(at(0.99), "p99-ns")
-	_ = fmt.Sprint
 }
