@@ -140,13 +140,19 @@ func (o *object) clientPatch(data json.RawMessage) error {
 	if perr != nil {
 		return perr
 	}
+	return o.applyWrite(func() (map[int]reflect.Value, error) { return o.patchChanges(data, ops, touched) })
+}
+
+// applyWrite computes a write's changes with the object locked, vetoes or assigns them,
+// and publishes the result, all under pub so no Sync interleaves.
+func (o *object) applyWrite(changesOf func() (map[int]reflect.Value, error)) error {
 	o.pub.Lock()
 	defer o.pub.Unlock()
 	if o.gone.Load() {
 		return ErrUnregistered
 	}
 	o.state.Lock()
-	changes, err := o.patchChanges(data, ops, touched)
+	changes, err := changesOf()
 	if err == nil {
 		err = o.commitWrite(changes)
 	}
@@ -220,21 +226,7 @@ func (o *object) clientSet(data json.RawMessage) error {
 	if err := json.Unmarshal(data, &members); err != nil {
 		return errorf(CodeBadData, "", "_SET data must be the state as a JSON object: %v", err)
 	}
-	o.pub.Lock()
-	defer o.pub.Unlock()
-	if o.gone.Load() {
-		return ErrUnregistered
-	}
-	o.state.Lock()
-	changes, err := o.setChanges(members)
-	if err == nil {
-		err = o.commitWrite(changes)
-	}
-	o.state.Unlock()
-	if err != nil {
-		return err
-	}
-	return o.syncLocked()
+	return o.applyWrite(func() (map[int]reflect.Value, error) { return o.setChanges(members) })
 }
 
 func (o *object) setChanges(members map[string]json.RawMessage) (map[int]reflect.Value, error) {
