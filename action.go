@@ -131,6 +131,14 @@ func handleAction(o *object) eventHandler {
 	}
 }
 
+// acknowledge answers a request that carried an id with a null `_RESULT`.
+func (c *conn) acknowledge(in *inbound) {
+	if in.id != "" {
+		f, _ := resultFrame(in.id, nil) // null always marshals
+		c.send(f)
+	}
+}
+
 // callSafely runs fn, turning a panic into an error.
 func callSafely(fn func() (any, error)) (result any, err error) {
 	defer func() {

@@ -91,7 +91,7 @@ func handleTaskStart(o *object) eventHandler {
 		def := o.tasks[name]
 		o.hmu.RUnlock()
 		if def == nil {
-			return withAction(errorf(CodeUnknownTask, "", "no task %q on key %q", name, o.key), name)
+			return o.unknownTask(name)
 		}
 		// Params are decoded (and their Validate run) without holding hmu.
 		p, perr := def.params.decodeMembers(members, in.bin)
@@ -101,7 +101,7 @@ func handleTaskStart(o *object) eventHandler {
 		o.hmu.Lock()
 		if o.tasks[name] != def {
 			o.hmu.Unlock()
-			return withAction(errorf(CodeUnknownTask, "", "no task %q on key %q", name, o.key), name)
+			return o.unknownTask(name)
 		}
 		if def.running != nil {
 			o.hmu.Unlock()
@@ -116,10 +116,7 @@ func handleTaskStart(o *object) eventHandler {
 		sess.metrics.tasksStarted.Add(1)
 		sess.metrics.tasksRunning.Add(1)
 
-		if in.id != "" {
-			f, _ := resultFrame(in.id, nil)
-			c.send(f)
-		}
+		c.acknowledge(in)
 		sess.sendTaskStatus(o, name, TaskStarted, nil)
 		_ = o.sync() // publish runningTasks
 		go o.runTask(sess, name, def, run, ctx, p)
@@ -170,17 +167,18 @@ func handleTaskCancel(o *object) eventHandler {
 		o.hmu.RUnlock()
 		switch {
 		case def == nil:
-			return withAction(errorf(CodeUnknownTask, "", "no task %q on key %q", name, o.key), name)
+			return o.unknownTask(name)
 		case run == nil:
 			return withAction(errorf(CodeTaskNotRunning, "", "task %q is not running", name), name)
 		}
 		run.cancel()
-		if in.id != "" {
-			f, _ := resultFrame(in.id, nil)
-			c.send(f)
-		}
+		c.acknowledge(in)
 		return nil
 	}
+}
+
+func (o *object) unknownTask(name string) *Error {
+	return withAction(errorf(CodeUnknownTask, "", "no task %q on key %q", name, o.key), name)
 }
 
 // cancelTasksLocked cancels every running task of the object. The caller holds hmu.
