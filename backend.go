@@ -1,0 +1,102 @@
+package wssync
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Backend carries shared objects across processes: it holds the authoritative state of
+// each key, orders every change to it under one global version, and tells every process
+// what changed. A shared object is attached to a backend with WithBackend; without one, an
+// object lives in its process only.
+//
+// The package redis (github.com/wssync/wssync/redis) implements Backend, SessionStore and
+// PresenceStore on Redis; NewMemoryBackend implements them in memory, for one process that
+// runs several nodes (tests, or a development setup).
+//
+// Implementations must be safe for concurrent use.
+type Backend interface {
+	// Load returns the state of key. When since > 0 and the backend still holds every
+	// patch after version since, it may return those instead of the whole state
+	// (Snapshot.Patches). A key never committed has version 0 and no state.
+	Load(ctx context.Context, key string, since uint64) (Snapshot, error)
+
+	// Commit makes state version base+1 of key, if and only if the stored version is
+	// base, and then publishes patch (the RFC 6902 patch from version base to base+1) to
+	// the key's subscribers. A stored version other than base is ErrVersionConflict, and
+	// nothing changes. Any other error means the outcome is unknown to the caller.
+	Commit(ctx context.Context, key string, base uint64, state, patch []byte) error
+
+	// Subscribe calls deliver with every change committed to key from now on, one call
+	// at a time, until stop is called. Deliveries are at most once: after any interruption
+	// the backend delivers a Change with Lost set once it is subscribed again, so the
+	// subscriber reloads. stop waits for a running deliver call to return.
+	Subscribe(key string, deliver func(Change)) (stop func())
+}
+
+// Snapshot is a key's state as Backend.Load returns it: either the whole state (State)
+// or the patches that lead to Version from the version the caller had (Patches).
+type Snapshot struct {
+	Version uint64
+	State   []byte   // the whole state at Version; nil when Patches is set or Version is 0
+	Patches [][]byte // the patches to versions since+1 … Version, in order
+}
+
+// Change is one committed change as a Backend delivers it.
+type Change struct {
+	Version uint64 // the version the patch leads to
+	Patch   []byte // RFC 6902 patch from Version-1
+	Lost    bool   // deliveries may have been missed: reload; Version and Patch are unset
+}
+
+// ErrVersionConflict is the error of Backend.Commit when another node committed first.
+var ErrVersionConflict = errors.New("wssync: version conflict")
+
+// SessionStore keeps the synced state of sessions' own objects, so a session picked up by
+// another node (its client reconnected through the load balancer to another process)
+// continues where it was. Each record expires after the TTL given with the last write.
+type SessionStore interface {
+	// SaveSession stores obj as key of session id, owned by user, and bumps the
+	// session's generation, which it returns. The whole record expires after ttl.
+	SaveSession(ctx context.Context, id, user, key string, obj StoredObject, ttl time.Duration) (generation uint64, err error)
+
+	// LoadSession returns the record of session id; ok is false when there is none.
+	LoadSession(ctx context.Context, id string) (rec SessionRecord, ok bool, err error)
+
+	// TouchSession extends the record's expiry to ttl from now and returns its
+	// generation (0 when there is no record).
+	TouchSession(ctx context.Context, id string, ttl time.Duration) (generation uint64, err error)
+}
+
+// SessionRecord is a session as a SessionStore holds it.
+type SessionRecord struct {
+	User       string
+	Generation uint64 // bumped by every SaveSession
+	Objects    map[string]StoredObject
+}
+
+// StoredObject is one object's published state and version.
+type StoredObject struct {
+	Version uint64
+	State   []byte
+}
+
+// PresenceStore keeps who is in each room, across nodes. Each entry carries its own
+// expiry, so the entries of a node that stops refreshing them (it crashed) disappear.
+type PresenceStore interface {
+	// SetPresence adds or refreshes entries of room (id → data), each expiring ttl from
+	// now, and notifies the room's watchers when an entry is new or its data changed.
+	SetPresence(ctx context.Context, room string, entries map[string][]byte, ttl time.Duration) error
+
+	// RemovePresence removes entries of room and notifies the room's watchers.
+	RemovePresence(ctx context.Context, room string, ids ...string) error
+
+	// Presence returns room's unexpired entries.
+	Presence(ctx context.Context, room string) (map[string][]byte, error)
+
+	// WatchPresence calls changed, one call at a time, after entries of room were added,
+	// changed or removed (and after any interruption of the watch), until stop is called.
+	// Expiry is not announced: readers poll for it.
+	WatchPresence(room string, changed func()) (stop func())
+}
