@@ -97,6 +97,7 @@ var benchChanges = []struct {
 type countingSubscriber struct{ frames, bytes int }
 
 func (c *countingSubscriber) deliver(_ *object, f *frame) { c.frames++; c.bytes += len(f.data) }
+func (c *countingSubscriber) resync(*object)              {}
 
 func BenchmarkSync(b *testing.B) {
 	for _, size := range []string{"S", "M", "L"} {

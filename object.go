@@ -46,6 +46,7 @@ type object struct {
 	lastSync time.Time   // when a patch was last published, for SyncThrottled
 	trailing *time.Timer // SyncThrottled's pending sync
 	patchHd  []byte      // `{"type":"_PATCH:KEY","data":[`
+	dist     *distLink   // the object's backend, nil for an object of this process only
 }
 
 // boundField is a field (or computed value) with its wire name fixed by a registration.
@@ -62,6 +63,7 @@ type boundField struct {
 // pub lock held, in version order, and must not block.
 type subscriber interface {
 	deliver(o *object, f *frame)
+	resync(o *object)
 }
 
 // fieldEncoder marshals field values into a reused buffer, so an unchanged field costs an
@@ -98,6 +100,11 @@ func (o *object) valueOf(f *boundField) any {
 func (o *object) snapshotChanged() (cur [][]byte, changed bool, err error) {
 	o.state.RLock()
 	defer o.state.RUnlock()
+	return o.snapshotLocked()
+}
+
+// snapshotLocked is snapshotChanged for a caller that holds pub and the state lock.
+func (o *object) snapshotLocked() (cur [][]byte, changed bool, err error) {
 	i := 0
 	defer func() { // one recover for the whole snapshot: a panicking MarshalJSON is an error
 		if r := recover(); r != nil {
@@ -148,44 +155,92 @@ func (o *object) encodeField(f *boundField) (b []byte, err error) {
 
 // syncLocked publishes the difference between the struct and the last published snapshot
 // as one _PATCH frame, or nothing when nothing changed. The caller holds pub.
-func (o *object) syncLocked() error {
+func (o *object) syncLocked() error { return o.syncRetry(nil) }
+
+// syncRetry is syncLocked for an object that may lose a race to another node: after a
+// version conflict the object catches up with its backend and, when redo is not nil,
+// drops the local edits and runs redo to make them again on the fresh state (Update);
+// otherwise the local edits are rebased onto it as a patch. The caller holds pub.
+func (o *object) syncRetry(redo func()) error {
 	if o.gone.Load() {
 		return ErrUnregistered
 	}
-	cur, changed, err := o.snapshotChanged()
-	if err != nil || !changed {
-		return err
-	}
-	if len(o.subs) == 0 {
-		// Nobody to tell: the next subscriber starts from a _SET anyway.
+	for attempt := 1; ; attempt++ {
+		cur, changed, err := o.snapshotChanged()
+		if err != nil || !changed {
+			return err
+		}
+		if len(o.subs) == 0 && o.dist == nil {
+			// Nobody to tell: the next subscriber starts from a _SET anyway.
+			o.commit(cur)
+			return nil
+		}
+		buf, n, err := o.appendPatch(append(make([]byte, 0, 256), o.patchHd...), cur)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			// Bytes differed but values did not (cannot happen with encoding/json's
+			// canonical output, but a custom MarshalJSON may vary its spacing). Adopt them.
+			o.last = cur
+			o.setCache = nil
+			return nil
+		}
+		buf = append(buf, ']')
+		if o.dist != nil {
+			lost, err := o.dist.commit(o, cur, buf[len(o.patchHd)-1:])
+			if err != nil {
+				return err
+			}
+			if lost {
+				if attempt >= maxCommitAttempts {
+					return fmt.Errorf("wssync: key %q: %w after %d attempts", o.key, ErrVersionConflict, attempt)
+				}
+				if err := o.catchUpLocked(redo != nil); err != nil {
+					return err
+				}
+				if redo != nil {
+					redo()
+				}
+				continue
+			}
+		}
 		o.commit(cur)
+		o.deliverLocked(&frame{data: appendVersionTail(buf, o.version), shared: len(o.subs) > 1})
 		return nil
 	}
-	buf := append(make([]byte, 0, 256), o.patchHd...)
+}
+
+// appendPatch appends the RFC 6902 ops that turn the published snapshot into cur, and
+// reports how many it wrote.
+func (o *object) appendPatch(buf []byte, cur [][]byte) ([]byte, int, error) {
 	n := 0
+	var err error
 	for i := range cur {
 		if reused(cur[i], o.last[i]) {
 			continue // snapshotChanged kept the published encoding: unchanged
 		}
 		buf, n, err = patch.AppendDiff(buf, n, o.fields[i].pointer, o.last[i], cur[i], &o.diffOpt)
 		if err != nil {
-			return fmt.Errorf("wssync: key %q field %q: diff: %w", o.key, o.fields[i].wire, err)
+			return nil, 0, fmt.Errorf("wssync: key %q field %q: diff: %w", o.key, o.fields[i].wire, err)
 		}
 	}
-	if n == 0 {
-		// Bytes differed but values did not (cannot happen with encoding/json's canonical
-		// output, but a custom MarshalJSON may vary its spacing). Adopt the new bytes.
-		o.last = cur
-		o.setCache = nil
-		return nil
-	}
-	o.commit(cur)
-	buf = append(buf, ']')
-	f := &frame{data: appendVersionTail(buf, o.version), shared: len(o.subs) > 1}
+	return buf, n, nil
+}
+
+// deliverLocked hands a published frame to every subscriber. The caller holds pub.
+func (o *object) deliverLocked(f *frame) {
 	for s := range o.subs {
 		s.deliver(o, f)
 	}
-	return nil
+}
+
+// resyncAllLocked queues a fresh _SET for every subscriber, dropping the patches queued
+// for them: their version no longer leads to the published one. The caller holds pub.
+func (o *object) resyncAllLocked() {
+	for s := range o.subs {
+		s.resync(o)
+	}
 }
 
 // reused reports whether a and b are the same slice (not merely equal bytes).
@@ -219,14 +274,17 @@ func (o *object) setFrame() *frame {
 }
 
 // appendState appends the last published snapshot as one JSON object.
-func (o *object) appendState(buf []byte) []byte {
+func (o *object) appendState(buf []byte) []byte { return o.appendDoc(buf, o.last) }
+
+// appendDoc appends the field encodings enc as one JSON object.
+func (o *object) appendDoc(buf []byte, enc [][]byte) []byte {
 	buf = append(buf, '{')
 	for i := range o.fields {
 		if i > 0 {
 			buf = append(buf, ',')
 		}
 		buf = append(buf, o.fields[i].member...)
-		buf = append(buf, o.last[i]...)
+		buf = append(buf, enc[i]...)
 	}
 	return append(buf, '}')
 }

@@ -49,6 +49,7 @@ type registration struct {
 	computed []boundField
 	noReplay bool
 	diff     patch.Options
+	backend  Backend
 
 	runningTasks string
 }
@@ -103,6 +104,13 @@ type WriteValidator[T any] interface {
 // marshal.
 func Register[T any](r Registry, key string, obj *T, opts ...RegisterOption) (*Synced[T], error) {
 	sess, prefix := r.registry()
+	var reg registration
+	for _, opt := range opts {
+		opt(&reg)
+	}
+	if reg.backend != nil {
+		return nil, errSessionBackend
+	}
 	s, err := NewShared(prefix+key, obj, opts...)
 	if err != nil {
 		return nil, err
@@ -158,6 +166,9 @@ func NewShared[T any](key string, obj *T, opts ...RegisterOption) (*Synced[T], e
 	o.pub.Unlock()
 	if err != nil {
 		return nil, err
+	}
+	if reg.backend != nil {
+		o.attachBackend(reg.backend)
 	}
 	return &Synced[T]{o: o, ptr: obj}, nil
 }

@@ -178,6 +178,13 @@ func (s *Session) deliver(o *object, f *frame) {
 	}
 }
 
+// resync implements subscriber: the live connection gets a fresh _SET of o.
+func (s *Session) resync(o *object) {
+	if c := s.live.Load(); c != nil {
+		c.q.resync(o)
+	}
+}
+
 func disconnectFrame() *frame {
 	return &frame{data: []byte(`{"type":"_DISCONNECT","data":"This session was opened elsewhere; this connection is closed."}`)}
 }

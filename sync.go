@@ -32,7 +32,15 @@ func (s *Synced[T]) RUnlock() { s.o.state.RUnlock() }
 
 // Update calls fn with the object locked, then publishes the change (Sync). fn must not
 // call Lock, Update or Sync on the same object.
+//
+// On an object with a backend (WithBackend), Update holds the object's publish lock for
+// the whole call and, when another node committed first, drops fn's edits, catches up and
+// calls fn again on the newer state, so a read-modify-write such as a counter increment
+// counts every node's increments. fn may therefore run more than once.
 func (s *Synced[T]) Update(fn func(v *T)) error {
+	if s.o.dist != nil {
+		return s.updateShared(fn)
+	}
 	func() {
 		s.o.state.Lock()
 		defer s.o.state.Unlock() // a panicking fn must not leave the object locked
@@ -49,6 +57,12 @@ func (s *Synced[T]) Update(fn func(v *T)) error {
 // full state. Safe to call from many goroutines; calls are serialized per object.
 //
 // Sync returns an error only when a field fails to marshal, or after Unregister.
+//
+// On an object with a backend (WithBackend), Sync also commits the change to the backend
+// (one round trip) before it reaches any subscriber. When another node committed first,
+// the local edits are rebased, as a JSON patch, onto the newer state and committed again;
+// prefer Update for read-modify-write changes. An unreachable backend is not an error: the
+// change is published locally, and committed once the backend returns.
 func (s *Synced[T]) Sync() error { return s.o.sync() }
 
 // Version returns the version of the last published state: 0 at registration, plus one
@@ -61,7 +75,9 @@ func (s *Synced[T]) Version() uint64 {
 
 // Unregister removes the object from every session it is in: its events, actions and tasks
 // are removed, its running tasks cancelled, clients stop receiving its frames, and Sync
-// returns ErrUnregistered. The struct itself is untouched.
+// returns ErrUnregistered. The struct itself is untouched. An object with a backend also
+// ends its subscription and the goroutine that follows the backend, and waits for both;
+// its state stays in the backend.
 func (s *Synced[T]) Unregister() {
 	o := s.o
 	for _, sess := range o.sessions() {
@@ -78,6 +94,32 @@ func (s *Synced[T]) Unregister() {
 		o.trailing = nil
 	}
 	o.pub.Unlock()
+	if o.dist != nil {
+		o.dist.detachOnce.Do(o.dist.detach)
+	}
+}
+
+// updateShared is Update for an object with a backend: fn runs again after a lost race.
+func (s *Synced[T]) updateShared(fn func(v *T)) error {
+	o := s.o
+	o.pub.Lock()
+	defer o.pub.Unlock()
+	run := func() {
+		o.state.Lock()
+		defer o.state.Unlock()
+		fn(s.ptr)
+	}
+	run()
+	return o.syncRetry(run)
+}
+
+// BackendStatus reports the object's link to its backend (WithBackend); the zero value
+// for an object without one.
+func (s *Synced[T]) BackendStatus() BackendStatus {
+	if s.o.dist == nil {
+		return BackendStatus{}
+	}
+	return s.o.dist.status(s.o)
 }
 
 // Published returns the state as last published (the JSON a client holds once it has

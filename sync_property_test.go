@@ -14,6 +14,7 @@ import (
 type capture struct{ frames [][]byte }
 
 func (c *capture) deliver(_ *object, f *frame) { c.frames = append(c.frames, f.data) }
+func (c *capture) resync(*object)              {}
 
 type randomState struct {
 	Title string         `sync:"title"`

@@ -1,0 +1,302 @@
+package wssync
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// maxCommitAttempts bounds how often one Sync retries after losing a race to other nodes.
+const maxCommitAttempts = 32
+
+// Backoff of the retries that bring an offline object back to its backend.
+const (
+	reconnectMin = 50 * time.Millisecond
+	reconnectMax = 5 * time.Second
+	opTimeout    = 5 * time.Second // one backend call, when the backend sets no bound itself
+)
+
+// WithBackend attaches a shared object (NewShared) to a Backend, so that every process
+// that creates the same key with the same backend holds the same object: a change made in
+// any of them reaches the subscribers of all, in one order, under versions global to the
+// key. At NewShared the object takes the backend's state when it has one, and otherwise
+// stores its own as version 1.
+//
+// While the backend is unreachable the object keeps serving its local subscribers
+// (versions then count locally); once it is back, the object reloads, rebases the edits
+// made meanwhile onto the backend's state, commits them, and sends every local subscriber
+// a _SET. Register (an object of one session) does not take a backend; see
+// WithSessionStore for sessions that move between processes.
+func WithBackend(b Backend) RegisterOption {
+	return func(r *registration) { r.backend = b }
+}
+
+// BackendStatus describes a shared object's link to its backend, for tests and metrics.
+type BackendStatus struct {
+	Attached  bool   // the object has a backend
+	Offline   bool   // the backend is unreachable: changes are published locally only
+	Commits   uint64 // changes this process committed
+	Conflicts uint64 // commits lost to another node, then retried
+	Applied   uint64 // changes of other nodes applied as patches
+	Reloads   uint64 // whole-state loads (late join, gap, interruption, reconnect)
+	Dropped   uint64 // local edits that did not apply to a newer state and were dropped
+	Outages   uint64 // times the object went offline
+}
+
+// distLink is an object's connection to its backend: the subscription, the goroutine
+// that applies what it delivers, and the object's offline state.
+type distLink struct {
+	be         Backend
+	log        *slog.Logger
+	stop       func() // ends the subscription
+	detachOnce sync.Once
+	stats      struct {
+		commits, conflicts, applied, reloads, dropped, outages atomic.Uint64
+	}
+
+	// mu guards the inbox the subscription fills.
+	mu    sync.Mutex
+	inbox []Change
+	lost  bool // an interruption or overflow: reload
+	wake  chan struct{}
+	quit  chan struct{}
+	done  chan struct{}
+	ctx   context.Context // cancelled by detach, so no backend call outlives the object
+	abort context.CancelFunc
+
+	// Guarded by the object's pub lock.
+	offline   bool
+	base      uint64   // while offline: the backend version the local state derives from
+	baseState [][]byte // while offline: the published state at base
+}
+
+// maxInbox bounds the deliveries waiting for the object; beyond it the object reloads.
+const maxInbox = 4096
+
+// attachBackend subscribes o to b, brings it to b's state (or seeds b with it), and
+// starts the goroutine that follows b. An unreachable backend is not an error: the
+// object starts offline and retries.
+func (o *object) attachBackend(b Backend) {
+	d := &distLink{be: b, wake: make(chan struct{}, 1), quit: make(chan struct{}), done: make(chan struct{})}
+	d.ctx, d.abort = context.WithCancel(context.Background())
+	d.log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	if lb, ok := b.(interface{ Logger() *slog.Logger }); ok && lb.Logger() != nil {
+		d.log = lb.Logger()
+	}
+	o.dist = d
+	d.stop = b.Subscribe(o.key, d.enqueue)
+	o.pub.Lock()
+	if err := o.catchUpLocked(false); err != nil {
+		d.goOffline(o, err)
+	}
+	o.pub.Unlock()
+	go d.run(o)
+}
+
+// detach ends the subscription and the following goroutine, and waits for both.
+func (d *distLink) detach() {
+	d.stop()
+	d.abort()
+	close(d.quit)
+	<-d.done
+}
+
+// opContext bounds one backend call.
+func (d *distLink) opContext() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(d.ctx, opTimeout)
+}
+
+// enqueue is the subscription's callback: it never blocks.
+func (d *distLink) enqueue(c Change) {
+	d.mu.Lock()
+	if c.Lost || len(d.inbox) >= maxInbox {
+		d.lost = true
+		d.inbox = d.inbox[:0] // a reload covers them
+	} else {
+		d.inbox = append(d.inbox, c)
+	}
+	d.mu.Unlock()
+	d.signal()
+}
+
+func (d *distLink) signal() {
+	select {
+	case d.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (d *distLink) take() ([]Change, bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	in, lost := d.inbox, d.lost
+	d.inbox, d.lost = nil, false
+	return in, lost
+}
+
+// commit stores a local change (state cur, patch p from the published state) in the
+// backend. lost reports a version conflict: the caller catches up and retries. An
+// unreachable backend takes the object offline and the change is published locally.
+// The caller holds pub.
+func (d *distLink) commit(o *object, cur [][]byte, p []byte) (lost bool, err error) {
+	if d.offline {
+		return false, nil
+	}
+	ctx, cancel := d.opContext()
+	err = d.be.Commit(ctx, o.key, o.version, o.appendDoc(nil, cur), p)
+	cancel()
+	switch {
+	case err == nil:
+		d.stats.commits.Add(1)
+		return false, nil
+	case errors.Is(err, ErrVersionConflict):
+		d.stats.conflicts.Add(1)
+		return true, nil
+	case o.gone.Load():
+		return false, ErrUnregistered
+	default:
+		d.goOffline(o, err)
+		return false, nil
+	}
+}
+
+// goOffline records that the backend is unreachable: from now on o publishes locally,
+// and its following goroutine retries. The caller holds pub.
+func (d *distLink) goOffline(o *object, err error) {
+	if d.offline {
+		return
+	}
+	d.offline, d.base, d.baseState = true, o.version, o.last
+	d.stats.outages.Add(1)
+	d.log.Warn("wssync: backend unreachable; serving local subscribers until it returns", "key", o.key, "err", err)
+	d.signal()
+}
+
+// run applies what the subscription delivers, and while offline retries the backend
+// with exponential backoff and full jitter.
+func (d *distLink) run(o *object) {
+	defer close(d.done)
+	backoff := reconnectMin
+	retry := time.NewTimer(time.Hour)
+	retry.Stop()
+	defer retry.Stop()
+	retrying := false
+	for {
+		timedOut := false
+		select {
+		case <-d.quit:
+			return
+		case <-d.wake:
+		case <-retry.C:
+			retrying, timedOut = false, true
+		}
+		changes, lost := d.take()
+		o.pub.Lock()
+		if o.gone.Load() {
+			o.pub.Unlock()
+			continue // detach follows
+		}
+		if d.offline {
+			if lost || timedOut {
+				o.reconnectLocked()
+			}
+		} else {
+			o.followLocked(changes, lost)
+		}
+		offline := d.offline
+		o.pub.Unlock()
+		switch {
+		case !offline:
+			backoff = reconnectMin
+		case !retrying:
+			retry.Reset(rand.N(backoff) + time.Millisecond)
+			retrying = true
+			backoff = min(backoff*2, reconnectMax)
+		}
+	}
+}
+
+// followLocked applies delivered changes in version order: the next version as a patch,
+// an old one not at all, and anything after a gap or an interruption by catching up.
+// The caller holds pub.
+func (o *object) followLocked(changes []Change, lost bool) {
+	d := o.dist
+	var err error
+	if lost {
+		err = o.catchUpLocked(false)
+	}
+	for _, c := range changes {
+		if err != nil {
+			break
+		}
+		switch {
+		case c.Version <= o.version:
+			// ours, or already loaded
+		case c.Version == o.version+1:
+			if o.applyRemoteLocked(c.Patch, c.Version, false) != nil {
+				err = o.catchUpLocked(false)
+			}
+		default:
+			err = o.catchUpLocked(false) // a gap: some delivery was lost
+		}
+	}
+	if err == nil {
+		return
+	}
+	if errors.Is(err, errBackendUnreachable) {
+		d.goOffline(o, err)
+		return
+	}
+	d.log.Error("wssync: cannot follow the backend", "key", o.key, "err", err)
+}
+
+// reconnectLocked brings an offline object back: it returns to the backend version it
+// left from, with everything published meanwhile held as pending edits of the struct,
+// catches up (rebasing those edits), and commits them. Every local subscriber gets a _SET,
+// since the versions they saw offline were local. The caller holds pub.
+func (o *object) reconnectLocked() {
+	d := o.dist
+	offLast, offVersion := o.last, o.version
+	o.last, o.version, o.setCache = d.baseState, d.base, nil
+	d.offline = false
+	o.resyncAllLocked() // first, so no patch of the catch-up reaches a client on a local version
+	if err := o.catchUpLocked(false); err != nil {
+		o.last, o.version, o.setCache = offLast, offVersion, nil
+		d.offline = true
+		d.log.Debug("wssync: backend still unreachable", "key", o.key, "err", err)
+		return
+	}
+	d.baseState = nil
+	if err := o.syncLocked(); err != nil {
+		d.log.Error("wssync: cannot commit the edits made while offline", "key", o.key, "err", err)
+	}
+	if !d.offline {
+		d.log.Info("wssync: backend reachable again; resynchronised", "key", o.key, "version", o.version)
+	}
+}
+
+// status reports the link's counters.
+func (d *distLink) status(o *object) BackendStatus {
+	o.pub.Lock()
+	offline := d.offline
+	o.pub.Unlock()
+	return BackendStatus{
+		Attached:  true,
+		Offline:   offline,
+		Commits:   d.stats.commits.Load(),
+		Conflicts: d.stats.conflicts.Load(),
+		Applied:   d.stats.applied.Load(),
+		Reloads:   d.stats.reloads.Load(),
+		Dropped:   d.stats.dropped.Load(),
+		Outages:   d.stats.outages.Load(),
+	}
+}
+
+// errSessionBackend refuses WithBackend on an object of one session.
+var errSessionBackend = fmt.Errorf("wssync: WithBackend is for shared objects (NewShared); Register takes none")
