@@ -1,0 +1,403 @@
+package wssync
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"sync"
+	"time"
+)
+
+// MemoryBackend is a Backend, SessionStore and PresenceStore held in memory: several nodes
+// of one process (tests, a development setup) share it as they would share Redis. It
+// keeps the last MemoryLogLength patches of each key for catch-up, delivers each
+// subscription's changes in order from a goroutine of its own, and can simulate the
+// failures of a real transport (Interrupt, LoseNext).
+//
+// The zero value is not usable; call NewMemoryBackend. All methods are safe for concurrent
+// use.
+type MemoryBackend struct {
+	mu       sync.Mutex
+	keys     map[string]*memKey
+	sessions map[string]*memSession
+	rooms    map[string]map[string]memEntry
+	watchers map[string]map[*memSub]struct{}
+	down     bool // SetUnavailable
+}
+
+// ErrMemoryUnavailable is what every call of a MemoryBackend returns while it simulates an
+// outage (SetUnavailable).
+var ErrMemoryUnavailable = errors.New("wssync: memory backend unavailable")
+
+// MemoryLogLength is how many patches per key a MemoryBackend keeps for catch-up.
+const MemoryLogLength = 64
+
+var (
+	_ Backend       = (*MemoryBackend)(nil)
+	_ SessionStore  = (*MemoryBackend)(nil)
+	_ PresenceStore = (*MemoryBackend)(nil)
+)
+
+type memKey struct {
+	version uint64
+	state   []byte
+	log     [][]byte // the patches to versions version-len(log)+1 … version
+	subs    map[*memSub]struct{}
+	lose    int // deliveries still to drop (LoseNext)
+}
+
+type memSession struct {
+	rec     SessionRecord
+	expires time.Time
+}
+
+type memEntry struct {
+	data    []byte
+	expires time.Time
+}
+
+// NewMemoryBackend returns an empty MemoryBackend.
+func NewMemoryBackend() *MemoryBackend {
+	return &MemoryBackend{
+		keys:     make(map[string]*memKey),
+		sessions: make(map[string]*memSession),
+		rooms:    make(map[string]map[string]memEntry),
+		watchers: make(map[string]map[*memSub]struct{}),
+	}
+}
+
+func (m *MemoryBackend) key(k string) *memKey {
+	mk := m.keys[k]
+	if mk == nil {
+		mk = &memKey{subs: make(map[*memSub]struct{})}
+		m.keys[k] = mk
+	}
+	return mk
+}
+
+// Load implements Backend.
+func (m *MemoryBackend) Load(_ context.Context, key string, since uint64) (Snapshot, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.down {
+		return Snapshot{}, ErrMemoryUnavailable
+	}
+	mk := m.key(key)
+	switch {
+	case mk.version == 0:
+		return Snapshot{}, nil
+	case since == mk.version:
+		return Snapshot{Version: mk.version}, nil
+	case since > 0 && since < mk.version && mk.version-since <= uint64(len(mk.log)):
+		ps := mk.log[uint64(len(mk.log))-(mk.version-since):]
+		return Snapshot{Version: mk.version, Patches: cloneAll(ps)}, nil
+	}
+	return Snapshot{Version: mk.version, State: bytes.Clone(mk.state)}, nil
+}
+
+// Commit implements Backend.
+func (m *MemoryBackend) Commit(_ context.Context, key string, base uint64, state, patch []byte) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.down {
+		return ErrMemoryUnavailable
+	}
+	mk := m.key(key)
+	if mk.version != base {
+		return fmt.Errorf("%w: key %q is at version %d, not %d", ErrVersionConflict, key, mk.version, base)
+	}
+	mk.version++
+	mk.state = bytes.Clone(state)
+	p := bytes.Clone(patch)
+	mk.log = append(mk.log, p)
+	if len(mk.log) > MemoryLogLength {
+		mk.log = append(mk.log[:0:0], mk.log[len(mk.log)-MemoryLogLength:]...)
+	}
+	if mk.lose > 0 {
+		mk.lose--
+		return nil
+	}
+	for s := range mk.subs {
+		s.push(Change{Version: mk.version, Patch: p})
+	}
+	return nil
+}
+
+// Subscribe implements Backend.
+func (m *MemoryBackend) Subscribe(key string, deliver func(Change)) (stop func()) {
+	s := newMemSub(deliver)
+	m.mu.Lock()
+	m.key(key).subs[s] = struct{}{}
+	m.mu.Unlock()
+	return func() {
+		m.mu.Lock()
+		delete(m.key(key).subs, s)
+		m.mu.Unlock()
+		s.stop()
+	}
+}
+
+// Interrupt simulates a broken connection: every subscription loses what it had not yet
+// delivered and receives Change{Lost: true}; every presence watcher is called.
+func (m *MemoryBackend) Interrupt() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, mk := range m.keys {
+		for s := range mk.subs {
+			s.interrupt()
+		}
+	}
+	for _, ws := range m.watchers {
+		for s := range ws {
+			s.interrupt()
+		}
+	}
+}
+
+// SetUnavailable simulates an outage: while down is true every call fails with
+// ErrMemoryUnavailable and nothing is delivered; when it turns false again, every
+// subscription receives Change{Lost: true}, as after a reconnect.
+func (m *MemoryBackend) SetUnavailable(down bool) {
+	m.mu.Lock()
+	was := m.down
+	m.down = down
+	m.mu.Unlock()
+	if was && !down {
+		m.Interrupt()
+	}
+}
+
+// LoseNext drops the deliveries of key's next n commits, silently, as a pub/sub transport
+// may: subscribers must notice the gap from the versions.
+func (m *MemoryBackend) LoseNext(key string, n int) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.key(key).lose += n
+}
+
+// SaveSession implements SessionStore.
+func (m *MemoryBackend) SaveSession(_ context.Context, id, user, key string, obj StoredObject, ttl time.Duration) (uint64, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.down {
+		return 0, ErrMemoryUnavailable
+	}
+	ms := m.liveSession(id)
+	if ms == nil {
+		ms = &memSession{rec: SessionRecord{Objects: make(map[string]StoredObject)}}
+		m.sessions[id] = ms
+	}
+	ms.rec.User = user
+	ms.rec.Generation++
+	ms.rec.Objects[key] = StoredObject{Version: obj.Version, State: bytes.Clone(obj.State)}
+	ms.expires = time.Now().Add(ttl)
+	return ms.rec.Generation, nil
+}
+
+// LoadSession implements SessionStore.
+func (m *MemoryBackend) LoadSession(_ context.Context, id string) (SessionRecord, bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.down {
+		return SessionRecord{}, false, ErrMemoryUnavailable
+	}
+	ms := m.liveSession(id)
+	if ms == nil {
+		return SessionRecord{}, false, nil
+	}
+	rec := ms.rec
+	rec.Objects = make(map[string]StoredObject, len(ms.rec.Objects))
+	for k, o := range ms.rec.Objects {
+		rec.Objects[k] = StoredObject{Version: o.Version, State: bytes.Clone(o.State)}
+	}
+	return rec, true, nil
+}
+
+// TouchSession implements SessionStore.
+func (m *MemoryBackend) TouchSession(_ context.Context, id string, ttl time.Duration) (uint64, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.down {
+		return 0, ErrMemoryUnavailable
+	}
+	ms := m.liveSession(id)
+	if ms == nil {
+		return 0, nil
+	}
+	ms.expires = time.Now().Add(ttl)
+	return ms.rec.Generation, nil
+}
+
+// liveSession returns the unexpired record of id, dropping an expired one. The caller
+// holds mu.
+func (m *MemoryBackend) liveSession(id string) *memSession {
+	ms := m.sessions[id]
+	if ms != nil && !time.Now().Before(ms.expires) {
+		delete(m.sessions, id)
+		return nil
+	}
+	return ms
+}
+
+// SetPresence implements PresenceStore.
+func (m *MemoryBackend) SetPresence(_ context.Context, room string, entries map[string][]byte, ttl time.Duration) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.down {
+		return ErrMemoryUnavailable
+	}
+	r := m.room(room)
+	expires := time.Now().Add(ttl)
+	changed := false
+	for id, data := range entries {
+		old, ok := r[id]
+		changed = changed || !ok || !bytes.Equal(old.data, data)
+		r[id] = memEntry{data: bytes.Clone(data), expires: expires}
+	}
+	if changed {
+		m.notifyLocked(room)
+	}
+	return nil
+}
+
+// RemovePresence implements PresenceStore.
+func (m *MemoryBackend) RemovePresence(_ context.Context, room string, ids ...string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.down {
+		return ErrMemoryUnavailable
+	}
+	r := m.room(room)
+	for _, id := range ids {
+		delete(r, id)
+	}
+	m.notifyLocked(room)
+	return nil
+}
+
+// Presence implements PresenceStore.
+func (m *MemoryBackend) Presence(_ context.Context, room string) (map[string][]byte, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.down {
+		return nil, ErrMemoryUnavailable
+	}
+	out := make(map[string][]byte)
+	for id, e := range m.room(room) {
+		out[id] = bytes.Clone(e.data)
+	}
+	return out, nil
+}
+
+// WatchPresence implements PresenceStore.
+func (m *MemoryBackend) WatchPresence(room string, changed func()) (stop func()) {
+	s := newMemSub(func(Change) { changed() })
+	m.mu.Lock()
+	if m.watchers[room] == nil {
+		m.watchers[room] = make(map[*memSub]struct{})
+	}
+	m.watchers[room][s] = struct{}{}
+	m.mu.Unlock()
+	return func() {
+		m.mu.Lock()
+		delete(m.watchers[room], s)
+		m.mu.Unlock()
+		s.stop()
+	}
+}
+
+// room returns room's entries with the expired ones removed. The caller holds mu.
+func (m *MemoryBackend) room(room string) map[string]memEntry {
+	r := m.rooms[room]
+	if r == nil {
+		r = make(map[string]memEntry)
+		m.rooms[room] = r
+	}
+	now := time.Now()
+	maps.DeleteFunc(r, func(_ string, e memEntry) bool { return !now.Before(e.expires) })
+	return r
+}
+
+func (m *MemoryBackend) notifyLocked(room string) {
+	for s := range m.watchers[room] {
+		s.push(Change{})
+	}
+}
+
+func cloneAll(ps [][]byte) [][]byte {
+	out := make([][]byte, len(ps))
+	for i, p := range ps {
+		out[i] = bytes.Clone(p)
+	}
+	return out
+}
+
+// memSub delivers one subscription's changes in order from its own goroutine, so a slow
+// subscriber never holds up a commit.
+type memSub struct {
+	deliver func(Change)
+	mu      sync.Mutex
+	queue   []Change
+	wake    chan struct{}
+	quit    chan struct{}
+	done    chan struct{}
+}
+
+func newMemSub(deliver func(Change)) *memSub {
+	s := &memSub{deliver: deliver, wake: make(chan struct{}, 1), quit: make(chan struct{}), done: make(chan struct{})}
+	go s.run()
+	return s
+}
+
+func (s *memSub) push(c Change) {
+	s.mu.Lock()
+	s.queue = append(s.queue, c)
+	s.mu.Unlock()
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// interrupt drops what is queued and queues the loss notice.
+func (s *memSub) interrupt() {
+	s.mu.Lock()
+	s.queue = s.queue[:0]
+	s.mu.Unlock()
+	s.push(Change{Lost: true})
+}
+
+func (s *memSub) run() {
+	defer close(s.done)
+	for {
+		select {
+		case <-s.quit:
+			return
+		case <-s.wake:
+		}
+		for {
+			s.mu.Lock()
+			if len(s.queue) == 0 {
+				s.mu.Unlock()
+				break
+			}
+			c := s.queue[0]
+			s.queue = s.queue[1:]
+			s.mu.Unlock()
+			select {
+			case <-s.quit:
+				return
+			default:
+			}
+			s.deliver(c)
+		}
+	}
+}
+
+// stop ends the goroutine and waits for a running deliver call.
+func (s *memSub) stop() {
+	close(s.quit)
+	<-s.done
+}
