@@ -18,6 +18,7 @@ func TestMemoryBackendNodes(t *testing.T) {
 			Stop:      func() { m.SetUnavailable(true) },
 			Start:     func() { m.SetUnavailable(false) },
 			LoseNext:  m.LoseNext,
+			Sessions:  []wssync.SessionStore{m, m, m},
 		}
 	})
 }

@@ -230,15 +230,23 @@ func (m *Manager) identify(ws *websocket.Conn, id Identity) (Identity, error) {
 
 // serve finds or builds the session for id and serves ws on it.
 func (m *Manager) serve(ws *websocket.Conn, id Identity) {
-	ms, code, why := m.acquire(id)
+	ms, created, code, why := m.acquire(id)
 	if ms == nil {
 		closeNow(ws, code, why)
 		return
 	}
 	<-ms.ready
-	if ms.err == nil {
+	if ms.err == nil && !created && m.cfg.sessionStore != nil {
+		if err := ms.sess.refresh(ms.sess.ctx); err != nil {
+			m.cfg.logger.Warn("wssync: cannot check the stored session", "session", id.Session, "err", err)
+		}
+	}
+	switch {
+	case ms.err == nil:
 		ms.sess.serve(ws)
-	} else {
+	case errors.Is(ms.err, errForeignSession):
+		closeNow(ws, CloseUnauthorized, "session belongs to another identity")
+	default:
 		closeNow(ws, CloseInternalError, "session setup failed")
 	}
 	m.release(id, ms)
@@ -246,23 +254,23 @@ func (m *Manager) serve(ws *websocket.Conn, id Identity) {
 
 // acquire returns the session of id (creating it, and starting its factory, on first
 // sight) and counts the connection. It refuses with a close code and reason.
-func (m *Manager) acquire(id Identity) (*managed, int, string) {
+func (m *Manager) acquire(id Identity) (ms *managed, created bool, code int, why string) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.closing {
-		return nil, CloseGoingAway, "shutting down"
+		return nil, false, CloseGoingAway, "shutting down"
 	}
 	if m.perUser[id.User] >= m.cfg.maxConnsPerUser {
-		return nil, ClosePolicyViolation, "too many connections"
+		return nil, false, ClosePolicyViolation, "too many connections"
 	}
 	ms, ok := m.sessions[id.Session]
 	if ok && ms.sess.id.User != id.User {
 		m.cfg.logger.Warn("wssync: session id presented by another identity", "session", id.Session)
-		return nil, CloseUnauthorized, "session belongs to another identity"
+		return nil, false, CloseUnauthorized, "session belongs to another identity"
 	}
 	if !ok {
 		if len(m.sessions) >= m.cfg.maxSessions {
-			return nil, CloseTryAgainLater, "too many sessions"
+			return nil, false, CloseTryAgainLater, "too many sessions"
 		}
 		ms = &managed{sess: newSession(&m.cfg, m.metrics, id), ready: make(chan struct{})}
 		m.sessions[id.Session] = ms
@@ -270,6 +278,7 @@ func (m *Manager) acquire(id Identity) (*managed, int, string) {
 		m.metrics.sessionsTotal.Add(1)
 		m.work.Add(1)
 		go m.build(ms)
+		created = true
 	}
 	if ms.expiry != nil {
 		ms.expiry.Stop()
@@ -278,7 +287,7 @@ func (m *Manager) acquire(id Identity) (*managed, int, string) {
 	ms.live++
 	ms.gen++
 	m.perUser[id.User]++
-	return ms, 0, ""
+	return ms, created, 0, ""
 }
 
 // build runs the factory for a new session.
@@ -288,6 +297,13 @@ func (m *Manager) build(ms *managed) {
 	if err != nil {
 		m.cfg.logger.Error("wssync: session factory failed", "err", err)
 		ms.err = err
+	} else if m.cfg.sessionStore != nil {
+		if err := ms.sess.restore(ms.sess.ctx); errors.Is(err, errForeignSession) {
+			m.cfg.logger.Warn("wssync: stored session belongs to another identity", "session", ms.sess.id.Session)
+			ms.err = err
+		} else if err != nil {
+			m.cfg.logger.Warn("wssync: cannot load the stored session; it starts afresh", "session", ms.sess.id.Session, "err", err)
+		}
 	}
 	close(ms.ready)
 }

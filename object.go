@@ -47,6 +47,7 @@ type object struct {
 	trailing *time.Timer // SyncThrottled's pending sync
 	patchHd  []byte      // `{"type":"_PATCH:KEY","data":[`
 	dist     *distLink   // the object's backend, nil for an object of this process only
+	owner    *Session    // the session of Register, whose store keeps the object; nil if shared
 }
 
 // boundField is a field (or computed value) with its wire name fixed by a registration.
@@ -254,6 +255,9 @@ func (o *object) commit(cur [][]byte) {
 	o.version++
 	o.setCache = nil
 	o.lastSync = time.Now()
+	if o.owner != nil && o.owner.cfg.sessionStore != nil && o.owner.id.Session != "" {
+		o.owner.persist(o)
+	}
 }
 
 // sync publishes pending changes (Sync without the generic handle).

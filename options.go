@@ -49,6 +49,7 @@ type config struct {
 	maxConnsPerUser  int
 	handshakeTimeout time.Duration
 	anonymous        bool
+	sessionStore     SessionStore
 }
 
 // Option changes a Session's settings. Options are applied in order by NewSession.

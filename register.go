@@ -115,6 +115,7 @@ func Register[T any](r Registry, key string, obj *T, opts ...RegisterOption) (*S
 	if err != nil {
 		return nil, err
 	}
+	s.o.owner = sess
 	if err := s.Join(sess); err != nil {
 		return nil, err
 	}

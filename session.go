@@ -18,7 +18,8 @@ type Session struct {
 	cfg      config
 	upgrader websocket.Upgrader
 	metrics  *metrics
-	id       Identity // set by a Manager
+	id       Identity      // set by a Manager
+	storeGen atomic.Uint64 // the generation of the stored record this node last wrote or read
 
 	ctx    context.Context // cancelled by Close: handlers' and tasks' ctx
 	cancel context.CancelFunc

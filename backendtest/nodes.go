@@ -3,6 +3,7 @@ package backendtest
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -12,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/gorilla/websocket"
 
 	"github.com/wssync/wssync"
 	"github.com/wssync/wssync/wssynctest"
@@ -29,6 +32,9 @@ type Nodes struct {
 	Stop, Start func()
 	// LoseNext silently drops the deliveries of key's next n commits. Nil skips the test.
 	LoseNext func(key string, n int)
+	// Sessions has one SessionStore per node, on the same store. Nil skips the test of
+	// sessions moving between nodes.
+	Sessions []wssync.SessionStore
 }
 
 // Room is the shared object of RunNodes: a counter the server increments, a list clients
@@ -50,20 +56,21 @@ func RunNodes(t *testing.T, newNodes func(t *testing.T) Nodes) {
 	t.Run("LostDeliveryDetectedByVersion", func(t *testing.T) { testLostDelivery(t, newNodes(t)) })
 	t.Run("InterruptedSubscription", func(t *testing.T) { testInterrupted(t, newNodes(t)) })
 	t.Run("StoreOutage", func(t *testing.T) { testOutage(t, newNodes(t)) })
+	t.Run("SessionMovesBetweenNodes", func(t *testing.T) { testSessionMoves(t, newNodes(t)) })
 }
 
-// node is one simulated process: the shared Room and a WebSocket endpoint whose every
+// proc is one simulated process (a node): the shared Room and a WebSocket endpoint whose every
 // connection is a session joined to it.
-type node struct {
+type proc struct {
 	name string
 	room *Room
 	s    *wssync.Synced[Room]
 	url  string
 }
 
-func startNode(t *testing.T, name, key string, b wssync.Backend) *node {
+func startNode(t *testing.T, name, key string, b wssync.Backend) *proc {
 	t.Helper()
-	n := &node{name: name, room: &Room{Items: []string{}}}
+	n := &proc{name: name, room: &Room{Items: []string{}}}
 	s, err := wssync.NewShared(key, n.room, wssync.WithBackend(b))
 	if err != nil {
 		t.Fatalf("%s: NewShared: %v", name, err)
@@ -90,12 +97,12 @@ func startNode(t *testing.T, name, key string, b wssync.Backend) *node {
 	return n
 }
 
-func startNodes(t *testing.T, nodes Nodes, key string) []*node {
+func startNodes(t *testing.T, nodes Nodes, key string) []*proc {
 	t.Helper()
 	if len(nodes.Backends) < 3 {
 		t.Fatalf("RunNodes needs three backends, got %d", len(nodes.Backends))
 	}
-	out := make([]*node, 3)
+	out := make([]*proc, 3)
 	for i := range out {
 		out[i] = startNode(t, fmt.Sprintf("node%d", i), key, nodes.Backends[i])
 	}
@@ -115,7 +122,7 @@ func dial(t *testing.T, url string) *wssynctest.Client {
 }
 
 // clientsOn dials per clients to every node.
-func clientsOn(t *testing.T, ns []*node, per int) []*wssynctest.Client {
+func clientsOn(t *testing.T, ns []*proc, per int) []*wssynctest.Client {
 	var cs []*wssynctest.Client
 	for _, n := range ns {
 		for range per {
@@ -127,7 +134,7 @@ func clientsOn(t *testing.T, ns []*node, per int) []*wssynctest.Client {
 
 // eventually polls cond until it returns nil, failing the test with its last error after
 // a generous bound.
-func eventually(t *testing.T, what string, cond func() error) {
+func waitUntil(t *testing.T, what string, cond func() error) {
 	t.Helper()
 	deadline := time.Now().Add(15 * time.Second)
 	for {
@@ -144,7 +151,7 @@ func eventually(t *testing.T, what string, cond func() error) {
 
 // converged checks that the store, every node and every client hold the same state at
 // the same version, and that no client saw a frame out of order.
-func converged(ctx context.Context, b wssync.Backend, key string, ns []*node, cs []*wssynctest.Client) error {
+func converged(ctx context.Context, b wssync.Backend, key string, ns []*proc, cs []*wssynctest.Client) error {
 	snap, err := b.Load(ctx, key, 0)
 	if err != nil {
 		return fmt.Errorf("load: %v", err)
@@ -217,12 +224,12 @@ func testChangeReachesEveryNode(t *testing.T, nodes Nodes) {
 			t.Fatalf("client %d: %v", i, err)
 		}
 	}
-	eventually(t, "converge", func() error { return converged(ctx, nodes.Backends[0], key, ns, cs) })
+	waitUntil(t, "converge", func() error { return converged(ctx, nodes.Backends[0], key, ns, cs) })
 	// a client write on another node travels the same way
 	if err := cs[5].Patch(key, wssynctest.Replace("/title", "from a client of node2")); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "converge after a client write", func() error {
+	waitUntil(t, "converge after a client write", func() error {
 		if err := converged(ctx, nodes.Backends[0], key, ns, cs); err != nil {
 			return err
 		}
@@ -274,7 +281,7 @@ func testConcurrentWriters(t *testing.T, nodes Nodes) {
 	}
 	wantCount := len(ns) * updaters * increments
 	wantItems := len(cs) * appends
-	eventually(t, "converge", func() error {
+	waitUntil(t, "converge", func() error {
 		if err := converged(ctx, nodes.Backends[0], key, ns, cs); err != nil {
 			return err
 		}
@@ -322,8 +329,8 @@ func testLateJoiner(t *testing.T, nodes Nodes) {
 	if _, err := c.WaitVersion(ctx, key, first.s.Version()); err != nil {
 		t.Fatalf("late client: %v", err)
 	}
-	eventually(t, "converge", func() error {
-		return converged(ctx, nodes.Backends[0], key, []*node{first, late}, []*wssynctest.Client{c})
+	waitUntil(t, "converge", func() error {
+		return converged(ctx, nodes.Backends[0], key, []*proc{first, late}, []*wssynctest.Client{c})
 	})
 }
 
@@ -335,14 +342,14 @@ func testLostDelivery(t *testing.T, nodes Nodes) {
 	key := uniqueKey(t)
 	ns := startNodes(t, nodes, key)
 	cs := clientsOn(t, ns, 1)
-	eventually(t, "clients ready", func() error { return converged(ctx, nodes.Backends[0], key, ns, cs) })
+	waitUntil(t, "clients ready", func() error { return converged(ctx, nodes.Backends[0], key, ns, cs) })
 	nodes.LoseNext(key, 2)
 	for i := range 3 {
 		if err := ns[0].s.Update(func(r *Room) { r.Count = 100 + i }); err != nil {
 			t.Fatal(err)
 		}
 	}
-	eventually(t, "converge after lost deliveries", func() error { return converged(ctx, nodes.Backends[0], key, ns, cs) })
+	waitUntil(t, "converge after lost deliveries", func() error { return converged(ctx, nodes.Backends[0], key, ns, cs) })
 	for _, n := range ns[1:] {
 		if st := n.s.BackendStatus(); st.Applied < 3 {
 			t.Errorf("%s applied %d patches; the two lost ones should have been fetched from the store", n.name, st.Applied)
@@ -355,14 +362,14 @@ func testInterrupted(t *testing.T, nodes Nodes) {
 	key := uniqueKey(t)
 	ns := startNodes(t, nodes, key)
 	cs := clientsOn(t, ns, 1)
-	eventually(t, "clients ready", func() error { return converged(ctx, nodes.Backends[0], key, ns, cs) })
+	waitUntil(t, "clients ready", func() error { return converged(ctx, nodes.Backends[0], key, ns, cs) })
 	nodes.Interrupt()
 	for i := range 10 {
 		if err := ns[i%3].s.Update(func(r *Room) { r.Count++ }); err != nil {
 			t.Fatal(err)
 		}
 	}
-	eventually(t, "converge after an interruption", func() error {
+	waitUntil(t, "converge after an interruption", func() error {
 		if err := converged(ctx, nodes.Backends[0], key, ns, cs); err != nil {
 			return err
 		}
@@ -386,7 +393,7 @@ func testOutage(t *testing.T, nodes Nodes) {
 	if err := ns[0].s.Update(func(r *Room) { r.Count = 1 }); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "converge before the outage", func() error { return converged(ctx, nodes.Backends[0], key, ns, cs) })
+	waitUntil(t, "converge before the outage", func() error { return converged(ctx, nodes.Backends[0], key, ns, cs) })
 
 	nodes.Stop()
 	// Every node keeps serving its own clients.
@@ -407,7 +414,7 @@ func testOutage(t *testing.T, nodes Nodes) {
 	}
 
 	nodes.Start()
-	eventually(t, "converge after the outage", func() error {
+	waitUntil(t, "converge after the outage", func() error {
 		if err := converged(ctx, nodes.Backends[0], key, ns, cs); err != nil {
 			return err
 		}
@@ -421,4 +428,96 @@ func testOutage(t *testing.T, nodes Nodes) {
 		}
 		return nil
 	})
+}
+
+// View is the per-session object of the session test.
+type View struct {
+	Filter string `sync:"filter,write"`
+}
+
+func startManager(t *testing.T, store wssync.SessionStore) string {
+	t.Helper()
+	m := wssync.NewManager(func(ctx context.Context, sess *wssync.Session) error {
+		_, err := wssync.Register(sess, "VIEW", &View{Filter: "default"})
+		return err
+	}, wssync.WithSessionStore(store))
+	srv := httptest.NewServer(http.HandlerFunc(m.ServeWS))
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := m.Shutdown(ctx); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+		srv.Close()
+	})
+	return "ws" + strings.TrimPrefix(srv.URL, "http")
+}
+
+func dialAs(t *testing.T, url, user, session string) *wssynctest.Client {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c, err := wssynctest.Dial(ctx, url, wssynctest.WithIdentity(user, session))
+	if err != nil {
+		t.Fatalf("dial %s as %s/%s: %v", url, user, session, err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+// visit connects as alice's tab to url, checks the filter it finds, sets a new one and
+// disconnects.
+func visit(t *testing.T, url, session, want, next string) {
+	t.Helper()
+	ctx := ctxFor(t)
+	c := dialAs(t, url, "alice", session)
+	if _, err := wssynctest.WaitState(ctx, c, "VIEW", func(v View) bool { return v.Filter == want }); err != nil {
+		got, _, _ := c.State("VIEW")
+		t.Fatalf("on %s the session holds %s, want filter %q: %v", url, got, want, err)
+	}
+	if err := c.Patch("VIEW", wssynctest.Replace("/filter", next)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := wssynctest.WaitState(ctx, c, "VIEW", func(v View) bool { return v.Filter == next }); err != nil {
+		t.Fatalf("write on %s: %v", url, err)
+	}
+	if err := c.Errs(); err != nil {
+		t.Fatal(err)
+	}
+	_ = c.Close()
+}
+
+func testSessionMoves(t *testing.T, nodes Nodes) {
+	if len(nodes.Sessions) < 3 {
+		t.Skip("no session stores")
+	}
+	urls := make([]string, 3)
+	for i := range urls {
+		urls[i] = startManager(t, nodes.Sessions[i])
+	}
+	session := "tab-" + fmt.Sprint(time.Now().UnixNano())
+	visit(t, urls[0], session, "default", "set on node0")
+	visit(t, urls[1], session, "set on node0", "set on node1")
+	// node0 still holds the session from the first visit: it must notice node1's change
+	visit(t, urls[0], session, "set on node1", "set on node0 again")
+	visit(t, urls[2], session, "set on node0 again", "done")
+
+	// another identity cannot take the session over on a node that never held it
+	ctx := ctxFor(t)
+	c, err := wssynctest.Dial(ctx, urls[1], wssynctest.WithIdentity("mallory", session))
+	if err == nil {
+		defer c.Close()
+		select {
+		case <-c.Done():
+		case <-ctx.Done():
+			t.Fatal("a foreign identity was served the session")
+		}
+		if _, _, ok := c.State("VIEW"); ok {
+			t.Fatal("a foreign identity received the session's state")
+		}
+		var ce *websocket.CloseError
+		if !errors.As(c.CloseError(), &ce) || ce.Code != wssync.CloseUnauthorized {
+			t.Fatalf("foreign identity closed with %v, want %d", c.CloseError(), wssync.CloseUnauthorized)
+		}
+	}
 }

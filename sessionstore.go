@@ -1,0 +1,126 @@
+package wssync
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// MaxStoredObjectBytes bounds one object's state in a SessionStore: a larger state is not
+// stored (and a warning is logged), so a session picked up by another node starts that
+// object from its factory.
+const MaxStoredObjectBytes = 256 << 10
+
+// storeTimeout bounds one SessionStore call made on a client's behalf.
+const storeTimeout = 2 * time.Second
+
+// errForeignSession refuses a session id whose stored record belongs to another user.
+var errForeignSession = errors.New("wssync: the stored session belongs to another identity")
+
+// WithSessionStore makes a Manager keep each session's own objects (those of Register) in
+// store, so that the session continues on any node: every published change of such an
+// object is written through to the store (one call per change, bounded by
+// MaxStoredObjectBytes), and the record expires a session TTL after the last write or
+// connection. A node that builds a session it does not hold runs the factory and then
+// restores each registered object from the record; a node that still holds the session
+// from an earlier connection reloads it when another node has changed it since.
+//
+// Deploy behind any load balancer: sticky routing is not needed. One session should have
+// one live connection at a time; two connections of the same session on two nodes at
+// once each see their own copy until one of them reconnects.
+func WithSessionStore(store SessionStore) Option {
+	return func(c *config) { c.sessionStore = store }
+}
+
+// persist writes o's published state to the session store. The caller holds o's pub
+// lock, so writes of one object reach the store in order.
+func (s *Session) persist(o *object) {
+	store := s.cfg.sessionStore
+	state := o.appendState(nil)
+	if len(state) > MaxStoredObjectBytes {
+		s.cfg.logger.Warn("wssync: object too large for the session store; not stored", "key", o.key, "bytes", len(state))
+		return
+	}
+	ctx, cancel := context.WithTimeout(s.ctx, storeTimeout)
+	defer cancel()
+	gen, err := store.SaveSession(ctx, s.id.Session, s.id.User, o.key, StoredObject{Version: o.version, State: state}, s.storeTTL())
+	if err != nil {
+		s.cfg.logger.Warn("wssync: cannot store the session's state", "key", o.key, "err", err)
+		return
+	}
+	s.storeGen.Store(gen)
+}
+
+// storeTTL is how long a session's record outlives its last write: the Manager's session
+// TTL, plus the keepalive's bound on noticing a dead connection.
+func (s *Session) storeTTL() time.Duration {
+	return s.cfg.sessionTTL + s.cfg.pongTimeout
+}
+
+// restore loads the session's record, when there is one, into its registered objects.
+// It refuses a record of another user.
+func (s *Session) restore(ctx context.Context) error {
+	store := s.cfg.sessionStore
+	ctx, cancel := context.WithTimeout(ctx, storeTimeout)
+	defer cancel()
+	rec, ok, err := store.LoadSession(ctx, s.id.Session)
+	if err != nil || !ok {
+		return err
+	}
+	if rec.User != s.id.User {
+		return errForeignSession
+	}
+	s.mu.Lock()
+	objs := make(map[string]*object, len(s.objects))
+	for k, o := range s.objects {
+		if o.owner == s {
+			objs[k] = o
+		}
+	}
+	s.mu.Unlock()
+	for key, so := range rec.Objects {
+		if o := objs[key]; o != nil {
+			if err := o.restore(so); err != nil {
+				s.cfg.logger.Warn("wssync: cannot restore a stored object; it keeps its state", "key", key, "err", err)
+			}
+		}
+	}
+	s.storeGen.Store(rec.Generation)
+	return nil
+}
+
+// refresh extends the session's record and, when another node wrote it since this node
+// last did, reloads it. It runs before a reconnection is served.
+func (s *Session) refresh(ctx context.Context) error {
+	tctx, cancel := context.WithTimeout(ctx, storeTimeout)
+	gen, err := s.cfg.sessionStore.TouchSession(tctx, s.id.Session, s.storeTTL())
+	cancel()
+	if err != nil || gen == 0 || gen == s.storeGen.Load() {
+		return err
+	}
+	return s.restore(ctx)
+}
+
+// restore makes a stored state the object's published state and the struct's. A client
+// that connects next gets it as its _SET.
+func (o *object) restore(so StoredObject) error {
+	o.pub.Lock()
+	defer o.pub.Unlock()
+	next, err := o.splitDoc(so.State)
+	if err != nil {
+		return err
+	}
+	o.state.Lock()
+	cur, _, err := o.snapshotLocked()
+	if err == nil {
+		err = o.decodeInto(next, cur)
+	}
+	o.state.Unlock()
+	if err != nil {
+		return fmt.Errorf("wssync: key %q: %w", o.key, err)
+	}
+	o.last, o.version, o.setCache = next, so.Version, nil
+	o.resyncAllLocked()
+	return nil
+}
