@@ -19,6 +19,7 @@ func TestMemoryBackendNodes(t *testing.T) {
 			Start:     func() { m.SetUnavailable(false) },
 			LoseNext:  m.LoseNext,
 			Sessions:  []wssync.SessionStore{m, m, m},
+			Presence:  []wssync.PresenceStore{m, m, m},
 		}
 	})
 }

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -35,6 +36,9 @@ type Nodes struct {
 	// Sessions has one SessionStore per node, on the same store. Nil skips the test of
 	// sessions moving between nodes.
 	Sessions []wssync.SessionStore
+	// Presence has one PresenceStore per node, on the same store. Nil skips the presence
+	// test.
+	Presence []wssync.PresenceStore
 }
 
 // Room is the shared object of RunNodes: a counter the server increments, a list clients
@@ -57,6 +61,7 @@ func RunNodes(t *testing.T, newNodes func(t *testing.T) Nodes) {
 	t.Run("InterruptedSubscription", func(t *testing.T) { testInterrupted(t, newNodes(t)) })
 	t.Run("StoreOutage", func(t *testing.T) { testOutage(t, newNodes(t)) })
 	t.Run("SessionMovesBetweenNodes", func(t *testing.T) { testSessionMoves(t, newNodes(t)) })
+	t.Run("PresenceAcrossNodes", func(t *testing.T) { testRoomPresence(t, newNodes(t)) })
 }
 
 // proc is one simulated process (a node): the shared Room and a WebSocket endpoint whose every
@@ -437,10 +442,14 @@ type View struct {
 
 func startManager(t *testing.T, store wssync.SessionStore) string {
 	t.Helper()
-	m := wssync.NewManager(func(ctx context.Context, sess *wssync.Session) error {
+	return serveManager(t, wssync.NewManager(func(ctx context.Context, sess *wssync.Session) error {
 		_, err := wssync.Register(sess, "VIEW", &View{Filter: "default"})
 		return err
-	}, wssync.WithSessionStore(store))
+	}, wssync.WithSessionStore(store)))
+}
+
+func serveManager(t *testing.T, m *wssync.Manager) string {
+	t.Helper()
 	srv := httptest.NewServer(http.HandlerFunc(m.ServeWS))
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -520,4 +529,92 @@ func testSessionMoves(t *testing.T, nodes Nodes) {
 			t.Fatalf("foreign identity closed with %v, want %d", c.CloseError(), wssync.CloseUnauthorized)
 		}
 	}
+}
+
+// deadStore is a PresenceStore whose node has died: once dead, its calls no longer reach
+// the store, so the node stops refreshing its members as a crashed process would.
+type deadStore struct {
+	wssync.PresenceStore
+	dead atomic.Bool
+}
+
+var errDead = errors.New("backendtest: this node has crashed")
+
+func (d *deadStore) SetPresence(ctx context.Context, room string, e map[string][]byte, ttl time.Duration) error {
+	if d.dead.Load() {
+		return errDead
+	}
+	return d.PresenceStore.SetPresence(ctx, room, e, ttl)
+}
+
+func (d *deadStore) RemovePresence(ctx context.Context, room string, ids ...string) error {
+	if d.dead.Load() {
+		return errDead
+	}
+	return d.PresenceStore.RemovePresence(ctx, room, ids...)
+}
+
+func testRoomPresence(t *testing.T, nodes Nodes) {
+	if len(nodes.Presence) < 3 {
+		t.Skip("no presence stores")
+	}
+	const ttl = 600 * time.Millisecond
+	ctx := ctxFor(t)
+	room := "room-" + fmt.Sprint(time.Now().UnixNano())
+	ps := make([]*wssync.Presence, 3)
+	stores := make([]*deadStore, 3)
+	urls := make([]string, 3)
+	for i := range ps {
+		stores[i] = &deadStore{PresenceStore: nodes.Presence[i]}
+		p, err := wssync.NewPresence(stores[i], room, "PRESENCE", wssync.WithPresenceTTL(ttl))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ps[i] = p
+		t.Cleanup(p.Close)
+		urls[i] = serveManager(t, wssync.NewManager(func(ctx context.Context, sess *wssync.Session) error {
+			return p.Join(sess)
+		}))
+	}
+	cs := make([]*wssynctest.Client, 3)
+	for i := range cs {
+		c, err := wssynctest.Dial(ctx, urls[i], wssynctest.WithIdentity(fmt.Sprintf("user%d", i), fmt.Sprintf("%s-tab%d", room, i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = c.Close() })
+		cs[i] = c
+	}
+	users := func(ms []wssync.Member) string {
+		var us []string
+		for _, m := range ms {
+			us = append(us, m.User)
+		}
+		return strings.Join(us, ",")
+	}
+	expect := func(what, want string, nodes ...int) {
+		t.Helper()
+		waitUntil(t, what, func() error {
+			for _, i := range nodes {
+				if got := users(ps[i].Members()); got != want {
+					return fmt.Errorf("node%d lists %q, want %q", i, got, want)
+				}
+				if st, err := wssynctest.WaitState(ctx, cs[i], "PRESENCE", func(wssync.PresenceState) bool { return true }); err != nil {
+					return err
+				} else if got := users(st.Members); got != want {
+					return fmt.Errorf("node%d's client lists %q, want %q", i, got, want)
+				}
+			}
+			return nil
+		})
+	}
+	expect("everyone sees everyone", "user0,user1,user2", 0, 1, 2)
+
+	_ = cs[1].Close()
+	expect("a disconnected member leaves", "user0,user2", 0, 2)
+
+	stores[2].dead.Store(true)
+	crashed := time.Now()
+	expect("a crashed node's member expires", "user0", 0)
+	t.Logf("a crashed node's member disappeared after %v (TTL %v, bound 4/3 TTL)", time.Since(crashed).Round(10*time.Millisecond), ttl)
 }
