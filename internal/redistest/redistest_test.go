@@ -1,0 +1,85 @@
+package redistest_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/wssync/wssync/internal/leakcheck"
+	"github.com/wssync/wssync/internal/redistest"
+)
+
+func TestMain(m *testing.M) { leakcheck.Main(m) }
+
+func TestStopRestart(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	c := srv.Client(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	if err := c.Set(ctx, "k", "v", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	addr := srv.Addr()
+
+	srv.Stop()
+	if err := c.Ping(ctx).Err(); err == nil {
+		t.Fatal("PING answered after Stop")
+	}
+
+	srv.Restart()
+	if srv.Addr() != addr {
+		t.Errorf("address changed from %s to %s", addr, srv.Addr())
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for c.Ping(ctx).Err() != nil { // the client's pool may hold dead connections for a moment
+		if time.Now().After(deadline) {
+			t.Fatal("no PING answer after Restart")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n, err := c.Exists(ctx, "k").Result(); err != nil || n != 0 {
+		t.Errorf("EXISTS k after Restart: %d, %v; want 0: the data is gone", n, err)
+	}
+}
+
+func TestPauseResume(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	c := redis.NewClient(&redis.Options{Addr: srv.Addr(), ReadTimeout: 100 * time.Millisecond, MaxRetries: -1})
+	defer c.Close()
+	ctx := t.Context()
+	if err := c.Ping(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	srv.Pause()
+	if err := c.Ping(ctx).Err(); err == nil {
+		t.Error("PING answered while paused")
+	}
+	srv.Resume()
+	deadline := time.Now().Add(10 * time.Second)
+	for c.Ping(ctx).Err() != nil {
+		if time.Now().After(deadline) {
+			t.Fatal("no PING answer after Resume")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestCluster(t *testing.T) {
+	t.Parallel()
+	srv := redistest.StartCluster(t)
+	c := redis.NewClusterClient(&redis.ClusterOptions{Addrs: []string{srv.Addr()}})
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	// The server enforces one slot per command: keys of one hash tag pass, others do not.
+	if err := c.MSet(ctx, "{a}1", "x", "{a}2", "y").Err(); err != nil {
+		t.Errorf("MSET within one hash tag: %v", err)
+	}
+	if err := srv.Client(t).MSet(ctx, "a1", "x", "b2", "y").Err(); err == nil {
+		t.Error("MSET across slots was accepted: the server is not enforcing cluster rules")
+	}
+}
