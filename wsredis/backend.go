@@ -1,0 +1,130 @@
+package wsredis
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/wssync/wssync"
+)
+
+var (
+	_ wssync.Backend       = (*Backend)(nil)
+	_ wssync.SessionStore  = (*Backend)(nil)
+	_ wssync.PresenceStore = (*Backend)(nil)
+)
+
+// Options configures a Backend. The zero value works: every zero field takes the default
+// written next to it.
+type Options struct {
+	// Prefix starts every Redis key and channel name the backend uses. Default "wssync:".
+	// Backends that share a Redis server see each other's objects if and only if their
+	// prefixes are equal. It must not contain '{' or '}', which would break the hash tags
+	// that keep each object's keys in one Redis Cluster slot: New panics if it does.
+	Prefix string
+
+	// LogLength is how many of its latest patches each object keeps in Redis, so that Load
+	// can send a node that is a few versions behind the patches instead of the whole state.
+	// Default 64; negative keeps none (Load always returns the whole state).
+	LogLength int
+
+	// Logger receives warnings when the subscription connection breaks and a message when
+	// it is back. Default nil: the backend writes no logs.
+	Logger *slog.Logger
+
+	// MinBackoff and MaxBackoff bound the wait between attempts to subscribe again after
+	// the subscription connection broke: attempt n waits a random time between 0 and
+	// min(MaxBackoff, MinBackoff·2ⁿ) ("full jitter"). Defaults 100 ms and 5 s.
+	MinBackoff time.Duration
+	MaxBackoff time.Duration
+
+	// OpTimeout bounds each Redis call whose context has no deadline, and how long
+	// Subscribe and WatchPresence wait for Redis to confirm the subscription. Default 2 s.
+	// go-redis applies a context's deadline to the socket only when the client was made
+	// with ContextTimeoutEnabled; otherwise its own ReadTimeout and WriteTimeout apply.
+	OpTimeout time.Duration
+
+	// HealthInterval is how long the subscription connection may stay silent before the
+	// backend pings Redis over it; a ping unanswered for another HealthInterval counts as a
+	// broken connection (a hung server or a silent network partition). Default 30 s.
+	HealthInterval time.Duration
+}
+
+func (o Options) withDefaults() Options {
+	if o.Prefix == "" {
+		o.Prefix = "wssync:"
+	}
+	if o.LogLength == 0 {
+		o.LogLength = 64
+	}
+	if o.LogLength < 0 {
+		o.LogLength = 0
+	}
+	if o.MinBackoff <= 0 {
+		o.MinBackoff = 100 * time.Millisecond
+	}
+	if o.MaxBackoff <= 0 {
+		o.MaxBackoff = 5 * time.Second
+	}
+	if o.MaxBackoff < o.MinBackoff {
+		o.MaxBackoff = o.MinBackoff
+	}
+	if o.OpTimeout <= 0 {
+		o.OpTimeout = 2 * time.Second
+	}
+	if o.HealthInterval <= 0 {
+		o.HealthInterval = 30 * time.Second
+	}
+	return o
+}
+
+// Backend is a wssync.Backend, wssync.SessionStore and wssync.PresenceStore on Redis.
+// Create it with New; it is safe for concurrent use. It holds one Pub/Sub connection of the
+// client, opened by the first Subscribe or WatchPresence, and one goroutine reading it;
+// Close ends both.
+type Backend struct {
+	client redis.UniversalClient
+	opts   Options
+	log    *slog.Logger
+	hub    *hub
+}
+
+// New returns a Backend that stores its data through client, which the caller keeps
+// owning: Close does not close it. New does not contact Redis.
+//
+// Every node of a deployment uses the same Options (above all Prefix and LogLength) and
+// its own Backend; a client may be a *redis.Client, a *redis.ClusterClient or a
+// failover client. New panics if opts.Prefix contains a brace, a programming error.
+func New(client redis.UniversalClient, opts Options) *Backend {
+	opts = opts.withDefaults()
+	if !validPrefix(opts.Prefix) {
+		panic("wsredis: Options.Prefix must not contain '{' or '}': " + opts.Prefix)
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	b := &Backend{client: client, opts: opts, log: log}
+	b.hub = newHub(client, log, opts)
+	return b
+}
+
+// Logger returns the logger of Options, or a logger that discards everything when none
+// was set; never nil.
+func (b *Backend) Logger() *slog.Logger { return b.log }
+
+// Close ends every subscription and presence watch and waits for the backend's goroutine
+// to return; no deliver or changed function is called after Close returns. Subscribe and
+// WatchPresence after Close return a stop function that does nothing. Close does not close
+// the client. It is safe to call more than once.
+func (b *Backend) Close() { b.hub.close() }
+
+// opContext returns ctx bounded by OpTimeout when it has no deadline of its own.
+func (b *Backend) opContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	if _, ok := ctx.Deadline(); ok {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, b.opts.OpTimeout)
+}

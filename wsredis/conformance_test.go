@@ -1,0 +1,91 @@
+package wsredis_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/wssync/wssync/backendtest"
+	"github.com/wssync/wssync/internal/leakcheck"
+	"github.com/wssync/wssync/internal/redistest"
+	"github.com/wssync/wssync/wsredis"
+)
+
+func TestMain(m *testing.M) { leakcheck.Main(m) }
+
+// newBackend returns a Backend with a client of its own on addr, both closed when the test
+// ends.
+func newBackend(t *testing.T, addr string, opts wsredis.Options) *wsredis.Backend {
+	t.Helper()
+	client := redis.NewClient(&redis.Options{Addr: addr})
+	return closing(t, client, opts)
+}
+
+// closing returns a Backend on client; at the end of the test it closes the Backend, then
+// the client.
+func closing(t *testing.T, client redis.UniversalClient, opts wsredis.Options) *wsredis.Backend {
+	b := wsredis.New(client, opts)
+	t.Cleanup(func() {
+		b.Close()
+		_ = client.Close()
+	})
+	return b
+}
+
+// interrupter returns a function that kills every Pub/Sub connection of the server.
+func interrupter(t *testing.T, srv *redistest.Server) func() {
+	admin := srv.Client(t)
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := admin.ClientKillByFilter(ctx, "TYPE", "pubsub").Err(); err != nil {
+			t.Errorf("CLIENT KILL TYPE pubsub: %v", err)
+		}
+	}
+}
+
+// TestConformance runs the suite against three nodes, each with its own client, on one
+// redis-server.
+func TestConformance(t *testing.T) {
+	t.Parallel()
+	backendtest.Run(t, func(t *testing.T) backendtest.Cluster {
+		srv := redistest.Start(t)
+		var nodes []backendtest.Node
+		for range 3 {
+			nodes = append(nodes, newBackend(t, srv.Addr(), wsredis.Options{}))
+		}
+		return backendtest.Cluster{Nodes: nodes, Interrupt: interrupter(t, srv), LogLength: 64}
+	})
+}
+
+// TestConformanceShortLog runs the suite with a log of three patches.
+func TestConformanceShortLog(t *testing.T) {
+	t.Parallel()
+	backendtest.Run(t, func(t *testing.T) backendtest.Cluster {
+		srv := redistest.Start(t)
+		var nodes []backendtest.Node
+		for range 3 {
+			nodes = append(nodes, newBackend(t, srv.Addr(), wsredis.Options{LogLength: 3}))
+		}
+		return backendtest.Cluster{Nodes: nodes, Interrupt: interrupter(t, srv), LogLength: 3}
+	})
+}
+
+// TestConformanceCluster runs the suite through redis.ClusterClient against a Redis
+// Cluster, which refuses any script whose keys are not all in one slot. The subtests share
+// one server, which takes seconds to start: their keys differ, and the one that interrupts
+// every subscription runs alone.
+func TestConformanceCluster(t *testing.T) {
+	t.Parallel()
+	srv := redistest.StartCluster(t)
+	backendtest.Run(t, func(t *testing.T) backendtest.Cluster {
+		var nodes []backendtest.Node
+		for range 3 {
+			client := redis.NewClusterClient(&redis.ClusterOptions{Addrs: []string{srv.Addr()}})
+			nodes = append(nodes, closing(t, client, wsredis.Options{}))
+		}
+		return backendtest.Cluster{Nodes: nodes, Interrupt: interrupter(t, srv), LogLength: 64}
+	})
+}

@@ -1,0 +1,64 @@
+// Package wsredis implements wssync.Backend, wssync.SessionStore and wssync.PresenceStore
+// on Redis with github.com/redis/go-redis/v9, so that several wssync processes behind a
+// load balancer share objects, sessions and presence. It takes any go-redis client (its
+// tests run against Redis 7.0, standalone and as a Redis Cluster).
+//
+//	client := redis.NewClient(&redis.Options{Addr: "localhost:6379"})
+//	backend := wsredis.New(client, wsredis.Options{Logger: slog.Default()})
+//	defer backend.Close() // before client.Close
+//
+//	board, err := wssync.NewShared("BOARD", &Board{}, wssync.WithBackend(backend))
+//	m := wssync.NewManager(factory, wssync.WithSessionStore(backend))
+//	lobby, err := wssync.NewPresence(backend, "lobby", "LOBBY")
+//
+// # Data
+//
+// Every key starts with Options.Prefix ("wssync:" by default):
+//
+//	wssync:{KEY}:state              hash: v (version), s (state), c (token of the last commit)
+//	wssync:{KEY}:log                list of "<version> <patch>", newest first, LogLength long
+//	wssync:{KEY}:changes            channel: "<version> <patch>" for every commit
+//	wssync:session:{ID}             hash: _user, _gen, "o:<object key>" → "<version> <state>"
+//	wssync:presence:{ROOM}:expiry   sorted set: entry id, score = expiry (ms, Redis's clock)
+//	wssync:presence:{ROOM}:data     hash: entry id → data
+//	wssync:presence:{ROOM}:changes  channel: "set" or "remove" when entries changed
+//
+// The braces are Redis Cluster hash tags, so all keys of one object, session or room live
+// in one slot. Object keys, session ids and rooms go in as they are, except that an empty
+// one, or one starting with '}' or '\', gets a '\' in front (Redis would ignore an empty
+// tag). Objects never expire; session records expire after the TTL of their last write;
+// presence keys a minute after their last entry.
+//
+// Every write is one Lua script, so it is atomic and takes one round trip: Commit checks
+// the version, stores the state, appends the patch to the log and publishes it; SetPresence
+// reads the time from Redis's clock, so the clocks of the nodes do not matter. Versions are
+// kept as decimal strings and never pass through a Lua number.
+//
+// # Subscriptions
+//
+// A Backend holds one Pub/Sub connection, opened by the first Subscribe or WatchPresence,
+// and one goroutine that reads it and calls every subscriber's function, one call at a time.
+// Subscribe returns once Redis confirmed the subscription (at most Options.OpTimeout), so a
+// Load after it misses nothing.
+//
+// When the connection breaks (Redis restarts, a network failure, CLIENT KILL, a ping that
+// gets no answer for Options.HealthInterval), the backend logs a warning, opens a new
+// connection with exponential backoff and full jitter (Options.MinBackoff, MaxBackoff),
+// subscribes every channel on it, logs that it is back, and delivers Change{Lost: true} to
+// every subscriber and calls every presence watcher: messages published in between are
+// gone, and the subscribers reload. It does not rely on go-redis's own silent reconnecting:
+// a SUBSCRIBE confirmation it did not ask for counts as a break too.
+//
+// # Concurrency
+//
+// A Backend is safe for concurrent use. Load, Commit and the session and presence
+// methods block for one round trip, bounded by their context or, when it has no deadline,
+// by Options.OpTimeout. Deliver and changed functions run on the backend's goroutine: they
+// must return quickly and must not call their own stop function. Close stops that
+// goroutine and waits for it; the caller closes the client afterwards.
+//
+// # Logging
+//
+// The backend writes no logs unless Options.Logger is set. Logger returns it (or a logger
+// that discards everything), and wssync uses it for the objects attached to the backend.
+package wsredis

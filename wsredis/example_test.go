@@ -1,0 +1,66 @@
+package wsredis_test
+
+import (
+	"context"
+	"log"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/wssync/wssync"
+	"github.com/wssync/wssync/wsredis"
+)
+
+// Board is the shared object of the example.
+type Board struct {
+	Cards []string `sync:"cards,write"`
+}
+
+// Every process of a deployment runs the same code against the same Redis: a change to the
+// board on any of them reaches the clients of all, sessions move between them, and the
+// lobby lists who is connected anywhere.
+func Example() {
+	client := redis.NewClient(&redis.Options{Addr: "localhost:6379"})
+	defer client.Close()
+	backend := wsredis.New(client, wsredis.Options{Logger: slog.Default()})
+	defer backend.Close() // before the client: it stops the subscription goroutine
+
+	board, err := wssync.NewShared("BOARD", &Board{}, wssync.WithBackend(backend))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer board.Unregister()
+
+	lobby, err := wssync.NewPresence(backend, "lobby", "LOBBY")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer lobby.Close()
+
+	m := wssync.NewManager(func(ctx context.Context, sess *wssync.Session) error {
+		if err := board.Join(sess); err != nil {
+			return err
+		}
+		return lobby.Join(sess)
+	}, wssync.WithSessionStore(backend))
+	http.HandleFunc("/ws", m.ServeWS)
+	srv := &http.Server{Addr: ":8080", ReadHeaderTimeout: 10 * time.Second}
+	log.Fatal(srv.ListenAndServe())
+}
+
+// Options has a working zero value; these are the defaults written out.
+func ExampleNew() {
+	client := redis.NewClusterClient(&redis.ClusterOptions{Addrs: []string{"redis-1:6379", "redis-2:6379"}})
+	defer client.Close()
+	backend := wsredis.New(client, wsredis.Options{
+		Prefix:         "wssync:",
+		LogLength:      64,
+		MinBackoff:     100 * time.Millisecond,
+		MaxBackoff:     5 * time.Second,
+		OpTimeout:      2 * time.Second,
+		HealthInterval: 30 * time.Second,
+	})
+	defer backend.Close()
+}

@@ -1,0 +1,181 @@
+package wsredis
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/wssync/wssync"
+)
+
+// commitScript makes ARGV[3] version ARGV[2] of an object whose version is ARGV[1], keeps
+// its patch in the log and publishes it. It returns {1, version} on success, {0, version}
+// when the stored version is another. Versions are decimal strings, compared as strings,
+// so that no version passes through a Lua number.
+//
+// ARGV[7] is a token unique to the commit, stored with it: if the client sends the script
+// again (go-redis retries a command whose connection failed after it was written), the
+// commit that already happened is reported as a success instead of a conflict.
+//
+// With no log (ARGV[5] = 0) the script deletes the log, and a commit from version 0 starts
+// a new one, so the list always holds consecutive versions ending at the current one.
+var commitScript = redis.NewScript(`
+local v = redis.call('HGET', KEYS[1], 'v') or '0'
+if v ~= ARGV[1] then
+	if v == ARGV[2] and redis.call('HGET', KEYS[1], 'c') == ARGV[7] then
+		return {1, v}
+	end
+	return {0, v}
+end
+redis.call('HSET', KEYS[1], 'v', ARGV[2], 's', ARGV[3], 'c', ARGV[7])
+local msg = ARGV[2] .. ' ' .. ARGV[4]
+local n = tonumber(ARGV[5])
+if n == 0 or ARGV[1] == '0' then
+	redis.call('DEL', KEYS[2])
+end
+if n > 0 then
+	redis.call('LPUSH', KEYS[2], msg)
+	redis.call('LTRIM', KEYS[2], 0, n - 1)
+end
+redis.call('PUBLISH', ARGV[6], msg)
+return {1, ARGV[2]}
+`)
+
+// loadScript returns {version} when the object is at version ARGV[1] or was never
+// committed (version "0"), {version, {log entries, newest first}} when the log holds every
+// patch after ARGV[1] (ARGV[2] is ARGV[1]+1), and {version, state} otherwise.
+var loadScript = redis.NewScript(`
+local v = redis.call('HGET', KEYS[1], 'v')
+if not v then
+	return {'0'}
+end
+if v == ARGV[1] then
+	return {v}
+end
+local cur, since = tonumber(v), tonumber(ARGV[1])
+if since > 0 and since < cur then
+	local n = cur - since
+	local log = redis.call('LRANGE', KEYS[2], 0, n - 1)
+	if #log == n and string.sub(log[n], 1, #ARGV[2] + 1) == ARGV[2] .. ' ' then
+		return {v, log}
+	end
+end
+return {v, redis.call('HGET', KEYS[1], 's')}
+`)
+
+// Load returns the state of key with one script run: Snapshot{} for a key never
+// committed; Snapshot{Version: since}, with neither State nor Patches, when key is still at
+// version since; the patches to since+1 … Version when since > 0 and the log still holds
+// them all; the whole state otherwise. It blocks for one round trip to Redis.
+func (b *Backend) Load(ctx context.Context, key string, since uint64) (wssync.Snapshot, error) {
+	ctx, cancel := b.opContext(ctx)
+	defer cancel()
+	next := strconv.FormatUint(since+1, 10)
+	res, err := loadScript.Run(ctx, b.client, []string{b.stateKey(key), b.logKey(key)},
+		strconv.FormatUint(since, 10), next).Slice()
+	if err != nil {
+		return wssync.Snapshot{}, fmt.Errorf("wsredis: load %q: %w", key, err)
+	}
+	snap, err := parseLoad(res, since)
+	if err != nil {
+		return wssync.Snapshot{}, fmt.Errorf("wsredis: load %q: %w", key, err)
+	}
+	return snap, nil
+}
+
+func parseLoad(res []any, since uint64) (wssync.Snapshot, error) {
+	if len(res) == 0 {
+		return wssync.Snapshot{}, fmt.Errorf("empty reply")
+	}
+	v, err := parseVersion(res[0])
+	if err != nil {
+		return wssync.Snapshot{}, err
+	}
+	if v == 0 || len(res) == 1 {
+		return wssync.Snapshot{Version: v}, nil
+	}
+	switch x := res[1].(type) {
+	case string:
+		return wssync.Snapshot{Version: v, State: []byte(x)}, nil
+	case []any:
+		patches := make([][]byte, len(x))
+		for i, e := range x {
+			s, _ := e.(string)
+			ev, patch, ok := parseMessage(s)
+			want := v - uint64(i)
+			if !ok || ev != want {
+				return wssync.Snapshot{}, fmt.Errorf("log entry %d is not version %d", i, want)
+			}
+			patches[len(x)-1-i] = patch // the log is newest first
+		}
+		if uint64(len(patches)) != v-since {
+			return wssync.Snapshot{}, fmt.Errorf("%d patches from version %d to %d", len(patches), since, v)
+		}
+		return wssync.Snapshot{Version: v, Patches: patches}, nil
+	default:
+		return wssync.Snapshot{}, fmt.Errorf("unexpected reply %T", res[1])
+	}
+}
+
+func parseVersion(x any) (uint64, error) {
+	switch x := x.(type) {
+	case string:
+		return strconv.ParseUint(x, 10, 64)
+	case int64:
+		if x >= 0 {
+			return uint64(x), nil
+		}
+	}
+	return 0, fmt.Errorf("bad version %v", x)
+}
+
+// parseMessage splits "<version> <patch>", the form of log entries and of messages on an
+// object's channel.
+func parseMessage(s string) (version uint64, patch []byte, ok bool) {
+	vs, p, ok := strings.Cut(s, " ")
+	if !ok {
+		return 0, nil, false
+	}
+	v, err := strconv.ParseUint(vs, 10, 64)
+	if err != nil || v == 0 {
+		return 0, nil, false
+	}
+	return v, []byte(p), true
+}
+
+// Commit makes state version base+1 of key and publishes patch, or returns an error
+// wrapping wssync.ErrVersionConflict (the message says the stored version) when key is not
+// at version base. It is one script run: the check, the write, the log and the PUBLISH
+// happen atomically. It blocks for one round trip to Redis.
+func (b *Backend) Commit(ctx context.Context, key string, base uint64, state, patch []byte) error {
+	ctx, cancel := b.opContext(ctx)
+	defer cancel()
+	res, err := commitScript.Run(ctx, b.client, []string{b.stateKey(key), b.logKey(key)},
+		strconv.FormatUint(base, 10),
+		strconv.FormatUint(base+1, 10),
+		state,
+		patch,
+		b.opts.LogLength,
+		b.changesChannel(key),
+		rand.Text(),
+	).Slice()
+	if err != nil {
+		return fmt.Errorf("wsredis: commit %q: %w", key, err)
+	}
+	if len(res) != 2 {
+		return fmt.Errorf("wsredis: commit %q: unexpected reply %v", key, res)
+	}
+	ok, _ := res[0].(int64)
+	v, err := parseVersion(res[1])
+	if err != nil {
+		return fmt.Errorf("wsredis: commit %q: %w", key, err)
+	}
+	if ok != 1 {
+		return fmt.Errorf("%w: %q is at version %d, not %d", wssync.ErrVersionConflict, key, v, base)
+	}
+	return nil
+}

@@ -1,0 +1,119 @@
+package wsredis
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/wssync/wssync"
+)
+
+// objectField prefixes an object's field in a session hash, so that no object key can
+// collide with the fields _user and _gen.
+const objectField = "o:"
+
+// saveSessionScript stores ARGV[1] as the session's user and ARGV[3] as field ARGV[2],
+// bumps _gen, sets the expiry to ARGV[4] ms and returns the new generation.
+var saveSessionScript = redis.NewScript(`
+redis.call('HSET', KEYS[1], '_user', ARGV[1], ARGV[2], ARGV[3])
+local g = redis.call('HINCRBY', KEYS[1], '_gen', 1)
+redis.call('PEXPIRE', KEYS[1], ARGV[4])
+return g
+`)
+
+// touchSessionScript sets the expiry to ARGV[1] ms and returns _gen, or 0 when the
+// session has no record.
+var touchSessionScript = redis.NewScript(`
+if redis.call('PEXPIRE', KEYS[1], ARGV[1]) == 0 then
+	return 0
+end
+return tonumber(redis.call('HGET', KEYS[1], '_gen') or '0')
+`)
+
+// errTTL is the error of session and presence writes with a TTL that is not positive.
+var errTTL = errors.New("wsredis: ttl must be positive")
+
+// ttlMillis returns ttl in whole milliseconds, at least 1.
+func ttlMillis(ttl time.Duration) (int64, error) {
+	if ttl <= 0 {
+		return 0, errTTL
+	}
+	return max(ttl.Milliseconds(), 1), nil
+}
+
+// SaveSession stores obj as key of session id, owned by user, bumps and returns the
+// session's generation, and makes the whole record expire ttl from now (ttl must be
+// positive; it is rounded down to milliseconds, at least 1). One script run.
+func (b *Backend) SaveSession(ctx context.Context, id, user, key string, obj wssync.StoredObject, ttl time.Duration) (uint64, error) {
+	ms, err := ttlMillis(ttl)
+	if err != nil {
+		return 0, err
+	}
+	ctx, cancel := b.opContext(ctx)
+	defer cancel()
+	value := make([]byte, 0, 21+len(obj.State))
+	value = strconv.AppendUint(value, obj.Version, 10)
+	value = append(value, ' ')
+	value = append(value, obj.State...)
+	gen, err := saveSessionScript.Run(ctx, b.client, []string{b.sessionKey(id)},
+		user, objectField+key, value, ms).Int64()
+	if err != nil {
+		return 0, fmt.Errorf("wsredis: save session %q: %w", id, err)
+	}
+	return uint64(gen), nil
+}
+
+// LoadSession returns the record of session id (one HGETALL); ok is false when there is
+// none, or it expired.
+func (b *Backend) LoadSession(ctx context.Context, id string) (wssync.SessionRecord, bool, error) {
+	ctx, cancel := b.opContext(ctx)
+	defer cancel()
+	fields, err := b.client.HGetAll(ctx, b.sessionKey(id)).Result()
+	if err != nil {
+		return wssync.SessionRecord{}, false, fmt.Errorf("wsredis: load session %q: %w", id, err)
+	}
+	if len(fields) == 0 {
+		return wssync.SessionRecord{}, false, nil
+	}
+	rec := wssync.SessionRecord{Objects: make(map[string]wssync.StoredObject)}
+	for f, v := range fields {
+		switch {
+		case f == "_user":
+			rec.User = v
+		case f == "_gen":
+			rec.Generation, err = strconv.ParseUint(v, 10, 64)
+			if err != nil {
+				return wssync.SessionRecord{}, false, fmt.Errorf("wsredis: load session %q: generation %q", id, v)
+			}
+		case strings.HasPrefix(f, objectField):
+			vs, state, ok := strings.Cut(v, " ")
+			version, err := strconv.ParseUint(vs, 10, 64)
+			if !ok || err != nil {
+				return wssync.SessionRecord{}, false, fmt.Errorf("wsredis: load session %q: object %q is not \"<version> <state>\"", id, f[len(objectField):])
+			}
+			rec.Objects[f[len(objectField):]] = wssync.StoredObject{Version: version, State: []byte(state)}
+		}
+	}
+	return rec, true, nil
+}
+
+// TouchSession makes the record of session id expire ttl from now (ttl must be positive)
+// and returns its generation, or 0 when there is no record. One script run.
+func (b *Backend) TouchSession(ctx context.Context, id string, ttl time.Duration) (uint64, error) {
+	ms, err := ttlMillis(ttl)
+	if err != nil {
+		return 0, err
+	}
+	ctx, cancel := b.opContext(ctx)
+	defer cancel()
+	gen, err := touchSessionScript.Run(ctx, b.client, []string{b.sessionKey(id)}, ms).Int64()
+	if err != nil {
+		return 0, fmt.Errorf("wsredis: touch session %q: %w", id, err)
+	}
+	return uint64(gen), nil
+}
