@@ -511,9 +511,10 @@ func testSessionMoves(t *testing.T, nodes Nodes) {
 	visit(t, urls[0], session, "set on node1", "set on node0 again")
 	visit(t, urls[2], session, "set on node0 again", "done")
 
-	// another identity cannot take the session over on a node that never held it
+	// another identity cannot take the session over, even on a node that never held it
+	fresh := startManager(t, nodes.Sessions[0])
 	ctx := ctxFor(t)
-	c, err := wssynctest.Dial(ctx, urls[1], wssynctest.WithIdentity("mallory", session))
+	c, err := wssynctest.Dial(ctx, fresh, wssynctest.WithIdentity("mallory", session))
 	if err == nil {
 		defer c.Close()
 		select {
