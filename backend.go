@@ -11,7 +11,7 @@ import (
 // what changed. A shared object is attached to a backend with WithBackend; without one, an
 // object lives in its process only.
 //
-// The package redis (github.com/wssync/wssync/redis) implements Backend, SessionStore and
+// The package wsredis (github.com/wssync/wssync/wsredis) implements Backend, SessionStore and
 // PresenceStore on Redis; NewMemoryBackend implements them in memory, for one process that
 // runs several nodes (tests, or a development setup).
 //
@@ -26,6 +26,12 @@ type Backend interface {
 	// base, and then publishes patch (the RFC 6902 patch from version base to base+1) to
 	// the key's subscribers. A stored version other than base is ErrVersionConflict, and
 	// nothing changes. Any other error means the outcome is unknown to the caller.
+	//
+	// Base 0 creates the key, at a first version the backend chooses (greater than 0; the
+	// caller loads the key to learn it). A backend that can lose its data (a Redis
+	// restarted without persistence) must choose one above every version it handed out
+	// for the key before, so no node ever takes a version of the new store for one of the
+	// old. MemoryBackend, which cannot lose its data, starts at 1.
 	Commit(ctx context.Context, key string, base uint64, state, patch []byte) error
 
 	// Subscribe calls deliver with every change committed to key from now on, one call

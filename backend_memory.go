@@ -338,6 +338,7 @@ func cloneAll(ps [][]byte) [][]byte {
 // subscriber never holds up a commit.
 type memSub struct {
 	deliver func(Change)
+	once    sync.Once
 	mu      sync.Mutex
 	queue   []Change
 	wake    chan struct{}
@@ -396,8 +397,9 @@ func (s *memSub) run() {
 	}
 }
 
-// stop ends the goroutine and waits for a running deliver call.
+// stop ends the goroutine and waits for a running deliver call. Calling it again does
+// nothing.
 func (s *memSub) stop() {
-	close(s.quit)
+	s.once.Do(func() { close(s.quit) })
 	<-s.done
 }

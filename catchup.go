@@ -22,11 +22,16 @@ var errBackendUnreachable = errors.New("wssync: backend unreachable")
 // catchUpLocked loads the backend's latest state of o and makes it the published one:
 // local subscribers get the missing patches when the backend still has them, a _SET
 // otherwise. A backend that holds nothing (a new key, or a store that lost its data) is
-// seeded with the published state. The caller holds pub; an error wrapping
-// errBackendUnreachable leaves the object as it was.
-func (o *object) catchUpLocked(discard bool) error {
+// seeded with the published state. full asks for the whole state: after an interruption
+// the store may have restarted empty and reused version numbers, so "since my version"
+// cannot be trusted. The caller holds pub; an error wrapping errBackendUnreachable leaves
+// the object as it was.
+func (o *object) catchUpLocked(discard, full bool) error {
 	d := o.dist
 	since := o.version
+	if full {
+		since = 0
+	}
 	for attempt := 1; ; attempt++ {
 		ctx, cancel := d.opContext()
 		snap, err := d.be.Load(ctx, o.key, since)
@@ -37,10 +42,12 @@ func (o *object) catchUpLocked(discard bool) error {
 		switch {
 		case snap.Version == 0:
 			err = o.seedLocked()
-			if errors.Is(err, ErrVersionConflict) && attempt < maxCommitAttempts {
-				continue // another node seeded it first: load theirs
+			if err != nil && !errors.Is(err, ErrVersionConflict) {
+				return err
 			}
-			return err
+			// Seeded, or another node seeded it first: either way, load it (the
+			// backend chose the first version).
+			since = 0
 		case snap.Patches != nil && snap.Version > o.version && uint64(len(snap.Patches)) == snap.Version-o.version:
 			for _, p := range snap.Patches {
 				if err := o.applyRemoteLocked(p, o.version+1, discard); err != nil {
@@ -65,8 +72,8 @@ func (o *object) catchUpLocked(discard bool) error {
 	}
 }
 
-// seedLocked stores the published state as version 1 of a key the backend does not hold.
-// The caller holds pub.
+// seedLocked stores the published state as the first version of a key the backend does
+// not hold. The caller holds pub and loads the key next to learn the version.
 func (o *object) seedLocked() error {
 	state := o.appendState(nil)
 	p := append([]byte(`[{"op":"replace","path":"","value":`), state...)
@@ -80,11 +87,6 @@ func (o *object) seedLocked() error {
 		return fmt.Errorf("%w: seed %q: %v", errBackendUnreachable, o.key, err)
 	}
 	o.dist.stats.commits.Add(1)
-	if o.version != 1 {
-		o.version = 1
-		o.setCache = nil
-		o.resyncAllLocked()
-	}
 	return nil
 }
 
@@ -123,6 +125,9 @@ func (o *object) applyRemoteLocked(p []byte, v uint64, discard bool) error {
 // adoptLocked makes state, at version v, the published state and the struct's, and sends
 // every local subscriber a _SET. The caller holds pub.
 func (o *object) adoptLocked(state []byte, v uint64, discard bool) error {
+	if v == o.version && bytes.Equal(state, o.appendState(nil)) {
+		return nil // a full reload that found what the clients already hold
+	}
 	next, err := o.splitDoc(state)
 	if err != nil {
 		return err

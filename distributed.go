@@ -92,7 +92,7 @@ func (o *object) attachBackend(b Backend) {
 	o.dist = d
 	d.stop = b.Subscribe(o.key, d.enqueue)
 	o.pub.Lock()
-	if err := o.catchUpLocked(false); err != nil {
+	if err := o.catchUpLocked(false, false); err != nil {
 		d.goOffline(o, err)
 	}
 	o.pub.Unlock()
@@ -229,7 +229,7 @@ func (o *object) followLocked(changes []Change, lost bool) {
 	d := o.dist
 	var err error
 	if lost {
-		err = o.catchUpLocked(false)
+		err = o.catchUpLocked(false, true)
 	}
 	for _, c := range changes {
 		if err != nil {
@@ -240,10 +240,10 @@ func (o *object) followLocked(changes []Change, lost bool) {
 			// ours, or already loaded
 		case c.Version == o.version+1:
 			if o.applyRemoteLocked(c.Patch, c.Version, false) != nil {
-				err = o.catchUpLocked(false)
+				err = o.catchUpLocked(false, true)
 			}
 		default:
-			err = o.catchUpLocked(false) // a gap: some delivery was lost
+			err = o.catchUpLocked(false, false) // a gap: some delivery was lost
 		}
 	}
 	if err == nil {
@@ -266,7 +266,7 @@ func (o *object) reconnectLocked() {
 	o.last, o.version, o.setCache = d.baseState, d.base, nil
 	d.offline = false
 	o.resyncAllLocked() // first, so no patch of the catch-up reaches a client on a local version
-	if err := o.catchUpLocked(false); err != nil {
+	if err := o.catchUpLocked(false, true); err != nil {
 		o.last, o.version, o.setCache = offLast, offVersion, nil
 		d.offline = true
 		d.log.Debug("wssync: backend still unreachable", "key", o.key, "err", err)

@@ -197,7 +197,7 @@ func (o *object) syncRetry(redo func()) error {
 				if attempt >= maxCommitAttempts {
 					return fmt.Errorf("wssync: key %q: %w after %d attempts", o.key, ErrVersionConflict, attempt)
 				}
-				if err := o.catchUpLocked(redo != nil); err != nil {
+				if err := o.catchUpLocked(redo != nil, false); err != nil {
 					return err
 				}
 				if redo != nil {

@@ -31,6 +31,9 @@ type Nodes struct {
 	// Stop makes the store unreachable and Start brings it back (its data may be lost, as
 	// with a Redis restarted without persistence). Nil skips the outage test.
 	Stop, Start func()
+	// Wipe kills the store and starts it again empty, as a Redis without persistence
+	// restarts. Nil skips the test.
+	Wipe func()
 	// LoseNext silently drops the deliveries of key's next n commits. Nil skips the test.
 	LoseNext func(key string, n int)
 	// Sessions has one SessionStore per node, on the same store. Nil skips the test of
@@ -60,6 +63,7 @@ func RunNodes(t *testing.T, newNodes func(t *testing.T) Nodes) {
 	t.Run("LostDeliveryDetectedByVersion", func(t *testing.T) { testLostDelivery(t, newNodes(t)) })
 	t.Run("InterruptedSubscription", func(t *testing.T) { testInterrupted(t, newNodes(t)) })
 	t.Run("StoreOutage", func(t *testing.T) { testOutage(t, newNodes(t)) })
+	t.Run("StoreRestartsEmpty", func(t *testing.T) { testWipe(t, newNodes(t)) })
 	t.Run("SessionMovesBetweenNodes", func(t *testing.T) { testSessionMoves(t, newNodes(t)) })
 	t.Run("PresenceAcrossNodes", func(t *testing.T) { testRoomPresence(t, newNodes(t)) })
 }
@@ -212,13 +216,13 @@ func ctxFor(t *testing.T) context.Context {
 	return ctx
 }
 
-func uniqueKey(t *testing.T) string {
+func roomKey(t *testing.T) string {
 	return "ROOM/" + t.Name() + "/" + fmt.Sprint(time.Now().UnixNano())
 }
 
 func testChangeReachesEveryNode(t *testing.T, nodes Nodes) {
 	ctx := ctxFor(t)
-	key := uniqueKey(t)
+	key := roomKey(t)
 	ns := startNodes(t, nodes, key)
 	cs := clientsOn(t, ns, 2)
 	if err := ns[1].s.Update(func(r *Room) { r.Count = 7; r.Items = append(r.Items, "from node1") }); err != nil {
@@ -249,7 +253,7 @@ func testChangeReachesEveryNode(t *testing.T, nodes Nodes) {
 
 func testConcurrentWriters(t *testing.T, nodes Nodes) {
 	ctx := ctxFor(t)
-	key := uniqueKey(t)
+	key := roomKey(t)
 	ns := startNodes(t, nodes, key)
 	cs := clientsOn(t, ns, 2)
 	const updaters, increments, appends = 2, 25, 15
@@ -316,7 +320,7 @@ func testConcurrentWriters(t *testing.T, nodes Nodes) {
 
 func testLateJoiner(t *testing.T, nodes Nodes) {
 	ctx := ctxFor(t)
-	key := uniqueKey(t)
+	key := roomKey(t)
 	first := startNode(t, "node0", key, nodes.Backends[0])
 	for i := range 5 {
 		if err := first.s.Update(func(r *Room) { r.Count = i + 1; r.Items = append(r.Items, fmt.Sprint(i)) }); err != nil {
@@ -344,7 +348,7 @@ func testLostDelivery(t *testing.T, nodes Nodes) {
 		t.Skip("this store cannot drop deliveries on demand")
 	}
 	ctx := ctxFor(t)
-	key := uniqueKey(t)
+	key := roomKey(t)
 	ns := startNodes(t, nodes, key)
 	cs := clientsOn(t, ns, 1)
 	waitUntil(t, "clients ready", func() error { return converged(ctx, nodes.Backends[0], key, ns, cs) })
@@ -364,7 +368,7 @@ func testLostDelivery(t *testing.T, nodes Nodes) {
 
 func testInterrupted(t *testing.T, nodes Nodes) {
 	ctx := ctxFor(t)
-	key := uniqueKey(t)
+	key := roomKey(t)
 	ns := startNodes(t, nodes, key)
 	cs := clientsOn(t, ns, 1)
 	waitUntil(t, "clients ready", func() error { return converged(ctx, nodes.Backends[0], key, ns, cs) })
@@ -392,7 +396,7 @@ func testOutage(t *testing.T, nodes Nodes) {
 		t.Skip("this store cannot be stopped")
 	}
 	ctx := ctxFor(t)
-	key := uniqueKey(t)
+	key := roomKey(t)
 	ns := startNodes(t, nodes, key)
 	cs := clientsOn(t, ns, 1)
 	if err := ns[0].s.Update(func(r *Room) { r.Count = 1 }); err != nil {
@@ -618,4 +622,39 @@ func testRoomPresence(t *testing.T, nodes Nodes) {
 	crashed := time.Now()
 	expect("a crashed node's member expires", "user0", 0)
 	t.Logf("a crashed node's member disappeared after %v (TTL %v, bound 4/3 TTL)", time.Since(crashed).Round(10*time.Millisecond), ttl)
+}
+
+// testWipe: the store restarts empty while nodes run, some of them busy. Every node must
+// end up on the same state as the store, each client on the same state at the same
+// version, none having applied a patch of the new store to a state of the old one.
+func testWipe(t *testing.T, nodes Nodes) {
+	if nodes.Wipe == nil {
+		t.Skip("this store cannot be restarted empty")
+	}
+	ctx := ctxFor(t)
+	key := roomKey(t)
+	ns := startNodes(t, nodes, key)
+	cs := clientsOn(t, ns, 1)
+	for i := range 5 {
+		if err := ns[i%3].s.Update(func(r *Room) { r.Count++ }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitUntil(t, "converge before the restart", func() error { return converged(ctx, nodes.Backends[0], key, ns, cs) })
+	nodes.Wipe()
+	// Writers keep going on every node across the restart.
+	var wg sync.WaitGroup
+	for _, n := range ns {
+		wg.Go(func() {
+			for range 10 {
+				_ = n.s.Update(func(r *Room) { r.Count++ })
+				time.Sleep(5 * time.Millisecond)
+			}
+		})
+	}
+	wg.Wait()
+	waitUntil(t, "converge after the store restarted empty", func() error {
+		// a quiet node notices the restart when its subscription comes back
+		return converged(ctx, nodes.Backends[0], key, ns, cs)
+	})
 }
