@@ -24,7 +24,13 @@ func TestMain(m *testing.M) { leakcheck.Main(m) }
 
 func startServer(t *testing.T) (*app, *httptest.Server) {
 	t.Helper()
-	a, err := newApp(slog.New(slog.DiscardHandler), true)
+	return startServerWith(t, nil)
+}
+
+// startServerWith starts the example on store (nil: a lone server).
+func startServerWith(t *testing.T, store scaleOut) (*app, *httptest.Server) {
+	t.Helper()
+	a, err := newApp(slog.New(slog.DiscardHandler), true, store)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,8 +57,14 @@ func testCtx(t *testing.T) context.Context {
 // dial connects as user/session, tagged for the drop hook with the test cookie.
 func dial(t *testing.T, srv *httptest.Server, user, session string) *wssynctest.Client {
 	t.Helper()
+	return dialURL(t, srv.URL, user, session)
+}
+
+// dialURL is dial for the server at base (http://host:port).
+func dialURL(t *testing.T, base, user, session string) *wssynctest.Client {
+	t.Helper()
 	h := http.Header{"Cookie": {testCookie + "=" + user}}
-	c, err := wssynctest.Dial(testCtx(t), "ws"+strings.TrimPrefix(srv.URL, "http")+"/ws",
+	c, err := wssynctest.Dial(testCtx(t), "ws"+strings.TrimPrefix(base, "http")+"/ws",
 		wssynctest.WithIdentity(user, session), wssynctest.WithHeader(h))
 	if err != nil {
 		t.Fatal(err)

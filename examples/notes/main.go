@@ -3,6 +3,7 @@
 //
 //	go run ./examples/notes              # http://localhost:8080
 //	go run ./examples/notes -port 9000   # or PORT=9000, or -addr 127.0.0.1:9000
+//	go run ./examples/notes -redis 127.0.0.1:6379 -port 8081  # one of several servers
 //
 // Open two tabs: edits, notes and toasts travel between them; the filter and the review
 // task are private to each tab and survive a reload.
@@ -21,6 +22,10 @@ import (
 	"strconv"
 	"syscall"
 	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/wssync/wssync/wsredis"
 )
 
 func main() {
@@ -33,6 +38,7 @@ func main() {
 func run() error {
 	port := flag.Int("port", envInt("PORT", 8080), "port to listen on, all interfaces (env PORT)")
 	addr := flag.String("addr", os.Getenv("ADDR"), "listen address host:port; wins over -port (env ADDR)")
+	redisAddr := flag.String("redis", os.Getenv("REDIS_ADDR"), "Redis host:port: share the notes and sessions with every server using it (env REDIS_ADDR)")
 	flag.Parse()
 	if *addr == "" {
 		*addr = ":" + strconv.Itoa(*port)
@@ -40,7 +46,16 @@ func run() error {
 
 	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	hooks := os.Getenv("NOTES_TEST_HOOKS") == "1"
-	a, err := newApp(logger, hooks)
+	var store scaleOut
+	if *redisAddr != "" {
+		rdb := redis.NewClient(&redis.Options{Addr: *redisAddr})
+		defer rdb.Close()
+		b := wsredis.New(rdb, wsredis.Options{Logger: logger})
+		defer b.Close()
+		store = b
+		logger.Info("sharing notes and sessions through Redis", "addr", *redisAddr)
+	}
+	a, err := newApp(logger, hooks, store)
 	if err != nil {
 		return err
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -56,12 +57,24 @@ func (n *Notes) find(id string) int {
 	return -1
 }
 
+// highestID returns the largest number among the ids "nN" of the list.
+func (n *Notes) highestID() int {
+	high := 0
+	for _, note := range n.Notes {
+		if k, err := strconv.Atoi(strings.TrimPrefix(note.ID, "n")); err == nil {
+			high = max(high, k)
+		}
+	}
+	return high
+}
+
 // add appends a note and returns it. The caller holds the object's lock.
 func (n *Notes) add(text, author string) (Note, error) {
 	if len(n.Notes) >= maxNotes {
 		return Note{}, fmt.Errorf("the list is full (%d notes); remove one first", maxNotes)
 	}
-	n.nextID++
+	// Past every id in the list too: with -redis, another server may have added notes.
+	n.nextID = max(n.nextID, n.highestID()) + 1
 	note := Note{ID: fmt.Sprintf("n%d", n.nextID), Text: text, Author: author}
 	n.Notes = append(n.Notes, note)
 	return note, nil

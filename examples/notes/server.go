@@ -19,11 +19,19 @@ type app struct {
 }
 
 // newApp builds the shared list and the Manager. With testHooks, the WebSocket route
-// records its connections so the end-to-end test can drop them (see testhooks.go).
-func newApp(logger *slog.Logger, withTestHooks bool) (*app, error) {
+// records its connections so the end-to-end test can drop them (see testhooks.go). With a
+// store (-redis), the list and every tab's session live in it, so several servers behind
+// one load balancer serve the same notes and a tab may reconnect to any of them.
+func newApp(logger *slog.Logger, withTestHooks bool, store scaleOut) (*app, error) {
 	a := &app{notes: newNotes(), room: newRoom()}
+	var shareOpts []wssync.RegisterOption
+	mgrOpts := []wssync.Option{wssync.WithLogger(logger)}
+	if store != nil {
+		shareOpts = append(shareOpts, wssync.WithBackend(store))
+		mgrOpts = append(mgrOpts, wssync.WithSessionStore(store))
+	}
 	var err error
-	if a.share, err = wssync.NewShared("NOTES", a.notes); err != nil {
+	if a.share, err = wssync.NewShared("NOTES", a.notes, shareOpts...); err != nil {
 		return nil, err
 	}
 	if err := registerNoteActions(a.share, a.room); err != nil {
@@ -32,7 +40,7 @@ func newApp(logger *slog.Logger, withTestHooks bool) (*app, error) {
 	// No WithAuth and no WithAnonymousSessions: the Manager asks each connection for its
 	// ids with `_REQUEST_USER_SESSION`, which the React SessionProvider's wsAuth answers
 	// from sessionStorage, so a reloaded tab gets its session (and its View) back.
-	a.mgr = wssync.NewManager(a.newSession, wssync.WithLogger(logger))
+	a.mgr = wssync.NewManager(a.newSession, mgrOpts...)
 	if withTestHooks {
 		a.hooks = newTestHooks(a.mgr)
 	}
@@ -63,5 +71,17 @@ func (a *app) handler() http.Handler {
 	return mux
 }
 
-// shutdown closes every WebSocket with 1001 (going away) and cancels running reviews.
-func (a *app) shutdown(ctx context.Context) error { return a.mgr.Shutdown(ctx) }
+// scaleOut is what the example needs of a store to run on several servers: wsredis's
+// Backend, or wssync's MemoryBackend in tests.
+type scaleOut interface {
+	wssync.Backend
+	wssync.SessionStore
+}
+
+// shutdown closes every WebSocket with 1001 (going away), cancels running reviews and
+// ends the shared list's subscription to the store.
+func (a *app) shutdown(ctx context.Context) error {
+	err := a.mgr.Shutdown(ctx)
+	a.share.Unregister()
+	return err
+}

@@ -1,0 +1,48 @@
+package main
+
+import (
+	"testing"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/wssync/wssync/internal/redistest"
+	"github.com/wssync/wssync/wsredis"
+	"github.com/wssync/wssync/wssynctest"
+)
+
+// Two servers started with -redis share the list, and a tab whose reconnection lands on
+// the other server keeps its own filter: the deployment docs/scale-out.md describes, with
+// a real redis-server on loopback.
+func TestTwoServersShareNotesAndSessions(t *testing.T) {
+	srv := redistest.Start(t)
+	var servers []string
+	for range 2 {
+		rdb := redis.NewClient(&redis.Options{Addr: srv.Addr()})
+		store := wsredis.New(rdb, wsredis.Options{})
+		t.Cleanup(func() {
+			store.Close()
+			_ = rdb.Close()
+		})
+		_, s := startServerWith(t, store)
+		servers = append(servers, s.URL)
+	}
+	alice := dialURL(t, servers[0], "alice", "tab-a")
+	bob := dialURL(t, servers[1], "bob", "tab-b")
+	request(t, alice, "_ACTION:NOTES", "add-1", map[string]any{"type": "add", "text": "Added on server one"})
+	waitNotes(t, bob, hasNote("Added on server one"))
+	request(t, bob, "_ACTION:NOTES", "add-2", map[string]any{"type": "add", "text": "Added on server two"})
+	waitNotes(t, alice, hasNote("Added on server two"))
+
+	if err := alice.Patch("VIEW", wssynctest.Replace("/filter", "server")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := wssynctest.WaitState(testCtx(t), alice, "VIEW", func(v View) bool { return v.Filter == "server" }); err != nil {
+		t.Fatal(err)
+	}
+	_ = alice.Close()
+	moved := dialURL(t, servers[1], "alice", "tab-a")
+	if _, err := wssynctest.WaitState(testCtx(t), moved, "VIEW", func(v View) bool { return v.Filter == "server" }); err != nil {
+		got, _, _ := moved.State("VIEW")
+		t.Fatalf("alice's tab on the other server holds %s: %v", got, err)
+	}
+}
