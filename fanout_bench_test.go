@@ -83,19 +83,26 @@ type fanClients struct {
 	done     chan struct{} // receives once left reaches 0
 	stray    atomic.Int64  // frames with another "v", or none: must stay 0
 	frameLen atomic.Int64  // size of the last awaited frame
+	remote   []bool        // clients served by another node than the publisher's (cross-node runs)
 	wg       sync.WaitGroup
 }
 
 // dialFanClients connects n clients to url, reads the first initial frames of each, then
 // starts their readers.
 func dialFanClients(url string, n, initial int) (*fanClients, error) {
+	return dialFanClientsAcross([]string{url}, n, initial)
+}
+
+// dialFanClientsAcross is dialFanClients with the clients spread over urls (client i
+// dials urls[i%len(urls)]).
+func dialFanClientsAcross(urls []string, n, initial int) (*fanClients, error) {
 	fc := &fanClients{
 		conns: make([]*websocket.Conn, n),
 		base:  time.Now(),
 		recv:  make([]int64, n),
 		done:  make(chan struct{}, 1),
 	}
-	err := fanDialAll(url, n, initial, fc.conns)
+	err := fanDialAll(urls, n, initial, fc.conns)
 	if err != nil {
 		fc.close()
 		return nil, err
@@ -107,9 +114,10 @@ func dialFanClients(url string, n, initial int) (*fanClients, error) {
 	return fc, nil
 }
 
-// fanDialAll dials len(conns) connections into conns and reads initial frames from each.
-// On error, the connections made are left in conns for the caller to close.
-func fanDialAll(url string, n, initial int, conns []*websocket.Conn) error {
+// fanDialAll dials len(conns) connections into conns, spread over urls, and reads initial
+// frames from each. On error, the connections made are left in conns for the caller to
+// close.
+func fanDialAll(urls []string, n, initial int, conns []*websocket.Conn) error {
 	dialer := websocket.Dialer{HandshakeTimeout: fanTimeout}
 	var next atomic.Int64
 	var mu sync.Mutex
@@ -125,7 +133,7 @@ func fanDialAll(url string, n, initial int, conns []*websocket.Conn) error {
 					return
 				}
 				err := func() error {
-					ws, _, err := dialer.Dial(url, nil)
+					ws, _, err := dialer.Dial(urls[i%len(urls)], nil)
 					if err != nil {
 						return err
 					}
@@ -219,7 +227,8 @@ type fanEnv interface {
 func runFanout(b *testing.B, env fanEnv, n int) {
 	fc := env.clients()
 	lat := make([]int64, 0, b.N*n)
-	var busy int64 // Σ over changes of the time from publish to the last receipt
+	var remote []int64 // latencies of the clients of other nodes, when fc.remote is set
+	var busy int64     // Σ over changes of the time from publish to the last receipt
 	timer := time.NewTimer(fanTimeout)
 	defer timer.Stop()
 	b.ResetTimer()
@@ -239,8 +248,11 @@ func runFanout(b *testing.B, env fanEnv, n int) {
 				v, fc.left.Load(), n, fanTimeout, fc.stray.Load())
 		}
 		last := t0
-		for _, r := range fc.recv {
+		for i, r := range fc.recv {
 			lat = append(lat, r-t0)
+			if fc.remote != nil && fc.remote[i] {
+				remote = append(remote, r-t0)
+			}
 			last = max(last, r)
 		}
 		busy += last - t0
@@ -253,10 +265,15 @@ func runFanout(b *testing.B, env fanEnv, n int) {
 		b.Fatal(err)
 	}
 	slices.Sort(lat)
-	q := func(p float64) float64 { return float64(lat[int(p*float64(len(lat)-1))]) / 1e6 }
+	q := func(lat []int64, p float64) float64 { return float64(lat[int(p*float64(len(lat)-1))]) / 1e6 }
 	b.ReportMetric(float64(len(lat))/(float64(busy)/1e9), "deliveries/s")
-	b.ReportMetric(q(0.50), "p50-ms")
-	b.ReportMetric(q(0.99), "p99-ms")
+	b.ReportMetric(q(lat, 0.50), "p50-ms")
+	b.ReportMetric(q(lat, 0.99), "p99-ms")
+	if len(remote) > 0 {
+		slices.Sort(remote)
+		b.ReportMetric(q(remote, 0.50), "remote-p50-ms")
+		b.ReportMetric(q(remote, 0.99), "remote-p99-ms")
+	}
 	b.ReportMetric(float64(fc.frameLen.Load()), "frame-B")
 }
 
@@ -534,7 +551,7 @@ func TestIdleClientsHelper(t *testing.T) {
 			}
 		}
 	}()
-	if err := fanDialAll(url, n, frames, conns); err != nil {
+	if err := fanDialAll([]string{url}, n, frames, conns); err != nil {
 		t.Fatal(err)
 	}
 	fmt.Println("ready")
