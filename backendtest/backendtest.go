@@ -3,9 +3,10 @@
 // them from its own tests.
 //
 // Run checks the interfaces directly: versions, conflicts, catch-up patches, delivery
-// order across nodes, Lost after an interruption, stop, session records and their TTL,
-// presence entries, notifications and expiry. RunNodes checks whole wssync nodes (shared
-// objects, WebSocket clients) on top of a backend. The in-memory backend runs Run like this:
+// order across nodes, Lost after an interruption, versions never reused after the store
+// restarted empty, stop, session records and their TTL, presence entries, notifications
+// and expiry. RunNodes checks whole wssync nodes (shared objects, WebSocket clients) on top
+// of a backend. The in-memory backend runs Run like this:
 //
 //	func TestConformance(t *testing.T) {
 //		backendtest.Run(t, func(t *testing.T) backendtest.Cluster {
@@ -19,8 +20,8 @@
 //	}
 //
 // In Run, every subtest makes its own cluster and uses its own keys. Subtests run in
-// parallel, except the one that calls Interrupt. Waits are polls with generous upper
-// bounds (10 s), never fixed sleeps that assume a speed.
+// parallel, except the ones that call Interrupt and Wipe. Waits are polls with generous
+// upper bounds (10 s), never fixed sleeps that assume a speed.
 package backendtest
 
 import (
@@ -54,6 +55,11 @@ type Cluster struct {
 	// call, and then further changes again. Nil skips that subtest.
 	Interrupt func()
 
+	// Wipe kills the store and starts it again empty, as a Redis without persistence
+	// restarts; the nodes stay, and must reach it again on their own. Nil skips that
+	// subtest.
+	Wipe func()
+
 	// LogLength is how many patches per key the backend keeps for Load; the suite commits
 	// more than that to see Load fall back to the whole state. Zero means 64.
 	LogLength int
@@ -82,6 +88,7 @@ func Run(t *testing.T, newCluster func(t *testing.T) Cluster) {
 		{name: "Stop", run: testStop},
 		{name: "StopWaitsForDeliver", run: testStopWaitsForDeliver},
 		{name: "Interrupt", serial: true, run: testInterrupt},
+		{name: "RestartEmpty", serial: true, run: testRestartEmpty},
 		{name: "Session", run: testSession},
 		{name: "SessionExpiry", run: testSessionExpiry},
 		{name: "Presence", run: testPresence},

@@ -46,6 +46,14 @@ func interrupter(t *testing.T, srv *redistest.Server) func() {
 	}
 }
 
+// wiper returns a function that kills the server and starts it again, empty.
+func wiper(srv *redistest.Server) func() {
+	return func() {
+		srv.Stop()
+		srv.Restart()
+	}
+}
+
 // TestConformance runs the suite against three nodes, each with its own client, on one
 // redis-server.
 func TestConformance(t *testing.T) {
@@ -56,7 +64,7 @@ func TestConformance(t *testing.T) {
 		for range 3 {
 			nodes = append(nodes, newBackend(t, srv.Addr(), wsredis.Options{}))
 		}
-		return backendtest.Cluster{Nodes: nodes, Interrupt: interrupter(t, srv), LogLength: 64}
+		return backendtest.Cluster{Nodes: nodes, Interrupt: interrupter(t, srv), Wipe: wiper(srv), LogLength: 64}
 	})
 }
 
@@ -69,14 +77,14 @@ func TestConformanceShortLog(t *testing.T) {
 		for range 3 {
 			nodes = append(nodes, newBackend(t, srv.Addr(), wsredis.Options{LogLength: 3}))
 		}
-		return backendtest.Cluster{Nodes: nodes, Interrupt: interrupter(t, srv), LogLength: 3}
+		return backendtest.Cluster{Nodes: nodes, Interrupt: interrupter(t, srv), Wipe: wiper(srv), LogLength: 3}
 	})
 }
 
 // TestConformanceCluster runs the suite through redis.ClusterClient against a Redis
 // Cluster, which refuses any script whose keys are not all in one slot. The subtests share
-// one server, which takes seconds to start: their keys differ, and the one that interrupts
-// every subscription runs alone.
+// one server, which takes seconds to start: their keys differ, the one that interrupts
+// every subscription runs alone, and the one that restarts the store empty is skipped.
 func TestConformanceCluster(t *testing.T) {
 	t.Parallel()
 	srv := redistest.StartCluster(t)

@@ -17,6 +17,7 @@
 //
 //	wssync:{KEY}:state              hash: v (version), s (state), c (token of the last commit)
 //	wssync:{KEY}:log                list of "<version> <patch>", newest first, LogLength long
+//	                                (the patches of the commits after the one that created KEY)
 //	wssync:{KEY}:changes            channel: "<version> <patch>" for every commit
 //	wssync:session:{ID}             hash: _user, _gen, "o:<object key>" → "<version> <state>"
 //	wssync:presence:{ROOM}:expiry   sorted set: entry id, score = expiry (ms, Redis's clock)
@@ -32,7 +33,20 @@
 // Every write is one Lua script, so it is atomic and takes one round trip: Commit checks
 // the version, stores the state, appends the patch to the log and publishes it; SetPresence
 // reads the time from Redis's clock, so the clocks of the nodes do not matter. Versions are
-// kept as decimal strings and never pass through a Lua number.
+// kept as decimal strings.
+//
+// # Versions
+//
+// The commit that creates an object gives it, instead of version 1, the time of Redis's
+// clock in microseconds since the Unix epoch (about 1.8e15 in 2027, below 2^53 until the
+// year 2255); every later commit adds one. Redis without persistence comes back empty after
+// a restart, and objects are created again: their new versions are above every version of
+// their earlier incarnation (unless it made more than one commit per microsecond over its
+// life, or Redis's clock went back), so a node that still holds an old version never takes
+// a patch of the new incarnation for one that follows its state. Load from such an old
+// version returns the whole state, and a commit based on it is a conflict. The patch of
+// the commit that created an object is published but not kept in the log: it leads from
+// nothing, and Load sends the state to a caller that has nothing.
 //
 // # Subscriptions
 //

@@ -14,10 +14,9 @@ import (
 
 // TestNodes runs whole wssync nodes (shared objects, sessions, presence, WebSocket
 // clients) on three Backends of one redis-server. Its outage is a frozen Redis (SIGSTOP,
-// then SIGCONT), which keeps its data; short client timeouts make the nodes notice it
-// quickly. (With Redis killed and restarted empty, StoreOutage fails for now: the new
-// incarnation reuses version numbers, and a node that loads "since" its old version is
-// told it is up to date.)
+// then SIGCONT), which keeps its data; its wipe kills Redis and starts it again empty, as
+// a Redis without persistence restarts. Short client timeouts make the nodes notice both
+// quickly.
 func TestNodes(t *testing.T) {
 	t.Parallel()
 	backendtest.RunNodes(t, func(t *testing.T) backendtest.Nodes {
@@ -42,6 +41,7 @@ func TestNodes(t *testing.T) {
 			Interrupt: interrupter(t, srv),
 			Stop:      srv.Pause,
 			Start:     srv.Resume,
+			Wipe:      wiper(srv),
 			Sessions:  sessions,
 			Presence:  presence,
 		}

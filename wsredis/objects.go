@@ -12,42 +12,68 @@ import (
 	"github.com/wssync/wssync"
 )
 
-// commitScript makes ARGV[3] version ARGV[2] of an object whose version is ARGV[1], keeps
-// its patch in the log and publishes it. It returns {1, version} on success, {0, version}
-// when the stored version is another. Versions are decimal strings, compared as strings,
-// so that no version passes through a Lua number.
+// commitScript makes ARGV[3] the next version of an object whose version is ARGV[1],
+// keeps its patch in the log and publishes it. It returns {1, version set} on success,
+// {0, stored version} when the stored version is another. Versions are decimal strings,
+// compared as strings.
+//
+// The next version is ARGV[2] (ARGV[1]+1), except when the commit creates the object
+// (ARGV[1] = 0 and the key does not exist): then it is the time of Redis's clock in
+// microseconds since the Unix epoch, so that an object created again after Redis lost its
+// data (a restart without persistence) never reuses a version of its earlier incarnation.
+// The number is built from TIME's two parts as strings, so it is exact.
 //
 // ARGV[7] is a token unique to the commit, stored with it: if the client sends the script
 // again (go-redis retries a command whose connection failed after it was written), the
 // commit that already happened is reported as a success instead of a conflict.
 //
-// With no log (ARGV[5] = 0) the script deletes the log, and a commit from version 0 starts
-// a new one, so the list always holds consecutive versions ending at the current one.
+// The log holds consecutive versions ending at the current one, each a patch from a version
+// of the object's present incarnation: the commit that creates the object deletes the log
+// and does not enter its patch, which leads from nothing (Load sends the state to a caller
+// that has nothing) and would otherwise follow a version of an earlier incarnation one
+// below the new first version. With no log (ARGV[5] = 0) every commit deletes it.
 var commitScript = redis.NewScript(`
 local v = redis.call('HGET', KEYS[1], 'v') or '0'
 if v ~= ARGV[1] then
-	if v == ARGV[2] and redis.call('HGET', KEYS[1], 'c') == ARGV[7] then
+	if redis.call('HGET', KEYS[1], 'c') == ARGV[7] then
 		return {1, v}
 	end
 	return {0, v}
 end
-redis.call('HSET', KEYS[1], 'v', ARGV[2], 's', ARGV[3], 'c', ARGV[7])
-local msg = ARGV[2] .. ' ' .. ARGV[4]
-local n = tonumber(ARGV[5])
-if n == 0 or ARGV[1] == '0' then
-	redis.call('DEL', KEYS[2])
+local nv = ARGV[2]
+if v == '0' then
+	local t = redis.call('TIME')
+	nv = ` + timeVersion + `
 end
-if n > 0 then
+redis.call('HSET', KEYS[1], 'v', nv, 's', ARGV[3], 'c', ARGV[7])
+local msg = nv .. ' ' .. ARGV[4]
+local n = tonumber(ARGV[5])
+if v == '0' or n == 0 then
+	redis.call('DEL', KEYS[2])
+elseif n > 0 then
 	redis.call('LPUSH', KEYS[2], msg)
 	redis.call('LTRIM', KEYS[2], 0, n - 1)
 end
 redis.call('PUBLISH', ARGV[6], msg)
-return {1, ARGV[2]}
+return {1, nv}
 `)
+
+// timeVersion is the Lua expression of the version that commitScript gives an object it
+// creates: TIME's reply t, seconds and microseconds, as microseconds since the Unix epoch.
+// It pads the microseconds to six digits and joins the two decimal strings, so no number
+// is rounded or formatted.
+const timeVersion = `t[1] .. string.rep('0', 6 - #t[2]) .. t[2]`
 
 // loadScript returns {version} when the object is at version ARGV[1] or was never
 // committed (version "0"), {version, {log entries, newest first}} when the log holds every
 // patch after ARGV[1] (ARGV[2] is ARGV[1]+1), and {version, state} otherwise.
+//
+// The log holds consecutive versions ending at the current one, so the patches after
+// ARGV[1] are its first cur-since entries, found only when that many are there and the
+// last of them is version ARGV[2]; as it holds no patch from a version below the object's
+// first (see commitScript), a version of an earlier incarnation never matches. Versions are
+// below 2^53, exact as Lua numbers, for centuries; the check of the entry's version keeps
+// the answer right even if one were not, and the length of the log bounds the LRANGE.
 var loadScript = redis.NewScript(`
 local v = redis.call('HGET', KEYS[1], 'v')
 if not v then
@@ -59,9 +85,11 @@ end
 local cur, since = tonumber(v), tonumber(ARGV[1])
 if since > 0 and since < cur then
 	local n = cur - since
-	local log = redis.call('LRANGE', KEYS[2], 0, n - 1)
-	if #log == n and string.sub(log[n], 1, #ARGV[2] + 1) == ARGV[2] .. ' ' then
-		return {v, log}
+	if n <= redis.call('LLEN', KEYS[2]) then
+		local log = redis.call('LRANGE', KEYS[2], 0, n - 1)
+		if #log == n and string.sub(log[n], 1, #ARGV[2] + 1) == ARGV[2] .. ' ' then
+			return {v, log}
+		end
 	end
 end
 return {v, redis.call('HGET', KEYS[1], 's')}
@@ -147,10 +175,15 @@ func parseMessage(s string) (version uint64, patch []byte, ok bool) {
 	return v, []byte(p), true
 }
 
-// Commit makes state version base+1 of key and publishes patch, or returns an error
+// Commit makes state the next version of key and publishes patch, or returns an error
 // wrapping wssync.ErrVersionConflict (the message says the stored version) when key is not
-// at version base. It is one script run: the check, the write, the log and the PUBLISH
-// happen atomically. It blocks for one round trip to Redis.
+// at version base. The next version is base+1, except when the commit creates key (base
+// 0): then it is the time of Redis's clock in microseconds since the Unix epoch (about
+// 1.8e15 in 2027), above every version that an earlier incarnation of the key reached
+// unless that one made more than a commit per microsecond, so that no version is reused
+// after Redis lost its data. A Load tells the caller which version it is. Commit is one
+// script run: the check, the write, the log and the PUBLISH happen atomically. It blocks
+// for one round trip to Redis.
 func (b *Backend) Commit(ctx context.Context, key string, base uint64, state, patch []byte) error {
 	ctx, cancel := b.opContext(ctx)
 	defer cancel()

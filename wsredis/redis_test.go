@@ -140,6 +140,25 @@ func (b *logBuffer) waitLog(t *testing.T, s string, n int) {
 	}
 }
 
+// commit commits state to key on b from version base and returns the version it made:
+// base+1, or, from version 0, the version the backend chose, which a Load tells.
+func commit(ctx context.Context, b *wsredis.Backend, key string, base uint64, state, patch []byte) (uint64, error) {
+	if err := b.Commit(ctx, key, base, state, patch); err != nil {
+		return 0, err
+	}
+	if base > 0 {
+		return base + 1, nil
+	}
+	snap, err := b.Load(ctx, key, 0)
+	if err != nil {
+		return 0, err
+	}
+	if snap.Version == 0 || !bytes.Equal(snap.State, state) {
+		return 0, fmt.Errorf("after creating %q: version %d, state %s", key, snap.Version, snap.State)
+	}
+	return snap.Version, nil
+}
+
 // retry calls f until it succeeds, at most waitTimeout: a client's pool may hold dead
 // connections for a moment after Redis came back.
 func retry(t *testing.T, what string, f func() error) {
@@ -189,12 +208,15 @@ func testOddNames(t *testing.T, a, b *wsredis.Backend) {
 		subs[i] = newChanges()
 		t.Cleanup(b.Subscribe(k, subs[i].deliver))
 	}
+	versions := make([]uint64, len(oddNames))
 	for i, k := range oddNames {
 		state := fmt.Appendf(nil, `{"key":%q}`, k)
 		patch := fmt.Appendf(nil, `[{"op":"add","path":"/key","value":%q}]`, k)
-		if err := a.Commit(ctx, k, 0, state, patch); err != nil {
+		v, err := commit(ctx, a, k, 0, state, patch)
+		if err != nil {
 			t.Fatalf("Commit %q: %v", k, err)
 		}
+		versions[i] = v
 		if _, err := a.SaveSession(ctx, k, "user "+k, k, wssync.StoredObject{Version: uint64(i + 1), State: state}, time.Minute); err != nil {
 			t.Fatalf("SaveSession %q: %v", k, err)
 		}
@@ -205,12 +227,12 @@ func testOddNames(t *testing.T, a, b *wsredis.Backend) {
 	for i, k := range oddNames {
 		state := fmt.Sprintf(`{"key":%q}`, k)
 		snap, err := b.Load(ctx, k, 0)
-		if err != nil || snap.Version != 1 || string(snap.State) != state {
-			t.Errorf("Load %q: %d %s %v; want version 1 and %s", k, snap.Version, snap.State, err, state)
+		if err != nil || snap.Version != versions[i] || string(snap.State) != state {
+			t.Errorf("Load %q: %d %s %v; want version %d and %s", k, snap.Version, snap.State, err, versions[i], state)
 		}
-		j := subs[i].waitVersion(t, 0, 1)
+		j := subs[i].waitVersion(t, 0, versions[i])
 		if got := subs[i].snapshot(); j != 0 || len(got) != 1 || !strings.Contains(string(got[0].Patch), fmt.Sprintf("%q", k)) {
-			t.Errorf("subscriber of %q got %+v, want its own version 1 only", k, got)
+			t.Errorf("subscriber of %q got %+v, want its own version %d only", k, got, versions[i])
 		}
 		rec, ok, err := b.LoadSession(ctx, k)
 		if err != nil || !ok || rec.User != "user "+k || len(rec.Objects) != 1 || string(rec.Objects[k].State) != state || rec.Objects[k].Version != uint64(i+1) {
@@ -239,11 +261,32 @@ func TestLayout(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	for v := 1; v <= 5; v++ {
-		state := fmt.Sprintf(`{"n":%d}`, v)
-		patch := fmt.Sprintf(`[{"op":"add","path":"/n","value":%d}]`, v)
-		if err := b.Commit(ctx, "ROOM", uint64(v-1), []byte(state), []byte(patch)); err != nil {
+	// The first version is Redis's time in microseconds; each commit adds one.
+	micros := func() uint64 {
+		now, err := admin.Time(ctx).Result()
+		if err != nil {
 			t.Fatal(err)
+		}
+		return uint64(now.UnixMicro())
+	}
+	before := micros()
+	var first uint64
+	for i := 1; i <= 5; i++ {
+		state := fmt.Sprintf(`{"n":%d}`, i)
+		patch := fmt.Sprintf(`[{"op":"add","path":"/n","value":%d}]`, i)
+		base := uint64(0)
+		if i > 1 {
+			base = first + uint64(i) - 2
+		}
+		v, err := commit(ctx, b, "ROOM", base, []byte(state), []byte(patch))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i == 1 {
+			first = v
+			if after := micros(); v < before || v > after {
+				t.Errorf("first version %d, want Redis's time in µs, in [%d, %d]", v, before, after)
+			}
 		}
 		msg, err := ps.ReceiveMessage(ctx)
 		if err != nil {
@@ -254,11 +297,14 @@ func TestLayout(t *testing.T) {
 		}
 	}
 	h, err := admin.HGetAll(ctx, "wssync:{ROOM}:state").Result()
-	if err != nil || h["v"] != "5" || h["s"] != `{"n":5}` || h["c"] == "" || len(h) != 3 {
-		t.Errorf("wssync:{ROOM}:state = %v, %v", h, err)
+	if err != nil || h["v"] != fmt.Sprint(first+4) || h["s"] != `{"n":5}` || h["c"] == "" || len(h) != 3 {
+		t.Errorf("wssync:{ROOM}:state = %v, %v; want version %d", h, err, first+4)
 	}
 	log, err := admin.LRange(ctx, "wssync:{ROOM}:log", 0, -1).Result()
-	want := []string{`5 [{"op":"add","path":"/n","value":5}]`, `4 [{"op":"add","path":"/n","value":4}]`, `3 [{"op":"add","path":"/n","value":3}]`}
+	var want []string
+	for i := 5; i >= 3; i-- {
+		want = append(want, fmt.Sprintf(`%d [{"op":"add","path":"/n","value":%d}]`, first+uint64(i)-1, i))
+	}
 	if err != nil || fmt.Sprint(log) != fmt.Sprint(want) {
 		t.Errorf("wssync:{ROOM}:log = %q, %v; want %q", log, err, want)
 	}
@@ -335,14 +381,18 @@ func TestLogDisabled(t *testing.T) {
 	admin := srv.Client(t)
 	ctx := testContext(t)
 	b := newBackend(t, srv.Addr(), wsredis.Options{LogLength: -1})
-	for v := 1; v <= 3; v++ {
-		if err := b.Commit(ctx, "K", uint64(v-1), fmt.Appendf(nil, `{"n":%d}`, v), []byte(`[]`)); err != nil {
+	var versions []uint64
+	v := uint64(0)
+	for i := 1; i <= 3; i++ {
+		var err error
+		if v, err = commit(ctx, b, "K", v, fmt.Appendf(nil, `{"n":%d}`, i), []byte(`[]`)); err != nil {
 			t.Fatal(err)
 		}
+		versions = append(versions, v)
 	}
-	snap, err := b.Load(ctx, "K", 1)
-	if err != nil || snap.Version != 3 || string(snap.State) != `{"n":3}` || snap.Patches != nil {
-		t.Errorf("Load(since 1) without a log = %+v, %v; want the state", snap, err)
+	snap, err := b.Load(ctx, "K", versions[0])
+	if err != nil || snap.Version != versions[2] || string(snap.State) != `{"n":3}` || snap.Patches != nil {
+		t.Errorf("Load(since %d) without a log = %+v, %v; want the state at version %d", versions[0], snap, err, versions[2])
 	}
 	if n, err := admin.Exists(ctx, "wssync:{K}:log").Result(); err != nil || n != 0 {
 		t.Errorf("EXISTS of the log: %d, %v; want 0", n, err)
@@ -394,13 +444,14 @@ func TestRestart(t *testing.T) {
 	t.Cleanup(b.Subscribe("K", before.deliver))
 	watched := make(chan struct{}, 16)
 	t.Cleanup(b.WatchPresence("lobby", func() { watched <- struct{}{} }))
-	if err := other.Commit(ctx, "K", 0, []byte(`{"n":1}`), []byte(`[]`)); err != nil {
+	first, err := commit(ctx, other, "K", 0, []byte(`{"n":1}`), []byte(`[]`))
+	if err != nil {
 		t.Fatal(err)
 	}
-	before.waitVersion(t, 0, 1)
+	before.waitVersion(t, 0, first)
 
 	srv.Stop()
-	err := other.Commit(ctx, "K", 1, []byte(`{"n":2}`), []byte(`[]`))
+	err = other.Commit(ctx, "K", first, []byte(`{"n":2}`), []byte(`[]`))
 	if err == nil || errors.Is(err, wssync.ErrVersionConflict) {
 		t.Fatalf("Commit while Redis is down: %v; want an error other than a conflict", err)
 	}
@@ -426,12 +477,17 @@ func TestRestart(t *testing.T) {
 	}
 	logs.waitLog(t, "subscription connection restored", 1)
 
-	// Redis came back empty: version 1 again.
+	// Redis came back empty: the key is created again, at a version above the old one.
+	var again uint64
 	retry(t, "Commit after the restart", func() error {
-		return other.Commit(ctx, "K", 0, []byte(`{"n":"again"}`), []byte(`[{"op":"replace","path":"/n","value":"again"}]`))
+		again, err = commit(ctx, other, "K", 0, []byte(`{"n":"again"}`), []byte(`[{"op":"replace","path":"/n","value":"again"}]`))
+		return err
 	})
-	before.waitVersion(t, lostBefore+1, 1)
-	during.waitVersion(t, lostDuring+1, 1)
+	if again <= first {
+		t.Errorf("created again at version %d, not above %d", again, first)
+	}
+	before.waitVersion(t, lostBefore+1, again)
+	during.waitVersion(t, lostDuring+1, again)
 }
 
 // TestHungServer freezes Redis (SIGSTOP: connections stay open, nothing answers): the
@@ -451,19 +507,20 @@ func TestHungServer(t *testing.T) {
 	other := newBackend(t, srv.Addr(), wsredis.Options{})
 	cs := newChanges()
 	t.Cleanup(b.Subscribe("K", cs.deliver))
-	if err := other.Commit(ctx, "K", 0, []byte(`{}`), []byte(`[]`)); err != nil {
+	first, err := commit(ctx, other, "K", 0, []byte(`{}`), []byte(`[]`))
+	if err != nil {
 		t.Fatal(err)
 	}
-	cs.waitVersion(t, 0, 1)
+	cs.waitVersion(t, 0, first)
 
 	srv.Pause()
 	logs.waitLog(t, "subscription connection broken", 1)
 	srv.Resume()
 	lost := cs.waitLost(t, 1)
 	retry(t, "Commit after Resume", func() error {
-		return other.Commit(ctx, "K", 1, []byte(`{}`), []byte(`[]`))
+		return other.Commit(ctx, "K", first, []byte(`{}`), []byte(`[]`))
 	})
-	cs.waitVersion(t, lost+1, 2)
+	cs.waitVersion(t, lost+1, first+1)
 }
 
 // TestInterruptEachChannel kills the Pub/Sub connection three times under 60 subscribers
@@ -485,6 +542,7 @@ func TestInterruptEachChannel(t *testing.T) {
 			t.Cleanup(b.Subscribe(fmt.Sprint("K", k), all[k][i].deliver))
 		}
 	}
+	var versions [keys]uint64
 	for round := range 3 {
 		if err := admin.ClientKillByFilter(ctx, "TYPE", "pubsub").Err(); err != nil {
 			t.Fatal(err)
@@ -495,9 +553,11 @@ func TestInterruptEachChannel(t *testing.T) {
 			}
 		}
 		for k := range keys {
-			if err := other.Commit(ctx, fmt.Sprint("K", k), uint64(round), []byte(`{}`), []byte(`[]`)); err != nil {
+			v, err := commit(ctx, other, fmt.Sprint("K", k), versions[k], []byte(`{}`), []byte(`[]`))
+			if err != nil {
 				t.Fatal(err)
 			}
+			versions[k] = v
 		}
 		for k := range keys {
 			for i := range per {
@@ -509,7 +569,7 @@ func TestInterruptEachChannel(t *testing.T) {
 						last = j
 					}
 				}
-				all[k][i].waitVersion(t, last+1, uint64(round+1))
+				all[k][i].waitVersion(t, last+1, versions[k])
 			}
 		}
 	}
@@ -549,8 +609,9 @@ func TestStopUnsubscribes(t *testing.T) {
 	})
 	cs := newChanges()
 	t.Cleanup(b.Subscribe("K", cs.deliver))
-	if err := b.Commit(ctx, "K", 0, []byte(`{}`), []byte(`[]`)); err != nil {
+	v, err := commit(ctx, b, "K", 0, []byte(`{}`), []byte(`[]`))
+	if err != nil {
 		t.Fatal(err)
 	}
-	cs.waitVersion(t, 0, 1)
+	cs.waitVersion(t, 0, v)
 }
