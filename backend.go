@@ -17,21 +17,25 @@ import (
 //
 // Implementations must be safe for concurrent use.
 type Backend interface {
-	// Load returns the state of key. When since > 0 and the backend still holds every
-	// patch after version since, it may return those instead of the whole state
-	// (Snapshot.Patches). A key never committed has version 0 and no state.
+	// Load returns the state of key. When since > 0 is a version of key as the backend
+	// holds it now, and the backend still holds every patch after it, Load may return those
+	// instead of the whole state (Snapshot.Patches); for any other since (0, or a version
+	// the key had before the backend lost its data) it returns the whole state. A key never
+	// committed, or lost with the backend's data, has version 0 and no state.
 	Load(ctx context.Context, key string, since uint64) (Snapshot, error)
 
-	// Commit makes state version base+1 of key, if and only if the stored version is
-	// base, and then publishes patch (the RFC 6902 patch from version base to base+1) to
-	// the key's subscribers. A stored version other than base is ErrVersionConflict, and
-	// nothing changes. Any other error means the outcome is unknown to the caller.
+	// Commit makes state the next version of key, if and only if the stored version is
+	// base, and then publishes patch (the RFC 6902 patch from version base) to the key's
+	// subscribers. A stored version other than base is ErrVersionConflict, and nothing
+	// changes. Any other error means the outcome is unknown to the caller.
 	//
-	// Base 0 creates the key, at a first version the backend chooses (greater than 0; the
-	// caller loads the key to learn it). A backend that can lose its data (a Redis
-	// restarted without persistence) must choose one above every version it handed out
-	// for the key before, so no node ever takes a version of the new store for one of the
-	// old. MemoryBackend, which cannot lose its data, starts at 1.
+	// The next version is base+1, except for base 0: then Commit creates the key at a
+	// version the backend chooses, greater than 0, which the caller learns with a Load. A
+	// backend that can lose its data (a Redis restarted without persistence) must choose
+	// one above every version it ever handed out for that key, so no version is used twice:
+	// a node that still holds a version from before never gets patches of the new key for
+	// it, and a commit based on it is a conflict. MemoryBackend, which cannot lose its
+	// data, starts at 1.
 	Commit(ctx context.Context, key string, base uint64, state, patch []byte) error
 
 	// Subscribe calls deliver with every change committed to key from now on, one call
@@ -52,7 +56,7 @@ type Snapshot struct {
 // Change is one committed change as a Backend delivers it.
 type Change struct {
 	Version uint64 // the version the patch leads to
-	Patch   []byte // RFC 6902 patch from Version-1
+	Patch   []byte // RFC 6902 patch from Version-1; for the commit that created the key, the patch given to Commit with base 0
 	Lost    bool   // deliveries may have been missed: reload; Version and Patch are unset
 }
 
