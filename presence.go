@@ -161,15 +161,15 @@ func (p *Presence) Close() {
 		ids = append(ids, id)
 	}
 	clear(p.local)
-	sessions := make([]*Session, 0, len(p.hooks))
-	for s, removers := range p.hooks {
-		for _, remove := range removers {
-			remove()
-		}
-		sessions = append(sessions, s)
+	var removers []func()
+	for _, rs := range p.hooks {
+		removers = append(removers, rs...)
 	}
 	clear(p.hooks)
 	p.mu.Unlock()
+	for _, remove := range removers {
+		remove() // takes the session's lock: not under p.mu
+	}
 	if len(ids) > 0 {
 		ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
 		if err := p.store.RemovePresence(ctx, p.room, ids...); err != nil {
