@@ -94,27 +94,14 @@ func (o *object) seedLocked() error {
 // published state and the struct, and forwards it to local subscribers as it is. The
 // caller holds pub. On error nothing changed.
 func (o *object) applyRemoteLocked(p []byte, v uint64, discard bool) error {
-	doc, err := o.applyPatch(o.appendState(nil), p)
+	next, err := o.patched(o.last, p)
 	if err != nil {
 		return err
 	}
-	next, err := o.splitDoc(doc)
+	err = o.moveTo(next, v, func(cur [][]byte) ([][]byte, error) { return o.patched(cur, p) }, discard)
 	if err != nil {
 		return err
 	}
-	o.state.Lock()
-	err = o.moveStructLocked(next, func(cur [][]byte) ([][]byte, error) {
-		doc, err := o.applyPatch(o.appendDoc(nil, cur), p)
-		if err != nil {
-			return nil, err
-		}
-		return o.splitDoc(doc)
-	}, discard)
-	o.state.Unlock()
-	if err != nil {
-		return err
-	}
-	o.last, o.version, o.setCache = next, v, nil
 	o.dist.stats.applied.Add(1)
 	buf := append(make([]byte, 0, len(o.patchHd)+len(p)+24), o.patchHd[:len(o.patchHd)-1]...)
 	buf = append(buf, p...)
@@ -132,27 +119,43 @@ func (o *object) adoptLocked(state []byte, v uint64, discard bool) error {
 	if err != nil {
 		return err
 	}
-	o.state.Lock()
-	err = o.moveStructLocked(next, func(cur [][]byte) ([][]byte, error) {
+	err = o.moveTo(next, v, func(cur [][]byte) ([][]byte, error) {
 		// the pending edits, as a patch from the published state, onto the new one
 		local, _, err := o.appendPatch([]byte{'['}, cur)
 		if err != nil {
 			return nil, err
 		}
-		doc, err := o.applyPatch(o.appendDoc(nil, next), append(local, ']'))
-		if err != nil {
-			return nil, err
-		}
-		return o.splitDoc(doc)
+		return o.patched(next, append(local, ']'))
 	}, discard)
+	if err != nil {
+		return err
+	}
+	o.dist.stats.reloads.Add(1)
+	o.resyncAllLocked()
+	return nil
+}
+
+// moveTo makes next, at version v, the published state and moves the struct to it (see
+// moveStructLocked). The caller holds pub. On error nothing changed.
+func (o *object) moveTo(next [][]byte, v uint64, rebase func(cur [][]byte) ([][]byte, error), discard bool) error {
+	o.state.Lock()
+	err := o.moveStructLocked(next, rebase, discard)
 	o.state.Unlock()
 	if err != nil {
 		return err
 	}
 	o.last, o.version, o.setCache = next, v, nil
-	o.dist.stats.reloads.Add(1)
-	o.resyncAllLocked()
 	return nil
+}
+
+// patched applies the RFC 6902 patch p to the state of the field encodings enc and splits
+// the result into field encodings.
+func (o *object) patched(enc [][]byte, p []byte) ([][]byte, error) {
+	doc, err := o.applyPatch(o.appendDoc(nil, enc), p)
+	if err != nil {
+		return nil, err
+	}
+	return o.splitDoc(doc)
 }
 
 // moveStructLocked sets the struct to the encodings next, keeping its pending edits by
