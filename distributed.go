@@ -197,6 +197,13 @@ func (d *distLink) run(o *object) {
 			retrying, timedOut = false, true
 		}
 		changes, lost := d.take()
+		if timedOut && !lost && d.isOffline(o) && !d.reachable() {
+			// still down: probed without holding the object, so local publishing never
+			// waits for a backend that hangs
+			backoff = d.scheduleRetry(retry, backoff)
+			retrying = true
+			continue
+		}
 		o.pub.Lock()
 		if o.gone.Load() {
 			o.pub.Unlock()
@@ -215,11 +222,31 @@ func (d *distLink) run(o *object) {
 		case !offline:
 			backoff = reconnectMin
 		case !retrying:
-			retry.Reset(rand.N(backoff) + time.Millisecond)
+			backoff = d.scheduleRetry(retry, backoff)
 			retrying = true
-			backoff = min(backoff*2, reconnectMax)
 		}
 	}
+}
+
+// scheduleRetry arms retry after a random delay up to backoff (full jitter) and returns
+// the next backoff.
+func (d *distLink) scheduleRetry(retry *time.Timer, backoff time.Duration) time.Duration {
+	retry.Reset(rand.N(backoff) + time.Millisecond)
+	return min(backoff*2, reconnectMax)
+}
+
+func (d *distLink) isOffline(o *object) bool {
+	o.pub.Lock()
+	defer o.pub.Unlock()
+	return d.offline
+}
+
+// reachable probes the backend with a load of a key nobody uses.
+func (d *distLink) reachable() bool {
+	ctx, cancel := d.opContext()
+	defer cancel()
+	_, err := d.be.Load(ctx, "wssync/probe", 0)
+	return err == nil
 }
 
 // followLocked applies delivered changes in version order: the next version as a patch,

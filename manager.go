@@ -331,6 +331,9 @@ func (m *Manager) release(id Identity, ms *managed) {
 	gen := ms.gen
 	ms.expiry = time.AfterFunc(m.cfg.sessionTTL, func() { m.expire(id.Session, ms, gen) })
 	m.mu.Unlock()
+	if m.cfg.sessionStore != nil {
+		ms.sess.touch() // the record outlives the disconnection by the session TTL
+	}
 }
 
 // expire closes a session that stayed disconnected for the TTL.

@@ -21,10 +21,11 @@ var errForeignSession = errors.New("wssync: the stored session belongs to anothe
 // WithSessionStore makes a Manager keep each session's own objects (those of Register) in
 // store, so that the session continues on any node: every published change of such an
 // object is written through to the store (one call per change, bounded by
-// MaxStoredObjectBytes), and the record expires a session TTL after the last write or
-// connection. A node that builds a session it does not hold runs the factory and then
-// restores each registered object from the record; a node that still holds the session
-// from an earlier connection reloads it when another node has changed it since.
+// MaxStoredObjectBytes), and the record expires a session TTL after the last write,
+// connection or disconnection. A node that builds a session it does not hold runs the
+// factory and then restores each registered object from the record; a node that still
+// holds the session from an earlier connection reloads it when another node has changed
+// it since.
 //
 // Deploy behind any load balancer: sticky routing is not needed. One session should have
 // one live connection at a time; two connections of the same session on two nodes at
@@ -49,7 +50,18 @@ func (s *Session) persist(o *object) {
 		s.cfg.logger.Warn("wssync: cannot store the session's state", "key", o.key, "err", err)
 		return
 	}
-	s.storeGen.Store(gen)
+	s.noteGeneration(gen)
+}
+
+// noteGeneration records gen as the record's generation this node knows, keeping the
+// highest when several objects' writes answer out of order.
+func (s *Session) noteGeneration(gen uint64) {
+	for {
+		cur := s.storeGen.Load()
+		if gen <= cur || s.storeGen.CompareAndSwap(cur, gen) {
+			return
+		}
+	}
 }
 
 // storeTTL is how long a session's record outlives its last write: the Manager's session
@@ -100,6 +112,15 @@ func (s *Session) refresh(ctx context.Context) error {
 		return err
 	}
 	return s.restore(ctx)
+}
+
+// touch extends the session's record to a session TTL from now.
+func (s *Session) touch() {
+	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
+	defer cancel()
+	if _, err := s.cfg.sessionStore.TouchSession(ctx, s.id.Session, s.storeTTL()); err != nil {
+		s.cfg.logger.Warn("wssync: cannot extend the stored session", "session", s.id.Session, "err", err)
+	}
 }
 
 // restore makes a stored state the object's published state and the struct's. A client
