@@ -33,6 +33,11 @@ const (
 // made meanwhile onto the backend's state, commits them, and sends every local subscriber
 // a _SET. Register (an object of one session) does not take a backend; see
 // WithSessionStore for sessions that move between processes.
+//
+// Computed values (WithComputed, WithRunningTasks) are published like fields, so on an
+// object with a backend they should depend on the synced state only: a value that differs
+// between nodes (the tasks running on this node, say) makes each node commit its own.
+// An object with a backend runs one goroutine, ended by Unregister.
 func WithBackend(b Backend) RegisterOption {
 	return func(r *registration) { r.backend = b }
 }
