@@ -15,10 +15,11 @@ export const artifactsDir = fileURLToPath(new URL("../artifacts/", import.meta.u
 const run = promisify(execFile);
 
 /**
- * Starts the example server. `name` names its log file in artifacts/.
+ * Starts the example server with extraArgs (e.g. ["-redis", addr]). `name` names its log
+ * file in artifacts/.
  * Returns its base URL and helpers for the test hooks (see examples/notes/testhooks.go).
  */
-export async function startServer(name) {
+export async function startServer(name, extraArgs = []) {
   await mkdir(artifactsDir, { recursive: true });
   const dir = await mkdtemp(join(tmpdir(), "notes-e2e-"));
   const bin = join(dir, "notes");
@@ -26,7 +27,7 @@ export async function startServer(name) {
 
   const log = createWriteStream(join(artifactsDir, `${name}-server.log`));
   // Port 0: the kernel picks a free port and the server prints the address it got.
-  const proc = spawn(bin, ["-addr", "127.0.0.1:0"], {
+  const proc = spawn(bin, ["-addr", "127.0.0.1:0", ...extraArgs], {
     env: { ...process.env, NOTES_TEST_HOOKS: "1" },
     stdio: ["ignore", "pipe", "pipe"],
   });

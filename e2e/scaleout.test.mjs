@@ -1,0 +1,80 @@
+// Browser end-to-end test of the notes example run as two servers sharing one Redis
+// (-redis), the deployment of docs/scale-out.md: tabs on different servers see each
+// other's edits, and a tab whose connection the load balancer moves to the other server
+// keeps its own session (its filter), restored from Redis.
+import assert from "node:assert/strict";
+import { after, before, test } from "node:test";
+import { launchBrowser } from "./lib/browser.mjs";
+import { startBalancer, startRedis } from "./lib/scaleout.mjs";
+import { startServer } from "./lib/server.mjs";
+import { eventually } from "./lib/wait.mjs";
+
+let redis, servers, balancer, browser;
+const pageErrors = [];
+
+async function openTab(tag, url) {
+  const context = await browser.newContext({ viewport: { width: 1000, height: 680 } });
+  const page = await context.newPage();
+  page.on("pageerror", (e) => pageErrors.push(`${tag}: ${e.message}`));
+  await page.goto(url);
+  const tab = {
+    tag,
+    page,
+    title: page.getByLabel("Title", { exact: true }),
+    filter: page.getByLabel("Filter notes"),
+    newNote: page.getByLabel("New note"),
+    status: () => page.getByTestId("connection").getAttribute("data-status"),
+    notes: () => page.getByTestId("note").locator(".text").allTextContents(),
+  };
+  await eventually(`${tag} to connect`, async () => (await tab.status()) === "open");
+  await eventually(`${tag} to show the notes`, async () => (await tab.notes()).length > 0);
+  return tab;
+}
+
+before(async () => {
+  redis = await startRedis();
+  servers = [await startServer("node1", ["-redis", redis.addr]), await startServer("node2", ["-redis", redis.addr])];
+  balancer = await startBalancer(servers.map((s) => s.url));
+  browser = await launchBrowser();
+}, { timeout: 300_000 });
+
+after(async () => {
+  await browser?.close();
+  await balancer?.close();
+  const exits = await Promise.all((servers ?? []).map((s) => s.stop()));
+  await redis?.stop();
+  assert.deepEqual(pageErrors, [], "uncaught errors in the page");
+  for (const how of exits) assert.equal(how?.code, 0, "each server exits cleanly on SIGTERM");
+});
+
+test("tabs on two servers see each other's edits through Redis", { timeout: 60_000 }, async () => {
+  const one = await openTab("on-node1", servers[0].url);
+  const two = await openTab("on-node2", servers[1].url);
+
+  await one.newNote.fill("Written on node one");
+  await one.page.getByRole("button", { name: "Add", exact: true }).click();
+  await eventually("node two's tab to show node one's note", async () => (await two.notes()).includes("Written on node one"));
+
+  await two.title.fill("Shared across servers");
+  await eventually("node one's tab to show node two's title", async () => (await one.title.inputValue()) === "Shared across servers");
+  await one.page.context().close();
+  await two.page.context().close();
+});
+
+test("a tab moved to the other server keeps its session", { timeout: 60_000 }, async () => {
+  const tab = await openTab("behind-balancer", balancer.url);
+  await tab.filter.fill("node");
+  await eventually("the filter to be sent", async () => (await tab.filter.getAttribute("aria-busy")) === "false");
+  await eventually("the filter to come back from node one", async () => (await tab.filter.inputValue()) === "node");
+
+  balancer.moveTo(1); // node one leaves the rotation: the tab reconnects, to node two
+  await eventually("the tab to notice", async () => (await tab.status()) !== "open", 5_000);
+  await eventually("the tab to reconnect", async () => (await tab.status()) === "open", 15_000);
+  await eventually("node two to serve the tab", async () => (await servers[1].stats()).connections === 1);
+  // Node two never saw this session: it built it with the factory (filter "") and then
+  // restored the tab's VIEW from Redis. Its _SET must keep the filter, not clear it.
+  await new Promise((r) => setTimeout(r, 500)); // its _SET frames arrive on loopback well within this
+  assert.equal(await tab.filter.inputValue(), "node");
+  assert.deepEqual(await tab.notes(), ["Written on node one"], "the list is filtered by the restored filter");
+  await tab.page.context().close();
+});
