@@ -1,6 +1,7 @@
 package wsredis_test
 
 import (
+	"sync"
 	"testing"
 	"time"
 
@@ -16,7 +17,8 @@ import (
 // clients) on three Backends of one redis-server. Its outage is a frozen Redis (SIGSTOP,
 // then SIGCONT), which keeps its data; its wipe kills Redis and starts it again empty, as
 // a Redis without persistence restarts. Short client timeouts make the nodes notice both
-// quickly.
+// quickly. Lost deliveries are dropped between Redis and a node (lossyNode), so the node
+// finds the gap from the versions and fetches the patches from the log in Redis.
 func TestNodes(t *testing.T) {
 	t.Parallel()
 	backendtest.RunNodes(t, func(t *testing.T) backendtest.Nodes {
@@ -24,6 +26,7 @@ func TestNodes(t *testing.T) {
 		var backends []wssync.Backend
 		var sessions []wssync.SessionStore
 		var presence []wssync.PresenceStore
+		var lossies []*lossyNode
 		for range 3 {
 			client := redis.NewClient(&redis.Options{
 				Addr:         srv.Addr(),
@@ -32,7 +35,9 @@ func TestNodes(t *testing.T) {
 				WriteTimeout: 300 * time.Millisecond,
 			})
 			b := closing(t, client, wsredis.Options{OpTimeout: 300 * time.Millisecond, HealthInterval: 300 * time.Millisecond})
-			backends = append(backends, b)
+			lossy := &lossyNode{Backend: b, lose: make(map[string]int)}
+			lossies = append(lossies, lossy)
+			backends = append(backends, lossy)
 			sessions = append(sessions, b)
 			presence = append(presence, b)
 		}
@@ -42,8 +47,42 @@ func TestNodes(t *testing.T) {
 			Stop:      srv.Pause,
 			Start:     srv.Resume,
 			Wipe:      wiper(srv),
-			Sessions:  sessions,
-			Presence:  presence,
+			LoseNext: func(key string, n int) {
+				for _, l := range lossies {
+					l.loseNext(key, n)
+				}
+			},
+			Sessions: sessions,
+			Presence: presence,
+		}
+	})
+}
+
+// lossyNode is a node whose pub/sub deliveries of a key can be dropped on the way from
+// Redis, as a network loses them: the node must notice the gap from the versions and fetch
+// the missing patches from the log in Redis.
+type lossyNode struct {
+	*wsredis.Backend
+	mu   sync.Mutex
+	lose map[string]int // key → deliveries still to drop
+}
+
+func (l *lossyNode) loseNext(key string, n int) {
+	l.mu.Lock()
+	l.lose[key] += n
+	l.mu.Unlock()
+}
+
+func (l *lossyNode) Subscribe(key string, deliver func(wssync.Change)) (stop func()) {
+	return l.Backend.Subscribe(key, func(c wssync.Change) {
+		l.mu.Lock()
+		drop := !c.Lost && l.lose[key] > 0
+		if drop {
+			l.lose[key]--
+		}
+		l.mu.Unlock()
+		if !drop {
+			deliver(c)
 		}
 	})
 }
