@@ -210,7 +210,8 @@ func (o *object) decodeInto(enc, cur [][]byte) error {
 }
 
 // splitDoc splits a state document into o's field encodings, in field order. Members o
-// does not know are ignored; a missing field is an error.
+// does not know are ignored, and a field the document lacks keeps its published encoding:
+// during a rolling deploy, nodes of two versions of a type share one key.
 func (o *object) splitDoc(doc []byte) ([][]byte, error) {
 	out := make([][]byte, len(o.fields))
 	err := patch.ObjectMembers(doc, func(k string, v []byte) error {
@@ -224,7 +225,10 @@ func (o *object) splitDoc(doc []byte) ([][]byte, error) {
 	}
 	for i := range out {
 		if out[i] == nil {
-			return nil, fmt.Errorf("wssync: key %q: the backend's state has no field %q", o.key, o.fields[i].wire)
+			if o.last == nil {
+				return nil, fmt.Errorf("wssync: key %q: the backend's state has no field %q", o.key, o.fields[i].wire)
+			}
+			out[i] = o.last[i]
 		}
 	}
 	return out, nil
