@@ -14,7 +14,7 @@ import (
 
 // DefaultPresenceTTL is how long a member stays listed after its node last refreshed it.
 // Nodes refresh their members every third of it, so a crashed node's members disappear
-// from every other node within 4/3 of the TTL.
+// from every other node within 4/3 of the TTL, plus a store round trip.
 const DefaultPresenceTTL = 15 * time.Second
 
 // Member is one session in a room.
