@@ -77,6 +77,15 @@ type SessionStore interface {
 	// TouchSession extends the record's expiry to ttl from now and returns its
 	// generation (0 when there is no record).
 	TouchSession(ctx context.Context, id string, ttl time.Duration) (generation uint64, err error)
+
+	// ClaimSession announces that claimant (a node) now serves session id: every
+	// WatchClaims callback of every node is called with it, the claimant's own included.
+	// Delivery is at most once, like a Backend's changes.
+	ClaimSession(ctx context.Context, id, claimant string) error
+
+	// WatchClaims calls claimed, one call at a time, with every claim announced from now
+	// on, until stop is called. stop waits for a running call to return.
+	WatchClaims(claimed func(id, claimant string)) (stop func())
 }
 
 // SessionRecord is a session as a SessionStore holds it.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"strings"
 	"sync"
 	"time"
 )
@@ -24,6 +25,7 @@ type MemoryBackend struct {
 	sessions map[string]*memSession
 	rooms    map[string]map[string]memEntry
 	watchers map[string]map[*memSub]struct{}
+	claims   map[*memSub]struct{}
 	down     bool // SetUnavailable
 }
 
@@ -228,6 +230,42 @@ func (m *MemoryBackend) TouchSession(_ context.Context, id string, ttl time.Dura
 	}
 	ms.expires = time.Now().Add(ttl)
 	return ms.rec.Generation, nil
+}
+
+// ClaimSession implements SessionStore.
+func (m *MemoryBackend) ClaimSession(_ context.Context, id, claimant string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.down {
+		return ErrMemoryUnavailable
+	}
+	for s := range m.claims {
+		s.push(Change{Patch: []byte(claimant + " " + id)})
+	}
+	return nil
+}
+
+// WatchClaims implements SessionStore.
+func (m *MemoryBackend) WatchClaims(claimed func(id, claimant string)) (stop func()) {
+	s := newMemSub(func(c Change) {
+		if c.Lost {
+			return
+		}
+		claimant, id, _ := strings.Cut(string(c.Patch), " ")
+		claimed(id, claimant)
+	})
+	m.mu.Lock()
+	if m.claims == nil {
+		m.claims = make(map[*memSub]struct{})
+	}
+	m.claims[s] = struct{}{}
+	m.mu.Unlock()
+	return func() {
+		m.mu.Lock()
+		delete(m.claims, s)
+		m.mu.Unlock()
+		s.stop()
+	}
 }
 
 // liveSession returns the unexpired record of id, dropping an expired one. The caller

@@ -43,6 +43,9 @@ type Manager struct {
 	metrics  *metrics
 	upgrader websocket.Upgrader
 
+	node       string // this Manager's name in session claims
+	stopClaims func() // ends the watch of other nodes' claims; nil without a session store
+
 	mu       sync.Mutex
 	sessions map[string]*managed // by session id
 	perUser  map[string]int      // live connections per user
@@ -73,6 +76,10 @@ func NewManager(factory SessionFactory, opts ...Option) *Manager {
 		perUser:  make(map[string]int),
 	}
 	m.upgrader = websocket.Upgrader{CheckOrigin: cfg.originChecker(), WriteBufferPool: &writeBuffers}
+	if cfg.sessionStore != nil {
+		m.node = newNodeID()
+		m.stopClaims = cfg.sessionStore.WatchClaims(m.claimed)
+	}
 	return m
 }
 
@@ -236,10 +243,13 @@ func (m *Manager) serve(ws *websocket.Conn, id Identity) {
 		return
 	}
 	<-ms.ready
-	if ms.err == nil && !created && m.cfg.sessionStore != nil {
-		if err := ms.sess.refresh(ms.sess.ctx); err != nil {
-			m.cfg.logger.Warn("wssync: cannot check the stored session", "session", id.Session, "err", err)
+	if ms.err == nil && m.cfg.sessionStore != nil {
+		if !created {
+			if err := ms.sess.refresh(ms.sess.ctx); err != nil {
+				m.cfg.logger.Warn("wssync: cannot check the stored session", "session", id.Session, "err", err)
+			}
 		}
+		m.claim(id.Session)
 	}
 	switch {
 	case ms.err == nil:
@@ -388,6 +398,9 @@ func (m *Manager) Shutdown(ctx context.Context) error {
 		}
 		wg.Wait()
 		m.work.Wait()
+		if m.stopClaims != nil {
+			m.stopClaims()
+		}
 	}()
 	select {
 	case <-done:

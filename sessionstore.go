@@ -27,9 +27,12 @@ var errForeignSession = errors.New("wssync: the stored session belongs to anothe
 // holds the session from an earlier connection reloads it when another node has changed
 // it since.
 //
-// Deploy behind any load balancer: sticky routing is not needed. One session should have
-// one live connection at a time; two connections of the same session on two nodes at
-// once each see their own copy until one of them reconnects.
+// A session lives on one node at a time: every connection a Manager serves is announced
+// (SessionStore.ClaimSession), and a Manager that holds the same session lets it go (its
+// connection gets _DISCONNECT and 4000, its tasks are cancelled, Stats.SessionsMoved
+// counts it). Should an announcement be lost, a node that reconnects the session still
+// reloads it from the store's generation counter. Deploy behind any load balancer: sticky
+// routing is not needed. Shutdown ends the Manager's watch of other nodes' claims.
 func WithSessionStore(store SessionStore) Option {
 	return func(c *config) { c.sessionStore = store }
 }

@@ -65,6 +65,7 @@ func RunNodes(t *testing.T, newNodes func(t *testing.T) Nodes) {
 	t.Run("StoreOutage", func(t *testing.T) { testOutage(t, newNodes(t)) })
 	t.Run("StoreRestartsEmpty", func(t *testing.T) { testWipe(t, newNodes(t)) })
 	t.Run("SessionMovesBetweenNodes", func(t *testing.T) { testSessionMoves(t, newNodes(t)) })
+	t.Run("SessionLivesOnOneNode", func(t *testing.T) { testSessionClaimed(t, newNodes(t)) })
 	t.Run("PresenceAcrossNodes", func(t *testing.T) { testRoomPresence(t, newNodes(t)) })
 }
 
@@ -446,10 +447,18 @@ type View struct {
 
 func startManager(t *testing.T, store wssync.SessionStore) string {
 	t.Helper()
-	return serveManager(t, wssync.NewManager(func(ctx context.Context, sess *wssync.Session) error {
+	url, _ := startViewManager(t, store)
+	return url
+}
+
+// startViewManager serves a Manager whose sessions hold a View, kept in store.
+func startViewManager(t *testing.T, store wssync.SessionStore) (string, *wssync.Manager) {
+	t.Helper()
+	m := wssync.NewManager(func(ctx context.Context, sess *wssync.Session) error {
 		_, err := wssync.Register(sess, "VIEW", &View{Filter: "default"})
 		return err
-	}, wssync.WithSessionStore(store)))
+	}, wssync.WithSessionStore(store))
+	return serveManager(t, m), m
 }
 
 func serveManager(t *testing.T, m *wssync.Manager) string {
@@ -504,9 +513,11 @@ func testSessionMoves(t *testing.T, nodes Nodes) {
 	if len(nodes.Sessions) < 3 {
 		t.Skip("no session stores")
 	}
+	// Claims are lost on the way here, so a node that held the session finds out it moved
+	// from the record's generation (SessionLivesOnOneNode tests the claims).
 	urls := make([]string, 3)
 	for i := range urls {
-		urls[i] = startManager(t, nodes.Sessions[i])
+		urls[i] = startManager(t, lostClaims{nodes.Sessions[i]})
 	}
 	session := "tab-" + fmt.Sprint(time.Now().UnixNano())
 	visit(t, urls[0], session, "default", "set on node0")
@@ -658,3 +669,62 @@ func testWipe(t *testing.T, nodes Nodes) {
 		return converged(ctx, nodes.Backends[0], key, ns, cs)
 	})
 }
+
+// testSessionClaimed: a session connected on one node that a client opens on another (the
+// load balancer moved it while the first socket was still up) is let go by the first
+// node: its connection gets _DISCONNECT and 4000, and it frees the session.
+func testSessionClaimed(t *testing.T, nodes Nodes) {
+	if len(nodes.Sessions) < 2 {
+		t.Skip("no session stores")
+	}
+	ctx := ctxFor(t)
+	url0, m0 := startViewManager(t, nodes.Sessions[0])
+	url1, _ := startViewManager(t, nodes.Sessions[1])
+	session := "tab-" + fmt.Sprint(time.Now().UnixNano())
+	old := dialAs(t, url0, "alice", session)
+	if _, err := wssynctest.WaitState(ctx, old, "VIEW", func(View) bool { return true }); err != nil {
+		t.Fatal(err)
+	}
+	if err := old.Patch("VIEW", wssynctest.Replace("/filter", "on node0")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := wssynctest.WaitState(ctx, old, "VIEW", func(v View) bool { return v.Filter == "on node0" }); err != nil {
+		t.Fatal(err)
+	}
+
+	moved := dialAs(t, url1, "alice", session)
+	if _, err := wssynctest.WaitState(ctx, moved, "VIEW", func(v View) bool { return v.Filter == "on node0" }); err != nil {
+		t.Fatalf("the session on node1: %v", err)
+	}
+	select {
+	case <-old.Done():
+	case <-ctx.Done():
+		t.Fatal("node0 kept serving a session node1 took over")
+	}
+	var ce *websocket.CloseError
+	if !errors.As(old.CloseError(), &ce) || ce.Code != wssync.CloseReplaced {
+		t.Fatalf("node0's connection closed with %v, want %d", old.CloseError(), wssync.CloseReplaced)
+	}
+	if _, err := old.WaitFrame(ctx, func(f wssynctest.Frame) bool { return f.Type == "_DISCONNECT" }); err != nil {
+		t.Fatalf("no _DISCONNECT before the close: %v", err)
+	}
+	waitUntil(t, "node0 to free the session", func() error {
+		if st := m0.Stats(); st.SessionsMoved != 1 || m0.Len() != 0 {
+			return fmt.Errorf("node0 holds %d sessions, moved %d", m0.Len(), st.SessionsMoved)
+		}
+		return nil
+	})
+	// The client is served on node1 as before.
+	if err := moved.Patch("VIEW", wssynctest.Replace("/filter", "on node1")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := wssynctest.WaitState(ctx, moved, "VIEW", func(v View) bool { return v.Filter == "on node1" }); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// lostClaims is a SessionStore whose claims never reach the other nodes, as when pub/sub
+// drops them.
+type lostClaims struct{ wssync.SessionStore }
+
+func (lostClaims) ClaimSession(context.Context, string, string) error { return nil }

@@ -1,0 +1,65 @@
+package wssync
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+)
+
+// A session lives on one node at a time. A Manager with a session store announces every
+// connection it serves (SessionStore.ClaimSession, under its node id); a Manager that
+// holds the same session from an earlier connection then lets it go: its live connection,
+// if any, gets _DISCONNECT and close 4000 (as when a newer connection replaces it on one
+// node, so the client does not reconnect there), its tasks are cancelled and its objects
+// freed. A later connection to that node builds the session again from the store.
+
+// newNodeID names a Manager in its claims.
+func newNodeID() string {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// claim announces that this node serves session id.
+func (m *Manager) claim(id string) {
+	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
+	defer cancel()
+	if err := m.cfg.sessionStore.ClaimSession(ctx, id, m.node); err != nil {
+		m.cfg.logger.Warn("wssync: cannot announce the session to other nodes", "session", id, "err", err)
+	}
+}
+
+// claimed is the WatchClaims callback: another node now serves session id, so this one
+// lets its copy go.
+func (m *Manager) claimed(id, claimant string) {
+	if claimant == m.node {
+		return
+	}
+	m.mu.Lock()
+	ms, ok := m.sessions[id]
+	if !ok || m.closing {
+		m.mu.Unlock()
+		return
+	}
+	delete(m.sessions, id)
+	if ms.expiry != nil {
+		ms.expiry.Stop()
+		ms.expiry = nil
+	}
+	m.work.Add(1)
+	m.mu.Unlock()
+	m.metrics.sessionsMoved.Add(1)
+	go func() { // Close waits for connections and tasks: not in the watch's callback
+		defer m.work.Done()
+		<-ms.ready
+		ms.sess.replacedElsewhere()
+	}()
+}
+
+// replacedElsewhere closes the session because another node serves it now.
+func (s *Session) replacedElsewhere() {
+	if c := s.live.Swap(nil); c != nil {
+		c.closeWith(CloseReplaced, "replaced by a connection on another server", disconnectFrame())
+	}
+	s.Close()
+}
