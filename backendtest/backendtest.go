@@ -4,9 +4,9 @@
 //
 // Run checks the interfaces directly: versions, conflicts, catch-up patches, delivery
 // order across nodes, Lost after an interruption, versions never reused after the store
-// restarted empty, stop, session records and their TTL, presence entries, notifications
-// and expiry. RunNodes checks whole wssync nodes (shared objects, WebSocket clients) on top
-// of a backend. The in-memory backend runs Run like this:
+// restarted empty, stop, session records and their TTL, session claims, presence entries,
+// notifications and expiry. RunNodes checks whole wssync nodes (shared objects, WebSocket
+// clients) on top of a backend. The in-memory backend runs Run like this:
 //
 //	func TestConformance(t *testing.T) {
 //		backendtest.Run(t, func(t *testing.T) backendtest.Cluster {
@@ -91,6 +91,7 @@ func Run(t *testing.T, newCluster func(t *testing.T) Cluster) {
 		{name: "RestartEmpty", serial: true, run: testRestartEmpty},
 		{name: "Session", run: testSession},
 		{name: "SessionExpiry", run: testSessionExpiry},
+		{name: "Claims", run: testClaims},
 		{name: "Presence", run: testPresence},
 		{name: "PresenceExpiry", run: testPresenceExpiry},
 	}

@@ -1,6 +1,12 @@
 package backendtest
 
 import (
+	"crypto/rand"
+	"encoding/hex"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -136,4 +142,222 @@ func errString(err error) string {
 		return "no error"
 	}
 	return err.Error()
+}
+
+// claim is one call of a WatchClaims callback.
+type claim struct{ id, claimant string }
+
+// claimWatcher records the claims a WatchClaims callback gets whose claimant starts with
+// prefix: a store shared with other subtests carries their claims too.
+type claimWatcher struct {
+	prefix string
+
+	mu       sync.Mutex
+	got      []claim
+	running  bool
+	overlaps int  // calls that began while another was running
+	stopped  bool // set once stop returned; a call after that is counted in late
+	late     int
+	signal   chan struct{}
+}
+
+func newClaimWatcher(prefix string) *claimWatcher {
+	return &claimWatcher{prefix: prefix, signal: make(chan struct{}, 1)}
+}
+
+func (w *claimWatcher) claimed(id, claimant string) {
+	if !strings.HasPrefix(claimant, w.prefix) {
+		return
+	}
+	w.mu.Lock()
+	if w.running {
+		w.overlaps++
+	}
+	w.running = true
+	if w.stopped {
+		w.late++
+	}
+	w.got = append(w.got, claim{id, claimant})
+	w.mu.Unlock()
+	select {
+	case w.signal <- struct{}{}:
+	default:
+	}
+	w.mu.Lock()
+	w.running = false
+	w.mu.Unlock()
+}
+
+// watch makes w watch the claims on n. The returned stop calls the backend's stop twice,
+// which the interface allows, and marks w stopped; the test's end calls it too.
+func (w *claimWatcher) watch(t *testing.T, n Node) (stop func()) {
+	backendStop := n.WatchClaims(w.claimed)
+	stop = onlyOnce(func() {
+		backendStop()
+		backendStop()
+		w.mu.Lock()
+		w.stopped = true
+		w.mu.Unlock()
+	})
+	t.Cleanup(stop)
+	return stop
+}
+
+func (w *claimWatcher) snapshot() (got []claim, overlaps, late int) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return append([]claim(nil), w.got...), w.overlaps, w.late
+}
+
+// waitAll waits until w got every claim of want, at most waitTimeout, and returns what it
+// got.
+func (w *claimWatcher) waitAll(t *testing.T, name string, want []claim) []claim {
+	t.Helper()
+	deadline := time.NewTimer(waitTimeout)
+	defer deadline.Stop()
+	for {
+		got, _, _ := w.snapshot()
+		missing := 0
+		for _, c := range want {
+			if !slices.Contains(got, c) {
+				missing++
+			}
+		}
+		if missing == 0 {
+			return got
+		}
+		select {
+		case <-w.signal:
+		case <-deadline.C:
+			t.Fatalf("%s: after %v, %d of %d claims missing; got %q", name, waitTimeout, missing, len(want), got)
+		}
+	}
+}
+
+// claimantFor returns a claimant unique to this run of the subtest, in hex like the node
+// ids of wssync.
+func claimantFor(t *testing.T) string {
+	b := make([]byte, 8)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	return hex.EncodeToString(b)
+}
+
+func testClaims(t *testing.T, c Cluster) {
+	ctx := testContext(t)
+	prefix := claimantFor(t)
+	other := prefix + "ff" // a second claimant, a claim made on another node
+	ids := []string{
+		"plain",
+		"with space",
+		" leading and trailing ",
+		"ünïcødé ✓ 会话",
+		"{braces}",
+		"}{",
+		"3 abc",                            // looks like a length-prefixed encoding
+		"ends like the claimant " + prefix, // and like a claimant-last one
+		"",
+		strings.Repeat("x", 128),
+		strings.Repeat("é{ }", 32), // 128 characters, 160 bytes
+		"line\nbreak\ttab\x00nul",
+	}
+
+	watchers := make([]*claimWatcher, len(c.Nodes))
+	stops := make([]func(), len(c.Nodes))
+	for i, n := range c.Nodes {
+		watchers[i] = newClaimWatcher(prefix)
+		stops[i] = watchers[i].watch(t, n)
+	}
+
+	// Claims made right after WatchClaims returned reach every watcher, the claimant's own
+	// node included.
+	var want []claim
+	for _, id := range ids {
+		if err := c.Nodes[0].ClaimSession(ctx, id, prefix); err != nil {
+			t.Fatalf("ClaimSession(%q): %v", id, err)
+		}
+		want = append(want, claim{id, prefix})
+	}
+	if err := nodeAt(c, 1).ClaimSession(ctx, "from node 1", other); err != nil {
+		t.Fatalf("ClaimSession on node 1: %v", err)
+	}
+	want = append(want, claim{"from node 1", other})
+	for i, w := range watchers {
+		name := "watcher on node " + strconv.Itoa(i)
+		got := w.waitAll(t, name, want)
+		if len(got) != len(want) {
+			t.Errorf("%s: %d claims, want %d (each once): %q", name, len(got), len(want), got)
+		}
+		if _, overlaps, _ := w.snapshot(); overlaps > 0 {
+			t.Errorf("%s: %d calls began while another was running", name, overlaps)
+		}
+	}
+
+	// stop ends delivery. Once a fresh watcher of the same node has a later claim, a
+	// stopped one would have had it too.
+	for _, stop := range stops {
+		stop()
+	}
+	fresh := make([]*claimWatcher, len(c.Nodes))
+	for i, n := range c.Nodes {
+		fresh[i] = newClaimWatcher(prefix)
+		fresh[i].watch(t, n)
+	}
+	after := []claim{{"after stop 1", prefix}, {"after stop 2", prefix}}
+	for _, a := range after {
+		if err := c.Nodes[0].ClaimSession(ctx, a.id, a.claimant); err != nil {
+			t.Fatalf("ClaimSession(%q): %v", a.id, err)
+		}
+	}
+	for i, w := range fresh {
+		w.waitAll(t, "fresh watcher on node "+strconv.Itoa(i), after)
+	}
+	for i, w := range watchers {
+		if got, _, late := w.snapshot(); len(got) != len(want) || late != 0 {
+			t.Errorf("stopped watcher on node %d: %d claims (%d after stop returned), want %d: %q", i, len(got), late, len(want), got)
+		}
+	}
+
+	// stop waits for a running call to return.
+	entered := make(chan struct{})
+	release := make(chan struct{})
+	var once sync.Once
+	blockStop := c.Nodes[0].WatchClaims(func(id, claimant string) {
+		if claimant != prefix {
+			return
+		}
+		once.Do(func() {
+			close(entered)
+			<-release
+		})
+	})
+	releaseOnce := onlyOnce(func() { close(release) })
+	t.Cleanup(onlyOnce(blockStop))
+	t.Cleanup(releaseOnce) // runs first, should the test end early
+	if err := c.Nodes[0].ClaimSession(ctx, "blocking", prefix); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-entered:
+	case <-time.After(waitTimeout):
+		t.Fatalf("no call for the claim within %v", waitTimeout)
+	}
+	returned := make(chan struct{})
+	go func() {
+		blockStop()
+		close(returned)
+	}()
+	select {
+	case <-returned:
+		t.Error("stop returned while the callback was running")
+	case <-time.After(100 * time.Millisecond):
+	}
+	releaseOnce()
+	select {
+	case <-returned:
+	case <-time.After(waitTimeout):
+		t.Fatalf("stop did not return within %v of the callback returning", waitTimeout)
+	}
+	blockStop() // a second time: harmless
 }

@@ -41,8 +41,8 @@ type Options struct {
 	MaxBackoff time.Duration
 
 	// OpTimeout bounds each Redis call whose context has no deadline, and how long
-	// Subscribe and WatchPresence wait for Redis to confirm the subscription. Default 2 s.
-	// go-redis applies a context's deadline to the socket only when the client was made
+	// Subscribe, WatchPresence and WatchClaims wait for Redis to confirm the subscription.
+	// Default 2 s. go-redis applies a context's deadline to the socket only when the client was made
 	// with ContextTimeoutEnabled; otherwise its own ReadTimeout and WriteTimeout apply.
 	OpTimeout time.Duration
 
@@ -82,8 +82,8 @@ func (o Options) withDefaults() Options {
 
 // Backend is a wssync.Backend, wssync.SessionStore and wssync.PresenceStore on Redis.
 // Create it with New; it is safe for concurrent use. It holds one Pub/Sub connection of the
-// client, opened by the first Subscribe or WatchPresence, and one goroutine reading it;
-// Close ends both.
+// client, opened by the first Subscribe, WatchPresence or WatchClaims, and one goroutine
+// reading it; Close ends both.
 type Backend struct {
 	client redis.UniversalClient
 	opts   Options
@@ -115,10 +115,11 @@ func New(client redis.UniversalClient, opts Options) *Backend {
 // was set; never nil.
 func (b *Backend) Logger() *slog.Logger { return b.log }
 
-// Close ends every subscription and presence watch and waits for the backend's goroutine
-// to return; no deliver or changed function is called after Close returns. Subscribe and
-// WatchPresence after Close return a stop function that does nothing. Close does not close
-// the client. It is safe to call more than once.
+// Close ends every subscription, presence watch and claim watch and waits for the
+// backend's goroutine to return; no deliver, changed or claimed function is called after
+// Close returns. Subscribe, WatchPresence and WatchClaims after Close return a stop
+// function that does nothing. Close does not close the client. It is safe to call more
+// than once.
 func (b *Backend) Close() { b.hub.close() }
 
 // opContext returns ctx bounded by OpTimeout when it has no deadline of its own.

@@ -20,6 +20,8 @@
 //	                                (the patches of the commits after the one that created KEY)
 //	wssync:{KEY}:changes            channel: "<version> <patch>" for every commit
 //	wssync:session:{ID}             hash: _user, _gen, "o:<object key>" → "<version> <state>"
+//	wssync:sessions:claims          channel: "<byte length of ID> <ID><claimant>" for every
+//	                                ClaimSession (one channel for all sessions)
 //	wssync:presence:{ROOM}:expiry   sorted set: entry id, score = expiry (ms, Redis's clock)
 //	wssync:presence:{ROOM}:data     hash: entry id → data
 //	wssync:presence:{ROOM}:changes  channel: "set" or "remove" when entries changed
@@ -27,8 +29,10 @@
 // The braces are Redis Cluster hash tags, so all keys of one object, session or room live
 // in one slot. Object keys, session ids and rooms go in as they are, except that an empty
 // one, or one starting with '}' or '\', gets a '\' in front (Redis would ignore an empty
-// tag). Objects never expire; session records expire after the TTL of their last write;
-// presence keys a minute after their last entry.
+// tag). The claims channel has no hash tag: in a Redis Cluster, PUBLISH reaches the
+// subscribers on every node whatever the channel's slot. Objects never expire; session
+// records expire after the TTL of their last write; presence keys a minute after their
+// last entry.
 //
 // Every write is one Lua script, so it is atomic and takes one round trip: Commit checks
 // the version, stores the state, appends the patch to the log and publishes it; SetPresence
@@ -50,26 +54,28 @@
 //
 // # Subscriptions
 //
-// A Backend holds one Pub/Sub connection, opened by the first Subscribe or WatchPresence,
-// and one goroutine that reads it and calls every subscriber's function, one call at a time.
-// Subscribe returns once Redis confirmed the subscription (at most Options.OpTimeout), so a
-// Load after it misses nothing.
+// A Backend holds one Pub/Sub connection, opened by the first Subscribe, WatchPresence or
+// WatchClaims, and one goroutine that reads it and calls every subscriber's function, one
+// call at a time. Subscribe returns once Redis confirmed the subscription (at most
+// Options.OpTimeout), so a Load after it misses nothing; so do WatchPresence and
+// WatchClaims, so a claim published after WatchClaims returned reaches it.
 //
 // When the connection breaks (Redis restarts, a network failure, CLIENT KILL, a ping that
 // gets no answer for Options.HealthInterval), the backend logs a warning, opens a new
 // connection with exponential backoff and full jitter (Options.MinBackoff, MaxBackoff),
 // subscribes every channel on it, logs that it is back, and delivers Change{Lost: true} to
 // every subscriber and calls every presence watcher: messages published in between are
-// gone, and the subscribers reload. It does not rely on go-redis's own silent reconnecting:
-// a SUBSCRIBE confirmation it did not ask for counts as a break too.
+// gone, and the subscribers reload. Claim watchers just resume: a claim lost in between is
+// not redelivered. It does not rely on go-redis's own silent reconnecting: a SUBSCRIBE
+// confirmation it did not ask for counts as a break too.
 //
 // # Concurrency
 //
 // A Backend is safe for concurrent use. Load, Commit and the session and presence
 // methods block for one round trip, bounded by their context or, when it has no deadline,
-// by Options.OpTimeout. Deliver and changed functions run on the backend's goroutine: they
-// must return quickly and must not call their own stop function. Close stops that
-// goroutine and waits for it; the caller closes the client afterwards.
+// by Options.OpTimeout. Deliver, changed and claimed functions run on the backend's
+// goroutine: they must return quickly and must not call their own stop function. Close
+// stops that goroutine and waits for it; the caller closes the client afterwards.
 //
 // # Logging
 //

@@ -8,6 +8,7 @@ import "strings"
 //	wssync:{KEY}:log                list: "<version> <patch>", newest first, LogLength long
 //	wssync:{KEY}:changes            channel: "<version> <patch>" for every commit
 //	wssync:session:{ID}             hash: _user, _gen, and "o:"+object key → "<version> <state>"
+//	wssync:sessions:claims          channel: "<byte length of ID> <ID><claimant>" for every claim
 //	wssync:presence:{ROOM}:expiry   sorted set: entry id, score = expiry in ms of Redis's clock
 //	wssync:presence:{ROOM}:data     hash: entry id → data
 //	wssync:presence:{ROOM}:changes  channel: a message whenever an entry is new, changed or removed
@@ -42,6 +43,10 @@ func (b *Backend) changesChannel(key string) string { return b.objectName(key, "
 func (b *Backend) sessionKey(id string) string {
 	return b.opts.Prefix + "session:{" + tag(id) + "}"
 }
+
+// claimsChannel is the one channel of every session claim. It has no hash tag: PUBLISH
+// and SUBSCRIBE reach every node of a Redis Cluster whatever the name's slot.
+func (b *Backend) claimsChannel() string { return b.opts.Prefix + "sessions:claims" }
 
 func (b *Backend) presenceName(room, suffix string) string {
 	return b.opts.Prefix + "presence:{" + tag(room) + "}:" + suffix

@@ -615,3 +615,75 @@ func TestStopUnsubscribes(t *testing.T) {
 	}
 	cs.waitVersion(t, 0, v)
 }
+
+// claims records what a WatchClaims callback gets.
+type claims struct {
+	mu  sync.Mutex
+	got []string // "<id>|<claimant>"
+}
+
+func (c *claims) claimed(id, claimant string) {
+	c.mu.Lock()
+	c.got = append(c.got, id+"|"+claimant)
+	c.mu.Unlock()
+}
+
+func (c *claims) has(want string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, g := range c.got {
+		if g == want {
+			return nil
+		}
+	}
+	return fmt.Errorf("no claim %q among %q", want, c.got)
+}
+
+// TestClaims checks the claims channel and its messages, that a malformed message is
+// skipped, and that a watch resumes after the Pub/Sub connection was killed.
+func TestClaims(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	admin := srv.Client(t)
+	ctx := testContext(t)
+	b := newBackend(t, srv.Addr(), wsredis.Options{MinBackoff: time.Millisecond, MaxBackoff: 10 * time.Millisecond})
+	var c claims
+	t.Cleanup(b.WatchClaims(c.claimed))
+
+	ps := admin.Subscribe(ctx, "wssync:sessions:claims")
+	defer ps.Close()
+	if _, err := ps.Receive(ctx); err != nil { // the confirmation
+		t.Fatal(err)
+	}
+	if err := b.ClaimSession(ctx, "a b{c}é", "0f1e"); err != nil {
+		t.Fatal(err)
+	}
+	if msg, err := ps.ReceiveMessage(ctx); err != nil || msg.Payload != "8 a b{c}é0f1e" {
+		t.Errorf("message %+v, %v; want %q", msg, err, "8 a b{c}é0f1e") // é is two bytes
+	}
+
+	// Malformed messages are skipped; the good one after them arrives alone.
+	for _, m := range []string{"", "x", "5 ab", "-1 x", "1x ab", "3 abc"} {
+		if err := admin.Publish(ctx, "wssync:sessions:claims", m).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	retry(t, "the last claim", func() error { return c.has("abc|") })
+	c.mu.Lock()
+	if want := []string{"a b{c}é|0f1e", "abc|"}; fmt.Sprint(c.got) != fmt.Sprint(want) {
+		t.Errorf("claims %q, want %q", c.got, want)
+	}
+	c.mu.Unlock()
+
+	// After the connection was killed, claims arrive again once it is back (the ones in
+	// between are lost: claim until one arrives).
+	if err := admin.ClientKillByFilter(ctx, "TYPE", "pubsub").Err(); err != nil {
+		t.Fatal(err)
+	}
+	retry(t, "a claim after the connection was killed", func() error {
+		if err := b.ClaimSession(ctx, "after", "aa"); err != nil {
+			return err
+		}
+		return c.has("after|aa")
+	})
+}

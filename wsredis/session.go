@@ -117,3 +117,61 @@ func (b *Backend) TouchSession(ctx context.Context, id string, ttl time.Duration
 	}
 	return uint64(gen), nil
 }
+
+// ClaimSession announces that claimant (a node) now serves session id: it publishes
+// "<length of id> <id><claimant>" on the claims channel (see the package documentation),
+// which every WatchClaims callback of every Backend with the same Prefix receives, the
+// claimant's own included. One PUBLISH; a Backend whose subscription is broken at the
+// time misses the claim (delivery is at most once).
+func (b *Backend) ClaimSession(ctx context.Context, id, claimant string) error {
+	ctx, cancel := b.opContext(ctx)
+	defer cancel()
+	if err := b.client.Publish(ctx, b.claimsChannel(), claimMessage(id, claimant)).Err(); err != nil {
+		return fmt.Errorf("wsredis: claim session %q: %w", id, err)
+	}
+	return nil
+}
+
+// WatchClaims calls claimed with every claim announced by ClaimSession on any node from
+// now on, from the backend's goroutine and one call at a time, until stop is called.
+// claimed shares that goroutine with deliver functions: it must return quickly and must not
+// call its own stop.
+//
+// WatchClaims blocks like Subscribe until Redis confirms the subscription (at most
+// OpTimeout), so a claim published after it returns is delivered. Claims published while
+// the subscription is broken are lost: nothing is redelivered, and the watch resumes once
+// the backend is subscribed again. A malformed message on the channel is logged and
+// skipped. stop ends the watch and waits for a running claimed call to return; calling it
+// more than once is harmless.
+func (b *Backend) WatchClaims(claimed func(id, claimant string)) (stop func()) {
+	return b.hub.subscribe(b.claimsChannel(), func(payload string, lost bool) {
+		if lost {
+			return // nothing to redeliver
+		}
+		id, claimant, ok := parseClaim(payload)
+		if !ok {
+			b.log.Warn("wsredis: malformed message on the claims channel; skipped", "message", payload)
+			return
+		}
+		claimed(id, claimant)
+	})
+}
+
+// claimMessage encodes a claim as "<byte length of id> <id><claimant>", which keeps any
+// bytes in either string apart.
+func claimMessage(id, claimant string) string {
+	return strconv.Itoa(len(id)) + " " + id + claimant
+}
+
+// parseClaim decodes a claimMessage.
+func parseClaim(payload string) (id, claimant string, ok bool) {
+	ls, rest, ok := strings.Cut(payload, " ")
+	if !ok {
+		return "", "", false
+	}
+	n, err := strconv.ParseUint(ls, 10, 64)
+	if err != nil || n > uint64(len(rest)) {
+		return "", "", false
+	}
+	return rest[:n], rest[n:], true
+}
