@@ -15,7 +15,7 @@ import (
 // commitScript makes ARGV[3] the next version of an object whose version is ARGV[1],
 // keeps its patch in the log and publishes it. It returns {1, version set} on success,
 // {0, stored version} when the stored version is another. Versions are decimal strings,
-// compared as strings.
+// compared as strings (go-redis writes a uint64 argument in decimal).
 //
 // The next version is ARGV[2] (ARGV[1]+1), except when the commit creates the object
 // (ARGV[1] = 0 and the key does not exist): then it is the time of Redis's clock in
@@ -102,9 +102,8 @@ return {v, redis.call('HGET', KEYS[1], 's')}
 func (b *Backend) Load(ctx context.Context, key string, since uint64) (wssync.Snapshot, error) {
 	ctx, cancel := b.opContext(ctx)
 	defer cancel()
-	next := strconv.FormatUint(since+1, 10)
 	res, err := loadScript.Run(ctx, b.client, []string{b.stateKey(key), b.logKey(key)},
-		strconv.FormatUint(since, 10), next).Slice()
+		since, since+1).Slice()
 	if err != nil {
 		return wssync.Snapshot{}, fmt.Errorf("wsredis: load %q: %w", key, err)
 	}
@@ -188,8 +187,8 @@ func (b *Backend) Commit(ctx context.Context, key string, base uint64, state, pa
 	ctx, cancel := b.opContext(ctx)
 	defer cancel()
 	res, err := commitScript.Run(ctx, b.client, []string{b.stateKey(key), b.logKey(key)},
-		strconv.FormatUint(base, 10),
-		strconv.FormatUint(base+1, 10),
+		base,
+		base+1,
 		state,
 		patch,
 		b.opts.LogLength,
