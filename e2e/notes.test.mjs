@@ -3,35 +3,12 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { launchBrowser, personContext } from "./lib/browser.mjs";
+import { launchBrowser, openTab } from "./lib/browser.mjs";
 import { artifactsDir, startServer } from "./lib/server.mjs";
 import { eventually } from "./lib/wait.mjs";
 
 let server, browser, a, b;
 const pageErrors = [];
-
-/** One person's tab, with the few locators the tests use. */
-async function openTab(tag) {
-  const context = await personContext(browser, server.url, tag);
-  const page = await context.newPage();
-  page.on("pageerror", (e) => pageErrors.push(`${tag}: ${e.message}`));
-  await page.goto(server.url);
-  const tab = {
-    tag,
-    page,
-    title: page.getByLabel("Title", { exact: true }),
-    filter: page.getByLabel("Filter notes"),
-    newNote: page.getByLabel("New note"),
-    status: () => page.getByTestId("connection").getAttribute("data-status"),
-    notes: () => page.getByTestId("note").locator(".text").allTextContents(),
-    toast: (text) => page.getByTestId("toast").filter({ hasText: text }),
-    progress: () => page.getByTestId("progress").evaluate((el) => el.value),
-    button: (name) => page.getByRole("button", { name, exact: true }),
-  };
-  await eventually(`${tag} to connect`, async () => (await tab.status()) === "open");
-  await eventually(`${tag} to show the notes`, async () => (await tab.notes()).length > 0);
-  return tab;
-}
 
 async function addNote(tab, text) {
   await tab.newNote.fill(text);
@@ -59,8 +36,8 @@ async function withScreenshots(name, fn) {
 before(async () => {
   server = await startServer("notes");
   browser = await launchBrowser();
-  a = await openTab("A");
-  b = await openTab("B");
+  a = await openTab(browser, server.url, "A", pageErrors);
+  b = await openTab(browser, server.url, "B", pageErrors);
 }, { timeout: 300_000 });
 
 after(async () => {

@@ -4,32 +4,13 @@
 // keeps its own session (its filter), restored from Redis.
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { launchBrowser } from "./lib/browser.mjs";
+import { launchBrowser, openTab } from "./lib/browser.mjs";
 import { startBalancer, startRedis } from "./lib/scaleout.mjs";
 import { startServer } from "./lib/server.mjs";
 import { eventually } from "./lib/wait.mjs";
 
 let redis, servers, balancer, browser;
 const pageErrors = [];
-
-async function openTab(tag, url) {
-  const context = await browser.newContext({ viewport: { width: 1000, height: 680 } });
-  const page = await context.newPage();
-  page.on("pageerror", (e) => pageErrors.push(`${tag}: ${e.message}`));
-  await page.goto(url);
-  const tab = {
-    tag,
-    page,
-    title: page.getByLabel("Title", { exact: true }),
-    filter: page.getByLabel("Filter notes"),
-    newNote: page.getByLabel("New note"),
-    status: () => page.getByTestId("connection").getAttribute("data-status"),
-    notes: () => page.getByTestId("note").locator(".text").allTextContents(),
-  };
-  await eventually(`${tag} to connect`, async () => (await tab.status()) === "open");
-  await eventually(`${tag} to show the notes`, async () => (await tab.notes()).length > 0);
-  return tab;
-}
 
 before(async () => {
   redis = await startRedis();
@@ -48,11 +29,11 @@ after(async () => {
 });
 
 test("tabs on two servers see each other's edits through Redis", { timeout: 60_000 }, async () => {
-  const one = await openTab("on-node1", servers[0].url);
-  const two = await openTab("on-node2", servers[1].url);
+  const one = await openTab(browser, servers[0].url, "on-node1", pageErrors);
+  const two = await openTab(browser, servers[1].url, "on-node2", pageErrors);
 
   await one.newNote.fill("Written on node one");
-  await one.page.getByRole("button", { name: "Add", exact: true }).click();
+  await one.button("Add").click();
   await eventually("node two's tab to show node one's note", async () => (await two.notes()).includes("Written on node one"));
 
   await two.title.fill("Shared across servers");
@@ -62,7 +43,7 @@ test("tabs on two servers see each other's edits through Redis", { timeout: 60_0
 });
 
 test("a tab moved to the other server keeps its session", { timeout: 60_000 }, async () => {
-  const tab = await openTab("behind-balancer", balancer.url);
+  const tab = await openTab(browser, balancer.url, "behind-balancer", pageErrors);
   await tab.filter.fill("node");
   await eventually("the filter to be sent", async () => (await tab.filter.getAttribute("aria-busy")) === "false");
   await eventually("the filter to come back from node one", async () => (await tab.filter.inputValue()) === "node");
