@@ -69,6 +69,13 @@ export async function startBalancer(targets) {
   let current = 0;
   const open = new Set();
   const target = () => new URL(targets[current]);
+  const cutAll = () => {
+    for (const { socket, up } of open) {
+      socket.destroy();
+      up.destroy();
+    }
+    open.clear();
+  };
   const server = http.createServer((req, res) => {
     const t = target();
     const up = http.request({ host: t.hostname, port: t.port, path: req.url, method: req.method, headers: req.headers }, (r) => {
@@ -108,18 +115,11 @@ export async function startBalancer(targets) {
     url: `http://127.0.0.1:${server.address().port}`,
     moveTo(i) {
       current = i;
-      for (const { socket, up } of open) {
-        socket.destroy();
-        up.destroy();
-      }
-      open.clear();
+      cutAll();
     },
     close: () =>
       new Promise((resolve) => {
-        for (const { socket, up } of open) {
-          socket.destroy();
-          up.destroy();
-        }
+        cutAll();
         server.close(resolve);
         server.closeAllConnections();
       }),
