@@ -4,7 +4,7 @@ import { type BinaryPayload, type Returns, SyncError } from "../src";
 import { useServer } from "./helpers";
 import { type Frame, sleep } from "./server";
 
-const { session, connect } = useServer();
+const { session, live } = useServer();
 
 type Actions = {
   rename: { index: number; text: string } & Returns<string>;
@@ -12,13 +12,8 @@ type Actions = {
 };
 type Tasks = { import: { source: string }; export: undefined };
 
-async function setup(opts: Parameters<typeof session>[0] = {}) {
-  const s = session(opts);
-  const k = s.sync<{ n: number }, Actions, Tasks>("NOTES", { n: 0 });
-  const c = await connect(s);
-  c.send({ type: "_SET:NOTES", data: { n: 0 }, v: 1 });
-  await vi.waitFor(() => expect(k.getSnapshot().loaded).toBe(true));
-  return { s, k, c };
+function setup(opts: Parameters<typeof session>[0] = {}) {
+  return live<{ n: number }, Actions, Tasks>("NOTES", { n: 0 }, {}, opts);
 }
 
 describe("actions with results", () => {

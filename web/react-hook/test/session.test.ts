@@ -4,18 +4,14 @@ import { SyncError } from "../src";
 import { useServer } from "./helpers";
 import { sleep } from "./server";
 
-const { session, connect } = useServer();
+const { session, connect, live } = useServer();
 
 type Notes = { title: string; notes: string[]; count: number };
 const init: Notes = { title: "", notes: [], count: 0 };
 
 describe("state and versions", () => {
   it("applies the first _SET and in-order patches", async () => {
-    const s = session();
-    const notes = s.sync("NOTES", init);
-    const c = await connect(s);
-    c.send({ type: "_SET:NOTES", data: { title: "a", notes: ["x"], count: 1 }, v: 3 });
-    await vi.waitFor(() => expect(notes.getSnapshot().loaded).toBe(true));
+    const { k: notes, c } = await live("NOTES", init, { data: { title: "a", notes: ["x"], count: 1 }, v: 3 });
     expect(notes.state).toEqual({ title: "a", notes: ["x"], count: 1 });
     expect(notes.getSnapshot().version).toBe(3);
 
@@ -110,11 +106,7 @@ describe("state and versions", () => {
 
 describe("writes", () => {
   it("sync sends one replace op per field with escaped pointers, locally first", async () => {
-    const s = session();
-    const k = s.sync("K", { "a/b~c": 0, title: "" } as Record<string, unknown>);
-    const c = await connect(s);
-    c.send({ type: "_SET:K", data: { "a/b~c": 0, title: "" }, v: 1 });
-    await vi.waitFor(() => expect(k.getSnapshot().loaded).toBe(true));
+    const { k, c } = await live("K", { "a/b~c": 0, title: "" } as Record<string, unknown>);
     k.sync({ "a/b~c": 1, title: "t" });
     expect(k.state).toEqual({ "a/b~c": 1, title: "t" });
     expect(await c.next()).toEqual({
@@ -127,11 +119,7 @@ describe("writes", () => {
   });
 
   it("set is local only; sync() sends the local edits", async () => {
-    const s = session();
-    const k = s.sync("NOTES", init);
-    const c = await connect(s);
-    c.send({ type: "_SET:NOTES", data: init, v: 1 });
-    await vi.waitFor(() => expect(k.getSnapshot().loaded).toBe(true));
+    const { k, c } = await live("NOTES", init);
     k.set({ title: "draft" });
     expect(k.state.title).toBe("draft");
     expect(k.getSnapshot().unsynced).toBe(true);
@@ -142,11 +130,7 @@ describe("writes", () => {
   });
 
   it("the server's echo of an array write does not duplicate elements", async () => {
-    const s = session();
-    const k = s.sync("NOTES", init);
-    const c = await connect(s);
-    c.send({ type: "_SET:NOTES", data: { ...init, notes: ["a"] }, v: 1 });
-    await vi.waitFor(() => expect(k.getSnapshot().loaded).toBe(true));
+    const { k, c } = await live("NOTES", init, { data: { ...init, notes: ["a"] } });
     k.sync({ notes: ["a", "b"] });
     expect(k.state.notes).toEqual(["a", "b"]);
     await c.next();
@@ -157,11 +141,7 @@ describe("writes", () => {
   });
 
   it("the server's published value replaces a sent or local-only value of that field", async () => {
-    const s = session();
-    const k = s.sync("NOTES", init);
-    const c = await connect(s);
-    c.send({ type: "_SET:NOTES", data: init, v: 1 });
-    await vi.waitFor(() => expect(k.getSnapshot().loaded).toBe(true));
+    const { k, c } = await live("NOTES", init);
     k.sync({ title: "  padded  " });
     k.set({ count: 7 });
     await c.next();
@@ -184,11 +164,7 @@ describe("writes", () => {
   });
 
   it("patch() sends raw ops and shows them optimistically", async () => {
-    const s = session();
-    const k = s.sync("NOTES", init);
-    const c = await connect(s);
-    c.send({ type: "_SET:NOTES", data: init, v: 1 });
-    await vi.waitFor(() => expect(k.getSnapshot().loaded).toBe(true));
+    const { k, c } = await live("NOTES", init);
     k.patch([{ op: "add", path: "/notes/-", value: "n1" }]);
     expect(k.state.notes).toEqual(["n1"]);
     expect(await c.next()).toEqual({ type: "_PATCH:NOTES", data: [{ op: "add", path: "/notes/-", value: "n1" }] });
@@ -198,11 +174,7 @@ describe("writes", () => {
 
   it("a rejected write rolls back to the server's _SET and reports the error", async () => {
     const onError = vi.fn();
-    const s = session({ onError });
-    const k = s.sync("NOTES", init);
-    const c = await connect(s);
-    c.send({ type: "_SET:NOTES", data: { ...init, count: 2 }, v: 1 });
-    await vi.waitFor(() => expect(k.getSnapshot().loaded).toBe(true));
+    const { k, c } = await live("NOTES", init, { data: { ...init, count: 2 } }, { onError });
     k.sync({ count: 99 });
     expect(k.state.count).toBe(99);
     await c.next();
@@ -220,11 +192,7 @@ describe("writes", () => {
   });
 
   it("debounced writes send the last value once", async () => {
-    const s = session();
-    const k = s.sync("NOTES", init);
-    const c = await connect(s);
-    c.send({ type: "_SET:NOTES", data: init, v: 1 });
-    await vi.waitFor(() => expect(k.getSnapshot().loaded).toBe(true));
+    const { k, c } = await live("NOTES", init);
     for (const t of ["h", "he", "hel", "hello"]) k.sync({ title: t }, { debounceMs: 40 });
     expect(k.state.title).toBe("hello");
     expect(await c.next()).toEqual({ type: "_PATCH:NOTES", data: [{ op: "replace", path: "/title", value: "hello" }] });
@@ -232,11 +200,7 @@ describe("writes", () => {
   });
 
   it("an action flushes pending debounced writes first", async () => {
-    const s = session();
-    const k = s.sync("NOTES", init);
-    const c = await connect(s);
-    c.send({ type: "_SET:NOTES", data: init, v: 1 });
-    await vi.waitFor(() => expect(k.getSnapshot().loaded).toBe(true));
+    const { k, c } = await live("NOTES", init);
     k.sync({ title: "typed" }, { debounceMs: 10_000 });
     void k.sendAction({ type: "save" }).catch(() => {});
     expect((await c.next()).type).toBe("_PATCH:NOTES");
