@@ -160,7 +160,8 @@ func (o *object) patched(enc [][]byte, p []byte) ([][]byte, error) {
 
 // moveStructLocked sets the struct to the encodings next, keeping its pending edits by
 // rebase(cur) unless discard is set or the rebase fails (then they are dropped and
-// counted). The caller holds pub and the state lock.
+// counted; only an object with a backend has edits to rebase). The caller holds pub and
+// the state lock.
 func (o *object) moveStructLocked(next [][]byte, rebase func(cur [][]byte) ([][]byte, error), discard bool) error {
 	cur, pending, err := o.snapshotLocked()
 	if err != nil {
@@ -175,14 +176,13 @@ func (o *object) moveStructLocked(next [][]byte, rebase func(cur [][]byte) ([][]
 			o.dist.log.Warn("wssync: local edits do not apply to the newer state and were dropped", "key", o.key, "err", err)
 		}
 	}
-	if err := o.decodeInto(target, cur); err != nil && !sameSlices(target, next) {
-		o.dist.stats.dropped.Add(1)
-		o.dist.log.Warn("wssync: rebased local edits do not decode and were dropped", "key", o.key, "err", err)
-		return o.decodeInto(next, cur)
-	} else if err != nil {
+	err = o.decodeInto(target, cur)
+	if err == nil || sameSlices(target, next) {
 		return err
 	}
-	return nil
+	o.dist.stats.dropped.Add(1)
+	o.dist.log.Warn("wssync: rebased local edits do not decode and were dropped", "key", o.key, "err", err)
+	return o.decodeInto(next, cur)
 }
 
 // decodeInto sets the struct's synced fields to the encodings enc, decoding only those
@@ -240,10 +240,7 @@ func (o *object) applyPatch(doc, p []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	opts := jsonpatch.NewApplyOptions()
-	opts.SupportNegativeIndices = false
-	opts.AccumulatedCopySizeLimit = o.sizeLimit()
-	return dp.ApplyWithOptions(doc, opts)
+	return dp.ApplyWithOptions(doc, o.applyOptions())
 }
 
 // sameSlices reports whether a and b hold the same slices.

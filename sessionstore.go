@@ -3,7 +3,6 @@ package wssync
 import (
 	"context"
 	"errors"
-	"fmt"
 	"time"
 )
 
@@ -132,19 +131,12 @@ func (o *object) restore(so StoredObject) error {
 	o.pub.Lock()
 	defer o.pub.Unlock()
 	next, err := o.splitDoc(so.State)
+	if err == nil {
+		err = o.moveTo(next, so.Version, nil, true)
+	}
 	if err != nil {
 		return err
 	}
-	o.state.Lock()
-	cur, _, err := o.snapshotLocked()
-	if err == nil {
-		err = o.decodeInto(next, cur)
-	}
-	o.state.Unlock()
-	if err != nil {
-		return fmt.Errorf("wssync: key %q: %w", o.key, err)
-	}
-	o.last, o.version, o.setCache = next, so.Version, nil
 	o.resyncAllLocked()
 	return nil
 }

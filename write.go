@@ -184,9 +184,7 @@ func (o *object) patchChanges(data json.RawMessage, ops []wireOp, touched map[in
 	if err != nil {
 		return nil, errorf(CodeBadPatch, "", "%v", err)
 	}
-	opts := jsonpatch.NewApplyOptions()
-	opts.AccumulatedCopySizeLimit = o.sizeLimit()
-	opts.SupportNegativeIndices = false // RFC 6902 has no negative indices
+	opts := o.applyOptions()
 	after, err := p.ApplyWithOptions(doc, opts)
 	if err != nil {
 		return nil, patchError(err, failedOp(p, doc, opts, ops))
@@ -320,6 +318,15 @@ func (o *object) callVeto(next reflect.Value) (err error) {
 		}
 	}()
 	return o.veto(next)
+}
+
+// applyOptions are the options of every patch applied to the object's state: RFC 6902
+// (no negative indices), and copies bounded by sizeLimit.
+func (o *object) applyOptions() *jsonpatch.ApplyOptions {
+	opts := jsonpatch.NewApplyOptions()
+	opts.AccumulatedCopySizeLimit = o.sizeLimit()
+	opts.SupportNegativeIndices = false
+	return opts
 }
 
 // sizeLimit bounds what copy ops may build: a few times the state's size, at least 1 MiB.
