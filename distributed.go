@@ -3,7 +3,6 @@ package wssync
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"math/rand/v2"
@@ -331,4 +330,4 @@ func (d *distLink) status(o *object) BackendStatus {
 }
 
 // errSessionBackend refuses WithBackend on an object of one session.
-var errSessionBackend = fmt.Errorf("wssync: WithBackend is for shared objects (NewShared); Register takes none")
+var errSessionBackend = errors.New("wssync: WithBackend is for shared objects (NewShared); Register takes none")

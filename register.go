@@ -104,14 +104,11 @@ type WriteValidator[T any] interface {
 // marshal.
 func Register[T any](r Registry, key string, obj *T, opts ...RegisterOption) (*Synced[T], error) {
 	sess, prefix := r.registry()
-	var reg registration
-	for _, opt := range opts {
-		opt(&reg)
-	}
+	reg := newRegistration(opts)
 	if reg.backend != nil {
 		return nil, errSessionBackend
 	}
-	s, err := NewShared(prefix+key, obj, opts...)
+	s, err := newShared(prefix+key, obj, reg)
 	if err != nil {
 		return nil, err
 	}
@@ -129,6 +126,20 @@ func Register[T any](r Registry, key string, obj *T, opts ...RegisterOption) (*S
 // and failure modes are those of Register. Client writes to writable fields are applied
 // once and reach every subscriber; actions and tasks registered on it serve every session.
 func NewShared[T any](key string, obj *T, opts ...RegisterOption) (*Synced[T], error) {
+	return newShared(key, obj, newRegistration(opts))
+}
+
+// newRegistration applies opts over the defaults.
+func newRegistration(opts []RegisterOption) registration {
+	reg := registration{naming: LowerCamel}
+	for _, opt := range opts {
+		opt(&reg)
+	}
+	return reg
+}
+
+// newShared is NewShared with its options applied.
+func newShared[T any](key string, obj *T, reg registration) (*Synced[T], error) {
 	if err := checkKey(key); err != nil {
 		return nil, err
 	}
@@ -138,10 +149,6 @@ func NewShared[T any](key string, obj *T, opts ...RegisterOption) (*Synced[T], e
 	spec, err := typeSpecOf(reflect.TypeFor[T]())
 	if err != nil {
 		return nil, err
-	}
-	reg := registration{naming: LowerCamel}
-	for _, opt := range opts {
-		opt(&reg)
 	}
 	o := &object{key: key, val: reflect.ValueOf(obj).Elem(), replay: !reg.noReplay, diffOpt: reg.diff, naming: reg.naming}
 	if reg.runningTasks != "" {
