@@ -67,6 +67,7 @@ func NewMemoryBackend() *MemoryBackend {
 		sessions: make(map[string]*memSession),
 		rooms:    make(map[string]map[string]memEntry),
 		watchers: make(map[string]map[*memSub]struct{}),
+		claims:   make(map[*memSub]struct{}),
 	}
 }
 
@@ -129,13 +130,19 @@ func (m *MemoryBackend) Commit(_ context.Context, key string, base uint64, state
 
 // Subscribe implements Backend.
 func (m *MemoryBackend) Subscribe(key string, deliver func(Change)) (stop func()) {
+	return m.watch(func() map[*memSub]struct{} { return m.key(key).subs }, deliver)
+}
+
+// watch starts a memSub that calls deliver, registered in the set that set returns (called
+// with mu held), until the returned stop.
+func (m *MemoryBackend) watch(set func() map[*memSub]struct{}, deliver func(Change)) (stop func()) {
 	s := newMemSub(deliver)
 	m.mu.Lock()
-	m.key(key).subs[s] = struct{}{}
+	set()[s] = struct{}{}
 	m.mu.Unlock()
 	return func() {
 		m.mu.Lock()
-		delete(m.key(key).subs, s)
+		delete(set(), s)
 		m.mu.Unlock()
 		s.stop()
 	}
@@ -247,25 +254,12 @@ func (m *MemoryBackend) ClaimSession(_ context.Context, id, claimant string) err
 
 // WatchClaims implements SessionStore.
 func (m *MemoryBackend) WatchClaims(claimed func(id, claimant string)) (stop func()) {
-	s := newMemSub(func(c Change) {
-		if c.Lost {
-			return
+	return m.watch(func() map[*memSub]struct{} { return m.claims }, func(c Change) {
+		if !c.Lost {
+			claimant, id, _ := strings.Cut(string(c.Patch), " ")
+			claimed(id, claimant)
 		}
-		claimant, id, _ := strings.Cut(string(c.Patch), " ")
-		claimed(id, claimant)
 	})
-	m.mu.Lock()
-	if m.claims == nil {
-		m.claims = make(map[*memSub]struct{})
-	}
-	m.claims[s] = struct{}{}
-	m.mu.Unlock()
-	return func() {
-		m.mu.Lock()
-		delete(m.claims, s)
-		m.mu.Unlock()
-		s.stop()
-	}
 }
 
 // liveSession returns the unexpired record of id, dropping an expired one. The caller
@@ -331,19 +325,12 @@ func (m *MemoryBackend) Presence(_ context.Context, room string) (map[string][]b
 
 // WatchPresence implements PresenceStore.
 func (m *MemoryBackend) WatchPresence(room string, changed func()) (stop func()) {
-	s := newMemSub(func(Change) { changed() })
-	m.mu.Lock()
-	if m.watchers[room] == nil {
-		m.watchers[room] = make(map[*memSub]struct{})
-	}
-	m.watchers[room][s] = struct{}{}
-	m.mu.Unlock()
-	return func() {
-		m.mu.Lock()
-		delete(m.watchers[room], s)
-		m.mu.Unlock()
-		s.stop()
-	}
+	return m.watch(func() map[*memSub]struct{} {
+		if m.watchers[room] == nil {
+			m.watchers[room] = make(map[*memSub]struct{})
+		}
+		return m.watchers[room]
+	}, func(Change) { changed() })
 }
 
 // room returns room's entries with the expired ones removed. The caller holds mu.
