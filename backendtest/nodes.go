@@ -142,21 +142,11 @@ func clientsOn(t *testing.T, ns []*proc, per int) []*wssynctest.Client {
 	return cs
 }
 
-// eventually polls cond until it returns nil, failing the test with its last error after
-// a generous bound.
+// waitUntil polls cond until it returns nil, failing the test with its last error after
+// 15 s, a generous bound for nodes to converge.
 func waitUntil(t *testing.T, what string, cond func() error) {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		err := cond()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: %v", what, err)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	poll(t, 15*time.Second, what, cond)
 }
 
 // converged checks that the store, every node and every client hold the same state at

@@ -269,15 +269,15 @@ func testRestartEmpty(t *testing.T, c Cluster) {
 		})
 	}
 	for i, n := range c.Nodes {
-		poll(t, func() string {
+		poll(t, waitTimeout, fmt.Sprintf("node %d: Load after the restart", i), func() error {
 			snap, err := n.Load(ctx, k, old.last())
 			if err != nil {
-				return fmt.Sprintf("node %d: Load after the restart: %v", i, err)
+				return err
 			}
 			if snap.Version != 0 || snap.State != nil || len(snap.Patches) != 0 {
 				t.Fatalf("node %d: Load(since %d) after the store restarted empty = %+v, want the zero Snapshot", i, old.last(), snap)
 			}
-			return ""
+			return nil
 		})
 	}
 

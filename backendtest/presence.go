@@ -150,18 +150,18 @@ func testPresenceExpiry(t *testing.T, c Cluster) {
 	if err := nodeAt(c, 1).SetPresence(ctx, room, map[string][]byte{"short": []byte(`2`)}, 200*time.Millisecond); err != nil {
 		t.Fatal(err)
 	}
-	poll(t, func() string {
+	poll(t, waitTimeout, "the entry with a 200 ms TTL to expire", func() error {
 		p, err := nodeAt(c, 2).Presence(ctx, room)
 		if err != nil {
-			return err.Error()
+			return err
 		}
 		if _, ok := p["short"]; ok {
-			return "the entry with a 200 ms TTL is still present: " + describePresence(p)
+			return fmt.Errorf("the entry with a 200 ms TTL is still present: %s", describePresence(p))
 		}
 		if string(p["long"]) != "1" || len(p) != 1 {
-			return "presence " + describePresence(p) + ", want {long:1}"
+			return fmt.Errorf("presence %s, want {long:1}", describePresence(p))
 		}
-		return ""
+		return nil
 	})
 	checkPresence(t, ctx, c, room, map[string]string{"long": "1"})
 }

@@ -1,8 +1,10 @@
 package backendtest
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"slices"
 	"strconv"
 	"strings"
@@ -114,11 +116,8 @@ func testSessionExpiry(t *testing.T, c Cluster) {
 	if _, err := b.TouchSession(ctx, id, short); err != nil {
 		t.Fatal(err)
 	}
-	poll(t, func() string {
-		if _, ok, err := a.LoadSession(ctx, id); err != nil || ok {
-			return "the session record is still there after its TTL (or: " + errString(err) + ")"
-		}
-		return ""
+	poll(t, waitTimeout, "the session record to expire after its TTL", func() error {
+		return sessionGone(ctx, a, id)
 	})
 	if gen, err := b.TouchSession(ctx, id, time.Minute); err != nil || gen != 0 {
 		t.Errorf("TouchSession of an expired session: %d, %v; want 0", gen, err)
@@ -129,19 +128,18 @@ func testSessionExpiry(t *testing.T, c Cluster) {
 	if _, err := a.SaveSession(ctx, other, "bob", "o", obj, short); err != nil {
 		t.Fatal(err)
 	}
-	poll(t, func() string {
-		if _, ok, err := b.LoadSession(ctx, other); err != nil || ok {
-			return "the session record saved with a short TTL is still there (or: " + errString(err) + ")"
-		}
-		return ""
+	poll(t, waitTimeout, "the session record saved with a short TTL to expire", func() error {
+		return sessionGone(ctx, b, other)
 	})
 }
 
-func errString(err error) string {
-	if err == nil {
-		return "no error"
+// sessionGone returns nil when n loads no record of session id.
+func sessionGone(ctx context.Context, n Node, id string) error {
+	_, ok, err := n.LoadSession(ctx, id)
+	if err == nil && ok {
+		err = errors.New("the record is still there")
 	}
-	return err.Error()
+	return err
 }
 
 // claim is one call of a WatchClaims callback.
