@@ -38,17 +38,17 @@ export function toPointer(tokens: readonly (string | number)[]): string {
   return tokens.map((t) => "/" + escapePointerToken(String(t))).join("");
 }
 
+/** Unescapes one reference token of a valid pointer: `~1` → `/`, `~0` → `~`. */
+// ~1 before ~0, so "~01" decodes to "~1" and not "/" (RFC 6901 §4).
+export const unescapePointerToken = (t: string): string => t.replace(/~1/g, "/").replace(/~0/g, "~");
+
 /** Splits a JSON Pointer into unescaped tokens; throws on an invalid pointer. */
 export function parsePointer(pointer: string): string[] {
   if (pointer === "") return [];
   if (pointer[0] !== "/" || /~([^01]|$)/.test(pointer)) {
     throw new PatchError("bad_patch", `invalid JSON Pointer ${JSON.stringify(pointer)}`, -1, pointer);
   }
-  // ~1 before ~0, so "~01" decodes to "~1" and not "/" (RFC 6901 §4).
-  return pointer
-    .slice(1)
-    .split("/")
-    .map((t) => t.replace(/~1/g, "/").replace(/~0/g, "~"));
+  return pointer.slice(1).split("/").map(unescapePointerToken);
 }
 
 type Container = Record<string, unknown> | unknown[];

@@ -9,7 +9,7 @@
 // (_ERROR then _SET) rolls back, and an accepted one is replaced by its echo.
 
 import { SyncError, toSyncError } from "./errors";
-import { type Operation, PatchError, applyPatch, escapePointerToken, jsonEqual, parsePointer } from "./patch";
+import { type Operation, applyPatch, escapePointerToken, jsonEqual, unescapePointerToken } from "./patch";
 import type { Session } from "./session";
 import type {
   ActionOf,
@@ -52,20 +52,17 @@ function rethrowAsync(e: unknown): void {
   }, 0);
 }
 
-/** Top-level fields an op touches (`path`, and `from` for move), or null for the root. */
-function topFields(ops: readonly unknown[]): Set<string> | null {
+/**
+ * Top-level fields the ops touch (`path`, and `from` for move), or null for the root. Only
+ * for ops that applyPatch took, so every pointer is valid: the first token is all it reads.
+ */
+function topFields(ops: readonly Operation[]): Set<string> | null {
   const out = new Set<string>();
   for (const op of ops) {
-    if (!isObject(op)) continue;
-    for (const p of [op.path, op.op === "move" ? op.from : undefined]) {
-      if (typeof p !== "string") continue;
+    for (const p of op.op === "move" ? [op.path, op.from] : [op.path]) {
       if (p === "") return null;
-      try {
-        const first = parsePointer(p)[0];
-        if (first !== undefined) out.add(first);
-      } catch {
-        // invalid pointers make the whole patch fail before this matters
-      }
+      const end = p.indexOf("/", 1);
+      out.add(unescapePointerToken(end < 0 ? p.slice(1) : p.slice(1, end)));
     }
   }
   return out;
@@ -337,8 +334,7 @@ export class SyncedKey<S, A extends ParamMap = AnyParams, T extends ParamMap = A
     }
     let next: S;
     try {
-      if (!Array.isArray(data)) throw new PatchError("bad_patch", "patch is not an array", -1);
-      next = applyPatch(this.confirmed, data as Operation[]);
+      next = applyPatch(this.confirmed, data as Operation[]); // throws on a non-array too
     } catch (e) {
       const msg = e instanceof Error ? e.message : String(e);
       this.session.reportError(new SyncError({ code: "patch_failed", message: `server patch did not apply: ${msg}; resyncing` }));
@@ -346,7 +342,7 @@ export class SyncedKey<S, A extends ParamMap = AnyParams, T extends ParamMap = A
     }
     this.confirmed = next;
     if (v !== undefined) this.version = v;
-    const touched = topFields(data as unknown[]);
+    const touched = topFields(data as Operation[]);
     for (const [f, e] of this.overlay) {
       if (e.status !== "unsent" && (touched === null || touched.has(f))) this.overlay.delete(f);
     }
