@@ -119,11 +119,12 @@ func startNodes(t *testing.T, nodes Nodes, key string) []*proc {
 	return out
 }
 
-func dial(t *testing.T, url string) *wssynctest.Client {
+// dial connects a client to url, closed when the test ends.
+func dial(t *testing.T, url string, opts ...wssynctest.DialOption) *wssynctest.Client {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	c, err := wssynctest.Dial(ctx, url)
+	c, err := wssynctest.Dial(ctx, url, opts...)
 	if err != nil {
 		t.Fatalf("dial %s: %v", url, err)
 	}
@@ -465,24 +466,12 @@ func serveManager(t *testing.T, m *wssync.Manager) string {
 	return "ws" + strings.TrimPrefix(srv.URL, "http")
 }
 
-func dialAs(t *testing.T, url, user, session string) *wssynctest.Client {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	c, err := wssynctest.Dial(ctx, url, wssynctest.WithIdentity(user, session))
-	if err != nil {
-		t.Fatalf("dial %s as %s/%s: %v", url, user, session, err)
-	}
-	t.Cleanup(func() { _ = c.Close() })
-	return c
-}
-
 // visit connects as alice's tab to url, checks the filter it finds, sets a new one and
 // disconnects.
 func visit(t *testing.T, url, session, want, next string) {
 	t.Helper()
 	ctx := ctxFor(t)
-	c := dialAs(t, url, "alice", session)
+	c := dial(t, url, wssynctest.WithIdentity("alice", session))
 	if _, err := wssynctest.WaitState(ctx, c, "VIEW", func(v View) bool { return v.Filter == want }); err != nil {
 		got, _, _ := c.State("VIEW")
 		t.Fatalf("on %s the session holds %s, want filter %q: %v", url, got, want, err)
@@ -584,12 +573,7 @@ func testRoomPresence(t *testing.T, nodes Nodes) {
 	}
 	cs := make([]*wssynctest.Client, 3)
 	for i := range cs {
-		c, err := wssynctest.Dial(ctx, urls[i], wssynctest.WithIdentity(fmt.Sprintf("user%d", i), fmt.Sprintf("%s-tab%d", room, i)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = c.Close() })
-		cs[i] = c
+		cs[i] = dial(t, urls[i], wssynctest.WithIdentity(fmt.Sprintf("user%d", i), fmt.Sprintf("%s-tab%d", room, i)))
 	}
 	users := func(ms []wssync.Member) string {
 		var us []string
@@ -671,7 +655,7 @@ func testSessionClaimed(t *testing.T, nodes Nodes) {
 	url0, m0 := startViewManager(t, nodes.Sessions[0])
 	url1, _ := startViewManager(t, nodes.Sessions[1])
 	session := "tab-" + fmt.Sprint(time.Now().UnixNano())
-	old := dialAs(t, url0, "alice", session)
+	old := dial(t, url0, wssynctest.WithIdentity("alice", session))
 	if _, err := wssynctest.WaitState(ctx, old, "VIEW", func(View) bool { return true }); err != nil {
 		t.Fatal(err)
 	}
@@ -682,7 +666,7 @@ func testSessionClaimed(t *testing.T, nodes Nodes) {
 		t.Fatal(err)
 	}
 
-	moved := dialAs(t, url1, "alice", session)
+	moved := dial(t, url1, wssynctest.WithIdentity("alice", session))
 	if _, err := wssynctest.WaitState(ctx, moved, "VIEW", func(v View) bool { return v.Filter == "on node0" }); err != nil {
 		t.Fatalf("the session on node1: %v", err)
 	}
