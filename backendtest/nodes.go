@@ -161,6 +161,10 @@ func converged(ctx context.Context, b wssync.Backend, key string, ns []*proc, cs
 	if err != nil {
 		return fmt.Errorf("store state: %v", err)
 	}
+	var stored Room
+	if err := json.Unmarshal(snap.State, &stored); err != nil {
+		return fmt.Errorf("store state: %v", err)
+	}
 	for _, n := range ns {
 		state, v := n.s.Published()
 		if v != snap.Version {
@@ -169,10 +173,6 @@ func converged(ctx context.Context, b wssync.Backend, key string, ns []*proc, cs
 		got, err := decode(state)
 		if err != nil || !reflect.DeepEqual(got, want) {
 			return fmt.Errorf("%s holds %s, store %s", n.name, state, snap.State)
-		}
-		var stored Room
-		if err := json.Unmarshal(snap.State, &stored); err != nil {
-			return fmt.Errorf("store state: %v", err)
 		}
 		n.s.RLock()
 		same := n.room.Count == stored.Count && n.room.Title == stored.Title && slices.Equal(n.room.Items, stored.Items)
