@@ -336,26 +336,6 @@ func testClaims(t *testing.T, c Cluster) {
 	if err := c.Nodes[0].ClaimSession(ctx, "blocking", prefix); err != nil {
 		t.Fatal(err)
 	}
-	select {
-	case <-entered:
-	case <-time.After(waitTimeout):
-		t.Fatalf("no call for the claim within %v", waitTimeout)
-	}
-	returned := make(chan struct{})
-	go func() {
-		blockStop()
-		close(returned)
-	}()
-	select {
-	case <-returned:
-		t.Error("stop returned while the callback was running")
-	case <-time.After(100 * time.Millisecond):
-	}
-	releaseOnce()
-	select {
-	case <-returned:
-	case <-time.After(waitTimeout):
-		t.Fatalf("stop did not return within %v of the callback returning", waitTimeout)
-	}
+	checkStopWaits(t, "the claims callback", entered, blockStop, releaseOnce)
 	blockStop() // a second time: harmless
 }

@@ -225,12 +225,19 @@ func testStopWaitsForDeliver(t *testing.T, c Cluster) {
 	}))
 	t.Cleanup(stop)
 	commitHistory(t, ctx, c, k, 1)
+	checkStopWaits(t, "deliver", entered, stop, func() { close(release) })
+}
+
+// checkStopWaits waits until a call of the callback named name has entered, where it
+// blocks until release is called, and checks that stop, called meanwhile, returns only
+// after release let the call return.
+func checkStopWaits(t *testing.T, name string, entered <-chan struct{}, stop, release func()) {
+	t.Helper()
 	select {
 	case <-entered:
 	case <-time.After(waitTimeout):
-		t.Fatalf("no delivery of the first commit within %v", waitTimeout)
+		t.Fatalf("no call of %s within %v", name, waitTimeout)
 	}
-
 	returned := make(chan struct{})
 	go func() {
 		stop()
@@ -238,14 +245,14 @@ func testStopWaitsForDeliver(t *testing.T, c Cluster) {
 	}()
 	select {
 	case <-returned:
-		t.Error("stop returned while deliver was running")
+		t.Errorf("stop returned while %s was running", name)
 	case <-time.After(100 * time.Millisecond):
 	}
-	close(release)
+	release()
 	select {
 	case <-returned:
 	case <-time.After(waitTimeout):
-		t.Fatalf("stop did not return within %v of deliver returning", waitTimeout)
+		t.Fatalf("stop did not return within %v of %s returning", waitTimeout, name)
 	}
 }
 
