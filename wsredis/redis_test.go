@@ -52,17 +52,15 @@ func (c *changes) snapshot() []wssync.Change {
 	return append([]wssync.Change(nil), c.all...)
 }
 
-// waitFor waits until done holds for the changes delivered from index from on.
-func (c *changes) waitFor(t *testing.T, what string, from int, done func(wssync.Change) bool) int {
+// wait waits until done holds for everything delivered, at most waitTimeout.
+func (c *changes) wait(t *testing.T, what string, done func([]wssync.Change) bool) {
 	t.Helper()
 	deadline := time.NewTimer(waitTimeout)
 	defer deadline.Stop()
 	for {
 		all := c.snapshot()
-		for i := from; i < len(all); i++ {
-			if done(all[i]) {
-				return i
-			}
+		if done(all) {
+			return
 		}
 		select {
 		case <-c.signal:
@@ -70,6 +68,23 @@ func (c *changes) waitFor(t *testing.T, what string, from int, done func(wssync.
 			t.Fatalf("within %v: no %s; delivered %+v", waitTimeout, what, all)
 		}
 	}
+}
+
+// waitFor waits until done holds for a change delivered at index from or later, and
+// returns the index of the first.
+func (c *changes) waitFor(t *testing.T, what string, from int, done func(wssync.Change) bool) int {
+	t.Helper()
+	found := -1
+	c.wait(t, what, func(all []wssync.Change) bool {
+		for i := from; i < len(all); i++ {
+			if done(all[i]) {
+				found = i
+				return true
+			}
+		}
+		return false
+	})
+	return found
 }
 
 func (c *changes) waitLost(t *testing.T, from int) int {
@@ -80,25 +95,15 @@ func (c *changes) waitLost(t *testing.T, from int) int {
 // waitLosts waits until n Lost were delivered.
 func (c *changes) waitLosts(t *testing.T, n int) {
 	t.Helper()
-	deadline := time.NewTimer(waitTimeout)
-	defer deadline.Stop()
-	for {
-		all := c.snapshot()
+	c.wait(t, fmt.Sprintf("%d Lost", n), func(all []wssync.Change) bool {
 		lost := 0
 		for _, ch := range all {
 			if ch.Lost {
 				lost++
 			}
 		}
-		if lost >= n {
-			return
-		}
-		select {
-		case <-c.signal:
-		case <-deadline.C:
-			t.Fatalf("within %v: %d Lost, want %d; delivered %+v", waitTimeout, lost, n, all)
-		}
-	}
+		return lost >= n
+	})
 }
 
 func (c *changes) waitVersion(t *testing.T, from int, v uint64) int {
