@@ -54,31 +54,31 @@ func wiper(srv *redistest.Server) func() {
 	}
 }
 
+// standalone returns the suite's clusters of three nodes, each a Backend with opts and a
+// client of its own, on a redis-server of the subtest's own; logLength is opts's log
+// length with its default.
+func standalone(opts wsredis.Options, logLength int) func(t *testing.T) backendtest.Cluster {
+	return func(t *testing.T) backendtest.Cluster {
+		srv := redistest.Start(t)
+		var nodes []backendtest.Node
+		for range 3 {
+			nodes = append(nodes, newBackend(t, srv.Addr(), opts))
+		}
+		return backendtest.Cluster{Nodes: nodes, Interrupt: interrupter(t, srv), Wipe: wiper(srv), LogLength: logLength}
+	}
+}
+
 // TestConformance runs the suite against three nodes, each with its own client, on one
 // redis-server.
 func TestConformance(t *testing.T) {
 	t.Parallel()
-	backendtest.Run(t, func(t *testing.T) backendtest.Cluster {
-		srv := redistest.Start(t)
-		var nodes []backendtest.Node
-		for range 3 {
-			nodes = append(nodes, newBackend(t, srv.Addr(), wsredis.Options{}))
-		}
-		return backendtest.Cluster{Nodes: nodes, Interrupt: interrupter(t, srv), Wipe: wiper(srv), LogLength: 64}
-	})
+	backendtest.Run(t, standalone(wsredis.Options{}, 64))
 }
 
 // TestConformanceShortLog runs the suite with a log of three patches.
 func TestConformanceShortLog(t *testing.T) {
 	t.Parallel()
-	backendtest.Run(t, func(t *testing.T) backendtest.Cluster {
-		srv := redistest.Start(t)
-		var nodes []backendtest.Node
-		for range 3 {
-			nodes = append(nodes, newBackend(t, srv.Addr(), wsredis.Options{LogLength: 3}))
-		}
-		return backendtest.Cluster{Nodes: nodes, Interrupt: interrupter(t, srv), Wipe: wiper(srv), LogLength: 3}
-	})
+	backendtest.Run(t, standalone(wsredis.Options{LogLength: 3}, 3))
 }
 
 // TestConformanceCluster runs the suite through redis.ClusterClient against a Redis
