@@ -33,13 +33,7 @@ func TestStopRestart(t *testing.T) {
 	if srv.Addr() != addr {
 		t.Errorf("address changed from %s to %s", addr, srv.Addr())
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for c.Ping(ctx).Err() != nil { // the client's pool may hold dead connections for a moment
-		if time.Now().After(deadline) {
-			t.Fatal("no PING answer after Restart")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	waitPing(t, ctx, c, "Restart")
 	if n, err := c.Exists(ctx, "k").Result(); err != nil || n != 0 {
 		t.Errorf("EXISTS k after Restart: %d, %v; want 0: the data is gone", n, err)
 	}
@@ -59,10 +53,17 @@ func TestPauseResume(t *testing.T) {
 		t.Error("PING answered while paused")
 	}
 	srv.Resume()
+	waitPing(t, ctx, c, "Resume")
+}
+
+// waitPing waits until c gets an answer to PING, at most 10 s: after the server came back,
+// the client's pool may hold dead connections for a moment.
+func waitPing(t *testing.T, ctx context.Context, c *redis.Client, after string) {
+	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for c.Ping(ctx).Err() != nil {
 		if time.Now().After(deadline) {
-			t.Fatal("no PING answer after Resume")
+			t.Fatalf("no PING answer after %s", after)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
