@@ -136,13 +136,12 @@ func (b *logBuffer) logger() *slog.Logger {
 // waitLog waits until the log holds n lines containing s.
 func (b *logBuffer) waitLog(t *testing.T, s string, n int) {
 	t.Helper()
-	deadline := time.Now().Add(waitTimeout)
-	for strings.Count(b.String(), s) < n {
-		if time.Now().After(deadline) {
-			t.Fatalf("within %v the log has fewer than %d lines with %q:\n%s", waitTimeout, n, s, b.String())
+	retry(t, fmt.Sprintf("%d log lines with %q", n, s), func() error {
+		if log := b.String(); strings.Count(log, s) < n {
+			return fmt.Errorf("the log has fewer:\n%s", log)
 		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return nil
+	})
 }
 
 // commit commits state to key on b from version base and returns the version it made:
