@@ -95,6 +95,13 @@ func Dial(ctx context.Context, url string, opts ...DialOption) (*Client, error) 
 		select {
 		case <-c.answered:
 		case <-c.done:
+			select {
+			case <-c.answered:
+				// Answered, then closed by the server (a refused session): the close is
+				// the caller's to read, as for any connection that ends.
+				return c, nil
+			default:
+			}
 			return nil, fmt.Errorf("wssynctest: connection closed during the handshake: %w", c.CloseError())
 		case <-ctx.Done():
 			_ = c.Close()
