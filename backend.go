@@ -65,28 +65,55 @@ var ErrVersionConflict = errors.New("wssync: version conflict")
 
 // SessionStore keeps the synced state of sessions' own objects, so a session picked up by
 // another node (its client reconnected through the load balancer to another process)
-// continues where it was. Each record expires after the TTL given with the last write.
+// continues where it was, and binds each session id to the user it belongs to, on every
+// node. Each record expires after the TTL given with the last write.
+//
+// A session id is bound to a user by the first BindSession or SaveSession that names it,
+// and stays bound to that user for as long as its record lives: a record and its binding
+// are one, created by the binding (with no objects and generation 0), extended by every
+// BindSession, SaveSession and TouchSession of its user, gone when it expires.
 type SessionStore interface {
+	// BindSession binds session id to user unless it is bound already, atomically, and
+	// returns the user it is bound to. When that is user, the record's expiry is extended
+	// to ttl from now and generation is the record's (0 before any SaveSession); when it
+	// is another user, nothing changes and generation is 0.
+	BindSession(ctx context.Context, id, user string, ttl time.Duration) (owner string, generation uint64, err error)
+
 	// SaveSession stores obj as key of session id, owned by user, and bumps the
-	// session's generation, which it returns. The whole record expires after ttl.
+	// session's generation, which it returns. The whole record expires after ttl. A
+	// session not bound yet is bound to user; one bound to another user is refused with
+	// ErrForeignSession (wrapped or not), and nothing changes.
 	SaveSession(ctx context.Context, id, user, key string, obj StoredObject, ttl time.Duration) (generation uint64, err error)
 
-	// LoadSession returns the record of session id; ok is false when there is none.
+	// LoadSession returns the record of session id; ok is false when there is none (the
+	// session is not bound).
 	LoadSession(ctx context.Context, id string) (rec SessionRecord, ok bool, err error)
 
 	// TouchSession extends the record's expiry to ttl from now and returns its
-	// generation (0 when there is no record).
+	// generation (0 when there is no record, or no SaveSession yet).
 	TouchSession(ctx context.Context, id string, ttl time.Duration) (generation uint64, err error)
 
-	// ClaimSession announces that claimant (a node) now serves session id: every
-	// WatchClaims callback of every node is called with it, the claimant's own included.
-	// Delivery is at most once, like a Backend's changes.
-	ClaimSession(ctx context.Context, id, claimant string) error
+	// ClaimSession announces that c.Claimant (a node) now serves session c.ID for user
+	// c.User: every WatchClaims callback of every node is called with it, the claimant's
+	// own included. Delivery is at most once, like a Backend's changes.
+	ClaimSession(ctx context.Context, c SessionClaim) error
 
 	// WatchClaims calls claimed, one call at a time, with every claim announced from now
 	// on, until stop is called. stop waits for a running call to return.
-	WatchClaims(claimed func(id, claimant string)) (stop func())
+	WatchClaims(claimed func(SessionClaim)) (stop func())
 }
+
+// SessionClaim is a node's announcement that it serves a session: the session id, the
+// user it serves it for, and the node.
+type SessionClaim struct {
+	ID       string // the session id
+	User     string // the user the session is served for
+	Claimant string // the node that serves it
+}
+
+// ErrForeignSession is the error of SessionStore.SaveSession when the session id is bound
+// to another user.
+var ErrForeignSession = errors.New("wssync: the session belongs to another identity")
 
 // SessionRecord is a session as a SessionStore holds it.
 type SessionRecord struct {

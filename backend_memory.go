@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -186,6 +187,25 @@ func (m *MemoryBackend) LoseNext(key string, n int) {
 	m.key(key).lose += n
 }
 
+// BindSession implements SessionStore.
+func (m *MemoryBackend) BindSession(_ context.Context, id, user string, ttl time.Duration) (string, uint64, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.down {
+		return "", 0, ErrMemoryUnavailable
+	}
+	ms := m.liveSession(id)
+	if ms == nil {
+		ms = &memSession{rec: SessionRecord{User: user, Objects: make(map[string]StoredObject)}}
+		m.sessions[id] = ms
+	}
+	if ms.rec.User != user {
+		return ms.rec.User, 0, nil
+	}
+	ms.expires = time.Now().Add(ttl)
+	return user, ms.rec.Generation, nil
+}
+
 // SaveSession implements SessionStore.
 func (m *MemoryBackend) SaveSession(_ context.Context, id, user, key string, obj StoredObject, ttl time.Duration) (uint64, error) {
 	m.mu.Lock()
@@ -195,10 +215,12 @@ func (m *MemoryBackend) SaveSession(_ context.Context, id, user, key string, obj
 	}
 	ms := m.liveSession(id)
 	if ms == nil {
-		ms = &memSession{rec: SessionRecord{Objects: make(map[string]StoredObject)}}
+		ms = &memSession{rec: SessionRecord{User: user, Objects: make(map[string]StoredObject)}}
 		m.sessions[id] = ms
 	}
-	ms.rec.User = user
+	if ms.rec.User != user {
+		return 0, fmt.Errorf("%w: session %q", ErrForeignSession, id)
+	}
 	ms.rec.Generation++
 	ms.rec.Objects[key] = StoredObject{Version: obj.Version, State: bytes.Clone(obj.State)}
 	ms.expires = time.Now().Add(ttl)
@@ -240,26 +262,45 @@ func (m *MemoryBackend) TouchSession(_ context.Context, id string, ttl time.Dura
 }
 
 // ClaimSession implements SessionStore.
-func (m *MemoryBackend) ClaimSession(_ context.Context, id, claimant string) error {
+func (m *MemoryBackend) ClaimSession(_ context.Context, c SessionClaim) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.down {
 		return ErrMemoryUnavailable
 	}
-	for s := range m.claims {
-		s.push(Change{Patch: []byte(claimant + " " + id)})
+	msg := []byte(strconv.Itoa(len(c.ID)) + " " + c.ID + strconv.Itoa(len(c.User)) + " " + c.User + c.Claimant)
+	for s := range m.claims { // a Change carries it, as memSubs deliver Changes
+		s.push(Change{Patch: msg})
 	}
 	return nil
 }
 
 // WatchClaims implements SessionStore.
-func (m *MemoryBackend) WatchClaims(claimed func(id, claimant string)) (stop func()) {
+func (m *MemoryBackend) WatchClaims(claimed func(SessionClaim)) (stop func()) {
 	return m.watch(func() map[*memSub]struct{} { return m.claims }, func(c Change) {
-		if !c.Lost {
-			claimant, id, _ := strings.Cut(string(c.Patch), " ")
-			claimed(id, claimant)
+		if c.Lost {
+			return
+		}
+		var sc SessionClaim
+		rest, ok := string(c.Patch), true
+		sc.ID, rest, ok = cutCounted(rest)
+		if ok {
+			sc.User, sc.Claimant, ok = cutCounted(rest)
+		}
+		if ok {
+			claimed(sc)
 		}
 	})
+}
+
+// cutCounted splits "<byte length n> <n bytes>rest" into the n bytes and rest.
+func cutCounted(s string) (head, rest string, ok bool) {
+	ls, rest, ok := strings.Cut(s, " ")
+	n, err := strconv.Atoi(ls)
+	if !ok || err != nil || n < 0 || n > len(rest) {
+		return "", "", false
+	}
+	return rest[:n], rest[n:], true
 }
 
 // liveSession returns the unexpired record of id, dropping an expired one. The caller

@@ -7,11 +7,14 @@ import (
 )
 
 // A session lives on one node at a time. A Manager with a session store announces every
-// connection it serves (SessionStore.ClaimSession, under its node id); a Manager that
-// holds the same session from an earlier connection then lets it go: its live connection,
-// if any, gets _DISCONNECT and close 4000 (as when a newer connection replaces it on one
-// node, so the client does not reconnect there), its tasks are cancelled and its objects
-// freed. A later connection to that node builds the session again from the store.
+// connection it serves (SessionStore.ClaimSession, under its node id and with the
+// session's user); a Manager that holds the same session for the same user from an
+// earlier connection then lets it go: its live connection, if any, gets _DISCONNECT and
+// close 4000 (as when a newer connection replaces it on one node, so the client does not
+// reconnect there), its tasks are cancelled and its objects freed. A later connection to
+// that node builds the session again from the store. A claim that names another user is
+// ignored (and logged): a node only claims a session it bound to its user, so such a claim
+// cannot take the session from the user it belongs to.
 
 // newNodeID names a Manager in its claims.
 func newNodeID() string {
@@ -20,28 +23,34 @@ func newNodeID() string {
 	return hex.EncodeToString(b)
 }
 
-// claim announces that this node serves session id.
-func (m *Manager) claim(id string) {
+// claim announces that this node serves session id for user.
+func (m *Manager) claim(id Identity) {
 	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
 	defer cancel()
-	if err := m.cfg.sessionStore.ClaimSession(ctx, id, m.node); err != nil {
-		m.cfg.logger.Warn("wssync: cannot announce the session to other nodes", "session", id, "err", err)
+	c := SessionClaim{ID: id.Session, User: id.User, Claimant: m.node}
+	if err := m.cfg.sessionStore.ClaimSession(ctx, c); err != nil {
+		m.cfg.logger.Warn("wssync: cannot announce the session to other nodes", "session", id.Session, "err", err)
 	}
 }
 
-// claimed is the WatchClaims callback: another node now serves session id, so this one
-// lets its copy go.
-func (m *Manager) claimed(id, claimant string) {
-	if claimant == m.node {
+// claimed is the WatchClaims callback: another node now serves session c.ID, so this one
+// lets its copy go, unless the claim names another user than the session's.
+func (m *Manager) claimed(c SessionClaim) {
+	if c.Claimant == m.node {
 		return
 	}
 	m.mu.Lock()
-	ms, ok := m.sessions[id]
+	ms, ok := m.sessions[c.ID]
 	if !ok || m.closing {
 		m.mu.Unlock()
 		return
 	}
-	delete(m.sessions, id)
+	if ms.sess.id.User != c.User {
+		m.mu.Unlock()
+		m.cfg.logger.Warn("wssync: ignored a claim of a session for another identity", "session", c.ID, "claimant", c.Claimant)
+		return
+	}
+	delete(m.sessions, c.ID)
 	if ms.expiry != nil {
 		ms.expiry.Stop()
 		ms.expiry = nil

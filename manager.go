@@ -2,9 +2,7 @@ package wssync
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"fmt"
 	"net/http"
 	"sync"
 	"time"
@@ -22,9 +20,6 @@ type Identity struct {
 // ErrForbidden, returned (wrapped or not) by an auth hook, makes the upgrade answer 403
 // instead of 401.
 var ErrForbidden = errors.New("wssync: forbidden")
-
-// maxIDLength bounds user and session ids from clients.
-const maxIDLength = 128
 
 // SessionFactory builds the objects of a new session (Register, Join, On...), the first
 // time a session id is seen. An error refuses the connection (1011) and drops the session.
@@ -50,6 +45,7 @@ type Manager struct {
 	sessions map[string]*managed // by session id
 	perUser  map[string]int      // live connections per user
 	closing  bool
+	pending  int            // connections in the handshake (startHandshake)
 	work     sync.WaitGroup // ServeWS calls and expiries in progress
 }
 
@@ -65,9 +61,13 @@ type managed struct {
 
 // NewManager returns a Manager that builds sessions with factory. Options are those of a
 // Session (they apply to every session) plus the Manager's: WithAuth, WithSessionTTL,
-// WithMaxSessions, WithMaxConnsPerUser, WithHandshakeTimeout, WithAnonymousSessions.
+// WithMaxSessions, WithMaxConnsPerUser, WithHandshakeTimeout, WithMaxPendingHandshakes,
+// WithAnonymousSessions, WithSessionStore.
 func NewManager(factory SessionFactory, opts ...Option) *Manager {
 	cfg := newConfig(opts)
+	if cfg.maxPendingHandshakes == 0 {
+		cfg.maxPendingHandshakes = DefaultMaxPendingHandshakes
+	}
 	m := &Manager{
 		cfg:      cfg,
 		factory:  factory,
@@ -121,7 +121,8 @@ func (m *Manager) Sessions() []*Session {
 
 // ServeWS identifies the client, upgrades the request and serves it as its session's
 // connection until it closes. Refusals before the upgrade are HTTP errors: 401/403 from
-// the auth hook, 429 over the per-user connection limit, 503 while shutting down.
+// the auth hook, 429 over the per-user connection limit, 503 while shutting down or
+// while WithMaxPendingHandshakes connections wait for their handshake answer.
 func (m *Manager) ServeWS(w http.ResponseWriter, r *http.Request) {
 	if !m.enter() {
 		http.Error(w, "shutting down", http.StatusServiceUnavailable)
@@ -151,15 +152,37 @@ func (m *Manager) ServeWS(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	handshake := id.Session == "" && !m.cfg.anonymous
+	if handshake && !m.startHandshake() {
+		m.cfg.logger.Warn("wssync: too many pending handshakes; upgrade refused", "remote", r.RemoteAddr)
+		http.Error(w, "too many pending handshakes", http.StatusServiceUnavailable)
+		return
+	}
 	ws, err := m.upgrader.Upgrade(w, r, nil)
 	if err != nil {
+		if handshake {
+			m.endHandshake()
+		}
 		m.cfg.logger.Info("wssync: upgrade refused", "err", err, "remote", r.RemoteAddr)
 		return
 	}
-	id, err = m.identify(ws, id)
+	switch {
+	case handshake:
+		id, err = m.identify(ws, id)
+		m.endHandshake()
+	case id.Session == "": // anonymous
+		id.Session = uuid.NewString()
+		if id.User == "" {
+			id.User = id.Session
+		}
+	}
 	if err != nil {
 		m.cfg.logger.Info("wssync: handshake failed", "err", err, "remote", r.RemoteAddr)
-		closeNow(ws, ClosePolicyViolation, "identification failed")
+		code, why := ClosePolicyViolation, "identification failed"
+		if errors.Is(err, websocket.ErrReadLimit) {
+			code, why = CloseMessageTooBig, "frame too large" // gorilla has sent it already
+		}
+		closeNow(ws, code, why)
 		return
 	}
 	m.serve(ws, id)
@@ -182,59 +205,6 @@ func (m *Manager) userConnAllowed(user string) bool {
 	return m.perUser[user] < m.cfg.maxConnsPerUser
 }
 
-// identify completes id with the session id: from the auth hook, a fresh random one for
-// anonymous sessions, or the `_USER_SESSION` handshake.
-func (m *Manager) identify(ws *websocket.Conn, id Identity) (Identity, error) {
-	if id.Session != "" {
-		return id, nil
-	}
-	if m.cfg.anonymous {
-		id.Session = uuid.NewString()
-		if id.User == "" {
-			id.User = id.Session
-		}
-		return id, nil
-	}
-	deadline := time.Now().Add(m.cfg.handshakeTimeout)
-	_ = ws.SetWriteDeadline(deadline)
-	if err := ws.WriteMessage(websocket.TextMessage, []byte(`{"type":"_REQUEST_USER_SESSION"}`)); err != nil {
-		return id, err
-	}
-	_ = ws.SetReadDeadline(deadline)
-	ws.SetReadLimit(4096)
-	for {
-		mt, data, err := ws.ReadMessage()
-		if err != nil {
-			return id, err
-		}
-		if mt != websocket.TextMessage {
-			return id, errors.New("binary frame before _USER_SESSION")
-		}
-		in, perr := decodeInbound(data)
-		if perr != nil {
-			return id, perr
-		}
-		if in.event != "_USER_SESSION" {
-			continue // ws-sync-react may send before it answers; those frames are dropped
-		}
-		var got Identity
-		if in.data == nil || json.Unmarshal(in.data, &got) != nil {
-			return id, errors.New("_USER_SESSION data must be {\"user\": string, \"session\": string}")
-		}
-		if got.Session == "" || len(got.Session) > maxIDLength || len(got.User) > maxIDLength {
-			return id, fmt.Errorf("_USER_SESSION ids must be non-empty strings of at most %d bytes", maxIDLength)
-		}
-		id.Session = got.Session
-		if id.User == "" { // an authenticated user is never taken from the client
-			id.User = got.User
-		}
-		if id.User == "" {
-			id.User = got.Session
-		}
-		return id, nil
-	}
-}
-
 // serve finds or builds the session for id and serves ws on it.
 func (m *Manager) serve(ws *websocket.Conn, id Identity) {
 	ms, created, code, why := m.acquire(id)
@@ -249,12 +219,12 @@ func (m *Manager) serve(ws *websocket.Conn, id Identity) {
 				m.cfg.logger.Warn("wssync: cannot check the stored session", "session", id.Session, "err", err)
 			}
 		}
-		m.claim(id.Session)
+		m.claim(id)
 	}
 	switch {
 	case ms.err == nil:
 		ms.sess.serve(ws)
-	case errors.Is(ms.err, errForeignSession):
+	case errors.Is(ms.err, ErrForeignSession):
 		closeNow(ws, CloseUnauthorized, "session belongs to another identity")
 	default:
 		closeNow(ws, CloseInternalError, "session setup failed")
@@ -263,22 +233,43 @@ func (m *Manager) serve(ws *websocket.Conn, id Identity) {
 }
 
 // acquire returns the session of id (creating it, and starting its factory, on first
-// sight) and counts the connection. It refuses with a close code and reason.
+// sight) and counts the connection. It refuses with a close code and reason. A session
+// held for another user whose factory has not run yet may turn out not to be that user's
+// (the store binds it to id.User): acquire waits for it before it decides.
 func (m *Manager) acquire(id Identity) (ms *managed, created bool, code int, why string) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.closing {
-		return nil, false, CloseGoingAway, "shutting down"
+	for {
+		if m.closing {
+			return nil, false, CloseGoingAway, "shutting down"
+		}
+		if m.perUser[id.User] >= m.cfg.maxConnsPerUser {
+			return nil, false, ClosePolicyViolation, "too many connections"
+		}
+		var ok bool
+		ms, ok = m.sessions[id.Session]
+		if !ok || ms.sess.id.User == id.User {
+			break
+		}
+		select {
+		case <-ms.ready:
+		default:
+			m.mu.Unlock()
+			<-ms.ready
+			m.mu.Lock()
+			continue // the map may have changed meanwhile
+		}
+		if ms.err == nil {
+			m.cfg.logger.Warn("wssync: session id presented by another identity", "session", id.Session)
+			return nil, false, CloseUnauthorized, "session belongs to another identity"
+		}
+		// The other user's session failed (bound to someone else, or its factory): it is
+		// on its way out, and its release leaves a successor in the map alone.
+		delete(m.sessions, id.Session)
+		ms = nil
+		break
 	}
-	if m.perUser[id.User] >= m.cfg.maxConnsPerUser {
-		return nil, false, ClosePolicyViolation, "too many connections"
-	}
-	ms, ok := m.sessions[id.Session]
-	if ok && ms.sess.id.User != id.User {
-		m.cfg.logger.Warn("wssync: session id presented by another identity", "session", id.Session)
-		return nil, false, CloseUnauthorized, "session belongs to another identity"
-	}
-	if !ok {
+	if ms == nil {
 		if len(m.sessions) >= m.cfg.maxSessions {
 			return nil, false, CloseTryAgainLater, "too many sessions"
 		}
@@ -300,22 +291,34 @@ func (m *Manager) acquire(id Identity) (ms *managed, created bool, code int, why
 	return ms, created, 0, ""
 }
 
-// build runs the factory for a new session.
+// build runs the factory for a new session. With a session store, it first binds the
+// session id to its user: a session bound to another user is refused without running the
+// factory.
 func (m *Manager) build(ms *managed) {
 	defer m.work.Done()
-	_, err := callSafely(func() (any, error) { return nil, m.factory(ms.sess.ctx, ms.sess) })
+	defer close(ms.ready)
+	sess := ms.sess
+	if m.cfg.sessionStore != nil {
+		if _, err := sess.bind(sess.ctx); errors.Is(err, ErrForeignSession) {
+			m.cfg.logger.Warn("wssync: session id bound to another identity", "session", sess.id.Session)
+			ms.err = err
+			return
+		} else if err != nil {
+			m.cfg.logger.Warn("wssync: cannot bind the session to its user in the store", "session", sess.id.Session, "err", err)
+		}
+	}
+	_, err := callSafely(func() (any, error) { return nil, m.factory(sess.ctx, sess) })
 	if err != nil {
 		m.cfg.logger.Error("wssync: session factory failed", "err", err)
 		ms.err = err
 	} else if m.cfg.sessionStore != nil {
-		if err := ms.sess.restore(ms.sess.ctx); errors.Is(err, errForeignSession) {
-			m.cfg.logger.Warn("wssync: stored session belongs to another identity", "session", ms.sess.id.Session)
+		if err := sess.restore(sess.ctx); errors.Is(err, ErrForeignSession) {
+			m.cfg.logger.Warn("wssync: stored session belongs to another identity", "session", sess.id.Session)
 			ms.err = err
 		} else if err != nil {
-			m.cfg.logger.Warn("wssync: cannot load the stored session; it starts afresh", "session", ms.sess.id.Session, "err", err)
+			m.cfg.logger.Warn("wssync: cannot load the stored session; it starts afresh", "session", sess.id.Session, "err", err)
 		}
 	}
-	close(ms.ready)
 }
 
 // release counts a connection's end; the last one starts the session's expiry. A session

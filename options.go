@@ -50,6 +50,8 @@ type config struct {
 	handshakeTimeout time.Duration
 	anonymous        bool
 	sessionStore     SessionStore
+
+	maxPendingHandshakes int // WithMaxPendingHandshakes; 0 until NewManager applies the default
 }
 
 // Option changes a Session's settings. Options are applied in order by NewSession.

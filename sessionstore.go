@@ -2,7 +2,6 @@ package wssync
 
 import (
 	"context"
-	"errors"
 	"time"
 )
 
@@ -14,9 +13,6 @@ const MaxStoredObjectBytes = 256 << 10
 // storeTimeout bounds one SessionStore call made on a client's behalf.
 const storeTimeout = 2 * time.Second
 
-// errForeignSession refuses a session id whose stored record belongs to another user.
-var errForeignSession = errors.New("wssync: the stored session belongs to another identity")
-
 // WithSessionStore makes a Manager keep each session's own objects (those of Register) in
 // store, so that the session continues on any node: every published change of such an
 // object is written through to the store (one call per change, bounded by
@@ -26,12 +22,21 @@ var errForeignSession = errors.New("wssync: the stored session belongs to anothe
 // holds the session from an earlier connection reloads it when another node has changed
 // it since.
 //
+// A session id belongs to one user on every node: the first time a node sees a session
+// id, before it runs the factory, it binds the id to the connection's user in the store
+// (SessionStore.BindSession). A connection of another user, on any node, is then closed
+// with CloseUnauthorized (4004) and never sees the session's state, whether or not the
+// session has changed yet; the owner's connections are not disturbed. While the store is
+// unreachable a node cannot check the binding: it serves a session it does not hold from
+// the factory alone (logged) and never serves a stored record of another user.
+//
 // A session lives on one node at a time: every connection a Manager serves is announced
-// (SessionStore.ClaimSession), and a Manager that holds the same session lets it go (its
-// connection gets _DISCONNECT and 4000, its tasks are cancelled, Stats.SessionsMoved
-// counts it). Should an announcement be lost, a node that reconnects the session still
-// reloads it from the store's generation counter. Deploy behind any load balancer: sticky
-// routing is not needed. Shutdown ends the Manager's watch of other nodes' claims.
+// (SessionStore.ClaimSession, with the session's user), and a Manager that holds the same
+// session for the same user lets it go (its connection gets _DISCONNECT and 4000, its
+// tasks are cancelled, Stats.SessionsMoved counts it); a claim naming another user is
+// ignored and logged. Should an announcement be lost, a node that reconnects the session
+// still reloads it from the store's generation counter. Deploy behind any load balancer:
+// sticky routing is not needed. Shutdown ends the Manager's watch of other nodes' claims.
 func WithSessionStore(store SessionStore) Option {
 	return func(c *config) { c.sessionStore = store }
 }
@@ -83,7 +88,7 @@ func (s *Session) restore(ctx context.Context) error {
 		return err
 	}
 	if rec.User != s.id.User {
-		return errForeignSession
+		return ErrForeignSession
 	}
 	s.mu.Lock()
 	objs := make(map[string]*object, len(s.objects))
@@ -104,12 +109,22 @@ func (s *Session) restore(ctx context.Context) error {
 	return nil
 }
 
-// refresh extends the session's record and, when another node wrote it since this node
-// last did, reloads it. It runs before a reconnection is served.
+// bind binds the session id to its user in the store, or extends the binding, and returns
+// the record's generation. A session bound to another user is ErrForeignSession.
+func (s *Session) bind(ctx context.Context) (uint64, error) {
+	ctx, cancel := context.WithTimeout(ctx, storeTimeout)
+	defer cancel()
+	owner, gen, err := s.cfg.sessionStore.BindSession(ctx, s.id.Session, s.id.User, s.storeTTL())
+	if err == nil && owner != s.id.User {
+		err = ErrForeignSession
+	}
+	return gen, err
+}
+
+// refresh extends the session's record and binding and, when another node wrote it since
+// this node last did, reloads it. It runs before a reconnection is served.
 func (s *Session) refresh(ctx context.Context) error {
-	tctx, cancel := context.WithTimeout(ctx, storeTimeout)
-	gen, err := s.cfg.sessionStore.TouchSession(tctx, s.id.Session, s.storeTTL())
-	cancel()
+	gen, err := s.bind(ctx)
 	if err != nil || gen == 0 || gen == s.storeGen.Load() {
 		return err
 	}

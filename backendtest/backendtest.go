@@ -4,8 +4,9 @@
 //
 // Run checks the interfaces directly: versions, conflicts, catch-up patches, delivery
 // order across nodes, Lost after an interruption, versions never reused after the store
-// restarted empty, stop, session records and their TTL, session claims, presence entries,
-// notifications and expiry. RunNodes checks whole wssync nodes (shared objects, WebSocket
+// restarted empty, stop, session records and their TTL, session ids bound to one user
+// (atomically, before any record exists, expiring with the record), session claims with
+// their user, presence entries, notifications and expiry. RunNodes checks whole wssync nodes (shared objects, WebSocket
 // clients) on top of a backend. The in-memory backend runs Run like this:
 //
 //	func TestConformance(t *testing.T) {
@@ -91,6 +92,9 @@ func Run(t *testing.T, newCluster func(t *testing.T) Cluster) {
 		{name: "RestartEmpty", serial: true, run: testRestartEmpty},
 		{name: "Session", run: testSession},
 		{name: "SessionExpiry", run: testSessionExpiry},
+		{name: "SessionBinding", run: testSessionBinding},
+		{name: "SessionBindingRace", run: testSessionBindingRace},
+		{name: "SessionBindingExpiry", run: testSessionBindingExpiry},
 		{name: "Claims", run: testClaims},
 		{name: "Presence", run: testPresence},
 		{name: "PresenceExpiry", run: testPresenceExpiry},

@@ -701,4 +701,4 @@ func testSessionClaimed(t *testing.T, nodes Nodes) {
 // drops them.
 type lostClaims struct{ wssync.SessionStore }
 
-func (lostClaims) ClaimSession(context.Context, string, string) error { return nil }
+func (lostClaims) ClaimSession(context.Context, wssync.SessionClaim) error { return nil }

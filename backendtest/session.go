@@ -143,7 +143,7 @@ func sessionGone(ctx context.Context, n Node, id string) error {
 }
 
 // claim is one call of a WatchClaims callback.
-type claim struct{ id, claimant string }
+type claim = wssync.SessionClaim
 
 // claimWatcher records the claims a WatchClaims callback gets whose claimant starts with
 // prefix: a store shared with other subtests carries their claims too.
@@ -163,8 +163,8 @@ func newClaimWatcher(prefix string) *claimWatcher {
 	return &claimWatcher{prefix: prefix, signal: make(chan struct{}, 1)}
 }
 
-func (w *claimWatcher) claimed(id, claimant string) {
-	if !strings.HasPrefix(claimant, w.prefix) {
+func (w *claimWatcher) claimed(c claim) {
+	if !strings.HasPrefix(c.Claimant, w.prefix) {
 		return
 	}
 	w.mu.Lock()
@@ -175,7 +175,7 @@ func (w *claimWatcher) claimed(id, claimant string) {
 	if w.stopped {
 		w.late++
 	}
-	w.got = append(w.got, claim{id, claimant})
+	w.got = append(w.got, c)
 	w.mu.Unlock()
 	select {
 	case w.signal <- struct{}{}:
@@ -269,18 +269,21 @@ func testClaims(t *testing.T, c Cluster) {
 	}
 
 	// Claims made right after WatchClaims returned reach every watcher, the claimant's own
-	// node included.
+	// node included, with their session id and user as they were (the users are the same
+	// odd strings, paired differently).
 	var want []claim
-	for _, id := range ids {
-		if err := c.Nodes[0].ClaimSession(ctx, id, prefix); err != nil {
-			t.Fatalf("ClaimSession(%q): %v", id, err)
+	for i, id := range ids {
+		cl := claim{ID: id, User: ids[(i+3)%len(ids)], Claimant: prefix}
+		if err := c.Nodes[0].ClaimSession(ctx, cl); err != nil {
+			t.Fatalf("ClaimSession(%q): %v", cl, err)
 		}
-		want = append(want, claim{id, prefix})
+		want = append(want, cl)
 	}
-	if err := nodeAt(c, 1).ClaimSession(ctx, "from node 1", other); err != nil {
+	fromOther := claim{ID: "from node 1", User: "alice", Claimant: other}
+	if err := nodeAt(c, 1).ClaimSession(ctx, fromOther); err != nil {
 		t.Fatalf("ClaimSession on node 1: %v", err)
 	}
-	want = append(want, claim{"from node 1", other})
+	want = append(want, fromOther)
 	for i, w := range watchers {
 		name := "watcher on node " + strconv.Itoa(i)
 		got := w.waitAll(t, name, want)
@@ -302,10 +305,10 @@ func testClaims(t *testing.T, c Cluster) {
 		fresh[i] = newClaimWatcher(prefix)
 		fresh[i].watch(t, n)
 	}
-	after := []claim{{"after stop 1", prefix}, {"after stop 2", prefix}}
+	after := []claim{{ID: "after stop 1", User: "u", Claimant: prefix}, {ID: "after stop 2", User: "u", Claimant: prefix}}
 	for _, a := range after {
-		if err := c.Nodes[0].ClaimSession(ctx, a.id, a.claimant); err != nil {
-			t.Fatalf("ClaimSession(%q): %v", a.id, err)
+		if err := c.Nodes[0].ClaimSession(ctx, a); err != nil {
+			t.Fatalf("ClaimSession(%q): %v", a.ID, err)
 		}
 	}
 	for i, w := range fresh {
@@ -321,8 +324,8 @@ func testClaims(t *testing.T, c Cluster) {
 	entered := make(chan struct{})
 	release := make(chan struct{})
 	var once sync.Once
-	blockStop := c.Nodes[0].WatchClaims(func(id, claimant string) {
-		if claimant != prefix {
+	blockStop := c.Nodes[0].WatchClaims(func(c claim) {
+		if c.Claimant != prefix {
 			return
 		}
 		once.Do(func() {
@@ -333,7 +336,7 @@ func testClaims(t *testing.T, c Cluster) {
 	releaseOnce := onlyOnce(func() { close(release) })
 	t.Cleanup(onlyOnce(blockStop))
 	t.Cleanup(releaseOnce) // runs first, should the test end early
-	if err := c.Nodes[0].ClaimSession(ctx, "blocking", prefix); err != nil {
+	if err := c.Nodes[0].ClaimSession(ctx, claim{ID: "blocking", User: "u", Claimant: prefix}); err != nil {
 		t.Fatal(err)
 	}
 	checkStopWaits(t, "the claims callback", entered, blockStop, releaseOnce)

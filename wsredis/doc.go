@@ -20,8 +20,10 @@
 //	                                (the patches of the commits after the one that created KEY)
 //	wssync:{KEY}:changes            channel: "<version> <patch>" for every commit
 //	wssync:session:{ID}             hash: _user, _gen, "o:<object key>" → "<version> <state>"
-//	wssync:sessions:claims          channel: "<byte length of ID> <ID><claimant>" for every
-//	                                ClaimSession (one channel for all sessions)
+//	                                (_user alone from BindSession on: the session's binding)
+//	wssync:sessions:claims          channel: "<byte length of ID> <ID><byte length of user>
+//	                                <user><claimant>" for every ClaimSession (one channel
+//	                                for all sessions)
 //	wssync:presence:{ROOM}:expiry   sorted set: entry id, score = expiry (ms, Redis's clock)
 //	wssync:presence:{ROOM}:data     hash: entry id → data
 //	wssync:presence:{ROOM}:changes  channel: "set" or "remove" when entries changed

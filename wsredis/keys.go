@@ -7,8 +7,8 @@ import "strings"
 //	wssync:{KEY}:state              hash: v (version), s (state), c (token of the last commit)
 //	wssync:{KEY}:log                list: "<version> <patch>", newest first, LogLength long
 //	wssync:{KEY}:changes            channel: "<version> <patch>" for every commit
-//	wssync:session:{ID}             hash: _user, _gen, and "o:"+object key → "<version> <state>"
-//	wssync:sessions:claims          channel: "<byte length of ID> <ID><claimant>" for every claim
+//	wssync:session:{ID}             hash: _user (set once, by BindSession or SaveSession), _gen, and "o:"+object key → "<version> <state>"
+//	wssync:sessions:claims          channel: "<byte length of ID> <ID><byte length of user> <user><claimant>" for every claim
 //	wssync:presence:{ROOM}:expiry   sorted set: entry id, score = expiry in ms of Redis's clock
 //	wssync:presence:{ROOM}:data     hash: entry id → data
 //	wssync:presence:{ROOM}:changes  channel: a message whenever an entry is new, changed or removed

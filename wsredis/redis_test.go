@@ -623,12 +623,12 @@ func TestStopUnsubscribes(t *testing.T) {
 // claims records what a WatchClaims callback gets.
 type claims struct {
 	mu  sync.Mutex
-	got []string // "<id>|<claimant>"
+	got []string // "<id>|<user>|<claimant>"
 }
 
-func (c *claims) claimed(id, claimant string) {
+func (c *claims) claimed(cl wssync.SessionClaim) {
 	c.mu.Lock()
-	c.got = append(c.got, id+"|"+claimant)
+	c.got = append(c.got, cl.ID+"|"+cl.User+"|"+cl.Claimant)
 	c.mu.Unlock()
 }
 
@@ -659,22 +659,22 @@ func TestClaims(t *testing.T) {
 	if _, err := ps.Receive(ctx); err != nil { // the confirmation
 		t.Fatal(err)
 	}
-	if err := b.ClaimSession(ctx, "a b{c}é", "0f1e"); err != nil {
+	if err := b.ClaimSession(ctx, wssync.SessionClaim{ID: "a b{c}é", User: "3 al", Claimant: "0f1e"}); err != nil {
 		t.Fatal(err)
 	}
-	if msg, err := ps.ReceiveMessage(ctx); err != nil || msg.Payload != "8 a b{c}é0f1e" {
-		t.Errorf("message %+v, %v; want %q", msg, err, "8 a b{c}é0f1e") // é is two bytes
+	if msg, err := ps.ReceiveMessage(ctx); err != nil || msg.Payload != "8 a b{c}é4 3 al0f1e" {
+		t.Errorf("message %+v, %v; want %q", msg, err, "8 a b{c}é4 3 al0f1e") // é is two bytes
 	}
 
 	// Malformed messages are skipped; the good one after them arrives alone.
-	for _, m := range []string{"", "x", "5 ab", "-1 x", "1x ab", "3 abc"} {
+	for _, m := range []string{"", "x", "5 ab", "-1 x", "1x ab", "3 abc", "3 abc2 u", "3 abc-1 u", "3 abcx u", "3 abc1 u"} {
 		if err := admin.Publish(ctx, "wssync:sessions:claims", m).Err(); err != nil {
 			t.Fatal(err)
 		}
 	}
-	retry(t, "the last claim", func() error { return c.has("abc|") })
+	retry(t, "the last claim", func() error { return c.has("abc|u|") })
 	c.mu.Lock()
-	if want := []string{"a b{c}é|0f1e", "abc|"}; fmt.Sprint(c.got) != fmt.Sprint(want) {
+	if want := []string{"a b{c}é|3 al|0f1e", "abc|u|"}; fmt.Sprint(c.got) != fmt.Sprint(want) {
 		t.Errorf("claims %q, want %q", c.got, want)
 	}
 	c.mu.Unlock()
@@ -685,9 +685,9 @@ func TestClaims(t *testing.T) {
 		t.Fatal(err)
 	}
 	retry(t, "a claim after the connection was killed", func() error {
-		if err := b.ClaimSession(ctx, "after", "aa"); err != nil {
+		if err := b.ClaimSession(ctx, wssync.SessionClaim{ID: "after", User: "u", Claimant: "aa"}); err != nil {
 			return err
 		}
-		return c.has("after|aa")
+		return c.has("after|u|aa")
 	})
 }

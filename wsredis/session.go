@@ -17,13 +17,32 @@ import (
 // collide with the fields _user and _gen.
 const objectField = "o:"
 
-// saveSessionScript stores ARGV[1] as the session's user and ARGV[3] as field ARGV[2],
-// bumps _gen, sets the expiry to ARGV[4] ms and returns the new generation.
+// saveSessionScript stores ARGV[3] as field ARGV[2] of a session bound to user ARGV[1]
+// (binding it when it is not), bumps _gen, sets the expiry to ARGV[4] ms and returns the
+// new generation; or returns -1, changing nothing, when the session is bound to another
+// user.
 var saveSessionScript = redis.NewScript(`
+local u = redis.call('HGET', KEYS[1], '_user')
+if u and u ~= ARGV[1] then
+	return -1
+end
 redis.call('HSET', KEYS[1], '_user', ARGV[1], ARGV[2], ARGV[3])
 local g = redis.call('HINCRBY', KEYS[1], '_gen', 1)
 redis.call('PEXPIRE', KEYS[1], ARGV[4])
 return g
+`)
+
+// bindSessionScript binds the session to user ARGV[1] unless it is bound (HSETNX of
+// _user), and returns {owner, generation}: when the owner is ARGV[1], after setting the
+// expiry to ARGV[2] ms; when it is another user, with generation 0 and nothing changed.
+var bindSessionScript = redis.NewScript(`
+redis.call('HSETNX', KEYS[1], '_user', ARGV[1])
+local u = redis.call('HGET', KEYS[1], '_user')
+if u ~= ARGV[1] then
+	return {u, 0}
+end
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return {u, tonumber(redis.call('HGET', KEYS[1], '_gen') or '0')}
 `)
 
 // touchSessionScript sets the expiry to ARGV[1] ms and returns _gen, or 0 when the
@@ -46,9 +65,42 @@ func ttlMillis(ttl time.Duration) (int64, error) {
 	return max(ttl.Milliseconds(), 1), nil
 }
 
+// BindSession binds session id to user unless it is bound already (an HSETNX of the
+// record's _user field, so the binding is the record), and returns the user it is bound
+// to. When that is user, the record expires ttl from now (ttl must be positive) and its
+// generation is returned (0 before any SaveSession); otherwise nothing changes. One script
+// run.
+func (b *Backend) BindSession(ctx context.Context, id, user string, ttl time.Duration) (string, uint64, error) {
+	ms, err := ttlMillis(ttl)
+	if err != nil {
+		return "", 0, err
+	}
+	ctx, cancel := b.opContext(ctx)
+	defer cancel()
+	res, err := bindSessionScript.Run(ctx, b.client, []string{b.sessionKey(id)}, user, ms).Slice()
+	if err != nil {
+		return "", 0, fmt.Errorf("wsredis: bind session %q: %w", id, err)
+	}
+	var owner string
+	var gen int64
+	ok := len(res) == 2
+	if ok {
+		owner, ok = res[0].(string)
+	}
+	if ok {
+		gen, ok = res[1].(int64)
+	}
+	if !ok || gen < 0 {
+		return "", 0, fmt.Errorf("wsredis: bind session %q: unexpected reply %v", id, res)
+	}
+	return owner, uint64(gen), nil
+}
+
 // SaveSession stores obj as key of session id, owned by user, bumps and returns the
 // session's generation, and makes the whole record expire ttl from now (ttl must be
-// positive; it is rounded down to milliseconds, at least 1). One script run.
+// positive; it is rounded down to milliseconds, at least 1). A session not bound yet is
+// bound to user; one bound to another user is refused with wssync.ErrForeignSession and
+// left as it is. One script run.
 func (b *Backend) SaveSession(ctx context.Context, id, user, key string, obj wssync.StoredObject, ttl time.Duration) (uint64, error) {
 	ms, err := ttlMillis(ttl)
 	if err != nil {
@@ -64,6 +116,9 @@ func (b *Backend) SaveSession(ctx context.Context, id, user, key string, obj wss
 		user, objectField+key, value, ms).Int64()
 	if err != nil {
 		return 0, fmt.Errorf("wsredis: save session %q: %w", id, err)
+	}
+	if gen < 0 {
+		return 0, fmt.Errorf("wsredis: save session %q: %w", id, wssync.ErrForeignSession)
 	}
 	return uint64(gen), nil
 }
@@ -118,16 +173,16 @@ func (b *Backend) TouchSession(ctx context.Context, id string, ttl time.Duration
 	return uint64(gen), nil
 }
 
-// ClaimSession announces that claimant (a node) now serves session id: it publishes
-// "<length of id> <id><claimant>" on the claims channel (see the package documentation),
-// which every WatchClaims callback of every Backend with the same Prefix receives, the
-// claimant's own included. One PUBLISH; a Backend whose subscription is broken at the
-// time misses the claim (delivery is at most once).
-func (b *Backend) ClaimSession(ctx context.Context, id, claimant string) error {
+// ClaimSession announces that c.Claimant (a node) now serves session c.ID for c.User: it
+// publishes "<length of ID> <ID><length of User> <User><Claimant>" on the claims channel
+// (see the package documentation), which every WatchClaims callback of every Backend with
+// the same Prefix receives, the claimant's own included. One PUBLISH; a Backend whose
+// subscription is broken at the time misses the claim (delivery is at most once).
+func (b *Backend) ClaimSession(ctx context.Context, c wssync.SessionClaim) error {
 	ctx, cancel := b.opContext(ctx)
 	defer cancel()
-	if err := b.client.Publish(ctx, b.claimsChannel(), claimMessage(id, claimant)).Err(); err != nil {
-		return fmt.Errorf("wsredis: claim session %q: %w", id, err)
+	if err := b.client.Publish(ctx, b.claimsChannel(), claimMessage(c)).Err(); err != nil {
+		return fmt.Errorf("wsredis: claim session %q: %w", c.ID, err)
 	}
 	return nil
 }
@@ -143,29 +198,38 @@ func (b *Backend) ClaimSession(ctx context.Context, id, claimant string) error {
 // the backend is subscribed again. A malformed message on the channel is logged and
 // skipped. stop ends the watch and waits for a running claimed call to return; calling it
 // more than once is harmless.
-func (b *Backend) WatchClaims(claimed func(id, claimant string)) (stop func()) {
+func (b *Backend) WatchClaims(claimed func(wssync.SessionClaim)) (stop func()) {
 	return b.hub.subscribe(b.claimsChannel(), func(payload string, lost bool) {
 		if lost {
 			return // nothing to redeliver
 		}
-		id, claimant, ok := parseClaim(payload)
+		c, ok := parseClaim(payload)
 		if !ok {
 			b.log.Warn("wsredis: malformed message on the claims channel; skipped", "message", payload)
 			return
 		}
-		claimed(id, claimant)
+		claimed(c)
 	})
 }
 
-// claimMessage encodes a claim as "<byte length of id> <id><claimant>", which keeps any
-// bytes in either string apart.
-func claimMessage(id, claimant string) string {
-	return strconv.Itoa(len(id)) + " " + id + claimant
+// claimMessage encodes a claim as "<byte length of ID> <ID><byte length of User>
+// <User><Claimant>", which keeps any bytes in any of the strings apart.
+func claimMessage(c wssync.SessionClaim) string {
+	return strconv.Itoa(len(c.ID)) + " " + c.ID + strconv.Itoa(len(c.User)) + " " + c.User + c.Claimant
 }
 
 // parseClaim decodes a claimMessage.
-func parseClaim(payload string) (id, claimant string, ok bool) {
-	ls, rest, ok := strings.Cut(payload, " ")
+func parseClaim(payload string) (c wssync.SessionClaim, ok bool) {
+	c.ID, payload, ok = cutCounted(payload)
+	if ok {
+		c.User, c.Claimant, ok = cutCounted(payload)
+	}
+	return c, ok
+}
+
+// cutCounted splits "<byte length n> <n bytes>rest" into the n bytes and rest.
+func cutCounted(s string) (head, rest string, ok bool) {
+	ls, rest, ok := strings.Cut(s, " ")
 	if !ok {
 		return "", "", false
 	}

@@ -1,0 +1,133 @@
+package wssync
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// maxIDLength bounds user and session ids from clients.
+const maxIDLength = 128
+
+// DefaultMaxPendingHandshakes is how many connections a Manager keeps waiting for their
+// `_USER_SESSION` answer at once, unless WithMaxPendingHandshakes says otherwise.
+const DefaultMaxPendingHandshakes = 1024
+
+// WithMaxPendingHandshakes bounds the connections a Manager holds while they have not
+// answered `_REQUEST_USER_SESSION` yet (default DefaultMaxPendingHandshakes): over it, a
+// request that needs the handshake is refused before the upgrade with HTTP 503 (and a
+// warning is logged). Connections that need no handshake (an auth hook that names
+// the session, anonymous sessions) do not count.
+func WithMaxPendingHandshakes(n int) Option {
+	return func(c *config) {
+		if n > 0 {
+			c.maxPendingHandshakes = n
+		}
+	}
+}
+
+// startHandshake takes a pending-handshake slot, if one is free.
+func (m *Manager) startHandshake() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.pending >= m.cfg.maxPendingHandshakes {
+		return false
+	}
+	m.pending++
+	return true
+}
+
+// endHandshake frees the slot of startHandshake.
+func (m *Manager) endHandshake() {
+	m.mu.Lock()
+	m.pending--
+	m.mu.Unlock()
+}
+
+// pendingHandshakes returns how many connections are in the handshake.
+func (m *Manager) pendingHandshakes() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.pending
+}
+
+// Bounds of the `_USER_SESSION` handshake.
+const (
+	// MaxFramesBeforeHandshake is how many frames (text or binary, each within the read
+	// limit) a client may send after `_REQUEST_USER_SESSION` and before its `_USER_SESSION`
+	// answer: they are dropped unread; one more closes the connection with 1008.
+	MaxFramesBeforeHandshake = 16
+
+	// maxAnswerBytes bounds a `_USER_SESSION` answer: a longer text frame cannot be one
+	// (two ids of at most maxIDLength bytes) and is dropped unread, as other early frames.
+	maxAnswerBytes = 4096
+)
+
+// errHandshakeFrames is the handshake's error when the client sends too many other frames.
+var errHandshakeFrames = fmt.Errorf("more than %d frames before _USER_SESSION", MaxFramesBeforeHandshake)
+
+// identify completes id with the session id (and, without an auth hook, the user) from
+// the `_USER_SESSION` handshake.
+func (m *Manager) identify(ws *websocket.Conn, id Identity) (Identity, error) {
+	deadline := time.Now().Add(m.cfg.handshakeTimeout)
+	_ = ws.SetWriteDeadline(deadline)
+	if err := ws.WriteMessage(websocket.TextMessage, []byte(`{"type":"_REQUEST_USER_SESSION"}`)); err != nil {
+		return id, err
+	}
+	_ = ws.SetReadDeadline(deadline)
+	ws.SetReadLimit(m.cfg.readLimit) // a larger frame closes 1009, as after the handshake
+	for dropped := 0; ; dropped++ {
+		if dropped > MaxFramesBeforeHandshake {
+			return id, errHandshakeFrames
+		}
+		got, ok, err := readAnswer(ws)
+		if err != nil {
+			return id, err
+		}
+		if !ok {
+			continue // ws-sync-react may send before it answers; those frames are dropped
+		}
+		if got.Session == "" || len(got.Session) > maxIDLength || len(got.User) > maxIDLength ||
+			got.User == "" && id.User == "" {
+			return id, fmt.Errorf("_USER_SESSION ids must be non-empty strings of at most %d bytes", maxIDLength)
+		}
+		id.Session = got.Session
+		if id.User == "" { // an authenticated user is never taken from the client
+			id.User = got.User
+		}
+		return id, nil
+	}
+}
+
+// readAnswer reads one frame of the handshake. ok is false for a frame that is not
+// `_USER_SESSION` (a binary frame, a text frame longer than maxAnswerBytes, one that is not
+// an envelope, another event): it is read to its end without being kept. A malformed
+// `_USER_SESSION` is an error.
+func readAnswer(ws *websocket.Conn) (got Identity, ok bool, err error) {
+	mt, r, err := ws.NextReader()
+	if err != nil {
+		return got, false, err
+	}
+	var data []byte
+	if mt == websocket.TextMessage {
+		if data, err = io.ReadAll(io.LimitReader(r, maxAnswerBytes+1)); err != nil {
+			return got, false, err
+		}
+	}
+	if mt != websocket.TextMessage || len(data) > maxAnswerBytes {
+		_, err = io.Copy(io.Discard, r)
+		return got, false, err
+	}
+	in, perr := decodeInbound(data)
+	if perr != nil || in.event != "_USER_SESSION" {
+		return got, false, nil
+	}
+	if in.data == nil || json.Unmarshal(in.data, &got) != nil {
+		return got, false, errors.New("_USER_SESSION data must be {\"user\": string, \"session\": string}")
+	}
+	return got, true, nil
+}
