@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
+	"time"
 )
 
 // A session lives on one node at a time. A Manager with a session store announces every
@@ -71,4 +73,58 @@ func (s *Session) replacedElsewhere() {
 		c.closeWith(CloseReplaced, "replaced by a connection on another server", disconnectFrame())
 	}
 	s.Close()
+}
+
+// startKeepBindings keeps the store's bindings (and records) of the sessions with a live
+// connection from expiring, however long they go without a change: every third of the
+// record's TTL it extends each one (SessionStore.BindSession). A disconnected session's
+// record is extended when it disconnects, and the Manager drops it before that runs out.
+// The returned stop ends the loop and waits for it.
+func (m *Manager) startKeepBindings() (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	every := (m.cfg.sessionTTL + m.cfg.pongTimeout) / 3
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(every)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+			for _, s := range m.connected() {
+				if ctx.Err() != nil {
+					return
+				}
+				if _, err := s.bind(ctx); errors.Is(err, ErrForeignSession) {
+					m.cfg.logger.Warn("wssync: a held session is bound to another identity in the store", "session", s.id.Session)
+				} else if err != nil && ctx.Err() == nil {
+					m.cfg.logger.Warn("wssync: cannot extend the session's binding", "session", s.id.Session, "err", err)
+				}
+			}
+		}
+	}()
+	return func() {
+		cancel()
+		<-done
+	}
+}
+
+// connected returns the sessions built without error that have a live connection.
+func (m *Manager) connected() []*Session {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []*Session
+	for _, ms := range m.sessions {
+		select {
+		case <-ms.ready:
+			if ms.err == nil && ms.live > 0 {
+				out = append(out, ms.sess)
+			}
+		default:
+		}
+	}
+	return out
 }

@@ -40,6 +40,7 @@ type Manager struct {
 
 	node       string // this Manager's name in session claims
 	stopClaims func() // ends the watch of other nodes' claims; nil without a session store
+	stopKeep   func() // ends keepBindings and waits for it; nil without a session store
 
 	mu       sync.Mutex
 	sessions map[string]*managed // by session id
@@ -79,6 +80,7 @@ func NewManager(factory SessionFactory, opts ...Option) *Manager {
 	if cfg.sessionStore != nil {
 		m.node = newNodeID()
 		m.stopClaims = cfg.sessionStore.WatchClaims(m.claimed)
+		m.stopKeep = m.startKeepBindings()
 	}
 	return m
 }
@@ -403,6 +405,7 @@ func (m *Manager) Shutdown(ctx context.Context) error {
 		m.work.Wait()
 		if m.stopClaims != nil {
 			m.stopClaims()
+			m.stopKeep()
 		}
 	}()
 	select {

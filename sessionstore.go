@@ -17,7 +17,8 @@ const storeTimeout = 2 * time.Second
 // store, so that the session continues on any node: every published change of such an
 // object is written through to the store (one call per change, bounded by
 // MaxStoredObjectBytes), and the record expires a session TTL after the last write,
-// connection or disconnection. A node that builds a session it does not hold runs the
+// connection or disconnection, or, while a connection is live, is extended every third
+// of that TTL. A node that builds a session it does not hold runs the
 // factory and then restores each registered object from the record; a node that still
 // holds the session from an earlier connection reloads it when another node has changed
 // it since.

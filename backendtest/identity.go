@@ -193,3 +193,25 @@ func testForeignClaim(t *testing.T, nodes Nodes) {
 		t.Fatal("node0 let alice's session go")
 	}
 }
+
+// testIdleOwnerKeepsBinding: a session connected for several record TTLs without a change
+// keeps its binding (and record): another user is still refused on another node.
+func testIdleOwnerKeepsBinding(t *testing.T, nodes Nodes) {
+	if len(nodes.Sessions) < 3 {
+		t.Skip("no session stores")
+	}
+	const ttl, pong = 300 * time.Millisecond, 300 * time.Millisecond // records live 600 ms
+	ctx := ctxFor(t)
+	urls, _ := identityNodes(t, nodes, wssync.WithSessionTTL(ttl), wssync.WithKeepalive(100*time.Millisecond, pong))
+	session := fmt.Sprint("tab-idle-", time.Now().UnixNano())
+	alice := dial(t, urls[0], wssynctest.WithIdentity("alice", session))
+	if _, err := wssynctest.WaitState(ctx, alice, "VIEW", func(View) bool { return true }); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(3 * (ttl + pong)) // idle: no change, no reconnection
+	if rec, ok, err := nodes.Sessions[2].LoadSession(ctx, session); err != nil || !ok || rec.User != "alice" {
+		t.Fatalf("after 3 record TTLs connected: record %+v, ok %v, err %v; want alice's", rec, ok, err)
+	}
+	refused(t, dial(t, urls[1], wssynctest.WithIdentity("bob", session)), "bob on node1 after alice idled")
+	undisturbed(t, alice, "alice after idling")
+}
