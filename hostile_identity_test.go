@@ -306,3 +306,53 @@ type heldNotes struct {
 	v *Notes
 	s *wssync.Synced[Notes]
 }
+
+// slowBind is a session store whose BindSession for one user waits until released, so a
+// test can hold that user's first sight of a session open.
+type slowBind struct {
+	*wssync.MemoryBackend
+	user    string
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (s *slowBind) BindSession(ctx context.Context, id, user string, ttl time.Duration) (string, uint64, error) {
+	if user == s.user {
+		s.entered <- struct{}{}
+		select {
+		case <-s.release:
+		case <-ctx.Done():
+		}
+	}
+	return s.MemoryBackend.BindSession(ctx, id, user, ttl)
+}
+
+// An intruder whose connection is still being checked against the store does not make
+// the owner's own connection to that node fail: the owner's waits for the check, the
+// intruder gets 4004, the owner is served.
+func TestHostileIntruderBeingCheckedDoesNotRefuseOwner(t *testing.T) {
+	t.Parallel()
+	store := wssync.NewMemoryBackend()
+	slow := &slowBind{MemoryBackend: store, user: "bob", entered: make(chan struct{}, 1), release: make(chan struct{})}
+	var built atomic.Int32
+	nodeB := serveManager(t, wssync.NewManager(notesFactory(&built), wssync.WithSessionStore(store)))
+	nodeA := serveManager(t, wssync.NewManager(notesFactory(&built), wssync.WithSessionStore(slow)))
+
+	alice := dialAs(t, nodeB, "alice", "s")
+	waitType(t, alice, "_SET:NOTES")
+	bob := dialAs(t, nodeA, "bob", "s")
+	<-slow.entered // node A is checking bob's claim to s
+	aliceOnA, err := wssynctest.Dial(ctxT(t), nodeA, wssynctest.WithIdentity("alice", "s"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer aliceOnA.Close()
+	time.Sleep(100 * time.Millisecond) // let node A take alice's connection while bob's is checked
+	close(slow.release)
+	if code := closeCode(t, bob); code != wssync.CloseUnauthorized {
+		t.Fatalf("bob: close %d, want %d", code, wssync.CloseUnauthorized)
+	}
+	if set := waitType(t, aliceOnA, "_SET:NOTES"); string(set.Data) != `{"title":"for alice","notes":null}` {
+		t.Fatalf("alice on node A: %s", set.Data)
+	}
+}
