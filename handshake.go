@@ -41,12 +41,40 @@ func (m *Manager) startHandshake() bool {
 	return true
 }
 
-// endHandshake frees the slot of startHandshake.
-func (m *Manager) endHandshake() {
+// trackHandshake records ws as in the handshake, so Shutdown can end it, and sets its
+// deadlines to the handshake timeout (under mu, so Shutdown's comes after); false when the
+// Manager is shutting down already.
+func (m *Manager) trackHandshake(ws *websocket.Conn) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closing {
+		return false
+	}
+	deadline := time.Now().Add(m.cfg.handshakeTimeout)
+	_ = ws.SetWriteDeadline(deadline)
+	_ = ws.SetReadDeadline(deadline)
+	m.shaking[ws] = struct{}{}
+	return true
+}
+
+// endHandshake frees the slot of startHandshake and forgets ws (nil when it was never
+// upgraded).
+func (m *Manager) endHandshake(ws *websocket.Conn) {
 	m.mu.Lock()
 	m.pending--
+	delete(m.shaking, ws)
 	m.mu.Unlock()
 }
+
+// isClosing reports whether Shutdown has begun.
+func (m *Manager) isClosing() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.closing
+}
+
+// errShuttingDown ends a handshake that Shutdown overtook.
+var errShuttingDown = errors.New("shutting down")
 
 // pendingHandshakes returns how many connections are in the handshake.
 func (m *Manager) pendingHandshakes() int {
@@ -73,12 +101,10 @@ var errHandshakeFrames = fmt.Errorf("more than %d frames before _USER_SESSION", 
 // identify completes id with the session id (and, without an auth hook, the user) from
 // the `_USER_SESSION` handshake.
 func (m *Manager) identify(ws *websocket.Conn, id Identity) (Identity, error) {
-	deadline := time.Now().Add(m.cfg.handshakeTimeout)
-	_ = ws.SetWriteDeadline(deadline)
+	// trackHandshake has set the deadlines
 	if err := ws.WriteMessage(websocket.TextMessage, []byte(`{"type":"_REQUEST_USER_SESSION"}`)); err != nil {
 		return id, err
 	}
-	_ = ws.SetReadDeadline(deadline)
 	ws.SetReadLimit(m.cfg.readLimit) // a larger frame closes 1009, as after the handshake
 	for dropped := 0; ; dropped++ {
 		if dropped > MaxFramesBeforeHandshake {

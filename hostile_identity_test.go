@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"reflect"
 	"runtime"
 	"strings"
@@ -354,5 +355,28 @@ func TestHostileIntruderBeingCheckedDoesNotRefuseOwner(t *testing.T) {
 	}
 	if set := waitType(t, aliceOnA, "_SET:NOTES"); string(set.Data) != `{"title":"for alice","notes":null}` {
 		t.Fatalf("alice on node A: %s", set.Data)
+	}
+}
+
+// Shutdown does not wait out the handshake timeout of connections that never answer: they
+// are closed with 1001 at once, and Shutdown returns.
+func TestHostileShutdownEndsPendingHandshakes(t *testing.T) {
+	t.Parallel()
+	var built atomic.Int32
+	m := wssync.NewManager(notesFactory(&built), wssync.WithHandshakeTimeout(time.Hour))
+	srv := httptest.NewServer(http.HandlerFunc(m.ServeWS))
+	defer srv.Close()
+	url := "ws" + strings.TrimPrefix(srv.URL, "http")
+	silent := []*websocket.Conn{handshakeClient(t, url, nil), handshakeClient(t, url, nil)}
+	waitUntil(t, func() bool { return wssync.PendingHandshakes(m) == len(silent) })
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := m.Shutdown(ctx); err != nil {
+		t.Fatalf("Shutdown with connections in the handshake: %v", err)
+	}
+	for i, ws := range silent {
+		if code, types := outcome(t, ws, "_SET:NOTES"); code != wssync.CloseGoingAway {
+			t.Errorf("connection %d: close %d after %v, want %d", i, code, types, wssync.CloseGoingAway)
+		}
 	}
 }

@@ -46,8 +46,9 @@ type Manager struct {
 	sessions map[string]*managed // by session id
 	perUser  map[string]int      // live connections per user
 	closing  bool
-	pending  int            // connections in the handshake (startHandshake)
-	work     sync.WaitGroup // ServeWS calls and expiries in progress
+	pending  int                          // connections in the handshake (startHandshake)
+	shaking  map[*websocket.Conn]struct{} // those upgraded already, for Shutdown to end
+	work     sync.WaitGroup               // ServeWS calls and expiries in progress
 }
 
 // managed is a session held by a Manager.
@@ -75,6 +76,7 @@ func NewManager(factory SessionFactory, opts ...Option) *Manager {
 		metrics:  newMetrics(),
 		sessions: make(map[string]*managed),
 		perUser:  make(map[string]int),
+		shaking:  make(map[*websocket.Conn]struct{}),
 	}
 	m.upgrader = websocket.Upgrader{CheckOrigin: cfg.originChecker(), WriteBufferPool: &writeBuffers}
 	if cfg.sessionStore != nil {
@@ -163,15 +165,19 @@ func (m *Manager) ServeWS(w http.ResponseWriter, r *http.Request) {
 	ws, err := m.upgrader.Upgrade(w, r, nil)
 	if err != nil {
 		if handshake {
-			m.endHandshake()
+			m.endHandshake(nil)
 		}
 		m.cfg.logger.Info("wssync: upgrade refused", "err", err, "remote", r.RemoteAddr)
 		return
 	}
 	switch {
 	case handshake:
-		id, err = m.identify(ws, id)
-		m.endHandshake()
+		if m.trackHandshake(ws) {
+			id, err = m.identify(ws, id)
+		} else {
+			err = errShuttingDown
+		}
+		m.endHandshake(ws)
 	case id.Session == "": // anonymous
 		id.Session = uuid.NewString()
 		if id.User == "" {
@@ -181,8 +187,11 @@ func (m *Manager) ServeWS(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		m.cfg.logger.Info("wssync: handshake failed", "err", err, "remote", r.RemoteAddr)
 		code, why := ClosePolicyViolation, "identification failed"
-		if errors.Is(err, websocket.ErrReadLimit) {
+		switch {
+		case errors.Is(err, websocket.ErrReadLimit):
 			code, why = CloseMessageTooBig, "frame too large" // gorilla has sent it already
+		case m.isClosing():
+			code, why = CloseGoingAway, "shutting down"
 		}
 		closeNow(ws, code, why)
 		return
@@ -374,11 +383,14 @@ func (m *Manager) Len() int {
 }
 
 // Shutdown stops accepting connections (new upgrades get 503), closes every connection
-// with 1001 (going away), cancels every task, and waits for all of it, or until ctx ends:
+// with 1001 (going away), those still in the handshake included, cancels every task, and waits for all of it, or until ctx ends:
 // then it returns ctx's error and the rest finishes in the background.
 func (m *Manager) Shutdown(ctx context.Context) error {
 	m.mu.Lock()
 	m.closing = true
+	for ws := range m.shaking {
+		_ = ws.SetReadDeadline(time.Now()) // ends the wait for _USER_SESSION: closed with 1001
+	}
 	all := make([]*managed, 0, len(m.sessions))
 	for sid, ms := range m.sessions {
 		if ms.expiry != nil {
