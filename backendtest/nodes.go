@@ -55,7 +55,9 @@ type Room struct {
 // RunNodes runs the scale-out suite: shared objects with WithBackend on several nodes,
 // each serving WebSocket clients on loopback, must reach every client of every node in one
 // order, converge to the store's copy under concurrent writers, recover from lost
-// deliveries and interruptions, and keep serving through an outage of the store.
+// deliveries and interruptions, and keep serving through an outage of the store; and
+// Managers on session stores must keep a session on one node, bound to its user on every
+// node from its first connection, whatever claims or intruders say.
 func RunNodes(t *testing.T, newNodes func(t *testing.T) Nodes) {
 	t.Run("ChangeReachesEveryNode", func(t *testing.T) { testChangeReachesEveryNode(t, newNodes(t)) })
 	t.Run("ConcurrentWritersConverge", func(t *testing.T) { testConcurrentWriters(t, newNodes(t)) })
