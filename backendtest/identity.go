@@ -1,11 +1,14 @@
 package backendtest
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -160,7 +163,8 @@ func testForeignClaim(t *testing.T, nodes Nodes) {
 		t.Skip("no session stores")
 	}
 	ctx := ctxFor(t)
-	urls, ms := identityNodes(t, nodes)
+	var logs lockedBuffer
+	urls, ms := identityNodes(t, nodes, wssync.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
 	stamp := fmt.Sprint(time.Now().UnixNano())
 	alice := dial(t, urls[0], wssynctest.WithIdentity("alice", "tab-alice-"+stamp))
 	carol := dial(t, urls[0], wssynctest.WithIdentity("carol", "tab-carol-"+stamp))
@@ -192,6 +196,27 @@ func testForeignClaim(t *testing.T, nodes Nodes) {
 	if _, ok := ms[0].Session("tab-alice-" + stamp); !ok {
 		t.Fatal("node0 let alice's session go")
 	}
+	if !strings.Contains(logs.String(), "ignored a claim of a session for another identity") {
+		t.Errorf("the foreign claim was not logged; logs:\n%s", logs.String())
+	}
+}
+
+// lockedBuffer is a bytes.Buffer for a logger shared by goroutines.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 // testIdleOwnerKeepsBinding: a session connected for several record TTLs without a change
