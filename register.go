@@ -50,6 +50,7 @@ type registration struct {
 	noReplay bool
 	diff     patch.Options
 	backend  Backend
+	maxState int64
 
 	runningTasks string
 }
@@ -131,7 +132,7 @@ func NewShared[T any](key string, obj *T, opts ...RegisterOption) (*Synced[T], e
 
 // newRegistration applies opts over the defaults.
 func newRegistration(opts []RegisterOption) registration {
-	reg := registration{naming: LowerCamel}
+	reg := registration{naming: LowerCamel, maxState: DefaultMaxStateSize}
 	for _, opt := range opts {
 		opt(&reg)
 	}
@@ -150,7 +151,7 @@ func newShared[T any](key string, obj *T, reg registration) (*Synced[T], error) 
 	if err != nil {
 		return nil, err
 	}
-	o := &object{key: key, val: reflect.ValueOf(obj).Elem(), replay: !reg.noReplay, diffOpt: reg.diff, naming: reg.naming}
+	o := &object{key: key, val: reflect.ValueOf(obj).Elem(), replay: !reg.noReplay, diffOpt: reg.diff, naming: reg.naming, maxState: reg.maxState}
 	if reg.runningTasks != "" {
 		reg.computed = append(reg.computed, boundField{wire: reg.runningTasks, compute: func() any { return o.runningTasks() }})
 	}
