@@ -89,6 +89,9 @@ func WithMaxArrayEdits(n int) RegisterOption {
 }
 
 // WriteValidator is implemented by a registered struct that wants to veto client writes.
+// It runs after the `validate` tags of the changed fields (github.com/go-playground/
+// validator/v10, nested structs included), which refuse with CodeRejected and the member's
+// JSON Pointer.
 // ValidateWrite receives a shallow copy of the object with the write applied; returning an
 // error refuses the whole write (the client gets CodeRejected, with the path of a
 // *FieldError). It runs with the object locked: it must not call Update or Lock.
