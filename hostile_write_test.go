@@ -164,6 +164,36 @@ func TestHostileZeroFill(t *testing.T) {
 	}
 }
 
+// Array shifts: the patch applier copies the whole array for every insert or removal at
+// an index, so 1024 of them on a 2 MB array cost 8 GB of allocation and seconds of CPU for
+// one 34 KB frame. They are refused before anything is applied; a few are fine. Not
+// parallel: allocation is measured.
+func TestHostileArrayShifts(t *testing.T) {
+	doc := &hwDoc{List: make([]string, 500_000), Owner: "o"} // `"",` each: 1.5 MB
+	s, c := newHostile(t, doc, nil)
+	before := hwSnapshot(s, doc)
+	var ms0, ms1 runtime.MemStats
+	runtime.ReadMemStats(&ms0)
+	op := `{"op":"add","path":"/list/0","value":""},{"op":"remove","path":"/list/0"},`
+	data := "[" + strings.TrimSuffix(strings.Repeat(op, 512), ",") + "]"
+	e := writeOutcome(t, c, "_PATCH:DOC", data)
+	runtime.ReadMemStats(&ms1)
+	if e == nil || e.Code != wssync.CodeTooLarge || e.Path != "/list/0" {
+		t.Fatalf("got %+v, want too_large at /list/0", e)
+	}
+	if hwSnapshot(s, doc) != before {
+		t.Fatal("a refused write changed the struct")
+	}
+	total := ms1.TotalAlloc - ms0.TotalAlloc
+	t.Logf("a %d-byte frame of 1024 shifts on a %d-byte array: %d MiB allocated", len(data), len(before), total>>20)
+	if total > 128<<20 {
+		t.Fatalf("the refused frame allocated %d bytes", total)
+	}
+	if e := writeOutcome(t, c, "_PATCH:DOC", `[{"op":"add","path":"/list/0","value":"x"},{"op":"remove","path":"/list/1"}]`); e != nil {
+		t.Fatalf("two shifts refused: %+v", e)
+	}
+}
+
 // The growth of one write is bounded by the frame limit, whatever the frame holds: here
 // '<', which encoding/json escapes to 6 bytes.
 func TestHostileGrowthPerFrame(t *testing.T) {

@@ -185,6 +185,9 @@ func (o *object) patchChanges(data json.RawMessage, ops []wireOp, touched map[in
 		doc = append(append(doc, o.fields[i].member...), b...)
 	}
 	doc = append(doc, '}')
+	if err := o.checkShifts(ops, before, tally.growthLimit); err != nil {
+		return nil, err
+	}
 	p, err := jsonpatch.DecodePatch(data)
 	if err != nil {
 		return nil, errorf(CodeBadPatch, "", "%v", err)

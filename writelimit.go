@@ -1,6 +1,9 @@
 package wssync
 
-import "fmt"
+import (
+	"fmt"
+	"strings"
+)
 
 // DefaultMaxStateSize is the default of WithMaxStateSize: 4 MiB, the default outbound queue
 // of a connection (WithSendQueue), so that the `_SET` of any state a client can build fits
@@ -58,4 +61,60 @@ func (t *sizeTally) check() error {
 // tooLarge is a CodeTooLarge refusal.
 func tooLarge(path, format string, args ...any) *Error {
 	return &Error{Code: CodeTooLarge, Path: path, Message: fmt.Sprintf(format, args...)}
+}
+
+// ShiftWorkFactor bounds the ops of one client patch that insert or remove an array element
+// at an index: the patch applier copies the whole array for each, so each is counted as
+// the encoded size of the field it changes, and together they may count at most
+// ShiftWorkFactor times the frame limit. Appends ("-") and replaces are not counted.
+const ShiftWorkFactor = 16
+
+// checkShifts refuses a patch whose shifting ops would copy more than ShiftWorkFactor
+// frame limits of array; before holds the encodings of the fields the patch touches.
+func (o *object) checkShifts(ops []wireOp, before map[int][]byte, frameLimit int64) error {
+	budget := ShiftWorkFactor * frameLimit
+	var work int64
+	count := func(p string) error {
+		if !shiftsArray(p) {
+			return nil
+		}
+		tokens, _ := parsePointer(p) // checked by parseOps
+		if i := o.fieldIndex(tokens[0]); i >= 0 {
+			work += int64(len(before[i]))
+		}
+		if work > budget {
+			return tooLarge(p, "the patch inserts or removes array elements at an index too often for the size of the array: it would copy %d bytes or more of array, over %d", work, budget)
+		}
+		return nil
+	}
+	for _, op := range ops {
+		var err error
+		switch op.Op {
+		case "add", "copy", "remove":
+			err = count(*op.Path)
+		case "move":
+			if err = count(*op.From); err == nil {
+				err = count(*op.Path)
+			}
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// shiftsArray reports whether pointer p ends in an array index (all digits) below a
+// field: an insert or removal there shifts the array.
+func shiftsArray(p string) bool {
+	i := strings.LastIndexByte(p, '/')
+	if i <= 0 || i == len(p)-1 {
+		return false
+	}
+	for _, c := range p[i+1:] {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
 }
