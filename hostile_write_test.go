@@ -434,3 +434,44 @@ func TestHostileWriteValidation(t *testing.T) {
 		})
 	}
 }
+
+// Task params go through the same decoder: a nested null and a broken tag are refused
+// before the task starts.
+func TestHostileTaskParams(t *testing.T) {
+	t.Parallel()
+	sess := wssync.NewSession()
+	s, err := wssync.Register(sess, "DOC", &hwDoc{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	started := make(chan struct{}, 4)
+	if err := wssync.Task(s, "job", func(_ context.Context, p struct {
+		Inner hwInner    `json:"inner"`
+		Who   hwAssignee `json:"who"`
+	}) error {
+		started <- struct{}{}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	c := dial(t, serve(t, sess))
+	waitType(t, c, "_SET:DOC")
+	for id, tt := range map[string]struct{ data, path string }{
+		"null": {`{"type":"job","inner":{"a":null,"b":""},"who":{"name":"x","level":1}}`, "/inner/a"},
+		"tag":  {`{"type":"job","inner":{"a":1,"b":""},"who":{"name":"x","level":0}}`, "/who/level"},
+	} {
+		_ = c.SendRaw([]byte(`{"type":"_TASK_START:DOC","id":"` + id + `","data":` + tt.data + `}`))
+		r, err := c.WaitFrame(ctxT(t), func(f wssynctest.Frame) bool { return f.Type == "_RESULT" && f.ID == id })
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e := errorOf(t, r); e.Code != wssync.CodeBadParams || e.Path != tt.path {
+			t.Fatalf("%s: got %+v, want bad_params at %s", id, e, tt.path)
+		}
+	}
+	select {
+	case <-started:
+		t.Fatal("a task started with refused params")
+	default:
+	}
+}

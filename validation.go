@@ -95,13 +95,17 @@ func checkTags(ptr reflect.Value, only [][]int, wire func(index []int) string) (
 	return path, fmt.Sprintf("%s fails the rule %q", name, rule), false
 }
 
-// goNamespace is the validator's namespace of the field at index in root: "Doc.Base.Title".
+// goNamespace is the validator's namespace of the field at index in root: "Doc.Base.Title"
+// ("Base.Title" when root has no name).
 func goNamespace(root reflect.Type, index []int) string {
 	ns := root.Name()
 	t := root
 	for _, i := range index {
 		f := t.Field(i)
-		ns += "." + f.Name
+		if ns != "" {
+			ns += "."
+		}
+		ns += f.Name
 		t = f.Type
 	}
 	return ns
@@ -122,9 +126,12 @@ func keepNamespace(ns string, prefixes []string) bool {
 // into a JSON Pointer of wire names ("/items/2/name"): wire names the top-level fields,
 // encoding/json's rules the members below. It stops at the first part it cannot follow.
 func validationPointer(root reflect.Type, ns string, wire func(index []int) string) string {
-	_, rest, ok := strings.Cut(ns, ".")
-	if !ok {
-		return ""
+	rest := ns // the validator starts a namespace with the type's name, if it has one
+	if name := root.Name(); name != "" {
+		var ok bool
+		if rest, ok = strings.CutPrefix(ns, name+"."); !ok {
+			return ""
+		}
 	}
 	var b strings.Builder
 	t, top := root, true
