@@ -16,8 +16,8 @@ const DefaultMaxStateSize = 4 << 20
 // DefaultMaxStateSize). Besides, one client write may grow the encoded state by at most the
 // frame limit (WithReadLimit), and the copy ops of one patch may build at most as many
 // bytes as the patch has, so that each frame adds at most its own weight in bytes, never a
-// multiple of the state. Writes that do not grow the state are not refused by size, nor
-// are the server's own changes.
+// multiple of the state. The state and growth bounds apply only to client writes that grow
+// the state; the server's own changes are never refused.
 func WithMaxStateSize(n int) RegisterOption {
 	return func(r *registration) {
 		if n > 0 {
