@@ -21,6 +21,7 @@ type shape struct {
 	elem     *shape            // pointer, slice, array and map element
 	arrayLen int               // Go arrays: the decoder zero-fills missing elements
 	fields   map[string]*field // struct members by wire name
+	members  []*field          // the same, in order: field.n indexes it
 	zero     int               // bytes the zero value of the type takes when encoded
 }
 
@@ -38,6 +39,7 @@ const (
 type field struct {
 	shape *shape
 	size  int // bytes the member adds to its struct's encoding when left at its zero value
+	n     int // position in the struct shape's members
 }
 
 var shapeCache sync.Map // reflect.Type -> *shape
@@ -91,11 +93,12 @@ func buildShape(t reflect.Type, building map[reflect.Type]*shape) *shape {
 	case reflect.Struct:
 		s.kind, s.fields = shapeStruct, map[string]*field{}
 		structFields(t, nil, func(name string, f reflect.StructField, omit bool) {
-			m := &field{shape: buildShape(f.Type, building)}
+			m := &field{shape: buildShape(f.Type, building), n: len(s.members)}
 			if !omit {
 				m.size = len(appendJSONString(nil, name)) + 2 + m.shape.zero // "name":zero,
 			}
 			s.fields[name] = m
+			s.members = append(s.members, m)
 		})
 	}
 	return s
@@ -240,22 +243,27 @@ func walkValue(r *patch.Reader, s *shape, path []string, res *walkResult) error 
 			return walkValue(r, s.elem, append(path, patch.EscapeToken(key)), res)
 		})
 	case s.kind == shapeStruct && c == '{':
-		var seen map[*field]bool
+		var small uint64 // members seen, for structs of up to 64 members
+		var large []bool // for larger ones
+		if len(s.members) > 64 {
+			large = make([]bool, len(s.members))
+		}
 		err := r.Object(func(key string) error {
 			f := s.member(key)
 			if f == nil {
 				_, err := r.Skip() // an unknown member: the decoder refuses it
 				return err
 			}
-			if seen == nil {
-				seen = make(map[*field]bool, len(s.fields))
+			if large != nil {
+				large[f.n] = true
+			} else {
+				small |= 1 << f.n
 			}
-			seen[f] = true
 			return walkValue(r, f.shape, append(path, patch.EscapeToken(key)), res)
 		})
 		if err == nil {
-			for _, f := range s.fields {
-				if !seen[f] {
+			for _, f := range s.members {
+				if (large != nil && !large[f.n]) || (large == nil && small&(1<<f.n) == 0) {
 					res.filled += int64(f.size)
 				}
 			}
