@@ -21,9 +21,12 @@ type actionEntry struct {
 //
 // P is a struct whose fields are the params, named like synced fields (json tag, else the
 // object's naming rule). A field is required unless its type is a pointer, slice, map or
-// interface, or its json tag says omitempty/omitzero. Unknown params, missing required ones,
-// wrong types and a failing Validate method (see Validator) are refused with CodeBadParams
-// and the handler is not called. A handler error or panic reaches the client as
+// interface, or its json tag says omitempty/omitzero; a type with its own UnmarshalJSON (an
+// enum, time.Time) is required too. `validate` tags (github.com/go-playground/validator/v10,
+// e.g. `validate:"required,oneof=low high,min=1"`) are checked, nested structs included.
+// Unknown params, missing required ones, wrong types, null where the type cannot hold it
+// (at any depth), a failing tag and a failing Validate method (see Validator) are refused
+// with CodeBadParams and the JSON Pointer of the member, and the handler is not called. A handler error or panic reaches the client as
 // CodeActionFailed; the session lives on. A []byte param named "data" receives the payload
 // when the action is sent as binary (`_BIN_META` + binary frame).
 //

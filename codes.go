@@ -19,6 +19,7 @@ const (
 	CodeTypeMismatch     Code = "type_mismatch"
 	CodeTestFailed       Code = "test_failed"
 	CodeRejected         Code = "rejected"
+	CodeTooLarge         Code = "too_large"
 	CodeUnknownAction    Code = "unknown_action"
 	CodeBadParams        Code = "bad_params"
 	CodeActionFailed     Code = "action_failed"

@@ -2,6 +2,7 @@ package wssync_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -112,4 +113,49 @@ func ExampleNewManager() {
 	got, _ := wssynctest.WaitState(ctx, bob, "ROOM", func(r Room) bool { return r.Topic == "news" })
 	fmt.Println(got.Topic, mgr.Len())
 	// Output: news 2
+}
+
+// Params declare their rules with `validate` tags (go-playground/validator), nested structs
+// included; a call that breaks one is refused with bad_params and the member's path.
+func ExampleAction_validateTags() {
+	type Board struct {
+		Cards []string `sync:"cards"`
+	}
+	type Owner struct {
+		Name string `json:"name" validate:"required"`
+	}
+	type AddParams struct {
+		Text     string `json:"text" validate:"required,max=80"`
+		Priority string `json:"priority" validate:"oneof=low high"`
+		Owner    Owner  `json:"owner"`
+	}
+	sess := wssync.NewSession()
+	board := &Board{Cards: []string{}}
+	s, _ := wssync.Register(sess, "BOARD", board)
+	_ = wssync.Action(s, "add", func(ctx context.Context, p AddParams) error {
+		return s.Update(func(b *Board) { b.Cards = append(b.Cards, p.Text) })
+	})
+
+	srv := httptest.NewServer(http.HandlerFunc(sess.ServeWS))
+	defer srv.Close()
+	defer sess.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	client, _ := wssynctest.Dial(ctx, "ws"+strings.TrimPrefix(srv.URL, "http"))
+	defer client.Close()
+
+	for i, data := range []map[string]any{
+		{"type": "add", "text": "ship it", "priority": "urgent", "owner": map[string]any{"name": "ann"}},
+		{"type": "add", "text": "ship it", "priority": "high", "owner": map[string]any{"name": ""}},
+	} {
+		id := fmt.Sprint("r", i)
+		_ = client.SendFrame(map[string]any{"type": "_ACTION:BOARD", "id": id, "data": data})
+		r, _ := client.WaitFrame(ctx, func(f wssynctest.Frame) bool { return f.Type == "_RESULT" && f.ID == id })
+		var e wssync.Error
+		_ = json.Unmarshal(r.Error, &e)
+		fmt.Println(e.Code, e.Path)
+	}
+	// Output:
+	// bad_params /priority
+	// bad_params /owner/name
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -11,6 +12,7 @@ var knownCodes = map[Code]bool{
 	CodeMalformedJSON: true, CodeBadEnvelope: true, CodeUnknownEvent: true, CodeUnknownKey: true,
 	CodeBadData: true, CodeBadPatch: true, CodePathNotFound: true, CodeUnknownPath: true,
 	CodeReadOnly: true, CodeTypeMismatch: true, CodeTestFailed: true, CodeRejected: true,
+	CodeTooLarge: true,
 }
 
 func FuzzDecodeInbound(f *testing.F) {
@@ -133,7 +135,7 @@ func FuzzClientPatch(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		s, doc := newFuzzObject(t)
-		checkWrite(t, s, doc, func() error { return s.o.clientPatch(data) })
+		checkWrite(t, s, doc, func() error { return s.o.clientPatch(data, DefaultReadLimit) })
 	})
 }
 
@@ -150,7 +152,7 @@ func FuzzClientSet(f *testing.F) {
 			return // the envelope decoder refuses invalid JSON before a handler sees it
 		}
 		s, doc := newFuzzObject(t)
-		checkWrite(t, s, doc, func() error { return s.o.clientSet(data) })
+		checkWrite(t, s, doc, func() error { return s.o.clientSet(data, DefaultReadLimit) })
 	})
 }
 
@@ -225,6 +227,95 @@ func FuzzActionParams(f *testing.F) {
 		}
 		if !hasN {
 			t.Fatal("a missing required param was accepted")
+		}
+	})
+}
+
+type fuzzNested struct {
+	A    int               `json:"a"`
+	B    string            `json:"b" validate:"max=64"`
+	Kids []fuzzItem        `json:"kids"`
+	M    map[string]int    `json:"m"`
+	P    *fuzzItem         `json:"p"`
+	Arr  [2]int            `json:"arr"`
+	Any  any               `json:"any"`
+	Deep map[string][]bool `json:"deep"`
+}
+
+type fuzzWriteDoc struct {
+	Nested fuzzNested            `sync:"nested,write"`
+	Ptr    *fuzzNested           `sync:"ptr,write"`
+	List   []string              `sync:"list,write"`
+	Rows   []fuzzNested          `sync:"rows,write"`
+	Map    map[string]fuzzNested `sync:"map,write"`
+	Owner  string                `sync:"owner"`
+	Frozen fuzzNested            `sync:"frozen"`
+}
+
+// FuzzClientWrite: any `_PATCH` (kind even) or `_SET` (kind odd) against a state with
+// nested structs, maps, slices and pointers, writable and read-only. A refused write
+// leaves the struct and the published state byte-identical and carries a documented code;
+// an accepted one leaves the state within WithMaxStateSize (unless it did not grow it) and
+// grown by at most the frame limit.
+func FuzzClientWrite(f *testing.F) {
+	for _, s := range []struct {
+		kind byte
+		data string
+	}{
+		{0, `[{"op":"replace","path":"/nested/a","value":null}]`},
+		{0, `[{"op":"copy","from":"/list/0","path":"/list/-"},{"op":"copy","from":"/list/0","path":"/list/-"}]`},
+		{0, `[{"op":"add","path":"/rows/-","value":{}}]`},
+		{0, `[{"op":"add","path":"/map/k","value":{"a":1,"kids":[{"name":"x","done":true}]}}]`},
+		{0, `[{"op":"replace","path":"/ptr","value":{"p":{"name":null}}}]`},
+		{0, `[{"op":"move","from":"/nested","path":"/ptr"}]`},
+		{0, `[{"op":"replace","path":"/frozen/a","value":2}]`},
+		{1, `{"nested":{"a":1,"arr":[1,null]}}`},
+		{1, `{"rows":[{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}]}`},
+		{1, `{"list":["<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<"]}`},
+		{1, `{"nested":{"b":"` + strings.Repeat("b", 65) + `"}}`},
+		{1, `{"map":{"k":{"deep":{"x":[true,null]}}}}`},
+	} {
+		f.Add(s.kind, []byte(s.data))
+	}
+	const maxState, frameLimit = 2 << 10, 512
+	f.Fuzz(func(t *testing.T, kind byte, data []byte) {
+		if !json.Valid(data) {
+			return // the envelope decoder refuses invalid JSON first
+		}
+		doc := &fuzzWriteDoc{Nested: fuzzNested{A: 1, Kids: []fuzzItem{{"k", true}}}, List: []string{"0123456789"}, Rows: []fuzzNested{}, Map: map[string]fuzzNested{}, Owner: "o", Frozen: fuzzNested{B: "f"}}
+		s, err := Register(NewSession(), "W", doc, WithMaxStateSize(maxState))
+		if err != nil {
+			t.Fatal(err)
+		}
+		snap := func() string { b, _ := json.Marshal(doc); return string(b) }
+		before := snap()
+		st0, v0 := s.Published()
+		if kind%2 == 0 {
+			err = s.o.clientPatch(data, frameLimit)
+		} else {
+			err = s.o.clientSet(data, frameLimit)
+		}
+		st1, v1 := s.Published()
+		if err != nil {
+			var e *Error
+			if !errors.As(err, &e) || !knownCodes[e.Code] || e.Message == "" {
+				t.Fatalf("refusal without a documented code: %v", err)
+			}
+			if snap() != before || v1 != v0 || string(st1) != string(st0) {
+				t.Fatalf("refused write (%v) changed the state", err)
+			}
+			return
+		}
+		if doc.Owner != "o" || doc.Frozen.B != "f" {
+			t.Fatal("an accepted write changed a read-only field")
+		}
+		if len(st1) > len(st0) {
+			if len(st1) > maxState {
+				t.Fatalf("accepted write left the state at %d bytes, over %d", len(st1), maxState)
+			}
+			if len(st1)-len(st0) > frameLimit {
+				t.Fatalf("one write grew the state by %d bytes, over the frame limit %d", len(st1)-len(st0), frameLimit)
+			}
 		}
 	})
 }

@@ -27,6 +27,9 @@ type object struct {
 	diffOpt patch.Options
 	events  map[string]eventHandler // the session events of its key, shared by every session that joins
 
+	// maxState bounds what client writes may grow the encoded state to (WithMaxStateSize).
+	maxState int64
+
 	// state guards the struct's fields: the user's Update/Lock and the library's reads.
 	state sync.RWMutex
 

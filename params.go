@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 
 	"github.com/wssync/wssync/internal/patch"
 )
@@ -34,8 +35,9 @@ type paramDecoder struct {
 }
 
 // newParamDecoder prepares decoding into P's type t, naming untagged fields with naming.
-// A field is required unless its type is nullable (pointer, slice, map, interface) or its
-// json tag says omitempty or omitzero.
+// A field is required unless its type is a pointer, slice, map or interface, or its json
+// tag says omitempty or omitzero; a type with its own UnmarshalJSON (an enum, time.Time)
+// is required like any other.
 func newParamDecoder(t reflect.Type, naming func(string) string) (*paramDecoder, error) {
 	d := &paramDecoder{typ: t, byWire: map[string]int{}}
 	if t.Kind() != reflect.Struct {
@@ -62,7 +64,7 @@ func newParamDecoder(t reflect.Type, naming func(string) string) (*paramDecoder,
 			return nil, fmt.Errorf("%w: params type %s: %q", ErrDuplicateName, t, name)
 		}
 		d.byWire[name] = len(d.fields)
-		d.fields = append(d.fields, paramField{spec: fs, wire: name, required: !fs.optional && !nullable(fs.typ), strict: holdsStruct(fs.typ, map[reflect.Type]bool{})})
+		d.fields = append(d.fields, paramField{spec: fs, wire: name, required: !fs.optional && !nilable(fs.typ), strict: holdsStruct(fs.typ, map[reflect.Type]bool{})})
 	}
 	return d, nil
 }
@@ -125,6 +127,10 @@ func (d *paramDecoder) decodeMembers(members []rawMember, bin []byte) (reflect.V
 		}
 		seen[i] = true
 		f := &d.fields[i]
+		if e := nullAt(raw, f.spec.typ, "/"+patch.EscapeToken(f.wire)); e != nil {
+			e.Code = CodeBadParams
+			return v, e
+		}
 		dst := v.Elem().FieldByIndex(f.spec.index)
 		dst.SetZero() // a repeated member replaces the earlier one
 		if !f.strict && !bytes.Equal(raw, []byte("null")) {
@@ -152,7 +158,31 @@ func (d *paramDecoder) decodeMembers(members []rawMember, bin []byte) (reflect.V
 			return v, errorf(CodeBadParams, "/"+patch.EscapeToken(f.wire), "missing required param %q", f.wire)
 		}
 	}
+	if e := d.checkTags(v); e != nil {
+		return v, e
+	}
 	return v, validateParams(v)
+}
+
+// wireAt names the param at Go index path index.
+func (d *paramDecoder) wireAt(index []int) string {
+	for i := range d.fields {
+		if slices.Equal(d.fields[i].spec.index, index) {
+			return d.fields[i].wire
+		}
+	}
+	return ""
+}
+
+// checkTags runs the `validate` tags of the params, if their type has any. v is a pointer.
+func (d *paramDecoder) checkTags(v reflect.Value) *Error {
+	if d.typ.Kind() != reflect.Struct || !hasValidateTags(d.typ) {
+		return nil
+	}
+	if path, msg, ok := checkTags(v, nil, d.wireAt); !ok {
+		return errorf(CodeBadParams, path, "%s", msg)
+	}
+	return nil
 }
 
 // decodeValue decodes data as a whole (custom events with non-struct payloads).
@@ -160,6 +190,10 @@ func (d *paramDecoder) decodeValue(data json.RawMessage) (reflect.Value, *Error)
 	v := reflect.New(d.typ)
 	if data == nil {
 		data = json.RawMessage("null")
+	}
+	if e := nullAt(data, d.typ, ""); e != nil {
+		e.Code = CodeBadParams
+		return v, e
 	}
 	if err := decodeStrict(data, v.Elem(), ""); err != nil {
 		return v, err

@@ -50,6 +50,7 @@ type registration struct {
 	noReplay bool
 	diff     patch.Options
 	backend  Backend
+	maxState int64
 
 	runningTasks string
 }
@@ -88,6 +89,9 @@ func WithMaxArrayEdits(n int) RegisterOption {
 }
 
 // WriteValidator is implemented by a registered struct that wants to veto client writes.
+// It runs after the `validate` tags of the changed fields (github.com/go-playground/
+// validator/v10, nested structs included), which refuse with CodeRejected and the member's
+// JSON Pointer.
 // ValidateWrite receives a shallow copy of the object with the write applied; returning an
 // error refuses the whole write (the client gets CodeRejected, with the path of a
 // *FieldError). It runs with the object locked: it must not call Update or Lock.
@@ -131,7 +135,7 @@ func NewShared[T any](key string, obj *T, opts ...RegisterOption) (*Synced[T], e
 
 // newRegistration applies opts over the defaults.
 func newRegistration(opts []RegisterOption) registration {
-	reg := registration{naming: LowerCamel}
+	reg := registration{naming: LowerCamel, maxState: DefaultMaxStateSize}
 	for _, opt := range opts {
 		opt(&reg)
 	}
@@ -150,7 +154,7 @@ func newShared[T any](key string, obj *T, reg registration) (*Synced[T], error) 
 	if err != nil {
 		return nil, err
 	}
-	o := &object{key: key, val: reflect.ValueOf(obj).Elem(), replay: !reg.noReplay, diffOpt: reg.diff, naming: reg.naming}
+	o := &object{key: key, val: reflect.ValueOf(obj).Elem(), replay: !reg.noReplay, diffOpt: reg.diff, naming: reg.naming, maxState: reg.maxState}
 	if reg.runningTasks != "" {
 		reg.computed = append(reg.computed, boundField{wire: reg.runningTasks, compute: func() any { return o.runningTasks() }})
 	}

@@ -37,12 +37,12 @@ type metrics struct {
 	errors                                  map[Code]*atomic.Int64 // fixed key set: no lock
 }
 
-// allCodes is every documented client error code.
+// allCodes is every documented client error code, in the order of docs/protocol.md.
 var allCodes = []Code{
 	CodeMalformedJSON, CodeBadEnvelope, CodeUnknownEvent, CodeUnknownKey, CodeBadData,
 	CodeBadPatch, CodePathNotFound, CodeUnknownPath, CodeReadOnly, CodeTypeMismatch,
-	CodeTestFailed, CodeRejected, CodeUnknownAction, CodeBadParams, CodeActionFailed,
-	CodeUnknownTask, CodeTaskRunning, CodeTaskNotRunning, CodeTaskFailed,
+	CodeTestFailed, CodeRejected, CodeTooLarge, CodeUnknownAction, CodeBadParams,
+	CodeActionFailed, CodeUnknownTask, CodeTaskRunning, CodeTaskNotRunning, CodeTaskFailed,
 	CodeBinaryUnexpected, CodeBinaryMissing, CodeRateLimited, CodeInternal,
 }
 

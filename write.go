@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 
 	jsonpatch "github.com/evanphx/json-patch/v5"
@@ -38,11 +39,12 @@ func handleClientPatch(o *object) eventHandler { return handleClientWrite(o, o.c
 // handleClientSet applies a client `_SET:KEY` (a whole-state write).
 func handleClientSet(o *object) eventHandler { return handleClientWrite(o, o.clientSet) }
 
-// handleClientWrite runs a client write. On refusal the client is also sent the
-// authoritative `_SET:KEY`, after the error, so it converges.
-func handleClientWrite(o *object, write func(json.RawMessage) error) eventHandler {
+// handleClientWrite runs a client write, bounded by the connection's frame limit. On
+// refusal the client is also sent the authoritative `_SET:KEY`, after the error, so it
+// converges.
+func handleClientWrite(o *object, write func(json.RawMessage, int64) error) eventHandler {
 	return func(c *conn, in *inbound) error {
-		if err := write(in.data); err != nil {
+		if err := write(in.data, c.sess.cfg.readLimit); err != nil {
 			c.refuse(in, err)
 			c.q.resync(o)
 		}
@@ -134,13 +136,16 @@ func (o *object) parseOps(data json.RawMessage) ([]wireOp, map[int]bool, *Error)
 	return ops, touched, nil
 }
 
-// clientPatch applies a client patch atomically: all of it, or nothing.
-func (o *object) clientPatch(data json.RawMessage) error {
+// clientPatch applies a client patch atomically: all of it, or nothing. growth is the
+// most the write may add to the encoded state (the frame limit).
+func (o *object) clientPatch(data json.RawMessage, growth int64) error {
 	ops, touched, perr := o.parseOps(data)
 	if perr != nil {
 		return perr
 	}
-	return o.applyWrite(func() (map[int]reflect.Value, error) { return o.patchChanges(data, ops, touched) })
+	return o.applyWrite(func() (map[int]reflect.Value, error) {
+		return o.patchChanges(data, ops, touched, o.newTally(growth))
+	})
 }
 
 // applyWrite computes a write's changes with the object locked, vetoes or assigns them,
@@ -165,7 +170,7 @@ func (o *object) applyWrite(changesOf func() (map[int]reflect.Value, error)) err
 
 // patchChanges applies the ops to the touched fields' current encodings and decodes what
 // they changed. The caller holds pub and the state lock.
-func (o *object) patchChanges(data json.RawMessage, ops []wireOp, touched map[int]bool) (map[int]reflect.Value, error) {
+func (o *object) patchChanges(data json.RawMessage, ops []wireOp, touched map[int]bool, tally *sizeTally) (map[int]reflect.Value, error) {
 	before := make(map[int][]byte, len(touched))
 	doc := []byte{'{'}
 	for i := range touched {
@@ -180,11 +185,14 @@ func (o *object) patchChanges(data json.RawMessage, ops []wireOp, touched map[in
 		doc = append(append(doc, o.fields[i].member...), b...)
 	}
 	doc = append(doc, '}')
+	if err := o.checkShifts(ops, before, tally.growthLimit); err != nil {
+		return nil, err
+	}
 	p, err := jsonpatch.DecodePatch(data)
 	if err != nil {
 		return nil, errorf(CodeBadPatch, "", "%v", err)
 	}
-	opts := o.applyOptions()
+	opts := clientApplyOptions(int64(len(data)))
 	after, err := p.ApplyWithOptions(doc, opts)
 	if err != nil {
 		return nil, patchError(err, failedOp(p, doc, opts, ops))
@@ -203,7 +211,7 @@ func (o *object) patchChanges(data json.RawMessage, ops []wireOp, touched map[in
 		if !ok {
 			return nil, errorf(CodeBadPatch, f.pointer, "field %q cannot be removed", f.wire)
 		}
-		v, changed, err := o.decodeField(f, raw, before[i])
+		v, changed, err := o.decodeField(f, raw, before[i], tally)
 		if err != nil {
 			return nil, err
 		}
@@ -211,12 +219,12 @@ func (o *object) patchChanges(data json.RawMessage, ops []wireOp, touched map[in
 			changes[i] = v
 		}
 	}
-	return changes, nil
+	return changes, tally.check()
 }
 
 // clientSet applies a whole-state write. Read-only fields may be present but must equal
-// the current state; fields left out keep their value.
-func (o *object) clientSet(data json.RawMessage) error {
+// the current state; fields left out keep their value. growth is as for clientPatch.
+func (o *object) clientSet(data json.RawMessage, growth int64) error {
 	if len(data) == 0 || data[0] != '{' {
 		return errorf(CodeBadData, "", "_SET data must be the state as a JSON object")
 	}
@@ -224,10 +232,10 @@ func (o *object) clientSet(data json.RawMessage) error {
 	if err := json.Unmarshal(data, &members); err != nil {
 		return errorf(CodeBadData, "", "_SET data must be the state as a JSON object: %v", err)
 	}
-	return o.applyWrite(func() (map[int]reflect.Value, error) { return o.setChanges(members) })
+	return o.applyWrite(func() (map[int]reflect.Value, error) { return o.setChanges(members, o.newTally(growth)) })
 }
 
-func (o *object) setChanges(members map[string]json.RawMessage) (map[int]reflect.Value, error) {
+func (o *object) setChanges(members map[string]json.RawMessage, tally *sizeTally) (map[int]reflect.Value, error) {
 	changes := make(map[int]reflect.Value)
 	for name, raw := range members {
 		i := o.fieldIndex(name)
@@ -246,7 +254,7 @@ func (o *object) setChanges(members map[string]json.RawMessage) (map[int]reflect
 			}
 			continue
 		}
-		v, changed, err := o.decodeField(f, raw, cur)
+		v, changed, err := o.decodeField(f, raw, cur, tally)
 		if err != nil {
 			return nil, err
 		}
@@ -258,18 +266,28 @@ func (o *object) setChanges(members map[string]json.RawMessage) (map[int]reflect
 		}
 		changes[i] = v
 	}
-	return changes, nil
+	return changes, tally.check()
 }
 
 // decodeField decodes raw into a fresh value of f's type with type checks, and reports
-// whether it differs from the field's current encoding cur.
-func (o *object) decodeField(f *boundField, raw json.RawMessage, cur []byte) (reflect.Value, bool, error) {
+// whether it differs from the field's current encoding cur. Before decoding, raw is walked
+// against the type: a null the type cannot hold at any depth is refused, and so is a value
+// whose left-out members the decoder would fill with more zero bytes than the write may
+// add. A changed field's new size is added to tally.
+func (o *object) decodeField(f *boundField, raw json.RawMessage, cur []byte, tally *sizeTally) (reflect.Value, bool, error) {
 	if f.compute != nil {
 		return reflect.Value{}, false, errorf(CodeReadOnly, f.pointer, "field %q is read-only", f.wire)
 	}
 	t := f.spec.typ
-	if bytes.Equal(bytes.TrimSpace(raw), []byte("null")) && !nullable(t) {
-		return reflect.Value{}, false, errorf(CodeTypeMismatch, f.pointer, "field %q cannot be null", f.wire)
+	res, err := walkShape(raw, shapeOf(t))
+	if err != nil {
+		return reflect.Value{}, false, errorf(CodeBadData, f.pointer, "field %q: %v", f.wire, err)
+	}
+	if res.hasNull {
+		return reflect.Value{}, false, errorf(CodeTypeMismatch, f.pointer+res.nullAt, "%s cannot be null", f.pointer+res.nullAt)
+	}
+	if res.filled > tally.growthLimit {
+		return reflect.Value{}, false, tooLarge(f.pointer, "the members field %q leaves out would be filled with %d bytes of zero values; one write may add at most %d bytes", f.wire, res.filled, tally.growthLimit)
 	}
 	v := reflect.New(t)
 	dec := json.NewDecoder(bytes.NewReader(raw))
@@ -281,31 +299,64 @@ func (o *object) decodeField(f *boundField, raw json.RawMessage, cur []byte) (re
 	if err != nil {
 		return reflect.Value{}, false, errorf(CodeTypeMismatch, f.pointer, "field %q: %v", f.wire, err)
 	}
-	return v.Elem(), !bytes.Equal(enc, cur), nil
+	changed := !bytes.Equal(enc, cur)
+	if changed {
+		tally.add(len(enc), len(cur))
+	}
+	return v.Elem(), changed, nil
 }
 
-// commitWrite vetoes or assigns the decoded changes. The caller holds the state lock, so
-// the struct changes all at once or not at all.
+// commitWrite checks, vetoes or assigns the decoded changes. The caller holds the state
+// lock, so the struct changes all at once or not at all.
 func (o *object) commitWrite(changes map[int]reflect.Value) error {
 	if len(changes) == 0 {
 		return nil
 	}
-	if o.veto != nil {
+	tags := hasValidateTags(o.val.Type())
+	if o.veto != nil || tags {
 		next := reflect.New(o.val.Type())
 		next.Elem().Set(o.val)
+		only := make([][]int, 0, len(changes))
 		for i, v := range changes {
 			next.Elem().FieldByIndex(o.fields[i].spec.index).Set(v)
+			only = append(only, o.fields[i].spec.index)
 		}
-		if err := o.callVeto(next); err != nil {
-			var fe *FieldError
-			if errors.As(err, &fe) {
-				return errorf(CodeRejected, fe.Path, "%s", fe.Message)
+		if tags {
+			if path, msg, ok := checkTags(next, only, o.wireAt); !ok {
+				return errorf(CodeRejected, path, "%s", msg)
 			}
-			return errorf(CodeRejected, "", "%v", err)
+		}
+		if err := o.vetoWrite(next); err != nil {
+			return err
 		}
 	}
 	for i, v := range changes {
 		o.val.FieldByIndex(o.fields[i].spec.index).Set(v)
+	}
+	return nil
+}
+
+// wireAt names the synced field at Go index path index.
+func (o *object) wireAt(index []int) string {
+	for i := range o.fields {
+		if f := &o.fields[i]; f.spec != nil && slices.Equal(f.spec.index, index) {
+			return f.wire
+		}
+	}
+	return ""
+}
+
+// vetoWrite runs the validation hook, if any, on the proposed state next.
+func (o *object) vetoWrite(next reflect.Value) error {
+	if o.veto == nil {
+		return nil
+	}
+	if err := o.callVeto(next); err != nil {
+		var fe *FieldError
+		if errors.As(err, &fe) {
+			return errorf(CodeRejected, fe.Path, "%s", fe.Message)
+		}
+		return errorf(CodeRejected, "", "%v", err)
 	}
 	return nil
 }
@@ -320,8 +371,8 @@ func (o *object) callVeto(next reflect.Value) (err error) {
 	return o.veto(next)
 }
 
-// applyOptions are the options of every patch applied to the object's state: RFC 6902
-// (no negative indices), and copies bounded by sizeLimit.
+// applyOptions are the options of a backend's patch applied to the object's state: RFC
+// 6902 (no negative indices), and copies bounded by sizeLimit.
 func (o *object) applyOptions() *jsonpatch.ApplyOptions {
 	opts := jsonpatch.NewApplyOptions()
 	opts.AccumulatedCopySizeLimit = o.sizeLimit()
@@ -329,9 +380,19 @@ func (o *object) applyOptions() *jsonpatch.ApplyOptions {
 	return opts
 }
 
-// sizeLimit bounds what copy ops may build: a few times the state's size, at least 1 MiB.
+// sizeLimit bounds what copy ops of a backend's patch may build: a few times the state's
+// size, at least 1 MiB. Client patches are bounded by clientApplyOptions instead.
 func (o *object) sizeLimit() int64 {
 	return max(int64(o.size())*4, 1<<20)
+}
+
+// clientApplyOptions are the options of a client patch: RFC 6902 (no negative indices),
+// and the values its copy ops build, together, no larger than the patch's own bytes.
+func clientApplyOptions(copies int64) *jsonpatch.ApplyOptions {
+	opts := jsonpatch.NewApplyOptions()
+	opts.AccumulatedCopySizeLimit = max(copies, 1)
+	opts.SupportNegativeIndices = false
+	return opts
 }
 
 // nullable reports whether encoding/json maps null onto t meaningfully.
@@ -368,8 +429,8 @@ func decodeError(base string, err error) *Error {
 // short patches are replayed, so a hostile patch cannot make the server parse the state
 // once per op.
 func failedOp(p jsonpatch.Patch, doc []byte, opts *jsonpatch.ApplyOptions, ops []wireOp) string {
-	const maxReplay = 32
-	if len(p) > maxReplay || len(p) != len(ops) {
+	const maxReplay, maxReplayBytes = 32, 1 << 20
+	if len(p) > maxReplay || len(p) != len(ops) || len(doc)*len(p) > maxReplayBytes {
 		return ""
 	}
 	for i := range p {
@@ -384,7 +445,10 @@ func failedOp(p jsonpatch.Patch, doc []byte, opts *jsonpatch.ApplyOptions, ops [
 
 // patchError maps an evanphx/json-patch failure onto a client error code.
 func patchError(err error, path string) *Error {
+	var ce *jsonpatch.AccumulatedCopySizeError
 	switch {
+	case errors.As(err, &ce):
+		return tooLarge(path, "the copy ops of one patch may build at most as many bytes as the patch itself has")
 	case errors.Is(err, jsonpatch.ErrTestFailed):
 		return errorf(CodeTestFailed, path, "test op did not match")
 	case errors.Is(err, jsonpatch.ErrMissing), errors.Is(err, jsonpatch.ErrInvalidIndex):

@@ -15,6 +15,7 @@ export const ERROR_CODES = [
   "type_mismatch",
   "test_failed",
   "rejected",
+  "too_large",
   "unknown_action",
   "bad_params",
   "action_failed",
