@@ -159,7 +159,7 @@ func (m *Manager) ServeWS(w http.ResponseWriter, r *http.Request) {
 	id, err = m.identify(ws, id)
 	if err != nil {
 		m.cfg.logger.Info("wssync: handshake failed", "err", err, "remote", r.RemoteAddr)
-		closeNow(ws, ClosePolicyViolation, "identification failed")
+		closeNow(ws, closeCodeOf(err, ClosePolicyViolation), "identification failed")
 		return
 	}
 	m.serve(ws, id)
@@ -203,7 +203,7 @@ func (m *Manager) identify(ws *websocket.Conn, id Identity) (Identity, error) {
 	_ = ws.SetReadDeadline(deadline)
 	ws.SetReadLimit(4096)
 	for {
-		mt, data, err := ws.ReadMessage()
+		mt, data, err := readMessage(ws)
 		if err != nil {
 			return id, err
 		}

@@ -27,7 +27,7 @@ type wireOp struct {
 // handleGet answers `_GET:KEY` with a fresh `_SET:KEY`.
 func handleGet(o *object) eventHandler {
 	return func(c *conn, _ *inbound) error {
-		c.q.resync(o)
+		c.requestResync(o)
 		return nil
 	}
 }
@@ -44,7 +44,7 @@ func handleClientWrite(o *object, write func(json.RawMessage) error) eventHandle
 	return func(c *conn, in *inbound) error {
 		if err := write(in.data); err != nil {
 			c.refuse(in, err)
-			c.q.resync(o)
+			c.requestResync(o)
 		}
 		return nil
 	}
