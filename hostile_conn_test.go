@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -415,4 +416,120 @@ func countType(fs []wssynctest.Frame, typ string) int {
 		}
 	}
 	return n
+}
+
+// The server's heap per hostile connection, for docs/security.md ("Memory per
+// connection"): silent peers (connected, never reading or sending), peers that stopped
+// reading with a full send queue, and flooders sending frames at the read limit while their
+// session's handler is busy (so their inbound queues are full). The figures include the
+// in-process test clients, so they overstate the server's share. Run with
+//
+//	go test -run TestHostileConnMemory -v .
+func TestHostileConnMemory(t *testing.T) {
+	const (
+		readLimit = 64 << 10
+		queue     = 256 << 10
+		n         = 20
+	)
+	heap := func() int64 {
+		runtime.GC()
+		runtime.GC()
+		var m runtime.MemStats
+		runtime.ReadMemStats(&m)
+		return int64(m.HeapAlloc)
+	}
+	release := make(chan struct{})
+	defer close(release)
+	m := wssync.NewManager(func(_ context.Context, sess *wssync.Session) error {
+		s, err := wssync.Register(sess, "NOTES", &Notes{Title: "My Notes"})
+		if err != nil {
+			return err
+		}
+		return wssync.Action(s, "block", func(ctx context.Context, _ struct{}) error {
+			select {
+			case <-release:
+			case <-ctx.Done():
+			}
+			return nil
+		})
+	}, wssync.WithAnonymousSessions(), wssync.WithReadLimit(readLimit), wssync.WithSendQueue(1024, queue),
+		wssync.WithRateLimit(0, 0))
+	url := serveManager(t, m)
+	dialer := websocket.Dialer{ReadBufferSize: 1024, WriteBufferSize: 1024}
+	open := func() *websocket.Conn {
+		ws, _, err := dialer.DialContext(ctxT(t), url, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = ws.Close() })
+		return ws
+	}
+	connected := func(want int) {
+		waitUntil(t, func() bool { return m.Stats().Connections == int64(want) })
+	}
+	perConn := func(name string, before int64, limit int64) {
+		growth := (heap() - before) / n
+		t.Logf("%-40s %7.1f KiB per connection (bound %d KiB)", name, float64(growth)/1024, limit>>10)
+		if growth > limit {
+			t.Errorf("%s: %d bytes per connection, over %d", name, growth, limit)
+		}
+	}
+	const overhead = 64 << 10 // goroutines, buffers and the session of one connection
+
+	before := heap()
+	for range n {
+		open()
+	}
+	connected(n)
+	perConn("silent peer", before, overhead)
+
+	before = heap()
+	var stalled []*wssync.Session
+	for range n {
+		open()
+	}
+	connected(2 * n)
+	for _, s := range m.Sessions() {
+		if f, _, _, _ := wssync.QueueStats(s); f == 0 && len(stalled) < n {
+			stalled = append(stalled, s)
+		}
+	}
+	// Fill the socket buffers (the kernel's, which grow), then the queue to its bound,
+	// until the queue stays full.
+	msg := strings.Repeat("x", 16<<10)
+	full := func(s *wssync.Session) bool {
+		_, b, _, ok := wssync.QueueStats(s)
+		return !ok || b+len(msg)+64 > queue
+	}
+	waitUntil(t, func() bool {
+		all := true
+		for _, s := range stalled {
+			for !full(s) && s.Toast(wssync.ToastInfo, msg) == nil {
+				all = false
+			}
+		}
+		if !all {
+			time.Sleep(20 * time.Millisecond)
+		}
+		return all
+	})
+	perConn("stopped reading, send queue full", before, queue+overhead)
+
+	before = heap()
+	pad := strings.Repeat("x", readLimit-100)
+	frame := []byte(`{"type":"_ACTION:NOTES","data":{"type":"block","pad":"` + pad + `"}}`)
+	var flooders sync.WaitGroup
+	for range n {
+		ws := open()
+		flooders.Add(1)
+		go func() {
+			defer flooders.Done()
+			_ = ws.WriteMessage(websocket.TextMessage, []byte(`{"type":"_ACTION:NOTES","data":{"type":"block"}}`))
+			_ = ws.SetWriteDeadline(time.Now().Add(2 * time.Second))
+			for ws.WriteMessage(websocket.TextMessage, frame) == nil { // until the server stops reading
+			}
+		}()
+	}
+	flooders.Wait()
+	perConn("flooder, inbound queue full", before, 3*readLimit+overhead)
 }
