@@ -34,11 +34,11 @@ const (
 
 // WebSocket close codes the server uses. 1000–1011 are RFC 6455's; 4000–4004 are ours.
 // Terminal codes (the client should not reconnect on its own): CloseReplaced,
-// CloseUnauthorized, ClosePolicyViolation and CloseInvalidPayload.
+// CloseUnauthorized and ClosePolicyViolation.
 const (
 	CloseNormal          = 1000 // normal closure
 	CloseGoingAway       = 1001 // server shutting down; reconnect with backoff
-	CloseInvalidPayload  = 1007 // a text frame that is not valid UTF-8 (RFC 6455 §8.1); terminal
+	CloseInvalidPayload  = 1007 // a text frame that is not valid UTF-8 (RFC 6455 §8.1)
 	ClosePolicyViolation = 1008 // origin refused or too many bad frames; terminal
 	CloseMessageTooBig   = 1009 // frame over the read limit
 	CloseInternalError   = 1011 // server failure

@@ -159,8 +159,9 @@ func WithAllowedOrigins(origins ...string) Option {
 
 // WithRateLimit bounds the inbound frames of each connection: perSecond sustained, burst at
 // once (defaults 500 and 1000; perSecond 0 turns the limit off). A frame over the limit is
-// dropped and answered with CodeRateLimited; a client that keeps sending is closed with
-// CloseRateLimited.
+// dropped. The first drop of an overload is answered with one CodeRateLimited error; a
+// client that has more than burst frames dropped before it has kept under the rate long
+// enough to refill its burst is closed with CloseRateLimited.
 func WithRateLimit(perSecond float64, burst int) Option {
 	return func(c *config) {
 		c.ratePerSecond = perSecond
