@@ -122,7 +122,7 @@ func TestAcceptedFrameResetsBadFrames(t *testing.T) {
 func TestGetFloodBoundedByResyncBudget(t *testing.T) {
 	t.Parallel()
 	const rate, burst = 64 << 10, 256 << 10
-	_, s, url := newNotes(t, wssync.WithResyncLimit(rate, burst))
+	sess, s, url := newNotes(t, wssync.WithResyncLimit(rate, burst))
 	if err := s.Update(func(n *Notes) { n.Title = strings.Repeat("x", 64<<10) }); err != nil {
 		t.Fatal(err)
 	}
@@ -162,6 +162,9 @@ func TestGetFloodBoundedByResyncBudget(t *testing.T) {
 	}
 	if published(t, s).Title != "short" {
 		t.Fatal("state changed")
+	}
+	if sess.Stats().ResyncsDeferred == 0 {
+		t.Fatal("Stats.ResyncsDeferred counted no deferred _SET")
 	}
 }
 

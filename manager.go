@@ -370,7 +370,10 @@ func (m *Manager) Len() int {
 
 // Shutdown stops accepting connections (new upgrades get 503), closes every connection
 // with 1001 (going away), cancels every task, and waits for all of it, or until ctx ends:
-// then it returns ctx's error and the rest finishes in the background.
+// then it returns ctx's error and the rest finishes in the background. A connection whose
+// peer does not read is not waited for: its socket is closed hard a second after the
+// close started. What can still hold Shutdown: handlers and tasks that ignore their ctx,
+// and connections still in the `_USER_SESSION` handshake (until the handshake timeout).
 func (m *Manager) Shutdown(ctx context.Context) error {
 	m.mu.Lock()
 	m.closing = true
