@@ -163,8 +163,8 @@ func TestGetFloodBoundedByResyncBudget(t *testing.T) {
 	if published(t, s).Title != "short" {
 		t.Fatal("state changed")
 	}
-	if sess.Stats().ResyncsDeferred == 0 {
-		t.Fatal("Stats.ResyncsDeferred counted no deferred _SET")
+	if sess.Stats().ResyncsHeld == 0 {
+		t.Fatal("Stats.ResyncsHeld counted no deferred _SET")
 	}
 }
 

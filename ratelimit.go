@@ -110,7 +110,7 @@ func (c *conn) requestResync(o *object) {
 		return
 	}
 	b.pending = append(b.pending, o)
-	c.sess.metrics.resyncsDeferred.Add(1)
+	c.sess.metrics.resyncsHeld.Add(1)
 	if len(b.pending) == 1 {
 		b.bucket.refill(time.Now())
 		b.timer.Reset(b.bucket.wait(n))
