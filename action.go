@@ -30,8 +30,10 @@ type actionEntry struct {
 // CodeActionFailed; the session lives on. A []byte param named "data" receives the payload
 // when the action is sent as binary (`_BIN_META` + binary frame).
 //
-// Actions of one session run one at a time, in arrival order, on the connection's reader:
-// keep them short and use a Task for long work. ctx is cancelled when the session closes.
+// Actions of one session run one at a time, in arrival order, on the connection's
+// dispatcher (not its reader, so keepalive goes on meanwhile); frames that arrive while one
+// runs wait in a bounded queue, and past it the server stops reading the connection. Keep
+// them short and use a Task for long work. ctx is cancelled when the session closes.
 // Registering a name twice on one object is an error.
 func Action[T, P any](s *Synced[T], name string, handler func(ctx context.Context, p P) error) error {
 	return s.o.addAction(name, reflect.TypeFor[P](), func(ctx context.Context, p reflect.Value) (any, error) {

@@ -39,6 +39,7 @@ const (
 const (
 	CloseNormal          = 1000 // normal closure
 	CloseGoingAway       = 1001 // server shutting down; reconnect with backoff
+	CloseInvalidPayload  = 1007 // a text frame that is not valid UTF-8 (RFC 6455 §8.1)
 	ClosePolicyViolation = 1008 // origin refused or too many bad frames; terminal
 	CloseMessageTooBig   = 1009 // frame over the read limit
 	CloseInternalError   = 1011 // server failure

@@ -5,73 +5,118 @@ import (
 	"log/slog"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gorilla/websocket"
 )
 
-// conn is one WebSocket connection of a session. Its reader runs in the goroutine that
-// called ServeWS and dispatches client frames one at a time; its writer goroutine drains
-// the bounded outQueue and sends pings. Whoever holds writeMu writes data frames: the
-// writer, or the reader right after a handler (so a reply needs no goroutine handoff).
-// Publishers only push to the queue, so they never block on the socket.
+// closeGrace bounds how long a closing connection may take: the farewell and close frames
+// each get at most this long to be written, and the socket is closed hard this long after
+// the close started, whatever the peer does (a peer that stopped reading cannot hold the
+// writer, the reader or a Shutdown).
+const closeGrace = time.Second
+
+// conn is one WebSocket connection of a session. Three goroutines serve it:
+//
+//   - the reader (the goroutine that called ServeWS) reads frames, applies the rate limit
+//     and the UTF-8 check, and queues the frames on the bounded inbound queue. It never runs
+//     handlers, so it always reads pongs: keepalive does not depend on how long a handler
+//     takes;
+//   - the dispatcher handles queued frames one at a time, in arrival order, under the
+//     session's dispatchMu (a session's handlers run serialized, across connections);
+//   - the writer drains the bounded outQueue and sends pings.
+//
+// Whoever holds writeMu writes data frames: the writer, or the dispatcher right after a
+// handler (so a reply needs no goroutine handoff). Publishers only push to the queue, so
+// they never block on the socket.
 type conn struct {
 	sess *Session
 	ws   *websocket.Conn
 	q    *outQueue
+	in   *inQueue
 	log  *slog.Logger
 
 	done      chan struct{} // closed when the connection starts closing
 	closeOnce sync.Once
 	closeCode int
 	closeText string
-	farewell  *frame // sent before the close frame, e.g. _DISCONNECT
+	farewell  *frame      // sent before the close frame, e.g. _DISCONNECT
+	hardClose *time.Timer // closes the socket closeGrace after the close started
 
-	// writeMu is held by whoever writes data frames: the writer goroutine, or the reader
-	// flushing the replies to the frame it just handled (saving a goroutine handoff).
+	// writeMu is held by whoever writes data frames: the writer goroutine, or the
+	// dispatcher flushing the replies to the frame it just handled.
 	writeMu sync.Mutex
 
-	// reader-only state
+	resyncs resyncBudget // client-requested _SETs (_GET, refused writes)
+
+	// dispatcher-only state
 	binMeta   *binMeta
 	badFrames int
-	limit     tokenBucket
-	limited   int // frames dropped since the limit last allowed one
+	refused   bool // the frame being dispatched was refused (by refuse, wherever called)
+
+	// reader-only state
+	limit   tokenBucket
+	limited int  // frames dropped in the current overload episode
+	over    bool // in an overload episode: rate_limited was sent, no more until it ends
 }
 
 func newConn(s *Session, ws *websocket.Conn) *conn {
-	return &conn{
+	c := &conn{
 		sess:  s,
 		ws:    ws,
 		q:     newOutQueue(s.cfg.maxQueuedFrames, s.cfg.maxQueuedBytes, s.metrics),
+		in:    newInQueue(maxInboundFrames, int(s.cfg.readLimit)),
 		log:   s.cfg.logger.With("remote", ws.RemoteAddr().String()),
 		done:  make(chan struct{}),
 		limit: newTokenBucket(s.cfg.ratePerSecond, s.cfg.rateBurst),
 	}
+	c.resyncs.init(s.cfg.resyncPerSecond, s.cfg.resyncBurst)
+	return c
 }
 
-// run serves the connection until it closes, then waits for its writer.
+// run serves the connection until it closes, then waits for its dispatcher and writer.
 func (c *conn) run() {
 	c.sess.metrics.connections.Add(1)
 	defer c.sess.metrics.connections.Add(-1)
 	var wg sync.WaitGroup
-	wg.Add(1)
+	wg.Add(2)
 	go func() {
 		defer wg.Done()
 		c.writeLoop()
 	}()
-	c.readLoop()
-	c.closeWith(CloseNormal, "", nil)
+	dispatched := make(chan struct{})
+	go func() {
+		defer wg.Done()
+		defer close(dispatched)
+		c.dispatchLoop()
+	}()
+	code, text := c.readLoop()
+	c.in.finish() // the dispatcher handles what was read before the connection ended
+	<-dispatched
+	c.closeWith(code, text, nil)
 	wg.Wait()
+	c.stopClose()
+	c.resyncs.stop()
 	c.q.close()
 }
 
 // closeWith starts closing the connection: the writer sends farewell (if any) and a close
-// frame with code, then closes the socket. Only the first call counts.
-func (c *conn) closeWith(code int, text string, farewell *frame) {
+// frame with code, then closes the socket; the socket is closed hard closeGrace later in
+// any case. Only the first call counts; it reports whether this call was the first.
+func (c *conn) closeWith(code int, text string, farewell *frame) bool {
+	first := false
 	c.closeOnce.Do(func() {
+		first = true
 		c.closeCode, c.closeText, c.farewell = code, text, farewell
+		c.hardClose = time.AfterFunc(closeGrace, func() { _ = c.ws.NetConn().Close() })
 		close(c.done)
 	})
+	return first
 }
+
+// stopClose stops the hard close timer once the connection's goroutines have ended. run
+// calls it after its own closeWith, so hardClose is set.
+func (c *conn) stopClose() { c.hardClose.Stop() }
 
 func (c *conn) closing() bool {
 	select {
@@ -86,31 +131,52 @@ func (c *conn) closing() bool {
 func (c *conn) send(f *frame) { c.sendBinary(f, nil) }
 
 // sendBinary queues f and, when data is not nil, the binary frame data right after it
-// (f is then its `_BIN_META`). A client too far behind to take them is closed.
+// (f is then its `_BIN_META`). A client too far behind to take them is closed, and counted
+// and logged as a slow consumer once, however many frames are pushed after that.
 func (c *conn) sendBinary(f *frame, data []byte) {
-	if !c.q.push(f, data) {
+	if c.closing() || c.q.push(f, data) {
+		return
+	}
+	if c.closeWith(CloseSlowConsumer, "client too slow", nil) {
 		c.sess.metrics.slowCloses.Add(1)
 		c.log.Warn("wssync: slow consumer: closing")
-		c.closeWith(CloseSlowConsumer, "client too slow", nil)
 	}
 }
 
-func (c *conn) readLoop() {
-	cfg := &c.sess.cfg
-	if !c.closing() { // a refused connection runs no hooks
-		c.sess.dispatchMu.Lock()
-		c.sess.runHooks(&c.sess.onConnect, c.sess.ctx)
-		c.sess.dispatchMu.Unlock()
+// errInvalidUTF8 is a text frame that is not valid UTF-8 (RFC 6455 §8.1: close 1007).
+var errInvalidUTF8 = errors.New("wssync: text frame is not valid UTF-8")
+
+// readMessage reads one message from ws, refusing a text message that is not valid UTF-8
+// with errInvalidUTF8. Every read of client frames goes through it.
+func readMessage(ws *websocket.Conn) (int, []byte, error) {
+	mt, data, err := ws.ReadMessage()
+	if err == nil && mt == websocket.TextMessage && !utf8.Valid(data) {
+		return mt, nil, errInvalidUTF8
 	}
+	return mt, data, err
+}
+
+// closeCodeOf is the close code for a failed read of client frames: CloseInvalidPayload for
+// invalid UTF-8, otherwise def.
+func closeCodeOf(err error, def int) int {
+	if errors.Is(err, errInvalidUTF8) {
+		return CloseInvalidPayload
+	}
+	return def
+}
+
+// readLoop reads frames until the connection fails or starts closing, and returns the
+// close code for its end.
+func (c *conn) readLoop() (int, string) {
+	cfg := &c.sess.cfg
 	c.ws.SetReadLimit(cfg.readLimit)
 	extend := func() { _ = c.ws.SetReadDeadline(time.Now().Add(cfg.pongTimeout)) }
 	extend()
 	c.ws.SetPongHandler(func(string) error { extend(); return nil })
-	for {
-		mt, data, err := c.ws.ReadMessage()
+	for !c.closing() {
+		mt, data, err := readMessage(c.ws)
 		if err != nil {
-			c.readFailed(err)
-			return
+			return c.readFailed(err)
 		}
 		extend()
 		m := c.sess.metrics
@@ -119,7 +185,31 @@ func (c *conn) readLoop() {
 		if !c.admit() {
 			continue
 		}
-		c.handleFrame(mt, data)
+		waited, ok := c.in.push(inFrame{mt: mt, data: data}, c.done)
+		if !ok {
+			break
+		}
+		if waited {
+			extend() // nothing was read while the queue was full: the peer is not late
+		}
+	}
+	return CloseNormal, ""
+}
+
+// dispatchLoop handles queued frames one at a time until the reader has finished and the
+// queue is empty, or the connection starts closing.
+func (c *conn) dispatchLoop() {
+	if !c.closing() { // a refused connection runs no hooks
+		c.sess.dispatchMu.Lock()
+		c.sess.runHooks(&c.sess.onConnect, c.sess.ctx)
+		c.sess.dispatchMu.Unlock()
+	}
+	for {
+		f, ok := c.in.pop(c.done)
+		if !ok {
+			return
+		}
+		c.handleFrame(f.mt, f.data)
 		if c.closing() {
 			return
 		}
@@ -127,18 +217,25 @@ func (c *conn) readLoop() {
 	}
 }
 
-// admit applies the inbound rate limit: a frame over it is dropped, the first of a run is
-// answered with CodeRateLimited, and a client that goes on past a further burst is closed.
+// admit applies the inbound rate limit: a frame over it is dropped. The first drop of an
+// overload episode is answered with CodeRateLimited; a client that goes on to have more
+// than a burst of frames dropped in the same episode is closed with CloseRateLimited. The
+// episode ends when the client has kept under the rate long enough to refill its whole
+// burst.
 func (c *conn) admit() bool {
-	if c.limit.allow(time.Now()) {
-		c.limited = 0
+	now := time.Now()
+	if c.limit.allow(now) {
+		if c.over && c.limit.full() {
+			c.over, c.limited = false, 0
+		}
 		return true
 	}
 	c.sess.metrics.rateLimited.Add(1)
 	c.limited++
 	switch {
-	case c.limited == 1:
-		c.refuse(nil, errorf(CodeRateLimited, "", "too many frames; slow down"))
+	case !c.over:
+		c.over = true
+		c.report(nil, errorf(CodeRateLimited, "", "too many frames; slow down"))
 	case c.limited > c.sess.cfg.rateBurst:
 		c.log.Warn("wssync: rate limit exceeded: closing")
 		c.closeWith(CloseRateLimited, "rate limit exceeded", nil)
@@ -147,19 +244,22 @@ func (c *conn) admit() bool {
 }
 
 // readFailed picks the close code for a read error.
-func (c *conn) readFailed(err error) {
+func (c *conn) readFailed(err error) (int, string) {
 	var ce *websocket.CloseError
 	switch {
+	case errors.Is(err, errInvalidUTF8):
+		c.log.Info("wssync: text frame is not valid UTF-8: closing")
+		c.closeWith(CloseInvalidPayload, "text frame is not valid UTF-8", nil) // at once: drop what is queued
 	case errors.Is(err, websocket.ErrReadLimit):
 		c.log.Info("wssync: frame over the read limit", "limit", c.sess.cfg.readLimit)
-		c.closeWith(CloseMessageTooBig, "frame too large", nil) // gorilla has already sent 1009
+		return CloseMessageTooBig, "frame too large" // gorilla has already sent 1009
 	case errors.As(err, &ce):
-		c.closeWith(CloseNormal, "", nil)
 	case c.closing():
 	default:
 		c.log.Debug("wssync: read failed", "err", err)
-		c.closeWith(CloseGoingAway, "", nil)
+		return CloseGoingAway, ""
 	}
+	return CloseNormal, ""
 }
 
 func (c *conn) writeLoop() {
@@ -178,12 +278,14 @@ func (c *conn) writeLoop() {
 			}
 		case <-c.q.wake:
 			c.flush(true)
+		case <-c.resyncs.timer.C:
+			c.grantResyncs()
 		}
 	}
 }
 
-// flushInline writes what the reader's last handler queued, from the reader goroutine,
-// unless the writer goroutine is already writing (it then drains the queue itself).
+// flushInline writes what the dispatcher's last handler queued, from the dispatcher
+// goroutine, unless the writer goroutine is already writing (it then drains the queue).
 func (c *conn) flushInline() {
 	if c.q.nonEmpty() {
 		c.flush(false)
@@ -273,16 +375,15 @@ func (c *conn) write(f *frame) error {
 	return c.ws.WritePreparedMessage(pm)
 }
 
-// sayGoodbye sends the farewell frame and the close frame, each with a short deadline: a
-// client that does not read them is not waited for.
+// sayGoodbye sends the farewell frame and the close frame, each with a deadline of
+// closeGrace: a client that does not read them is not waited for.
 func (c *conn) sayGoodbye() {
-	const grace = time.Second
 	c.writeMu.Lock()
 	defer c.writeMu.Unlock()
 	if c.farewell != nil {
-		_ = c.ws.SetWriteDeadline(time.Now().Add(grace))
+		_ = c.ws.SetWriteDeadline(time.Now().Add(closeGrace))
 		_ = c.ws.WriteMessage(websocket.TextMessage, c.farewell.data)
 	}
 	msg := websocket.FormatCloseMessage(c.closeCode, c.closeText)
-	_ = c.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(grace))
+	_ = c.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(closeGrace))
 }

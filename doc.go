@@ -33,7 +33,7 @@
 // same lock to snapshot the struct and to apply client writes, so Sync, client writes and
 // your own goroutines are race-free. Sync may be called from any goroutine; calls on one
 // object are serialized. Client events of one session are handled one at a time, in
-// arrival order, on the connection's reader goroutine.
+// arrival order, on the connection's dispatcher goroutine.
 //
 // # Sessions and connections
 //
@@ -42,8 +42,10 @@
 // `_SET:KEY` with the full state of every key (unless registered [WithoutReplay]); while no
 // connection is live, Sync sends nothing and loses nothing.
 //
-// Each connection has a reader (the goroutine running ServeWS) and a writer goroutine that
-// drains a bounded queue: Sync never blocks on a slow client. A client that falls behind
+// Each connection has a reader (the goroutine running ServeWS), which only reads, so pongs
+// are read while a handler runs; a dispatcher goroutine, which runs the handlers of the
+// frames read, from a bounded queue; and a writer goroutine that drains a bounded outbound
+// queue: Sync never blocks on a slow client. A client that falls behind
 // has its queued patches for a key replaced by one fresh `_SET`; one that cannot take even
 // that is closed with [CloseSlowConsumer]. Pings detect dead peers.
 //

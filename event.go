@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/gorilla/websocket"
 
@@ -20,8 +21,9 @@ type inbound struct {
 	bin   []byte          // the binary payload, for events announced by _BIN_META
 }
 
-// eventHandler handles one client event. It runs on the connection's reader goroutine, so
-// a session's events are handled one at a time, in arrival order. A returned *Error goes
+// eventHandler handles one client event. It runs on the connection's dispatcher goroutine
+// under the session's dispatchMu, so a session's events are handled one at a time, in
+// arrival order. A returned *Error goes
 // to the client; any other error is logged and reported as CodeInternal.
 type eventHandler func(c *conn, in *inbound) error
 
@@ -99,7 +101,7 @@ func (c *conn) handleFrame(mt int, data []byte) {
 	if c.binMeta != nil {
 		ev := c.binMeta.event
 		c.binMeta = nil
-		c.refuse(&inbound{event: "_BIN_META"}, errorf(CodeBinaryMissing, "", "_BIN_META for %q was followed by a text frame, not a binary one", ev))
+		c.refuse(&inbound{event: "_BIN_META"}, errorf(CodeBinaryMissing, "", "_BIN_META for %q was followed by a text frame, not a binary one", clip(ev, maxEchoedName)))
 	}
 	in, err := decodeInbound(data)
 	if err != nil {
@@ -131,13 +133,17 @@ func (c *conn) acceptBinMeta(in *inbound) {
 	c.badFrames = 0
 }
 
-// dispatch routes an inbound frame to its handler.
+// dispatch routes an inbound frame to its handler. A frame counts as refused, toward
+// WithMaxBadFrames, when its handler returns an error or refuses it through c.refuse (a
+// refused write does, then answers with the authoritative state); only a frame nothing
+// refused resets the count.
 func (c *conn) dispatch(in *inbound) {
 	h, ok := c.sess.handler(in.event)
 	if !ok {
 		c.refuse(in, c.sess.unknownEvent(in.event))
 		return
 	}
+	c.refused = false
 	c.sess.dispatchMu.Lock()
 	err := c.callHandler(h, in)
 	c.sess.dispatchMu.Unlock()
@@ -145,7 +151,9 @@ func (c *conn) dispatch(in *inbound) {
 		c.refuse(in, err)
 		return
 	}
-	c.badFrames = 0
+	if !c.refused {
+		c.badFrames = 0
+	}
 }
 
 // callHandler runs h, turning a panic into an internal error: no client frame may take
@@ -160,26 +168,58 @@ func (c *conn) callHandler(h eventHandler, in *inbound) (err error) {
 	return h(c, in)
 }
 
-// refuse reports err to the client (as _RESULT when the frame carried an id, else as
-// _ERROR), logs it, and closes the connection after too many refusals in a row.
+// refuse reports err to the client (see report) and closes the connection after too many
+// refusals in a row. It runs on the dispatcher goroutine.
 func (c *conn) refuse(in *inbound, err error) {
-	var e *Error
-	if !errors.As(err, &e) {
-		c.log.Error("wssync: handler failed", "event", in.event, "err", err)
-		e = errorf(CodeInternal, "", "the server failed to handle the request")
-	}
-	e = &Error{Code: e.Code, Message: e.Message, Path: e.Path, Event: e.Event, Action: e.Action}
-	id := ""
-	if in != nil {
-		e.Event, id = in.event, in.id
-	}
-	c.log.Info("wssync: refused client frame", "code", e.Code, "event", e.Event, "path", e.Path, "msg", e.Message)
-	c.sess.metrics.countError(e.Code)
-	c.send(errorFrame(e, id))
+	c.report(in, err)
+	c.refused = true
 	c.badFrames++
 	if c.badFrames >= c.sess.cfg.maxBadFrames {
 		c.closeWith(ClosePolicyViolation, "too many refused frames", nil)
 	}
+}
+
+// Bounds of the strings an error echoes, as clients control them (an event name, a path,
+// an action name, a message quoting them): a 1 MiB event name is not sent back in full.
+const (
+	maxEchoedName    = 256  // bytes of Event, Action and Path
+	maxEchoedMessage = 1024 // bytes of Message
+)
+
+// report sends err to the client (as _RESULT when the frame carried an id, else as
+// _ERROR), with its strings cut to the echo bounds, logs it and counts it.
+func (c *conn) report(in *inbound, err error) {
+	var e *Error
+	event, id := "", ""
+	if in != nil {
+		event, id = in.event, in.id
+	}
+	if !errors.As(err, &e) {
+		c.log.Error("wssync: handler failed", "event", clip(event, maxEchoedName), "err", err)
+		e = errorf(CodeInternal, "", "the server failed to handle the request")
+	}
+	e = &Error{Code: e.Code, Message: e.Message, Path: e.Path, Event: e.Event, Action: e.Action}
+	if in != nil {
+		e.Event = event
+	}
+	e.Event, e.Path, e.Action = clip(e.Event, maxEchoedName), clip(e.Path, maxEchoedName), clip(e.Action, maxEchoedName)
+	e.Message = clip(e.Message, maxEchoedMessage)
+	c.log.Info("wssync: refused client frame", "code", e.Code, "event", e.Event, "path", e.Path, "msg", e.Message)
+	c.sess.metrics.countError(e.Code)
+	c.send(errorFrame(e, id))
+}
+
+// clip cuts s to at most n bytes, on a rune boundary, marking the cut with "…".
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	const ellipsis = "…"
+	cut := n - len(ellipsis)
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + ellipsis
 }
 
 // errorFrame encodes e as `_ERROR`, or as an error `_RESULT` for request id.
@@ -209,10 +249,10 @@ func (s *Session) handler(event string) (eventHandler, bool) {
 func (s *Session) unknownEvent(event string) *Error {
 	for _, p := range keyedPrefixes {
 		if key, ok := strings.CutPrefix(event, p); ok {
-			return errorf(CodeUnknownKey, "", "no object is registered under key %q", key)
+			return errorf(CodeUnknownKey, "", "no object is registered under key %q", clip(key, maxEchoedName))
 		}
 	}
-	return errorf(CodeUnknownEvent, "", "unknown event %q", event)
+	return errorf(CodeUnknownEvent, "", "unknown event %q", clip(event, maxEchoedName))
 }
 
 // addHandlers registers handlers; an event already present is an error and nothing is added.

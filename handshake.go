@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gorilla/websocket"
 )
@@ -147,6 +148,9 @@ func readAnswer(ws *websocket.Conn) (got Identity, ok bool, err error) {
 	if mt != websocket.TextMessage || len(data) > maxAnswerBytes {
 		_, err = io.Copy(io.Discard, r)
 		return got, false, err
+	}
+	if !utf8.Valid(data) {
+		return got, false, errInvalidUTF8 // RFC 6455 §8.1, as after the handshake
 	}
 	in, perr := decodeInbound(data)
 	if perr != nil || in.event != "_USER_SESSION" {

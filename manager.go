@@ -188,6 +188,8 @@ func (m *Manager) ServeWS(w http.ResponseWriter, r *http.Request) {
 		m.cfg.logger.Info("wssync: handshake failed", "err", err, "remote", r.RemoteAddr)
 		code, why := ClosePolicyViolation, "identification failed"
 		switch {
+		case errors.Is(err, errInvalidUTF8):
+			code, why = CloseInvalidPayload, "text frame is not valid UTF-8"
 		case errors.Is(err, websocket.ErrReadLimit):
 			code, why = CloseMessageTooBig, "frame too large" // gorilla has sent it already
 		case m.isClosing():
@@ -383,8 +385,11 @@ func (m *Manager) Len() int {
 }
 
 // Shutdown stops accepting connections (new upgrades get 503), closes every connection
-// with 1001 (going away), those still in the handshake included, cancels every task, and waits for all of it, or until ctx ends:
-// then it returns ctx's error and the rest finishes in the background.
+// with 1001 (going away), those still in the `_USER_SESSION` handshake included, cancels
+// every task, and waits for all of it, or until ctx ends: then it returns ctx's error and
+// the rest finishes in the background. A connection whose peer does not read is not waited
+// for: its socket is closed hard a second after the close started. What can still hold
+// Shutdown: handlers and tasks that ignore their ctx.
 func (m *Manager) Shutdown(ctx context.Context) error {
 	m.mu.Lock()
 	m.closing = true

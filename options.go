@@ -19,6 +19,8 @@ const (
 	DefaultMaxBadFrames    = 32               // consecutive refused frames before a 1008 close
 	DefaultRatePerSecond   = 500              // inbound frames per second per connection, sustained
 	DefaultRateBurst       = 1000             // inbound frames per connection in a burst
+	DefaultResyncPerSecond = 1 << 20          // bytes of client-requested _SETs per second per connection, sustained
+	DefaultResyncBurst     = 4 << 20          // bytes of client-requested _SETs per connection in a burst
 
 	DefaultSessionTTL       = 5 * time.Minute  // a Manager keeps a disconnected session this long
 	DefaultMaxSessions      = 100_000          // sessions a Manager holds at most
@@ -41,6 +43,8 @@ type config struct {
 	logger          *slog.Logger
 	ratePerSecond   float64
 	rateBurst       int
+	resyncPerSecond float64
+	resyncBurst     int
 
 	// Manager settings; a lone Session ignores them.
 	auth             func(r *http.Request) (Identity, error)
@@ -69,6 +73,8 @@ func newConfig(opts []Option) config {
 		logger:          slog.New(slog.DiscardHandler),
 		ratePerSecond:   DefaultRatePerSecond,
 		rateBurst:       DefaultRateBurst,
+		resyncPerSecond: DefaultResyncPerSecond,
+		resyncBurst:     DefaultResyncBurst,
 
 		sessionTTL:       DefaultSessionTTL,
 		maxSessions:      DefaultMaxSessions,
@@ -155,13 +161,30 @@ func WithAllowedOrigins(origins ...string) Option {
 
 // WithRateLimit bounds the inbound frames of each connection: perSecond sustained, burst at
 // once (defaults 500 and 1000; perSecond 0 turns the limit off). A frame over the limit is
-// dropped and answered with CodeRateLimited; a client that keeps sending is closed with
-// CloseRateLimited.
+// dropped. The first drop of an overload is answered with one CodeRateLimited error; a
+// client that has more than burst frames dropped before it has kept under the rate long
+// enough to refill its burst is closed with CloseRateLimited.
 func WithRateLimit(perSecond float64, burst int) Option {
 	return func(c *config) {
 		c.ratePerSecond = perSecond
 		if burst > 0 {
 			c.rateBurst = burst
+		}
+	}
+}
+
+// WithResyncLimit bounds the bytes of the `_SET` frames a client can make its connection
+// send by asking: a `_SET` answering `_GET:KEY` or a refused write is charged the size of
+// the state, against a budget of perSecond bytes sustained with bursts of burst (defaults
+// 1 MiB/s and 4 MiB; perSecond 0 turns the budget off). A request over the budget is not
+// refused: its `_SET` is sent as soon as the budget allows, and further requests for that
+// key meanwhile are merged into it. Over any t seconds a connection sends at most
+// burst + t×perSecond bytes of requested `_SET`s, plus one state.
+func WithResyncLimit(perSecond float64, burst int) Option {
+	return func(c *config) {
+		c.resyncPerSecond = perSecond
+		if burst > 0 {
+			c.resyncBurst = burst
 		}
 	}
 }

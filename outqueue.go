@@ -1,6 +1,9 @@
 package wssync
 
-import "sync"
+import (
+	"slices"
+	"sync"
+)
 
 // outKind says what a queued item is.
 type outKind uint8
@@ -99,6 +102,18 @@ func (q *outQueue) resync(o *object) {
 	if !q.closed {
 		q.resyncLocked(o)
 	}
+}
+
+// moveResync moves o's queued resync marker, if there is one, to the end of the queue, and
+// reports whether there was one.
+func (q *outQueue) moveResync(o *object) bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.closed || !slices.ContainsFunc(q.items[q.head:], func(it outItem) bool { return it.kind == outResync && it.obj == o }) {
+		return false
+	}
+	q.resyncLocked(o)
+	return true
 }
 
 // forget drops everything about o (it was unregistered).

@@ -17,20 +17,21 @@ type Stats struct {
 	Patches       int64          `json:"patches"`       // _PATCH frames written
 	Resyncs       int64          `json:"resyncs"`       // _SET frames written (connects, _GET, refused writes, slow clients)
 	SlowDrops     int64          `json:"slowDrops"`     // times queued patches were replaced by a resync for a slow client
-	SlowCloses    int64          `json:"slowCloses"`    // connections closed as slow consumers (4001)
+	SlowCloses    int64          `json:"slowCloses"`    // connections closed as slow consumers (4001), once each
 	RateLimited   int64          `json:"rateLimited"`   // frames dropped by the inbound rate limit
 	TasksStarted  int64          `json:"tasksStarted"`  // tasks started
 	TasksRunning  int64          `json:"tasksRunning"`  // tasks running now
 	ErrorsByCode  map[Code]int64 `json:"errorsByCode"`  // refusals sent to clients, by code
 	SessionsTotal int64          `json:"sessionsTotal"` // sessions ever created
 	SessionsMoved int64          `json:"sessionsMoved"` // sessions let go because another node serves them (WithSessionStore)
+	ResyncsHeld   int64          `json:"resyncsHeld"`   // client-requested _SETs (_GET, refused writes) held back by WithResyncLimit, sent later merged per key
 }
 
 // metrics holds the live counters behind Stats. One instance is shared by a Manager and
 // all its sessions; a lone Session has its own.
 type metrics struct {
 	connections, sessions, sessionsTotal    atomic.Int64
-	sessionsMoved                           atomic.Int64
+	sessionsMoved, resyncsHeld              atomic.Int64
 	framesIn, bytesIn, framesOut, bytesOut  atomic.Int64
 	patches, resyncs, slowDrops, slowCloses atomic.Int64
 	rateLimited, tasksStarted, tasksRunning atomic.Int64
@@ -63,8 +64,8 @@ func (m *metrics) countError(c Code) {
 func (m *metrics) snapshot() Stats {
 	s := Stats{
 		Connections: m.connections.Load(), Sessions: m.sessions.Load(), SessionsTotal: m.sessionsTotal.Load(),
-		SessionsMoved: m.sessionsMoved.Load(),
-		FramesIn:      m.framesIn.Load(), BytesIn: m.bytesIn.Load(), FramesOut: m.framesOut.Load(), BytesOut: m.bytesOut.Load(),
+		SessionsMoved: m.sessionsMoved.Load(), ResyncsHeld: m.resyncsHeld.Load(),
+		FramesIn: m.framesIn.Load(), BytesIn: m.bytesIn.Load(), FramesOut: m.framesOut.Load(), BytesOut: m.bytesOut.Load(),
 		Patches: m.patches.Load(), Resyncs: m.resyncs.Load(), SlowDrops: m.slowDrops.Load(), SlowCloses: m.slowCloses.Load(),
 		RateLimited: m.rateLimited.Load(), TasksStarted: m.tasksStarted.Load(), TasksRunning: m.tasksRunning.Load(),
 		ErrorsByCode: make(map[Code]int64),

@@ -28,7 +28,7 @@ type wireOp struct {
 // handleGet answers `_GET:KEY` with a fresh `_SET:KEY`.
 func handleGet(o *object) eventHandler {
 	return func(c *conn, _ *inbound) error {
-		c.q.resync(o)
+		c.requestResync(o)
 		return nil
 	}
 }
@@ -46,7 +46,7 @@ func handleClientWrite(o *object, write func(json.RawMessage, int64) error) even
 	return func(c *conn, in *inbound) error {
 		if err := write(in.data, c.sess.cfg.readLimit); err != nil {
 			c.refuse(in, err)
-			c.q.resync(o)
+			c.requestResync(o)
 		}
 		return nil
 	}
