@@ -133,7 +133,7 @@ func FuzzClientPatch(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		s, doc := newFuzzObject(t)
-		checkWrite(t, s, doc, func() error { return s.o.clientPatch(data) })
+		checkWrite(t, s, doc, func() error { return s.o.clientPatch(nil, data) })
 	})
 }
 
@@ -150,7 +150,7 @@ func FuzzClientSet(f *testing.F) {
 			return // the envelope decoder refuses invalid JSON before a handler sees it
 		}
 		s, doc := newFuzzObject(t)
-		checkWrite(t, s, doc, func() error { return s.o.clientSet(data) })
+		checkWrite(t, s, doc, func() error { return s.o.clientSet(nil, data) })
 	})
 }
 

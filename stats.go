@@ -43,7 +43,7 @@ var allCodes = []Code{
 	CodeBadPatch, CodePathNotFound, CodeUnknownPath, CodeReadOnly, CodeTypeMismatch,
 	CodeTestFailed, CodeRejected, CodeUnknownAction, CodeBadParams, CodeActionFailed,
 	CodeUnknownTask, CodeTaskRunning, CodeTaskNotRunning, CodeTaskFailed,
-	CodeBinaryUnexpected, CodeBinaryMissing, CodeRateLimited, CodeInternal,
+	CodeBinaryUnexpected, CodeBinaryMissing, CodeRateLimited, CodeInternal, CodeWriteLost,
 }
 
 func newMetrics() *metrics {

@@ -40,9 +40,9 @@ func handleClientSet(o *object) eventHandler { return handleClientWrite(o, o.cli
 
 // handleClientWrite runs a client write. On refusal the client is also sent the
 // authoritative `_SET:KEY`, after the error, so it converges.
-func handleClientWrite(o *object, write func(json.RawMessage) error) eventHandler {
+func handleClientWrite(o *object, write func(*Session, json.RawMessage) error) eventHandler {
 	return func(c *conn, in *inbound) error {
-		if err := write(in.data); err != nil {
+		if err := write(c.sess, in.data); err != nil {
 			c.refuse(in, err)
 			c.q.resync(o)
 		}
@@ -135,17 +135,18 @@ func (o *object) parseOps(data json.RawMessage) ([]wireOp, map[int]bool, *Error)
 }
 
 // clientPatch applies a client patch atomically: all of it, or nothing.
-func (o *object) clientPatch(data json.RawMessage) error {
+func (o *object) clientPatch(from *Session, data json.RawMessage) error {
 	ops, touched, perr := o.parseOps(data)
 	if perr != nil {
 		return perr
 	}
-	return o.applyWrite(func() (map[int]reflect.Value, error) { return o.patchChanges(data, ops, touched) })
+	return o.applyWrite(from, func() (map[int]reflect.Value, error) { return o.patchChanges(data, ops, touched) })
 }
 
 // applyWrite computes a write's changes with the object locked, vetoes or assigns them,
-// and publishes the result, all under pub so no Sync interleaves.
-func (o *object) applyWrite(changesOf func() (map[int]reflect.Value, error)) error {
+// and publishes the result, all under pub so no Sync interleaves. from is the writer's
+// session, told should the write be lost (see edit).
+func (o *object) applyWrite(from *Session, changesOf func() (map[int]reflect.Value, error)) error {
 	o.pub.Lock()
 	defer o.pub.Unlock()
 	if o.gone.Load() {
@@ -160,7 +161,16 @@ func (o *object) applyWrite(changesOf func() (map[int]reflect.Value, error)) err
 	if err != nil {
 		return err
 	}
-	return o.syncLocked()
+	if o.dist == nil {
+		return o.syncLocked()
+	}
+	return o.syncRetry(&edit{writer: from, write: func() error {
+		changes, err := changesOf()
+		if err == nil {
+			err = o.commitWrite(changes)
+		}
+		return err
+	}})
 }
 
 // patchChanges applies the ops to the touched fields' current encodings and decodes what
@@ -216,7 +226,7 @@ func (o *object) patchChanges(data json.RawMessage, ops []wireOp, touched map[in
 
 // clientSet applies a whole-state write. Read-only fields may be present but must equal
 // the current state; fields left out keep their value.
-func (o *object) clientSet(data json.RawMessage) error {
+func (o *object) clientSet(from *Session, data json.RawMessage) error {
 	if len(data) == 0 || data[0] != '{' {
 		return errorf(CodeBadData, "", "_SET data must be the state as a JSON object")
 	}
@@ -224,7 +234,7 @@ func (o *object) clientSet(data json.RawMessage) error {
 	if err := json.Unmarshal(data, &members); err != nil {
 		return errorf(CodeBadData, "", "_SET data must be the state as a JSON object: %v", err)
 	}
-	return o.applyWrite(func() (map[int]reflect.Value, error) { return o.setChanges(members) })
+	return o.applyWrite(from, func() (map[int]reflect.Value, error) { return o.setChanges(members) })
 }
 
 func (o *object) setChanges(members map[string]json.RawMessage) (map[int]reflect.Value, error) {

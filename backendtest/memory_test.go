@@ -18,7 +18,9 @@ func TestMemoryBackend(t *testing.T) {
 		return backendtest.Cluster{
 			Nodes:     []backendtest.Node{m, m, m},
 			Interrupt: m.Interrupt,
+			Wipe:      m.Wipe,
 			LogLength: wssync.MemoryLogLength,
+			CommitIDs: wssync.MemoryCommitIDs,
 		}
 	})
 }
