@@ -330,6 +330,7 @@ func (o *object) reconnectLocked() {
 		case errors.Is(err, ErrOutcomeUnknown):
 			o.loseLocked(edits[0], err)
 			edits = edits[1:]
+			d.edits = edits
 		default:
 			d.log.Debug("wssync: backend still unreachable", "key", o.key, "err", err)
 			return
@@ -344,6 +345,16 @@ func (o *object) reconnectLocked() {
 		d.offline = true
 		d.log.Debug("wssync: backend still unreachable", "key", o.key, "err", err)
 		return
+	}
+	if o.version == d.base {
+		// The backend is where the object left it, so the catch-up kept the struct: drop
+		// the edits made offline, which are made again below.
+		o.state.Lock()
+		err := o.moveStructLocked(o.last, nil, true)
+		o.state.Unlock()
+		if err != nil {
+			d.log.Error("wssync: cannot return to the backend's state", "key", o.key, "err", err)
+		}
 	}
 	d.baseState, d.edits = nil, nil
 	if landed > 0 {

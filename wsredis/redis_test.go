@@ -301,8 +301,11 @@ func TestLayout(t *testing.T) {
 		}
 	}
 	h, err := admin.HGetAll(ctx, "wssync:{ROOM}:state").Result()
-	if err != nil || h["v"] != fmt.Sprint(first+4) || h["s"] != `{"n":5}` || h["c"] == "" || len(h) != 3 {
-		t.Errorf("wssync:{ROOM}:state = %v, %v; want version %d", h, err, first+4)
+	if err != nil || h["v"] != fmt.Sprint(first+4) || h["s"] != `{"n":5}` || h["f"] != fmt.Sprint(first) || h["o"] != "0" || h["t"] != "0" || len(h) != 5 {
+		t.Errorf("wssync:{ROOM}:state = %v, %v; want version %d, first version %d", h, err, first+4, first)
+	}
+	if n, err := admin.ZCard(ctx, "wssync:{ROOM}:ids").Result(); err != nil || n != 5 {
+		t.Errorf("wssync:{ROOM}:ids holds %d, %v; want the five commits' IDs", n, err)
 	}
 	log, err := admin.LRange(ctx, "wssync:{ROOM}:log", 0, -1).Result()
 	var want []string
@@ -349,8 +352,8 @@ func TestLayout(t *testing.T) {
 	}
 
 	keys, err := admin.Keys(ctx, "*").Result()
-	if err != nil || len(keys) != 5 {
-		t.Errorf("keys %q, %v; want the five above", keys, err)
+	if err != nil || len(keys) != 6 {
+		t.Errorf("keys %q, %v; want the six above", keys, err)
 	}
 }
 
