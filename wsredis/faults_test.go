@@ -65,8 +65,8 @@ func TestFaults(t *testing.T) {
 	}{
 		{"Pause", 2, redistest.Start, func(s *redistest.Server) (func(), func()) { return s.Pause, s.Resume }, 1200 * time.Millisecond},
 		{"PauseThreeNodes", 3, redistest.Start, func(s *redistest.Server) (func(), func()) { return s.Pause, s.Resume }, 1200 * time.Millisecond},
-		{"KillRestartPersistent", 2, redistest.StartPersistent, func(s *redistest.Server) (func(), func()) { return s.Stop, s.Restart }, 800 * time.Millisecond},
-		{"RestartEmpty", 2, redistest.Start, func(s *redistest.Server) (func(), func()) { return s.Stop, s.Restart }, 800 * time.Millisecond},
+		{"KillRestartPersistent", 2, redistest.StartPersistent, func(s *redistest.Server) (func(), func()) { return s.Stop, s.Restart }, 2 * time.Second},
+		{"RestartEmpty", 2, redistest.Start, func(s *redistest.Server) (func(), func()) { return s.Stop, s.Restart }, 2 * time.Second},
 	}
 	for _, sc := range scenarios {
 		t.Run(sc.name, func(t *testing.T) {
