@@ -15,8 +15,8 @@ import (
 )
 
 // faultNodes returns n Backends on srv, each with a client of its own whose timeouts
-// (300 ms) are well below the faults' durations, so every fault outlasts the commits and
-// loads it catches.
+// (300 ms) are well below the faults' durations and which does not retry a failed
+// command, so every fault outlasts the commits and loads it catches.
 func faultNodes(t *testing.T, srv *redistest.Server, n int) []wssync.Backend {
 	var bs []wssync.Backend
 	for range n {
@@ -25,6 +25,8 @@ func faultNodes(t *testing.T, srv *redistest.Server, n int) []wssync.Backend {
 			DialTimeout:  300 * time.Millisecond,
 			ReadTimeout:  300 * time.Millisecond,
 			WriteTimeout: 300 * time.Millisecond,
+			PoolTimeout:  300 * time.Millisecond,
+			MaxRetries:   -1,
 		})
 		bs = append(bs, closing(t, client, wsredis.Options{
 			OpTimeout: 300 * time.Millisecond, HealthInterval: 300 * time.Millisecond,
