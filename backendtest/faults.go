@@ -4,9 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -164,41 +166,49 @@ func RunFault(t *testing.T, f Fault) (History, []string) {
 	return h, list.Items
 }
 
-// checkHistory is RunFault's history checker.
+// checkHistory is RunFault's history checker. It reports (the first ten of each kind)
+// values in the list twice, values no client wrote, and acknowledged values missing
+// without a write_lost to their writer.
 func checkHistory(t *testing.T, h History, items []string, lost uint64) {
 	t.Helper()
 	count := map[string]int{}
 	for _, v := range items {
 		count[v]++
 	}
-	bad := 0
-	report := func(format string, args ...any) {
-		if bad++; bad <= 10 {
-			t.Errorf(format, args...)
-		}
-	}
-	for v, n := range count {
+	var twice, unwritten, missing []string
+	for _, v := range slices.Sorted(maps.Keys(count)) {
 		_, acked := h.Acked[v]
 		_, unknown := h.Unknown[v]
 		_, refused := h.Refused[v]
 		switch {
-		case n > 1:
-			report("%q is in the list %d times (acknowledged: %v)", v, n, acked)
+		case count[v] > 1:
+			twice = append(twice, fmt.Sprintf("%q ×%d (acknowledged: %v)", v, count[v], acked))
 		case !acked && !unknown && !refused:
-			report("%q is in the list, but no client wrote it", v)
+			unwritten = append(unwritten, fmt.Sprintf("%q", v))
 		}
 	}
-	for v, ci := range h.Acked {
-		if count[v] == 0 {
-			if h.Lost[ci] > 0 && lost > 0 {
-				t.Logf("%q was lost, counted and reported to client %d", v, ci)
-				continue
-			}
-			report("acknowledged %q (client %d) is not in the list, and no write_lost reached its writer", v, ci)
+	for _, v := range slices.Sorted(maps.Keys(h.Acked)) {
+		ci := h.Acked[v]
+		if count[v] > 0 {
+			continue
 		}
+		if h.Lost[ci] > 0 && lost > 0 {
+			t.Logf("%q was lost, counted and reported to client %d", v, ci)
+			continue
+		}
+		missing = append(missing, fmt.Sprintf("%q (client %d)", v, ci))
 	}
-	if bad > 10 {
-		t.Errorf("… %d violations in all", bad)
+	for _, k := range []struct {
+		what string
+		vs   []string
+	}{
+		{"in the list more than once", twice},
+		{"in the list but written by no client", unwritten},
+		{"acknowledged, not in the list, and no write_lost reached the writer", missing},
+	} {
+		if len(k.vs) > 0 {
+			t.Errorf("%d values %s: %s", len(k.vs), k.what, strings.Join(k.vs[:min(10, len(k.vs))], ", "))
+		}
 	}
 }
 
