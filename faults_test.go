@@ -51,8 +51,9 @@ func (h *heldBackend) Outcome(ctx context.Context, key, id string, base uint64) 
 
 // wallNode is a node holding the shared Wall, with one WebSocket client.
 type wallNode struct {
-	s *wssync.Synced[Wall]
-	c *wssynctest.Client
+	s    *wssync.Synced[Wall]
+	sess *wssync.Session
+	c    *wssynctest.Client
 }
 
 func startWallNode(t *testing.T, key string, b wssync.Backend) *wallNode {
@@ -66,7 +67,7 @@ func startWallNode(t *testing.T, key string, b wssync.Backend) *wallNode {
 	if err := s.Join(sess); err != nil {
 		t.Fatal(err)
 	}
-	n := &wallNode{s: s, c: dial(t, serve(t, sess))}
+	n := &wallNode{s: s, sess: sess, c: dial(t, serve(t, sess))}
 	waitType(t, n.c, "_SET:"+key)
 	return n
 }
@@ -144,7 +145,7 @@ func TestCommitsLostWithTheStoreAreMadeAgain(t *testing.T) {
 }
 
 // TestConflictingOfflineWriteIsReported: while the store is down, clients of two nodes
-// write the same scalar. The node that comes back first keeps its write; the other finds
+// write the same scalar, and one of them replaces the whole list the other appended to. The node that comes back first keeps its write; the other finds
 // that the value it replaced was changed meanwhile, so its write cannot be kept: it counts
 // it (BackendStatus.Lost, the session's ErrorsByCode), and its writer gets a write_lost
 // `_ERROR` and the store's state. Appends made meanwhile on both nodes (writes of their
@@ -172,6 +173,11 @@ func TestConflictingOfflineWriteIsReported(t *testing.T) {
 		}
 		waitUntil(t, func() bool { return w.n.published(t).Title == w.title })
 	}
+	// A whole-list write on B: it replaces what A's append changed, so it cannot be kept.
+	if err := b.c.Patch(key, wssynctest.Replace("/items", []string{"only B"})); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, func() bool { return slices.Equal(b.published(t).Items, []string{"only B"}) })
 	m.SetUnavailable(false)
 	waitUntil(t, func() bool { return wallsConverged(t, m, key, a) && a.published(t).Title == "A" })
 	hb.held.Store(false)
@@ -183,15 +189,20 @@ func TestConflictingOfflineWriteIsReported(t *testing.T) {
 	if final.Title != "A" || !slices.Equal(items, []string{"by A", "by B"}) {
 		t.Errorf("final %+v; want title A (committed first) and both appends", final)
 	}
-	if st := b.s.BackendStatus(); st.Lost != 1 {
-		t.Errorf("node B: %+v; want one lost write", st)
+	if st := b.s.BackendStatus(); st.Lost != 2 {
+		t.Errorf("node B: %+v; want two lost writes", st)
+	}
+	if n := b.sess.Stats().ErrorsByCode[wssync.CodeWriteLost]; n != 2 {
+		t.Errorf("B's session counted %d write_lost, want 2", n)
 	}
 	if st := a.s.BackendStatus(); st.Lost != 0 {
 		t.Errorf("node A: %+v; want nothing lost", st)
 	}
-	f := waitType(t, b.c, "_ERROR")
-	if e := errorOf(t, f); e.Code != wssync.CodeWriteLost {
-		t.Errorf("B's writer got %+v, want code %s", e, wssync.CodeWriteLost)
+	for range 2 {
+		f := waitType(t, b.c, "_ERROR")
+		if e := errorOf(t, f); e.Code != wssync.CodeWriteLost {
+			t.Errorf("B's writer got %+v, want code %s", e, wssync.CodeWriteLost)
+		}
 	}
 	for _, f := range a.c.Frames() {
 		if f.Type == "_ERROR" {

@@ -25,6 +25,7 @@ type edit struct {
 	redo    func()       // Update's fn, run under the state lock it takes itself; nil otherwise
 	write   func() error // a client write made again; the caller holds the state lock; nil otherwise
 	writer  *Session     // the session whose client made the write; nil for the server's own
+	targets []target     // a client write's ops that replace or remove values; nil: those of patch
 	patch   []byte       // the patch published for it, from the state before it
 	guard   []byte       // RFC 6902 test ops: the values it replaced or removed, as they were
 	id      string       // the ID of a commit of it whose outcome is unknown; "" when none
@@ -39,9 +40,36 @@ func (o *object) made(ch *edit, p []byte, id string) *edit {
 		e.redo, e.write, e.writer = ch.redo, ch.write, ch.writer
 	}
 	if e.redo == nil {
-		e.guard = o.guardOf(p)
+		targets := e.targetsOr(p)
+		e.guard = o.guardOf(targets)
 	}
 	return e
+}
+
+// target is where an op writes: a replace, remove, add, move or copy at path (for move,
+// also a remove at from).
+type target struct{ op, path string }
+
+// targetsOr returns e's targets, or those of the published patch p.
+func (e *edit) targetsOr(p []byte) []target {
+	if e.targets != nil {
+		return e.targets
+	}
+	if !bytes.Contains(p, []byte(`"replace"`)) && !bytes.Contains(p, []byte(`"remove"`)) {
+		return nil
+	}
+	var ops []struct {
+		Op   string `json:"op"`
+		Path string `json:"path"`
+	}
+	if json.Unmarshal(p, &ops) != nil {
+		return nil
+	}
+	var ts []target
+	for _, op := range ops {
+		ts = append(ts, target{op.Op, op.Path})
+	}
+	return ts
 }
 
 // rememberLocked records e as this node's commit that made version v. The caller holds pub.
@@ -161,26 +189,14 @@ func (o *object) loseLocked(e *edit, why error) {
 	}
 }
 
-// guardOf returns test ops that hold while every value that patch p (from the published
-// state) replaces or removes is as it was; nil when p only adds.
-func (o *object) guardOf(p []byte) []byte {
-	if !bytes.Contains(p, []byte(`"replace"`)) && !bytes.Contains(p, []byte(`"remove"`)) {
-		return nil
-	}
-	var ops []struct {
-		Op   string `json:"op"`
-		Path string `json:"path"`
-	}
-	if json.Unmarshal(p, &ops) != nil {
-		return nil
-	}
+// guardOf returns test ops that hold while every value that targets replace or remove in
+// the published state is as it is now; nil when they only add (to an array, or a member
+// that does not exist yet). The caller holds pub.
+func (o *object) guardOf(targets []target) []byte {
 	fields := make(map[int]any) // the decoded published value of each field a path is in
 	guard := []byte{'['}
-	for _, op := range ops {
-		if op.Op != "replace" && op.Op != "remove" {
-			continue
-		}
-		tokens, err := parsePointer(op.Path)
+	for _, tg := range targets {
+		tokens, err := parsePointer(tg.path)
 		if err != nil || len(tokens) == 0 {
 			continue
 		}
@@ -197,6 +213,16 @@ func (o *object) guardOf(p []byte) []byte {
 			}
 			fields[i] = root
 		}
+		switch tg.op {
+		case "replace", "remove":
+		case "add", "copy", "move":
+			// replaces a value only as a member of an object
+			if parent, ok := lookup(root, tokens[1:len(tokens)-1]); len(tokens) > 1 && (!ok || !isObject(parent)) {
+				continue
+			}
+		default:
+			continue
+		}
 		v, ok := lookup(root, tokens[1:])
 		if !ok {
 			continue
@@ -209,7 +235,7 @@ func (o *object) guardOf(p []byte) []byte {
 			guard = append(guard, ',')
 		}
 		guard = append(guard, `{"op":"test","path":`...)
-		guard = appendJSONString(guard, op.Path)
+		guard = appendJSONString(guard, tg.path)
 		guard = append(guard, `,"value":`...)
 		guard = append(guard, b...)
 		guard = append(guard, '}')
@@ -218,6 +244,11 @@ func (o *object) guardOf(p []byte) []byte {
 		return nil
 	}
 	return append(guard, ']')
+}
+
+func isObject(v any) bool {
+	_, ok := v.(map[string]any)
+	return ok
 }
 
 // lookup returns the value at the unescaped JSON Pointer tokens in v, a document decoded

@@ -140,13 +140,22 @@ func (o *object) clientPatch(from *Session, data json.RawMessage) error {
 	if perr != nil {
 		return perr
 	}
-	return o.applyWrite(from, func() (map[int]reflect.Value, error) { return o.patchChanges(data, ops, touched) })
+	var targets []target
+	for _, op := range ops {
+		if op.Path != nil {
+			targets = append(targets, target{op.Op, *op.Path})
+		}
+		if op.Op == "move" && op.From != nil {
+			targets = append(targets, target{"remove", *op.From})
+		}
+	}
+	return o.applyWrite(from, targets, func() (map[int]reflect.Value, error) { return o.patchChanges(data, ops, touched) })
 }
 
 // applyWrite computes a write's changes with the object locked, vetoes or assigns them,
 // and publishes the result, all under pub so no Sync interleaves. from is the writer's
-// session, told should the write be lost (see edit).
-func (o *object) applyWrite(from *Session, changesOf func() (map[int]reflect.Value, error)) error {
+// session, told should the write be lost, and targets are where its ops write (see edit).
+func (o *object) applyWrite(from *Session, targets []target, changesOf func() (map[int]reflect.Value, error)) error {
 	o.pub.Lock()
 	defer o.pub.Unlock()
 	if o.gone.Load() {
@@ -164,7 +173,7 @@ func (o *object) applyWrite(from *Session, changesOf func() (map[int]reflect.Val
 	if o.dist == nil {
 		return o.syncLocked()
 	}
-	return o.syncRetry(&edit{writer: from, write: func() error {
+	return o.syncRetry(&edit{writer: from, targets: targets, write: func() error {
 		changes, err := changesOf()
 		if err == nil {
 			err = o.commitWrite(changes)
@@ -234,7 +243,13 @@ func (o *object) clientSet(from *Session, data json.RawMessage) error {
 	if err := json.Unmarshal(data, &members); err != nil {
 		return errorf(CodeBadData, "", "_SET data must be the state as a JSON object: %v", err)
 	}
-	return o.applyWrite(from, func() (map[int]reflect.Value, error) { return o.setChanges(members) })
+	targets := []target{}
+	for name := range members {
+		if i := o.fieldIndex(name); i >= 0 {
+			targets = append(targets, target{"replace", o.fields[i].pointer})
+		}
+	}
+	return o.applyWrite(from, targets, func() (map[int]reflect.Value, error) { return o.setChanges(members) })
 }
 
 func (o *object) setChanges(members map[string]json.RawMessage) (map[int]reflect.Value, error) {
