@@ -32,10 +32,10 @@ const (
 // (versions then count locally); once it is back, the object learns whether the commit
 // that failed landed after all (Backend.Outcome), reloads, makes every edit published
 // meanwhile again on the backend's state, as the edit it was (an Update's function, a
-// client's ops, a Sync's patch), commits each, and sends every local subscriber a _SET. An
-// edit that cannot be kept is counted (BackendStatus.Lost), logged and reported to its
-// writer; see docs/scale-out.md, "Faults". Register (an object of one session) does not take a backend; see
-// WithSessionStore for sessions that move between processes.
+// client's ops, a Sync's patch), commits each, and sends every local subscriber a _SET.
+// An edit that cannot be kept is counted (BackendStatus.Lost), logged and reported to
+// its writer; see docs/scale-out.md, "Faults". Register (an object of one session) does
+// not take a backend; see WithSessionStore for sessions that move between processes.
 //
 // Computed values (WithComputed, WithRunningTasks) are published like fields, so on an
 // object with a backend they should depend on the synced state only: a value that differs

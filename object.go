@@ -202,9 +202,9 @@ func (o *object) syncRetry(ch *edit) error {
 			}
 			switch res {
 			case committed:
-				o.dist.rememberLocked(o.made(ch, p, ""), o.version+1)
+				o.dist.rememberLocked(o.made(ch, p, "", false), o.version+1)
 			case offlined:
-				o.dist.edits = append(o.dist.edits, o.made(ch, p, id))
+				o.dist.edits = append(o.dist.edits, o.made(ch, p, id, true))
 			}
 			if res == conflicted {
 				if attempt >= maxCommitAttempts {

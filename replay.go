@@ -33,15 +33,16 @@ type edit struct {
 }
 
 // made returns the record of a change published as patch p from the published state,
-// made by ch (nil for a plain Sync). The caller holds pub, before the state moves on.
-func (o *object) made(ch *edit, p []byte, id string) *edit {
+// made by ch (nil for a plain Sync). guarded computes its guard, which reads the published
+// state: for an edit made offline, not for one committed (made again only if the backend
+// loses its data, without a guard). The caller holds pub, before the state moves on.
+func (o *object) made(ch *edit, p []byte, id string, guarded bool) *edit {
 	e := &edit{patch: bytes.Clone(p), id: id}
 	if ch != nil {
-		e.redo, e.write, e.writer = ch.redo, ch.write, ch.writer
+		e.redo, e.write, e.writer, e.targets = ch.redo, ch.write, ch.writer, ch.targets
 	}
-	if e.redo == nil {
-		targets := e.targetsOr(p)
-		e.guard = o.guardOf(targets)
+	if guarded && e.redo == nil {
+		e.guard = o.guardOf(e.targetsOr(p))
 	}
 	return e
 }
