@@ -26,10 +26,11 @@ import (
 // commit also stores that first version (f) and ARGV[8], the version of the earlier
 // incarnation its state derives from (o), and starts the ID set afresh.
 //
-// The ID set (KEYS[3]) holds the IDs of the object's latest ARGV[9] commits, each scored
-// with the version it made, and the IDs fenced by Outcome ("x:" + ID, scored with the
-// version at the time). Beyond ARGV[9] the lowest are popped, and t keeps the highest
-// version popped, so Outcome knows when it can no longer tell.
+// The ID set (KEYS[3]) holds the IDs of the object's latest ARGV[9] commits (at least),
+// each scored with the version it made, and the IDs fenced by Outcome ("x:" + ID, scored
+// with the version at the time). Beyond ARGV[9] and an eighth, the lowest are popped down
+// to ARGV[9], and t keeps the highest version popped, so Outcome knows when it can no
+// longer tell.
 //
 // The log holds consecutive versions ending at the current one, each a patch from a version
 // of the object's present incarnation: the commit that creates the object deletes the log
@@ -67,14 +68,17 @@ redis.call('PUBLISH', ARGV[6], msg)
 return {1, nv}
 `)
 
-// trimIDs returns the Lua that keeps the ID set KEYS[3] at most limit (an ARGV) long,
-// recording in the state hash (t) the highest version it popped.
+// trimIDs returns the Lua that keeps the ID set KEYS[3] at most limit (an ARGV) long plus
+// an eighth, popping the lowest down to limit in one call once it is longer, and recording
+// in the state hash (t) the highest version it popped.
 func trimIDs(limit string) string {
 	return `
-while redis.call('ZCARD', KEYS[3]) > tonumber(` + limit + `) do
-	local old = redis.call('ZPOPMIN', KEYS[3])
-	if tonumber(old[2]) > tonumber(redis.call('HGET', KEYS[1], 't') or '0') then
-		redis.call('HSET', KEYS[1], 't', string.format('%d', tonumber(old[2])))
+local n = redis.call('ZCARD', KEYS[3]) - tonumber(` + limit + `)
+if n > math.floor(tonumber(` + limit + `) / 8) then
+	local old = redis.call('ZPOPMIN', KEYS[3], n)
+	local top = tonumber(old[#old])
+	if top > tonumber(redis.call('HGET', KEYS[1], 't') or '0') then
+		redis.call('HSET', KEYS[1], 't', string.format('%d', top))
 	end
 end
 `
