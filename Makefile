@@ -10,7 +10,7 @@ WEB         := web/react-hook
 NOTES_WEB   := examples/notes/web
 E2E         := e2e
 
-.PHONY: test go-checks go-test fuzz web-test example-check example-build e2e screenshot bench
+.PHONY: test go-checks go-test fuzz web-test example-check example-build e2e screenshot bench soak
 
 test: go-checks go-test fuzz web-test example-check e2e
 	@echo "make test: all checks passed"
@@ -58,3 +58,9 @@ screenshot:
 # Benchmarks whose medians are recorded in docs/benchmarks.md.
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count 6 . ./internal/patch
+
+# The fault suite (a real redis-server frozen, killed, restarted with and without its
+# data, while clients append) many times in a row; `make test` runs it once.
+SOAK_ROUNDS ?= 20
+soak:
+	WSSYNC_FAULT_ROUNDS=$(SOAK_ROUNDS) $(GO) test -race -count=1 -timeout 30m -run 'TestFaults' -v ./wsredis

@@ -24,19 +24,34 @@ type Backend interface {
 	// committed, or lost with the backend's data, has version 0 and no state.
 	Load(ctx context.Context, key string, since uint64) (Snapshot, error)
 
-	// Commit makes state the next version of key, if and only if the stored version is
-	// base, and then publishes patch (the RFC 6902 patch from version base) to the key's
-	// subscribers. A stored version other than base is ErrVersionConflict, and nothing
-	// changes. Any other error means the outcome is unknown to the caller.
+	// Commit makes p.State the next version of key, if and only if the stored version is
+	// p.Base, and then publishes p.Patch (the RFC 6902 patch from version p.Base) to the
+	// key's subscribers. A stored version other than p.Base is ErrVersionConflict, and
+	// nothing changes. Any other error means the outcome is unknown to the caller, who
+	// learns it with Outcome.
 	//
-	// The next version is base+1, except for base 0: then Commit creates the key at a
+	// The next version is p.Base+1, except for base 0: then Commit creates the key at a
 	// version the backend chooses, greater than 0, which the caller learns with a Load. A
 	// backend that can lose its data (a Redis restarted without persistence) must choose
 	// one above every version it ever handed out for that key, so no version is used twice:
 	// a node that still holds a version from before never gets patches of the new key for
-	// it, and a commit based on it is a conflict. MemoryBackend, which cannot lose its
-	// data, starts at 1.
-	Commit(ctx context.Context, key string, base uint64, state, patch []byte) error
+	// it, and a commit based on it is a conflict. MemoryBackend starts at 1, and after Wipe
+	// above every version it handed out.
+	//
+	// Commits are idempotent: the backend remembers the ID of each of the key's recent
+	// commits (at least the last 1024) with the version it made, and a Commit whose ID it
+	// holds changes nothing and returns nil. A Commit whose ID was fenced by Outcome
+	// changes nothing and returns ErrVersionConflict.
+	Commit(ctx context.Context, key string, p Proposal) error
+
+	// Outcome reports what became of the commit with id, proposed from version base of
+	// key, whose Commit returned an error other than ErrVersionConflict: the version it
+	// made when it landed, or 0 when it did not land in the key's present incarnation.
+	// Before answering 0 it fences id, so the commit cannot land later (a Redis that was
+	// stopped runs the commands queued meanwhile when it resumes). When the backend no
+	// longer remembers enough to tell (the key made more commits since base than it keeps
+	// IDs of), Outcome returns ErrOutcomeUnknown. Any other error: try again later.
+	Outcome(ctx context.Context, key, id string, base uint64) (version uint64, err error)
 
 	// Subscribe calls deliver with every change committed to key from now on, one call
 	// at a time, until stop is called. Deliveries are at most once: after any interruption
@@ -51,6 +66,24 @@ type Snapshot struct {
 	Version uint64
 	State   []byte   // the whole state at Version; nil when Patches is set or Version is 0
 	Patches [][]byte // the patches to versions since+1 … Version, in order
+
+	// Set with State: Epoch is the first version of the key's present incarnation (the
+	// version its creating commit made), Origin the Proposal.Origin of that commit. A
+	// caller at a version below Epoch held an earlier incarnation, lost with the backend's
+	// data, of which the present one kept everything up to version Origin.
+	Epoch, Origin uint64
+}
+
+// Proposal is one change offered to Backend.Commit.
+type Proposal struct {
+	Base  uint64 // the version State derives from; 0 creates the key
+	State []byte // the whole state after the change
+	Patch []byte // the RFC 6902 patch from version Base to State
+	ID    string // unique to this change (at most 64 bytes); a retry of the change reuses it
+
+	// Origin is, for a commit that creates the key (Base 0) again after the backend lost
+	// its data, the version of the earlier incarnation that State derives from; else 0.
+	Origin uint64
 }
 
 // Change is one committed change as a Backend delivers it.
@@ -62,6 +95,10 @@ type Change struct {
 
 // ErrVersionConflict is the error of Backend.Commit when another node committed first.
 var ErrVersionConflict = errors.New("wssync: version conflict")
+
+// ErrOutcomeUnknown is the error of Backend.Outcome when the backend no longer remembers
+// whether a commit landed.
+var ErrOutcomeUnknown = errors.New("wssync: commit outcome unknown")
 
 // SessionStore keeps the synced state of sessions' own objects, so a session picked up by
 // another node (its client reconnected through the load balancer to another process)

@@ -37,6 +37,10 @@ var ErrMemoryUnavailable = errors.New("wssync: memory backend unavailable")
 // MemoryLogLength is how many patches per key a MemoryBackend keeps for catch-up.
 const MemoryLogLength = 64
 
+// MemoryCommitIDs is how many commit IDs per key a MemoryBackend remembers (see
+// Backend.Commit and Backend.Outcome).
+const MemoryCommitIDs = 1024
+
 var (
 	_ Backend       = (*MemoryBackend)(nil)
 	_ SessionStore  = (*MemoryBackend)(nil)
@@ -49,6 +53,19 @@ type memKey struct {
 	log     [][]byte // the patches to versions version-len(log)+1 … version
 	subs    map[*memSub]struct{}
 	lose    int // deliveries still to drop (LoseNext)
+
+	epoch, origin uint64           // see Snapshot
+	high          uint64           // the highest version ever handed out; survives Wipe
+	ids           map[string]memID // the commit IDs remembered, landed or fenced
+	order         []string         // ids in the order remembered, oldest first
+	forgot        uint64           // the highest version of a forgotten ID
+}
+
+// memID is what a MemoryBackend remembers of a commit ID: the version it made, or that
+// Outcome fenced it.
+type memID struct {
+	version uint64
+	fenced  bool
 }
 
 type memSession struct {
@@ -92,41 +109,101 @@ func (m *MemoryBackend) Load(_ context.Context, key string, since uint64) (Snaps
 	switch {
 	case mk.version == 0:
 		return Snapshot{}, nil
-	case since == mk.version:
+	case since == mk.version && since >= mk.epoch:
 		return Snapshot{Version: mk.version}, nil
-	case since > 0 && since < mk.version && mk.version-since <= uint64(len(mk.log)):
+	case since >= mk.epoch && since < mk.version && mk.version-since <= uint64(len(mk.log)):
 		ps := mk.log[uint64(len(mk.log))-(mk.version-since):]
 		return Snapshot{Version: mk.version, Patches: cloneAll(ps)}, nil
 	}
-	return Snapshot{Version: mk.version, State: bytes.Clone(mk.state)}, nil
+	return Snapshot{Version: mk.version, State: bytes.Clone(mk.state), Epoch: mk.epoch, Origin: mk.origin}, nil
 }
 
 // Commit implements Backend.
-func (m *MemoryBackend) Commit(_ context.Context, key string, base uint64, state, patch []byte) error {
+func (m *MemoryBackend) Commit(_ context.Context, key string, p Proposal) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.down {
 		return ErrMemoryUnavailable
 	}
 	mk := m.key(key)
-	if mk.version != base {
-		return fmt.Errorf("%w: key %q is at version %d, not %d", ErrVersionConflict, key, mk.version, base)
+	if id, ok := mk.ids[p.ID]; ok {
+		if id.fenced {
+			return fmt.Errorf("%w: commit %q of key %q was fenced", ErrVersionConflict, p.ID, key)
+		}
+		return nil // landed before
 	}
-	mk.version++
-	mk.state = bytes.Clone(state)
-	p := bytes.Clone(patch)
-	mk.log = append(mk.log, p)
-	if len(mk.log) > MemoryLogLength {
-		mk.log = append(mk.log[:0:0], mk.log[len(mk.log)-MemoryLogLength:]...)
+	if mk.version != p.Base {
+		return fmt.Errorf("%w: key %q is at version %d, not %d", ErrVersionConflict, key, mk.version, p.Base)
 	}
+	patch := bytes.Clone(p.Patch)
+	if p.Base == 0 {
+		mk.version = mk.high + 1
+		mk.epoch, mk.origin = mk.version, p.Origin
+		mk.log = nil
+	} else {
+		mk.version++
+		mk.log = append(mk.log, patch)
+		if len(mk.log) > MemoryLogLength {
+			mk.log = append(mk.log[:0:0], mk.log[len(mk.log)-MemoryLogLength:]...)
+		}
+	}
+	mk.high = max(mk.high, mk.version)
+	mk.state = bytes.Clone(p.State)
+	mk.remember(p.ID, memID{version: mk.version})
 	if mk.lose > 0 {
 		mk.lose--
 		return nil
 	}
 	for s := range mk.subs {
-		s.push(Change{Version: mk.version, Patch: p})
+		s.push(Change{Version: mk.version, Patch: patch})
 	}
 	return nil
+}
+
+// remember records id, forgetting the oldest beyond MemoryCommitIDs. The caller holds mu.
+func (mk *memKey) remember(id string, v memID) {
+	if mk.ids == nil {
+		mk.ids = make(map[string]memID)
+	}
+	mk.ids[id] = v
+	mk.order = append(mk.order, id)
+	for len(mk.order) > MemoryCommitIDs {
+		old := mk.order[0]
+		mk.order = mk.order[1:]
+		mk.forgot = max(mk.forgot, mk.ids[old].version)
+		delete(mk.ids, old)
+	}
+}
+
+// Outcome implements Backend.
+func (m *MemoryBackend) Outcome(_ context.Context, key, id string, base uint64) (uint64, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.down {
+		return 0, ErrMemoryUnavailable
+	}
+	mk := m.key(key)
+	if r, ok := mk.ids[id]; ok {
+		return r.version, nil // 0 when fenced before
+	}
+	mk.remember(id, memID{version: 0, fenced: true})
+	if mk.version != base && mk.epoch <= base && mk.forgot > base {
+		return 0, fmt.Errorf("%w: key %q forgot the IDs of commits after version %d", ErrOutcomeUnknown, key, base)
+	}
+	return 0, nil
+}
+
+// Wipe simulates a backend that lost its data (a Redis restarted without persistence):
+// every key's state, log and commit IDs are gone, and a key created again gets a version
+// above every one it had. Subscriptions stay, and receive Change{Lost: true}.
+func (m *MemoryBackend) Wipe() {
+	m.mu.Lock()
+	for _, mk := range m.keys {
+		mk.version, mk.state, mk.log = 0, nil, nil
+		mk.epoch, mk.origin, mk.ids, mk.order, mk.forgot = 0, 0, nil, nil, 0
+	}
+	m.mu.Unlock()
+	m.Interrupt()
 }
 
 // Subscribe implements Backend.

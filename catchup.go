@@ -2,6 +2,7 @@ package wssync
 
 import (
 	"bytes"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -60,6 +61,11 @@ func (o *object) catchUpLocked(discard, full bool) error {
 				return nil
 			}
 		case snap.State != nil:
+			if o.version > 0 && snap.Epoch > o.version {
+				// The backend lost its data since o.version: its key starts again from
+				// version Origin of the incarnation o knew.
+				o.lostIncarnationLocked(snap.Origin)
+			}
 			return o.adoptLocked(snap.State, snap.Version, discard)
 		case snap.Version == o.version:
 			return nil
@@ -80,7 +86,9 @@ func (o *object) seedLocked() error {
 	p = append(p, "}]"...)
 	ctx, cancel := o.dist.opContext()
 	defer cancel()
-	if err := o.dist.be.Commit(ctx, o.key, 0, state, p); err != nil {
+	// Origin: the version of the incarnation this node knew, when the backend lost its data.
+	err := o.dist.be.Commit(ctx, o.key, Proposal{State: state, Patch: p, ID: rand.Text(), Origin: o.version})
+	if err != nil {
 		if errors.Is(err, ErrVersionConflict) {
 			return err
 		}

@@ -31,6 +31,10 @@ const (
 	CodeBinaryMissing    Code = "binary_missing"
 	CodeRateLimited      Code = "rate_limited"
 	CodeInternal         Code = "internal"
+
+	// CodeWriteLost reports a write that was acknowledged while the object's backend was
+	// unreachable and could not be kept when it returned (see docs/scale-out.md, "Faults").
+	CodeWriteLost Code = "write_lost"
 )
 
 // WebSocket close codes the server uses. 1000–1011 are RFC 6455's; 4000–4004 are ours.

@@ -7,15 +7,17 @@ import (
 	"testing"
 )
 
-// The Go codes (allCodes, which Stats counts) match the table of docs/protocol.md (web/react-hook checks its own copy).
-func TestCodesMatchProtocolDoc(t *testing.T) {
+// TestCodesMirrorProtocolDoc: the error codes of docs/protocol.md's table, in its order,
+// are exactly the codes the server counts (allCodes); web/react-hook mirrors the same
+// table and checks it in test/codes.test.ts.
+func TestCodesMirrorProtocolDoc(t *testing.T) {
 	doc, err := os.ReadFile("docs/protocol.md")
 	if err != nil {
 		t.Fatal(err)
 	}
 	_, table, ok := strings.Cut(string(doc), "## Error codes")
 	if !ok {
-		t.Fatal("no error code table")
+		t.Fatal(`docs/protocol.md has no "## Error codes"`)
 	}
 	var documented []Code
 	inTable := false
@@ -33,6 +35,6 @@ func TestCodesMatchProtocolDoc(t *testing.T) {
 		}
 	}
 	if !slices.Equal(documented, allCodes) {
-		t.Fatalf("docs/protocol.md lists\n%v\nthe Go constants are\n%v", documented, allCodes)
+		t.Errorf("docs/protocol.md error codes %v\nallCodes %v", documented, allCodes)
 	}
 }

@@ -2,10 +2,11 @@ package wssync
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"io"
 	"log/slog"
-	"math/rand/v2"
+	mrand "math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -28,10 +29,13 @@ const (
 // stores its own as version 1.
 //
 // While the backend is unreachable the object keeps serving its local subscribers
-// (versions then count locally); once it is back, the object reloads, rebases the edits
-// made meanwhile onto the backend's state, commits them, and sends every local subscriber
-// a _SET. Register (an object of one session) does not take a backend; see
-// WithSessionStore for sessions that move between processes.
+// (versions then count locally); once it is back, the object learns whether the commit
+// that failed landed after all (Backend.Outcome), reloads, makes every edit published
+// meanwhile again on the backend's state, as the edit it was (an Update's function, a
+// client's ops, a Sync's patch), commits each, and sends every local subscriber a _SET.
+// An edit that cannot be kept is counted (BackendStatus.Lost), logged and reported to
+// its writer; see docs/scale-out.md, "Faults". Register (an object of one session) does
+// not take a backend; see WithSessionStore for sessions that move between processes.
 //
 // Computed values (WithComputed, WithRunningTasks) are published like fields, so on an
 // object with a backend they should depend on the synced state only: a value that differs
@@ -51,6 +55,9 @@ type BackendStatus struct {
 	Reloads   uint64 // whole-state loads (late join, gap, interruption, reconnect)
 	Dropped   uint64 // local edits that did not apply to a newer state and were dropped
 	Outages   uint64 // times the object went offline
+	Landed    uint64 // commits that timed out, found on reconnect to have landed (not applied again)
+	Replayed  uint64 // edits made again on the backend's state: made while offline, or lost with the backend's data
+	Lost      uint64 // published edits that could not be kept (see docs/scale-out.md, "Faults"): logged and reported to their writer
 }
 
 // distLink is an object's connection to its backend: the subscription, the goroutine
@@ -62,6 +69,7 @@ type distLink struct {
 	detachOnce sync.Once
 	stats      struct {
 		commits, conflicts, applied, reloads, dropped, outages atomic.Uint64
+		landed, replayed, lost                                 atomic.Uint64
 	}
 
 	// mu guards the inbox the subscription fills.
@@ -78,6 +86,11 @@ type distLink struct {
 	offline   bool
 	base      uint64   // while offline: the backend version the local state derives from
 	baseState [][]byte // while offline: the published state at base
+	edits     []*edit  // while offline: the edits published locally since base, in order
+	recent    []*edit  // this node's latest commits to the backend, oldest first (maxRecent)
+	forgot    uint64   // the highest version of a commit dropped from recent
+	replays   []*edit  // this node's commits lost with the backend's data, to make again
+	replaying bool     // runReplaysLocked is running
 }
 
 // maxInbox bounds the deliveries waiting for the object; beyond it the object reloads.
@@ -144,29 +157,40 @@ func (d *distLink) take() ([]Change, bool) {
 	return in, lost
 }
 
+// commitResult is what became of one commit.
+type commitResult int
+
+const (
+	committed  commitResult = iota // the backend holds it
+	conflicted                     // another node committed first: catch up and retry
+	offlined                       // the backend is unreachable (now or already): publish locally
+)
+
 // commit stores a local change (state cur, patch p from the published state) in the
-// backend. lost reports a version conflict: the caller catches up and retries. An
-// unreachable backend takes the object offline and the change is published locally.
-// The caller holds pub.
-func (d *distLink) commit(o *object, cur [][]byte, p []byte) (lost bool, err error) {
+// backend, with a fresh commit ID, which it returns. conflicted reports a version
+// conflict: the caller catches up and retries. An unreachable backend takes the object
+// offline (offlined) and the change is published locally; the ID is "" when no commit was
+// attempted (the object was offline already). The caller holds pub.
+func (d *distLink) commit(o *object, cur [][]byte, p []byte) (res commitResult, id string, err error) {
 	if d.offline {
-		return false, nil
+		return offlined, "", nil
 	}
+	id = rand.Text()
 	ctx, cancel := d.opContext()
-	err = d.be.Commit(ctx, o.key, o.version, o.appendDoc(nil, cur), p)
+	err = d.be.Commit(ctx, o.key, Proposal{Base: o.version, State: o.appendDoc(nil, cur), Patch: p, ID: id})
 	cancel()
 	switch {
 	case err == nil:
 		d.stats.commits.Add(1)
-		return false, nil
+		return committed, id, nil
 	case errors.Is(err, ErrVersionConflict):
 		d.stats.conflicts.Add(1)
-		return true, nil
+		return conflicted, "", nil
 	case o.gone.Load():
-		return false, ErrUnregistered
+		return committed, "", ErrUnregistered
 	default:
 		d.goOffline(o, err)
-		return false, nil
+		return offlined, id, nil
 	}
 }
 
@@ -176,7 +200,7 @@ func (d *distLink) goOffline(o *object, err error) {
 	if d.offline {
 		return
 	}
-	d.offline, d.base, d.baseState = true, o.version, o.last
+	d.offline, d.base, d.baseState, d.edits = true, o.version, o.last, nil
 	d.stats.outages.Add(1)
 	d.log.Warn("wssync: backend unreachable; serving local subscribers until it returns", "key", o.key, "err", err)
 	d.signal()
@@ -235,7 +259,7 @@ func (d *distLink) run(o *object) {
 // scheduleRetry arms retry after a random delay up to backoff (full jitter) and returns
 // the next backoff.
 func (d *distLink) scheduleRetry(retry *time.Timer, backoff time.Duration) time.Duration {
-	retry.Reset(rand.N(backoff) + time.Millisecond)
+	retry.Reset(mrand.N(backoff) + time.Millisecond)
 	return min(backoff*2, reconnectMax)
 }
 
@@ -278,6 +302,7 @@ func (o *object) followLocked(changes []Change, lost bool) {
 		}
 	}
 	if err == nil {
+		o.runReplaysLocked()
 		return
 	}
 	if errors.Is(err, errBackendUnreachable) {
@@ -287,26 +312,63 @@ func (o *object) followLocked(changes []Change, lost bool) {
 	d.log.Error("wssync: cannot follow the backend", "key", o.key, "err", err)
 }
 
-// reconnectLocked brings an offline object back: it returns to the backend version it
-// left from, with everything published meanwhile held as pending edits of the struct,
-// catches up (rebasing those edits), and commits them. Every local subscriber gets a _SET,
-// since the versions they saw offline were local. The caller holds pub.
+// reconnectLocked brings an offline object back. It first asks the backend whether the
+// commit that failed when the object went offline landed after all (a stalled Redis runs
+// it when it resumes): if so, that edit is not made again. It then returns to the backend
+// version it left from, loads the backend's state (the struct drops every edit made
+// meanwhile), and makes each edit published while offline again, in order, as the edit it
+// was (see edit), committing each. Every local subscriber gets a _SET, since the versions
+// they saw offline were local. The caller holds pub.
 func (o *object) reconnectLocked() {
 	d := o.dist
+	edits := d.edits
+	var landed uint64
+	if len(edits) > 0 && edits[0].id != "" {
+		ctx, cancel := d.opContext()
+		v, err := d.be.Outcome(ctx, o.key, edits[0].id, d.base)
+		cancel()
+		switch {
+		case err == nil:
+			landed = v
+		case errors.Is(err, ErrOutcomeUnknown):
+			o.loseLocked(edits[0], err)
+			edits = edits[1:]
+			d.edits = edits
+		default:
+			d.log.Debug("wssync: backend still unreachable", "key", o.key, "err", err)
+			return
+		}
+	}
 	offLast, offVersion := o.last, o.version
 	o.last, o.version, o.setCache = d.baseState, d.base, nil
 	d.offline = false
 	o.resyncAllLocked() // first, so no patch of the catch-up reaches a client on a local version
-	if err := o.catchUpLocked(false, true); err != nil {
+	if err := o.catchUpLocked(true, true); err != nil {
 		o.last, o.version, o.setCache = offLast, offVersion, nil
 		d.offline = true
 		d.log.Debug("wssync: backend still unreachable", "key", o.key, "err", err)
 		return
 	}
-	d.baseState = nil
-	if err := o.syncLocked(); err != nil {
-		d.log.Error("wssync: cannot commit the edits made while offline", "key", o.key, "err", err)
+	if o.version == d.base {
+		// The backend is where the object left it, so the catch-up kept the struct: drop
+		// the edits made offline, which are made again below.
+		o.state.Lock()
+		err := o.moveStructLocked(o.last, nil, true)
+		o.state.Unlock()
+		if err != nil {
+			d.log.Error("wssync: cannot return to the backend's state", "key", o.key, "err", err)
+		}
 	}
+	d.baseState, d.edits = nil, nil
+	if landed > 0 {
+		d.stats.landed.Add(1)
+		d.rememberLocked(edits[0], landed)
+		edits = edits[1:]
+	} else if len(edits) > 0 {
+		edits[0].id = ""
+	}
+	d.replays = append(d.replays, edits...)
+	o.runReplaysLocked()
 	if !d.offline {
 		d.log.Info("wssync: backend reachable again; resynchronised", "key", o.key, "version", o.version)
 	}
@@ -326,6 +388,9 @@ func (d *distLink) status(o *object) BackendStatus {
 		Reloads:   d.stats.reloads.Load(),
 		Dropped:   d.stats.dropped.Load(),
 		Outages:   d.stats.outages.Load(),
+		Landed:    d.stats.landed.Load(),
+		Replayed:  d.stats.replayed.Load(),
+		Lost:      d.stats.lost.Load(),
 	}
 }
 

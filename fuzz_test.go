@@ -135,7 +135,7 @@ func FuzzClientPatch(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		s, doc := newFuzzObject(t)
-		checkWrite(t, s, doc, func() error { return s.o.clientPatch(data, DefaultReadLimit) })
+		checkWrite(t, s, doc, func() error { return s.o.clientPatch(nil, data, DefaultReadLimit) })
 	})
 }
 
@@ -152,7 +152,7 @@ func FuzzClientSet(f *testing.F) {
 			return // the envelope decoder refuses invalid JSON before a handler sees it
 		}
 		s, doc := newFuzzObject(t)
-		checkWrite(t, s, doc, func() error { return s.o.clientSet(data, DefaultReadLimit) })
+		checkWrite(t, s, doc, func() error { return s.o.clientSet(nil, data, DefaultReadLimit) })
 	})
 }
 
@@ -291,9 +291,9 @@ func FuzzClientWrite(f *testing.F) {
 		before := snap()
 		st0, v0 := s.Published()
 		if kind%2 == 0 {
-			err = s.o.clientPatch(data, frameLimit)
+			err = s.o.clientPatch(nil, data, frameLimit)
 		} else {
-			err = s.o.clientSet(data, frameLimit)
+			err = s.o.clientSet(nil, data, frameLimit)
 		}
 		st1, v1 := s.Published()
 		if err != nil {

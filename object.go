@@ -162,10 +162,16 @@ func (o *object) encodeField(f *boundField) (b []byte, err error) {
 func (o *object) syncLocked() error { return o.syncRetry(nil) }
 
 // syncRetry is syncLocked for an object that may lose a race to another node: after a
-// version conflict the object catches up with its backend and, when redo is not nil,
-// drops the local edits and runs redo to make them again on the fresh state (Update);
-// otherwise the local edits are rebased onto it as a patch. The caller holds pub.
-func (o *object) syncRetry(redo func()) error {
+// version conflict the object catches up with its backend and, when ch.redo is set,
+// drops the local edits and runs it to make them again on the fresh state (Update);
+// otherwise the local edits are rebased onto it as a patch. ch (nil for a plain Sync)
+// also says how the change can be made again should the backend be unreachable (see
+// edit). The caller holds pub.
+func (o *object) syncRetry(ch *edit) error {
+	var redo func()
+	if ch != nil {
+		redo = ch.redo
+	}
 	if o.gone.Load() {
 		return ErrUnregistered
 	}
@@ -192,11 +198,18 @@ func (o *object) syncRetry(redo func()) error {
 		}
 		buf = append(buf, ']')
 		if o.dist != nil {
-			lost, err := o.dist.commit(o, cur, buf[len(o.patchHd)-1:])
+			p := buf[len(o.patchHd)-1:]
+			res, id, err := o.dist.commit(o, cur, p)
 			if err != nil {
 				return err
 			}
-			if lost {
+			switch res {
+			case committed:
+				o.dist.rememberLocked(o.made(ch, p, "", false), o.version+1)
+			case offlined:
+				o.dist.edits = append(o.dist.edits, o.made(ch, p, id, true))
+			}
+			if res == conflicted {
 				if attempt >= maxCommitAttempts {
 					return fmt.Errorf("wssync: key %q: %w after %d attempts", o.key, ErrVersionConflict, attempt)
 				}

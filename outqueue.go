@@ -210,13 +210,22 @@ func (q *outQueue) nonEmpty() bool {
 }
 
 // markBased records that o's _SET was sent: patches apply from now on. The caller holds
-// o.pub, so no patch of o is published between the _SET and this call.
+// o.pub, so no patch of o is published between the _SET and this call. While another
+// resync marker of o is queued (a resync came after this _SET's marker was taken), o stays
+// unbased: that marker's _SET, built when it is sent, covers every patch published until
+// then, so a patch queued behind it would reach the client after a state that holds it.
 func (q *outQueue) markBased(o *object) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	if !q.closed {
-		q.based[o] = true
+	if q.closed {
+		return
 	}
+	for _, it := range q.items[q.head:] {
+		if it.kind == outResync && it.obj == o {
+			return
+		}
+	}
+	q.based[o] = true
 }
 
 // stats reports the queue's current size, for tests and metrics.

@@ -25,6 +25,30 @@ func TestOutQueueResyncFollowsEarlierFrames(t *testing.T) {
 	}
 }
 
+// TestOutQueueResyncWhileSetInFlight: a resync that comes while the writer builds the _SET
+// of an earlier one (it took the marker and waits for the object) keeps the object
+// unbased, so no patch queues behind the new marker: that marker's _SET, built later,
+// holds those patches already, and the client would get them twice.
+func TestOutQueueResyncWhileSetInFlight(t *testing.T) {
+	q := newOutQueue(8, 1<<20, newMetrics())
+	o := &object{}
+	q.resync(o)
+	if it, ok := q.pop(); !ok || it.kind != outResync {
+		t.Fatalf("first item %v, %v; want the resync marker", it.kind, ok)
+	}
+	q.resync(o)                               // while the writer waits for o.pub
+	q.markBased(o)                            // the writer sent the first _SET
+	q.pushPatch(o, &frame{data: []byte("p")}) // published after it: the second _SET holds it
+	if got := kinds(q); len(got) != 1 || got[0] != outResync {
+		t.Fatalf("queue %v, want the second resync marker only", got)
+	}
+	q.markBased(o)
+	q.pushPatch(o, &frame{data: []byte("p2")})
+	if got := kinds(q); len(got) != 1 || got[0] != outPatch {
+		t.Fatalf("queue %v after the second _SET, want the next patch", got)
+	}
+}
+
 func TestOutQueueCoalescesPatchesWhenFull(t *testing.T) {
 	q := newOutQueue(4, 1<<20, newMetrics())
 	a, b := &object{}, &object{}

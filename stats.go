@@ -44,7 +44,7 @@ var allCodes = []Code{
 	CodeBadPatch, CodePathNotFound, CodeUnknownPath, CodeReadOnly, CodeTypeMismatch,
 	CodeTestFailed, CodeRejected, CodeTooLarge, CodeUnknownAction, CodeBadParams,
 	CodeActionFailed, CodeUnknownTask, CodeTaskRunning, CodeTaskNotRunning, CodeTaskFailed,
-	CodeBinaryUnexpected, CodeBinaryMissing, CodeRateLimited, CodeInternal,
+	CodeBinaryUnexpected, CodeBinaryMissing, CodeRateLimited, CodeInternal, CodeWriteLost,
 }
 
 func newMetrics() *metrics {

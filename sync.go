@@ -110,7 +110,7 @@ func (s *Synced[T]) updateShared(fn func(v *T)) error {
 		fn(s.ptr)
 	}
 	run()
-	return o.syncRetry(run)
+	return o.syncRetry(&edit{redo: run})
 }
 
 // BackendStatus reports the object's link to its backend (WithBackend); the zero value

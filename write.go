@@ -42,9 +42,9 @@ func handleClientSet(o *object) eventHandler { return handleClientWrite(o, o.cli
 // handleClientWrite runs a client write, bounded by the connection's frame limit. On
 // refusal the client is also sent the authoritative `_SET:KEY`, after the error, so it
 // converges.
-func handleClientWrite(o *object, write func(json.RawMessage, int64) error) eventHandler {
+func handleClientWrite(o *object, write func(*Session, json.RawMessage, int64) error) eventHandler {
 	return func(c *conn, in *inbound) error {
-		if err := write(in.data, c.sess.cfg.readLimit); err != nil {
+		if err := write(c.sess, in.data, c.sess.cfg.readLimit); err != nil {
 			c.refuse(in, err)
 			c.requestResync(o)
 		}
@@ -138,19 +138,29 @@ func (o *object) parseOps(data json.RawMessage) ([]wireOp, map[int]bool, *Error)
 
 // clientPatch applies a client patch atomically: all of it, or nothing. growth is the
 // most the write may add to the encoded state (the frame limit).
-func (o *object) clientPatch(data json.RawMessage, growth int64) error {
+func (o *object) clientPatch(from *Session, data json.RawMessage, growth int64) error {
 	ops, touched, perr := o.parseOps(data)
 	if perr != nil {
 		return perr
 	}
-	return o.applyWrite(func() (map[int]reflect.Value, error) {
+	var targets []target
+	for _, op := range ops {
+		if op.Path != nil {
+			targets = append(targets, target{op.Op, *op.Path})
+		}
+		if op.Op == "move" && op.From != nil {
+			targets = append(targets, target{"remove", *op.From})
+		}
+	}
+	return o.applyWrite(from, targets, func() (map[int]reflect.Value, error) {
 		return o.patchChanges(data, ops, touched, o.newTally(growth))
 	})
 }
 
 // applyWrite computes a write's changes with the object locked, vetoes or assigns them,
-// and publishes the result, all under pub so no Sync interleaves.
-func (o *object) applyWrite(changesOf func() (map[int]reflect.Value, error)) error {
+// and publishes the result, all under pub so no Sync interleaves. from is the writer's
+// session, told should the write be lost, and targets are where its ops write (see edit).
+func (o *object) applyWrite(from *Session, targets []target, changesOf func() (map[int]reflect.Value, error)) error {
 	o.pub.Lock()
 	defer o.pub.Unlock()
 	if o.gone.Load() {
@@ -165,7 +175,16 @@ func (o *object) applyWrite(changesOf func() (map[int]reflect.Value, error)) err
 	if err != nil {
 		return err
 	}
-	return o.syncLocked()
+	if o.dist == nil {
+		return o.syncLocked()
+	}
+	return o.syncRetry(&edit{writer: from, targets: targets, write: func() error {
+		changes, err := changesOf()
+		if err == nil {
+			err = o.commitWrite(changes)
+		}
+		return err
+	}})
 }
 
 // patchChanges applies the ops to the touched fields' current encodings and decodes what
@@ -224,7 +243,7 @@ func (o *object) patchChanges(data json.RawMessage, ops []wireOp, touched map[in
 
 // clientSet applies a whole-state write. Read-only fields may be present but must equal
 // the current state; fields left out keep their value. growth is as for clientPatch.
-func (o *object) clientSet(data json.RawMessage, growth int64) error {
+func (o *object) clientSet(from *Session, data json.RawMessage, growth int64) error {
 	if len(data) == 0 || data[0] != '{' {
 		return errorf(CodeBadData, "", "_SET data must be the state as a JSON object")
 	}
@@ -232,7 +251,13 @@ func (o *object) clientSet(data json.RawMessage, growth int64) error {
 	if err := json.Unmarshal(data, &members); err != nil {
 		return errorf(CodeBadData, "", "_SET data must be the state as a JSON object: %v", err)
 	}
-	return o.applyWrite(func() (map[int]reflect.Value, error) { return o.setChanges(members, o.newTally(growth)) })
+	targets := []target{}
+	for name := range members {
+		if i := o.fieldIndex(name); i >= 0 {
+			targets = append(targets, target{"replace", o.fields[i].pointer})
+		}
+	}
+	return o.applyWrite(from, targets, func() (map[int]reflect.Value, error) { return o.setChanges(members, o.newTally(growth)) })
 }
 
 func (o *object) setChanges(members map[string]json.RawMessage, tally *sizeTally) (map[int]reflect.Value, error) {

@@ -64,6 +64,10 @@ type Cluster struct {
 	// LogLength is how many patches per key the backend keeps for Load; the suite commits
 	// more than that to see Load fall back to the whole state. Zero means 64.
 	LogLength int
+
+	// CommitIDs is how many commit IDs per key the backend remembers; OutcomeFences
+	// commits one more to see Outcome answer ErrOutcomeUnknown. Zero skips that part.
+	CommitIDs int
 }
 
 // waitTimeout bounds every wait of the suite for something to happen.
@@ -82,6 +86,8 @@ func Run(t *testing.T, newCluster func(t *testing.T) Cluster) {
 		{name: "LoadEmpty", run: testLoadEmpty},
 		{name: "CommitLoad", run: testCommitLoad},
 		{name: "Conflict", run: testConflict},
+		{name: "IdempotentCommit", run: testIdempotentCommit},
+		{name: "OutcomeFences", run: testOutcomeFences},
 		{name: "LoadSince", run: testLoadSince},
 		{name: "LoadAfterLogOverflow", run: testLoadAfterLogOverflow},
 		{name: "SubscribeOrder", run: testSubscribeOrder},

@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
+	"sync/atomic"
 	"testing"
 
 	jsonpatch "github.com/evanphx/json-patch/v5"
@@ -67,7 +69,7 @@ func (h *history) commit(t *testing.T, ctx context.Context, n Node, p []byte) {
 	t.Helper()
 	base := h.last()
 	state := apply(t, h.state(), p)
-	if err := n.Commit(ctx, h.key, base, state, p); err != nil {
+	if err := n.Commit(ctx, h.key, wssync.Proposal{Base: base, State: state, Patch: p, ID: newID()}); err != nil {
 		t.Fatalf("commit %d (base %d): %v", h.commits()+1, base, err)
 	}
 	h.states = append(h.states, state)
@@ -176,7 +178,7 @@ func testConflict(t *testing.T, c Cluster) {
 		bases = append(bases, 1, h.first-1)
 	}
 	for _, base := range bases {
-		err := nodeAt(c, 1).Commit(ctx, k, base, []byte(`{"stale":true}`), []byte(`[{"op":"add","path":"/stale","value":true}]`))
+		err := nodeAt(c, 1).Commit(ctx, k, stale(base))
 		if !errors.Is(err, wssync.ErrVersionConflict) {
 			t.Errorf("Commit with base %d at version %d: %v, want an error matching ErrVersionConflict", base, h.first, err)
 		}
@@ -308,7 +310,7 @@ func testRestartEmpty(t *testing.T, c Cluster) {
 		}
 	}
 	for j := 1; j <= old.commits(); j++ {
-		err := nodeAt(c, j).Commit(ctx, k, old.version(j), []byte(`{"stale":true}`), []byte(`[{"op":"add","path":"/stale","value":true}]`))
+		err := nodeAt(c, j).Commit(ctx, k, stale(old.version(j)))
 		if !errors.Is(err, wssync.ErrVersionConflict) {
 			t.Errorf("Commit with base %d, a version before the restart: %v, want an error matching ErrVersionConflict", old.version(j), err)
 		}
@@ -329,5 +331,110 @@ func testRestartEmpty(t *testing.T, c Cluster) {
 			}
 			last = ch.Version
 		}
+	}
+}
+
+// stale is a proposal from version base that the suite expects to be refused.
+func stale(base uint64) wssync.Proposal {
+	return wssync.Proposal{Base: base, State: []byte(`{"stale":true}`),
+		Patch: []byte(`[{"op":"add","path":"/stale","value":true}]`), ID: newID()}
+}
+
+// newID returns a commit ID unique to the process.
+func newID() string { return "backendtest-" + strconv.FormatUint(ids.Add(1), 10) }
+
+var ids atomic.Uint64
+
+// testIdempotentCommit: a commit sent again with its ID (a node that timed out waiting for
+// the answer, from any node) changes nothing, publishes nothing, and returns nil; Outcome
+// finds the version it made.
+func testIdempotentCommit(t *testing.T, c Cluster) {
+	ctx := testContext(t)
+	k := keyFor(t, "doc")
+	rec := newRecorder()
+	rec.subscribe(t, c.Nodes[0], k)
+	h := commitHistory(t, ctx, c, k, 2)
+	base := h.last()
+	p := []byte(`[{"op":"add","path":"/items/-","value":"once"}]`)
+	prop := wssync.Proposal{Base: base, State: apply(t, h.state(), p), Patch: p, ID: newID()}
+	for i := range 3 {
+		if err := nodeAt(c, i).Commit(ctx, k, prop); err != nil {
+			t.Fatalf("Commit %d of one ID from node %d: %v", i+1, i%len(c.Nodes), err)
+		}
+	}
+	h.states = append(h.states, prop.State)
+	h.patches = append(h.patches, p)
+	for i, n := range c.Nodes {
+		snap, err := n.Load(ctx, k, 0)
+		if err != nil {
+			t.Fatalf("node %d: %v", i, err)
+		}
+		checkSnapshot(t, fmt.Sprintf("node %d: after one commit sent three times", i), snap, h, 0)
+		v, err := n.Outcome(ctx, k, prop.ID, base)
+		if err != nil || v != base+1 {
+			t.Errorf("node %d: Outcome of the commit = %d, %v; want %d, nil", i, v, err, base+1)
+		}
+	}
+	// One more commit, so the subscriber's last change shows nothing was published twice.
+	h.commit(t, ctx, nodeAt(c, 1), []byte(`[{"op":"replace","path":"/n","value":9}]`))
+	cs := rec.waitVersion(t, h.last())
+	if len(cs) != 4 || cs[2].Version != base+1 || cs[3].Version != base+2 {
+		t.Errorf("subscriber got %s, want versions %d … %d once each", describe(cs), h.first, h.last())
+	}
+}
+
+// testOutcomeFences: Outcome of a commit that did not land answers 0 and fences its ID, so
+// the commit, should the store run it later (a Redis resumed after SIGSTOP runs the
+// commands queued meanwhile), changes nothing and is refused as a conflict.
+func testOutcomeFences(t *testing.T, c Cluster) {
+	ctx := testContext(t)
+	k := keyFor(t, "doc")
+	h := commitHistory(t, ctx, c, k, 2)
+	base := h.last()
+	p := []byte(`[{"op":"add","path":"/items/-","value":"late"}]`)
+	late := wssync.Proposal{Base: base, State: apply(t, h.state(), p), Patch: p, ID: newID()}
+	for i, n := range c.Nodes {
+		v, err := n.Outcome(ctx, k, late.ID, base)
+		if err != nil || v != 0 {
+			t.Fatalf("node %d: Outcome of a commit never run = %d, %v; want 0, nil", i, v, err)
+		}
+	}
+	if err := nodeAt(c, 1).Commit(ctx, k, late); !errors.Is(err, wssync.ErrVersionConflict) {
+		t.Errorf("Commit after Outcome fenced its ID: %v, want an error matching ErrVersionConflict", err)
+	}
+	// A key never committed: Outcome is 0, and the fence holds too.
+	k2 := keyFor(t, "never")
+	first := wssync.Proposal{State: []byte(`{"n":1}`), Patch: []byte(`[{"op":"replace","path":"","value":{"n":1}}]`), ID: newID()}
+	if v, err := nodeAt(c, 2).Outcome(ctx, k2, first.ID, 0); err != nil || v != 0 {
+		t.Errorf("Outcome on a key never committed = %d, %v; want 0, nil", v, err)
+	}
+	if err := nodeAt(c, 0).Commit(ctx, k2, first); !errors.Is(err, wssync.ErrVersionConflict) {
+		t.Errorf("creating Commit after Outcome fenced its ID: %v, want an error matching ErrVersionConflict", err)
+	}
+	for i, n := range c.Nodes {
+		snap, err := n.Load(ctx, k, 0)
+		if err != nil {
+			t.Fatalf("node %d: %v", i, err)
+		}
+		checkSnapshot(t, fmt.Sprintf("node %d: after the fenced commit", i), snap, h, 0)
+		if snap.Epoch != h.first || snap.Origin != 0 {
+			t.Errorf("node %d: Epoch %d, Origin %d; want %d, 0", i, snap.Epoch, snap.Origin, h.first)
+		}
+		if snap, err := n.Load(ctx, k2, 0); err != nil || snap.Version != 0 {
+			t.Errorf("node %d: Load of the key whose creation was fenced = %+v, %v; want version 0", i, snap, err)
+		}
+	}
+	if c.CommitIDs <= 0 {
+		return
+	}
+	// After more commits than the store keeps IDs of, it cannot tell.
+	for i := 0; i <= c.CommitIDs; i++ {
+		h.commit(t, ctx, nodeAt(c, i), fmt.Appendf(nil, `[{"op":"replace","path":"/n","value":%d}]`, i))
+	}
+	if _, err := nodeAt(c, 1).Outcome(ctx, k, newID(), base); !errors.Is(err, wssync.ErrOutcomeUnknown) {
+		t.Errorf("Outcome %d commits later: %v, want an error matching ErrOutcomeUnknown", c.CommitIDs+1, err)
+	}
+	if v, err := nodeAt(c, 1).Outcome(ctx, k, newID(), h.last()); err != nil || v != 0 {
+		t.Errorf("Outcome from the latest version = %d, %v; want 0, nil", v, err)
 	}
 }

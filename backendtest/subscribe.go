@@ -119,7 +119,7 @@ func testConcurrentCommitters(t *testing.T, c Cluster) {
 					errs <- err
 					return
 				}
-				err = n.Commit(ctx, k, version, next, patch)
+				err = n.Commit(ctx, k, wssync.Proposal{Base: version, State: next, Patch: patch, ID: newID()})
 				if errors.Is(err, wssync.ErrVersionConflict) {
 					continue
 				}

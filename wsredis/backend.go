@@ -30,6 +30,11 @@ type Options struct {
 	// Default 64; negative keeps none (Load always returns the whole state).
 	LogLength int
 
+	// CommitIDs is how many of its latest commit IDs each object keeps in Redis, so that a
+	// node whose commit timed out learns whether it landed (wssync.Backend's Outcome).
+	// Default 1024; at least 1.
+	CommitIDs int
+
 	// Logger receives warnings when the subscription connection breaks and a message when
 	// it is back. Default nil: the backend writes no logs.
 	Logger *slog.Logger
@@ -61,6 +66,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.LogLength < 0 {
 		o.LogLength = 0
+	}
+	if o.CommitIDs <= 0 {
+		o.CommitIDs = 1024
 	}
 	if o.MinBackoff <= 0 {
 		o.MinBackoff = 100 * time.Millisecond

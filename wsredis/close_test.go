@@ -81,7 +81,7 @@ func TestClose(t *testing.T) {
 	if _, err := probe.Receive(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if err := other.Commit(ctx, "A", 0, []byte(`{}`), []byte(`[]`)); err != nil {
+	if err := other.Commit(ctx, "A", wssync.Proposal{Base: 0, State: []byte(`{}`), Patch: []byte(`[]`)}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := probe.ReceiveMessage(ctx); err != nil {

@@ -31,8 +31,8 @@ func TestCommitScriptRetry(t *testing.T) {
 	}
 	run := func(base, next uint64, token string) (bool, uint64) {
 		t.Helper()
-		res, err := commitScript.Run(ctx, client, []string{b.stateKey("K"), b.logKey("K")},
-			strconv.FormatUint(base, 10), strconv.FormatUint(next, 10), `{"n":1}`, `[]`, 64, b.changesChannel("K"), token).Slice()
+		res, err := commitScript.Run(ctx, client, []string{b.stateKey("K"), b.logKey("K"), b.idsKey("K")},
+			strconv.FormatUint(base, 10), strconv.FormatUint(next, 10), `{"n":1}`, `[]`, 64, b.changesChannel("K"), token, 0, 1024).Slice()
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -56,15 +56,15 @@ func wiper(srv *redistest.Server) func() {
 
 // standalone returns the suite's clusters of three nodes, each a Backend with opts and a
 // client of its own, on a redis-server of the subtest's own; logLength is opts's log
-// length with its default.
-func standalone(opts wsredis.Options, logLength int) func(t *testing.T) backendtest.Cluster {
+// length with its default, commitIDs its commit IDs (0: the default, not tested).
+func standalone(opts wsredis.Options, logLength, commitIDs int) func(t *testing.T) backendtest.Cluster {
 	return func(t *testing.T) backendtest.Cluster {
 		srv := redistest.Start(t)
 		var nodes []backendtest.Node
 		for range 3 {
 			nodes = append(nodes, newBackend(t, srv.Addr(), opts))
 		}
-		return backendtest.Cluster{Nodes: nodes, Interrupt: interrupter(t, srv), Wipe: wiper(srv), LogLength: logLength}
+		return backendtest.Cluster{Nodes: nodes, Interrupt: interrupter(t, srv), Wipe: wiper(srv), LogLength: logLength, CommitIDs: commitIDs}
 	}
 }
 
@@ -72,13 +72,13 @@ func standalone(opts wsredis.Options, logLength int) func(t *testing.T) backendt
 // redis-server.
 func TestConformance(t *testing.T) {
 	t.Parallel()
-	backendtest.Run(t, standalone(wsredis.Options{}, 64))
+	backendtest.Run(t, standalone(wsredis.Options{}, 64, 0))
 }
 
-// TestConformanceShortLog runs the suite with a log of three patches.
+// TestConformanceShortLog runs the suite with a log of three patches and eight commit IDs.
 func TestConformanceShortLog(t *testing.T) {
 	t.Parallel()
-	backendtest.Run(t, standalone(wsredis.Options{LogLength: 3}, 3))
+	backendtest.Run(t, standalone(wsredis.Options{LogLength: 3, CommitIDs: 8}, 3, 8))
 }
 
 // TestConformanceCluster runs the suite through redis.ClusterClient against a Redis

@@ -15,9 +15,10 @@
 //
 // Every key starts with Options.Prefix ("wssync:" by default):
 //
-//	wssync:{KEY}:state              hash: v (version), s (state), c (token of the last commit)
+//	wssync:{KEY}:state              hash: v (version), s (state), f (first version), o (origin), t (highest version of a forgotten ID)
 //	wssync:{KEY}:log                list of "<version> <patch>", newest first, LogLength long
 //	                                (the patches of the commits after the one that created KEY)
+//	wssync:{KEY}:ids                sorted set: commit ID, score = the version it made ("x:"+ID: fenced), CommitIDs long
 //	wssync:{KEY}:changes            channel: "<version> <patch>" for every commit
 //	wssync:session:{ID}             hash: _user, _gen, "o:<object key>" → "<version> <state>"
 //	                                (_user alone from BindSession on: the session's binding)

@@ -4,8 +4,9 @@ import "strings"
 
 // Key layout, with the default prefix "wssync:" (see the package documentation):
 //
-//	wssync:{KEY}:state              hash: v (version), s (state), c (token of the last commit)
+//	wssync:{KEY}:state              hash: v (version), s (state), f (first version), o (origin), t (highest version of a forgotten ID)
 //	wssync:{KEY}:log                list: "<version> <patch>", newest first, LogLength long
+//	wssync:{KEY}:ids                sorted set: commit ID, score = the version it made; "x:"+ID fenced by Outcome
 //	wssync:{KEY}:changes            channel: "<version> <patch>" for every commit
 //	wssync:session:{ID}             hash: _user (set once, by BindSession or SaveSession), _gen, and "o:"+object key → "<version> <state>"
 //	wssync:sessions:claims          channel: "<byte length of ID> <ID><byte length of user> <user><claimant>" for every claim
@@ -38,6 +39,7 @@ func (b *Backend) objectName(key, suffix string) string {
 
 func (b *Backend) stateKey(key string) string       { return b.objectName(key, "state") }
 func (b *Backend) logKey(key string) string         { return b.objectName(key, "log") }
+func (b *Backend) idsKey(key string) string         { return b.objectName(key, "ids") }
 func (b *Backend) changesChannel(key string) string { return b.objectName(key, "changes") }
 
 func (b *Backend) sessionKey(id string) string {

@@ -13,19 +13,24 @@ import (
 )
 
 // commitScript makes ARGV[3] the next version of an object whose version is ARGV[1],
-// keeps its patch in the log and publishes it. It returns {1, version set} on success,
-// {0, stored version} when the stored version is another. Versions are decimal strings,
-// compared as strings (go-redis writes a uint64 argument in decimal).
+// keeps its patch in the log and publishes it. It returns {1, version set} on success (or
+// when the commit's ID, ARGV[7], already made that version), {0, stored version} when the
+// stored version is another or the ID was fenced (outcomeScript). Versions are decimal
+// strings, compared as strings (go-redis writes a uint64 argument in decimal).
 //
 // The next version is ARGV[2] (ARGV[1]+1), except when the commit creates the object
 // (ARGV[1] = 0 and the key does not exist): then it is the time of Redis's clock in
 // microseconds since the Unix epoch, so that an object created again after Redis lost its
 // data (a restart without persistence) never reuses a version of its earlier incarnation.
-// The number is built from TIME's two parts as strings, so it is exact.
+// The number is built from TIME's two parts as strings, so it is exact. The creating
+// commit also stores that first version (f) and ARGV[8], the version of the earlier
+// incarnation its state derives from (o), and starts the ID set afresh.
 //
-// ARGV[7] is a token unique to the commit, stored with it: if the client sends the script
-// again (go-redis retries a command whose connection failed after it was written), the
-// commit that already happened is reported as a success instead of a conflict.
+// The ID set (KEYS[3]) holds the IDs of the object's latest ARGV[9] commits (at least),
+// each scored with the version it made, and the IDs fenced by Outcome ("x:" + ID, scored
+// with the version at the time). Beyond ARGV[9] and an eighth, the lowest are popped down
+// to ARGV[9], and t keeps the highest version popped, so Outcome knows when it can no
+// longer tell.
 //
 // The log holds consecutive versions ending at the current one, each a patch from a version
 // of the object's present incarnation: the commit that creates the object deletes the log
@@ -33,19 +38,24 @@ import (
 // that has nothing) and would otherwise follow a version of an earlier incarnation one
 // below the new first version. With no log (ARGV[5] = 0) every commit deletes it.
 var commitScript = redis.NewScript(`
+local done = redis.call('ZSCORE', KEYS[3], ARGV[7])
 local v = redis.call('HGET', KEYS[1], 'v') or '0'
-if v ~= ARGV[1] then
-	if redis.call('HGET', KEYS[1], 'c') == ARGV[7] then
-		return {1, v}
-	end
+if done then
+	return {1, string.format('%d', tonumber(done))}
+end
+if v ~= ARGV[1] or redis.call('ZSCORE', KEYS[3], 'x:' .. ARGV[7]) then
 	return {0, v}
 end
 local nv = ARGV[2]
 if v == '0' then
 	local t = redis.call('TIME')
 	nv = ` + timeVersion + `
+	redis.call('DEL', KEYS[3])
+	redis.call('HSET', KEYS[1], 'f', nv, 'o', ARGV[8], 't', '0')
 end
-redis.call('HSET', KEYS[1], 'v', nv, 's', ARGV[3], 'c', ARGV[7])
+redis.call('HSET', KEYS[1], 'v', nv, 's', ARGV[3])
+redis.call('ZADD', KEYS[3], nv, ARGV[7])
+` + trimIDs("ARGV[9]") + `
 local msg = nv .. ' ' .. ARGV[4]
 local n = tonumber(ARGV[5])
 if v == '0' or n == 0 then
@@ -56,6 +66,45 @@ elseif n > 0 then
 end
 redis.call('PUBLISH', ARGV[6], msg)
 return {1, nv}
+`)
+
+// trimIDs returns the Lua that keeps the ID set KEYS[3] at most limit (an ARGV) long plus
+// an eighth, popping the lowest down to limit in one call once it is longer, and recording
+// in the state hash (t) the highest version it popped.
+func trimIDs(limit string) string {
+	return `
+local n = redis.call('ZCARD', KEYS[3]) - tonumber(` + limit + `)
+if n > math.floor(tonumber(` + limit + `) / 8) then
+	local old = redis.call('ZPOPMIN', KEYS[3], n)
+	local top = tonumber(old[#old])
+	if top > tonumber(redis.call('HGET', KEYS[1], 't') or '0') then
+		redis.call('HSET', KEYS[1], 't', string.format('%d', top))
+	end
+end
+`
+}
+
+// outcomeScript reports whether the commit with ID ARGV[1], proposed from version ARGV[2],
+// landed: {1, version} when it did; otherwise it fences the ID (so the commit, if Redis
+// still runs it, changes nothing) and returns {0} when it did not land in the present
+// incarnation and {2} when the set no longer holds the IDs of every commit after ARGV[2].
+// ARGV[3] bounds the set as in commitScript; KEYS are commitScript's state and ID set.
+var outcomeScript = redis.NewScript(`
+local done = redis.call('ZSCORE', KEYS[3], ARGV[1])
+if done then
+	return {1, string.format('%d', tonumber(done))}
+end
+local v = redis.call('HGET', KEYS[1], 'v')
+redis.call('ZADD', KEYS[3], v or '0', 'x:' .. ARGV[1])
+if not v then
+	return {0}
+end
+` + trimIDs("ARGV[3]") + `
+local base = tonumber(ARGV[2])
+if v ~= ARGV[2] and tonumber(redis.call('HGET', KEYS[1], 'f') or '0') <= base and tonumber(redis.call('HGET', KEYS[1], 't') or '0') > base then
+	return {2}
+end
+return {0}
 `)
 
 // timeVersion is the Lua expression of the version that commitScript gives an object it
@@ -92,7 +141,8 @@ if since > 0 and since < cur then
 		end
 	end
 end
-return {v, redis.call('HGET', KEYS[1], 's')}
+local s = redis.call('HMGET', KEYS[1], 's', 'f', 'o')
+return {v, s[1], s[2] or '0', s[3] or '0'}
 `)
 
 // Load returns the state of key with one script run: Snapshot{} for a key never
@@ -127,7 +177,12 @@ func parseLoad(res []any, since uint64) (wssync.Snapshot, error) {
 	}
 	switch x := res[1].(type) {
 	case string:
-		return wssync.Snapshot{Version: v, State: []byte(x)}, nil
+		snap := wssync.Snapshot{Version: v, State: []byte(x)}
+		if len(res) == 4 {
+			snap.Epoch, _ = parseVersion(res[2])
+			snap.Origin, _ = parseVersion(res[3])
+		}
+		return snap, nil
 	case []any:
 		patches := make([][]byte, len(x))
 		for i, e := range x {
@@ -174,26 +229,33 @@ func parseMessage(s string) (version uint64, patch []byte, ok bool) {
 	return v, []byte(p), true
 }
 
-// Commit makes state the next version of key and publishes patch, or returns an error
+// Commit makes p.State the next version of key and publishes p.Patch, or returns an error
 // wrapping wssync.ErrVersionConflict (the message says the stored version) when key is not
-// at version base. The next version is base+1, except when the commit creates key (base
-// 0): then it is the time of Redis's clock in microseconds since the Unix epoch (about
-// 1.8e15 in 2027), above every version that an earlier incarnation of the key reached
-// unless that one made more than a commit per microsecond, so that no version is reused
-// after Redis lost its data. A Load tells the caller which version it is. Commit is one
-// script run: the check, the write, the log and the PUBLISH happen atomically. It blocks
-// for one round trip to Redis.
-func (b *Backend) Commit(ctx context.Context, key string, base uint64, state, patch []byte) error {
+// at version p.Base or p.ID was fenced by Outcome. The next version is p.Base+1, except
+// when the commit creates key (base 0): then it is the time of Redis's clock in
+// microseconds since the Unix epoch (about 1.8e15 in 2027), above every version that an
+// earlier incarnation of the key reached unless that one made more than a commit per
+// microsecond, so that no version is reused after Redis lost its data. A Load tells the
+// caller which version it is. A commit whose ID is among the key's last CommitIDs changes
+// nothing and returns nil. Commit is one script run: the check, the write, the log and the
+// PUBLISH happen atomically. It blocks for one round trip to Redis.
+func (b *Backend) Commit(ctx context.Context, key string, p wssync.Proposal) error {
 	ctx, cancel := b.opContext(ctx)
 	defer cancel()
-	res, err := commitScript.Run(ctx, b.client, []string{b.stateKey(key), b.logKey(key)},
-		base,
-		base+1,
-		state,
-		patch,
+	id := p.ID
+	if id == "" {
+		id = rand.Text()
+	}
+	res, err := commitScript.Run(ctx, b.client, []string{b.stateKey(key), b.logKey(key), b.idsKey(key)},
+		p.Base,
+		p.Base+1,
+		p.State,
+		p.Patch,
 		b.opts.LogLength,
 		b.changesChannel(key),
-		rand.Text(),
+		id,
+		p.Origin,
+		b.opts.CommitIDs,
 	).Slice()
 	if err != nil {
 		return fmt.Errorf("wsredis: commit %q: %w", key, err)
@@ -207,7 +269,33 @@ func (b *Backend) Commit(ctx context.Context, key string, base uint64, state, pa
 		return fmt.Errorf("wsredis: commit %q: %w", key, err)
 	}
 	if ok != 1 {
-		return fmt.Errorf("%w: %q is at version %d, not %d", wssync.ErrVersionConflict, key, v, base)
+		return fmt.Errorf("%w: %q is at version %d, not %d (or commit %s was fenced)", wssync.ErrVersionConflict, key, v, p.Base, id)
 	}
 	return nil
+}
+
+// Outcome implements wssync.Backend with one script run: the version that the commit with
+// id made, or 0 after fencing id when it did not land, or an error wrapping
+// wssync.ErrOutcomeUnknown when key made more than CommitIDs commits since base. It blocks
+// for one round trip to Redis.
+func (b *Backend) Outcome(ctx context.Context, key, id string, base uint64) (uint64, error) {
+	ctx, cancel := b.opContext(ctx)
+	defer cancel()
+	res, err := outcomeScript.Run(ctx, b.client, []string{b.stateKey(key), b.logKey(key), b.idsKey(key)},
+		id, base, b.opts.CommitIDs).Slice()
+	if err != nil {
+		return 0, fmt.Errorf("wsredis: outcome %q: %w", key, err)
+	}
+	code, _ := res[0].(int64)
+	switch {
+	case code == 1 && len(res) == 2:
+		v, err := parseVersion(res[1])
+		if err != nil {
+			return 0, fmt.Errorf("wsredis: outcome %q: %w", key, err)
+		}
+		return v, nil
+	case code == 2:
+		return 0, fmt.Errorf("%w: %q made more than %d commits since version %d", wssync.ErrOutcomeUnknown, key, b.opts.CommitIDs, base)
+	}
+	return 0, nil
 }

@@ -147,7 +147,7 @@ func (b *logBuffer) waitLog(t *testing.T, s string, n int) {
 // commit commits state to key on b from version base and returns the version it made:
 // base+1, or, from version 0, the version the backend chose, which a Load tells.
 func commit(ctx context.Context, b *wsredis.Backend, key string, base uint64, state, patch []byte) (uint64, error) {
-	if err := b.Commit(ctx, key, base, state, patch); err != nil {
+	if err := b.Commit(ctx, key, wssync.Proposal{Base: base, State: state, Patch: patch}); err != nil {
 		return 0, err
 	}
 	if base > 0 {
@@ -301,8 +301,11 @@ func TestLayout(t *testing.T) {
 		}
 	}
 	h, err := admin.HGetAll(ctx, "wssync:{ROOM}:state").Result()
-	if err != nil || h["v"] != fmt.Sprint(first+4) || h["s"] != `{"n":5}` || h["c"] == "" || len(h) != 3 {
-		t.Errorf("wssync:{ROOM}:state = %v, %v; want version %d", h, err, first+4)
+	if err != nil || h["v"] != fmt.Sprint(first+4) || h["s"] != `{"n":5}` || h["f"] != fmt.Sprint(first) || h["o"] != "0" || h["t"] != "0" || len(h) != 5 {
+		t.Errorf("wssync:{ROOM}:state = %v, %v; want version %d, first version %d", h, err, first+4, first)
+	}
+	if n, err := admin.ZCard(ctx, "wssync:{ROOM}:ids").Result(); err != nil || n != 5 {
+		t.Errorf("wssync:{ROOM}:ids holds %d, %v; want the five commits' IDs", n, err)
 	}
 	log, err := admin.LRange(ctx, "wssync:{ROOM}:log", 0, -1).Result()
 	var want []string
@@ -349,8 +352,8 @@ func TestLayout(t *testing.T) {
 	}
 
 	keys, err := admin.Keys(ctx, "*").Result()
-	if err != nil || len(keys) != 5 {
-		t.Errorf("keys %q, %v; want the five above", keys, err)
+	if err != nil || len(keys) != 6 {
+		t.Errorf("keys %q, %v; want the six above", keys, err)
 	}
 }
 
@@ -361,7 +364,7 @@ func TestPrefix(t *testing.T) {
 	ctx := testContext(t)
 	app1 := newBackend(t, srv.Addr(), wsredis.Options{Prefix: "app1:"})
 	app2 := newBackend(t, srv.Addr(), wsredis.Options{Prefix: "app2:"})
-	if err := app1.Commit(ctx, "K", 0, []byte(`{}`), []byte(`[]`)); err != nil {
+	if err := app1.Commit(ctx, "K", wssync.Proposal{Base: 0, State: []byte(`{}`), Patch: []byte(`[]`)}); err != nil {
 		t.Fatal(err)
 	}
 	if snap, err := app2.Load(ctx, "K", 0); err != nil || snap.Version != 0 {
@@ -455,7 +458,7 @@ func TestRestart(t *testing.T) {
 	before.waitVersion(t, 0, first)
 
 	srv.Stop()
-	err = other.Commit(ctx, "K", first, []byte(`{"n":2}`), []byte(`[]`))
+	err = other.Commit(ctx, "K", wssync.Proposal{Base: first, State: []byte(`{"n":2}`), Patch: []byte(`[]`)})
 	if err == nil || errors.Is(err, wssync.ErrVersionConflict) {
 		t.Fatalf("Commit while Redis is down: %v; want an error other than a conflict", err)
 	}
@@ -522,7 +525,7 @@ func TestHungServer(t *testing.T) {
 	srv.Resume()
 	lost := cs.waitLost(t, 1)
 	retry(t, "Commit after Resume", func() error {
-		return other.Commit(ctx, "K", first, []byte(`{}`), []byte(`[]`))
+		return other.Commit(ctx, "K", wssync.Proposal{Base: first, State: []byte(`{}`), Patch: []byte(`[]`)})
 	})
 	cs.waitVersion(t, lost+1, first+1)
 }

@@ -1,5 +1,6 @@
 // Package redistest runs a real redis-server for tests: one process per call to Start, on a
-// free loopback port, with no persistence, killed when the test ends.
+// free loopback port, with no persistence (StartPersistent: an append-only file synced at
+// every write), killed when the test ends.
 //
 // It needs Debian's redis-server (or any redis-server 7) on PATH; without it the test fails
 // rather than skips, so a machine that cannot run the Redis tests is noticed.
@@ -34,6 +35,7 @@ type Server struct {
 	dir     string
 	port    int
 	cluster bool
+	aof     bool // StartPersistent
 
 	mu   sync.Mutex
 	proc *process // nil while stopped
@@ -50,6 +52,14 @@ type process struct {
 func Start(t testing.TB) *Server {
 	t.Helper()
 	return start(t, false)
+}
+
+// StartPersistent is Start for a server that keeps its data in an append-only file synced
+// at every write (appendfsync always), so that Stop (SIGKILL) then Restart brings it back
+// with every write it acknowledged.
+func StartPersistent(t testing.TB) *Server {
+	t.Helper()
+	return startWith(t, false, true)
 }
 
 // StartCluster is Start for a Redis Cluster of one node that serves all 16384 slots, so
@@ -80,11 +90,16 @@ func StartCluster(t testing.TB) *Server {
 
 func start(t testing.TB, cluster bool) *Server {
 	t.Helper()
+	return startWith(t, cluster, false)
+}
+
+func startWith(t testing.TB, cluster, aof bool) *Server {
+	t.Helper()
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
 		t.Fatalf("redistest: redis-server not found on PATH (%v): install Debian's redis-server; .ci/run does", err)
 	}
-	s := &Server{t: t, bin: bin, dir: t.TempDir(), cluster: cluster}
+	s := &Server{t: t, bin: bin, dir: t.TempDir(), cluster: cluster, aof: aof}
 	t.Cleanup(s.Stop)
 	// Another process may take the port between picking and binding it: try a few.
 	var last error
@@ -119,7 +134,6 @@ func (s *Server) run() error {
 		"--bind", "127.0.0.1",
 		"--protected-mode", "yes",
 		"--save", "",
-		"--appendonly", "no",
 		"--dir", s.dir,
 		"--daemonize", "no",
 		"--supervised", "no",
@@ -127,6 +141,11 @@ func (s *Server) run() error {
 		"--loglevel", "warning",
 		"--always-show-logo", "no",
 		"--set-proc-title", "no",
+	}
+	if s.aof {
+		args = append(args, "--appendonly", "yes", "--appendfsync", "always")
+	} else {
+		args = append(args, "--appendonly", "no")
 	}
 	if s.cluster {
 		args = append(args,
@@ -201,7 +220,8 @@ func (p *process) kill() {
 func (s *Server) Addr() string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(s.port)) }
 
 // Stop kills the server (SIGKILL: Redis going down without warning) and waits for the
-// process to exit. Its data is lost. Stop on a stopped server does nothing.
+// process to exit. Its data is lost, except for a server of StartPersistent. Stop on a
+// stopped server does nothing.
 func (s *Server) Stop() {
 	s.mu.Lock()
 	p := s.proc
@@ -212,8 +232,8 @@ func (s *Server) Stop() {
 	}
 }
 
-// Restart starts a stopped server again on the same port, empty, and waits until it
-// answers PING. It fails the test if the server is running or does not come up.
+// Restart starts a stopped server again on the same port, empty (a server of
+// StartPersistent: with the data of its append-only file), and waits until it answers PING. It fails the test if the server is running or does not come up.
 func (s *Server) Restart() {
 	s.t.Helper()
 	s.mu.Lock()

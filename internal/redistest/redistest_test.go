@@ -39,6 +39,25 @@ func TestStopRestart(t *testing.T) {
 	}
 }
 
+// TestPersistentKillRestart: a server of StartPersistent killed with SIGKILL comes back
+// with every write it acknowledged.
+func TestPersistentKillRestart(t *testing.T) {
+	t.Parallel()
+	srv := redistest.StartPersistent(t)
+	c := srv.Client(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	if err := c.Set(ctx, "k", "v", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	srv.Stop()
+	srv.Restart()
+	waitPing(t, ctx, c, "Restart")
+	if v, err := c.Get(ctx, "k").Result(); err != nil || v != "v" {
+		t.Errorf("GET k after SIGKILL and Restart: %q, %v; want v", v, err)
+	}
+}
+
 func TestPauseResume(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Start(t)

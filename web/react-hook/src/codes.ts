@@ -27,6 +27,7 @@ export const ERROR_CODES = [
   "binary_missing",
   "rate_limited",
   "internal",
+  "write_lost",
 ] as const;
 
 /** A machine-readable error code sent by the server. */
