@@ -1,6 +1,16 @@
 package wssync
 
-import "sync"
+import (
+	"slices"
+	"sync"
+)
+
+// maxRecent is how many sent patches a connection remembers for the echo of a write (see
+// pushEcho), and maxRecentBytes the largest it keeps (a larger one overlaps any write).
+const (
+	maxRecent      = 16
+	maxRecentBytes = 64 << 10
+)
 
 // outKind says what a queued item is.
 type outKind uint8
@@ -16,6 +26,7 @@ type outItem struct {
 	obj  *object
 	f    *frame
 	bin  []byte // a binary frame sent right after f (f is its _BIN_META)
+	echo bool   // an outPatch that is the echo of this client's own write
 }
 
 // outQueue is a connection's bounded outbound queue. Publishers push without blocking; the
@@ -36,6 +47,8 @@ type outQueue struct {
 	nFrames int // items counted against maxItems (not resync markers)
 	bytes   int
 	based   map[*object]bool // a _SET was sent; patches apply
+	recent  []outItem        // the last patches popped (maxRecent), for pushEcho; f nil if too big to keep
+	setSent map[*object]bool // a _SET of the object was popped on this connection
 	closed  bool
 	wake    chan struct{} // capacity 1: "there is something to pop"
 }
@@ -46,6 +59,7 @@ func newOutQueue(maxItems, maxBytes int, m *metrics) *outQueue {
 		maxBytes: maxBytes,
 		metrics:  m,
 		based:    make(map[*object]bool),
+		setSent:  make(map[*object]bool),
 		wake:     make(chan struct{}, 1),
 	}
 }
@@ -71,6 +85,50 @@ func (q *outQueue) pushPatch(o *object, f *frame) {
 		return
 	}
 	q.append(outItem{kind: outPatch, obj: o, f: f}, len(f.data))
+}
+
+// pushEcho queues the echo p of a write of o whose ops touched the footprints wrote, for
+// the writer's connection. A patch of o still queued here (not yet sent), or sent so
+// recently that it may have crossed the write on the wire, was computed against a state
+// without the write, and the writer applies it on top of its write. That is right where
+// the two touch unrelated paths; a field where they overlap is sent whole in the echo,
+// which then leaves the writer in the published state whatever that patch did there. The
+// last maxRecent patches sent count as recent: a client that ignores versions cannot tell
+// the server which it had seen. With no base on the client, the coming _SET covers the
+// write.
+func (q *outQueue) pushEcho(o *object, p *echoPlan, wrote [][]string) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.closed || !q.based[o] {
+		return
+	}
+	var whole map[int]bool
+	for _, it := range slices.Concat(q.recent, q.items[q.head:]) {
+		if it.kind != outPatch || it.obj != o {
+			continue
+		}
+		queued := [][]string{{}} // a patch too big to keep: any path
+		if it.f != nil {
+			queued = framePaths(it.f)
+		}
+		for _, x := range wrote {
+			for _, y := range queued {
+				if overlap(x, y) {
+					if whole == nil {
+						whole = make(map[int]bool)
+					}
+					whole[o.fieldOf(x)] = true
+				}
+			}
+		}
+	}
+	f := p.frame(whole)
+	if q.full(len(f.data)) {
+		q.resyncLocked(o)
+		q.metrics.slowDrops.Add(1)
+		return
+	}
+	q.append(outItem{kind: outPatch, obj: o, f: f, echo: true}, len(f.data))
 }
 
 // push queues an ordinary frame, and a binary frame after it when bin is not nil. It
@@ -107,6 +165,8 @@ func (q *outQueue) forget(o *object) {
 	defer q.mu.Unlock()
 	q.dropLocked(o)
 	delete(q.based, o)
+	delete(q.setSent, o)
+	q.recent = slices.DeleteFunc(q.recent, func(it outItem) bool { return it.obj == o })
 }
 
 func (q *outQueue) full(n int) bool {
@@ -171,6 +231,22 @@ func (q *outQueue) pop() (outItem, bool) {
 		return outItem{}, false
 	}
 	it := q.items[q.head]
+	// Remember the patches that may cross a write of the client: not the echoes of its
+	// own writes, which leave it where the server is; and a _SET, other than the first on
+	// this connection, as a patch of any path (a write that crossed it was wiped by it).
+	if (it.kind == outPatch && !it.echo) || (it.kind == outResync && q.setSent[it.obj]) {
+		r := outItem{kind: outPatch, obj: it.obj}
+		if it.kind == outPatch && len(it.f.data) <= maxRecentBytes {
+			r.f = it.f
+		}
+		if len(q.recent) == maxRecent {
+			q.recent = append(q.recent[:0], q.recent[1:]...)
+		}
+		q.recent = append(q.recent, r)
+	}
+	if it.kind == outResync {
+		q.setSent[it.obj] = true
+	}
 	q.items[q.head] = outItem{}
 	q.head++
 	if it.kind != outResync {
@@ -218,5 +294,7 @@ func (q *outQueue) close() {
 	q.closed = true
 	clear(q.items)
 	q.items, q.head, q.nFrames, q.bytes = nil, 0, 0, 0
+	q.recent = nil
 	clear(q.based)
+	clear(q.setSent)
 }

@@ -33,16 +33,16 @@ func handleGet(o *object) eventHandler {
 }
 
 // handleClientPatch applies a client `_PATCH:KEY`.
-func handleClientPatch(o *object) eventHandler { return handleClientWrite(o, o.clientPatch) }
+func handleClientPatch(o *object) eventHandler { return handleClientWrite(o, o.clientPatchFrom) }
 
 // handleClientSet applies a client `_SET:KEY` (a whole-state write).
-func handleClientSet(o *object) eventHandler { return handleClientWrite(o, o.clientSet) }
+func handleClientSet(o *object) eventHandler { return handleClientWrite(o, o.clientSetFrom) }
 
 // handleClientWrite runs a client write. On refusal the client is also sent the
 // authoritative `_SET:KEY`, after the error, so it converges.
-func handleClientWrite(o *object, write func(json.RawMessage) error) eventHandler {
+func handleClientWrite(o *object, write func(json.RawMessage, *writeEcho) error) eventHandler {
 	return func(c *conn, in *inbound) error {
-		if err := write(in.data); err != nil {
+		if err := write(in.data, newWriteEcho(c)); err != nil {
 			c.refuse(in, err)
 			c.q.resync(o)
 		}
@@ -135,17 +135,27 @@ func (o *object) parseOps(data json.RawMessage) ([]wireOp, map[int]bool, *Error)
 }
 
 // clientPatch applies a client patch atomically: all of it, or nothing.
-func (o *object) clientPatch(data json.RawMessage) error {
+func (o *object) clientPatch(data json.RawMessage) error { return o.clientPatchFrom(data, nil) }
+
+// clientPatchFrom is clientPatch for a write whose writer gets the echo w (nil: none).
+func (o *object) clientPatchFrom(data json.RawMessage, w *writeEcho) error {
 	ops, touched, perr := o.parseOps(data)
 	if perr != nil {
 		return perr
 	}
-	return o.applyWrite(func() (map[int]reflect.Value, error) { return o.patchChanges(data, ops, touched) })
+	for _, op := range ops {
+		w.touch(*op.Path)
+		if op.From != nil {
+			w.touch(*op.From)
+		}
+	}
+	return o.applyWrite(w, func() (map[int]reflect.Value, error) { return o.patchChanges(data, ops, touched, w) })
 }
 
 // applyWrite computes a write's changes with the object locked, vetoes or assigns them,
-// and publishes the result, all under pub so no Sync interleaves.
-func (o *object) applyWrite(changesOf func() (map[int]reflect.Value, error)) error {
+// and publishes the result, all under pub so no Sync interleaves. The writer, when w is not
+// nil, gets the residual of the publish rather than the patch (see writeEcho).
+func (o *object) applyWrite(w *writeEcho, changesOf func() (map[int]reflect.Value, error)) error {
 	o.pub.Lock()
 	defer o.pub.Unlock()
 	if o.gone.Load() {
@@ -160,12 +170,14 @@ func (o *object) applyWrite(changesOf func() (map[int]reflect.Value, error)) err
 	if err != nil {
 		return err
 	}
+	o.echo = w
+	defer func() { o.echo = nil }()
 	return o.syncLocked()
 }
 
 // patchChanges applies the ops to the touched fields' current encodings and decodes what
 // they changed. The caller holds pub and the state lock.
-func (o *object) patchChanges(data json.RawMessage, ops []wireOp, touched map[int]bool) (map[int]reflect.Value, error) {
+func (o *object) patchChanges(data json.RawMessage, ops []wireOp, touched map[int]bool, w *writeEcho) (map[int]reflect.Value, error) {
 	before := make(map[int][]byte, len(touched))
 	doc := []byte{'{'}
 	for i := range touched {
@@ -203,6 +215,7 @@ func (o *object) patchChanges(data json.RawMessage, ops []wireOp, touched map[in
 		if !ok {
 			return nil, errorf(CodeBadPatch, f.pointer, "field %q cannot be removed", f.wire)
 		}
+		w.set(i, raw)
 		v, changed, err := o.decodeField(f, raw, before[i])
 		if err != nil {
 			return nil, err
@@ -216,7 +229,10 @@ func (o *object) patchChanges(data json.RawMessage, ops []wireOp, touched map[in
 
 // clientSet applies a whole-state write. Read-only fields may be present but must equal
 // the current state; fields left out keep their value.
-func (o *object) clientSet(data json.RawMessage) error {
+func (o *object) clientSet(data json.RawMessage) error { return o.clientSetFrom(data, nil) }
+
+// clientSetFrom is clientSet for a write whose writer gets the echo w (nil: none).
+func (o *object) clientSetFrom(data json.RawMessage, w *writeEcho) error {
 	if len(data) == 0 || data[0] != '{' {
 		return errorf(CodeBadData, "", "_SET data must be the state as a JSON object")
 	}
@@ -224,10 +240,10 @@ func (o *object) clientSet(data json.RawMessage) error {
 	if err := json.Unmarshal(data, &members); err != nil {
 		return errorf(CodeBadData, "", "_SET data must be the state as a JSON object: %v", err)
 	}
-	return o.applyWrite(func() (map[int]reflect.Value, error) { return o.setChanges(members) })
+	return o.applyWrite(w, func() (map[int]reflect.Value, error) { return o.setChanges(members, w) })
 }
 
-func (o *object) setChanges(members map[string]json.RawMessage) (map[int]reflect.Value, error) {
+func (o *object) setChanges(members map[string]json.RawMessage, w *writeEcho) (map[int]reflect.Value, error) {
 	changes := make(map[int]reflect.Value)
 	for name, raw := range members {
 		i := o.fieldIndex(name)
@@ -246,6 +262,8 @@ func (o *object) setChanges(members map[string]json.RawMessage) (map[int]reflect
 			}
 			continue
 		}
+		w.set(i, raw)
+		w.touch(f.pointer)
 		v, changed, err := o.decodeField(f, raw, cur)
 		if err != nil {
 			return nil, err
