@@ -151,8 +151,8 @@ func TestWriterEchoAfterCrossingPatch(t *testing.T) {
 	}
 }
 
-// publishedAfter waits until the object has published n more versions than the first
-// time it is called with... (a simple poll over Published).
+// publishedAfter waits until the object has published a whole round of n versions past
+// the last complete one (the rounds of TestWriterEchoAfterCrossingPatch publish n each).
 func publishedAfter(t *testing.T, s *wssync.Synced[Shelf], n uint64) ([]byte, uint64) {
 	t.Helper()
 	_, start := s.Published()
@@ -164,4 +164,58 @@ func publishedAfter(t *testing.T, s *wssync.Synced[Shelf], n uint64) ([]byte, ui
 		return v >= start+n
 	})
 	return state, v
+}
+
+// A write whose value the server normalises back to the current one publishes nothing; the
+// writer, which shows its own spelling, gets a _SET. A write right after a refused one may
+// cross the refusal's _SET, which wipes it on the client: its echo carries the field whole.
+func TestWriterEchoUnpublishedAndAfterRefusal(t *testing.T) {
+	t.Parallel()
+	s, _, w, o := startShelf(t)
+	if err := w.Patch("SHELF", wssynctest.Replace("/norm", []string{"P"})); err != nil {
+		t.Fatal(err)
+	}
+	set := waitType(t, w, "_SET:SHELF")
+	if !strings.Contains(string(set.Data), `"norm":["p"]`) {
+		t.Fatalf("the _SET holds %s", set.Data)
+	}
+	want, _ := s.Published()
+	if got, _, _ := w.State("SHELF"); !jsonEqual(got, want) {
+		t.Fatalf("the writer holds %s, the server %s", got, want)
+	}
+
+	for i := range 3 {
+		if err := w.Patch("SHELF", wssynctest.Replace("/title", 5)); err != nil { // refused: not a string
+			t.Fatal(err)
+		}
+		if err := w.Patch("SHELF", wssynctest.Op{Op: "add", Path: "/tags/-", Value: fmt.Sprint("r", i)}); err != nil {
+			t.Fatal(err)
+		}
+		var v uint64
+		waitUntil(t, func() bool {
+			var st []byte
+			st, v = s.Published()
+			return strings.Contains(string(st), fmt.Sprintf(`"r%d"`, i))
+		})
+		want, _ := s.Published()
+		for who, c := range map[string]*wssynctest.Client{"writer": w, "observer": o} {
+			got, err := c.WaitVersion(ctxT(t), "SHELF", v)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !jsonEqual(got, want) {
+				t.Fatalf("round %d: the %s holds %s, the server %s", i, who, got, want)
+			}
+		}
+	}
+	// the second and later echoes crossed a _SET that was not the connection's first
+	var whole int
+	for _, f := range w.Frames() {
+		if f.Type == "_PATCH:SHELF" && strings.Contains(string(f.Data), `"path":"/tags","value"`) {
+			whole++
+		}
+	}
+	if whole == 0 {
+		t.Error("no echo carried /tags whole after a refusal's _SET")
+	}
 }
