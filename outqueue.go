@@ -7,9 +7,14 @@ import (
 
 // maxRecent is how many sent patches a connection remembers for the echo of a write (see
 // pushEcho), and maxRecentBytes the largest it keeps (a larger one overlaps any write).
+//
+// maxEchoScanBytes bounds the bytes of patches one echo reads for their paths, so a client
+// that stops reading and writes on does not make each write parse its whole queue; past
+// it, a patch counts as touching any path (the echo then sends the written fields whole).
 const (
-	maxRecent      = 16
-	maxRecentBytes = 64 << 10
+	maxRecent        = 16
+	maxRecentBytes   = 64 << 10
+	maxEchoScanBytes = 256 << 10
 )
 
 // outKind says what a queued item is.
@@ -103,12 +108,14 @@ func (q *outQueue) pushEcho(o *object, p *echoPlan, wrote [][]string) {
 		return
 	}
 	var whole map[int]bool
+	budget := maxEchoScanBytes
 	for _, it := range slices.Concat(q.recent, q.items[q.head:]) {
 		if it.kind != outPatch || it.obj != o {
 			continue
 		}
-		queued := [][]string{{}} // a patch too big to keep: any path
-		if it.f != nil {
+		queued := [][]string{{}} // not read (too big, or over the budget): any path
+		if it.f != nil && len(it.f.data) <= budget {
+			budget -= len(it.f.data)
 			queued = framePaths(it.f)
 		}
 		for _, x := range wrote {
