@@ -138,7 +138,12 @@ func TestWriterEchoAfterCrossingPatch(t *testing.T) {
 		if err := w.Patch("SHELF", wssynctest.Op{Op: "add", Path: "/tags/1", Value: fmt.Sprint("c", i)}); err != nil {
 			t.Fatal(err)
 		}
-		want, v := publishedAfter(t, s, 2)
+		var want []byte
+		var v uint64
+		waitUntil(t, func() bool { // each round publishes two versions
+			want, v = s.Published()
+			return v >= uint64(2*(i+1))
+		})
 		for who, c := range map[string]*wssynctest.Client{"writer": w, "observer": o} {
 			got, err := c.WaitVersion(ctxT(t), "SHELF", v)
 			if err != nil {
@@ -149,21 +154,6 @@ func TestWriterEchoAfterCrossingPatch(t *testing.T) {
 			}
 		}
 	}
-}
-
-// publishedAfter waits until the object has published a whole round of n versions past
-// the last complete one (the rounds of TestWriterEchoAfterCrossingPatch publish n each).
-func publishedAfter(t *testing.T, s *wssync.Synced[Shelf], n uint64) ([]byte, uint64) {
-	t.Helper()
-	_, start := s.Published()
-	start -= start % n // the rounds publish n versions each
-	var state []byte
-	var v uint64
-	waitUntil(t, func() bool {
-		state, v = s.Published()
-		return v >= start+n
-	})
-	return state, v
 }
 
 // A write whose value the server normalises back to the current one publishes nothing; the

@@ -6,14 +6,16 @@ import (
 )
 
 // maxRecent is how many sent patches a connection remembers for the echo of a write (see
-// pushEcho), and maxRecentBytes the largest it keeps (a larger one overlaps any write).
+// pushEcho): enough for a client that lags a busy object by a few hundred patches. The
+// frames are shared with every connection that sent them; maxRecentBytes is the largest
+// one kept (a larger one is remembered as touching any path).
 //
 // maxEchoScanBytes bounds the bytes of patches one echo reads for their paths, so a client
 // that stops reading and writes on does not make each write parse its whole queue; past
 // it, a patch counts as touching any path (the echo then sends the written fields whole).
 const (
-	maxRecent        = 16
-	maxRecentBytes   = 64 << 10
+	maxRecent        = 256
+	maxRecentBytes   = 4 << 10
 	maxEchoScanBytes = 256 << 10
 )
 
@@ -247,7 +249,9 @@ func (q *outQueue) pop() (outItem, bool) {
 			r.f = it.f
 		}
 		if len(q.recent) == maxRecent {
-			q.recent = append(q.recent[:0], q.recent[1:]...)
+			n := copy(q.recent, q.recent[maxRecent/4:]) // drop the oldest quarter at once
+			clear(q.recent[n:])
+			q.recent = q.recent[:n]
 		}
 		q.recent = append(q.recent, r)
 	}
@@ -282,9 +286,17 @@ func (q *outQueue) nonEmpty() bool {
 func (q *outQueue) markBased(o *object) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	if !q.closed {
-		q.based[o] = true
+	if q.closed {
+		return
 	}
+	// A resync queued since this _SET was popped (a refusal, a _GET) sends a fresher one:
+	// until then patches are still dropped, or they would follow that _SET out of order.
+	for _, it := range q.items[q.head:] {
+		if it.kind == outResync && it.obj == o {
+			return
+		}
+	}
+	q.based[o] = true
 }
 
 // stats reports the queue's current size, for tests and metrics.
