@@ -3,12 +3,16 @@ package wssync
 import (
 	"slices"
 	"sync"
+	"time"
 )
 
 // maxRecent is how many sent patches a connection remembers for the echo of a write (see
 // pushEcho): enough for a client that lags a busy object by a few hundred patches. The
 // frames are shared with every connection that sent them; maxRecentBytes is the largest
 // one kept (a larger one is remembered as touching any path).
+//
+// echoWindow is how long a sent patch may still be on its way to the client (see
+// pushEcho): longer than a client that keeps up with its queue lags.
 //
 // maxEchoScanBytes bounds the bytes of patches one echo reads for their paths, so a client
 // that stops reading and writes on does not make each write parse its whole queue; past
@@ -17,6 +21,7 @@ const (
 	maxRecent        = 256
 	maxRecentBytes   = 4 << 10
 	maxEchoScanBytes = 256 << 10
+	echoWindow       = 10 * time.Second
 )
 
 // outKind says what a queued item is.
@@ -34,6 +39,13 @@ type outItem struct {
 	f    *frame
 	bin  []byte // a binary frame sent right after f (f is its _BIN_META)
 	echo bool   // an outPatch that is the echo of this client's own write
+}
+
+// sentPatch is a patch a connection sent, remembered for the echo of a later write.
+type sentPatch struct {
+	obj *object
+	f   *frame // nil: too big to keep, or a _SET (touches any path)
+	at  time.Time
 }
 
 // outQueue is a connection's bounded outbound queue. Publishers push without blocking; the
@@ -54,7 +66,8 @@ type outQueue struct {
 	nFrames int // items counted against maxItems (not resync markers)
 	bytes   int
 	based   map[*object]bool // a _SET was sent; patches apply
-	recent  []outItem        // the last patches popped (maxRecent), for pushEcho; f nil if too big to keep
+	recent  []sentPatch      // the last patches popped (maxRecent), for pushEcho
+	dropped time.Time        // when the newest patch dropped from recent was popped
 	setSent map[*object]bool // a _SET of the object was popped on this connection
 	closed  bool
 	wake    chan struct{} // capacity 1: "there is something to pop"
@@ -99,10 +112,11 @@ func (q *outQueue) pushPatch(o *object, f *frame) {
 // recently that it may have crossed the write on the wire, was computed against a state
 // without the write, and the writer applies it on top of its write. That is right where
 // the two touch unrelated paths; a field where they overlap is sent whole in the echo,
-// which then leaves the writer in the published state whatever that patch did there. The
-// last maxRecent patches sent count as recent: a client that ignores versions cannot tell
-// the server which it had seen. With no base on the client, the coming _SET covers the
-// write.
+// which then leaves the writer in the published state whatever that patch did there. A
+// patch sent within echoWindow counts as recent (a client that ignores versions cannot
+// tell the server which it had seen); when more were sent in that time than recent holds,
+// every written field is sent whole. With no base on the client, the coming _SET covers
+// the write.
 func (q *outQueue) pushEcho(o *object, p *echoPlan, wrote [][]string) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
@@ -111,10 +125,22 @@ func (q *outQueue) pushEcho(o *object, p *echoPlan, wrote [][]string) {
 	}
 	var whole map[int]bool
 	budget := maxEchoScanBytes
-	for _, it := range slices.Concat(q.recent, q.items[q.head:]) {
-		if it.kind != outPatch || it.obj != o {
-			continue
+	since := time.Now().Add(-echoWindow)
+	cands := make([]sentPatch, 0, len(q.recent)+len(q.items)-q.head)
+	if q.dropped.After(since) {
+		cands = append(cands, sentPatch{obj: o}) // some were forgotten: any path
+	}
+	for _, r := range q.recent {
+		if r.obj == o && r.at.After(since) {
+			cands = append(cands, r)
 		}
+	}
+	for _, it := range q.items[q.head:] {
+		if it.kind == outPatch && it.obj == o {
+			cands = append(cands, sentPatch{obj: o, f: it.f})
+		}
+	}
+	for _, it := range cands {
 		queued := [][]string{{}} // not read (too big, or over the budget): any path
 		if it.f != nil && len(it.f.data) <= budget {
 			budget -= len(it.f.data)
@@ -175,7 +201,7 @@ func (q *outQueue) forget(o *object) {
 	q.dropLocked(o)
 	delete(q.based, o)
 	delete(q.setSent, o)
-	q.recent = slices.DeleteFunc(q.recent, func(it outItem) bool { return it.obj == o })
+	q.recent = slices.DeleteFunc(q.recent, func(r sentPatch) bool { return r.obj == o })
 }
 
 func (q *outQueue) full(n int) bool {
@@ -244,11 +270,12 @@ func (q *outQueue) pop() (outItem, bool) {
 	// own writes, which leave it where the server is; and a _SET, other than the first on
 	// this connection, as a patch of any path (a write that crossed it was wiped by it).
 	if (it.kind == outPatch && !it.echo) || (it.kind == outResync && q.setSent[it.obj]) {
-		r := outItem{kind: outPatch, obj: it.obj}
+		r := sentPatch{obj: it.obj, at: time.Now()}
 		if it.kind == outPatch && len(it.f.data) <= maxRecentBytes {
 			r.f = it.f
 		}
 		if len(q.recent) == maxRecent {
+			q.dropped = q.recent[maxRecent/4-1].at
 			n := copy(q.recent, q.recent[maxRecent/4:]) // drop the oldest quarter at once
 			clear(q.recent[n:])
 			q.recent = q.recent[:n]
