@@ -87,7 +87,7 @@ type distLink struct {
 	base      uint64   // while offline: the backend version the local state derives from
 	baseState [][]byte // while offline: the published state at base
 	edits     []*edit  // while offline: the edits published locally since base, in order
-	recent    []*edit  // this node's latest commits to the backend, oldest first (maxRecent)
+	recent    []*edit  // this node's latest commits to the backend, oldest first (maxRecentCommits)
 	forgot    uint64   // the highest version of a commit dropped from recent
 	replays   []*edit  // this node's commits lost with the backend's data, to make again
 	replaying bool     // runReplaysLocked is running

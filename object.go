@@ -51,6 +51,7 @@ type object struct {
 	patchHd  []byte      // `{"type":"_PATCH:KEY","data":[`
 	dist     *distLink   // the object's backend, nil for an object of this process only
 	owner    *Session    // the session of Register, whose store keeps the object; nil if shared
+	echo     *writeEcho  // the client write being published, if any
 }
 
 // boundField is a field (or computed value) with its wire name fixed by a registration.
@@ -177,8 +178,12 @@ func (o *object) syncRetry(ch *edit) error {
 	}
 	for attempt := 1; ; attempt++ {
 		cur, changed, err := o.snapshotChanged()
-		if err != nil || !changed {
+		if err != nil {
 			return err
+		}
+		if !changed {
+			o.echoUnpublished()
+			return nil
 		}
 		if len(o.subs) == 0 && o.dist == nil {
 			// Nobody to tell: the next subscriber starts from a _SET anyway.
@@ -194,6 +199,7 @@ func (o *object) syncRetry(ch *edit) error {
 			// canonical output, but a custom MarshalJSON may vary its spacing). Adopt them.
 			o.last = cur
 			o.setCache = nil
+			o.echoUnpublished()
 			return nil
 		}
 		buf = append(buf, ']')
@@ -222,9 +228,47 @@ func (o *object) syncRetry(ch *edit) error {
 				continue
 			}
 		}
+		var echo *echoPlan
+		if o.echo != nil && o.echo.live() && attempt == 1 {
+			if echo, err = o.residualPlan(o.echo, cur, o.version+1); err != nil {
+				return err
+			}
+		}
 		o.commit(cur)
-		o.deliverLocked(&frame{data: appendVersionTail(buf, o.version), shared: len(o.subs) > 1})
+		f := &frame{data: appendVersionTail(buf, o.version), shared: len(o.subs) > 1}
+		if o.echo == nil || !o.echo.live() {
+			o.deliverLocked(f)
+			return nil
+		}
+		o.deliverWrite(f, echo)
 		return nil
+	}
+}
+
+// deliverWrite publishes a client write's patch f: every subscriber but the writer gets
+// f; the writer's connection gets the residual echo (see writeEcho), or, when echo is nil
+// because the write was rebased onto another node's changes (whose patches reached the
+// writer computed against a state it no longer holds), a fresh _SET. The caller holds pub.
+func (o *object) deliverWrite(f *frame, echo *echoPlan) {
+	w := o.echo
+	for s := range o.subs {
+		if s != subscriber(w.sess) {
+			s.deliver(o, f)
+		}
+	}
+	if echo == nil {
+		w.c.q.resync(o)
+		return
+	}
+	w.c.q.pushEcho(o, echo, w.paths)
+}
+
+// echoUnpublished answers a client write that published nothing: a writer whose view
+// differs from the published state anyway (its ops were normalised away) gets a _SET.
+// The caller holds pub.
+func (o *object) echoUnpublished() {
+	if w := o.echo; w != nil && w.live() && o.viewDiffers(w) {
+		w.c.q.resync(o)
 	}
 }
 

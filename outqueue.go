@@ -3,6 +3,25 @@ package wssync
 import (
 	"slices"
 	"sync"
+	"time"
+)
+
+// maxRecent is how many sent patches a connection remembers for the echo of a write (see
+// pushEcho): enough for a client that lags a busy object by a few hundred patches. The
+// frames are shared with every connection that sent them; maxRecentBytes is the largest
+// one kept (a larger one is remembered as touching any path).
+//
+// echoWindow is how long a sent patch may still be on its way to the client (see
+// pushEcho): longer than a client that keeps up with its queue lags.
+//
+// maxEchoScanBytes bounds the bytes of patches one echo reads for their paths, so a client
+// that stops reading and writes on does not make each write parse its whole queue; past
+// it, a patch counts as touching any path (the echo then sends the written fields whole).
+const (
+	maxRecent        = 256
+	maxRecentBytes   = 4 << 10
+	maxEchoScanBytes = 256 << 10
+	echoWindow       = 10 * time.Second
 )
 
 // outKind says what a queued item is.
@@ -19,6 +38,14 @@ type outItem struct {
 	obj  *object
 	f    *frame
 	bin  []byte // a binary frame sent right after f (f is its _BIN_META)
+	echo bool   // an outPatch that is the echo of this client's own write
+}
+
+// sentPatch is a patch a connection sent, remembered for the echo of a later write.
+type sentPatch struct {
+	obj *object
+	f   *frame // nil: too big to keep, or a _SET (touches any path)
+	at  time.Time
 }
 
 // outQueue is a connection's bounded outbound queue. Publishers push without blocking; the
@@ -39,6 +66,9 @@ type outQueue struct {
 	nFrames int // items counted against maxItems (not resync markers)
 	bytes   int
 	based   map[*object]bool // a _SET was sent; patches apply
+	recent  []sentPatch      // the last patches popped (maxRecent), for pushEcho
+	dropped time.Time        // when the newest patch dropped from recent was popped
+	setSent map[*object]bool // a _SET of the object was popped on this connection
 	closed  bool
 	wake    chan struct{} // capacity 1: "there is something to pop"
 }
@@ -49,6 +79,7 @@ func newOutQueue(maxItems, maxBytes int, m *metrics) *outQueue {
 		maxBytes: maxBytes,
 		metrics:  m,
 		based:    make(map[*object]bool),
+		setSent:  make(map[*object]bool),
 		wake:     make(chan struct{}, 1),
 	}
 }
@@ -74,6 +105,65 @@ func (q *outQueue) pushPatch(o *object, f *frame) {
 		return
 	}
 	q.append(outItem{kind: outPatch, obj: o, f: f}, len(f.data))
+}
+
+// pushEcho queues the echo p of a write of o whose ops touched the footprints wrote, for
+// the writer's connection. A patch of o still queued here (not yet sent), or sent so
+// recently that it may have crossed the write on the wire, was computed against a state
+// without the write, and the writer applies it on top of its write. That is right where
+// the two touch unrelated paths; a field where they overlap is sent whole in the echo,
+// which then leaves the writer in the published state whatever that patch did there. A
+// patch sent within echoWindow counts as recent (a client that ignores versions cannot
+// tell the server which it had seen); when more were sent in that time than recent holds,
+// every written field is sent whole. With no base on the client, the coming _SET covers
+// the write.
+func (q *outQueue) pushEcho(o *object, p *echoPlan, wrote [][]string) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.closed || !q.based[o] {
+		return
+	}
+	var whole map[int]bool
+	budget := maxEchoScanBytes
+	since := time.Now().Add(-echoWindow)
+	cands := make([]sentPatch, 0, len(q.recent)+len(q.items)-q.head)
+	if q.dropped.After(since) {
+		cands = append(cands, sentPatch{obj: o}) // some were forgotten: any path
+	}
+	for _, r := range q.recent {
+		if r.obj == o && r.at.After(since) {
+			cands = append(cands, r)
+		}
+	}
+	for _, it := range q.items[q.head:] {
+		if it.kind == outPatch && it.obj == o {
+			cands = append(cands, sentPatch{obj: o, f: it.f})
+		}
+	}
+	for _, it := range cands {
+		queued := [][]string{{}} // not read (too big, or over the budget): any path
+		if it.f != nil && len(it.f.data) <= budget {
+			budget -= len(it.f.data)
+			queued = framePaths(it.f)
+		}
+		for _, x := range wrote {
+			for _, y := range queued {
+				if overlap(x, y) {
+					if whole == nil {
+						whole = make(map[int]bool)
+					}
+					whole[o.fieldOf(x)] = true
+				}
+			}
+		}
+	}
+	f := p.frame(whole)
+	if q.full(len(f.data)) {
+		q.resyncLocked(o)
+		q.metrics.slowDrops.Add(1)
+		return
+	}
+	q.append(outItem{kind: outPatch, obj: o, f: f, echo: true}, len(f.data))
 }
 
 // push queues an ordinary frame, and a binary frame after it when bin is not nil. It
@@ -122,6 +212,8 @@ func (q *outQueue) forget(o *object) {
 	defer q.mu.Unlock()
 	q.dropLocked(o)
 	delete(q.based, o)
+	delete(q.setSent, o)
+	q.recent = slices.DeleteFunc(q.recent, func(r sentPatch) bool { return r.obj == o })
 }
 
 func (q *outQueue) full(n int) bool {
@@ -186,6 +278,25 @@ func (q *outQueue) pop() (outItem, bool) {
 		return outItem{}, false
 	}
 	it := q.items[q.head]
+	// Remember the patches that may cross a write of the client: not the echoes of its
+	// own writes, which leave it where the server is; and a _SET, other than the first on
+	// this connection, as a patch of any path (a write that crossed it was wiped by it).
+	if (it.kind == outPatch && !it.echo) || (it.kind == outResync && q.setSent[it.obj]) {
+		r := sentPatch{obj: it.obj, at: time.Now()}
+		if it.kind == outPatch && len(it.f.data) <= maxRecentBytes {
+			r.f = it.f
+		}
+		if len(q.recent) == maxRecent {
+			q.dropped = q.recent[maxRecent/4-1].at
+			n := copy(q.recent, q.recent[maxRecent/4:]) // drop the oldest quarter at once
+			clear(q.recent[n:])
+			q.recent = q.recent[:n]
+		}
+		q.recent = append(q.recent, r)
+	}
+	if it.kind == outResync {
+		q.setSent[it.obj] = true
+	}
 	q.items[q.head] = outItem{}
 	q.head++
 	if it.kind != outResync {
@@ -220,6 +331,8 @@ func (q *outQueue) markBased(o *object) {
 	if q.closed {
 		return
 	}
+	// A resync queued since this _SET was popped (a refusal, a _GET) sends a fresher one:
+	// until then patches are still dropped, or they would follow that _SET out of order.
 	for _, it := range q.items[q.head:] {
 		if it.kind == outResync && it.obj == o {
 			return
@@ -242,5 +355,7 @@ func (q *outQueue) close() {
 	q.closed = true
 	clear(q.items)
 	q.items, q.head, q.nFrames, q.bytes = nil, 0, 0, 0
+	q.recent = nil
 	clear(q.based)
+	clear(q.setSent)
 }

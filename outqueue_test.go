@@ -92,3 +92,52 @@ func TestOutQueueOverflowOfOrdinaryFrames(t *testing.T) {
 		t.Fatal("accepted over bounds")
 	}
 }
+
+// A resync queued while an earlier _SET is being sent: that _SET must not mark the object
+// based, or the patches published meanwhile would follow the newer _SET, out of order.
+func TestOutQueueResyncDuringSetKeepsPatchesDropped(t *testing.T) {
+	q := newOutQueue(8, 1<<20, newMetrics())
+	o := &object{}
+	q.resync(o)
+	if it, _ := q.pop(); it.kind != outResync {
+		t.Fatalf("popped %v", it.kind)
+	}
+	q.resync(o)    // a _GET or a refusal, before the first _SET is written
+	q.markBased(o) // the first _SET was written
+	q.pushPatch(o, &frame{data: []byte("p")})
+	if got := kinds(q); len(got) != 1 || got[0] != outResync {
+		t.Fatalf("queued %v, want only the second resync", got)
+	}
+}
+
+// The echo of a write sends whole the fields where the write overlaps a patch queued for
+// (or recently sent to) the writer, and the residual elsewhere.
+func TestOutQueueEchoOverlap(t *testing.T) {
+	q := newOutQueue(16, 1<<20, newMetrics())
+	o := &object{patchHd: []byte(`{"type":"_PATCH:K","data":[`), fields: []boundField{
+		{wire: "tags", pointer: "/tags"}, {wire: "seen", pointer: "/seen"}, {wire: "count", pointer: "/count"},
+	}}
+	q.based[o] = true
+	plan := func() *echoPlan {
+		return &echoPlan{o: o, v: 2, cur: [][]byte{[]byte(`["s","a","m"]`), []byte(`{"u1":1,"u2":2}`), []byte(`3`)},
+			ops: [][]byte{nil, nil, []byte(`{"op":"replace","path":"/count","value":3}`)}}
+	}
+	q.pushPatch(o, &frame{data: []byte(`{"type":"_PATCH:K","data":[{"op":"add","path":"/tags/0","value":"s"},{"op":"add","path":"/seen/u2","value":2}],"v":1}`)})
+	q.pushEcho(o, plan(), [][]string{footprint("/tags/1"), footprint("/seen/u1")})
+	q.pop()
+	it, _ := q.pop()
+	want := `{"type":"_PATCH:K","data":[{"op":"replace","path":"/tags","value":["s","a","m"]},{"op":"replace","path":"/count","value":3}],"v":2}`
+	if string(it.f.data) != want {
+		t.Fatalf("echo %s\nwant %s", it.f.data, want)
+	}
+	// The patch was sent, but recently: a write to tags still gets the field whole; a write
+	// to another member of seen does not.
+	q.pushEcho(o, plan(), [][]string{footprint("/tags/-")})
+	if it, _ := q.pop(); string(it.f.data) != want {
+		t.Fatalf("echo %s", it.f.data)
+	}
+	q.pushEcho(o, plan(), [][]string{footprint("/seen/u3")})
+	if it, _ := q.pop(); !jsonEqual(it.f.data, []byte(`{"type":"_PATCH:K","data":[{"op":"replace","path":"/count","value":3}],"v":2}`)) {
+		t.Fatalf("echo %s", it.f.data)
+	}
+}

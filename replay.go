@@ -16,9 +16,9 @@ import (
 // patch again. What cannot be kept is counted (BackendStatus.Lost), logged and reported
 // to the writer.
 
-// maxRecent bounds the commits of its own an object keeps for a backend that loses its
+// maxRecentCommits bounds the commits of its own an object keeps for a backend that loses its
 // data.
-const maxRecent = 64
+const maxRecentCommits = 64
 
 // edit is one change this node published, as it can be made again.
 type edit struct {
@@ -77,7 +77,7 @@ func (e *edit) targetsOr(p []byte) []target {
 func (d *distLink) rememberLocked(e *edit, v uint64) {
 	e.version, e.id = v, ""
 	d.recent = append(d.recent, e)
-	if n := len(d.recent) - maxRecent; n > 0 {
+	if n := len(d.recent) - maxRecentCommits; n > 0 {
 		d.forgot = max(d.forgot, d.recent[n-1].version)
 		d.recent = append(d.recent[:0:0], d.recent[n:]...)
 	}

@@ -34,17 +34,17 @@ func handleGet(o *object) eventHandler {
 }
 
 // handleClientPatch applies a client `_PATCH:KEY`.
-func handleClientPatch(o *object) eventHandler { return handleClientWrite(o, o.clientPatch) }
+func handleClientPatch(o *object) eventHandler { return handleClientWrite(o, o.clientPatchFrom) }
 
 // handleClientSet applies a client `_SET:KEY` (a whole-state write).
-func handleClientSet(o *object) eventHandler { return handleClientWrite(o, o.clientSet) }
+func handleClientSet(o *object) eventHandler { return handleClientWrite(o, o.clientSetFrom) }
 
 // handleClientWrite runs a client write, bounded by the connection's frame limit. On
 // refusal the client is also sent the authoritative `_SET:KEY`, after the error, so it
 // converges.
-func handleClientWrite(o *object, write func(*Session, json.RawMessage, int64) error) eventHandler {
+func handleClientWrite(o *object, write func(*Session, json.RawMessage, int64, *writeEcho) error) eventHandler {
 	return func(c *conn, in *inbound) error {
-		if err := write(c.sess, in.data, c.sess.cfg.readLimit); err != nil {
+		if err := write(c.sess, in.data, c.sess.cfg.readLimit, newWriteEcho(c)); err != nil {
 			c.refuse(in, err)
 			c.requestResync(o)
 		}
@@ -139,6 +139,11 @@ func (o *object) parseOps(data json.RawMessage) ([]wireOp, map[int]bool, *Error)
 // clientPatch applies a client patch atomically: all of it, or nothing. growth is the
 // most the write may add to the encoded state (the frame limit).
 func (o *object) clientPatch(from *Session, data json.RawMessage, growth int64) error {
+	return o.clientPatchFrom(from, data, growth, nil)
+}
+
+// clientPatchFrom is clientPatch for a write whose writer gets the echo w (nil: none).
+func (o *object) clientPatchFrom(from *Session, data json.RawMessage, growth int64, w *writeEcho) error {
 	ops, touched, perr := o.parseOps(data)
 	if perr != nil {
 		return perr
@@ -147,20 +152,26 @@ func (o *object) clientPatch(from *Session, data json.RawMessage, growth int64) 
 	for _, op := range ops {
 		if op.Path != nil {
 			targets = append(targets, target{op.Op, *op.Path})
+			w.touch(*op.Path)
 		}
-		if op.Op == "move" && op.From != nil {
-			targets = append(targets, target{"remove", *op.From})
+		if op.From != nil {
+			w.touch(*op.From)
+			if op.Op == "move" {
+				targets = append(targets, target{"remove", *op.From})
+			}
 		}
 	}
-	return o.applyWrite(from, targets, func() (map[int]reflect.Value, error) {
-		return o.patchChanges(data, ops, touched, o.newTally(growth))
+	return o.applyWrite(from, targets, w, func() (map[int]reflect.Value, error) {
+		return o.patchChanges(data, ops, touched, o.newTally(growth), w)
 	})
 }
 
 // applyWrite computes a write's changes with the object locked, vetoes or assigns them,
 // and publishes the result, all under pub so no Sync interleaves. from is the writer's
 // session, told should the write be lost, and targets are where its ops write (see edit).
-func (o *object) applyWrite(from *Session, targets []target, changesOf func() (map[int]reflect.Value, error)) error {
+// The writer, when w is not nil, gets the residual of the publish rather than the patch
+// (see writeEcho).
+func (o *object) applyWrite(from *Session, targets []target, w *writeEcho, changesOf func() (map[int]reflect.Value, error)) error {
 	o.pub.Lock()
 	defer o.pub.Unlock()
 	if o.gone.Load() {
@@ -175,6 +186,8 @@ func (o *object) applyWrite(from *Session, targets []target, changesOf func() (m
 	if err != nil {
 		return err
 	}
+	o.echo = w
+	defer func() { o.echo = nil }()
 	if o.dist == nil {
 		return o.syncLocked()
 	}
@@ -189,7 +202,7 @@ func (o *object) applyWrite(from *Session, targets []target, changesOf func() (m
 
 // patchChanges applies the ops to the touched fields' current encodings and decodes what
 // they changed. The caller holds pub and the state lock.
-func (o *object) patchChanges(data json.RawMessage, ops []wireOp, touched map[int]bool, tally *sizeTally) (map[int]reflect.Value, error) {
+func (o *object) patchChanges(data json.RawMessage, ops []wireOp, touched map[int]bool, tally *sizeTally, w *writeEcho) (map[int]reflect.Value, error) {
 	before := make(map[int][]byte, len(touched))
 	doc := []byte{'{'}
 	for i := range touched {
@@ -230,6 +243,7 @@ func (o *object) patchChanges(data json.RawMessage, ops []wireOp, touched map[in
 		if !ok {
 			return nil, errorf(CodeBadPatch, f.pointer, "field %q cannot be removed", f.wire)
 		}
+		w.set(i, raw)
 		v, changed, err := o.decodeField(f, raw, before[i], tally)
 		if err != nil {
 			return nil, err
@@ -244,6 +258,11 @@ func (o *object) patchChanges(data json.RawMessage, ops []wireOp, touched map[in
 // clientSet applies a whole-state write. Read-only fields may be present but must equal
 // the current state; fields left out keep their value. growth is as for clientPatch.
 func (o *object) clientSet(from *Session, data json.RawMessage, growth int64) error {
+	return o.clientSetFrom(from, data, growth, nil)
+}
+
+// clientSetFrom is clientSet for a write whose writer gets the echo w (nil: none).
+func (o *object) clientSetFrom(from *Session, data json.RawMessage, growth int64, w *writeEcho) error {
 	if len(data) == 0 || data[0] != '{' {
 		return errorf(CodeBadData, "", "_SET data must be the state as a JSON object")
 	}
@@ -257,10 +276,10 @@ func (o *object) clientSet(from *Session, data json.RawMessage, growth int64) er
 			targets = append(targets, target{"replace", o.fields[i].pointer})
 		}
 	}
-	return o.applyWrite(from, targets, func() (map[int]reflect.Value, error) { return o.setChanges(members, o.newTally(growth)) })
+	return o.applyWrite(from, targets, w, func() (map[int]reflect.Value, error) { return o.setChanges(members, o.newTally(growth), w) })
 }
 
-func (o *object) setChanges(members map[string]json.RawMessage, tally *sizeTally) (map[int]reflect.Value, error) {
+func (o *object) setChanges(members map[string]json.RawMessage, tally *sizeTally, w *writeEcho) (map[int]reflect.Value, error) {
 	changes := make(map[int]reflect.Value)
 	for name, raw := range members {
 		i := o.fieldIndex(name)
@@ -279,6 +298,8 @@ func (o *object) setChanges(members map[string]json.RawMessage, tally *sizeTally
 			}
 			continue
 		}
+		w.set(i, raw)
+		w.touch(f.pointer)
 		v, changed, err := o.decodeField(f, raw, cur, tally)
 		if err != nil {
 			return nil, err

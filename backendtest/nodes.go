@@ -409,10 +409,12 @@ func testOutage(t *testing.T, nodes Nodes) {
 	if _, err := wssynctest.WaitState(ctx, cs[0], key, func(r Room) bool { return r.Title != "" }); err != nil {
 		t.Fatalf("node0's client during the outage: %v", err)
 	}
+	_, v1, _ := cs[1].State(key)
 	if err := cs[1].Patch(key, wssynctest.Op{Op: "add", Path: "/items/-", Value: "added on node1 during the outage"}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := wssynctest.WaitState(ctx, cs[1], key, func(r Room) bool { return len(r.Items) == 1 }); err != nil {
+	// The client shows its write at once; the echo's version says node1 took it.
+	if _, err := cs[1].WaitVersion(ctx, key, v1+1); err != nil {
 		t.Fatalf("node1's client during the outage: %v", err)
 	}
 	if st := ns[0].s.BackendStatus(); !st.Offline {
@@ -481,10 +483,12 @@ func visit(t *testing.T, url, session, want, next string) {
 		got, _, _ := c.State("VIEW")
 		t.Fatalf("on %s the session holds %s, want filter %q: %v", url, got, want, err)
 	}
+	_, v, _ := c.State("VIEW")
 	if err := c.Patch("VIEW", wssynctest.Replace("/filter", next)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := wssynctest.WaitState(ctx, c, "VIEW", func(v View) bool { return v.Filter == next }); err != nil {
+	// The client shows its write at once; the echo's version says the server took it.
+	if _, err := c.WaitVersion(ctx, "VIEW", v+1); err != nil {
 		t.Fatalf("write on %s: %v", url, err)
 	}
 	if err := c.Errs(); err != nil {
@@ -664,10 +668,11 @@ func testSessionClaimed(t *testing.T, nodes Nodes) {
 	if _, err := wssynctest.WaitState(ctx, old, "VIEW", func(View) bool { return true }); err != nil {
 		t.Fatal(err)
 	}
+	_, v, _ := old.State("VIEW")
 	if err := old.Patch("VIEW", wssynctest.Replace("/filter", "on node0")); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := wssynctest.WaitState(ctx, old, "VIEW", func(v View) bool { return v.Filter == "on node0" }); err != nil {
+	if _, err := old.WaitVersion(ctx, "VIEW", v+1); err != nil { // the server took it
 		t.Fatal(err)
 	}
 
@@ -694,10 +699,11 @@ func testSessionClaimed(t *testing.T, nodes Nodes) {
 		return nil
 	})
 	// The client is served on node1 as before.
+	_, mv, _ := moved.State("VIEW")
 	if err := moved.Patch("VIEW", wssynctest.Replace("/filter", "on node1")); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := wssynctest.WaitState(ctx, moved, "VIEW", func(v View) bool { return v.Filter == "on node1" }); err != nil {
+	if _, err := moved.WaitVersion(ctx, "VIEW", mv+1); err != nil { // the server took it
 		t.Fatal(err)
 	}
 }

@@ -119,3 +119,57 @@ test("naively patched state equals a fresh client's full state", async () => {
   const fresh = await connect(ids());
   for (const c of [a, b]) assert.deepEqual(c.state.NOTES, fresh.state.NOTES);
 });
+
+// The writer has applied its own write (immer patches, at once) and ignores "v", so what the
+// server echoes to it must be only what the server did beyond the write (here the computed
+// count), and other tabs get the ordinary patch. ECHO is a key of the test hooks.
+test("array writes leave the writer in the server's state", async () => {
+  const isDeep = (x, y) => JSON.stringify(x) === JSON.stringify(y);
+  const count = (s) => s.tags.length + s.doc.items.length;
+  a.action("ECHO", "reset");
+  for (const c of [a, b]) await c.waitState("ECHO reset", (s) => s.ECHO?.tags.join() === "a,b" && s.ECHO.count === 4);
+
+  const scenarios = [
+    ["push top-level", () => a.setState("ECHO", (d) => void d.tags.push("c")), { tags: ["a", "b", "c"], items: ["x", "y"] }],
+    ["splice top-level", () => a.setState("ECHO", (d) => void d.tags.splice(0, 1)), { tags: ["b", "c"], items: ["x", "y"] }],
+    ["replace top-level", () => a.setState("ECHO", { tags: [...a.state.ECHO.tags, "d"] }), { tags: ["b", "c", "d"], items: ["x", "y"] }],
+    ["push nested", () => a.setState("ECHO", (d) => void d.doc.items.push("z")), { tags: ["b", "c", "d"], items: ["x", "y", "z"] }],
+    ["splice nested", () => a.setState("ECHO", (d) => void d.doc.items.splice(0, 2)), { tags: ["b", "c", "d"], items: ["z"] }],
+    ["replace nested", () => a.setState("ECHO", (d) => void (d.doc.items = ["n1", "n2"])), { tags: ["b", "c", "d"], items: ["n1", "n2"] }],
+    [
+      "five edits folded into one patch",
+      () => {
+        for (const t of ["e", "f", "g"]) a.setState("ECHO", (d) => void d.tags.push(t));
+        a.setState("ECHO", (d) => void d.tags.splice(1, 1));
+        a.setState("ECHO", (d) => void d.doc.items.unshift("m"));
+      },
+      { tags: ["b", "d", "e", "f", "g"], items: ["m", "n1", "n2"] },
+    ],
+  ];
+  for (const [name, write, want] of scenarios) {
+    write();
+    a.sync("ECHO");
+    const expected = { tags: want.tags, doc: { items: want.items } };
+    await b.waitState(`${name}: the other tab`, (s) => isDeep(s.ECHO.tags, want.tags) && isDeep(s.ECHO.doc.items, want.items));
+    await a.waitState(`${name}: the writer's echo (count)`, (s) => s.ECHO.count === count(expected));
+    assert.deepEqual(a.state.ECHO, { ...expected, count: count(expected) }, name);
+    assert.deepEqual(b.state.ECHO, a.state.ECHO, name);
+  }
+
+  // A server change to the same array published right before the write is processed: the
+  // writer applies it on top of its write, and its echo then carries the array whole. (What
+  // the array ends as is what immer's index-based patches make of it on the server's
+  // array; the point is that the writer ends with exactly that.)
+  for (let i = 0; i < 3; i++) {
+    a.action("ECHO", "serverPush");
+    a.setState("ECHO", (d) => void d.tags.splice(1, 0, `mine${i}`));
+    a.sync("ECHO");
+    await b.waitState(`crossing ${i}: the other tab`, (s) => s.ECHO.tags.includes(`mine${i}`));
+    await a.waitState(`crossing ${i}: the writer equals the server`, (s) => isDeep(s.ECHO, b.state.ECHO));
+  }
+  const fresh = await connect(ids());
+  await fresh.waitState("ECHO", (s) => s.ECHO);
+  assert.deepEqual(a.state.ECHO, fresh.state.ECHO);
+  assert.equal(a.state.ECHO.count, count(a.state.ECHO));
+  assert.deepEqual(a.patchErrors, [], "every frame applied");
+});

@@ -1,6 +1,7 @@
 // Package wssynctest is a test client for wssync servers: it dials a real WebSocket, keeps
-// the state of every key the way a browser client does (applying `_SET` and `_PATCH` with
-// version checks), records every frame, and sends client events. Tests of wssync and of
+// the state of every key the way a browser client does (applying its own writes at once,
+// then `_SET` and `_PATCH` with version checks), records every frame, and sends client
+// events. Tests of wssync and of
 // applications built on it use it over loopback.
 package wssynctest
 
@@ -44,6 +45,8 @@ type Client struct {
 	changed  chan struct{}  // closed and replaced on every received frame
 	states   map[string]any // decoded state of each key
 	versions map[string]uint64
+	wrote    map[string]bool // keys with a write of ours applied since their last _SET
+	awaiting map[string]bool // keys whose patches are skipped until the _SET asked for
 	frames   []Frame
 	cursor   int
 	errs     []error
@@ -84,6 +87,8 @@ func Dial(ctx context.Context, url string, opts ...DialOption) (*Client, error) 
 		changed:  make(chan struct{}),
 		states:   make(map[string]any),
 		versions: make(map[string]uint64),
+		wrote:    make(map[string]bool),
+		awaiting: make(map[string]bool),
 		done:     make(chan struct{}),
 		closing:  make(chan struct{}),
 		identity: cfg.identity,
@@ -169,10 +174,15 @@ func (c *Client) applyLocked(f Frame) {
 		if f.V != nil {
 			c.versions[key] = *f.V
 		}
+		delete(c.wrote, key)
+		delete(c.awaiting, key)
 		return
 	}
 	key, ok := strings.CutPrefix(f.Type, "_PATCH:")
 	if !ok {
+		return
+	}
+	if c.awaiting[key] {
 		return
 	}
 	cur, have := c.states[key]
@@ -185,6 +195,18 @@ func (c *Client) applyLocked(f Frame) {
 		return
 	}
 	cur, err := applyPatch(cur, f.Data)
+	if err != nil && c.wrote[key] {
+		// A patch computed before our own write, applied on top of it, may not apply
+		// (an index past an array we changed): ask for the state, as a browser client does.
+		// The echo of the write, or the _SET, brings the published state.
+		delete(c.states, key)
+		c.awaiting[key] = true
+		b, _ := json.Marshal(map[string]any{"type": "_GET:" + key, "data": map[string]any{}})
+		if err := c.SendRaw(b); err != nil {
+			c.errs = append(c.errs, err)
+		}
+		return
+	}
 	if err != nil {
 		c.errs = append(c.errs, fmt.Errorf("%s does not apply: %w", f.Type, err))
 		delete(c.states, key) // no trustworthy base until the next _SET
@@ -330,9 +352,60 @@ func (c *Client) WaitFrame(ctx context.Context, match func(Frame) bool) (Frame, 
 	return found, err
 }
 
-// Send sends one event frame {"type": event, "data": data}.
+// Send sends one event frame {"type": event, "data": data}. A write (`_PATCH:KEY` or
+// `_SET:KEY`) is first applied to the client's own state, as ws-sync-react and our hook
+// do: the server's echo to a writer is only what turns its state, so written, into the
+// published one. A write that does not apply locally is sent anyway and leaves the state
+// as it was (the server refuses it and sends the authoritative `_SET`).
 func (c *Client) Send(event string, data any) error {
-	return c.SendFrame(map[string]any{"type": event, "data": data})
+	b, err := json.Marshal(map[string]any{"type": event, "data": data})
+	if err != nil {
+		return err
+	}
+	c.applyOwn(event, data)
+	return c.SendRaw(b)
+}
+
+// applyOwn applies the client's own write to its state of the key.
+func (c *Client) applyOwn(event string, data any) {
+	key, patch := strings.CutPrefix(event, "_PATCH:")
+	if !patch {
+		var set bool
+		if key, set = strings.CutPrefix(event, "_SET:"); !set {
+			return
+		}
+	}
+	raw, err := json.Marshal(data)
+	if err != nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	cur, ok := c.states[key]
+	if !ok {
+		return
+	}
+	next, err := clone(cur)
+	if err != nil {
+		return
+	}
+	if patch {
+		if next, err = applyPatch(next, raw); err != nil {
+			return
+		}
+	} else {
+		m, isObj := next.(map[string]any)
+		v, err := decodeJSON(raw)
+		w, wObj := v.(map[string]any)
+		if err != nil || !isObj || !wObj {
+			return
+		}
+		for k, x := range w { // fields left out keep their value
+			m[k] = x
+		}
+	}
+	c.states[key] = next
+	c.wrote[key] = true
 }
 
 // SendFrame marshals v and sends it as one text frame.

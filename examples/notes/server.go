@@ -15,7 +15,8 @@ type app struct {
 	share *wssync.Synced[Notes]
 	room  *room
 	mgr   *wssync.Manager
-	hooks *testHooks // nil unless NOTES_TEST_HOOKS=1
+	hooks *testHooks                // nil unless NOTES_TEST_HOOKS=1
+	echo  *wssync.Synced[EchoBoard] // with the test hooks only
 }
 
 // newApp builds the shared list and the Manager. With testHooks, the WebSocket route
@@ -43,6 +44,9 @@ func newApp(logger *slog.Logger, withTestHooks bool, store scaleOut) (*app, erro
 	a.mgr = wssync.NewManager(a.newSession, mgrOpts...)
 	if withTestHooks {
 		a.hooks = newTestHooks(a.mgr)
+		if a.echo, err = newEchoBoard(); err != nil {
+			return nil, err
+		}
 	}
 	return a, nil
 }
@@ -54,6 +58,11 @@ func (a *app) newSession(ctx context.Context, sess *wssync.Session) error {
 	sess.OnClose(func(context.Context) { a.room.leave(sess) })
 	if err := a.share.Join(sess); err != nil {
 		return err
+	}
+	if a.echo != nil {
+		if err := a.echo.Join(sess); err != nil {
+			return err
+		}
 	}
 	return registerView(sess, name, a.notes, a.share)
 }

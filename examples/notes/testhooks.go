@@ -128,3 +128,34 @@ func writeJSON(w http.ResponseWriter, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(v)
 }
+
+// EchoBoard is a shared key that exists only with the test hooks: writable arrays, top
+// level and nested, and a computed count, for the end-to-end check that a client that
+// applies its own writes at once (ws-sync-react, our hook) ends in the server's state.
+type EchoBoard struct {
+	Tags []string `sync:"tags,write"`
+	Doc  EchoDoc  `sync:"doc,write"`
+}
+
+// EchoDoc nests an array inside a field.
+type EchoDoc struct {
+	Items []string `json:"items"`
+}
+
+// newEchoBoard registers the ECHO key with its computed count and two actions: serverPush
+// (the server puts "srv" in front of tags, as another writer would) and reset.
+func newEchoBoard() (*wssync.Synced[EchoBoard], error) {
+	b := &EchoBoard{}
+	reset := func(b *EchoBoard) { *b = EchoBoard{Tags: []string{"a", "b"}, Doc: EchoDoc{Items: []string{"x", "y"}}} }
+	reset(b)
+	s, err := wssync.NewShared("ECHO", b, wssync.WithComputed("count", func() any { return len(b.Tags) + len(b.Doc.Items) }))
+	if err != nil {
+		return nil, err
+	}
+	if err := wssync.Action(s, "serverPush", func(ctx context.Context, _ struct{}) error {
+		return s.Update(func(b *EchoBoard) { b.Tags = append([]string{"srv"}, b.Tags...) })
+	}); err != nil {
+		return nil, err
+	}
+	return s, wssync.Action(s, "reset", func(ctx context.Context, _ struct{}) error { return s.Update(reset) })
+}

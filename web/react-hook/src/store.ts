@@ -1,15 +1,16 @@
 // SyncedKey: the client's copy of one key's state, with the version rules of
 // docs/protocol.md and optimistic local writes.
 //
-// Two layers, so the server's patches always apply to exactly what the server diffed against:
-//   confirmed: the server's state, changed only by _SET and _PATCH frames;
-//   overlay:   top-level fields written locally and not yet confirmed.
-// The view the app sees is confirmed with the overlay on top. An overlay entry goes away when
-// the server speaks about its field (a _PATCH touching it, or a _SET), so a rejected write
-// (_ERROR then _SET) rolls back, and an accepted one is replaced by its echo.
+// Two layers:
+//   confirmed: the server's state with our sent writes applied (the server echoes to its
+//              writer only the residual of a write, so frames apply on top of it);
+//   overlay:   top-level fields written locally and not sent yet.
+// The view the app sees is confirmed with the overlay on top. A local-only entry goes away
+// when the server speaks about its field (a _PATCH touching it, or a _SET); a rejected
+// write (_ERROR then _SET) rolls back through the _SET.
 
 import { SyncError, toSyncError } from "./errors";
-import { type Operation, applyPatch, escapePointerToken, jsonEqual, unescapePointerToken } from "./patch";
+import { type Operation, applyPatch, escapePointerToken, unescapePointerToken } from "./patch";
 import type { Session } from "./session";
 import type {
   ActionOf,
@@ -39,7 +40,7 @@ export interface KeySnapshot<S> {
 }
 
 type Update<S> = Partial<S> | ((prev: S) => Partial<S>);
-type Overlay = { value: unknown; status: "local" | "unsent" | "sent" };
+type Overlay = { value: unknown; status: "local" | "unsent" };
 
 const REMOVED: unique symbol = Symbol("removed"); // overlay value of a field a local patch deleted
 
@@ -228,13 +229,18 @@ export class SyncedKey<S, A extends ParamMap = AnyParams, T extends ParamMap = A
     if (!this.live || this.outbox.length === 0) return;
     if (!this.session.send("_PATCH:" + this.key, this.outbox)) return; // closed: stays queued
     this.outbox = [];
-    const c: Record<string, unknown> = isObject(this.confirmed) ? this.confirmed : {};
+    // The write is now part of the state every later frame applies to: the server echoes
+    // to its writer only the residual (what the server changed beyond the write: computed
+    // fields, normalisation), never the write's own ops, as ws-sync-react expects. A
+    // refusal comes with a _SET, which rolls it back.
+    const c: Record<string, unknown> = { ...(isObject(this.confirmed) ? this.confirmed : {}) };
     for (const [f, e] of this.overlay) {
       if (e.status !== "unsent") continue;
-      // Writing the value the server already has publishes nothing, so expect no echo.
-      if (e.value !== REMOVED && jsonEqual(c[f], e.value)) this.overlay.delete(f);
-      else e.status = "sent";
+      if (e.value === REMOVED) delete c[f];
+      else Object.defineProperty(c, f, { value: e.value, writable: true, enumerable: true, configurable: true });
+      this.overlay.delete(f);
     }
+    this.confirmed = c as S;
   }
 
   // ---- requests ----

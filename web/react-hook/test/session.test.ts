@@ -129,15 +129,42 @@ describe("writes", () => {
     expect(k.getSnapshot().unsynced).toBe(false);
   });
 
-  it("the server's echo of an array write does not duplicate elements", async () => {
-    const { k, c } = await live("NOTES", init, { data: { ...init, notes: ["a"] } });
-    k.sync({ notes: ["a", "b"] });
-    expect(k.state.notes).toEqual(["a", "b"]);
+  it("the writer's echo is the residual of its write: array writes are not applied twice", async () => {
+    type Doc = { tags: string[]; doc: { items: string[] }; count: number };
+    const start: Doc = { tags: ["a", "b"], doc: { items: ["x", "y"] }, count: 4 };
+    const { k, c } = await live("DOC", start, { data: start });
+    const steps: [() => void, Doc][] = [
+      [() => k.patch([{ op: "add", path: "/tags/-", value: "c" }]), { ...start, tags: ["a", "b", "c"], count: 5 }],
+      [() => k.patch([{ op: "remove", path: "/tags/0" }]), { ...start, tags: ["b", "c"], count: 4 }],
+      [() => k.sync({ tags: [...k.state.tags, "d"] }), { ...start, tags: ["b", "c", "d"], count: 5 }],
+      [() => k.patch([{ op: "add", path: "/doc/items/0", value: "w" }]), { tags: ["b", "c", "d"], doc: { items: ["w", "x", "y"] }, count: 6 }],
+      [() => k.patch([{ op: "remove", path: "/doc/items/1" }]), { tags: ["b", "c", "d"], doc: { items: ["w", "y"] }, count: 5 }],
+    ];
+    let v = 1;
+    for (const [write, want] of steps) {
+      write();
+      await c.next();
+      // What wssync sends its writer: only the computed count it changed besides the write.
+      c.send({ type: "_PATCH:DOC", data: [{ op: "replace", path: "/count", value: want.count }], v: ++v });
+      await vi.waitFor(() => expect(k.getSnapshot().version).toBe(v));
+      expect(k.state).toEqual(want);
+      expect(k.getSnapshot().unsynced).toBe(false);
+    }
+    // A server change crossing the write: applied on top of it, then the echo sends the
+    // field whole, and the writer ends where the server is.
+    k.patch([{ op: "add", path: "/tags/0", value: "mine" }]);
     await c.next();
-    // What a diffing server publishes for that write: an add, not a replace.
-    c.send({ type: "_PATCH:NOTES", data: [{ op: "add", path: "/notes/1", value: "b" }], v: 2 });
-    await vi.waitFor(() => expect(k.getSnapshot().version).toBe(2));
-    expect(k.state.notes).toEqual(["a", "b"]);
+    c.send({ type: "_PATCH:DOC", data: [{ op: "add", path: "/tags/0", value: "srv" }], v: ++v });
+    c.send({
+      type: "_PATCH:DOC",
+      data: [
+        { op: "replace", path: "/tags", value: ["mine", "srv", "b", "c", "d"] },
+        { op: "replace", path: "/count", value: 7 },
+      ],
+      v: ++v,
+    });
+    await vi.waitFor(() => expect(k.getSnapshot().version).toBe(v));
+    expect(k.state.tags).toEqual(["mine", "srv", "b", "c", "d"]);
   });
 
   it("the server's published value replaces a sent or local-only value of that field", async () => {
