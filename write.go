@@ -156,16 +156,23 @@ func (o *object) applyWrite(changesOf func() (map[int]reflect.Value, error)) err
 	if o.gone.Load() {
 		return ErrUnregistered
 	}
-	o.state.Lock()
-	changes, err := changesOf()
-	if err == nil {
-		err = o.commitWrite(changes)
-	}
-	o.state.Unlock()
-	if err != nil {
+	if err := o.writeLocked(changesOf); err != nil {
 		return err
 	}
 	return o.syncLocked()
+}
+
+// writeLocked computes and commits a write's changes under the state lock, which it
+// releases also when a decoder or validator panics (the panic goes on to the handler's
+// recover), so a hostile value cannot leave the object locked. The caller holds pub.
+func (o *object) writeLocked(changesOf func() (map[int]reflect.Value, error)) error {
+	o.state.Lock()
+	defer o.state.Unlock()
+	changes, err := changesOf()
+	if err != nil {
+		return err
+	}
+	return o.commitWrite(changes)
 }
 
 // patchChanges applies the ops to the touched fields' current encodings and decodes what
