@@ -16,8 +16,8 @@ import (
 
 	"github.com/wssync/wssync"
 	"github.com/wssync/wssync/internal/redistest"
-	"github.com/wssync/wssync/wssynctest"
 	"github.com/wssync/wssync/wsredis"
+	"github.com/wssync/wssync/wssynctest"
 )
 
 // Attacks on the binding of a session id to its user across nodes, on a real
