@@ -4,9 +4,11 @@ import (
 	"encoding"
 	"encoding/json"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"unicode"
 
 	"github.com/wssync/wssync/internal/patch"
 )
@@ -21,6 +23,7 @@ type shape struct {
 	elem     *shape            // pointer, slice, array and map element
 	arrayLen int               // Go arrays: the decoder zero-fills missing elements
 	fields   map[string]*field // struct members by wire name
+	folded   map[string]*field // the same by folded name (foldName), the first in field order
 	members  []*field          // the same, in order: field.n indexes it
 	zero     int               // bytes the zero value of the type takes when encoded
 }
@@ -37,9 +40,10 @@ const (
 
 // field is one member of a struct shape.
 type field struct {
-	shape *shape
-	size  int // bytes the member adds to its struct's encoding when left at its zero value
-	n     int // position in the struct shape's members
+	shape  *shape
+	size   int  // bytes the member adds to its struct's encoding when left at its zero value
+	n      int  // position in the struct shape's members
+	quoted bool // a ",string" scalar: the string "null" is a null to encoding/json
 }
 
 var shapeCache sync.Map // reflect.Type -> *shape
@@ -91,67 +95,162 @@ func buildShape(t reflect.Type, building map[reflect.Type]*shape) *shape {
 	case reflect.Map:
 		s.kind, s.nullable, s.elem = shapeMap, true, buildShape(t.Elem(), building)
 	case reflect.Struct:
-		s.kind, s.fields = shapeStruct, map[string]*field{}
-		structFields(t, nil, func(name string, f reflect.StructField, omit bool) {
-			m := &field{shape: buildShape(f.Type, building), n: len(s.members)}
+		s.kind, s.fields, s.folded = shapeStruct, map[string]*field{}, map[string]*field{}
+		structFields(t, func(name string, f reflect.StructField, omit, quoted bool) {
+			m := &field{shape: buildShape(f.Type, building), n: len(s.members), quoted: quoted}
 			if !omit {
 				m.size = len(appendJSONString(nil, name)) + 2 + m.shape.zero // "name":zero,
 			}
 			s.fields[name] = m
+			if k := foldName(name); s.folded[k] == nil {
+				s.folded[k] = m // the first in field order, as encoding/json picks
+			}
 			s.members = append(s.members, m)
 		})
 	}
 	return s
 }
 
-// structFields calls fn for every member encoding/json decodes into struct t, with its
-// wire name and whether an omitempty/omitzero tag leaves it out of the encoding when zero.
-// Untagged embedded structs are flattened as encoding/json does; a shallower name wins.
-func structFields(t reflect.Type, seen map[reflect.Type]bool, fn func(name string, f reflect.StructField, omit bool)) {
-	if seen[t] {
-		return
+// structFields calls fn, in Go field order, for every member encoding/json decodes into
+// struct t, with its wire name, whether an omitempty/omitzero tag leaves it out of the
+// encoding when zero, and whether a ",string" tag makes it a quoted scalar. Embedded
+// structs are flattened by encoding/json's rules: members are found level by level, and
+// of several members with one name the shallowest wins, a tagged one over an untagged one
+// at the same depth; two at the same depth and equally tagged cancel out.
+func structFields(t reflect.Type, fn func(name string, f reflect.StructField, omit, quoted bool)) {
+	type found struct {
+		name         string
+		tagged       bool
+		omit, quoted bool
+		index        []int
+		sf           reflect.StructField
 	}
-	seen = map[reflect.Type]bool{t: true}
-	var embedded []reflect.StructField
-	names := map[string]bool{}
-	for i := 0; i < t.NumField(); i++ {
-		f := t.Field(i)
-		tag := f.Tag.Get("json")
-		if tag == "-" {
-			continue
-		}
-		name, opts, _ := strings.Cut(tag, ",")
-		ft := f.Type
-		if f.Anonymous && name == "" {
-			if ft.Kind() == reflect.Pointer {
-				ft = ft.Elem()
-			}
-			if ft.Kind() == reflect.Struct {
-				embedded = append(embedded, f)
+	type embed struct {
+		typ   reflect.Type
+		index []int
+	}
+	var all []found
+	next := []embed{{typ: t}}
+	visited := map[reflect.Type]bool{}
+	for len(next) > 0 {
+		current := next
+		next = nil
+		seenNext := map[reflect.Type]bool{}
+		for _, e := range current {
+			if visited[e.typ] {
 				continue
 			}
-		}
-		if !f.IsExported() {
-			continue
-		}
-		if name == "" {
-			name = f.Name
-		}
-		names[name] = true
-		opts = "," + opts + ","
-		fn(name, f, strings.Contains(opts, ",omitempty,") || strings.Contains(opts, ",omitzero,"))
-	}
-	for _, e := range embedded {
-		et := e.Type
-		if et.Kind() == reflect.Pointer {
-			et = et.Elem()
-		}
-		structFields(et, seen, func(name string, f reflect.StructField, omit bool) {
-			if !names[name] {
-				fn(name, f, omit)
+			visited[e.typ] = true
+			for i := 0; i < e.typ.NumField(); i++ {
+				sf := e.typ.Field(i)
+				ft := sf.Type
+				if ft.Name() == "" && ft.Kind() == reflect.Pointer {
+					ft = ft.Elem()
+				}
+				if sf.Anonymous {
+					if !sf.IsExported() && ft.Kind() != reflect.Struct {
+						continue
+					}
+				} else if !sf.IsExported() {
+					continue
+				}
+				tag := sf.Tag.Get("json")
+				if tag == "-" {
+					continue
+				}
+				name, opts, _ := strings.Cut(tag, ",")
+				if !validTagName(name) {
+					name = ""
+				}
+				index := append(append([]int(nil), e.index...), i)
+				if name == "" && sf.Anonymous && ft.Kind() == reflect.Struct {
+					if !seenNext[ft] {
+						seenNext[ft] = true
+						next = append(next, embed{ft, index})
+					}
+					continue
+				}
+				opts = "," + opts + ","
+				quoted := false
+				if strings.Contains(opts, ",string,") {
+					switch ft.Kind() {
+					case reflect.Bool, reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+						reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr,
+						reflect.Float32, reflect.Float64, reflect.String:
+						quoted = true
+					}
+				}
+				f := found{name: name, tagged: name != "", index: index, sf: sf, quoted: quoted,
+					omit: strings.Contains(opts, ",omitempty,") || strings.Contains(opts, ",omitzero,")}
+				if f.name == "" {
+					f.name = sf.Name
+				}
+				all = append(all, f)
 			}
-		})
+		}
 	}
+	// Of the members sharing a name, keep the dominant one, if any.
+	byName := map[string][]int{}
+	for i, f := range all {
+		byName[f.name] = append(byName[f.name], i)
+	}
+	keep := make([]bool, len(all))
+	for _, group := range byName {
+		best := group[0]
+		ambiguous := false
+		for _, i := range group[1:] {
+			a, b := all[best], all[i]
+			switch {
+			case len(b.index) < len(a.index) || len(b.index) == len(a.index) && b.tagged && !a.tagged:
+				best, ambiguous = i, false
+			case len(b.index) == len(a.index) && b.tagged == a.tagged:
+				ambiguous = true
+			}
+		}
+		keep[best] = !ambiguous
+	}
+	var out []found
+	for i, f := range all {
+		if keep[i] {
+			out = append(out, f)
+		}
+	}
+	slices.SortFunc(out, func(a, b found) int { return slices.Compare(a.index, b.index) })
+	for _, f := range out {
+		fn(f.name, f.sf, f.omit, f.quoted)
+	}
+}
+
+// validTagName reports whether encoding/json takes name, from a json tag, as a member name.
+func validTagName(name string) bool {
+	if name == "" {
+		return false
+	}
+	for _, c := range name {
+		if !strings.ContainsRune("!#$%&()*+-./:;<=>?@[]^_{|}~ ", c) && !unicode.IsLetter(c) && !unicode.IsDigit(c) {
+			return false
+		}
+	}
+	return true
+}
+
+// foldName folds a member name so that two names fold alike exactly when strings.EqualFold
+// (and encoding/json's case-insensitive match) takes them as equal: each rune becomes the
+// smallest of its case-folding orbit.
+func foldName(name string) string {
+	var b strings.Builder
+	for _, r := range name {
+		for {
+			n := unicode.SimpleFold(r)
+			if n <= r {
+				r = n
+				break
+			}
+			r = n
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }
 
 // zeroSize is the length of the encoding of t's zero value (0 when it does not encode).
@@ -168,18 +267,20 @@ func zeroSize(t reflect.Type) (n int) {
 	return len(b)
 }
 
-// member finds a struct member as encoding/json does: the exact name, else a
-// case-insensitive match.
+// member finds a struct member as encoding/json does: the exact name, else the first
+// member, in field order, whose name matches case-insensitively.
 func (s *shape) member(key string) *field {
 	if f, ok := s.fields[key]; ok {
 		return f
 	}
-	for name, f := range s.fields {
-		if strings.EqualFold(name, key) {
-			return f
-		}
-	}
-	return nil
+	return s.folded[foldName(key)]
+}
+
+// isQuotedNull reports whether raw is a JSON string whose content is null, which
+// encoding/json reads as null into a ",string" member.
+func isQuotedNull(raw []byte) bool {
+	var s string
+	return len(raw) > 0 && raw[0] == '"' && json.Unmarshal(raw, &s) == nil && s == "null"
 }
 
 // walkResult is what walkShape found: the JSON Pointer (relative to the walked value) of
@@ -258,6 +359,15 @@ func walkValue(r *patch.Reader, s *shape, path []string, res *walkResult) error 
 				large[f.n] = true
 			} else {
 				small |= 1 << f.n
+			}
+			if f.quoted && !f.shape.nullable && r.Peek() == '"' {
+				raw, err := r.Skip()
+				if err == nil && isQuotedNull(raw) {
+					res.hasNull = true
+					res.nullAt = joinPointer(append(path, patch.EscapeToken(key)))
+					return errNullFound
+				}
+				return err
 			}
 			return walkValue(r, f.shape, append(path, patch.EscapeToken(key)), res)
 		})

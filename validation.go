@@ -61,9 +61,19 @@ func findValidateTag(t reflect.Type, seen map[reflect.Type]bool) bool {
 // tags. only, when not nil, limits the check to the top-level fields at those Go index
 // paths (and everything inside them). wire names a top-level field by its index path.
 // It returns the JSON Pointer of the first failing member and a message, or ok.
+// A rule that panics on the value (go-playground/validator panics on a kind its rule does
+// not handle, such as min on a bool a client put in an interface field) fails the check.
 func checkTags(ptr reflect.Value, only [][]int, wire func(index []int) string) (path, msg string, ok bool) {
 	root := ptr.Type().Elem()
 	var err error
+	defer func() {
+		if r := recover(); r != nil {
+			path, msg, ok = "", "the value cannot be validated: its type does not suit the validate tags", false
+			if len(only) == 1 {
+				path = "/" + patch.EscapeToken(wire(only[0]))
+			}
+		}
+	}()
 	if only == nil {
 		err = validate().Struct(ptr.Interface())
 	} else {

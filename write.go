@@ -177,13 +177,7 @@ func (o *object) applyWrite(from *Session, targets []target, w *writeEcho, chang
 	if o.gone.Load() {
 		return ErrUnregistered
 	}
-	o.state.Lock()
-	changes, err := changesOf()
-	if err == nil {
-		err = o.commitWrite(changes)
-	}
-	o.state.Unlock()
-	if err != nil {
+	if err := o.writeLocked(changesOf); err != nil {
 		return err
 	}
 	o.echo = w
@@ -198,6 +192,19 @@ func (o *object) applyWrite(from *Session, targets []target, w *writeEcho, chang
 		}
 		return err
 	}})
+}
+
+// writeLocked computes and commits a write's changes under the state lock, which it
+// releases also when a decoder or validator panics (the panic goes on to the handler's
+// recover), so a hostile value cannot leave the object locked. The caller holds pub.
+func (o *object) writeLocked(changesOf func() (map[int]reflect.Value, error)) error {
+	o.state.Lock()
+	defer o.state.Unlock()
+	changes, err := changesOf()
+	if err != nil {
+		return err
+	}
+	return o.commitWrite(changes)
 }
 
 // patchChanges applies the ops to the touched fields' current encodings and decodes what
