@@ -156,15 +156,6 @@ func readMessage(ws *websocket.Conn) (int, []byte, error) {
 	return mt, data, err
 }
 
-// closeCodeOf is the close code for a failed read of client frames: CloseInvalidPayload for
-// invalid UTF-8, otherwise def.
-func closeCodeOf(err error, def int) int {
-	if errors.Is(err, errInvalidUTF8) {
-		return CloseInvalidPayload
-	}
-	return def
-}
-
 // readLoop reads frames until the connection fails or starts closing, and returns the
 // close code for its end.
 func (c *conn) readLoop() (int, string) {

@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
-	"net/http"
-	"net/http/httptest"
 	"reflect"
 	"slices"
 	"strings"
@@ -245,24 +243,7 @@ func startFaultNode(t *testing.T, name, key string, b wssync.Backend) *faultNode
 		t.Fatal(err)
 	}
 	n := &faultNode{name: name, s: s}
-	var wg sync.WaitGroup
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		wg.Add(1)
-		defer wg.Done()
-		sess := wssync.NewSession()
-		defer sess.Close()
-		if err := s.Join(sess); err != nil {
-			http.Error(w, err.Error(), http.StatusInternalServerError)
-			return
-		}
-		sess.ServeWS(w, r)
-	}))
-	n.url = "ws" + strings.TrimPrefix(srv.URL, "http")
-	t.Cleanup(func() {
-		s.Unregister()
-		srv.Close()
-		wg.Wait()
-	})
+	n.url = serveShared(t, s)
 	return n
 }
 

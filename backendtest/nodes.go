@@ -91,24 +91,7 @@ func startNode(t *testing.T, name, key string, b wssync.Backend) *proc {
 		t.Fatalf("%s: NewShared: %v", name, err)
 	}
 	n.s = s
-	var wg sync.WaitGroup
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		wg.Add(1)
-		defer wg.Done()
-		sess := wssync.NewSession()
-		defer sess.Close()
-		if err := s.Join(sess); err != nil {
-			http.Error(w, err.Error(), http.StatusInternalServerError)
-			return
-		}
-		sess.ServeWS(w, r)
-	}))
-	n.url = "ws" + strings.TrimPrefix(srv.URL, "http")
-	t.Cleanup(func() {
-		s.Unregister()
-		srv.Close()
-		wg.Wait()
-	})
+	n.url = serveShared(t, s)
 	return n
 }
 
@@ -713,3 +696,26 @@ func testSessionClaimed(t *testing.T, nodes Nodes) {
 type lostClaims struct{ wssync.SessionStore }
 
 func (lostClaims) ClaimSession(context.Context, wssync.SessionClaim) error { return nil }
+
+// serveShared serves s over a WebSocket on loopback, one fresh Session per connection
+// joined to it, and returns the URL; s is unregistered and the server closed at cleanup.
+func serveShared[T any](t *testing.T, s *wssync.Synced[T]) string {
+	var wg sync.WaitGroup
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		wg.Add(1)
+		defer wg.Done()
+		sess := wssync.NewSession()
+		defer sess.Close()
+		if err := s.Join(sess); err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		sess.ServeWS(w, r)
+	}))
+	t.Cleanup(func() {
+		s.Unregister()
+		srv.Close()
+		wg.Wait()
+	})
+	return "ws" + strings.TrimPrefix(srv.URL, "http")
+}
