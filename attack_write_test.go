@@ -307,7 +307,7 @@ func TestAttackMoveCopyBetweenFields(t *testing.T) {
 	}{
 		{`[{"op":"move","from":"/big/0","path":"/tags/-"}]`, wssync.CodeReadOnly},
 		{`[{"op":"copy","from":"/big/0","path":"/tags/-"}]`, wssync.CodeTooLarge},
-		{`[{"op":"move","from":"/tags","path":"/count"}]`, "either"}, // bad_patch (a field cannot be removed) or type_mismatch
+		{`[{"op":"move","from":"/tags","path":"/count"}]`, "either"},    // bad_patch (a field cannot be removed) or type_mismatch
 		{`[{"op":"move","from":"/count","path":"/other/-"}]`, "either"}, // likewise, whichever field is decoded first
 		{`[{"op":"move","from":"/tags/0","path":"/other/-"}]`, ""},
 	} {
