@@ -59,6 +59,8 @@ export const CloseCode = {
   Normal: 1000,
   /** Server shutting down; reconnect with backoff. */
   GoingAway: 1001,
+  /** A text frame was not valid UTF-8; reconnect with backoff. */
+  InvalidPayload: 1007,
   /** Origin refused or too many bad frames; terminal. */
   PolicyViolation: 1008,
   /** A frame exceeded the server's read limit; reconnect with backoff. */
