@@ -52,18 +52,25 @@ func (m *Manager) claimed(c SessionClaim) {
 		m.cfg.logger.Warn("wssync: ignored a claim of a session for another identity", "session", c.ID, "claimant", c.Claimant)
 		return
 	}
-	delete(m.sessions, c.ID)
+	m.metrics.sessionsMoved.Add(1)
+	m.letGoLocked(ms, (*Session).replacedElsewhere)
+}
+
+// letGoLocked removes ms from the Manager and ends its session with end, in a goroutine of
+// its own since Close waits for connections and tasks. The caller holds m.mu, which
+// letGoLocked releases.
+func (m *Manager) letGoLocked(ms *managed, end func(*Session)) {
+	delete(m.sessions, ms.sess.id.Session)
 	if ms.expiry != nil {
 		ms.expiry.Stop()
 		ms.expiry = nil
 	}
 	m.work.Add(1)
 	m.mu.Unlock()
-	m.metrics.sessionsMoved.Add(1)
-	go func() { // Close waits for connections and tasks: not in the watch's callback
+	go func() {
 		defer m.work.Done()
 		<-ms.ready
-		ms.sess.replacedElsewhere()
+		end(ms.sess)
 	}()
 }
 
@@ -79,37 +86,105 @@ func (s *Session) replacedElsewhere() {
 // connection from expiring, however long they go without a change: every third of the
 // record's TTL it extends each one (SessionStore.BindSession). A disconnected session's
 // record is extended when it disconnects, and the Manager drops it before that runs out.
-// The returned stop ends the loop and waits for it.
+//
+// A session the store could not bind (it was unreachable when the session was built) is
+// retried soon and often, from rebindFirst doubling to rebindMost, until the store
+// answers; when it names another user, the first bind after the outage has won and this
+// node's copy is let go with 4004 (dropForeign). The returned stop ends the loop and
+// waits for it.
 func (m *Manager) startKeepBindings() (stop func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	every := (m.cfg.sessionTTL + m.cfg.pongTimeout) / 3
 	go func() {
 		defer close(done)
-		tick := time.NewTicker(every)
-		defer tick.Stop()
+		timer := time.NewTimer(every)
+		defer timer.Stop()
+		last, backoff := time.Now(), rebindFirst
 		for {
 			select {
 			case <-ctx.Done():
 				return
-			case <-tick.C:
+			case <-timer.C:
+			case <-m.rebind:
+				timer.Stop()
 			}
-			for _, s := range m.connected() {
-				if ctx.Err() != nil {
-					return
-				}
-				if _, err := s.bind(ctx); errors.Is(err, ErrForeignSession) {
-					m.cfg.logger.Warn("wssync: a held session is bound to another identity in the store", "session", s.id.Session)
-				} else if err != nil && ctx.Err() == nil {
-					m.cfg.logger.Warn("wssync: cannot extend the session's binding", "session", s.id.Session, "err", err)
-				}
+			full := time.Since(last) >= every
+			if full {
+				last = time.Now()
 			}
+			pending := m.keepBindings(ctx, full)
+			if ctx.Err() != nil {
+				return
+			}
+			wait := every - time.Since(last)
+			if pending {
+				wait, backoff = min(wait, backoff), min(backoff*2, rebindMost)
+			} else {
+				backoff = rebindFirst
+			}
+			timer.Reset(max(wait, 0))
 		}
 	}()
 	return func() {
 		cancel()
 		<-done
 	}
+}
+
+// rebindFirst and rebindMost bound the retries of a bind the store could not answer.
+const (
+	rebindFirst = 100 * time.Millisecond
+	rebindMost  = 2 * time.Second
+)
+
+// keepBindings binds the connected sessions again: all of them when full, else only
+// those the store could not bind. It reports whether any of those is still unbound.
+func (m *Manager) keepBindings(ctx context.Context, full bool) (pending bool) {
+	for _, s := range m.connected() {
+		if ctx.Err() != nil {
+			return false
+		}
+		if !full && !s.unbound.Load() {
+			continue
+		}
+		_, err := s.bind(ctx)
+		switch {
+		case errors.Is(err, ErrForeignSession):
+			m.cfg.logger.Warn("wssync: a held session is bound to another identity in the store; closing it", "session", s.id.Session)
+			s.unbound.Store(false)
+			m.dropForeign(s)
+		case err != nil:
+			if ctx.Err() == nil {
+				m.cfg.logger.Warn("wssync: cannot extend the session's binding", "session", s.id.Session, "err", err)
+			}
+			pending = pending || s.unbound.Load()
+		default:
+			s.unbound.Store(false)
+		}
+	}
+	return pending
+}
+
+// dropForeign lets go of this node's copy of s, which the store binds to another user
+// (this node served it while the store was unreachable): its connection is closed with
+// 4004 and its tasks cancelled, and a later connection builds the session anew.
+func (m *Manager) dropForeign(s *Session) {
+	m.mu.Lock()
+	ms, ok := m.sessions[s.id.Session]
+	if !ok || ms.sess != s || m.closing {
+		m.mu.Unlock()
+		return
+	}
+	m.letGoLocked(ms, (*Session).closeForeign)
+}
+
+// closeForeign closes the session because the store binds its id to another user.
+func (s *Session) closeForeign() {
+	if c := s.live.Swap(nil); c != nil {
+		c.closeWith(CloseUnauthorized, "session belongs to another identity", nil)
+	}
+	s.Close()
 }
 
 // connected returns the sessions built without error that have a live connection.

@@ -38,9 +38,10 @@ type Manager struct {
 	metrics  *metrics
 	upgrader websocket.Upgrader
 
-	node       string // this Manager's name in session claims
-	stopClaims func() // ends the watch of other nodes' claims; nil without a session store
-	stopKeep   func() // ends keepBindings and waits for it; nil without a session store
+	node       string        // this Manager's name in session claims
+	stopClaims func()        // ends the watch of other nodes' claims; nil without a session store
+	stopKeep   func()        // ends keepBindings and waits for it; nil without a session store
+	rebind     chan struct{} // wakes keepBindings for a session the store could not bind
 
 	mu       sync.Mutex
 	sessions map[string]*managed // by session id
@@ -81,6 +82,7 @@ func NewManager(factory SessionFactory, opts ...Option) *Manager {
 	m.upgrader = websocket.Upgrader{CheckOrigin: cfg.originChecker(), WriteBufferPool: &writeBuffers}
 	if cfg.sessionStore != nil {
 		m.node = newNodeID()
+		m.rebind = make(chan struct{}, 1)
 		m.stopClaims = cfg.sessionStore.WatchClaims(m.claimed)
 		m.stopKeep = m.startKeepBindings()
 	}
@@ -228,7 +230,15 @@ func (m *Manager) serve(ws *websocket.Conn, id Identity) {
 	<-ms.ready
 	if ms.err == nil && m.cfg.sessionStore != nil {
 		if !created {
-			if err := ms.sess.refresh(ms.sess.ctx); err != nil {
+			err := ms.sess.refresh(ms.sess.ctx)
+			if errors.Is(err, ErrForeignSession) {
+				// served while the store was unreachable; the store names another user
+				m.cfg.logger.Warn("wssync: a held session is bound to another identity in the store; closing it", "session", id.Session)
+				m.dropForeign(ms.sess)
+				closeNow(ws, CloseUnauthorized, "session belongs to another identity")
+				m.release(id, ms)
+				return
+			} else if err != nil {
 				m.cfg.logger.Warn("wssync: cannot check the stored session", "session", id.Session, "err", err)
 			}
 		}
@@ -309,8 +319,13 @@ func (m *Manager) acquire(id Identity) (ms *managed, created bool, code int, why
 // factory.
 func (m *Manager) build(ms *managed) {
 	defer m.work.Done()
-	defer close(ms.ready)
 	sess := ms.sess
+	defer func() { // after ready is closed: keepBindings passes over sessions not ready
+		if sess.unbound.Load() {
+			m.wakeRebind()
+		}
+	}()
+	defer close(ms.ready)
 	if m.cfg.sessionStore != nil {
 		if _, err := sess.bind(sess.ctx); errors.Is(err, ErrForeignSession) {
 			m.cfg.logger.Warn("wssync: session id bound to another identity", "session", sess.id.Session)
@@ -318,6 +333,7 @@ func (m *Manager) build(ms *managed) {
 			return
 		} else if err != nil {
 			m.cfg.logger.Warn("wssync: cannot bind the session to its user in the store", "session", sess.id.Session, "err", err)
+			sess.unbound.Store(true)
 		}
 	}
 	_, err := callSafely(func() (any, error) { return nil, m.factory(sess.ctx, sess) })
@@ -331,6 +347,14 @@ func (m *Manager) build(ms *managed) {
 		} else if err != nil {
 			m.cfg.logger.Warn("wssync: cannot load the stored session; it starts afresh", "session", sess.id.Session, "err", err)
 		}
+	}
+}
+
+// wakeRebind asks keepBindings to retry the sessions the store could not bind.
+func (m *Manager) wakeRebind() {
+	select {
+	case m.rebind <- struct{}{}:
+	default:
 	}
 }
 
@@ -352,6 +376,10 @@ func (m *Manager) release(id Identity, ms *managed) {
 		}
 		m.mu.Unlock()
 		ms.sess.Close()
+		return
+	}
+	if m.sessions[id.Session] != ms { // let go (claimed elsewhere, or bound to another user)
+		m.mu.Unlock()
 		return
 	}
 	gen := ms.gen

@@ -20,6 +20,7 @@ type Session struct {
 	metrics  *metrics
 	id       Identity      // set by a Manager
 	storeGen atomic.Uint64 // the generation of the stored record this node last wrote or read
+	unbound  atomic.Bool   // the store could not be asked to bind the id (see Manager.keepBindings)
 
 	ctx    context.Context // cancelled by Close: handlers' and tasks' ctx
 	cancel context.CancelFunc
