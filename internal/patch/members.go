@@ -15,30 +15,38 @@ func ObjectMembers(b []byte, fn func(key string, value []byte) error) error {
 		return errSyntax("not an object")
 	}
 	it := memberIter{b: b, pos: i + 1, depth: 1}
-	for {
-		raw, flags, more, err := it.key()
-		if err != nil {
-			return err
-		}
-		if !more {
-			break
-		}
-		m, err := decodeKey(raw, flags)
-		if err != nil {
-			return err
-		}
+	err := it.eachKey(func(key string) error {
 		start, end, err := it.value()
 		if err != nil {
 			return err
 		}
-		if err := fn(string(m.key), b[start:end]); err != nil {
-			return err
-		}
+		return fn(key, b[start:end])
+	})
+	if err != nil {
+		return err
 	}
 	if skipSpace(b, it.pos) != len(b) {
 		return errSyntax("data after the object")
 	}
 	return nil
+}
+
+// eachKey calls fn with the decoded key of each member until the object ends; fn must
+// consume the member's value (the iterator stands at it).
+func (it *memberIter) eachKey(fn func(key string) error) error {
+	for {
+		raw, flags, more, err := it.key()
+		if err != nil || !more {
+			return err
+		}
+		m, err := decodeKey(raw, flags)
+		if err != nil {
+			return err
+		}
+		if err := fn(string(m.key)); err != nil {
+			return err
+		}
+	}
 }
 
 // String decodes a raw JSON string value (with its quotes). It reports false when raw is

@@ -43,23 +43,16 @@ func (r *Reader) Object(fn func(key string) error) error {
 		return errSyntax("exceeded max depth")
 	}
 	it := memberIter{b: r.b, pos: r.pos + 1, depth: r.depth}
-	for {
-		raw, flags, more, err := it.key()
-		if err != nil {
-			return err
-		}
-		if !more {
-			break
-		}
-		m, err := decodeKey(raw, flags)
-		if err != nil {
-			return err
-		}
+	err := it.eachKey(func(key string) error {
 		r.pos = it.pos
-		if err := fn(string(m.key)); err != nil {
+		if err := fn(key); err != nil {
 			return err
 		}
 		it.skipTo(r.pos)
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	r.pos = it.pos
 	r.depth--
