@@ -11,9 +11,10 @@ import (
 // what changed. A shared object is attached to a backend with WithBackend; without one, an
 // object lives in its process only.
 //
-// The package wsredis (github.com/wssync/wssync/wsredis) implements Backend, SessionStore and
-// PresenceStore on Redis; NewMemoryBackend implements them in memory, for one process that
-// runs several nodes (tests, or a development setup).
+// The package wsredis (github.com/wssync/wssync/wsredis) implements Backend and
+// SessionStore on Redis; the package wsmemory implements them in memory, for one process
+// that runs several nodes (tests, or a development setup). Both also implement the
+// presence store of the package wspresence.
 //
 // Implementations must be safe for concurrent use.
 type Backend interface {
@@ -35,8 +36,9 @@ type Backend interface {
 	// backend that can lose its data (a Redis restarted without persistence) must choose
 	// one above every version it ever handed out for that key, so no version is used twice:
 	// a node that still holds a version from before never gets patches of the new key for
-	// it, and a commit based on it is a conflict. MemoryBackend starts at 1, and after Wipe
-	// above every version it handed out.
+	// it, and a commit based on it is a conflict. So a key's versions need not start at 1:
+	// wsredis starts each key at the time of Redis's clock in microseconds, wsmemory at 1
+	// (and, after it lost its data, above every version it handed out).
 	//
 	// Commits are idempotent: the backend remembers the ID of each of the key's recent
 	// commits (at least the last 1024) with the version it made, and a Commit whose ID it
@@ -163,23 +165,4 @@ type SessionRecord struct {
 type StoredObject struct {
 	Version uint64
 	State   []byte
-}
-
-// PresenceStore keeps who is in each room, across nodes. Each entry carries its own
-// expiry, so the entries of a node that stops refreshing them (it crashed) disappear.
-type PresenceStore interface {
-	// SetPresence adds or refreshes entries of room (id → data), each expiring ttl from
-	// now, and notifies the room's watchers when an entry is new or its data changed.
-	SetPresence(ctx context.Context, room string, entries map[string][]byte, ttl time.Duration) error
-
-	// RemovePresence removes entries of room and notifies the room's watchers.
-	RemovePresence(ctx context.Context, room string, ids ...string) error
-
-	// Presence returns room's unexpired entries.
-	Presence(ctx context.Context, room string) (map[string][]byte, error)
-
-	// WatchPresence calls changed, one call at a time, after entries of room were added,
-	// changed or removed (and after any interruption of the watch), until stop is called.
-	// Expiry is not announced: readers poll for it.
-	WatchPresence(room string, changed func()) (stop func())
 }

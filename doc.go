@@ -83,14 +83,15 @@
 // # Several processes
 //
 // A shared object created with [WithBackend] spans processes: the [Backend] (Redis, in
-// the package github.com/wssync/wssync/wsredis, or [NewMemoryBackend] for several nodes in
-// one process) holds its authoritative state and orders every change under one version
+// the package github.com/wssync/wssync/wsredis, or in memory for several nodes of one
+// process, in github.com/wssync/wssync/wsmemory) holds its authoritative state and orders every change under one version
 // per key. A node commits a change only if no other node committed first, and otherwise
 // catches up and retries ([Synced.Update] runs its function again); the other nodes apply
 // the same patch and forward it with the same version. Lost deliveries are detected from
 // the versions and repaired by a reload; while the backend is unreachable every node
 // serves its own clients and resynchronises when it returns. [WithSessionStore] lets a
-// session continue on another node, and [Presence] tracks who is in a room across nodes.
+// session continue on another node, and the package github.com/wssync/wssync/wspresence
+// tracks who is in a room across nodes.
 //
 // # Logging
 //

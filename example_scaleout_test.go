@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/wssync/wssync"
+	"github.com/wssync/wssync/wsmemory"
 )
 
 // Two nodes share a counter through a backend (here the in-memory one; in production
@@ -14,7 +15,7 @@ func ExampleWithBackend() {
 	type Counter struct {
 		N int `sync:"n"`
 	}
-	store := wssync.NewMemoryBackend()
+	store := wsmemory.New()
 	a, b := &Counter{}, &Counter{}
 	nodeA, err := wssync.NewShared("COUNTER", a, wssync.WithBackend(store))
 	if err != nil {

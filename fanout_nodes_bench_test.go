@@ -9,6 +9,7 @@ import (
 
 	"github.com/wssync/wssync"
 	"github.com/wssync/wssync/internal/redistest"
+	"github.com/wssync/wssync/wsmemory"
 	"github.com/wssync/wssync/wsredis"
 )
 
@@ -38,7 +39,7 @@ func BenchmarkCrossNodeFanout(b *testing.B) {
 					case "single-node":
 						env, err = newFanWssync(n)
 					case "3-nodes-memory":
-						m := wssync.NewMemoryBackend()
+						m := wsmemory.New()
 						env, err = newFanNodes(n, []wssync.Backend{m, m, m}, nil)
 					case "3-nodes-redis":
 						env, err = newFanRedisNodes(parent, n)

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/wssync/wssync"
+	"github.com/wssync/wssync/wsmemory"
 	"github.com/wssync/wssync/wssynctest"
 )
 
@@ -110,7 +111,7 @@ func wallsConverged(t *testing.T, m wssync.Backend, key string, ns ...*wallNode)
 // append survives, once.
 func TestCommitsLostWithTheStoreAreMadeAgain(t *testing.T) {
 	t.Parallel()
-	m := wssync.NewMemoryBackend()
+	m := wsmemory.New()
 	key := "WALL/" + t.Name()
 	ha := &heldBackend{Backend: m}
 	a := startWallNode(t, key, ha)
@@ -152,7 +153,7 @@ func TestCommitsLostWithTheStoreAreMadeAgain(t *testing.T) {
 // own: a write is kept or lost whole) are all kept.
 func TestConflictingOfflineWriteIsReported(t *testing.T) {
 	t.Parallel()
-	m := wssync.NewMemoryBackend()
+	m := wsmemory.New()
 	key := "WALL/" + t.Name()
 	hb := &heldBackend{Backend: m}
 	a := startWallNode(t, key, m)

@@ -24,6 +24,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/wssync/wssync"
+	"github.com/wssync/wssync/wsmemory"
 	"github.com/wssync/wssync/wssynctest"
 )
 
@@ -311,7 +312,7 @@ type heldNotes struct {
 // slowBind is a session store whose BindSession for one user waits until released, so a
 // test can hold that user's first sight of a session open.
 type slowBind struct {
-	*wssync.MemoryBackend
+	*wsmemory.Backend
 	user    string
 	entered chan struct{}
 	release chan struct{}
@@ -325,7 +326,7 @@ func (s *slowBind) BindSession(ctx context.Context, id, user string, ttl time.Du
 		case <-ctx.Done():
 		}
 	}
-	return s.MemoryBackend.BindSession(ctx, id, user, ttl)
+	return s.Backend.BindSession(ctx, id, user, ttl)
 }
 
 // An intruder whose connection is still being checked against the store does not make
@@ -333,8 +334,8 @@ func (s *slowBind) BindSession(ctx context.Context, id, user string, ttl time.Du
 // intruder gets 4004, the owner is served.
 func TestHostileIntruderBeingCheckedDoesNotRefuseOwner(t *testing.T) {
 	t.Parallel()
-	store := wssync.NewMemoryBackend()
-	slow := &slowBind{MemoryBackend: store, user: "bob", entered: make(chan struct{}, 1), release: make(chan struct{})}
+	store := wsmemory.New()
+	slow := &slowBind{Backend: store, user: "bob", entered: make(chan struct{}, 1), release: make(chan struct{})}
 	var built atomic.Int32
 	nodeB := serveManager(t, wssync.NewManager(notesFactory(&built), wssync.WithSessionStore(store)))
 	nodeA := serveManager(t, wssync.NewManager(notesFactory(&built), wssync.WithSessionStore(slow)))

@@ -1,5 +1,5 @@
 // Package backendtest holds conformance suites for implementations of wssync.Backend,
-// wssync.SessionStore and wssync.PresenceStore, exported so that any implementation runs
+// wssync.SessionStore and wspresence.Store, exported so that any implementation runs
 // them from its own tests.
 //
 // Run checks the interfaces directly: versions, conflicts, catch-up patches, delivery
@@ -11,11 +11,11 @@
 //
 //	func TestConformance(t *testing.T) {
 //		backendtest.Run(t, func(t *testing.T) backendtest.Cluster {
-//			m := wssync.NewMemoryBackend()
+//			m := wsmemory.New()
 //			return backendtest.Cluster{
 //				Nodes:     []backendtest.Node{m, m, m},
 //				Interrupt: m.Interrupt,
-//				LogLength: wssync.MemoryLogLength,
+//				LogLength: wsmemory.LogLength,
 //			}
 //		})
 //	}
@@ -35,13 +35,14 @@ import (
 	jsonpatch "github.com/evanphx/json-patch/v5"
 
 	"github.com/wssync/wssync"
+	"github.com/wssync/wssync/wspresence"
 )
 
 // Node is one process's view of the shared store.
 type Node interface {
 	wssync.Backend
 	wssync.SessionStore
-	wssync.PresenceStore
+	wspresence.Store
 }
 
 // Cluster is what one subtest runs against.

@@ -18,6 +18,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/wssync/wssync"
+	"github.com/wssync/wssync/wspresence"
 	"github.com/wssync/wssync/wssynctest"
 )
 
@@ -39,9 +40,9 @@ type Nodes struct {
 	// Sessions has one SessionStore per node, on the same store. Nil skips the test of
 	// sessions moving between nodes.
 	Sessions []wssync.SessionStore
-	// Presence has one PresenceStore per node, on the same store. Nil skips the presence
+	// Presence has one presence store per node, on the same store. Nil skips the presence
 	// test.
-	Presence []wssync.PresenceStore
+	Presence []wspresence.Store
 }
 
 // Room is the shared object of RunNodes: a counter the server increments, a list clients
@@ -518,10 +519,10 @@ func testSessionMoves(t *testing.T, nodes Nodes) {
 	}
 }
 
-// deadStore is a PresenceStore whose node has died: once dead, its calls no longer reach
+// deadStore is a presence store whose node has died: once dead, its calls no longer reach
 // the store, so the node stops refreshing its members as a crashed process would.
 type deadStore struct {
-	wssync.PresenceStore
+	wspresence.Store
 	dead atomic.Bool
 }
 
@@ -531,14 +532,14 @@ func (d *deadStore) SetPresence(ctx context.Context, room string, e map[string][
 	if d.dead.Load() {
 		return errDead
 	}
-	return d.PresenceStore.SetPresence(ctx, room, e, ttl)
+	return d.Store.SetPresence(ctx, room, e, ttl)
 }
 
 func (d *deadStore) RemovePresence(ctx context.Context, room string, ids ...string) error {
 	if d.dead.Load() {
 		return errDead
 	}
-	return d.PresenceStore.RemovePresence(ctx, room, ids...)
+	return d.Store.RemovePresence(ctx, room, ids...)
 }
 
 func testRoomPresence(t *testing.T, nodes Nodes) {
@@ -548,12 +549,12 @@ func testRoomPresence(t *testing.T, nodes Nodes) {
 	const ttl = 600 * time.Millisecond
 	ctx := ctxFor(t)
 	room := "room-" + fmt.Sprint(time.Now().UnixNano())
-	ps := make([]*wssync.Presence, 3)
+	ps := make([]*wspresence.Presence, 3)
 	stores := make([]*deadStore, 3)
 	urls := make([]string, 3)
 	for i := range ps {
-		stores[i] = &deadStore{PresenceStore: nodes.Presence[i]}
-		p, err := wssync.NewPresence(stores[i], room, "PRESENCE", wssync.WithPresenceTTL(ttl))
+		stores[i] = &deadStore{Store: nodes.Presence[i]}
+		p, err := wspresence.New(stores[i], room, "PRESENCE", wspresence.WithTTL(ttl))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -567,7 +568,7 @@ func testRoomPresence(t *testing.T, nodes Nodes) {
 	for i := range cs {
 		cs[i] = dial(t, urls[i], wssynctest.WithIdentity(fmt.Sprintf("user%d", i), fmt.Sprintf("%s-tab%d", room, i)))
 	}
-	users := func(ms []wssync.Member) string {
+	users := func(ms []wspresence.Member) string {
 		var us []string
 		for _, m := range ms {
 			us = append(us, m.User)
@@ -581,7 +582,7 @@ func testRoomPresence(t *testing.T, nodes Nodes) {
 				if got := users(ps[i].Members()); got != want {
 					return fmt.Errorf("node%d lists %q, want %q", i, got, want)
 				}
-				if st, err := wssynctest.WaitState(ctx, cs[i], "PRESENCE", func(wssync.PresenceState) bool { return true }); err != nil {
+				if st, err := wssynctest.WaitState(ctx, cs[i], "PRESENCE", func(wspresence.State) bool { return true }); err != nil {
 					return err
 				} else if got := users(st.Members); got != want {
 					return fmt.Errorf("node%d's client lists %q, want %q", i, got, want)

@@ -17,7 +17,7 @@ import (
 // The suite's objects are JSON documents that start, before their first version, as {};
 // every patch it commits applies to the previous version with evanphx/json-patch.
 //
-// The version of a key's first commit is the backend's choice (1 for MemoryBackend; a
+// The version of a key's first commit is the backend's choice (1 for wsmemory; a
 // backend that can lose its data picks one above every version it handed out before): the
 // suite learns it with a Load after that commit, and expects first, first+1, … after it.
 

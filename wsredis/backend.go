@@ -11,9 +11,8 @@ import (
 )
 
 var (
-	_ wssync.Backend       = (*Backend)(nil)
-	_ wssync.SessionStore  = (*Backend)(nil)
-	_ wssync.PresenceStore = (*Backend)(nil)
+	_ wssync.Backend      = (*Backend)(nil)
+	_ wssync.SessionStore = (*Backend)(nil)
 )
 
 // Options configures a Backend. The zero value works: every zero field takes the default
@@ -88,7 +87,8 @@ func (o Options) withDefaults() Options {
 	return o
 }
 
-// Backend is a wssync.Backend, wssync.SessionStore and wssync.PresenceStore on Redis.
+// Backend is a wssync.Backend, wssync.SessionStore and presence store (wspresence.Store)
+// on Redis.
 // Create it with New; it is safe for concurrent use. It holds one Pub/Sub connection of the
 // client, opened by the first Subscribe, WatchPresence or WatchClaims, and one goroutine
 // reading it; Close ends both.

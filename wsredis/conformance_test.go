@@ -10,10 +10,14 @@ import (
 	"github.com/wssync/wssync/backendtest"
 	"github.com/wssync/wssync/internal/leakcheck"
 	"github.com/wssync/wssync/internal/redistest"
+	"github.com/wssync/wssync/wspresence"
 	"github.com/wssync/wssync/wsredis"
 )
 
 func TestMain(m *testing.M) { leakcheck.Main(m) }
+
+// A Backend is a presence store for wspresence.
+var _ wspresence.Store = (*wsredis.Backend)(nil)
 
 // newBackend returns a Backend with a client of its own on addr, both closed when the test
 // ends.

@@ -1,4 +1,4 @@
-// Package wsredis implements wssync.Backend, wssync.SessionStore and wssync.PresenceStore
+// Package wsredis implements wssync.Backend, wssync.SessionStore and wspresence.Store
 // on Redis with github.com/redis/go-redis/v9, so that several wssync processes behind a
 // load balancer share objects, sessions and presence. It takes any go-redis client (its
 // tests run against Redis 7.0, standalone and as a Redis Cluster).
@@ -9,7 +9,7 @@
 //
 //	board, err := wssync.NewShared("BOARD", &Board{}, wssync.WithBackend(backend))
 //	m := wssync.NewManager(factory, wssync.WithSessionStore(backend))
-//	lobby, err := wssync.NewPresence(backend, "lobby", "LOBBY")
+//	lobby, err := wspresence.New(backend, "lobby", "LOBBY")
 //
 // # Data
 //

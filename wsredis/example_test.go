@@ -10,6 +10,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/wssync/wssync"
+	"github.com/wssync/wssync/wspresence"
 	"github.com/wssync/wssync/wsredis"
 )
 
@@ -33,7 +34,7 @@ func Example() {
 	}
 	defer board.Unregister()
 
-	lobby, err := wssync.NewPresence(backend, "lobby", "LOBBY")
+	lobby, err := wspresence.New(backend, "lobby", "LOBBY")
 	if err != nil {
 		log.Fatal(err)
 	}

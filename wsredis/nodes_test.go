@@ -10,6 +10,7 @@ import (
 	"github.com/wssync/wssync"
 	"github.com/wssync/wssync/backendtest"
 	"github.com/wssync/wssync/internal/redistest"
+	"github.com/wssync/wssync/wspresence"
 	"github.com/wssync/wssync/wsredis"
 )
 
@@ -25,7 +26,7 @@ func TestNodes(t *testing.T) {
 		srv := redistest.Start(t)
 		var backends []wssync.Backend
 		var sessions []wssync.SessionStore
-		var presence []wssync.PresenceStore
+		var presence []wspresence.Store
 		var lossies []*lossyNode
 		for range 3 {
 			client := redis.NewClient(&redis.Options{

@@ -81,7 +81,7 @@ func (a *app) handler() http.Handler {
 }
 
 // scaleOut is what the example needs of a store to run on several servers: wsredis's
-// Backend, or wssync's MemoryBackend in tests.
+// Backend, or wsmemory's Backend in tests.
 type scaleOut interface {
 	wssync.Backend
 	wssync.SessionStore

@@ -1,4 +1,4 @@
-package backendtest_test
+package wsmemory_test
 
 import (
 	"context"
@@ -10,33 +10,55 @@ import (
 	"github.com/wssync/wssync"
 	"github.com/wssync/wssync/backendtest"
 	"github.com/wssync/wssync/internal/leakcheck"
+	"github.com/wssync/wssync/wsmemory"
+	"github.com/wssync/wssync/wspresence"
 )
 
 func TestMain(m *testing.M) { leakcheck.Main(m) }
 
-// TestMemoryBackend runs the suite against the reference implementation, three nodes
-// sharing one MemoryBackend.
-func TestMemoryBackend(t *testing.T) {
-	backendtest.Run(t, func(t *testing.T) backendtest.Cluster {
-		m := wssync.NewMemoryBackend()
-		return backendtest.Cluster{
-			Nodes:     []backendtest.Node{m, m, m},
+// A Backend is a presence store for wspresence.
+var _ wspresence.Store = (*wsmemory.Backend)(nil)
+
+// The in-memory backend runs the same scale-out suite as Redis: three nodes of one process
+// share it as they would share a Redis server.
+func TestMemoryBackendNodes(t *testing.T) {
+	backendtest.RunNodes(t, func(t *testing.T) backendtest.Nodes {
+		m := wsmemory.New()
+		return backendtest.Nodes{
+			Backends:  []wssync.Backend{m, m, m},
 			Interrupt: m.Interrupt,
-			Wipe:      m.Wipe,
-			LogLength: wssync.MemoryLogLength,
-			CommitIDs: wssync.MemoryCommitIDs,
+			Stop:      func() { m.SetUnavailable(true) },
+			Start:     func() { m.SetUnavailable(false) },
+			LoseNext:  m.LoseNext,
+			Sessions:  []wssync.SessionStore{m, m, m},
+			Presence:  []wspresence.Store{m, m, m},
 		}
 	})
 }
 
-// TestMemoryFaults runs the fault suite on a MemoryBackend: an outage (every call fails),
+// TestMemoryBackend runs the suite against the reference implementation, three nodes
+// sharing one Backend.
+func TestMemoryBackend(t *testing.T) {
+	backendtest.Run(t, func(t *testing.T) backendtest.Cluster {
+		m := wsmemory.New()
+		return backendtest.Cluster{
+			Nodes:     []backendtest.Node{m, m, m},
+			Interrupt: m.Interrupt,
+			Wipe:      m.Wipe,
+			LogLength: wsmemory.LogLength,
+			CommitIDs: wsmemory.CommitIDs,
+		}
+	})
+}
+
+// TestMemoryFaults runs the fault suite on a Backend: an outage (every call fails),
 // a store that loses its data while down (Wipe), and a store that runs every commit but
 // whose answers are lost (each node's commit times out after it landed, as with a Redis
 // resumed after SIGSTOP).
 func TestMemoryFaults(t *testing.T) {
 	t.Run("Outage", func(t *testing.T) {
 		t.Parallel()
-		m := wssync.NewMemoryBackend()
+		m := wsmemory.New()
 		backendtest.RunFault(t, backendtest.Fault{
 			Backends: []wssync.Backend{m, m},
 			Break:    func() { m.SetUnavailable(true) },
@@ -46,7 +68,7 @@ func TestMemoryFaults(t *testing.T) {
 	})
 	t.Run("RestartEmpty", func(t *testing.T) {
 		t.Parallel()
-		m := wssync.NewMemoryBackend()
+		m := wsmemory.New()
 		backendtest.RunFault(t, backendtest.Fault{
 			Backends: []wssync.Backend{m, m},
 			Break:    func() { m.SetUnavailable(true) },
@@ -56,8 +78,8 @@ func TestMemoryFaults(t *testing.T) {
 	})
 	t.Run("AnswersLost", func(t *testing.T) {
 		t.Parallel()
-		m := wssync.NewMemoryBackend()
-		l := &lateBackend{MemoryBackend: m}
+		m := wsmemory.New()
+		l := &lateBackend{Backend: m}
 		backendtest.RunFault(t, backendtest.Fault{
 			Backends: []wssync.Backend{l, l},
 			Break:    func() { l.late.Store(true) },
@@ -67,18 +89,18 @@ func TestMemoryFaults(t *testing.T) {
 	})
 }
 
-// lateBackend is a MemoryBackend that, while late is set, runs every commit and then
+// lateBackend is a Backend that, while late is set, runs every commit and then
 // fails it as if the answer never came, and fails every other call: the nodes cannot
 // tell the commits landed until they ask (Outcome) after late is cleared.
 type lateBackend struct {
-	*wssync.MemoryBackend
+	*wsmemory.Backend
 	late atomic.Bool
 }
 
 var errLate = errors.New("i/o timeout (the commit may have landed)")
 
 func (l *lateBackend) Commit(ctx context.Context, key string, p wssync.Proposal) error {
-	err := l.MemoryBackend.Commit(ctx, key, p)
+	err := l.Backend.Commit(ctx, key, p)
 	if l.late.Load() {
 		return errLate
 	}
@@ -89,12 +111,12 @@ func (l *lateBackend) Load(ctx context.Context, key string, since uint64) (wssyn
 	if l.late.Load() {
 		return wssync.Snapshot{}, errLate
 	}
-	return l.MemoryBackend.Load(ctx, key, since)
+	return l.Backend.Load(ctx, key, since)
 }
 
 func (l *lateBackend) Outcome(ctx context.Context, key, id string, base uint64) (uint64, error) {
 	if l.late.Load() {
 		return 0, errLate
 	}
-	return l.MemoryBackend.Outcome(ctx, key, id, base)
+	return l.Backend.Outcome(ctx, key, id, base)
 }

@@ -1,4 +1,4 @@
-package wssync
+package wsmemory
 
 import (
 	"bytes"
@@ -10,17 +10,18 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/wssync/wssync"
 )
 
-// MemoryBackend is a Backend, SessionStore and PresenceStore held in memory: several nodes
-// of one process (tests, a development setup) share it as they would share Redis. It
-// keeps the last MemoryLogLength patches of each key for catch-up, delivers each
-// subscription's changes in order from a goroutine of its own, and can simulate the
-// failures of a real transport (Interrupt, LoseNext).
+// Backend is a wssync.Backend, wssync.SessionStore and presence store (see the package
+// wspresence) held in memory: several nodes of one process (tests, a development setup)
+// share it as they would share Redis. It keeps the last LogLength patches of each key for
+// catch-up, delivers each subscription's changes in order from a goroutine of its own, and
+// can simulate the failures of a real transport (Interrupt, SetUnavailable, LoseNext, Wipe).
 //
-// The zero value is not usable; call NewMemoryBackend. All methods are safe for concurrent
-// use.
-type MemoryBackend struct {
+// The zero value is not usable; call New. All methods are safe for concurrent use.
+type Backend struct {
 	mu       sync.Mutex
 	keys     map[string]*memKey
 	sessions map[string]*memSession
@@ -30,21 +31,20 @@ type MemoryBackend struct {
 	down     bool // SetUnavailable
 }
 
-// ErrMemoryUnavailable is what every call of a MemoryBackend returns while it simulates an
-// outage (SetUnavailable).
-var ErrMemoryUnavailable = errors.New("wssync: memory backend unavailable")
+// ErrUnavailable is what every call of a Backend returns while it simulates an outage
+// (SetUnavailable).
+var ErrUnavailable = errors.New("wsmemory: backend unavailable")
 
-// MemoryLogLength is how many patches per key a MemoryBackend keeps for catch-up.
-const MemoryLogLength = 64
+// LogLength is how many patches per key a Backend keeps for catch-up.
+const LogLength = 64
 
-// MemoryCommitIDs is how many commit IDs per key a MemoryBackend remembers (see
-// Backend.Commit and Backend.Outcome).
-const MemoryCommitIDs = 1024
+// CommitIDs is how many commit IDs per key a Backend remembers (see wssync.Backend's
+// Commit and Outcome).
+const CommitIDs = 1024
 
 var (
-	_ Backend       = (*MemoryBackend)(nil)
-	_ SessionStore  = (*MemoryBackend)(nil)
-	_ PresenceStore = (*MemoryBackend)(nil)
+	_ wssync.Backend      = (*Backend)(nil)
+	_ wssync.SessionStore = (*Backend)(nil)
 )
 
 type memKey struct {
@@ -54,14 +54,14 @@ type memKey struct {
 	subs    map[*memSub]struct{}
 	lose    int // deliveries still to drop (LoseNext)
 
-	epoch, origin uint64           // see Snapshot
+	epoch, origin uint64           // see wssync.Snapshot
 	high          uint64           // the highest version ever handed out; survives Wipe
 	ids           map[string]memID // the commit IDs remembered, landed or fenced
 	order         []string         // ids in the order remembered, oldest first
 	forgot        uint64           // the highest version of a forgotten ID
 }
 
-// memID is what a MemoryBackend remembers of a commit ID: the version it made, or that
+// memID is what a Backend remembers of a commit ID: the version it made, or that
 // Outcome fenced it.
 type memID struct {
 	version uint64
@@ -69,7 +69,7 @@ type memID struct {
 }
 
 type memSession struct {
-	rec     SessionRecord
+	rec     wssync.SessionRecord
 	expires time.Time
 }
 
@@ -78,9 +78,9 @@ type memEntry struct {
 	expires time.Time
 }
 
-// NewMemoryBackend returns an empty MemoryBackend.
-func NewMemoryBackend() *MemoryBackend {
-	return &MemoryBackend{
+// New returns an empty Backend.
+func New() *Backend {
+	return &Backend{
 		keys:     make(map[string]*memKey),
 		sessions: make(map[string]*memSession),
 		rooms:    make(map[string]map[string]memEntry),
@@ -89,7 +89,7 @@ func NewMemoryBackend() *MemoryBackend {
 	}
 }
 
-func (m *MemoryBackend) key(k string) *memKey {
+func (m *Backend) key(k string) *memKey {
 	mk := m.keys[k]
 	if mk == nil {
 		mk = &memKey{subs: make(map[*memSub]struct{})}
@@ -98,42 +98,42 @@ func (m *MemoryBackend) key(k string) *memKey {
 	return mk
 }
 
-// Load implements Backend.
-func (m *MemoryBackend) Load(_ context.Context, key string, since uint64) (Snapshot, error) {
+// Load implements wssync.Backend.
+func (m *Backend) Load(_ context.Context, key string, since uint64) (wssync.Snapshot, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.down {
-		return Snapshot{}, ErrMemoryUnavailable
+		return wssync.Snapshot{}, ErrUnavailable
 	}
 	mk := m.key(key)
 	switch {
 	case mk.version == 0:
-		return Snapshot{}, nil
+		return wssync.Snapshot{}, nil
 	case since == mk.version && since >= mk.epoch:
-		return Snapshot{Version: mk.version}, nil
+		return wssync.Snapshot{Version: mk.version}, nil
 	case since >= mk.epoch && since < mk.version && mk.version-since <= uint64(len(mk.log)):
 		ps := mk.log[uint64(len(mk.log))-(mk.version-since):]
-		return Snapshot{Version: mk.version, Patches: cloneAll(ps)}, nil
+		return wssync.Snapshot{Version: mk.version, Patches: cloneAll(ps)}, nil
 	}
-	return Snapshot{Version: mk.version, State: bytes.Clone(mk.state), Epoch: mk.epoch, Origin: mk.origin}, nil
+	return wssync.Snapshot{Version: mk.version, State: bytes.Clone(mk.state), Epoch: mk.epoch, Origin: mk.origin}, nil
 }
 
-// Commit implements Backend.
-func (m *MemoryBackend) Commit(_ context.Context, key string, p Proposal) error {
+// Commit implements wssync.Backend.
+func (m *Backend) Commit(_ context.Context, key string, p wssync.Proposal) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.down {
-		return ErrMemoryUnavailable
+		return ErrUnavailable
 	}
 	mk := m.key(key)
 	if id, ok := mk.ids[p.ID]; ok {
 		if id.fenced {
-			return fmt.Errorf("%w: commit %q of key %q was fenced", ErrVersionConflict, p.ID, key)
+			return fmt.Errorf("%w: commit %q of key %q was fenced", wssync.ErrVersionConflict, p.ID, key)
 		}
 		return nil // landed before
 	}
 	if mk.version != p.Base {
-		return fmt.Errorf("%w: key %q is at version %d, not %d", ErrVersionConflict, key, mk.version, p.Base)
+		return fmt.Errorf("%w: key %q is at version %d, not %d", wssync.ErrVersionConflict, key, mk.version, p.Base)
 	}
 	patch := bytes.Clone(p.Patch)
 	if p.Base == 0 {
@@ -143,8 +143,8 @@ func (m *MemoryBackend) Commit(_ context.Context, key string, p Proposal) error 
 	} else {
 		mk.version++
 		mk.log = append(mk.log, patch)
-		if len(mk.log) > MemoryLogLength {
-			mk.log = append(mk.log[:0:0], mk.log[len(mk.log)-MemoryLogLength:]...)
+		if len(mk.log) > LogLength {
+			mk.log = append(mk.log[:0:0], mk.log[len(mk.log)-LogLength:]...)
 		}
 	}
 	mk.high = max(mk.high, mk.version)
@@ -155,19 +155,19 @@ func (m *MemoryBackend) Commit(_ context.Context, key string, p Proposal) error 
 		return nil
 	}
 	for s := range mk.subs {
-		s.push(Change{Version: mk.version, Patch: patch})
+		s.push(wssync.Change{Version: mk.version, Patch: patch})
 	}
 	return nil
 }
 
-// remember records id, forgetting the oldest beyond MemoryCommitIDs. The caller holds mu.
+// remember records id, forgetting the oldest beyond CommitIDs. The caller holds mu.
 func (mk *memKey) remember(id string, v memID) {
 	if mk.ids == nil {
 		mk.ids = make(map[string]memID)
 	}
 	mk.ids[id] = v
 	mk.order = append(mk.order, id)
-	for len(mk.order) > MemoryCommitIDs {
+	for len(mk.order) > CommitIDs {
 		old := mk.order[0]
 		mk.order = mk.order[1:]
 		mk.forgot = max(mk.forgot, mk.ids[old].version)
@@ -175,12 +175,12 @@ func (mk *memKey) remember(id string, v memID) {
 	}
 }
 
-// Outcome implements Backend.
-func (m *MemoryBackend) Outcome(_ context.Context, key, id string, base uint64) (uint64, error) {
+// Outcome implements wssync.Backend.
+func (m *Backend) Outcome(_ context.Context, key, id string, base uint64) (uint64, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.down {
-		return 0, ErrMemoryUnavailable
+		return 0, ErrUnavailable
 	}
 	mk := m.key(key)
 	if r, ok := mk.ids[id]; ok {
@@ -188,15 +188,15 @@ func (m *MemoryBackend) Outcome(_ context.Context, key, id string, base uint64) 
 	}
 	mk.remember(id, memID{version: 0, fenced: true})
 	if mk.version != base && mk.epoch <= base && mk.forgot > base {
-		return 0, fmt.Errorf("%w: key %q forgot the IDs of commits after version %d", ErrOutcomeUnknown, key, base)
+		return 0, fmt.Errorf("%w: key %q forgot the IDs of commits after version %d", wssync.ErrOutcomeUnknown, key, base)
 	}
 	return 0, nil
 }
 
 // Wipe simulates a backend that lost its data (a Redis restarted without persistence):
 // every key's state, log and commit IDs are gone, and a key created again gets a version
-// above every one it had. Subscriptions stay, and receive Change{Lost: true}.
-func (m *MemoryBackend) Wipe() {
+// above every one it had. Subscriptions stay, and receive wssync.Change{Lost: true}.
+func (m *Backend) Wipe() {
 	m.mu.Lock()
 	for _, mk := range m.keys {
 		mk.version, mk.state, mk.log = 0, nil, nil
@@ -206,14 +206,14 @@ func (m *MemoryBackend) Wipe() {
 	m.Interrupt()
 }
 
-// Subscribe implements Backend.
-func (m *MemoryBackend) Subscribe(key string, deliver func(Change)) (stop func()) {
+// Subscribe implements wssync.Backend.
+func (m *Backend) Subscribe(key string, deliver func(wssync.Change)) (stop func()) {
 	return m.watch(func() map[*memSub]struct{} { return m.key(key).subs }, deliver)
 }
 
 // watch starts a memSub that calls deliver, registered in the set that set returns (called
 // with mu held), until the returned stop.
-func (m *MemoryBackend) watch(set func() map[*memSub]struct{}, deliver func(Change)) (stop func()) {
+func (m *Backend) watch(set func() map[*memSub]struct{}, deliver func(wssync.Change)) (stop func()) {
 	s := newMemSub(deliver)
 	m.mu.Lock()
 	set()[s] = struct{}{}
@@ -227,8 +227,8 @@ func (m *MemoryBackend) watch(set func() map[*memSub]struct{}, deliver func(Chan
 }
 
 // Interrupt simulates a broken connection: every subscription loses what it had not yet
-// delivered and receives Change{Lost: true}; every presence watcher is called.
-func (m *MemoryBackend) Interrupt() {
+// delivered and receives wssync.Change{Lost: true}; every presence watcher is called.
+func (m *Backend) Interrupt() {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for _, mk := range m.keys {
@@ -244,9 +244,9 @@ func (m *MemoryBackend) Interrupt() {
 }
 
 // SetUnavailable simulates an outage: while down is true every call fails with
-// ErrMemoryUnavailable and nothing is delivered; when it turns false again, every
-// subscription receives Change{Lost: true}, as after a reconnect.
-func (m *MemoryBackend) SetUnavailable(down bool) {
+// ErrUnavailable and nothing is delivered; when it turns false again, every
+// subscription receives wssync.Change{Lost: true}, as after a reconnect.
+func (m *Backend) SetUnavailable(down bool) {
 	m.mu.Lock()
 	was := m.down
 	m.down = down
@@ -258,22 +258,22 @@ func (m *MemoryBackend) SetUnavailable(down bool) {
 
 // LoseNext drops the deliveries of key's next n commits, silently, as a pub/sub transport
 // may: subscribers must notice the gap from the versions.
-func (m *MemoryBackend) LoseNext(key string, n int) {
+func (m *Backend) LoseNext(key string, n int) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.key(key).lose += n
 }
 
-// BindSession implements SessionStore.
-func (m *MemoryBackend) BindSession(_ context.Context, id, user string, ttl time.Duration) (string, uint64, error) {
+// BindSession implements wssync.SessionStore.
+func (m *Backend) BindSession(_ context.Context, id, user string, ttl time.Duration) (string, uint64, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.down {
-		return "", 0, ErrMemoryUnavailable
+		return "", 0, ErrUnavailable
 	}
 	ms := m.liveSession(id)
 	if ms == nil {
-		ms = &memSession{rec: SessionRecord{User: user, Objects: make(map[string]StoredObject)}}
+		ms = &memSession{rec: wssync.SessionRecord{User: user, Objects: make(map[string]wssync.StoredObject)}}
 		m.sessions[id] = ms
 	}
 	if ms.rec.User != user {
@@ -283,52 +283,52 @@ func (m *MemoryBackend) BindSession(_ context.Context, id, user string, ttl time
 	return user, ms.rec.Generation, nil
 }
 
-// SaveSession implements SessionStore.
-func (m *MemoryBackend) SaveSession(_ context.Context, id, user, key string, obj StoredObject, ttl time.Duration) (uint64, error) {
+// SaveSession implements wssync.SessionStore.
+func (m *Backend) SaveSession(_ context.Context, id, user, key string, obj wssync.StoredObject, ttl time.Duration) (uint64, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.down {
-		return 0, ErrMemoryUnavailable
+		return 0, ErrUnavailable
 	}
 	ms := m.liveSession(id)
 	if ms == nil {
-		ms = &memSession{rec: SessionRecord{User: user, Objects: make(map[string]StoredObject)}}
+		ms = &memSession{rec: wssync.SessionRecord{User: user, Objects: make(map[string]wssync.StoredObject)}}
 		m.sessions[id] = ms
 	}
 	if ms.rec.User != user {
-		return 0, fmt.Errorf("%w: session %q", ErrForeignSession, id)
+		return 0, fmt.Errorf("%w: session %q", wssync.ErrForeignSession, id)
 	}
 	ms.rec.Generation++
-	ms.rec.Objects[key] = StoredObject{Version: obj.Version, State: bytes.Clone(obj.State)}
+	ms.rec.Objects[key] = wssync.StoredObject{Version: obj.Version, State: bytes.Clone(obj.State)}
 	ms.expires = time.Now().Add(ttl)
 	return ms.rec.Generation, nil
 }
 
-// LoadSession implements SessionStore.
-func (m *MemoryBackend) LoadSession(_ context.Context, id string) (SessionRecord, bool, error) {
+// LoadSession implements wssync.SessionStore.
+func (m *Backend) LoadSession(_ context.Context, id string) (wssync.SessionRecord, bool, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.down {
-		return SessionRecord{}, false, ErrMemoryUnavailable
+		return wssync.SessionRecord{}, false, ErrUnavailable
 	}
 	ms := m.liveSession(id)
 	if ms == nil {
-		return SessionRecord{}, false, nil
+		return wssync.SessionRecord{}, false, nil
 	}
 	rec := ms.rec
-	rec.Objects = make(map[string]StoredObject, len(ms.rec.Objects))
+	rec.Objects = make(map[string]wssync.StoredObject, len(ms.rec.Objects))
 	for k, o := range ms.rec.Objects {
-		rec.Objects[k] = StoredObject{Version: o.Version, State: bytes.Clone(o.State)}
+		rec.Objects[k] = wssync.StoredObject{Version: o.Version, State: bytes.Clone(o.State)}
 	}
 	return rec, true, nil
 }
 
-// TouchSession implements SessionStore.
-func (m *MemoryBackend) TouchSession(_ context.Context, id string, ttl time.Duration) (uint64, error) {
+// TouchSession implements wssync.SessionStore.
+func (m *Backend) TouchSession(_ context.Context, id string, ttl time.Duration) (uint64, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.down {
-		return 0, ErrMemoryUnavailable
+		return 0, ErrUnavailable
 	}
 	ms := m.liveSession(id)
 	if ms == nil {
@@ -338,27 +338,27 @@ func (m *MemoryBackend) TouchSession(_ context.Context, id string, ttl time.Dura
 	return ms.rec.Generation, nil
 }
 
-// ClaimSession implements SessionStore.
-func (m *MemoryBackend) ClaimSession(_ context.Context, c SessionClaim) error {
+// ClaimSession implements wssync.SessionStore.
+func (m *Backend) ClaimSession(_ context.Context, c wssync.SessionClaim) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.down {
-		return ErrMemoryUnavailable
+		return ErrUnavailable
 	}
 	msg := []byte(strconv.Itoa(len(c.ID)) + " " + c.ID + strconv.Itoa(len(c.User)) + " " + c.User + c.Claimant)
 	for s := range m.claims { // a Change carries it, as memSubs deliver Changes
-		s.push(Change{Patch: msg})
+		s.push(wssync.Change{Patch: msg})
 	}
 	return nil
 }
 
-// WatchClaims implements SessionStore.
-func (m *MemoryBackend) WatchClaims(claimed func(SessionClaim)) (stop func()) {
-	return m.watch(func() map[*memSub]struct{} { return m.claims }, func(c Change) {
+// WatchClaims implements wssync.SessionStore.
+func (m *Backend) WatchClaims(claimed func(wssync.SessionClaim)) (stop func()) {
+	return m.watch(func() map[*memSub]struct{} { return m.claims }, func(c wssync.Change) {
 		if c.Lost {
 			return
 		}
-		var sc SessionClaim
+		var sc wssync.SessionClaim
 		rest, ok := string(c.Patch), true
 		sc.ID, rest, ok = cutCounted(rest)
 		if ok {
@@ -382,7 +382,7 @@ func cutCounted(s string) (head, rest string, ok bool) {
 
 // liveSession returns the unexpired record of id, dropping an expired one. The caller
 // holds mu.
-func (m *MemoryBackend) liveSession(id string) *memSession {
+func (m *Backend) liveSession(id string) *memSession {
 	ms := m.sessions[id]
 	if ms != nil && !time.Now().Before(ms.expires) {
 		delete(m.sessions, id)
@@ -391,12 +391,12 @@ func (m *MemoryBackend) liveSession(id string) *memSession {
 	return ms
 }
 
-// SetPresence implements PresenceStore.
-func (m *MemoryBackend) SetPresence(_ context.Context, room string, entries map[string][]byte, ttl time.Duration) error {
+// SetPresence implements the presence store of wspresence.
+func (m *Backend) SetPresence(_ context.Context, room string, entries map[string][]byte, ttl time.Duration) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.down {
-		return ErrMemoryUnavailable
+		return ErrUnavailable
 	}
 	r := m.room(room)
 	expires := time.Now().Add(ttl)
@@ -412,12 +412,12 @@ func (m *MemoryBackend) SetPresence(_ context.Context, room string, entries map[
 	return nil
 }
 
-// RemovePresence implements PresenceStore.
-func (m *MemoryBackend) RemovePresence(_ context.Context, room string, ids ...string) error {
+// RemovePresence implements the presence store of wspresence.
+func (m *Backend) RemovePresence(_ context.Context, room string, ids ...string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.down {
-		return ErrMemoryUnavailable
+		return ErrUnavailable
 	}
 	r := m.room(room)
 	for _, id := range ids {
@@ -427,12 +427,12 @@ func (m *MemoryBackend) RemovePresence(_ context.Context, room string, ids ...st
 	return nil
 }
 
-// Presence implements PresenceStore.
-func (m *MemoryBackend) Presence(_ context.Context, room string) (map[string][]byte, error) {
+// Presence implements the presence store of wspresence.
+func (m *Backend) Presence(_ context.Context, room string) (map[string][]byte, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.down {
-		return nil, ErrMemoryUnavailable
+		return nil, ErrUnavailable
 	}
 	out := make(map[string][]byte)
 	for id, e := range m.room(room) {
@@ -441,18 +441,18 @@ func (m *MemoryBackend) Presence(_ context.Context, room string) (map[string][]b
 	return out, nil
 }
 
-// WatchPresence implements PresenceStore.
-func (m *MemoryBackend) WatchPresence(room string, changed func()) (stop func()) {
+// WatchPresence implements the presence store of wspresence.
+func (m *Backend) WatchPresence(room string, changed func()) (stop func()) {
 	return m.watch(func() map[*memSub]struct{} {
 		if m.watchers[room] == nil {
 			m.watchers[room] = make(map[*memSub]struct{})
 		}
 		return m.watchers[room]
-	}, func(Change) { changed() })
+	}, func(wssync.Change) { changed() })
 }
 
 // room returns room's entries with the expired ones removed. The caller holds mu.
-func (m *MemoryBackend) room(room string) map[string]memEntry {
+func (m *Backend) room(room string) map[string]memEntry {
 	r := m.rooms[room]
 	if r == nil {
 		r = make(map[string]memEntry)
@@ -463,9 +463,9 @@ func (m *MemoryBackend) room(room string) map[string]memEntry {
 	return r
 }
 
-func (m *MemoryBackend) notifyLocked(room string) {
+func (m *Backend) notifyLocked(room string) {
 	for s := range m.watchers[room] {
-		s.push(Change{})
+		s.push(wssync.Change{})
 	}
 }
 
@@ -480,22 +480,22 @@ func cloneAll(ps [][]byte) [][]byte {
 // memSub delivers one subscription's changes in order from its own goroutine, so a slow
 // subscriber never holds up a commit.
 type memSub struct {
-	deliver func(Change)
+	deliver func(wssync.Change)
 	once    sync.Once
 	mu      sync.Mutex
-	queue   []Change
+	queue   []wssync.Change
 	wake    chan struct{}
 	quit    chan struct{}
 	done    chan struct{}
 }
 
-func newMemSub(deliver func(Change)) *memSub {
+func newMemSub(deliver func(wssync.Change)) *memSub {
 	s := &memSub{deliver: deliver, wake: make(chan struct{}, 1), quit: make(chan struct{}), done: make(chan struct{})}
 	go s.run()
 	return s
 }
 
-func (s *memSub) push(c Change) {
+func (s *memSub) push(c wssync.Change) {
 	s.mu.Lock()
 	s.queue = append(s.queue, c)
 	s.mu.Unlock()
@@ -510,7 +510,7 @@ func (s *memSub) interrupt() {
 	s.mu.Lock()
 	s.queue = s.queue[:0]
 	s.mu.Unlock()
-	s.push(Change{Lost: true})
+	s.push(wssync.Change{Lost: true})
 }
 
 func (s *memSub) run() {

@@ -5,25 +5,8 @@ import (
 	"time"
 
 	"github.com/wssync/wssync"
-	"github.com/wssync/wssync/backendtest"
+	"github.com/wssync/wssync/wsmemory"
 )
-
-// The in-memory backend runs the same scale-out suite as Redis: three nodes of one process
-// share it as they would share a Redis server.
-func TestMemoryBackendNodes(t *testing.T) {
-	backendtest.RunNodes(t, func(t *testing.T) backendtest.Nodes {
-		m := wssync.NewMemoryBackend()
-		return backendtest.Nodes{
-			Backends:  []wssync.Backend{m, m, m},
-			Interrupt: m.Interrupt,
-			Stop:      func() { m.SetUnavailable(true) },
-			Start:     func() { m.SetUnavailable(false) },
-			LoseNext:  m.LoseNext,
-			Sessions:  []wssync.SessionStore{m, m, m},
-			Presence:  []wssync.PresenceStore{m, m, m},
-		}
-	})
-}
 
 // During a rolling deploy two versions of a type share a key: a field the older nodes do
 // not have keeps its value on the newer ones, and the older ones ignore it.
@@ -35,7 +18,7 @@ func TestBackendRollingDeploy(t *testing.T) {
 		A int    `sync:"a"`
 		B string `sync:"b"`
 	}
-	m := wssync.NewMemoryBackend()
+	m := wsmemory.New()
 	older, err := wssync.NewShared("DEPLOY", &v1{A: 1}, wssync.WithBackend(m))
 	if err != nil {
 		t.Fatal(err)
