@@ -20,17 +20,28 @@ import (
 // errBackendUnreachable wraps a backend failure other than a version conflict.
 var errBackendUnreachable = errors.New("wssync: backend unreachable")
 
+// catchUp says how catchUpLocked treats the object. The zero value asks for the patches
+// since the published version and keeps the struct's pending edits.
+type catchUp struct {
+	// dropPending drops the edits the struct holds but has not published, rather than
+	// rebasing them onto the backend's state: the caller makes them again itself.
+	dropPending bool
+
+	// whole asks for the whole state: after an interruption the store may have restarted
+	// empty and reused version numbers, so "since my version" cannot be trusted.
+	whole bool
+}
+
 // catchUpLocked loads the backend's latest state of o and makes it the published one:
 // local subscribers get the missing patches when the backend still has them, a _SET
 // otherwise. A backend that holds nothing (a new key, or a store that lost its data) is
-// seeded with the published state. full asks for the whole state: after an interruption
-// the store may have restarted empty and reused version numbers, so "since my version"
-// cannot be trusted. The caller holds pub; an error wrapping errBackendUnreachable leaves
-// the object as it was.
-func (o *object) catchUpLocked(discard, full bool) error {
+// seeded with the published state. The caller holds pub; an error wrapping
+// errBackendUnreachable leaves the object as it was.
+func (o *object) catchUpLocked(how catchUp) error {
 	d := o.dist
+	discard := how.dropPending
 	since := o.version
-	if full {
+	if how.whole {
 		since = 0
 	}
 	for attempt := 1; ; attempt++ {

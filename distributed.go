@@ -109,7 +109,7 @@ func (o *object) attachBackend(b Backend) {
 	o.dist = d
 	d.stop = b.Subscribe(o.key, d.enqueue)
 	o.pub.Lock()
-	if err := o.catchUpLocked(false, false); err != nil {
+	if err := o.catchUpLocked(catchUp{}); err != nil {
 		d.goOffline(o, err)
 	}
 	o.pub.Unlock()
@@ -166,12 +166,12 @@ const (
 	offlined                       // the backend is unreachable (now or already): publish locally
 )
 
-// commit stores a local change (state cur, patch p from the published state) in the
+// propose stores a local change (state cur, patch p from the published state) in the
 // backend, with a fresh commit ID, which it returns. conflicted reports a version
 // conflict: the caller catches up and retries. An unreachable backend takes the object
 // offline (offlined) and the change is published locally; the ID is "" when no commit was
 // attempted (the object was offline already). The caller holds pub.
-func (d *distLink) commit(o *object, cur [][]byte, p []byte) (res commitResult, id string, err error) {
+func (d *distLink) propose(o *object, cur [][]byte, p []byte) (res commitResult, id string, err error) {
 	if d.offline {
 		return offlined, "", nil
 	}
@@ -284,7 +284,7 @@ func (o *object) followLocked(changes []Change, lost bool) {
 	d := o.dist
 	var err error
 	if lost {
-		err = o.catchUpLocked(false, true)
+		err = o.catchUpLocked(catchUp{whole: true})
 	}
 	for _, c := range changes {
 		if err != nil {
@@ -295,10 +295,10 @@ func (o *object) followLocked(changes []Change, lost bool) {
 			// ours, or already loaded
 		case c.Version == o.version+1:
 			if o.applyRemoteLocked(c.Patch, c.Version, false) != nil {
-				err = o.catchUpLocked(false, true)
+				err = o.catchUpLocked(catchUp{whole: true})
 			}
 		default:
-			err = o.catchUpLocked(false, false) // a gap: some delivery was lost
+			err = o.catchUpLocked(catchUp{}) // a gap: some delivery was lost
 		}
 	}
 	if err == nil {
@@ -343,7 +343,7 @@ func (o *object) reconnectLocked() {
 	o.last, o.version, o.setCache = d.baseState, d.base, nil
 	d.offline = false
 	o.resyncAllLocked() // first, so no patch of the catch-up reaches a client on a local version
-	if err := o.catchUpLocked(true, true); err != nil {
+	if err := o.catchUpLocked(catchUp{dropPending: true, whole: true}); err != nil {
 		o.last, o.version, o.setCache = offLast, offVersion, nil
 		d.offline = true
 		d.log.Debug("wssync: backend still unreachable", "key", o.key, "err", err)
@@ -374,8 +374,11 @@ func (o *object) reconnectLocked() {
 	}
 }
 
-// status reports the link's counters.
+// status reports the link's counters; the zero BackendStatus for a nil link.
 func (d *distLink) status(o *object) BackendStatus {
+	if d == nil {
+		return BackendStatus{}
+	}
 	o.pub.Lock()
 	offline := d.offline
 	o.pub.Unlock()

@@ -49,7 +49,7 @@ type object struct {
 	lastSync time.Time   // when a patch was last published, for SyncThrottled
 	trailing *time.Timer // SyncThrottled's pending sync
 	patchHd  []byte      // `{"type":"_PATCH:KEY","data":[`
-	dist     *distLink   // the object's backend, nil for an object of this process only
+	dist     *distLink   // the object's backend, nil for an object of this process only (see replication.go)
 	owner    *Session    // the session of Register, whose store keeps the object; nil if shared
 	echo     *writeEcho  // the client write being published, if any
 }
@@ -160,19 +160,13 @@ func (o *object) encodeField(f *boundField) (b []byte, err error) {
 
 // syncLocked publishes the difference between the struct and the last published snapshot
 // as one _PATCH frame, or nothing when nothing changed. The caller holds pub.
-func (o *object) syncLocked() error { return o.syncRetry(nil) }
+func (o *object) syncLocked() error { return o.publishLocked(nil) }
 
-// syncRetry is syncLocked for an object that may lose a race to another node: after a
-// version conflict the object catches up with its backend and, when ch.redo is set,
-// drops the local edits and runs it to make them again on the fresh state (Update);
-// otherwise the local edits are rebased onto it as a patch. ch (nil for a plain Sync)
-// also says how the change can be made again should the backend be unreachable (see
-// edit). The caller holds pub.
-func (o *object) syncRetry(ch *edit) error {
-	var redo func()
-	if ch != nil {
-		redo = ch.redo
-	}
+// publishLocked is syncLocked for a change ch that can be made again (see edit; nil for a
+// plain Sync). On an object with a backend the change is committed there first
+// (distLink.commitLocked), and after a lost race to another node the snapshot and diff run
+// again on the newer state. The caller holds pub.
+func (o *object) publishLocked(ch *edit) error {
 	if o.gone.Load() {
 		return ErrUnregistered
 	}
@@ -185,9 +179,9 @@ func (o *object) syncRetry(ch *edit) error {
 			o.echoUnpublished()
 			return nil
 		}
-		if len(o.subs) == 0 && o.dist == nil {
+		if len(o.subs) == 0 && !o.dist.attached() {
 			// Nobody to tell: the next subscriber starts from a _SET anyway.
-			o.commit(cur)
+			o.advanceLocked(cur)
 			return nil
 		}
 		buf, n, err := o.appendPatch(append(make([]byte, 0, 256), o.patchHd...), cur)
@@ -203,30 +197,12 @@ func (o *object) syncRetry(ch *edit) error {
 			return nil
 		}
 		buf = append(buf, ']')
-		if o.dist != nil {
-			p := buf[len(o.patchHd)-1:]
-			res, id, err := o.dist.commit(o, cur, p)
-			if err != nil {
-				return err
-			}
-			switch res {
-			case committed:
-				o.dist.rememberLocked(o.made(ch, p, "", false), o.version+1)
-			case offlined:
-				o.dist.edits = append(o.dist.edits, o.made(ch, p, id, true))
-			}
-			if res == conflicted {
-				if attempt >= maxCommitAttempts {
-					return fmt.Errorf("wssync: key %q: %w after %d attempts", o.key, ErrVersionConflict, attempt)
-				}
-				if err := o.catchUpLocked(redo != nil, false); err != nil {
-					return err
-				}
-				if redo != nil {
-					redo()
-				}
-				continue
-			}
+		retry, err := o.dist.commitLocked(o, ch, cur, buf[len(o.patchHd)-1:], attempt)
+		if err != nil {
+			return err
+		}
+		if retry {
+			continue
 		}
 		var echo *echoPlan
 		if o.echo != nil && o.echo.live() && attempt == 1 {
@@ -234,7 +210,7 @@ func (o *object) syncRetry(ch *edit) error {
 				return err
 			}
 		}
-		o.commit(cur)
+		o.advanceLocked(cur)
 		f := &frame{data: appendVersionTail(buf, o.version), shared: len(o.subs) > 1}
 		if o.echo == nil || !o.echo.live() {
 			o.deliverLocked(f)
@@ -309,15 +285,14 @@ func reused(a, b []byte) bool {
 	return len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0])
 }
 
-// commit makes cur the published snapshot under a new version.
-func (o *object) commit(cur [][]byte) {
+// advanceLocked makes cur the published snapshot under the next version, and writes it
+// through to the owner's session store, if any (Session.persist). The caller holds pub.
+func (o *object) advanceLocked(cur [][]byte) {
 	o.last = cur
 	o.version++
 	o.setCache = nil
 	o.lastSync = time.Now()
-	if o.owner != nil && o.owner.cfg.sessionStore != nil && o.owner.id.Session != "" {
-		o.owner.persist(o)
-	}
+	o.owner.persist(o)
 }
 
 // sync publishes pending changes (Sync without the generic handle).

@@ -124,7 +124,7 @@ func (o *object) runReplaysLocked() {
 	}
 }
 
-// replayLocked makes e again on the published state and publishes it (syncRetry). An edit
+// replayLocked makes e again on the published state and publishes it (publishLocked). An edit
 // other than an Update that replaced or removed a value another node changed meanwhile is
 // not made again: it is lost. The caller holds pub; the struct holds no pending edits.
 func (o *object) replayLocked(e *edit) {
@@ -139,7 +139,7 @@ func (o *object) replayLocked(e *edit) {
 		return
 	}
 	o.dist.stats.replayed.Add(1)
-	if err := o.syncRetry(&edit{redo: e.redo, write: e.write, writer: e.writer}); err != nil {
+	if err := o.publishLocked(&edit{redo: e.redo, write: e.write, writer: e.writer}); err != nil {
 		o.dist.log.Error("wssync: cannot publish an edit made again", "key", o.key, "err", err)
 	}
 }

@@ -42,9 +42,14 @@ func WithSessionStore(store SessionStore) Option {
 	return func(c *config) { c.sessionStore = store }
 }
 
-// persist writes o's published state to the session store. The caller holds o's pub
-// lock, so writes of one object reach the store in order.
+// persist writes o's published state to the session store, when s (o's owner; nil for a
+// shared object) has one and an id. The caller holds o's pub lock, so writes of one
+// object reach the store in order; the publish waits for the store's answer (at most
+// storeTimeout).
 func (s *Session) persist(o *object) {
+	if s == nil || s.cfg.sessionStore == nil || s.id.Session == "" {
+		return
+	}
 	store := s.cfg.sessionStore
 	state := o.appendState(nil)
 	if len(state) > MaxStoredObjectBytes {

@@ -38,7 +38,7 @@ func (s *Synced[T]) RUnlock() { s.o.state.RUnlock() }
 // calls fn again on the newer state, so a read-modify-write such as a counter increment
 // counts every node's increments. fn may therefore run more than once.
 func (s *Synced[T]) Update(fn func(v *T)) error {
-	if s.o.dist != nil {
+	if s.o.dist.attached() {
 		return s.updateShared(fn)
 	}
 	func() {
@@ -94,9 +94,7 @@ func (s *Synced[T]) Unregister() {
 		o.trailing = nil
 	}
 	o.pub.Unlock()
-	if o.dist != nil {
-		o.dist.detachOnce.Do(o.dist.detach)
-	}
+	o.dist.close()
 }
 
 // updateShared is Update for an object with a backend: fn runs again after a lost race.
@@ -110,15 +108,12 @@ func (s *Synced[T]) updateShared(fn func(v *T)) error {
 		fn(s.ptr)
 	}
 	run()
-	return o.syncRetry(&edit{redo: run})
+	return o.publishLocked(&edit{redo: run})
 }
 
 // BackendStatus reports the object's link to its backend (WithBackend); the zero value
 // for an object without one.
 func (s *Synced[T]) BackendStatus() BackendStatus {
-	if s.o.dist == nil {
-		return BackendStatus{}
-	}
 	return s.o.dist.status(s.o)
 }
 

@@ -182,16 +182,7 @@ func (o *object) applyWrite(from *Session, targets []target, w *writeEcho, chang
 	}
 	o.echo = w
 	defer func() { o.echo = nil }()
-	if o.dist == nil {
-		return o.syncLocked()
-	}
-	return o.syncRetry(&edit{writer: from, targets: targets, write: func() error {
-		changes, err := changesOf()
-		if err == nil {
-			err = o.commitWrite(changes)
-		}
-		return err
-	}})
+	return o.publishLocked(o.dist.clientWrite(o, from, targets, changesOf))
 }
 
 // writeLocked computes and commits a write's changes under the state lock, which it
@@ -204,7 +195,7 @@ func (o *object) writeLocked(changesOf func() (map[int]reflect.Value, error)) er
 	if err != nil {
 		return err
 	}
-	return o.commitWrite(changes)
+	return o.assignChanges(changes)
 }
 
 // patchChanges applies the ops to the touched fields' current encodings and decodes what
@@ -359,9 +350,9 @@ func (o *object) decodeField(f *boundField, raw json.RawMessage, cur []byte, tal
 	return v.Elem(), changed, nil
 }
 
-// commitWrite checks, vetoes or assigns the decoded changes. The caller holds the state
+// assignChanges checks, vetoes or assigns the decoded changes. The caller holds the state
 // lock, so the struct changes all at once or not at all.
-func (o *object) commitWrite(changes map[int]reflect.Value) error {
+func (o *object) assignChanges(changes map[int]reflect.Value) error {
 	if len(changes) == 0 {
 		return nil
 	}

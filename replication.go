@@ -1,0 +1,81 @@
+package wssync
+
+import (
+	"fmt"
+	"reflect"
+)
+
+// The publish path (publishLocked in object.go, Synced in sync.go, applyWrite in write.go)
+// is the local engine: it snapshots the struct, diffs it against the published state and
+// delivers the patch to this process's subscribers. What an object attached to a Backend
+// does besides goes through the methods of this file, on the object's *distLink. Each
+// answers trivially for a nil link (an object of this process only), so the local path
+// takes no backend branch of its own; the rest of the distributed behaviour (following
+// the backend, going offline and back, making edits again) lives in distributed.go,
+// catchup.go and replay.go.
+
+// attached reports whether the object has a backend.
+func (d *distLink) attached() bool { return d != nil }
+
+// commitLocked offers a change to the backend before it is published: cur is the new
+// snapshot, p the patch from the published one, ch the change as it can be made again (nil
+// for a plain Sync), attempt the publish attempt (from 1). It records what became of the
+// commit (see edit): committed, or published locally because the backend is unreachable.
+// After a version conflict it catches up and, for an Update (ch.redo), drops the local
+// edits and makes them again on the newer state, then reports retry: the caller snapshots
+// and diffs again. The caller holds pub; with a nil link it returns false, nil.
+func (d *distLink) commitLocked(o *object, ch *edit, cur [][]byte, p []byte, attempt int) (retry bool, err error) {
+	if d == nil {
+		return false, nil
+	}
+	res, id, err := d.propose(o, cur, p)
+	if err != nil {
+		return false, err
+	}
+	switch res {
+	case committed:
+		d.rememberLocked(o.made(ch, p, "", false), o.version+1)
+	case offlined:
+		d.edits = append(d.edits, o.made(ch, p, id, true))
+	case conflicted:
+		if attempt >= maxCommitAttempts {
+			return false, fmt.Errorf("wssync: key %q: %w after %d attempts", o.key, ErrVersionConflict, attempt)
+		}
+		var redo func()
+		if ch != nil {
+			redo = ch.redo
+		}
+		if err := o.catchUpLocked(catchUp{dropPending: redo != nil}); err != nil {
+			return false, err
+		}
+		if redo != nil {
+			redo()
+		}
+		return true, nil
+	}
+	return false, nil
+}
+
+// clientWrite returns the record of a client write (from is the writer's session, targets
+// where its ops write, changesOf how its changes are computed) that lets the object make
+// it again on the backend's state; nil for a nil link, which never makes an edit again.
+func (d *distLink) clientWrite(o *object, from *Session, targets []target, changesOf func() (map[int]reflect.Value, error)) *edit {
+	if d == nil {
+		return nil
+	}
+	return &edit{writer: from, targets: targets, write: func() error {
+		changes, err := changesOf()
+		if err == nil {
+			err = o.assignChanges(changes)
+		}
+		return err
+	}}
+}
+
+// close ends the link's subscription and goroutine, once, and waits for both; nothing for
+// a nil link.
+func (d *distLink) close() {
+	if d != nil {
+		d.detachOnce.Do(d.detach)
+	}
+}
