@@ -26,7 +26,9 @@ const (
 // that creates the same key with the same backend holds the same object: a change made in
 // any of them reaches the subscribers of all, in one order, under versions global to the
 // key. At NewShared the object takes the backend's state when it has one, and otherwise
-// stores its own as version 1.
+// stores its own as the key's first version, which the backend chooses (wsmemory: 1;
+// wsredis: the time of Redis's clock in microseconds, so versions are not reused after
+// Redis lost its data): a shared object's version jumps from 0 to that number at NewShared.
 //
 // While the backend is unreachable the object keeps serving its local subscribers
 // (versions then count locally); once it is back, the object learns whether the commit

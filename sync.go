@@ -56,17 +56,33 @@ func (s *Synced[T]) Update(fn func(v *T)) error {
 // client is connected it sends nothing and loses nothing: a connecting client gets the
 // full state. Safe to call from many goroutines; calls are serialized per object.
 //
-// Sync returns an error only when a field fails to marshal, or after Unregister.
+// Sync returns an error when a field fails to marshal (or its MarshalJSON panics), and
+// ErrUnregistered after Unregister. On an object with a backend it also returns an error
+// wrapping ErrVersionConflict when the change lost the race to other nodes 32 times in a
+// row, and the error of the catch-up that follows a lost race when it could not bring the
+// object to the backend's state (the backend stopped answering right after the conflict,
+// or its state does not decode into the struct). Then nothing was published: the edits
+// stay in the struct, and the next Sync publishes them.
 //
 // On an object with a backend (WithBackend), Sync also commits the change to the backend
-// (one round trip) before it reaches any subscriber. When another node committed first,
-// the local edits are rebased, as a JSON patch, onto the newer state and committed again;
-// prefer Update for read-modify-write changes. An unreachable backend is not an error: the
-// change is published locally, and committed once the backend returns.
+// (one round trip, under the object's publish lock, bounded by 5 s) before it reaches any
+// subscriber. When another node committed first, the object catches up and the local edits
+// are rebased, as a JSON patch, onto the newer state and committed again; prefer Update for
+// read-modify-write changes. An unreachable backend is not an error: the change is
+// published locally, and committed once the backend returns.
+//
+// On an object of a session whose Manager has a session store (WithSessionStore), every
+// publish writes the new state through to the store before Sync returns: one
+// SessionStore.SaveSession call, under the object's publish lock (so the writes of one
+// object reach the store in order), bounded by 2 s. Other Syncs of the object, and client
+// writes to it, wait meanwhile; a failed save is logged, not returned.
 func (s *Synced[T]) Sync() error { return s.o.sync() }
 
 // Version returns the version of the last published state: 0 at registration, plus one
-// per published patch.
+// per published patch. On an object with a backend it is the backend's version, global to
+// every node: it starts at the key's first version, which the backend chooses (see
+// WithBackend; wsredis starts from its clock, not from 1), and jumps to the backend's
+// version whenever the object catches up with other nodes' changes.
 func (s *Synced[T]) Version() uint64 {
 	s.o.pub.Lock()
 	defer s.o.pub.Unlock()
