@@ -1,57 +1,68 @@
 package wssync_test
 
 import (
+	"context"
 	"testing"
-	"time"
 
 	"github.com/wssync/wssync"
 	"github.com/wssync/wssync/wsmemory"
 )
 
-// During a rolling deploy two versions of a type share a key: a field the older nodes do
-// not have keeps its value on the newer ones, and the older ones ignore it.
-func TestBackendRollingDeploy(t *testing.T) {
-	type v1 struct {
-		A int `sync:"a"`
-	}
-	type v2 struct {
-		A int    `sync:"a"`
-		B string `sync:"b"`
-	}
+// An object whose backend is unreachable keeps publishing to its local clients, with
+// versions counted locally; once the backend is back, the edit made meanwhile is made
+// again and committed, the object is online again, and its clients get a _SET.
+func TestOfflineObjectServesLocallyAndReturns(t *testing.T) {
 	m := wsmemory.New()
-	older, err := wssync.NewShared("DEPLOY", &v1{A: 1}, wssync.WithBackend(m))
+	s := newCounterNode(t, "OFFLINE", m)
+	sess := wssync.NewSession()
+	if err := s.Join(sess); err != nil {
+		t.Fatal(err)
+	}
+	c := dial(t, serve(t, sess))
+	waitType(t, c, "_SET:OFFLINE")
+	_, v0 := s.Published()
+
+	m.SetUnavailable(true)
+	if err := s.Update(func(c *Counter) { c.N = 5 }); err != nil {
+		t.Fatalf("an unreachable backend is not an error: %v", err)
+	}
+	st := s.BackendStatus()
+	if !st.Attached || !st.Offline || st.Outages != 1 {
+		t.Fatalf("status %+v, want attached, offline, one outage", st)
+	}
+	if got, err := c.WaitVersion(ctxT(t), "OFFLINE", v0+1); err != nil || string(got) != `{"n":5}` {
+		t.Fatalf("the local client got %s (%v), want the offline edit at a local version", got, err)
+	}
+
+	m.SetUnavailable(false)
+	waitUntil(t, func() bool { return !s.BackendStatus().Offline })
+	snap, err := m.Load(context.Background(), "OFFLINE", 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer older.Unregister()
-	nv := &v2{B: "new"}
-	newer, err := wssync.NewShared("DEPLOY", nv, wssync.WithBackend(m))
+	if string(snap.State) != `{"n":5}` {
+		t.Fatalf("the backend holds %s, want the edit made offline", snap.State)
+	}
+	if st := s.BackendStatus(); st.Replayed != 1 || st.Lost != 0 {
+		t.Errorf("status %+v, want the edit replayed once and nothing lost", st)
+	}
+	state, v := s.Published()
+	if _, err := c.WaitVersion(ctxT(t), "OFFLINE", v); err != nil || string(state) != `{"n":5}` {
+		t.Errorf("the client did not reach the backend's version %d with %s: %v", v, state, err)
+	}
+}
+
+// A shared object without a backend reports the zero BackendStatus.
+func TestBackendStatusWithoutBackend(t *testing.T) {
+	s, err := wssync.NewShared("LOCAL", &Counter{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer newer.Unregister()
-	newer.RLock()
-	got := *nv
-	newer.RUnlock()
-	if got != (v2{A: 1, B: "new"}) {
-		t.Fatalf("the newer node holds %+v, want the stored a and its own b", got)
-	}
-	if err := older.Update(func(v *v1) { v.A = 2 }); err != nil {
+	defer s.Unregister()
+	if err := s.Update(func(c *Counter) { c.N++ }); err != nil {
 		t.Fatal(err)
 	}
-	if err := newer.Update(func(v *v2) { v.A++; v.B = "newer" }); err != nil {
-		t.Fatal(err)
-	}
-	deadline := time.Now().Add(5 * time.Second)
-	for older.Version() != newer.Version() && time.Now().Before(deadline) {
-		time.Sleep(time.Millisecond)
-	}
-	state, _ := older.Published()
-	if string(state) != `{"a":3}` {
-		t.Fatalf("the older node publishes %s, want {\"a\":3}", state)
-	}
-	state, _ = newer.Published()
-	if string(state) != `{"a":3,"b":"newer"}` {
-		t.Fatalf("the newer node publishes %s", state)
+	if st := s.BackendStatus(); st != (wssync.BackendStatus{}) {
+		t.Errorf("status %+v, want the zero value", st)
 	}
 }
