@@ -185,7 +185,7 @@ func (o *object) applyWrite(from *Session, targets []target, w *writeEcho, chang
 	return o.publishLocked(o.dist.clientWrite(o, from, targets, changesOf))
 }
 
-// writeLocked computes and commits a write's changes under the state lock, which it
+// writeLocked computes and assigns a write's changes under the state lock, which it
 // releases also when a decoder or validator panics (the panic goes on to the handler's
 // recover), so a hostile value cannot leave the object locked. The caller holds pub.
 func (o *object) writeLocked(changesOf func() (map[int]reflect.Value, error)) error {
