@@ -9,6 +9,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/wssync/wssync/internal/proto"
 )
 
 // maxIDLength bounds user and session ids from clients.
@@ -97,13 +99,13 @@ const (
 )
 
 // errHandshakeFrames is the handshake's error when the client sends too many other frames.
-var errHandshakeFrames = fmt.Errorf("more than %d frames before _USER_SESSION", MaxFramesBeforeHandshake)
+var errHandshakeFrames = fmt.Errorf("more than %d frames before %s", MaxFramesBeforeHandshake, proto.UserSession)
 
 // identify completes id with the session id (and, without an auth hook, the user) from
 // the `_USER_SESSION` handshake.
 func (m *Manager) identify(ws *websocket.Conn, id Identity) (Identity, error) {
 	// trackHandshake has set the deadlines
-	if err := ws.WriteMessage(websocket.TextMessage, []byte(`{"type":"_REQUEST_USER_SESSION"}`)); err != nil {
+	if err := ws.WriteMessage(websocket.TextMessage, requestUserSessionFrame); err != nil {
 		return id, err
 	}
 	ws.SetReadLimit(m.cfg.readLimit) // a larger frame closes 1009, as after the handshake
@@ -120,7 +122,7 @@ func (m *Manager) identify(ws *websocket.Conn, id Identity) (Identity, error) {
 		}
 		if got.Session == "" || len(got.Session) > maxIDLength || len(got.User) > maxIDLength ||
 			got.User == "" && id.User == "" {
-			return id, fmt.Errorf("_USER_SESSION ids must be non-empty strings of at most %d bytes", maxIDLength)
+			return id, fmt.Errorf("%s ids must be non-empty strings of at most %d bytes", proto.UserSession, maxIDLength)
 		}
 		id.Session = got.Session
 		if id.User == "" { // an authenticated user is never taken from the client
@@ -153,11 +155,11 @@ func readAnswer(ws *websocket.Conn) (got Identity, ok bool, err error) {
 		return got, false, errInvalidUTF8 // RFC 6455 §8.1, as after the handshake
 	}
 	in, perr := decodeInbound(data)
-	if perr != nil || in.event != "_USER_SESSION" {
+	if perr != nil || in.event != proto.UserSession {
 		return got, false, nil
 	}
 	if in.data == nil || json.Unmarshal(in.data, &got) != nil {
-		return got, false, errors.New("_USER_SESSION data must be {\"user\": string, \"session\": string}")
+		return got, false, fmt.Errorf("%s data must be {\"user\": string, \"session\": string}", proto.UserSession)
 	}
 	return got, true, nil
 }

@@ -168,8 +168,7 @@ func newShared[T any](key string, obj *T, reg registration) (*Synced[T], error) 
 		}
 	}
 	o.events = o.newHandlers()
-	o.patchHd = appendEventHead(nil, "_PATCH:"+key)
-	o.patchHd = append(o.patchHd, '[')
+	o.patchHd = patchHead(key)
 	o.pub.Lock()
 	cur, _, err := o.snapshotChanged()
 	if err == nil {

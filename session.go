@@ -186,7 +186,3 @@ func (s *Session) resync(o *object) {
 		c.q.resync(o)
 	}
 }
-
-func disconnectFrame() *frame {
-	return &frame{data: []byte(`{"type":"_DISCONNECT","data":"This session was opened elsewhere; this connection is closed."}`)}
-}

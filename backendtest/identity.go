@@ -16,6 +16,8 @@ import (
 
 	"github.com/wssync/wssync"
 	"github.com/wssync/wssync/wssynctest"
+
+	"github.com/wssync/wssync/internal/proto"
 )
 
 // bearerAuth identifies the user from "Authorization: Bearer <user>"; the session id
@@ -49,7 +51,7 @@ func refused(t *testing.T, c *wssynctest.Client, where string) {
 	t.Helper()
 	poll(t, waitTimeout, where+": the intruder's connection to close", func() error {
 		for _, f := range c.Frames() {
-			if strings.HasPrefix(f.Type, "_SET") || strings.HasPrefix(f.Type, "_PATCH") {
+			if strings.HasPrefix(f.Type, proto.Set) || strings.HasPrefix(f.Type, proto.Patch) {
 				t.Fatalf("%s: another identity was served the session: %s %s", where, f.Type, f.Data)
 			}
 		}
@@ -65,7 +67,7 @@ func refused(t *testing.T, c *wssynctest.Client, where string) {
 		t.Fatalf("%s: another identity closed with %v, want %d", where, c.CloseError(), wssync.CloseUnauthorized)
 	}
 	for _, f := range c.Frames() {
-		if strings.HasPrefix(f.Type, "_SET") || strings.HasPrefix(f.Type, "_PATCH") {
+		if strings.HasPrefix(f.Type, proto.Set) || strings.HasPrefix(f.Type, proto.Patch) {
 			t.Fatalf("%s: another identity received %s %s", where, f.Type, f.Data)
 		}
 	}
@@ -82,7 +84,7 @@ func undisturbed(t *testing.T, c *wssynctest.Client, next string) {
 	default:
 	}
 	for _, f := range c.Frames() {
-		if f.Type == "_DISCONNECT" {
+		if f.Type == proto.Disconnect {
 			t.Fatal("the owner got _DISCONNECT")
 		}
 	}

@@ -19,6 +19,8 @@ import (
 
 	"github.com/wssync/wssync"
 	"github.com/wssync/wssync/wssynctest"
+
+	"github.com/wssync/wssync/internal/proto"
 )
 
 // Nodes is a group of nodes (processes, simulated in one test process) whose shared
@@ -672,7 +674,7 @@ func testSessionClaimed(t *testing.T, nodes Nodes) {
 	if !errors.As(old.CloseError(), &ce) || ce.Code != wssync.CloseReplaced {
 		t.Fatalf("node0's connection closed with %v, want %d", old.CloseError(), wssync.CloseReplaced)
 	}
-	if _, err := old.WaitFrame(ctx, func(f wssynctest.Frame) bool { return f.Type == "_DISCONNECT" }); err != nil {
+	if _, err := old.WaitFrame(ctx, func(f wssynctest.Frame) bool { return f.Type == proto.Disconnect }); err != nil {
 		t.Fatalf("no _DISCONNECT before the close: %v", err)
 	}
 	waitUntil(t, "node0 to free the session", func() error {
