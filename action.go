@@ -77,7 +77,7 @@ func (o *object) callParams(kind, name string, pt reflect.Type) (*paramDecoder, 
 	if err != nil {
 		return nil, fmt.Errorf("wssync: key %q %s %q: %w", o.key, kind, name, err)
 	}
-	if !dec.isStr {
+	if !dec.isStruct {
 		return nil, fmt.Errorf("wssync: key %q %s %q: params must be a struct, not %s", o.key, kind, name, pt)
 	}
 	return dec, nil

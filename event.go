@@ -122,7 +122,7 @@ func (c *conn) acceptBinMeta(in *inbound) {
 }
 
 // dispatch routes an inbound frame to its handler. A frame counts as refused, toward
-// WithMaxBadFrames, when its handler returns an error or refuses it through c.refuse (a
+// Limits.MaxBadFrames, when its handler returns an error or refuses it through c.refuse (a
 // refused write does, then answers with the authoritative state); only a frame nothing
 // refused resets the count.
 func (c *conn) dispatch(in *inbound) {

@@ -16,23 +16,6 @@ import (
 // maxIDLength bounds user and session ids from clients.
 const maxIDLength = 128
 
-// DefaultMaxPendingHandshakes is how many connections a Manager keeps waiting for their
-// `_USER_SESSION` answer at once, unless WithMaxPendingHandshakes says otherwise.
-const DefaultMaxPendingHandshakes = 1024
-
-// WithMaxPendingHandshakes bounds the connections a Manager holds while they have not
-// answered `_REQUEST_USER_SESSION` yet (default DefaultMaxPendingHandshakes): over it, a
-// request that needs the handshake is refused before the upgrade with HTTP 503 (and a
-// warning is logged). Connections that need no handshake (an auth hook that names
-// the session, anonymous sessions) do not count.
-func WithMaxPendingHandshakes(n int) Option {
-	return func(c *config) {
-		if n > 0 {
-			c.maxPendingHandshakes = n
-		}
-	}
-}
-
 // startHandshake takes a pending-handshake slot, if one is free.
 func (m *Manager) startHandshake() bool {
 	m.mu.Lock()

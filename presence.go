@@ -182,7 +182,7 @@ func (p *Presence) Close() {
 
 // set adds or removes sess as a connected member, in the store at once.
 func (p *Presence) set(sess *Session, here bool) {
-	id := sess.ID()
+	id := sess.Identity()
 	if id.Session == "" {
 		id.Session = fmt.Sprintf("%p", sess) // a lone Session has no id: any unique name
 	}

@@ -38,8 +38,8 @@ const storeTimeout = 2 * time.Second
 // ignored and logged. Should an announcement be lost, a node that reconnects the session
 // still reloads it from the store's generation counter. Deploy behind any load balancer:
 // sticky routing is not needed. Shutdown ends the Manager's watch of other nodes' claims.
-func WithSessionStore(store SessionStore) Option {
-	return func(c *config) { c.sessionStore = store }
+func WithSessionStore(store SessionStore) ManagerOption {
+	return managerOption(func(c *config) { c.sessionStore = store })
 }
 
 // persist writes o's published state to the session store. The caller holds o's pub

@@ -24,7 +24,7 @@ type Stats struct {
 	ErrorsByCode  map[Code]int64 `json:"errorsByCode"`  // refusals sent to clients, by code
 	SessionsTotal int64          `json:"sessionsTotal"` // sessions ever created
 	SessionsMoved int64          `json:"sessionsMoved"` // sessions let go because another node serves them (WithSessionStore)
-	ResyncsHeld   int64          `json:"resyncsHeld"`   // client-requested _SETs (_GET, refused writes) held back by WithResyncLimit, sent later merged per key
+	ResyncsHeld   int64          `json:"resyncsHeld"`   // client-requested _SETs (_GET, refused writes) held back by Limits.ResyncPerSecond, sent later merged per key
 }
 
 // metrics holds the live counters behind Stats. One instance is shared by a Manager and

@@ -22,15 +22,6 @@ type taskRun struct {
 	cancel context.CancelFunc
 }
 
-// TaskOption configures a task.
-type TaskOption func(*taskDef)
-
-// OnCancel sets a hook that runs after a cancelled task has returned (ws-sync's
-// @task.cancel), in the task's goroutine.
-func OnCancel(hook func()) TaskOption {
-	return func(t *taskDef) { t.onCancel = hook }
-}
-
 // Task registers run as the long-running task name of s's object. `_TASK_START:KEY` with
 // `{"type": name, ...params}` decodes the params (as for Action) and runs run in its own
 // goroutine; `_TASK_CANCEL:KEY` with `{"type": name}` cancels its ctx. At most one instance

@@ -678,8 +678,8 @@ func testSessionClaimed(t *testing.T, nodes Nodes) {
 		t.Fatalf("no _DISCONNECT before the close: %v", err)
 	}
 	waitUntil(t, "node0 to free the session", func() error {
-		if st := m0.Stats(); st.SessionsMoved != 1 || m0.Len() != 0 {
-			return fmt.Errorf("node0 holds %d sessions, moved %d", m0.Len(), st.SessionsMoved)
+		if st := m0.Stats(); st.SessionsMoved != 1 || m0.Stats().Sessions != 0 {
+			return fmt.Errorf("node0 holds %d sessions, moved %d", m0.Stats().Sessions, st.SessionsMoved)
 		}
 		return nil
 	})
