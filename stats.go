@@ -38,15 +38,6 @@ type metrics struct {
 	errors                                  map[Code]*atomic.Int64 // fixed key set: no lock
 }
 
-// allCodes is every documented client error code, in the order of docs/protocol.md.
-var allCodes = []Code{
-	CodeMalformedJSON, CodeBadEnvelope, CodeUnknownEvent, CodeUnknownKey, CodeBadData,
-	CodeBadPatch, CodePathNotFound, CodeUnknownPath, CodeReadOnly, CodeTypeMismatch,
-	CodeTestFailed, CodeRejected, CodeTooLarge, CodeUnknownAction, CodeBadParams,
-	CodeActionFailed, CodeUnknownTask, CodeTaskRunning, CodeTaskNotRunning, CodeTaskFailed,
-	CodeBinaryUnexpected, CodeBinaryMissing, CodeRateLimited, CodeInternal, CodeWriteLost,
-}
-
 func newMetrics() *metrics {
 	m := &metrics{errors: make(map[Code]*atomic.Int64, len(allCodes))}
 	for _, c := range allCodes {
