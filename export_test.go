@@ -10,6 +10,3 @@ func QueueStats(s *Session) (frames, bytes, capacity int, ok bool) {
 	frames, bytes, capacity = c.q.stats()
 	return frames, bytes, capacity, true
 }
-
-// LowerCamel is the default naming rule, for its table test.
-var LowerCamel = lowerCamel
