@@ -2,10 +2,11 @@ package wssync
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"reflect"
+
+	"github.com/wssync/wssync/internal/proto"
 )
 
 // actionEntry is one registered action of an object.
@@ -76,7 +77,7 @@ func (o *object) callParams(kind, name string, pt reflect.Type) (*paramDecoder, 
 	if err != nil {
 		return nil, fmt.Errorf("wssync: key %q %s %q: %w", o.key, kind, name, err)
 	}
-	if !dec.isStr {
+	if !dec.isStruct {
 		return nil, fmt.Errorf("wssync: key %q %s %q: params must be a struct, not %s", o.key, kind, name, pt)
 	}
 	return dec, nil
@@ -169,17 +170,6 @@ func withAction(e *Error, name string) *Error {
 	return e
 }
 
-// resultFrame encodes a successful `_RESULT`.
-func resultFrame(id string, result any) (*frame, error) {
-	data, err := json.Marshal(result)
-	if err != nil {
-		return nil, err
-	}
-	buf := append([]byte(`{"type":"_RESULT","id":`), appendJSONString(nil, id)...)
-	buf = append(append(append(buf, `,"data":`...), data...), '}')
-	return &frame{data: buf}, nil
-}
-
 // SendAction sends an exposed action to the client: `_ACTION:KEY` with data
 // `{"type": name, ...params}`, to every connected session of a shared object. params must
 // marshal to a JSON object (or be nil). It returns ErrNotConnected when no client is
@@ -191,7 +181,7 @@ func (s *Synced[T]) SendAction(name string, params any) error {
 	}
 	sent := false
 	for _, sess := range s.o.sessions() {
-		if sess.sendEvent("_ACTION:"+s.o.key, data) == nil {
+		if sess.sendEvent(proto.Keyed(proto.Action, s.o.key), data) == nil {
 			sent = true
 		}
 	}
@@ -199,23 +189,4 @@ func (s *Synced[T]) SendAction(name string, params any) error {
 		return ErrNotConnected
 	}
 	return nil
-}
-
-// mergeType builds {"type": name, ...params}.
-func mergeType(name string, params any) ([]byte, error) {
-	buf := append([]byte(`{"type":`), appendJSONString(nil, name)...)
-	if params == nil {
-		return append(buf, '}'), nil
-	}
-	p, err := json.Marshal(params)
-	if err != nil {
-		return nil, fmt.Errorf("wssync: params of %q: %w", name, err)
-	}
-	if len(p) < 2 || p[0] != '{' {
-		return nil, fmt.Errorf("wssync: params of %q must marshal to a JSON object, got %s", name, p)
-	}
-	if len(p) > 2 {
-		buf = append(buf, ',')
-	}
-	return append(buf, p[1:]...), nil
 }

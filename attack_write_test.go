@@ -413,7 +413,7 @@ func TestAttackDeepNesting(t *testing.T) {
 func TestAttackManyFramesUnderGrowthBound(t *testing.T) {
 	t.Parallel()
 	const limit = 256 << 10
-	sess := wssync.NewSession(wssync.WithReadLimit(16 << 10))
+	sess := wssync.NewSession(wssync.WithLimits(wssync.Limits{ReadLimit: 16 << 10}))
 	d := &hwDoc{List: []string{}, Owner: "o"}
 	s, err := wssync.Register(sess, "DOC", d, wssync.WithMaxStateSize(limit))
 	if err != nil {

@@ -85,7 +85,7 @@ func TestBinaryFramingErrors(t *testing.T) {
 
 func TestOversizedFrameCloses1009(t *testing.T) {
 	t.Parallel()
-	_, s, url := newNotes(t, wssync.WithReadLimit(1024))
+	_, s, url := newNotes(t, wssync.WithLimits(wssync.Limits{ReadLimit: 1024}))
 	c := dial(t, url)
 	waitType(t, c, "_SET:NOTES")
 	big := `{"type":"_PATCH:NOTES","data":[{"op":"replace","path":"/title","value":"` + strings.Repeat("x", 2000) + `"}]}`
@@ -99,7 +99,7 @@ func TestOversizedFrameCloses1009(t *testing.T) {
 
 func TestTooManyBadFramesCloses1008(t *testing.T) {
 	t.Parallel()
-	_, _, url := newNotes(t, wssync.WithMaxBadFrames(5))
+	_, _, url := newNotes(t, wssync.WithLimits(wssync.Limits{MaxBadFrames: 5}))
 	c := dial(t, url)
 	waitType(t, c, "_SET:NOTES")
 	for range 5 {

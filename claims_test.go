@@ -27,8 +27,8 @@ func TestClaimMovesTheSession(t *testing.T) {
 	if !sawDisconnect {
 		t.Error("no _DISCONNECT before the close")
 	}
-	waitUntil(t, func() bool { return m0.Len() == 0 && m0.Stats().SessionsMoved == 1 })
-	if m1.Len() != 1 || m1.Stats().SessionsMoved != 0 {
-		t.Errorf("node1 holds %d sessions, moved %d; want 1 held, none moved", m1.Len(), m1.Stats().SessionsMoved)
+	waitUntil(t, func() bool { return m0.Stats().Sessions == 0 && m0.Stats().SessionsMoved == 1 })
+	if m1.Stats().Sessions != 1 || m1.Stats().SessionsMoved != 0 {
+		t.Errorf("node1 holds %d sessions, moved %d; want 1 held, none moved", m1.Stats().Sessions, m1.Stats().SessionsMoved)
 	}
 }

@@ -37,9 +37,20 @@ const (
 	CodeWriteLost Code = "write_lost"
 )
 
-// WebSocket close codes the server uses. 1000–1011 are RFC 6455's; 4000–4004 are ours.
-// Terminal codes (the client should not reconnect on its own): CloseReplaced,
-// CloseUnauthorized and ClosePolicyViolation.
+// allCodes is every documented client error code, in the order of docs/protocol.md's
+// table (a test reads the table). Stats counts refusals by these codes.
+var allCodes = []Code{
+	CodeMalformedJSON, CodeBadEnvelope, CodeUnknownEvent, CodeUnknownKey, CodeBadData,
+	CodeBadPatch, CodePathNotFound, CodeUnknownPath, CodeReadOnly, CodeTypeMismatch,
+	CodeTestFailed, CodeRejected, CodeTooLarge, CodeUnknownAction, CodeBadParams,
+	CodeActionFailed, CodeUnknownTask, CodeTaskRunning, CodeTaskNotRunning, CodeTaskFailed,
+	CodeBinaryUnexpected, CodeBinaryMissing, CodeRateLimited, CodeInternal, CodeWriteLost,
+}
+
+// WebSocket close codes the server uses. 1000–1013 are RFC 6455's; 4000–4004 are ours.
+// Terminal codes (the client should not reconnect on its own) say so in their comment:
+// CloseReplaced, CloseUnauthorized and ClosePolicyViolation. A test checks these
+// constants, comments included, against docs/protocol.md's table.
 const (
 	CloseNormal          = 1000 // normal closure
 	CloseGoingAway       = 1001 // server shutting down; reconnect with backoff

@@ -13,7 +13,7 @@ func BenchmarkDispatchAction(b *testing.B) {
 	type counter struct {
 		N int `sync:"n"`
 	}
-	sess := NewSession(WithRateLimit(0, 0))
+	sess := NewSession(WithLimits(Limits{RatePerSecond: -1}))
 	st := &counter{}
 	s, err := Register(sess, "C", st)
 	if err != nil {

@@ -22,31 +22,6 @@ const (
 	opTimeout    = 5 * time.Second // one backend call, when the backend sets no bound itself
 )
 
-// WithBackend attaches a shared object (NewShared) to a Backend, so that every process
-// that creates the same key with the same backend holds the same object: a change made in
-// any of them reaches the subscribers of all, in one order, under versions global to the
-// key. At NewShared the object takes the backend's state when it has one, and otherwise
-// stores its own as the key's first version, which the backend chooses (wsmemory: 1;
-// wsredis: the time of Redis's clock in microseconds, so versions are not reused after
-// Redis lost its data): a shared object's version jumps from 0 to that number at NewShared.
-//
-// While the backend is unreachable the object keeps serving its local subscribers
-// (versions then count locally); once it is back, the object learns whether the commit
-// that failed landed after all (Backend.Outcome), reloads, makes every edit published
-// meanwhile again on the backend's state, as the edit it was (an Update's function, a
-// client's ops, a Sync's patch), commits each, and sends every local subscriber a _SET.
-// An edit that cannot be kept is counted (BackendStatus.Lost), logged and reported to
-// its writer; see docs/scale-out.md, "Faults". Register (an object of one session) does
-// not take a backend; see WithSessionStore for sessions that move between processes.
-//
-// Computed values (WithComputed, WithRunningTasks) are published like fields, so on an
-// object with a backend they should depend on the synced state only: a value that differs
-// between nodes (the tasks running on this node, say) makes each node commit its own.
-// An object with a backend runs one goroutine, ended by Unregister.
-func WithBackend(b Backend) RegisterOption {
-	return func(r *registration) { r.backend = b }
-}
-
 // BackendStatus describes a shared object's link to its backend, for tests and metrics.
 type BackendStatus struct {
 	Attached  bool   // the object has a backend

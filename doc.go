@@ -76,7 +76,7 @@
 //
 // A [Manager] serves many sessions from one route: it identifies each connection (the
 // ws-sync handshake, [WithAuth], or [WithAnonymousSessions]), builds new sessions with a
-// [SessionFactory], resumes them on reconnect, and frees them after a TTL. [NewShared]
+// factory function ([NewManager]), resumes them on reconnect, and frees them after a TTL. [NewShared]
 // makes an object that any number of sessions [Synced.Join]: each change is diffed and
 // encoded once for all of them. [Manager.Stats] reports counters for monitoring.
 //

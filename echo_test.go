@@ -43,7 +43,7 @@ func startShelf(t *testing.T) (*wssync.Synced[Shelf], *Shelf, *wssynctest.Client
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := wssync.NewManager(func(ctx context.Context, sess *wssync.Session) error { return s.Join(sess) }, wssync.WithRateLimit(0, 0))
+	m := wssync.NewManager(func(ctx context.Context, sess *wssync.Session) error { return s.Join(sess) }, wssync.WithLimits(wssync.Limits{RatePerSecond: -1}))
 	url := serveManager(t, m)
 	w := dialAs(t, url, "writer", "w")
 	o := dialAs(t, url, "observer", "o")

@@ -22,8 +22,6 @@ var (
 	ErrBadKey = errors.New("wssync: bad key")
 	// ErrUnregistered: the object was unregistered, or its session closed.
 	ErrUnregistered = errors.New("wssync: object is not registered")
-	// ErrSessionClosed: the session was closed; it accepts no new connections.
-	ErrSessionClosed = errors.New("wssync: session closed")
 	// ErrDuplicateHandler: an action, task or event name already has a handler.
 	ErrDuplicateHandler = errors.New("wssync: handler already registered")
 	// ErrNotConnected: a server-to-client send found no live connection; nothing was queued.

@@ -5,12 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"unicode/utf8"
 
 	"github.com/gorilla/websocket"
 
 	"github.com/wssync/wssync/internal/patch"
+	"github.com/wssync/wssync/internal/proto"
 )
 
 // inbound is one decoded client frame.
@@ -32,18 +32,6 @@ type binMeta struct {
 	event    string
 	metadata json.RawMessage
 }
-
-// Key-scoped events: the part before ':' names the event, the rest the key.
-const (
-	evSet        = "_SET:"
-	evPatch      = "_PATCH:"
-	evGet        = "_GET:"
-	evAction     = "_ACTION:"
-	evTaskStart  = "_TASK_START:"
-	evTaskCancel = "_TASK_CANCEL:"
-)
-
-var keyedPrefixes = []string{evSet, evPatch, evGet, evAction, evTaskStart, evTaskCancel}
 
 // maxRequestID bounds the request ids a client may send, as they are echoed back.
 const maxRequestID = 128
@@ -92,7 +80,7 @@ func (c *conn) handleFrame(mt int, data []byte) {
 		meta := c.binMeta
 		c.binMeta = nil
 		if meta == nil {
-			c.refuse(nil, errorf(CodeBinaryUnexpected, "", "binary frame without a preceding _BIN_META"))
+			c.refuse(nil, errorf(CodeBinaryUnexpected, "", "binary frame without a preceding %s", proto.BinMeta))
 			return
 		}
 		c.dispatch(&inbound{event: meta.event, data: meta.metadata, bin: data})
@@ -101,14 +89,14 @@ func (c *conn) handleFrame(mt int, data []byte) {
 	if c.binMeta != nil {
 		ev := c.binMeta.event
 		c.binMeta = nil
-		c.refuse(&inbound{event: "_BIN_META"}, errorf(CodeBinaryMissing, "", "_BIN_META for %q was followed by a text frame, not a binary one", clip(ev, maxEchoedName)))
+		c.refuse(&inbound{event: proto.BinMeta}, errorf(CodeBinaryMissing, "", "%s for %q was followed by a text frame, not a binary one", proto.BinMeta, clip(ev, maxEchoedName)))
 	}
 	in, err := decodeInbound(data)
 	if err != nil {
 		c.refuse(nil, err)
 		return
 	}
-	if in.event == "_BIN_META" {
+	if in.event == proto.BinMeta {
 		c.acceptBinMeta(in)
 		return
 	}
@@ -122,7 +110,7 @@ func (c *conn) acceptBinMeta(in *inbound) {
 		Metadata json.RawMessage `json:"metadata"`
 	}
 	if in.data == nil || json.Unmarshal(in.data, &m) != nil || m.Type == "" {
-		c.refuse(in, errorf(CodeBadData, "", "_BIN_META data must be {\"type\": EVENT, \"metadata\": {...}}"))
+		c.refuse(in, errorf(CodeBadData, "", "%s data must be {\"type\": EVENT, \"metadata\": {...}}", proto.BinMeta))
 		return
 	}
 	if _, ok := c.sess.handler(m.Type); !ok {
@@ -134,7 +122,7 @@ func (c *conn) acceptBinMeta(in *inbound) {
 }
 
 // dispatch routes an inbound frame to its handler. A frame counts as refused, toward
-// WithMaxBadFrames, when its handler returns an error or refuses it through c.refuse (a
+// Limits.MaxBadFrames, when its handler returns an error or refuses it through c.refuse (a
 // refused write does, then answers with the authoritative state); only a frame nothing
 // refused resets the count.
 func (c *conn) dispatch(in *inbound) {
@@ -222,21 +210,6 @@ func clip(s string, n int) string {
 	return s[:cut] + ellipsis
 }
 
-// errorFrame encodes e as `_ERROR`, or as an error `_RESULT` for request id.
-func errorFrame(e *Error, id string) *frame {
-	body, _ := json.Marshal(e) // strings only: cannot fail
-	var buf []byte
-	if id != "" {
-		buf = append(buf, `{"type":"_RESULT","id":`...)
-		buf = appendJSONString(buf, id)
-		buf = append(buf, `,"error":`...)
-	} else {
-		buf = append(buf, `{"type":"_ERROR","data":`...)
-	}
-	buf = append(buf, body...)
-	return &frame{data: append(buf, '}')}
-}
-
 // handler looks up the handler of an event.
 func (s *Session) handler(event string) (eventHandler, bool) {
 	s.mu.Lock()
@@ -247,8 +220,8 @@ func (s *Session) handler(event string) (eventHandler, bool) {
 
 // unknownEvent explains a missing handler: an unknown key reads better than an unknown event.
 func (s *Session) unknownEvent(event string) *Error {
-	for _, p := range keyedPrefixes {
-		if key, ok := strings.CutPrefix(event, p); ok {
+	for _, p := range proto.KeyedEvents {
+		if key, ok := proto.KeyOf(event, p); ok {
 			return errorf(CodeUnknownKey, "", "no object is registered under key %q", clip(key, maxEchoedName))
 		}
 	}

@@ -111,7 +111,7 @@ func ExampleNewManager() {
 
 	_ = alice.Patch("ROOM", wssynctest.Replace("/topic", "news")) // one write reaches everyone
 	got, _ := wssynctest.WaitState(ctx, bob, "ROOM", func(r Room) bool { return r.Topic == "news" })
-	fmt.Println(got.Topic, mgr.Len())
+	fmt.Println(got.Topic, mgr.Stats().Sessions)
 	// Output: news 2
 }
 

@@ -296,7 +296,7 @@ func newFanManager(shared *wssync.Synced[fanRoom], mine bool) (*wssync.Manager, 
 			}
 		}
 		return shared.Join(sess)
-	}, wssync.WithAnonymousSessions(), wssync.WithRateLimit(0, 0), wssync.WithMaxConnsPerUser(1<<30))
+	}, wssync.WithAnonymousSessions(), wssync.WithLimits(wssync.Limits{RatePerSecond: -1}), wssync.WithManagerLimits(wssync.ManagerLimits{MaxConnsPerUser: 1 << 30}))
 	return m, httptest.NewServer(http.HandlerFunc(m.ServeWS))
 }
 

@@ -1,7 +1,6 @@
 package wssync
 
 import (
-	"strconv"
 	"sync"
 
 	"github.com/gorilla/websocket"
@@ -25,18 +24,4 @@ func (f *frame) prepared() (*websocket.PreparedMessage, error) {
 		f.prep, f.prepErr = websocket.NewPreparedMessage(websocket.TextMessage, f.data)
 	})
 	return f.prep, f.prepErr
-}
-
-// appendVersionTail closes a _SET/_PATCH frame whose data was just written: `,"v":N}`.
-func appendVersionTail(buf []byte, v uint64) []byte {
-	buf = append(buf, `,"v":`...)
-	buf = strconv.AppendUint(buf, v, 10)
-	return append(buf, '}')
-}
-
-// appendEventHead writes `{"type":"EVENT","data":` with EVENT encoded as a JSON string.
-func appendEventHead(buf []byte, event string) []byte {
-	buf = append(buf, `{"type":`...)
-	buf = appendJSONString(buf, event)
-	return append(buf, `,"data":`...)
 }

@@ -192,7 +192,7 @@ func FuzzActionParams(f *testing.F) {
 	} {
 		f.Add([]byte(s))
 	}
-	dec, err := newParamDecoder(reflect.TypeFor[fuzzParams](), LowerCamel)
+	dec, err := newParamDecoder(reflect.TypeFor[fuzzParams](), lowerCamel)
 	if err != nil {
 		f.Fatal(err)
 	}

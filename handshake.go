@@ -9,27 +9,12 @@ import (
 	"unicode/utf8"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/wssync/wssync/internal/proto"
 )
 
 // maxIDLength bounds user and session ids from clients.
 const maxIDLength = 128
-
-// DefaultMaxPendingHandshakes is how many connections a Manager keeps waiting for their
-// `_USER_SESSION` answer at once, unless WithMaxPendingHandshakes says otherwise.
-const DefaultMaxPendingHandshakes = 1024
-
-// WithMaxPendingHandshakes bounds the connections a Manager holds while they have not
-// answered `_REQUEST_USER_SESSION` yet (default DefaultMaxPendingHandshakes): over it, a
-// request that needs the handshake is refused before the upgrade with HTTP 503 (and a
-// warning is logged). Connections that need no handshake (an auth hook that names
-// the session, anonymous sessions) do not count.
-func WithMaxPendingHandshakes(n int) Option {
-	return func(c *config) {
-		if n > 0 {
-			c.maxPendingHandshakes = n
-		}
-	}
-}
 
 // startHandshake takes a pending-handshake slot, if one is free.
 func (m *Manager) startHandshake() bool {
@@ -97,13 +82,13 @@ const (
 )
 
 // errHandshakeFrames is the handshake's error when the client sends too many other frames.
-var errHandshakeFrames = fmt.Errorf("more than %d frames before _USER_SESSION", MaxFramesBeforeHandshake)
+var errHandshakeFrames = fmt.Errorf("more than %d frames before %s", MaxFramesBeforeHandshake, proto.UserSession)
 
 // identify completes id with the session id (and, without an auth hook, the user) from
 // the `_USER_SESSION` handshake.
 func (m *Manager) identify(ws *websocket.Conn, id Identity) (Identity, error) {
 	// trackHandshake has set the deadlines
-	if err := ws.WriteMessage(websocket.TextMessage, []byte(`{"type":"_REQUEST_USER_SESSION"}`)); err != nil {
+	if err := ws.WriteMessage(websocket.TextMessage, requestUserSessionFrame); err != nil {
 		return id, err
 	}
 	ws.SetReadLimit(m.cfg.readLimit) // a larger frame closes 1009, as after the handshake
@@ -120,7 +105,7 @@ func (m *Manager) identify(ws *websocket.Conn, id Identity) (Identity, error) {
 		}
 		if got.Session == "" || len(got.Session) > maxIDLength || len(got.User) > maxIDLength ||
 			got.User == "" && id.User == "" {
-			return id, fmt.Errorf("_USER_SESSION ids must be non-empty strings of at most %d bytes", maxIDLength)
+			return id, fmt.Errorf("%s ids must be non-empty strings of at most %d bytes", proto.UserSession, maxIDLength)
 		}
 		id.Session = got.Session
 		if id.User == "" { // an authenticated user is never taken from the client
@@ -153,11 +138,11 @@ func readAnswer(ws *websocket.Conn) (got Identity, ok bool, err error) {
 		return got, false, errInvalidUTF8 // RFC 6455 §8.1, as after the handshake
 	}
 	in, perr := decodeInbound(data)
-	if perr != nil || in.event != "_USER_SESSION" {
+	if perr != nil || in.event != proto.UserSession {
 		return got, false, nil
 	}
 	if in.data == nil || json.Unmarshal(in.data, &got) != nil {
-		return got, false, errors.New("_USER_SESSION data must be {\"user\": string, \"session\": string}")
+		return got, false, fmt.Errorf("%s data must be {\"user\": string, \"session\": string}", proto.UserSession)
 	}
 	return got, true, nil
 }

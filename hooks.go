@@ -70,14 +70,6 @@ func (s *Session) runHooks(l *hookList, ctx context.Context) {
 	}
 }
 
-// EventOption configures a custom event handler.
-type EventOption func(*eventConfig)
-
-type eventConfig struct{ override bool }
-
-// Override lets On replace an existing handler for the event instead of failing.
-func Override() EventOption { return func(c *eventConfig) { c.override = true } }
-
 // On registers handler for the custom client event name: a frame {"type": name, "data":
 // ...} decodes data into P and calls handler. When P is a struct, data must be an object
 // and is decoded like action params (required fields, no unknown members, Validator); any
@@ -95,14 +87,14 @@ func On[P any](s *Session, name string, handler func(ctx context.Context, p P) e
 	if name == "" || name[0] == '_' {
 		return fmt.Errorf("wssync: event name %q: names starting with '_' are reserved", name)
 	}
-	dec, err := newParamDecoder(reflect.TypeFor[P](), LowerCamel)
+	dec, err := newParamDecoder(reflect.TypeFor[P](), lowerCamel)
 	if err != nil {
 		return fmt.Errorf("wssync: event %q: %w", name, err)
 	}
 	h := func(c *conn, in *inbound) error {
 		var p reflect.Value
 		var perr *Error
-		if dec.isStr {
+		if dec.isStruct {
 			p, perr = dec.decodeObject(in.data, in.bin)
 		} else {
 			p, perr = dec.decodeValue(in.data)

@@ -63,16 +63,16 @@ func TestInvalidUTF8HandshakeCloses1007(t *testing.T) {
 	if code := readClose(t, ws); code != wssync.CloseInvalidPayload {
 		t.Fatalf("close code %d, want %d", code, wssync.CloseInvalidPayload)
 	}
-	if n := m.Len(); n != 0 {
+	if n := m.Stats().Sessions; n != 0 {
 		t.Fatalf("%d sessions created from an invalid answer", n)
 	}
 }
 
-// A refused write counts toward WithMaxBadFrames like any refused frame: 40 writes to a
+// A refused write counts toward Limits.MaxBadFrames like any refused frame: 40 writes to a
 // read-only field with a limit of 5 get 5 refusals, then 1008; the state is untouched.
 func TestRefusedWritesCountTowardMaxBadFrames(t *testing.T) {
 	t.Parallel()
-	sess, s, url := newNotes(t, wssync.WithMaxBadFrames(5))
+	sess, s, url := newNotes(t, wssync.WithLimits(wssync.Limits{MaxBadFrames: 5}))
 	c := dial(t, url)
 	waitType(t, c, "_SET:NOTES")
 	for range 40 {
@@ -99,7 +99,7 @@ func TestRefusedWritesCountTowardMaxBadFrames(t *testing.T) {
 // never close the connection.
 func TestAcceptedFrameResetsBadFrames(t *testing.T) {
 	t.Parallel()
-	_, s, url := newNotes(t, wssync.WithMaxBadFrames(3))
+	_, s, url := newNotes(t, wssync.WithLimits(wssync.Limits{MaxBadFrames: 3}))
 	c := dial(t, url)
 	waitType(t, c, "_SET:NOTES")
 	for i := range 10 {
@@ -122,7 +122,7 @@ func TestAcceptedFrameResetsBadFrames(t *testing.T) {
 func TestGetFloodBoundedByResyncBudget(t *testing.T) {
 	t.Parallel()
 	const rate, burst = 64 << 10, 256 << 10
-	sess, s, url := newNotes(t, wssync.WithResyncLimit(rate, burst))
+	sess, s, url := newNotes(t, wssync.WithLimits(wssync.Limits{ResyncPerSecond: rate, ResyncBurst: burst}))
 	if err := s.Update(func(n *Notes) { n.Title = strings.Repeat("x", 64<<10) }); err != nil {
 		t.Fatal(err)
 	}
@@ -191,7 +191,7 @@ func TestErrorEchoIsCut(t *testing.T) {
 func TestSustainedOverloadCloses4002(t *testing.T) {
 	t.Parallel()
 	const rate, burst = 50, 50
-	_, _, url := newNotes(t, wssync.WithRateLimit(rate, burst))
+	_, _, url := newNotes(t, wssync.WithLimits(wssync.Limits{RatePerSecond: rate, RateBurst: burst}))
 	c := dial(t, url)
 	waitType(t, c, "_SET:NOTES")
 	tick := time.NewTicker(time.Second / (2 * rate))
@@ -222,7 +222,7 @@ loop:
 func TestOverloadEpisodeEnds(t *testing.T) {
 	t.Parallel()
 	const rate, burst = 200, 20
-	_, _, url := newNotes(t, wssync.WithRateLimit(rate, burst))
+	_, _, url := newNotes(t, wssync.WithLimits(wssync.Limits{RatePerSecond: rate, RateBurst: burst}))
 	c := dial(t, url)
 	waitType(t, c, "_SET:NOTES")
 	noop := []byte(`{"type":"_SET:NOTES","data":{"title":"My Notes"}}`)
@@ -246,7 +246,7 @@ func TestOverloadEpisodeEnds(t *testing.T) {
 // (4001), counted once in Stats.SlowCloses however many frames are pushed after that.
 func TestSlowCloseCountedOnce(t *testing.T) {
 	t.Parallel()
-	sess, _, url := newNotes(t, wssync.WithSendQueue(4, 1<<20))
+	sess, _, url := newNotes(t, wssync.WithLimits(wssync.Limits{MaxQueuedFrames: 4, MaxQueuedBytes: 1 << 20}))
 	ws := rawDial(t, url) // never reads
 	waitUntil(t, sess.Connected)
 	msg := strings.Repeat("x", 32<<10)
@@ -269,7 +269,7 @@ func TestSlowCloseCountedOnce(t *testing.T) {
 func TestLongActionKeepsConnectionAlive(t *testing.T) {
 	t.Parallel()
 	const pongTimeout = 200 * time.Millisecond
-	sess := wssync.NewSession(wssync.WithKeepalive(pongTimeout/5, pongTimeout))
+	sess := wssync.NewSession(wssync.WithLimits(wssync.Limits{PingInterval: pongTimeout / 5, PongTimeout: pongTimeout}))
 	s, err := wssync.Register(sess, "NOTES", &Notes{})
 	if err != nil {
 		t.Fatal(err)
@@ -357,7 +357,7 @@ func TestShutdownWithStalledPeer(t *testing.T) {
 	m := wssync.NewManager(func(_ context.Context, sess *wssync.Session) error {
 		_, err := wssync.Register(sess, "NOTES", &Notes{})
 		return err
-	}, wssync.WithAnonymousSessions(), wssync.WithSendQueue(1024, 64<<20))
+	}, wssync.WithAnonymousSessions(), wssync.WithLimits(wssync.Limits{MaxQueuedFrames: 1024, MaxQueuedBytes: 64 << 20}))
 	url := serveManager(t, m)
 	ws := rawDial(t, url) // never reads
 	var sess *wssync.Session
@@ -455,8 +455,8 @@ func TestHostileConnMemory(t *testing.T) {
 			}
 			return nil
 		})
-	}, wssync.WithAnonymousSessions(), wssync.WithReadLimit(readLimit), wssync.WithSendQueue(1024, queue),
-		wssync.WithRateLimit(0, 0))
+	}, wssync.WithAnonymousSessions(), wssync.WithLimits(wssync.Limits{ReadLimit: readLimit}), wssync.WithLimits(wssync.Limits{MaxQueuedFrames: 1024, MaxQueuedBytes: queue}),
+		wssync.WithLimits(wssync.Limits{RatePerSecond: -1}))
 	url := serveManager(t, m)
 	dialer := websocket.Dialer{ReadBufferSize: 1024, WriteBufferSize: 1024}
 	open := func() *websocket.Conn {

@@ -102,7 +102,7 @@ func TestHostileHandshakeEmptyUser(t *testing.T) {
 	if code, types := outcome(t, ws, "_SET:NOTES"); code != 0 {
 		t.Fatalf("with an auth hook, an empty client user: close %d after %v, want the session", code, types)
 	}
-	if sess, ok := m.Session("s2"); !ok || sess.ID() != (wssync.Identity{User: "alice", Session: "s2"}) {
+	if sess, ok := m.Session("s2"); !ok || sess.Identity() != (wssync.Identity{User: "alice", Session: "s2"}) {
 		t.Fatalf("session %v, %v; want alice's s2", sess, ok)
 	}
 }
@@ -115,12 +115,12 @@ func TestHostileFramesBeforeHandshake(t *testing.T) {
 	const readLimit = 64 << 10
 	var held sync.Map // session id → *heldNotes
 	m := wssync.NewManager(func(ctx context.Context, sess *wssync.Session) error {
-		h := &heldNotes{v: &Notes{Title: "for " + sess.ID().User}}
+		h := &heldNotes{v: &Notes{Title: "for " + sess.Identity().User}}
 		s, err := wssync.Register(sess, "NOTES", h.v)
 		h.s = s
-		held.Store(sess.ID().Session, h)
+		held.Store(sess.Identity().Session, h)
 		return err
-	}, wssync.WithReadLimit(readLimit))
+	}, wssync.WithLimits(wssync.Limits{ReadLimit: readLimit}))
 	url := serveManager(t, m)
 	text := func(s string) func(*websocket.Conn) error {
 		return func(ws *websocket.Conn) error { return ws.WriteMessage(websocket.TextMessage, []byte(s)) }
@@ -201,7 +201,7 @@ func TestHostilePendingHandshakesCapped(t *testing.T) {
 		}
 		return wssync.Identity{User: "u"}, nil
 	}
-	m := wssync.NewManager(notesFactory(&built), wssync.WithAuth(auth), wssync.WithMaxPendingHandshakes(limit))
+	m := wssync.NewManager(notesFactory(&built), wssync.WithAuth(auth), wssync.WithManagerLimits(wssync.ManagerLimits{MaxPendingHandshakes: limit}))
 	url := serveManager(t, m)
 	var silent []*websocket.Conn
 	for range limit {
@@ -248,7 +248,7 @@ func TestHostilePendingHandshakeMemory(t *testing.T) {
 	const handshakes = 500
 	const bound = 32 << 10 // docs/security.md states it
 	var built atomic.Int32
-	m := wssync.NewManager(notesFactory(&built), wssync.WithHandshakeTimeout(time.Minute))
+	m := wssync.NewManager(notesFactory(&built), wssync.WithManagerLimits(wssync.ManagerLimits{HandshakeTimeout: time.Minute}))
 	url := serveManager(t, m)
 	addr := strings.TrimPrefix(url, "ws://")
 
@@ -364,7 +364,7 @@ func TestHostileIntruderBeingCheckedDoesNotRefuseOwner(t *testing.T) {
 func TestHostileShutdownEndsPendingHandshakes(t *testing.T) {
 	t.Parallel()
 	var built atomic.Int32
-	m := wssync.NewManager(notesFactory(&built), wssync.WithHandshakeTimeout(time.Hour))
+	m := wssync.NewManager(notesFactory(&built), wssync.WithManagerLimits(wssync.ManagerLimits{HandshakeTimeout: time.Hour}))
 	srv := httptest.NewServer(http.HandlerFunc(m.ServeWS))
 	defer srv.Close()
 	url := "ws" + strings.TrimPrefix(srv.URL, "http")

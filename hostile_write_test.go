@@ -39,7 +39,7 @@ type hwDoc struct {
 }
 
 // newHostile serves one hwDoc under "DOC" and connects a client that has its _SET.
-func newHostile(t *testing.T, doc *hwDoc, opts []wssync.Option, reg ...wssync.RegisterOption) (*wssync.Synced[hwDoc], *wssynctest.Client) {
+func newHostile(t *testing.T, doc *hwDoc, opts []wssync.SessionOption, reg ...wssync.RegisterOption) (*wssync.Synced[hwDoc], *wssynctest.Client) {
 	t.Helper()
 	sess := wssync.NewSession(opts...)
 	s, err := wssync.Register(sess, "DOC", doc, reg...)
@@ -199,7 +199,7 @@ func TestHostileArrayShifts(t *testing.T) {
 func TestHostileGrowthPerFrame(t *testing.T) {
 	t.Parallel()
 	doc := &hwDoc{Owner: "o"}
-	s, c := newHostile(t, doc, []wssync.Option{wssync.WithReadLimit(64 << 10)})
+	s, c := newHostile(t, doc, []wssync.SessionOption{wssync.WithLimits(wssync.Limits{ReadLimit: 64 << 10})})
 	before := hwSnapshot(s, doc)
 	e := writeOutcome(t, c, "_SET:DOC", `{"text":"`+strings.Repeat("<", 20<<10)+`"}`)
 	if e == nil || e.Code != wssync.CodeTooLarge {

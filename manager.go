@@ -21,10 +21,6 @@ type Identity struct {
 // instead of 401.
 var ErrForbidden = errors.New("wssync: forbidden")
 
-// SessionFactory builds the objects of a new session (Register, Join, On...), the first
-// time a session id is seen. An error refuses the connection (1011) and drops the session.
-type SessionFactory func(ctx context.Context, sess *Session) error
-
 // Manager serves many sessions from one route. It identifies each connection (an auth
 // hook on the HTTP upgrade, or the `_REQUEST_USER_SESSION` handshake ws-sync-react's wsAuth
 // speaks), builds a session with the factory on first sight, hands reconnections the same
@@ -34,7 +30,7 @@ type SessionFactory func(ctx context.Context, sess *Session) error
 // All methods are safe for concurrent use.
 type Manager struct {
 	cfg      config
-	factory  SessionFactory
+	factory  func(ctx context.Context, sess *Session) error
 	metrics  *metrics
 	upgrader websocket.Upgrader
 
@@ -62,15 +58,12 @@ type managed struct {
 	gen    int           // bumps on every connect, so a stale expiry does nothing
 }
 
-// NewManager returns a Manager that builds sessions with factory. Options are those of a
-// Session (they apply to every session) plus the Manager's: WithAuth, WithSessionTTL,
-// WithMaxSessions, WithMaxConnsPerUser, WithHandshakeTimeout, WithMaxPendingHandshakes,
-// WithAnonymousSessions, WithSessionStore.
-func NewManager(factory SessionFactory, opts ...Option) *Manager {
-	cfg := newConfig(opts)
-	if cfg.maxPendingHandshakes == 0 {
-		cfg.maxPendingHandshakes = DefaultMaxPendingHandshakes
-	}
+// NewManager returns a Manager that builds sessions with factory. factory builds the
+// objects of a new session (Register, Join, On...), the first time a session id is seen;
+// an error refuses the connection (1011) and drops the session. Options are every
+// SessionOption (applied to every session) and the Manager's own (see ManagerOption).
+func NewManager(factory func(ctx context.Context, sess *Session) error, opts ...ManagerOption) *Manager {
+	cfg := newManagerConfig(opts)
 	m := &Manager{
 		cfg:      cfg,
 		factory:  factory,
@@ -128,7 +121,7 @@ func (m *Manager) Sessions() []*Session {
 // ServeWS identifies the client, upgrades the request and serves it as its session's
 // connection until it closes. Refusals before the upgrade are HTTP errors: 401/403 from
 // the auth hook, 429 over the per-user connection limit, 503 while shutting down or
-// while WithMaxPendingHandshakes connections wait for their handshake answer.
+// while ManagerLimits.MaxPendingHandshakes connections wait for their handshake answer.
 func (m *Manager) ServeWS(w http.ResponseWriter, r *http.Request) {
 	if !m.enter() {
 		http.Error(w, "shutting down", http.StatusServiceUnavailable)
@@ -403,13 +396,6 @@ func (m *Manager) expire(sid string, ms *managed, gen int) {
 	m.mu.Unlock()
 	defer m.work.Done()
 	ms.sess.Close()
-}
-
-// Len returns the number of sessions the Manager holds.
-func (m *Manager) Len() int {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return len(m.sessions)
 }
 
 // Shutdown stops accepting connections (new upgrades get 503), closes every connection

@@ -43,10 +43,10 @@ func dialAs(t testing.TB, url, user, session string, opts ...wssynctest.DialOpti
 }
 
 // notesFactory registers a per-session Notes and counts the sessions built.
-func notesFactory(built *atomic.Int32) wssync.SessionFactory {
+func notesFactory(built *atomic.Int32) func(context.Context, *wssync.Session) error {
 	return func(ctx context.Context, sess *wssync.Session) error {
 		built.Add(1)
-		_, err := wssync.Register(sess, "NOTES", &Notes{Title: "for " + sess.ID().User})
+		_, err := wssync.Register(sess, "NOTES", &Notes{Title: "for " + sess.Identity().User})
 		return err
 	}
 }
@@ -64,7 +64,7 @@ func TestManagerHandshakeAndReconnect(t *testing.T) {
 		t.Fatalf("state %s", set.Data)
 	}
 	sess, ok := m.Session("tab-1")
-	if !ok || sess.ID() != (wssync.Identity{User: "alice", Session: "tab-1"}) {
+	if !ok || sess.Identity() != (wssync.Identity{User: "alice", Session: "tab-1"}) {
 		t.Fatalf("session %v %v", sess, ok)
 	}
 	// Change the session's state while the client is away; a reconnect with the same ids
@@ -82,8 +82,8 @@ func TestManagerHandshakeAndReconnect(t *testing.T) {
 	// Another tab is another session.
 	c3 := dialAs(t, url, "alice", "tab-2")
 	waitType(t, c3, "_SET:NOTES")
-	if built.Load() != 2 || m.Len() != 2 {
-		t.Fatalf("built %d, held %d", built.Load(), m.Len())
+	if built.Load() != 2 || m.Stats().Sessions != 2 {
+		t.Fatalf("built %d, held %d", built.Load(), m.Stats().Sessions)
 	}
 	// A second connection for the same session takes over.
 	c4 := dialAs(t, url, "alice", "tab-2")
@@ -162,7 +162,7 @@ func TestManagerAuthHook(t *testing.T) {
 func TestManagerLimits(t *testing.T) {
 	t.Parallel()
 	var built atomic.Int32
-	m := wssync.NewManager(notesFactory(&built), wssync.WithMaxSessions(2), wssync.WithMaxConnsPerUser(2))
+	m := wssync.NewManager(notesFactory(&built), wssync.WithManagerLimits(wssync.ManagerLimits{MaxSessions: 2}), wssync.WithManagerLimits(wssync.ManagerLimits{MaxConnsPerUser: 2}))
 	url := serveManager(t, m)
 	a := dialAs(t, url, "u1", "a")
 	waitType(t, a, "_SET:NOTES")
@@ -204,7 +204,7 @@ func TestManagerFactoryFailure(t *testing.T) {
 	if code := closeCode(t, c); code != wssync.CloseInternalError {
 		t.Fatalf("close %d", code)
 	}
-	waitUntil(t, func() bool { return m.Len() == 0 })
+	waitUntil(t, func() bool { return m.Stats().Sessions == 0 })
 }
 
 func TestManagerExpiry(t *testing.T) {
@@ -223,14 +223,14 @@ func TestManagerExpiry(t *testing.T) {
 			return ctx.Err()
 		})
 	}
-	m := wssync.NewManager(factory, wssync.WithSessionTTL(100*time.Millisecond))
+	m := wssync.NewManager(factory, wssync.WithManagerLimits(wssync.ManagerLimits{SessionTTL: 100 * time.Millisecond}))
 	url := serveManager(t, m)
 	c := dialAs(t, url, "u", "s")
 	waitType(t, c, "_SET:JOB")
 	_ = c.Send("_TASK_START:JOB", map[string]any{"type": "wait"})
 	waitType(t, c, "_TASK_STATUS:JOB")
 	_ = c.Close()
-	waitUntil(t, func() bool { return m.Len() == 0 })
+	waitUntil(t, func() bool { return m.Stats().Sessions == 0 })
 	waitUntil(t, func() bool { return closed.Load() == 1 && taskEnded.Load() == 1 })
 	if st := m.Stats(); st.Sessions != 0 || st.TasksRunning != 0 || st.Connections != 0 {
 		t.Fatalf("stats after expiry: %+v", st)
@@ -293,7 +293,7 @@ func TestManagerShutdown(t *testing.T) {
 
 func TestRateLimit(t *testing.T) {
 	t.Parallel()
-	_, _, url := newNotes(t, wssync.WithRateLimit(10, 20))
+	_, _, url := newNotes(t, wssync.WithLimits(wssync.Limits{RatePerSecond: 10, RateBurst: 20}))
 	c := dial(t, url)
 	waitType(t, c, "_SET:NOTES")
 	for range 21 {

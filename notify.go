@@ -1,9 +1,10 @@
 package wssync
 
 import (
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
+
+	"github.com/wssync/wssync/internal/proto"
 )
 
 // ToastKind is the kind of a `_TOAST` notification.
@@ -27,37 +28,27 @@ func (s *Session) Toast(kind ToastKind, message string) error {
 	default:
 		return fmt.Errorf("wssync: unknown toast kind %q", kind)
 	}
-	return s.sendEventValue("_TOAST", struct {
-		Type    ToastKind `json:"type"`
-		Message string    `json:"message"`
-	}{kind, message})
+	return s.sendEventValue(proto.Toast, toastData{kind, message})
 }
 
 // Download sends a file for the browser to save (`_DOWNLOAD`, base64 on the wire). The
 // file counts against the connection's send queue bounds; it returns ErrNotConnected when
 // no client is connected.
 func (s *Session) Download(filename string, data []byte) error {
-	return s.sendEventValue("_DOWNLOAD", struct {
-		Filename string `json:"filename"`
-		Data     string `json:"data"`
-	}{filename, base64.StdEncoding.EncodeToString(data)})
+	return s.sendEventValue(proto.Download, newDownload(filename, data))
 }
 
 // SendBinary sends `_BIN_META` {"type": event, "metadata": metadata} and then data as a
 // binary frame; the client calls event's handler with {"data": bytes, ...metadata}.
 func (s *Session) SendBinary(event string, metadata any, data []byte) error {
-	meta, err := json.Marshal(struct {
-		Type     string `json:"type"`
-		Metadata any    `json:"metadata"`
-	}{event, metadata})
+	f, err := binMetaFrame(event, metadata)
 	if err != nil {
-		return fmt.Errorf("wssync: metadata of %q: %w", event, err)
+		return err
 	}
 	c := s.live.Load()
 	if c == nil {
 		return ErrNotConnected
 	}
-	f := &frame{data: append(appendEventHead(nil, "_BIN_META"), append(meta, '}')...)}
 	c.sendBinary(f, data)
 	return nil
 }
@@ -81,7 +72,6 @@ func (s *Session) sendEvent(event string, data []byte) error {
 	if c == nil {
 		return ErrNotConnected
 	}
-	buf := appendEventHead(make([]byte, 0, len(event)+len(data)+24), event)
-	c.send(&frame{data: append(append(buf, data...), '}')})
+	c.send(eventFrame(event, data))
 	return nil
 }

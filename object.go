@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/wssync/wssync/internal/patch"
+	"github.com/wssync/wssync/internal/proto"
 )
 
 // object is the type-erased core of one registered struct: its lock, its last published
@@ -48,7 +49,7 @@ type object struct {
 	enc      fieldEncoder
 	lastSync time.Time   // when a patch was last published, for SyncThrottled
 	trailing *time.Timer // SyncThrottled's pending sync
-	patchHd  []byte      // `{"type":"_PATCH:KEY","data":[`
+	patchHd  []byte      // the head of its _PATCH frames, up to the ops' [ (patchHead)
 	dist     *distLink   // the object's backend, nil for an object of this process only (see replication.go)
 	owner    *Session    // the session of Register, whose store keeps the object; nil if shared
 	echo     *writeEcho  // the client write being published, if any
@@ -305,7 +306,7 @@ func (o *object) sync() error {
 // setFrame returns the _SET frame of the last published snapshot. The caller holds pub.
 func (o *object) setFrame() *frame {
 	if o.setCache == nil {
-		buf := appendEventHead(make([]byte, 0, 64+o.size()), "_SET:"+o.key)
+		buf := appendSetHead(make([]byte, 0, 64+o.size()), o.key)
 		buf = o.appendState(buf)
 		o.setCache = &frame{data: appendVersionTail(buf, o.version), shared: len(o.subs) > 1}
 	}
@@ -355,12 +356,12 @@ func (o *object) unsubscribe(s subscriber) {
 // newHandlers builds the session events of the object's key and their handlers.
 func (o *object) newHandlers() map[string]eventHandler {
 	return map[string]eventHandler{
-		evGet + o.key:        handleGet(o),
-		evSet + o.key:        handleClientSet(o),
-		evPatch + o.key:      handleClientPatch(o),
-		evAction + o.key:     handleAction(o),
-		evTaskStart + o.key:  handleTaskStart(o),
-		evTaskCancel + o.key: handleTaskCancel(o),
+		proto.Keyed(proto.Get, o.key):        handleGet(o),
+		proto.Keyed(proto.Set, o.key):        handleClientSet(o),
+		proto.Keyed(proto.Patch, o.key):      handleClientPatch(o),
+		proto.Keyed(proto.Action, o.key):     handleAction(o),
+		proto.Keyed(proto.TaskStart, o.key):  handleTaskStart(o),
+		proto.Keyed(proto.TaskCancel, o.key): handleTaskCancel(o),
 	}
 }
 

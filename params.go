@@ -28,10 +28,10 @@ type paramField struct {
 // paramDecoder decodes `{"type": NAME, ...params}` objects into a struct type with type
 // checks, unknown-member and required-member checks. Built once per registration.
 type paramDecoder struct {
-	typ    reflect.Type
-	fields []paramField
-	byWire map[string]int
-	isStr  bool // P is a struct; otherwise data decodes as plain JSON
+	typ      reflect.Type
+	fields   []paramField
+	byWire   map[string]int
+	isStruct bool // P is a struct; otherwise data decodes as plain JSON
 }
 
 // newParamDecoder prepares decoding into P's type t, naming untagged fields with naming.
@@ -46,7 +46,7 @@ func newParamDecoder(t reflect.Type, naming func(string) string) (*paramDecoder,
 		}
 		return d, nil
 	}
-	d.isStr = true
+	d.isStruct = true
 	spec, err := typeSpecOf(t)
 	if err != nil {
 		return nil, err

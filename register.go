@@ -41,53 +41,6 @@ func (sc Scope) Key(key string) string { return sc.prefix + key }
 
 func (sc Scope) registry() (*Session, string) { return sc.sess, sc.prefix }
 
-// RegisterOption changes how Register syncs an object.
-type RegisterOption func(*registration)
-
-type registration struct {
-	naming   func(goName string) string
-	computed []boundField
-	noReplay bool
-	diff     patch.Options
-	backend  Backend
-	maxState int64
-
-	runningTasks string
-}
-
-// WithNaming sets the naming rule for fields without a `sync` or `json` tag name (default
-// LowerCamel). Tagged names are used as they are.
-func WithNaming(rule func(goName string) string) RegisterOption {
-	return func(r *registration) { r.naming = rule }
-}
-
-// WithComputed adds a read-only value computed at every sync (ws-sync's @property):
-// value is called with the object's read lock held and its result marshalled as the field
-// name. It must not lock the object.
-func WithComputed(name string, value func() any) RegisterOption {
-	return func(r *registration) {
-		r.computed = append(r.computed, boundField{wire: name, compute: value})
-	}
-}
-
-// WithoutReplay opts the key out of the _SET sent on every connect; the client asks for
-// the state with _GET:KEY when it wants it. Until then it receives no patches for the key.
-func WithoutReplay() RegisterOption {
-	return func(r *registration) { r.noReplay = true }
-}
-
-// WithRunningTasks adds a read-only field name listing the object's running tasks, sorted
-// (ws-sync's expose_running_tasks), e.g. WithRunningTasks("runningTasks").
-func WithRunningTasks(name string) RegisterOption {
-	return func(r *registration) { r.runningTasks = name }
-}
-
-// WithMaxArrayEdits bounds the array diff: an array changed by more than n inserted and
-// removed elements is sent as one replace of the whole array (default 64).
-func WithMaxArrayEdits(n int) RegisterOption {
-	return func(r *registration) { r.diff.MaxEditDistance = n }
-}
-
 // WriteValidator is implemented by a registered struct that wants to veto client writes.
 // It runs after the `validate` tags of the changed fields (github.com/go-playground/
 // validator/v10, nested structs included), which refuse with CodeRejected and the member's
@@ -133,15 +86,6 @@ func NewShared[T any](key string, obj *T, opts ...RegisterOption) (*Synced[T], e
 	return newShared(key, obj, newRegistration(opts))
 }
 
-// newRegistration applies opts over the defaults.
-func newRegistration(opts []RegisterOption) registration {
-	reg := registration{naming: LowerCamel, maxState: DefaultMaxStateSize}
-	for _, opt := range opts {
-		opt(&reg)
-	}
-	return reg
-}
-
 // newShared is NewShared with its options applied.
 func newShared[T any](key string, obj *T, reg registration) (*Synced[T], error) {
 	if err := checkKey(key); err != nil {
@@ -168,8 +112,7 @@ func newShared[T any](key string, obj *T, reg registration) (*Synced[T], error) 
 		}
 	}
 	o.events = o.newHandlers()
-	o.patchHd = appendEventHead(nil, "_PATCH:"+key)
-	o.patchHd = append(o.patchHd, '[')
+	o.patchHd = patchHead(key)
 	o.pub.Lock()
 	cur, _, err := o.snapshotChanged()
 	if err == nil {

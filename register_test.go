@@ -158,18 +158,6 @@ func TestRegisterErrors(t *testing.T) {
 	}
 }
 
-func TestLowerCamel(t *testing.T) {
-	t.Parallel()
-	for in, want := range map[string]string{
-		"Title": "title", "NoteCount": "noteCount", "ID": "id", "URLPath": "urlPath",
-		"HTTPServer": "httpServer", "A": "a", "ID2": "id2", "already": "already", "Ünïcode": "ünïcode",
-	} {
-		if got := wssync.LowerCamel(in); got != want {
-			t.Errorf("LowerCamel(%q) = %q, want %q", in, got, want)
-		}
-	}
-}
-
 func TestUnregister(t *testing.T) {
 	t.Parallel()
 	sess := wssync.NewSession()

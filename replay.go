@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+
+	"github.com/wssync/wssync/internal/proto"
 )
 
 // This file keeps the edits an object with a backend published, so that they can be made
@@ -184,7 +186,7 @@ func (o *object) loseLocked(e *edit, why error) {
 	}
 	e.writer.metrics.countError(CodeWriteLost)
 	if c := e.writer.live.Load(); c != nil {
-		c.send(errorFrame(&Error{Code: CodeWriteLost, Event: evPatch + o.key,
+		c.send(errorFrame(&Error{Code: CodeWriteLost, Event: proto.Keyed(proto.Patch, o.key),
 			Message: fmt.Sprintf("a write to %q, acknowledged while the backend was unreachable, could not be kept: %v", o.key, why)}, ""))
 		c.q.resync(o)
 	}

@@ -27,7 +27,7 @@ type incParams struct {
 }
 
 func BenchmarkActionRoundTrip(b *testing.B) {
-	sess := wssync.NewSession(wssync.WithRateLimit(0, 0)) // the benchmark sends as fast as it can
+	sess := wssync.NewSession(wssync.WithLimits(wssync.Limits{RatePerSecond: -1})) // the benchmark sends as fast as it can
 	st := &counterState{}
 	s, err := wssync.Register(sess, "C", st)
 	if err != nil {

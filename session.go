@@ -42,8 +42,8 @@ type Session struct {
 
 // NewSession returns a session with no objects and no connection, for serving one client
 // (mount its ServeWS). To serve many clients, use a Manager.
-func NewSession(opts ...Option) *Session {
-	cfg := newConfig(opts)
+func NewSession(opts ...SessionOption) *Session {
+	cfg := newSessionConfig(opts)
 	m := newMetrics()
 	m.sessions.Add(1)
 	m.sessionsTotal.Add(1)
@@ -76,9 +76,9 @@ func SessionFrom(ctx context.Context) (*Session, bool) {
 	return s, ok
 }
 
-// ID returns the session's identity: the user and session ids a Manager identified it by
-// (empty for a session made with NewSession).
-func (s *Session) ID() Identity { return s.id }
+// Identity returns the user and session ids a Manager identified the session by (empty
+// for a session made with NewSession).
+func (s *Session) Identity() Identity { return s.id }
 
 // ServeWS upgrades the request to a WebSocket and serves it as the session's connection
 // until either side closes it. A connection already live is sent `_DISCONNECT` and closed
@@ -185,8 +185,4 @@ func (s *Session) resync(o *object) {
 	if c := s.live.Load(); c != nil {
 		c.q.resync(o)
 	}
-}
-
-func disconnectFrame() *frame {
-	return &frame{data: []byte(`{"type":"_DISCONNECT","data":"This session was opened elsewhere; this connection is closed."}`)}
 }

@@ -13,7 +13,7 @@ type Notes struct {
 	Notes []string `sync:"notes"`
 }
 
-func newNotes(t *testing.T, opts ...wssync.Option) (*wssync.Session, *wssync.Synced[Notes], string) {
+func newNotes(t *testing.T, opts ...wssync.SessionOption) (*wssync.Session, *wssync.Synced[Notes], string) {
 	t.Helper()
 	sess := wssync.NewSession(opts...)
 	s, err := wssync.Register(sess, "NOTES", &Notes{Title: "My Notes"})
@@ -152,7 +152,7 @@ func TestWithoutReplayWaitsForGet(t *testing.T) {
 
 func TestKeepaliveDropsDeadPeer(t *testing.T) {
 	t.Parallel()
-	sess, _, url := newNotes(t, wssync.WithKeepalive(50*time.Millisecond, time.Second))
+	sess, _, url := newNotes(t, wssync.WithLimits(wssync.Limits{PingInterval: 50 * time.Millisecond, PongTimeout: time.Second}))
 	c := dial(t, url)
 	waitType(t, c, "_SET:NOTES")
 	// A client that answers pings stays connected well past the pong timeout.

@@ -13,35 +13,6 @@ const MaxStoredObjectBytes = 256 << 10
 // storeTimeout bounds one SessionStore call made on a client's behalf.
 const storeTimeout = 2 * time.Second
 
-// WithSessionStore makes a Manager keep each session's own objects (those of Register) in
-// store, so that the session continues on any node: every published change of such an
-// object is written through to the store (one call per change, bounded by
-// MaxStoredObjectBytes), and the record expires a session TTL after the last write,
-// connection or disconnection, or, while a connection is live, is extended every third
-// of that TTL. A node that builds a session it does not hold runs the
-// factory and then restores each registered object from the record; a node that still
-// holds the session from an earlier connection reloads it when another node has changed
-// it since.
-//
-// A session id belongs to one user on every node: the first time a node sees a session
-// id, before it runs the factory, it binds the id to the connection's user in the store
-// (SessionStore.BindSession). A connection of another user, on any node, is then closed
-// with CloseUnauthorized (4004) and never sees the session's state, whether or not the
-// session has changed yet; the owner's connections are not disturbed. While the store is
-// unreachable a node cannot check the binding: it serves a session it does not hold from
-// the factory alone (logged) and never serves a stored record of another user.
-//
-// A session lives on one node at a time: every connection a Manager serves is announced
-// (SessionStore.ClaimSession, with the session's user), and a Manager that holds the same
-// session for the same user lets it go (its connection gets _DISCONNECT and 4000, its
-// tasks are cancelled, Stats.SessionsMoved counts it); a claim naming another user is
-// ignored and logged. Should an announcement be lost, a node that reconnects the session
-// still reloads it from the store's generation counter. Deploy behind any load balancer:
-// sticky routing is not needed. Shutdown ends the Manager's watch of other nodes' claims.
-func WithSessionStore(store SessionStore) Option {
-	return func(c *config) { c.sessionStore = store }
-}
-
 // persist writes o's published state to the session store, when s (o's owner; nil for a
 // shared object) has one and an id. The caller holds o's pub lock, so writes of one
 // object reach the store in order; the publish waits for the store's answer (at most

@@ -38,7 +38,7 @@ func TestSharedRoomConvergence(t *testing.T) {
 	}
 	m := wssync.NewManager(func(ctx context.Context, sess *wssync.Session) error {
 		return shared.Join(sess)
-	}, wssync.WithRateLimit(0, 0))
+	}, wssync.WithLimits(wssync.Limits{RatePerSecond: -1}))
 	url := serveManager(t, m)
 
 	const clients, writes = 50, 20
@@ -115,7 +115,7 @@ func TestSharedJoinLeaveAndSlowSubscriber(t *testing.T) {
 	t.Parallel()
 	room := &Room{}
 	shared, _ := wssync.NewShared("ROOM", room)
-	a, b := wssync.NewSession(wssync.WithSendQueue(8, 1<<20)), wssync.NewSession()
+	a, b := wssync.NewSession(wssync.WithLimits(wssync.Limits{MaxQueuedFrames: 8, MaxQueuedBytes: 1 << 20})), wssync.NewSession()
 	ca := dial(t, serve(t, a))
 	cb := dial(t, serve(t, b))
 	if err := shared.Join(a); err != nil {
@@ -184,7 +184,7 @@ func TestManagerExpiresManySessions(t *testing.T) {
 		}
 		return shared.Join(sess)
 	}
-	m := wssync.NewManager(factory, wssync.WithSessionTTL(50*time.Millisecond), wssync.WithRateLimit(0, 0))
+	m := wssync.NewManager(factory, wssync.WithManagerLimits(wssync.ManagerLimits{SessionTTL: 50 * time.Millisecond}), wssync.WithLimits(wssync.Limits{RatePerSecond: -1}))
 	url := serveManager(t, m)
 	heap := func() uint64 {
 		runtime.GC()
@@ -220,7 +220,7 @@ func TestManagerExpiresManySessions(t *testing.T) {
 	if st := m.Stats(); st.SessionsTotal != total {
 		t.Fatalf("created %d sessions, want %d", st.SessionsTotal, total)
 	}
-	waitUntil(t, func() bool { return m.Len() == 0 })
+	waitUntil(t, func() bool { return m.Stats().Sessions == 0 })
 	waitUntil(t, func() bool { return runtime.NumGoroutine() <= g0+5 })
 	h1 := heap()
 	t.Logf("goroutines %d → %d, heap %d → %d bytes", g0, runtime.NumGoroutine(), h0, h1)

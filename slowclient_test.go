@@ -20,7 +20,7 @@ type Ticker struct {
 func TestSlowClientMemoryBounded(t *testing.T) {
 	const syncs = 10_000
 	const maxFrames, maxBytes = 64, 256 << 10
-	sess := wssync.NewSession(wssync.WithSendQueue(maxFrames, maxBytes), wssync.WithWriteTimeout(time.Minute))
+	sess := wssync.NewSession(wssync.WithLimits(wssync.Limits{MaxQueuedFrames: maxFrames, MaxQueuedBytes: maxBytes}), wssync.WithLimits(wssync.Limits{WriteTimeout: time.Minute}))
 	s, err := wssync.Register(sess, "T", &Ticker{})
 	if err != nil {
 		t.Fatal(err)

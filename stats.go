@@ -24,7 +24,7 @@ type Stats struct {
 	ErrorsByCode  map[Code]int64 `json:"errorsByCode"`  // refusals sent to clients, by code
 	SessionsTotal int64          `json:"sessionsTotal"` // sessions ever created
 	SessionsMoved int64          `json:"sessionsMoved"` // sessions let go because another node serves them (WithSessionStore)
-	ResyncsHeld   int64          `json:"resyncsHeld"`   // client-requested _SETs (_GET, refused writes) held back by WithResyncLimit, sent later merged per key
+	ResyncsHeld   int64          `json:"resyncsHeld"`   // client-requested _SETs (_GET, refused writes) held back by Limits.ResyncPerSecond, sent later merged per key
 }
 
 // metrics holds the live counters behind Stats. One instance is shared by a Manager and
@@ -36,15 +36,6 @@ type metrics struct {
 	patches, resyncs, slowDrops, slowCloses atomic.Int64
 	rateLimited, tasksStarted, tasksRunning atomic.Int64
 	errors                                  map[Code]*atomic.Int64 // fixed key set: no lock
-}
-
-// allCodes is every documented client error code, in the order of docs/protocol.md.
-var allCodes = []Code{
-	CodeMalformedJSON, CodeBadEnvelope, CodeUnknownEvent, CodeUnknownKey, CodeBadData,
-	CodeBadPatch, CodePathNotFound, CodeUnknownPath, CodeReadOnly, CodeTypeMismatch,
-	CodeTestFailed, CodeRejected, CodeTooLarge, CodeUnknownAction, CodeBadParams,
-	CodeActionFailed, CodeUnknownTask, CodeTaskRunning, CodeTaskNotRunning, CodeTaskFailed,
-	CodeBinaryUnexpected, CodeBinaryMissing, CodeRateLimited, CodeInternal, CodeWriteLost,
 }
 
 func newMetrics() *metrics {

@@ -11,7 +11,7 @@ import (
 
 func TestStatsCount(t *testing.T) {
 	t.Parallel()
-	sess, s, url := newNotes(t, wssync.WithSendQueue(4, 1<<20))
+	sess, s, url := newNotes(t, wssync.WithLimits(wssync.Limits{MaxQueuedFrames: 4, MaxQueuedBytes: 1 << 20}))
 	_ = wssync.Task(s, "t", func(ctx context.Context, p struct{}) error { return nil })
 	c := dial(t, url)
 	waitType(t, c, "_SET:NOTES")

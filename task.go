@@ -6,14 +6,8 @@ import (
 	"reflect"
 	"slices"
 	"time"
-)
 
-// Task statuses reported to the client in `_TASK_STATUS:KEY` frames.
-const (
-	TaskStarted   = "started"
-	TaskDone      = "done"
-	TaskFailed    = "failed"
-	TaskCancelled = "cancelled"
+	"github.com/wssync/wssync/internal/proto"
 )
 
 // taskDef is one registered task of an object, with its running instance if any.
@@ -26,15 +20,6 @@ type taskDef struct {
 
 type taskRun struct {
 	cancel context.CancelFunc
-}
-
-// TaskOption configures a task.
-type TaskOption func(*taskDef)
-
-// OnCancel sets a hook that runs after a cancelled task has returned (ws-sync's
-// @task.cancel), in the task's goroutine.
-func OnCancel(hook func()) TaskOption {
-	return func(t *taskDef) { t.onCancel = hook }
 }
 
 // Task registers run as the long-running task name of s's object. `_TASK_START:KEY` with
@@ -190,18 +175,11 @@ func (o *object) cancelTasksLocked() {
 	}
 }
 
-// taskStatus is the data of a `_TASK_STATUS:KEY` frame.
-type taskStatus struct {
-	Type   string `json:"type"`
-	Status string `json:"status"`
-	Error  *Error `json:"error,omitempty"`
-}
-
 func (s *Session) sendTaskStatus(o *object, name, status string, err *Error) {
 	if err != nil {
-		err.Event = evTaskStart + o.key
+		err.Event = proto.Keyed(proto.TaskStart, o.key)
 	}
-	_ = s.sendEventValue("_TASK_STATUS:"+o.key, taskStatus{Type: name, Status: status, Error: err})
+	_ = s.sendEventValue(proto.Keyed(proto.TaskStatus, o.key), taskStatus{Type: name, Status: status, Error: err})
 }
 
 // SyncThrottled publishes changes at most once per interval (ws-sync's

@@ -12,6 +12,7 @@ import (
 	jsonpatch "github.com/evanphx/json-patch/v5"
 
 	"github.com/wssync/wssync/internal/patch"
+	"github.com/wssync/wssync/internal/proto"
 )
 
 // MaxPatchOps bounds the ops in one client `_PATCH` frame.
@@ -86,7 +87,7 @@ func (o *object) opField(p string, mutating bool) (int, *Error) {
 // (true = changed by a mutating op).
 func (o *object) parseOps(data json.RawMessage) ([]wireOp, map[int]bool, *Error) {
 	if len(data) == 0 || data[0] != '[' {
-		return nil, nil, errorf(CodeBadData, "", "_PATCH data must be an array of RFC 6902 ops")
+		return nil, nil, errorf(CodeBadData, "", "%s data must be an array of RFC 6902 ops", proto.Patch)
 	}
 	var ops []wireOp
 	if err := json.Unmarshal(data, &ops); err != nil {
@@ -262,11 +263,11 @@ func (o *object) clientSet(from *Session, data json.RawMessage, growth int64) er
 // clientSetFrom is clientSet for a write whose writer gets the echo w (nil: none).
 func (o *object) clientSetFrom(from *Session, data json.RawMessage, growth int64, w *writeEcho) error {
 	if len(data) == 0 || data[0] != '{' {
-		return errorf(CodeBadData, "", "_SET data must be the state as a JSON object")
+		return errorf(CodeBadData, "", "%s data must be the state as a JSON object", proto.Set)
 	}
 	var members map[string]json.RawMessage
 	if err := json.Unmarshal(data, &members); err != nil {
-		return errorf(CodeBadData, "", "_SET data must be the state as a JSON object: %v", err)
+		return errorf(CodeBadData, "", "%s data must be the state as a JSON object: %v", proto.Set, err)
 	}
 	targets := []target{}
 	for name := range members {

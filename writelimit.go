@@ -5,27 +5,6 @@ import (
 	"strings"
 )
 
-// DefaultMaxStateSize is the default of WithMaxStateSize: 4 MiB, the default outbound queue
-// of a connection (WithSendQueue), so that the `_SET` of any state a client can build fits
-// in it.
-const DefaultMaxStateSize = 4 << 20
-
-// WithMaxStateSize bounds what client writes can make of the key's state: a `_SET` or
-// `_PATCH` from a client that grows the state is refused with CodeTooLarge when the state
-// would then encode to more than n bytes (the JSON object a `_SET` carries; default
-// DefaultMaxStateSize). Besides, one client write may grow the encoded state by at most the
-// frame limit (WithReadLimit), and the copy ops of one patch may build at most as many
-// bytes as the patch has, so that each frame adds at most its own weight in bytes, never a
-// multiple of the state. The state and growth bounds apply only to client writes that grow
-// the state; the server's own changes are never refused.
-func WithMaxStateSize(n int) RegisterOption {
-	return func(r *registration) {
-		if n > 0 {
-			r.maxState = int64(n)
-		}
-	}
-}
-
 // sizeTally adds up what one client write does to the encoded size of the state.
 type sizeTally struct {
 	maxState    int64 // the state may not grow beyond this

@@ -14,6 +14,8 @@ import (
 
 	"github.com/wssync/wssync"
 	"github.com/wssync/wssync/wssynctest"
+
+	"github.com/wssync/wssync/internal/proto"
 )
 
 // Fault is one scenario of RunFault: nodes on one store, and a fault of that store.
@@ -151,7 +153,7 @@ func RunFault(t *testing.T, f Fault) (History, []string) {
 	}
 	for ci, c := range cs {
 		for _, fr := range c.Frames() {
-			if fr.Type == "_ERROR" && strings.Contains(string(fr.Data), `"write_lost"`) {
+			if fr.Type == proto.Error && strings.Contains(string(fr.Data), `"write_lost"`) {
 				h.Lost[ci]++
 			}
 		}
@@ -214,13 +216,13 @@ func checkHistory(t *testing.T, h History, items []string, lost uint64) {
 // answer: "acked", "refused" (a `_RESULT` with an error) or "unknown" (no answer).
 func callAppend(ctx context.Context, c *wssynctest.Client, key, v string) string {
 	id := "req-" + v
-	err := c.SendFrame(map[string]any{"type": "_ACTION:" + key, "id": id, "data": map[string]any{"type": "append", "value": v}})
+	err := c.SendFrame(map[string]any{"type": proto.Keyed(proto.Action, key), "id": id, "data": map[string]any{"type": "append", "value": v}})
 	if err != nil {
 		return "unknown"
 	}
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	f, err := c.WaitFrame(ctx, func(f wssynctest.Frame) bool { return f.Type == "_RESULT" && f.ID == id })
+	f, err := c.WaitFrame(ctx, func(f wssynctest.Frame) bool { return f.Type == proto.Result && f.ID == id })
 	switch {
 	case err != nil:
 		return "unknown"

@@ -16,6 +16,8 @@ import (
 
 	"github.com/wssync/wssync"
 	"github.com/wssync/wssync/wssynctest"
+
+	"github.com/wssync/wssync/internal/proto"
 )
 
 // bearerAuth identifies the user from "Authorization: Bearer <user>"; the session id
@@ -30,13 +32,13 @@ func bearerAuth(r *http.Request) (wssync.Identity, error) {
 
 // identityNodes starts three Managers whose sessions hold a View kept in the nodes'
 // session stores, with opts (an auth hook or none).
-func identityNodes(t *testing.T, nodes Nodes, opts ...wssync.Option) (urls []string, ms []*wssync.Manager) {
+func identityNodes(t *testing.T, nodes Nodes, opts ...wssync.ManagerOption) (urls []string, ms []*wssync.Manager) {
 	t.Helper()
 	for i := range 3 {
 		m := wssync.NewManager(func(ctx context.Context, sess *wssync.Session) error {
 			_, err := wssync.Register(sess, "VIEW", &View{Filter: "default"})
 			return err
-		}, append([]wssync.Option{wssync.WithSessionStore(nodes.Sessions[i])}, opts...)...)
+		}, append([]wssync.ManagerOption{wssync.WithSessionStore(nodes.Sessions[i])}, opts...)...)
 		urls = append(urls, serveManager(t, m))
 		ms = append(ms, m)
 	}
@@ -49,7 +51,7 @@ func refused(t *testing.T, c *wssynctest.Client, where string) {
 	t.Helper()
 	poll(t, waitTimeout, where+": the intruder's connection to close", func() error {
 		for _, f := range c.Frames() {
-			if strings.HasPrefix(f.Type, "_SET") || strings.HasPrefix(f.Type, "_PATCH") {
+			if strings.HasPrefix(f.Type, proto.Set) || strings.HasPrefix(f.Type, proto.Patch) {
 				t.Fatalf("%s: another identity was served the session: %s %s", where, f.Type, f.Data)
 			}
 		}
@@ -65,7 +67,7 @@ func refused(t *testing.T, c *wssynctest.Client, where string) {
 		t.Fatalf("%s: another identity closed with %v, want %d", where, c.CloseError(), wssync.CloseUnauthorized)
 	}
 	for _, f := range c.Frames() {
-		if strings.HasPrefix(f.Type, "_SET") || strings.HasPrefix(f.Type, "_PATCH") {
+		if strings.HasPrefix(f.Type, proto.Set) || strings.HasPrefix(f.Type, proto.Patch) {
 			t.Fatalf("%s: another identity received %s %s", where, f.Type, f.Data)
 		}
 	}
@@ -82,7 +84,7 @@ func undisturbed(t *testing.T, c *wssynctest.Client, next string) {
 	default:
 	}
 	for _, f := range c.Frames() {
-		if f.Type == "_DISCONNECT" {
+		if f.Type == proto.Disconnect {
 			t.Fatal("the owner got _DISCONNECT")
 		}
 	}
@@ -108,10 +110,10 @@ func testIdentityAcrossNodes(t *testing.T, nodes Nodes) {
 	}
 	cases := []struct {
 		name string
-		opts []wssync.Option
+		opts []wssync.ManagerOption
 		as   func(user, session string) []wssynctest.DialOption
 	}{
-		{"AuthHook", []wssync.Option{wssync.WithAuth(bearerAuth)}, func(user, session string) []wssynctest.DialOption {
+		{"AuthHook", []wssync.ManagerOption{wssync.WithAuth(bearerAuth)}, func(user, session string) []wssynctest.DialOption {
 			// the intruder also claims the owner's user in the handshake: ignored
 			return []wssynctest.DialOption{
 				wssynctest.WithHeader(http.Header{"Authorization": {"Bearer " + user}}),
@@ -227,7 +229,7 @@ func testIdleOwnerKeepsBinding(t *testing.T, nodes Nodes) {
 	}
 	const ttl, pong = 300 * time.Millisecond, 300 * time.Millisecond // records live 600 ms
 	ctx := ctxFor(t)
-	urls, _ := identityNodes(t, nodes, wssync.WithSessionTTL(ttl), wssync.WithKeepalive(100*time.Millisecond, pong))
+	urls, _ := identityNodes(t, nodes, wssync.WithManagerLimits(wssync.ManagerLimits{SessionTTL: ttl}), wssync.WithLimits(wssync.Limits{PingInterval: 100 * time.Millisecond, PongTimeout: pong}))
 	session := fmt.Sprint("tab-idle-", time.Now().UnixNano())
 	alice := dial(t, urls[0], wssynctest.WithIdentity("alice", session))
 	if _, err := wssynctest.WaitState(ctx, alice, "VIEW", func(View) bool { return true }); err != nil {

@@ -20,6 +20,8 @@ import (
 	"github.com/wssync/wssync"
 	"github.com/wssync/wssync/wspresence"
 	"github.com/wssync/wssync/wssynctest"
+
+	"github.com/wssync/wssync/internal/proto"
 )
 
 // Nodes is a group of nodes (processes, simulated in one test process) whose shared
@@ -673,12 +675,12 @@ func testSessionClaimed(t *testing.T, nodes Nodes) {
 	if !errors.As(old.CloseError(), &ce) || ce.Code != wssync.CloseReplaced {
 		t.Fatalf("node0's connection closed with %v, want %d", old.CloseError(), wssync.CloseReplaced)
 	}
-	if _, err := old.WaitFrame(ctx, func(f wssynctest.Frame) bool { return f.Type == "_DISCONNECT" }); err != nil {
+	if _, err := old.WaitFrame(ctx, func(f wssynctest.Frame) bool { return f.Type == proto.Disconnect }); err != nil {
 		t.Fatalf("no _DISCONNECT before the close: %v", err)
 	}
 	waitUntil(t, "node0 to free the session", func() error {
-		if st := m0.Stats(); st.SessionsMoved != 1 || m0.Len() != 0 {
-			return fmt.Errorf("node0 holds %d sessions, moved %d", m0.Len(), st.SessionsMoved)
+		if st := m0.Stats(); st.SessionsMoved != 1 || m0.Stats().Sessions != 0 {
+			return fmt.Errorf("node0 holds %d sessions, moved %d", m0.Stats().Sessions, st.SessionsMoved)
 		}
 		return nil
 	})

@@ -200,7 +200,7 @@ func (p *Presence) Close() {
 // it to the store: set runs in session hooks, under the session's dispatch lock, which a
 // store call (up to storeTimeout) must not hold.
 func (p *Presence) set(sess *wssync.Session, here bool) {
-	id := sess.ID()
+	id := sess.Identity()
 	if id.Session == "" {
 		id.Session = fmt.Sprintf("%p", sess) // a lone Session has no id: any unique name
 	}

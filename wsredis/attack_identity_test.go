@@ -36,7 +36,7 @@ type atkNode struct {
 
 // atkNodes starts n Managers, each with a Backend of its own on srv, serving one atkSecret
 // under "DOC" per session.
-func atkNodes(t *testing.T, srv *redistest.Server, n int, opts ...wssync.Option) []atkNode {
+func atkNodes(t *testing.T, srv *redistest.Server, n int, opts ...wssync.ManagerOption) []atkNode {
 	t.Helper()
 	var nodes []atkNode
 	for range n {
@@ -50,7 +50,7 @@ func atkNodes(t *testing.T, srv *redistest.Server, n int, opts ...wssync.Option)
 		m := wssync.NewManager(func(_ context.Context, sess *wssync.Session) error {
 			_, err := wssync.Register(sess, "DOC", &atkSecret{})
 			return err
-		}, append([]wssync.Option{wssync.WithSessionStore(b)}, opts...)...)
+		}, append([]wssync.ManagerOption{wssync.WithSessionStore(b)}, opts...)...)
 		hs := httptest.NewServer(http.HandlerFunc(m.ServeWS))
 		t.Cleanup(func() {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -206,7 +206,7 @@ func TestAttackIntruderFlood(t *testing.T) {
 func TestAttackReuseAfterExpiry(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Start(t)
-	opts := []wssync.Option{wssync.WithSessionTTL(300 * time.Millisecond), wssync.WithKeepalive(100*time.Millisecond, 300*time.Millisecond)}
+	opts := []wssync.ManagerOption{wssync.WithManagerLimits(wssync.ManagerLimits{SessionTTL: 300 * time.Millisecond}), wssync.WithLimits(wssync.Limits{PingInterval: 100 * time.Millisecond, PongTimeout: 300 * time.Millisecond})}
 	nodes := atkNodes(t, srv, 2, opts...)
 	alice := atkConnect(t, nodes[0].url, "alice", "old")
 	if err := alice.c.Send("_PATCH:DOC", []wssynctest.Op{wssynctest.Replace("/secret", "alice's")}); err != nil {
@@ -255,7 +255,7 @@ func waitGone(t *testing.T, n atkNode, sid string) {
 func TestAttackStoreRestartedEmpty(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Start(t)
-	opts := []wssync.Option{wssync.WithSessionTTL(900 * time.Millisecond), wssync.WithKeepalive(100*time.Millisecond, 300*time.Millisecond)}
+	opts := []wssync.ManagerOption{wssync.WithManagerLimits(wssync.ManagerLimits{SessionTTL: 900 * time.Millisecond}), wssync.WithLimits(wssync.Limits{PingInterval: 100 * time.Millisecond, PongTimeout: 300 * time.Millisecond})}
 	nodes := atkNodes(t, srv, 2, opts...)
 	alice := atkConnect(t, nodes[0].url, "alice", "s1")
 	srv.Stop()
@@ -290,7 +290,7 @@ func TestAttackStoreRestartedEmpty(t *testing.T) {
 func TestAttackBindWhileStorePaused(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Start(t)
-	opts := []wssync.Option{wssync.WithSessionTTL(30 * time.Second)} // keep-binding tick every ~30 s
+	opts := []wssync.ManagerOption{wssync.WithManagerLimits(wssync.ManagerLimits{SessionTTL: 30 * time.Second})} // keep-binding tick every ~30 s
 	nodes := atkNodes(t, srv, 2, opts...)
 	srv.Pause()
 	alice := atkConnect(t, nodes[0].url, "alice", "s1")
@@ -325,7 +325,7 @@ func TestAttackBindWhileStorePaused(t *testing.T) {
 func TestAttackIntruderServedDuringOutageKeepsNode(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Start(t)
-	opts := []wssync.Option{wssync.WithSessionTTL(900 * time.Millisecond), wssync.WithKeepalive(100*time.Millisecond, 300*time.Millisecond)}
+	opts := []wssync.ManagerOption{wssync.WithManagerLimits(wssync.ManagerLimits{SessionTTL: 900 * time.Millisecond}), wssync.WithLimits(wssync.Limits{PingInterval: 100 * time.Millisecond, PongTimeout: 300 * time.Millisecond})}
 	nodes := atkNodes(t, srv, 2, opts...)
 	alice := atkConnect(t, nodes[0].url, "alice", "s1") // bound to alice
 	srv.Pause()

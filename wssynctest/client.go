@@ -11,11 +11,12 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/wssync/wssync/internal/proto"
 )
 
 // Frame is one frame received from the server.
@@ -149,8 +150,8 @@ func (c *Client) readLoop() {
 		c.applyLocked(f)
 		c.notifyLocked()
 		c.mu.Unlock()
-		if f.Type == "_REQUEST_USER_SESSION" && c.identity != nil {
-			_ = c.Send("_USER_SESSION", map[string]string{"user": c.identity[0], "session": c.identity[1]})
+		if f.Type == proto.RequestUserSession && c.identity != nil {
+			_ = c.Send(proto.UserSession, map[string]string{"user": c.identity[0], "session": c.identity[1]})
 			c.answerOnce.Do(func() { close(c.answered) })
 		}
 	}
@@ -164,7 +165,7 @@ func (c *Client) notifyLocked() {
 // applyLocked keeps the per-key state, checking versions as docs/protocol.md prescribes.
 // A server that sends a patch out of order is recorded in Errs.
 func (c *Client) applyLocked(f Frame) {
-	if key, ok := strings.CutPrefix(f.Type, "_SET:"); ok {
+	if key, ok := proto.KeyOf(f.Type, proto.Set); ok {
 		v, err := decodeJSON(f.Data)
 		if err != nil {
 			c.errs = append(c.errs, fmt.Errorf("%s: %w", f.Type, err))
@@ -178,7 +179,7 @@ func (c *Client) applyLocked(f Frame) {
 		delete(c.awaiting, key)
 		return
 	}
-	key, ok := strings.CutPrefix(f.Type, "_PATCH:")
+	key, ok := proto.KeyOf(f.Type, proto.Patch)
 	if !ok {
 		return
 	}
@@ -201,7 +202,7 @@ func (c *Client) applyLocked(f Frame) {
 		// The echo of the write, or the _SET, brings the published state.
 		delete(c.states, key)
 		c.awaiting[key] = true
-		b, _ := json.Marshal(map[string]any{"type": "_GET:" + key, "data": map[string]any{}})
+		b, _ := json.Marshal(map[string]any{"type": proto.Keyed(proto.Get, key), "data": map[string]any{}})
 		if err := c.SendRaw(b); err != nil {
 			c.errs = append(c.errs, err)
 		}
@@ -368,10 +369,10 @@ func (c *Client) Send(event string, data any) error {
 
 // applyOwn applies the client's own write to its state of the key.
 func (c *Client) applyOwn(event string, data any) {
-	key, patch := strings.CutPrefix(event, "_PATCH:")
+	key, patch := proto.KeyOf(event, proto.Patch)
 	if !patch {
 		var set bool
-		if key, set = strings.CutPrefix(event, "_SET:"); !set {
+		if key, set = proto.KeyOf(event, proto.Set); !set {
 			return
 		}
 	}
@@ -429,7 +430,7 @@ func (c *Client) SendRaw(b []byte) error {
 func (c *Client) SendBinary(event string, metadata any, data []byte) error {
 	c.writeMu.Lock()
 	defer c.writeMu.Unlock()
-	meta, err := json.Marshal(map[string]any{"type": "_BIN_META", "data": map[string]any{"type": event, "metadata": metadata}})
+	meta, err := json.Marshal(map[string]any{"type": proto.BinMeta, "data": map[string]any{"type": event, "metadata": metadata}})
 	if err != nil {
 		return err
 	}
@@ -452,13 +453,15 @@ type Op struct {
 func Replace(path string, value any) Op { return Op{Op: "replace", Path: path, Value: value} }
 
 // Patch sends `_PATCH:key` with ops.
-func (c *Client) Patch(key string, ops ...Op) error { return c.Send("_PATCH:"+key, ops) }
+func (c *Client) Patch(key string, ops ...Op) error {
+	return c.Send(proto.Keyed(proto.Patch, key), ops)
+}
 
 // Set sends `_SET:key` with a whole state.
-func (c *Client) Set(key string, state any) error { return c.Send("_SET:"+key, state) }
+func (c *Client) Set(key string, state any) error { return c.Send(proto.Keyed(proto.Set, key), state) }
 
 // Get sends `_GET:key`, asking for a fresh `_SET`.
-func (c *Client) Get(key string) error { return c.Send("_GET:"+key, map[string]any{}) }
+func (c *Client) Get(key string) error { return c.Send(proto.Keyed(proto.Get, key), map[string]any{}) }
 
 // Done is closed when the connection has closed.
 func (c *Client) Done() <-chan struct{} { return c.done }

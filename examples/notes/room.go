@@ -25,7 +25,7 @@ func newRoom() *room { return &room{members: make(map[*wssync.Session]member)} }
 
 // join adds sess and returns its display name.
 func (r *room) join(sess *wssync.Session) string {
-	name := displayName(sess.ID().User)
+	name := displayName(sess.Identity().User)
 	r.mu.Lock()
 	r.members[sess] = member{sess: sess, name: name}
 	r.mu.Unlock()

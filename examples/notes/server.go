@@ -26,7 +26,7 @@ type app struct {
 func newApp(logger *slog.Logger, withTestHooks bool, store scaleOut) (*app, error) {
 	a := &app{notes: newNotes(), room: newRoom()}
 	var shareOpts []wssync.RegisterOption
-	mgrOpts := []wssync.Option{wssync.WithLogger(logger)}
+	mgrOpts := []wssync.ManagerOption{wssync.WithLogger(logger)}
 	if store != nil {
 		shareOpts = append(shareOpts, wssync.WithBackend(store))
 		mgrOpts = append(mgrOpts, wssync.WithSessionStore(store))
@@ -51,7 +51,7 @@ func newApp(logger *slog.Logger, withTestHooks bool, store scaleOut) (*app, erro
 	return a, nil
 }
 
-// newSession is the SessionFactory: it runs once per session id. ctx is the session's
+// newSession is the Manager's session factory: it runs once per session id. ctx is the session's
 // context, cancelled when the session closes.
 func (a *app) newSession(ctx context.Context, sess *wssync.Session) error {
 	name := a.room.join(sess)

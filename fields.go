@@ -202,9 +202,9 @@ func checkJSONType(t reflect.Type, seen map[reflect.Type]bool) error {
 	return nil
 }
 
-// LowerCamel is the default naming rule for untagged fields: "NoteCount" → "noteCount",
+// lowerCamel is the default naming rule for untagged fields: "NoteCount" → "noteCount",
 // "ID" → "id", "URLPath" → "urlPath".
-func LowerCamel(goName string) string {
+func lowerCamel(goName string) string {
 	runes := []rune(goName)
 	n := 0
 	for n < len(runes) && unicode.IsUpper(runes[n]) {

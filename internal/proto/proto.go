@@ -1,0 +1,46 @@
+// Package proto names the events of the wssync wire protocol (docs/protocol.md). It is the
+// one place that spells them: the server (the root package's protocol.go, which builds
+// every outbound frame from these names), the Go test client (wssynctest) and the backend
+// conformance suite (backendtest) all import it, so a name is written once and a typo is a
+// compile error. It sits under internal/ because the names are the protocol's, documented
+// in docs/protocol.md, not part of the Go API.
+package proto
+
+import "strings"
+
+// Events keyed by an object's key travel as NAME:KEY (see Keyed).
+const (
+	Set        = "_SET"         // both ways: a key's whole state
+	Patch      = "_PATCH"       // both ways: RFC 6902 ops on a key's state
+	Get        = "_GET"         // client → server: ask for a fresh _SET
+	Action     = "_ACTION"      // both ways: call an action (client) or an exposed action (server)
+	TaskStart  = "_TASK_START"  // client → server: start a task
+	TaskCancel = "_TASK_CANCEL" // client → server: cancel a running task
+	TaskStatus = "_TASK_STATUS" // server → client: a task's lifecycle
+)
+
+// Events that name no key.
+const (
+	Result             = "_RESULT"               // server → client: the outcome of a request with an id
+	Error              = "_ERROR"                // server → client: a refused frame that carried no id
+	BinMeta            = "_BIN_META"             // both ways: the next frame is binary and belongs to an event
+	Toast              = "_TOAST"                // server → client: a notification
+	Download           = "_DOWNLOAD"             // server → client: a file to save
+	Disconnect         = "_DISCONNECT"           // server → client: the connection was replaced
+	RequestUserSession = "_REQUEST_USER_SESSION" // server → client: ask for the client's ids
+	UserSession        = "_USER_SESSION"         // client → server: the client's user and session ids
+)
+
+// keySep separates a keyed event's name from its key.
+const keySep = ":"
+
+// Keyed is the wire name of event for key: "_PATCH" and "NOTES" give "_PATCH:NOTES".
+func Keyed(event, key string) string { return event + keySep + key }
+
+// KeyOf returns the key of a keyed event's wire name, when name is event for some key.
+func KeyOf(name, event string) (key string, ok bool) {
+	return strings.CutPrefix(name, event+keySep)
+}
+
+// KeyedEvents are the events that name a key, client → server.
+var KeyedEvents = []string{Set, Patch, Get, Action, TaskStart, TaskCancel}
