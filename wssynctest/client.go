@@ -1,7 +1,7 @@
 // Package wssynctest is a test client for wssync servers: it dials a real WebSocket, keeps
 // the state of every key the way a browser client does (applying its own writes at once,
-// then `_SET` and `_PATCH` with version checks), records every frame, and sends client
-// events. Tests of wssync and of
+// holding back writes of a key until its first `_SET` on the connection, then `_SET` and
+// `_PATCH` with version checks), records every frame, and sends client events. Tests of wssync and of
 // applications built on it use it over loopback.
 package wssynctest
 
@@ -46,8 +46,10 @@ type Client struct {
 	changed  chan struct{}  // closed and replaced on every received frame
 	states   map[string]any // decoded state of each key
 	versions map[string]uint64
-	wrote    map[string]bool // keys with a write of ours applied since their last _SET
-	awaiting map[string]bool // keys whose patches are skipped until the _SET asked for
+	wrote    map[string]bool       // keys with a write of ours applied since their last _SET
+	live     map[string]bool       // keys that have had a _SET on this connection
+	outbox   map[string][]ownWrite // writes held until the key's first _SET (see Send)
+	awaiting map[string]bool       // keys whose patches are skipped until the _SET asked for
 	frames   []Frame
 	cursor   int
 	errs     []error
@@ -89,6 +91,8 @@ func Dial(ctx context.Context, url string, opts ...DialOption) (*Client, error) 
 		states:   make(map[string]any),
 		versions: make(map[string]uint64),
 		wrote:    make(map[string]bool),
+		live:     make(map[string]bool),
+		outbox:   make(map[string][]ownWrite),
 		awaiting: make(map[string]bool),
 		done:     make(chan struct{}),
 		closing:  make(chan struct{}),
@@ -177,6 +181,8 @@ func (c *Client) applyLocked(f Frame) {
 		}
 		delete(c.wrote, key)
 		delete(c.awaiting, key)
+		c.live[key] = true
+		c.flushOutboxLocked(key)
 		return
 	}
 	key, ok := proto.KeyOf(f.Type, proto.Patch)
@@ -353,35 +359,65 @@ func (c *Client) WaitFrame(ctx context.Context, match func(Frame) bool) (Frame, 
 	return found, err
 }
 
+// ownWrite is a write of the client, held until its key's first _SET.
+type ownWrite struct {
+	frame []byte // the whole frame, as sent
+	data  []byte // its data
+	patch bool   // a _PATCH (else a _SET)
+}
+
 // Send sends one event frame {"type": event, "data": data}. A write (`_PATCH:KEY` or
 // `_SET:KEY`) is first applied to the client's own state, as ws-sync-react and our hook
 // do: the server's echo to a writer is only what turns its state, so written, into the
 // published one. A write that does not apply locally is sent anyway and leaves the state
 // as it was (the server refuses it and sends the authoritative `_SET`).
+//
+// A write of a key that has not had its `_SET` on this connection yet is held, as
+// ws-sync-react holds it, and sent right after that `_SET`, applied on top of it. Sent
+// earlier, it could cross the `_SET` on the wire: the server may apply it after building
+// the `_SET`, and echo it as if the client held the `_SET` plus its write, while the
+// `_SET` has replaced the client's state. Use SendRaw to send a write at once.
 func (c *Client) Send(event string, data any) error {
 	b, err := json.Marshal(map[string]any{"type": event, "data": data})
 	if err != nil {
 		return err
 	}
-	c.applyOwn(event, data)
-	return c.SendRaw(b)
-}
-
-// applyOwn applies the client's own write to its state of the key.
-func (c *Client) applyOwn(event string, data any) {
 	key, patch := proto.KeyOf(event, proto.Patch)
 	if !patch {
 		var set bool
 		if key, set = proto.KeyOf(event, proto.Set); !set {
-			return
+			return c.SendRaw(b)
 		}
 	}
 	raw, err := json.Marshal(data)
 	if err != nil {
-		return
+		return err
 	}
 	c.mu.Lock()
-	defer c.mu.Unlock()
+	if !c.live[key] {
+		c.outbox[key] = append(c.outbox[key], ownWrite{frame: b, data: raw, patch: patch})
+		c.mu.Unlock()
+		return nil
+	}
+	c.applyOwnLocked(key, raw, patch)
+	c.mu.Unlock()
+	return c.SendRaw(b)
+}
+
+// flushOutboxLocked sends the writes of key held until its first _SET, which has just
+// been applied, applying each on top of it. A write that cannot be sent is lost with the
+// connection, as one sent on a connection that then drops.
+func (c *Client) flushOutboxLocked(key string) {
+	for _, w := range c.outbox[key] {
+		c.applyOwnLocked(key, w.data, w.patch)
+		_ = c.SendRaw(w.frame)
+	}
+	delete(c.outbox, key)
+}
+
+// applyOwnLocked applies the client's own write (raw, the data of a _PATCH or, patch
+// false, of a _SET) to its state of key. The caller holds mu.
+func (c *Client) applyOwnLocked(key string, raw []byte, patch bool) {
 	cur, ok := c.states[key]
 	if !ok {
 		return
