@@ -121,7 +121,8 @@ func TestLockOrderUnderLoad(t *testing.T) {
 	})
 
 	factory := func(ctx context.Context, sess *wssync.Session) error {
-		doc, err := wssync.Register(sess, "DOC", &lockDoc{}, wssync.WithRunningTasks("running"))
+		state := &lockDoc{}
+		doc, err := wssync.Register(sess, "DOC", state, wssync.WithRunningTasks("running"))
 		if err != nil {
 			return err
 		}
@@ -135,8 +136,10 @@ func TestLockOrderUnderLoad(t *testing.T) {
 		}
 		err = wssync.Task(doc, "work", func(ctx context.Context, _ struct{}) error {
 			for i := 0; i < 20 && ctx.Err() == nil; i++ {
-				doc.Lock()
-				doc.Unlock()
+				doc.RLock()
+				seen := state.N
+				doc.RUnlock()
+				_ = doc.Update(func(d *lockDoc) { d.N = max(d.N, seen) })
 				_ = doc.Update(func(d *lockDoc) { d.N++ })
 				_ = doc.SyncThrottled(time.Millisecond)
 				time.Sleep(time.Millisecond)
