@@ -93,10 +93,10 @@
 // it (a 5 s bound per call, up to 32 attempts after lost races), and Update's function
 // runs under it. A connection's writer holds the write lock while it drains the queue
 // (each frame within the write timeout), and waits there for an object's publish lock to
-// build a _SET, as the dispatcher does to size a requested one.
-// [Presence] calls its store (each call at most 2 s) from an OnConnect hook, so under the
-// dispatch lock. Every other lock is held for in-memory work only, though the session lock
-// (in Join) and the resync budget wait for a publish lock, and so for what it waits on.
+// build a _SET, as the dispatcher does to size a requested one. [Presence] calls its store
+// (each call at most 2 s) from an OnConnect hook, so under the dispatch lock. Every other
+// lock is held for in-memory work only, though the session lock (in Join) and the resync
+// budget wait for a publish lock, and so for what that one waits on.
 //
 // What you may do. A handler, hook or task may call Update, Sync or SyncThrottled on any
 // object, Register, Join, Leave and Unregister, Toast, Send, SendAction and Disconnect. It
