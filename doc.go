@@ -32,8 +32,83 @@
 // between [Synced.Lock] and [Synced.Unlock] ([Synced.RLock] to read). The library takes the
 // same lock to snapshot the struct and to apply client writes, so Sync, client writes and
 // your own goroutines are race-free. Sync may be called from any goroutine; calls on one
-// object are serialized. Client events of one session are handled one at a time, in
-// arrival order, on the connection's dispatcher goroutine.
+// object are serialized.
+//
+// Goroutines. Each connection has three. Its reader (the goroutine running ServeWS) only
+// reads, into a bounded inbound queue, so pongs are read while a handler runs. Its
+// dispatcher runs the handlers of the frames read, one at a time, in arrival order, under
+// the session's dispatch lock (so a session's handlers are serialized across its
+// connections too), and writes their replies itself when the writer is idle. Its writer
+// drains the bounded outbound queue and sends pings: Sync only queues, and never waits for
+// a client. A shared object with a backend has one goroutine that applies other nodes'
+// changes and retries an unreachable backend. A Manager builds each new session (the
+// factory) in a goroutine of its own while the session's connections wait, expires a
+// disconnected session on a timer, and with a session store runs one goroutine that keeps
+// the store's bindings alive. Each task runs in its own goroutine, a SyncThrottled's
+// trailing sync on a timer. Everything else runs on the caller's goroutine.
+//
+// Where your code runs:
+//   - Action, ActionResult and [On] handlers, the Validate methods of their params, and
+//     OnConnect hooks: on the dispatcher, under the dispatch lock;
+//   - a Task's function and its OnCancel hook: on the task's goroutine, no lock held;
+//   - OnDisconnect hooks: on the reader, once the connection's other goroutines have
+//     ended; not under the dispatch lock, so possibly while a newer connection's handlers run;
+//   - OnClose hooks: on the goroutine that closed the session (for a Manager, its expiry
+//     timer or Shutdown); a SessionFactory: on the Manager's build goroutine;
+//   - MarshalJSON methods of synced fields and [WithComputed] values: on whichever
+//     goroutine publishes, under the object's publish lock and read lock;
+//   - ValidateWrite, `validate` tags and UnmarshalJSON of written fields: on the
+//     dispatcher, under the publish lock and the write lock;
+//   - Update's function: on the caller, under the write lock; on an object with a backend
+//     also under the publish lock, and it may run again there after a lost race.
+//
+// On an object with a backend, an edit made while the backend was unreachable is made
+// again (Update's function, or a client write with its validation) on the object's
+// backend goroutine, under the same locks.
+//
+// Lock order. A goroutine takes these locks only in this order (holding a lock, it takes
+// only locks further down the list):
+//
+//	session dispatch lock   the handlers of one session
+//	resync budget           a connection's client-requested _SETs
+//	session lock            a session's objects, events and hooks
+//	connection write lock   the socket's data frames: the writer, or the dispatcher
+//	object publish lock     snapshot, diff, version, backend commit, fan-out
+//	object lock             the struct: Lock/RLock/Update
+//	object handler lock     an object's actions and running tasks
+//	connection queue lock   a connection's outbound queue
+//
+// A subscriber is handed each published frame under the publish lock, in version order,
+// and only queues it. A Manager's lock, a connection's inbound queue and a backend link's
+// inbox are leaves: nothing is taken while one is held. A [Presence] serializes its
+// refreshes with a lock taken before the publish lock.
+//
+// What blocks, and for how long. The dispatch lock is held as long as a handler runs:
+// frames that arrive meanwhile wait in the inbound queue and then the server stops
+// reading, but keepalive goes on; keep handlers short and use a Task for long work. The
+// publish lock is held for the snapshot and diff (your MarshalJSON and computed values
+// included), never across a client's socket, but across I/O in two cases: with
+// [WithSessionStore] each publish of a session's own object saves it to the store (a 2 s
+// bound); with [WithBackend] each publish commits to the backend and a catch-up loads from
+// it (a 5 s bound per call, up to 32 attempts after lost races), and Update's function
+// runs under it. A connection's writer holds the write lock while it drains the queue
+// (each frame within the write timeout), and waits there for an object's publish lock to
+// build a _SET, as the dispatcher does to size a requested one. [Presence] calls its store
+// (each call at most 2 s) from an OnConnect hook, so under the dispatch lock. Every other
+// lock is held for in-memory work only, though the session lock (in Join) and the resync
+// budget wait for a publish lock, and so for what that one waits on.
+//
+// What you may do. A handler, hook or task may call Update, Sync or SyncThrottled on any
+// object, Register, Join, Leave and Unregister, Toast, Send, SendAction and Disconnect. It
+// must not call Close on its own session (Close waits for the session's handlers and
+// tasks), nor Manager.Shutdown without a deadline. Calling Sync at the end of an action
+// is harmless (the action's object is synced after it returns anyway). Inside Update's
+// function, between Lock and Unlock, and in a computed value, MarshalJSON or
+// ValidateWrite, touch the struct and nothing else of the same object: Lock and Update
+// wait for the lock already held, and Sync, SyncThrottled, Version, Published,
+// SendAction, BackendStatus and Unregister take the publish lock, which comes before the
+// object lock. Nesting the Update of one object in another's makes a lock order of your
+// own: keep it one way.
 //
 // # Sessions and connections
 //
@@ -42,12 +117,9 @@
 // `_SET:KEY` with the full state of every key (unless registered [WithoutReplay]); while no
 // connection is live, Sync sends nothing and loses nothing.
 //
-// Each connection has a reader (the goroutine running ServeWS), which only reads, so pongs
-// are read while a handler runs; a dispatcher goroutine, which runs the handlers of the
-// frames read, from a bounded queue; and a writer goroutine that drains a bounded outbound
-// queue: Sync never blocks on a slow client. A client that falls behind
-// has its queued patches for a key replaced by one fresh `_SET`; one that cannot take even
-// that is closed with [CloseSlowConsumer]. Pings detect dead peers.
+// A client that falls behind has its queued patches for a key replaced by one fresh
+// `_SET`; one that cannot take even that is closed with [CloseSlowConsumer]. Pings detect
+// dead peers.
 //
 // # Versions
 //

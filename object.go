@@ -16,7 +16,10 @@ import (
 // object is the type-erased core of one registered struct: its lock, its last published
 // snapshot and version, and who receives its frames.
 //
-// Lock order: pub, then state, then anything a subscriber takes. Nothing that holds a
+// Lock order (the package's whole order is in doc.go, "Concurrency"): the session's
+// dispatchMu, a connection's resync budget, the session's mu, a connection's writeMu, then
+// pub, then state, then hmu, then a connection's outQueue.mu. pub is held across backend
+// calls and session-store saves; deliver, under pub, only queues. Nothing that holds a
 // connection's queue lock ever takes pub.
 type object struct {
 	key     string
