@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/wssync/wssync"
+	"github.com/wssync/wssync/wsmemory"
+	"github.com/wssync/wssync/wspresence"
 	"github.com/wssync/wssync/wssynctest"
 )
 
@@ -101,7 +103,7 @@ type lockRoom struct {
 // one operation stalls. Under -race this also checks the paths for data races, and at the
 // end both nodes of the shared object must hold the same state.
 func TestLockOrderUnderLoad(t *testing.T) {
-	mem := wssync.NewMemoryBackend() // backend, session store and presence store in one
+	mem := wsmemory.New() // backend, session store and presence store in one
 	roomA, err := wssync.NewShared("ROOM", &lockRoom{}, wssync.WithBackend(mem))
 	if err != nil {
 		t.Fatal(err)
@@ -110,7 +112,7 @@ func TestLockOrderUnderLoad(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pres, err := wssync.NewPresence(mem, "lobby", "PRESENCE", wssync.WithPresenceTTL(time.Second))
+	pres, err := wspresence.New(mem, "lobby", "PRESENCE", wspresence.WithTTL(time.Second))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -155,7 +157,7 @@ func TestLockOrderUnderLoad(t *testing.T) {
 		}
 		return pres.Join(sess)
 	}
-	m := wssync.NewManager(factory, wssync.WithSessionStore(mem), wssync.WithRateLimit(0, 0))
+	m := wssync.NewManager(factory, wssync.WithSessionStore(mem), wssync.WithLimits(wssync.Limits{RatePerSecond: -1}))
 	url := serveManager(t, m)
 	w := startWatchdog(t, stallLimit)
 

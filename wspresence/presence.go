@@ -126,16 +126,17 @@ func (p *Presence) Join(sess *wssync.Session) error {
 		return err
 	}
 	removers := []func(){
-		sess.OnConnect(func(context.Context) { p.set(sess, true) }),
-		sess.OnDisconnect(func(context.Context) { p.set(sess, false) }),
+		// Both hooks read whether sess is connected now rather than assume it: when a
+		// connection is replaced, the old one's OnDisconnect runs after the new one's
+		// OnConnect, and the session is still here.
+		sess.OnConnect(func(context.Context) { p.follow(sess) }),
+		sess.OnDisconnect(func(context.Context) { p.follow(sess) }),
 		sess.OnClose(func(context.Context) { p.Leave(sess) }),
 	}
 	p.mu.Lock()
 	p.hooks[sess] = removers
 	p.mu.Unlock()
-	if sess.Connected() {
-		p.set(sess, true)
-	}
+	p.follow(sess)
 	return nil
 }
 
@@ -196,16 +197,29 @@ func (p *Presence) Close() {
 	p.synced.Unregister()
 }
 
-// set adds or removes sess as a connected member, and has the Presence's goroutine write
-// it to the store: set runs in session hooks, under the session's dispatch lock, which a
-// store call (up to storeTimeout) must not hold.
+// follow makes sess a connected member if it is connected, and removes it if not. It
+// reads Connected under p.mu, so of hooks racing on one session the last to run sees the
+// last change.
+func (p *Presence) follow(sess *wssync.Session) {
+	p.update(sess, sess.Connected)
+}
+
+// set adds or removes sess as a connected member.
 func (p *Presence) set(sess *wssync.Session, here bool) {
+	p.update(sess, func() bool { return here })
+}
+
+// update records whether sess is a connected member, and has the Presence's goroutine
+// write a change to the store: update runs in session hooks, under the session's dispatch
+// lock, which a store call (up to storeTimeout) must not hold.
+func (p *Presence) update(sess *wssync.Session, connected func() bool) {
 	id := sess.Identity()
 	if id.Session == "" {
 		id.Session = fmt.Sprintf("%p", sess) // a lone Session has no id: any unique name
 	}
 	m := Member(id)
 	p.mu.Lock()
+	here := connected()
 	_, was := p.local[id.Session]
 	if here {
 		p.local[id.Session] = m

@@ -137,3 +137,41 @@ func TestCloseRemovesLocalMembers(t *testing.T) {
 		t.Fatalf("the store holds %d entries after Close, want the other node's 1", len(entries))
 	}
 }
+
+// A connection replaced by a newer one of the same session (a reload, a flaky network)
+// leaves the session a member: the old connection's OnDisconnect runs after the new one's
+// OnConnect.
+func TestReplacedConnectionStaysMember(t *testing.T) {
+	store := wsmemory.New()
+	p, err := wspresence.New(store, "lobby", "LOBBY")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	m := wssync.NewManager(func(ctx context.Context, sess *wssync.Session) error { return p.Join(sess) })
+	srv := httptest.NewServer(http.HandlerFunc(m.ServeWS))
+	defer srv.Close()
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = m.Shutdown(ctx)
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	url := "ws" + strings.TrimPrefix(srv.URL, "http")
+	for round := range 5 {
+		c, err := wssynctest.Dial(ctx, url, wssynctest.WithIdentity("alice", "tab-1"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		if _, err := wssynctest.WaitState(ctx, c, "LOBBY", func(s wspresence.State) bool { return len(s.Members) == 1 }); err != nil {
+			t.Fatalf("round %d: the client never listed itself: %v", round, err)
+		}
+		waitMembers(t, p, "alice/tab-1")
+	}
+	// The replaced connections' hooks have all run once the Manager counts them closed;
+	// the session is still listed after a pause in which a wrong removal would show.
+	time.Sleep(200 * time.Millisecond)
+	waitMembers(t, p, "alice/tab-1")
+}
