@@ -38,6 +38,9 @@ func ExampleActionResult() {
 	defer cancel()
 	client, _ := wssynctest.Dial(ctx, "ws"+strings.TrimPrefix(srv.URL, "http"))
 	defer client.Close()
+	// Wait for the state first: an action handled before the connection's _SET is sent
+	// is in that _SET, and no patch follows.
+	_, _ = client.WaitFrame(ctx, func(f wssynctest.Frame) bool { return f.Type == "_SET:COUNTER" })
 
 	_ = client.SendFrame(map[string]any{"type": "_ACTION:COUNTER", "id": "r1", "data": map[string]any{"type": "add", "by": 5}})
 	patch, _ := client.WaitFrame(ctx, func(f wssynctest.Frame) bool { return f.Type == "_PATCH:COUNTER" })
