@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/wssync/wssync"
+	"github.com/wssync/wssync/internal/wstest"
 	"github.com/wssync/wssync/wssynctest"
 )
 
@@ -288,12 +289,12 @@ func TestBinaryToActionAndEvent(t *testing.T) {
 	if err := c.SendBinary("_ACTION:FILES", map[string]any{"type": "upload", "name": "a.bin"}, payload); err != nil {
 		t.Fatal(err)
 	}
-	if b := <-got; string(b) != string(payload) {
+	if b := wstest.Receive(t, got, "the action's bytes"); string(b) != string(payload) {
 		t.Fatalf("action got %v", b)
 	}
 	waitType(t, c, "_PATCH:FILES")
 	_ = c.SendBinary("avatar", map[string]any{"name": "me.png"}, payload[:2])
-	if b := <-got; string(b) != string(payload[:2]) {
+	if b := wstest.Receive(t, got, "the event's bytes"); string(b) != string(payload[:2]) {
 		t.Fatalf("event got %v", b)
 	}
 	// An action without a []byte "data" param refuses binary.
@@ -377,11 +378,11 @@ func TestSessionFromContext(t *testing.T) {
 	waitType(t, ca, "_SET:ROOM")
 	waitType(t, cb, "_SET:ROOM")
 	_ = cb.Send("_ACTION:ROOM", map[string]any{"type": "who"})
-	if got := <-callers; got != b {
+	if got := wstest.Receive(t, callers, "b's action"); got != b {
 		t.Fatal("SessionFrom did not name the calling session")
 	}
 	_ = ca.Send("_ACTION:ROOM", map[string]any{"type": "who"})
-	if got := <-callers; got != a {
+	if got := wstest.Receive(t, callers, "a's action"); got != a {
 		t.Fatal("SessionFrom did not name the calling session")
 	}
 }

@@ -23,8 +23,12 @@ import (
 // Timeout bounds every wait of this package: generous, never a speed.
 const Timeout = 10 * time.Second
 
-// pollEvery is how often Eventually and EventuallyNil check their condition.
-const pollEvery = 2 * time.Millisecond
+// How often the waits check their condition: a cheap in-memory check often, a call that
+// may go over the network (EventuallyNil) less.
+const (
+	pollCheap = 2 * time.Millisecond
+	pollCall  = 10 * time.Millisecond
+)
 
 // Context returns a context canceled when the test ends or after Timeout.
 func Context(t testing.TB) context.Context {
@@ -114,30 +118,50 @@ func CloseCode(t testing.TB, c *wssynctest.Client) int {
 	return 0
 }
 
+// Receive waits at most Timeout for a value from ch and returns it; it fails the test with
+// "no <what>" if none comes or ch is closed.
+func Receive[T any](t testing.TB, ch <-chan T, what string) T {
+	t.Helper()
+	select {
+	case v, ok := <-ch:
+		if !ok {
+			t.Fatalf("no %s: channel closed", what)
+		}
+		return v
+	case <-time.After(Timeout):
+		t.Fatalf("no %s within %v", what, Timeout)
+	}
+	var zero T
+	return zero
+}
+
 // Eventually waits until cond holds, checking it every few milliseconds, and fails the
 // test after Timeout with "<what> not reached".
 func Eventually(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	EventuallyNil(t, Timeout, what, func() error {
+	err := poll(Timeout, pollCheap, func() error {
 		if cond() {
 			return nil
 		}
 		return errors.New("not reached")
 	})
+	if err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
 }
 
 // EventuallyNil calls f every few milliseconds until it returns nil, and fails the test
 // after within with what and f's last error.
 func EventuallyNil(t testing.TB, within time.Duration, what string, f func() error) {
 	t.Helper()
-	if err := poll(within, f); err != nil {
+	if err := poll(within, pollCall, f); err != nil {
 		t.Fatalf("%s: %v", what, err)
 	}
 }
 
-// poll calls f until it returns nil or within has passed, and returns f's last error,
-// annotated with the time waited.
-func poll(within time.Duration, f func() error) error {
+// poll calls f every interval until it returns nil or within has passed, and returns f's
+// last error, annotated with the time waited.
+func poll(within, every time.Duration, f func() error) error {
 	deadline := time.Now().Add(within)
 	for {
 		err := f()
@@ -147,6 +171,6 @@ func poll(within time.Duration, f func() error) error {
 		if time.Now().After(deadline) {
 			return fmt.Errorf("after %v: %w", within, err)
 		}
-		time.Sleep(pollEvery)
+		time.Sleep(every)
 	}
 }
