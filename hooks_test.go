@@ -96,7 +96,10 @@ func TestOnRefusesNames(t *testing.T) {
 	t.Parallel()
 	sess := wssync.NewSession()
 	defer sess.Close()
-	for _, name := range []string{"", "_", "_TOAST", "_custom"} {
+	if _, err := wssync.Register(sess, "NOTES", &Notes{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"", "_", "_TOAST", "_custom", "_GET:NOTES"} {
 		if err := wssync.On(sess, name, func(context.Context, int) error { return nil }); err == nil {
 			t.Errorf("On(%q) accepted a reserved name", name)
 		}
@@ -110,6 +113,10 @@ func TestOnRefusesNames(t *testing.T) {
 	if err := wssync.On(sess, "ok", func(context.Context, chan int) error { return nil }); err == nil {
 		t.Error("On with a parameter type JSON cannot decode into was accepted")
 	}
+	c := dial(t, serve(t, sess))
+	waitType(t, c, "_SET:NOTES")
+	_ = c.Send("_GET:NOTES", nil)
+	waitType(t, c, "_SET:NOTES") // the protocol's handler is still there
 }
 
 // TestOnHandlerError: a handler's error reaches the client as CodeActionFailed naming the

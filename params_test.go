@@ -43,14 +43,14 @@ func newCallDecoder(t *testing.T) *paramDecoder {
 
 func TestParamDecoderDecodes(t *testing.T) {
 	d := newCallDecoder(t)
-	v, err := d.decodeObject(json.RawMessage(`{"name":"a","count":2,"inner":{"n":3},"tags":["x"],"name":"b"}`), []byte{9})
+	v, err := d.decodeObject(json.RawMessage(`{"name":"a","count":2,"inner":{"n":3},"tags":["x"],"name":"b","options":{"n":4},"inner":{}}`), []byte{9})
 	if err != nil {
 		t.Fatal(err)
 	}
 	got := v.Interface().(*paramsCall)
-	want := paramsCall{Name: "b", Count: 2, Tags: []string{"x"}, Inner: paramsInner{N: 3}, Data: []byte{9}}
+	want := paramsCall{Name: "b", Count: 2, Tags: []string{"x"}, Options: &paramsInner{N: 4}, Data: []byte{9}}
 	if !reflect.DeepEqual(*got, want) {
-		t.Errorf("decoded %+v, want %+v (the last duplicate wins; binary fills data)", *got, want)
+		t.Errorf("decoded %+v, want %+v (the last duplicate replaces the first, not merged into it; binary fills data)", *got, want)
 	}
 }
 
