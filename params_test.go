@@ -114,8 +114,8 @@ func TestParamDecoderRefusesTypes(t *testing.T) {
 		Type string `json:"type"`
 	}
 	type dup struct {
-		A int `json:"x"`
-		B int `json:"x"`
+		A int `json:"b"`
+		B int // named "b" by LowerCamel too
 	}
 	if _, err := newParamDecoder(reflect.TypeFor[named](), LowerCamel); !errors.Is(err, ErrDuplicateName) {
 		t.Errorf("a param named \"type\": %v, want ErrDuplicateName", err)
