@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/wssync/wssync"
+	"github.com/wssync/wssync/internal/wstest"
 	"github.com/wssync/wssync/wssynctest"
 )
 
@@ -217,50 +218,6 @@ func TestActionRegistrationErrors(t *testing.T) {
 	}
 }
 
-func TestServerToClientEvents(t *testing.T) {
-	t.Parallel()
-	sess, s, url := newNotes(t)
-	if err := sess.Toast(wssync.ToastInfo, "hi"); !errors.Is(err, wssync.ErrNotConnected) {
-		t.Fatalf("toast while disconnected: %v", err)
-	}
-	c := dial(t, url)
-	waitType(t, c, "_SET:NOTES")
-	if err := s.SendAction("flash", map[string]any{"color": "red"}); err != nil {
-		t.Fatal(err)
-	}
-	if f := waitType(t, c, "_ACTION:NOTES"); string(f.Data) != `{"type":"flash","color":"red"}` {
-		t.Fatalf("exposed action %s", f.Data)
-	}
-	for _, kind := range []wssync.ToastKind{wssync.ToastDefault, wssync.ToastMessage, wssync.ToastInfo, wssync.ToastSuccess, wssync.ToastWarning, wssync.ToastError} {
-		if err := sess.Toast(kind, "msg"); err != nil {
-			t.Fatal(err)
-		}
-		if f := waitType(t, c, "_TOAST"); string(f.Data) != `{"type":"`+string(kind)+`","message":"msg"}` {
-			t.Fatalf("toast %s", f.Data)
-		}
-	}
-	if err := sess.Toast("shout", "x"); err == nil {
-		t.Fatal("unknown toast kind accepted")
-	}
-	if err := sess.Download("a.txt", []byte("hello")); err != nil {
-		t.Fatal(err)
-	}
-	if f := waitType(t, c, "_DOWNLOAD"); string(f.Data) != `{"filename":"a.txt","data":"aGVsbG8="}` {
-		t.Fatalf("download %s", f.Data)
-	}
-	if err := sess.SendBinary("blob", map[string]any{"name": "x"}, []byte{0, 1, 2}); err != nil {
-		t.Fatal(err)
-	}
-	meta := waitType(t, c, "_BIN_META")
-	if string(meta.Data) != `{"type":"blob","metadata":{"name":"x"}}` {
-		t.Fatalf("meta %s", meta.Data)
-	}
-	bin, _ := c.Next(ctxT(t))
-	if string(bin.Binary) != "\x00\x01\x02" {
-		t.Fatalf("binary %v", bin)
-	}
-}
-
 type UploadParams struct {
 	Name string `json:"name"`
 	Data []byte `json:"data"`
@@ -288,12 +245,12 @@ func TestBinaryToActionAndEvent(t *testing.T) {
 	if err := c.SendBinary("_ACTION:FILES", map[string]any{"type": "upload", "name": "a.bin"}, payload); err != nil {
 		t.Fatal(err)
 	}
-	if b := <-got; string(b) != string(payload) {
+	if b := wstest.Receive(t, got, "the action's bytes"); string(b) != string(payload) {
 		t.Fatalf("action got %v", b)
 	}
 	waitType(t, c, "_PATCH:FILES")
 	_ = c.SendBinary("avatar", map[string]any{"name": "me.png"}, payload[:2])
-	if b := <-got; string(b) != string(payload[:2]) {
+	if b := wstest.Receive(t, got, "the event's bytes"); string(b) != string(payload[:2]) {
 		t.Fatalf("event got %v", b)
 	}
 	// An action without a []byte "data" param refuses binary.
@@ -301,63 +258,6 @@ func TestBinaryToActionAndEvent(t *testing.T) {
 	_ = c.SendBinary("_ACTION:FILES", map[string]any{"type": "plain"}, payload)
 	if e := errorOf(t, waitType(t, c, "_ERROR")); e.Code != wssync.CodeBadParams || e.Path != "/data" {
 		t.Fatalf("got %+v", e)
-	}
-}
-
-func TestCustomEventsAndHooks(t *testing.T) {
-	t.Parallel()
-	sess := wssync.NewSession()
-	var mu sync.Mutex
-	var log []string
-	add := func(s string) { mu.Lock(); log = append(log, s); mu.Unlock() }
-	sess.OnConnect(func(ctx context.Context) { add("connect") })
-	removeD := sess.OnDisconnect(func(ctx context.Context) { add("disconnect") })
-	sess.OnClose(func(ctx context.Context) { add("close") })
-	type Chat struct {
-		Text string `json:"text"`
-	}
-	if err := wssync.On(sess, "chat", func(ctx context.Context, m Chat) error { add("chat:" + m.Text); return nil }); err != nil {
-		t.Fatal(err)
-	}
-	if err := wssync.On(sess, "chat", func(ctx context.Context, m Chat) error { return nil }); !errors.Is(err, wssync.ErrDuplicateHandler) {
-		t.Fatalf("duplicate event: %v", err)
-	}
-	if err := wssync.On(sess, "count", func(ctx context.Context, n int) error { add(fmt.Sprint("count:", n)); return nil }); err != nil {
-		t.Fatal(err)
-	}
-	if err := wssync.On(sess, "_SET:X", func(ctx context.Context, n int) error { return nil }); err == nil {
-		t.Fatal("a reserved name was accepted")
-	}
-	url := serve(t, sess)
-	c := dial(t, url)
-	_ = c.Send("chat", Chat{Text: "hi"})
-	_ = c.Send("count", 3)
-	_ = c.Send("count", "three")
-	if e := errorOf(t, waitType(t, c, "_ERROR")); e.Code != wssync.CodeBadParams || e.Event != "count" {
-		t.Fatalf("got %+v", e)
-	}
-	if err := wssync.On(sess, "chat", func(ctx context.Context, m Chat) error { add("chat2:" + m.Text); return nil }, wssync.Override()); err != nil {
-		t.Fatal(err)
-	}
-	_ = c.Send("chat", Chat{Text: "again"})
-	if !sess.Off("count") || sess.Off("count") {
-		t.Fatal("Off")
-	}
-	_ = c.Send("count", 4)
-	if e := errorOf(t, waitType(t, c, "_ERROR")); e.Code != wssync.CodeUnknownEvent {
-		t.Fatalf("got %+v", e)
-	}
-	_ = c.Close()
-	waitUntil(t, func() bool { return !sess.Connected() })
-	removeD()
-	c2 := dial(t, url)
-	_ = c2.Send("chat", Chat{Text: "second"})
-	snapshot := func() string { mu.Lock(); defer mu.Unlock(); return strings.Join(log, " ") }
-	waitUntil(t, func() bool { return strings.HasSuffix(snapshot(), "chat2:second") })
-	sess.Close()
-	want := "connect chat:hi count:3 chat2:again disconnect connect chat2:second close"
-	if got := snapshot(); got != want {
-		t.Fatalf("events:\n got %s\nwant %s", got, want)
 	}
 }
 
@@ -377,11 +277,11 @@ func TestSessionFromContext(t *testing.T) {
 	waitType(t, ca, "_SET:ROOM")
 	waitType(t, cb, "_SET:ROOM")
 	_ = cb.Send("_ACTION:ROOM", map[string]any{"type": "who"})
-	if got := <-callers; got != b {
+	if got := wstest.Receive(t, callers, "b's action"); got != b {
 		t.Fatal("SessionFrom did not name the calling session")
 	}
 	_ = ca.Send("_ACTION:ROOM", map[string]any{"type": "who"})
-	if got := <-callers; got != a {
+	if got := wstest.Receive(t, callers, "a's action"); got != a {
 		t.Fatal("SessionFrom did not name the calling session")
 	}
 }

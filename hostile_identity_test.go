@@ -24,6 +24,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/wssync/wssync"
+	"github.com/wssync/wssync/internal/wstest"
 	"github.com/wssync/wssync/wsmemory"
 	"github.com/wssync/wssync/wssynctest"
 )
@@ -343,7 +344,7 @@ func TestHostileIntruderBeingCheckedDoesNotRefuseOwner(t *testing.T) {
 	alice := dialAs(t, nodeB, "alice", "s")
 	waitType(t, alice, "_SET:NOTES")
 	bob := dialAs(t, nodeA, "bob", "s")
-	<-slow.entered // node A is checking bob's claim to s
+	wstest.Receive(t, slow.entered, "bob's claim check") // node A is checking bob's claim to s
 	aliceOnA, err := wssynctest.Dial(ctxT(t), nodeA, wssynctest.WithIdentity("alice", "s"))
 	if err != nil {
 		t.Fatal(err)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/wssync/wssync"
+	"github.com/wssync/wssync/internal/wstest"
 	"github.com/wssync/wssync/wssynctest"
 )
 
@@ -363,7 +364,7 @@ func TestHostileParams(t *testing.T) {
 				if len(r.Error) > 0 {
 					t.Fatalf("refused: %s", r.Error)
 				}
-				if p := <-called; p.Priority != "low" || p.Assignee.Name != "ann" {
+				if p := wstest.Receive(t, called, "the action's params"); p.Priority != "low" || p.Assignee.Name != "ann" {
 					t.Fatalf("params %+v", p)
 				}
 				return

@@ -14,32 +14,27 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/wssync/wssync"
+	"github.com/wssync/wssync/internal/wstest"
 	"github.com/wssync/wssync/wssynctest"
 )
 
 // serveManager mounts m on a loopback server; it is shut down when the test ends.
 func serveManager(t testing.TB, m *wssync.Manager) string {
 	t.Helper()
-	srv := httptest.NewServer(http.HandlerFunc(m.ServeWS))
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	url := wstest.Serve(t, http.HandlerFunc(m.ServeWS))
+	t.Cleanup(func() { // runs before the server's close
+		ctx, cancel := context.WithTimeout(context.Background(), wstest.Timeout)
 		defer cancel()
 		if err := m.Shutdown(ctx); err != nil {
 			t.Errorf("shutdown: %v", err)
 		}
-		srv.Close()
 	})
-	return "ws" + strings.TrimPrefix(srv.URL, "http")
+	return url
 }
 
 func dialAs(t testing.TB, url, user, session string, opts ...wssynctest.DialOption) *wssynctest.Client {
 	t.Helper()
-	c, err := wssynctest.Dial(ctxT(t), url, append(opts, wssynctest.WithIdentity(user, session))...)
-	if err != nil {
-		t.Fatalf("dial: %v", err)
-	}
-	t.Cleanup(func() { _ = c.Close() })
-	return c
+	return wstest.Dial(t, url, append(opts, wssynctest.WithIdentity(user, session))...)
 }
 
 // notesFactory registers a per-session Notes and counts the sessions built.

@@ -2,10 +2,12 @@ package wssync_test
 
 import (
 	"encoding/json"
+	"errors"
 	"testing"
 	"time"
 
 	"github.com/wssync/wssync"
+	"github.com/wssync/wssync/internal/wstest"
 )
 
 type Notes struct {
@@ -73,9 +75,7 @@ func TestDisconnectedSyncLosesNothing(t *testing.T) {
 	c := dial(t, url)
 	waitType(t, c, "_SET:NOTES")
 	_ = c.Close()
-	for sess.Connected() {
-		time.Sleep(time.Millisecond)
-	}
+	waitUntil(t, func() bool { return !sess.Connected() })
 	for i := range 5 {
 		_ = s.Update(func(n *Notes) { n.Notes = append(n.Notes, string(rune('a'+i))) })
 	}
@@ -163,13 +163,12 @@ func TestKeepaliveDropsDeadPeer(t *testing.T) {
 	// One that stops reading never answers a ping: the server drops it.
 	raw := rawDial(t, url)
 	_ = raw
-	deadline := time.Now().Add(5 * time.Second)
-	for sess.Connected() && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
-	if sess.Connected() {
-		t.Fatal("a dead peer was not dropped")
-	}
+	wstest.EventuallyNil(t, 5*time.Second, "dropping a dead peer", func() error {
+		if sess.Connected() {
+			return errors.New("a dead peer was not dropped")
+		}
+		return nil
+	})
 }
 
 func TestDisconnectKeepsSession(t *testing.T) {

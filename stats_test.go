@@ -3,10 +3,12 @@ package wssync_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"testing"
 	"time"
 
 	"github.com/wssync/wssync"
+	"github.com/wssync/wssync/internal/wstest"
 )
 
 func TestStatsCount(t *testing.T) {
@@ -24,12 +26,13 @@ func TestStatsCount(t *testing.T) {
 	waitType(t, c, "_TASK_STATUS:NOTES")
 	// A drain adds its counts once it has written its frames: the client may see the last
 	// frame before they are added.
-	deadline := time.Now().Add(5 * time.Second)
-	st := sess.Stats()
-	for st.FramesOut < 5 && time.Now().Before(deadline) {
-		time.Sleep(time.Millisecond)
-		st = sess.Stats()
-	}
+	var st wssync.Stats
+	wstest.EventuallyNil(t, 5*time.Second, "five frames out", func() error {
+		if st = sess.Stats(); st.FramesOut < 5 {
+			return fmt.Errorf("%d frames out", st.FramesOut)
+		}
+		return nil
+	})
 	if st.Connections != 1 || st.Sessions != 1 || st.FramesIn != 2 || st.Patches < 1 || st.Resyncs != 2 ||
 		st.ErrorsByCode[wssync.CodeReadOnly] != 1 || st.TasksStarted != 1 || st.BytesIn == 0 || st.FramesOut < 5 {
 		b, _ := json.Marshal(st)

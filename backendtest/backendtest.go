@@ -256,20 +256,3 @@ func describe(cs []wssync.Change) string {
 }
 
 func itoa(v uint64) string { return strconv.FormatUint(v, 10) }
-
-// poll calls cond every 10 ms until it returns nil, at most within, and fails the test
-// with what and cond's last error.
-func poll(t *testing.T, within time.Duration, what string, cond func() error) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for {
-		err := cond()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: after %v: %v", what, within, err)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}

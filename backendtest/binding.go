@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/wssync/wssync"
+	"github.com/wssync/wssync/internal/wstest"
 )
 
 // testSessionBinding: the first BindSession binds a session id to its user before any
@@ -129,7 +130,7 @@ func testSessionBindingExpiry(t *testing.T, c Cluster) {
 	} else if owner == "bob" {
 		t.Skip("alice's binding expired before bob's call: too slow a machine for this TTL")
 	}
-	poll(t, waitTimeout, "alice's binding to expire", func() error { return sessionGone(ctx, a, id) })
+	wstest.EventuallyNil(t, waitTimeout, "alice's binding to expire", func() error { return sessionGone(ctx, a, id) })
 	if owner, _, err := b.BindSession(ctx, id, "bob", time.Minute); err != nil || owner != "bob" {
 		t.Fatalf("BindSession by bob after alice's binding expired: %q, %v; want bob", owner, err)
 	}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/wssync/wssync"
+	"github.com/wssync/wssync/internal/wstest"
 	"github.com/wssync/wssync/wssynctest"
 
 	"github.com/wssync/wssync/internal/proto"
@@ -134,7 +135,7 @@ func RunFault(t *testing.T, f Fault) (History, []string) {
 	wg.Wait()
 
 	var final []byte
-	poll(t, 30*time.Second, "converge after the fault", func() error {
+	wstest.EventuallyNil(t, 30*time.Second, "converge after the fault", func() error {
 		var err error
 		final, err = faultConverged(ctx, f.Backends[0], key, ns, cs)
 		return err

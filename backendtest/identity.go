@@ -15,6 +15,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/wssync/wssync"
+	"github.com/wssync/wssync/internal/wstest"
 	"github.com/wssync/wssync/wssynctest"
 
 	"github.com/wssync/wssync/internal/proto"
@@ -49,7 +50,7 @@ func identityNodes(t *testing.T, nodes Nodes, opts ...wssync.ManagerOption) (url
 // having received any state.
 func refused(t *testing.T, c *wssynctest.Client, where string) {
 	t.Helper()
-	poll(t, waitTimeout, where+": the intruder's connection to close", func() error {
+	wstest.EventuallyNil(t, waitTimeout, where+": the intruder's connection to close", func() error {
 		for _, f := range c.Frames() {
 			if strings.HasPrefix(f.Type, proto.Set) || strings.HasPrefix(f.Type, proto.Patch) {
 				t.Fatalf("%s: another identity was served the session: %s %s", where, f.Type, f.Data)

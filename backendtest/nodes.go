@@ -18,6 +18,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/wssync/wssync"
+	"github.com/wssync/wssync/internal/wstest"
 	"github.com/wssync/wssync/wspresence"
 	"github.com/wssync/wssync/wssynctest"
 
@@ -113,14 +114,7 @@ func startNodes(t *testing.T, nodes Nodes, key string) []*proc {
 // dial connects a client to url, closed when the test ends.
 func dial(t *testing.T, url string, opts ...wssynctest.DialOption) *wssynctest.Client {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	c, err := wssynctest.Dial(ctx, url, opts...)
-	if err != nil {
-		t.Fatalf("dial %s: %v", url, err)
-	}
-	t.Cleanup(func() { _ = c.Close() })
-	return c
+	return wstest.Dial(t, url, opts...)
 }
 
 // clientsOn dials per clients to every node.
@@ -138,7 +132,7 @@ func clientsOn(t *testing.T, ns []*proc, per int) []*wssynctest.Client {
 // 15 s, a generous bound for nodes to converge.
 func waitUntil(t *testing.T, what string, cond func() error) {
 	t.Helper()
-	poll(t, 15*time.Second, what, cond)
+	wstest.EventuallyNil(t, 15*time.Second, what, cond)
 }
 
 // converged checks that the store, every node and every client hold the same state at
@@ -447,16 +441,15 @@ func startViewManager(t *testing.T, store wssync.SessionStore) (string, *wssync.
 
 func serveManager(t *testing.T, m *wssync.Manager) string {
 	t.Helper()
-	srv := httptest.NewServer(http.HandlerFunc(m.ServeWS))
-	t.Cleanup(func() {
+	url := wstest.Serve(t, http.HandlerFunc(m.ServeWS))
+	t.Cleanup(func() { // runs before the server's close
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		if err := m.Shutdown(ctx); err != nil {
 			t.Errorf("shutdown: %v", err)
 		}
-		srv.Close()
 	})
-	return "ws" + strings.TrimPrefix(srv.URL, "http")
+	return url
 }
 
 // visit connects as alice's tab to url, checks the filter it finds, sets a new one and
@@ -720,5 +713,5 @@ func serveShared[T any](t *testing.T, s *wssync.Synced[T]) string {
 		srv.Close()
 		wg.Wait()
 	})
-	return "ws" + strings.TrimPrefix(srv.URL, "http")
+	return wstest.WSURL(srv.URL)
 }

@@ -12,6 +12,7 @@ import (
 	jsonpatch "github.com/evanphx/json-patch/v5"
 
 	"github.com/wssync/wssync"
+	"github.com/wssync/wssync/internal/wstest"
 )
 
 // The suite's objects are JSON documents that start, before their first version, as {};
@@ -271,7 +272,7 @@ func testRestartEmpty(t *testing.T, c Cluster) {
 		})
 	}
 	for i, n := range c.Nodes {
-		poll(t, waitTimeout, fmt.Sprintf("node %d: Load after the restart", i), func() error {
+		wstest.EventuallyNil(t, waitTimeout, fmt.Sprintf("node %d: Load after the restart", i), func() error {
 			snap, err := n.Load(ctx, k, old.last())
 			if err != nil {
 				return err

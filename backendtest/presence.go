@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/wssync/wssync/internal/wstest"
 )
 
 // counter is a presence watcher that counts its calls.
@@ -150,7 +152,7 @@ func testPresenceExpiry(t *testing.T, c Cluster) {
 	if err := nodeAt(c, 1).SetPresence(ctx, room, map[string][]byte{"short": []byte(`2`)}, 200*time.Millisecond); err != nil {
 		t.Fatal(err)
 	}
-	poll(t, waitTimeout, "the entry with a 200 ms TTL to expire", func() error {
+	wstest.EventuallyNil(t, waitTimeout, "the entry with a 200 ms TTL to expire", func() error {
 		p, err := nodeAt(c, 2).Presence(ctx, room)
 		if err != nil {
 			return err

@@ -15,6 +15,7 @@ import (
 	jsonpatch "github.com/evanphx/json-patch/v5"
 
 	"github.com/wssync/wssync"
+	"github.com/wssync/wssync/internal/wstest"
 )
 
 func testSession(t *testing.T, c Cluster) {
@@ -116,7 +117,7 @@ func testSessionExpiry(t *testing.T, c Cluster) {
 	if _, err := b.TouchSession(ctx, id, short); err != nil {
 		t.Fatal(err)
 	}
-	poll(t, waitTimeout, "the session record to expire after its TTL", func() error {
+	wstest.EventuallyNil(t, waitTimeout, "the session record to expire after its TTL", func() error {
 		return sessionGone(ctx, a, id)
 	})
 	if gen, err := b.TouchSession(ctx, id, time.Minute); err != nil || gen != 0 {
@@ -128,7 +129,7 @@ func testSessionExpiry(t *testing.T, c Cluster) {
 	if _, err := a.SaveSession(ctx, other, "bob", "o", obj, short); err != nil {
 		t.Fatal(err)
 	}
-	poll(t, waitTimeout, "the session record saved with a short TTL to expire", func() error {
+	wstest.EventuallyNil(t, waitTimeout, "the session record saved with a short TTL to expire", func() error {
 		return sessionGone(ctx, b, other)
 	})
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/wssync/wssync"
 	"github.com/wssync/wssync/internal/redistest"
+	"github.com/wssync/wssync/internal/wstest"
 	"github.com/wssync/wssync/wsredis"
 	"github.com/wssync/wssync/wssynctest"
 )
@@ -51,14 +51,13 @@ func atkNodes(t *testing.T, srv *redistest.Server, n int, opts ...wssync.Manager
 			_, err := wssync.Register(sess, "DOC", &atkSecret{})
 			return err
 		}, append([]wssync.ManagerOption{wssync.WithSessionStore(b)}, opts...)...)
-		hs := httptest.NewServer(http.HandlerFunc(m.ServeWS))
-		t.Cleanup(func() {
+		url := wstest.Serve(t, http.HandlerFunc(m.ServeWS))
+		t.Cleanup(func() { // runs before the server's close
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
 			_ = m.Shutdown(ctx)
-			hs.Close()
 		})
-		nodes = append(nodes, atkNode{m, "ws" + strings.TrimPrefix(hs.URL, "http"), b})
+		nodes = append(nodes, atkNode{m, url, b})
 	}
 	return nodes
 }
@@ -148,7 +147,7 @@ func TestAttackFirstSightRace(t *testing.T) {
 		if err := out[win].c.Send("_PATCH:DOC", []wssynctest.Op{wssynctest.Replace("/secret", "s-"+sid)}); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := wssynctest.WaitState(ctxT(t), out[win].c, "DOC", func(d atkSecret) bool { return d.Secret == "s-"+sid }); err != nil {
+		if _, err := wssynctest.WaitState(wstest.Context(t), out[win].c, "DOC", func(d atkSecret) bool { return d.Secret == "s-"+sid }); err != nil {
 			t.Fatal(err)
 		}
 		for _, n := range nodes {
@@ -212,7 +211,7 @@ func TestAttackReuseAfterExpiry(t *testing.T) {
 	if err := alice.c.Send("_PATCH:DOC", []wssynctest.Op{wssynctest.Replace("/secret", "alice's")}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := wssynctest.WaitState(ctxT(t), alice.c, "DOC", func(d atkSecret) bool { return d.Secret == "alice's" }); err != nil {
+	if _, err := wssynctest.WaitState(wstest.Context(t), alice.c, "DOC", func(d atkSecret) bool { return d.Secret == "alice's" }); err != nil {
 		t.Fatal(err)
 	}
 	// Before expiry, Bob is refused everywhere.
@@ -235,18 +234,14 @@ func TestAttackReuseAfterExpiry(t *testing.T) {
 // waitGone waits until node has freed session sid and its record has expired.
 func waitGone(t *testing.T, n atkNode, sid string) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	wstest.EventuallyNil(t, 10*time.Second, "freeing session "+sid, func() error {
 		_, held := n.mgr.Session(sid)
 		_, ok, err := n.store.LoadSession(context.Background(), sid)
 		if !held && !ok && err == nil {
-			return
+			return nil
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("session %s not freed (held %v, record %v, %v)", sid, held, ok, err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return fmt.Errorf("session %s not freed (held %v, record %v, %v)", sid, held, ok, err)
+	})
 }
 
 // The store restarted empty forgets the binding until the owner's node extends it again
@@ -261,17 +256,13 @@ func TestAttackStoreRestartedEmpty(t *testing.T) {
 	srv.Stop()
 	srv.Restart()
 	// Wait for the owner's node to bind the id again.
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	wstest.EventuallyNil(t, 10*time.Second, "the owner's node binding the session again", func() error {
 		rec, ok, err := nodes[1].store.LoadSession(context.Background(), "s1")
 		if err == nil && ok && rec.User == "alice" {
-			break
+			return nil
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the owner's node did not bind the session again: %+v %v %v", rec, ok, err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return fmt.Errorf("the owner's node did not bind the session again: %+v %v %v", rec, ok, err)
+	})
 	for _, n := range nodes {
 		if o := atkConnect(t, n.url, "bob", "s1"); o.code != wssync.CloseUnauthorized {
 			t.Fatalf("bob after the restart: %+v, want 4004", o)
@@ -299,17 +290,13 @@ func TestAttackBindWhileStorePaused(t *testing.T) {
 	}
 	srv.Resume()
 	waitStore(t, nodes[1].store)
-	deadline := time.Now().Add(5 * time.Second)
-	for {
+	wstest.EventuallyNil(t, 5*time.Second, "alice's node binding her session after the store's return", func() error {
 		rec, ok, err := nodes[1].store.LoadSession(context.Background(), "s1")
 		if err == nil && ok && rec.User == "alice" {
-			break
+			return nil
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("alice's node did not bind her session within 5 s of the store's return: %+v %v %v", rec, ok, err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return fmt.Errorf("alice's node did not bind her session: %+v %v %v", rec, ok, err)
+	})
 	bob := atkConnect(t, nodes[1].url, "bob", "s1")
 	if bob.code != wssync.CloseUnauthorized {
 		t.Fatalf("bob on the other node after the store came back: %+v, want 4004", bob)
@@ -345,20 +332,8 @@ func TestAttackIntruderServedDuringOutageKeepsNode(t *testing.T) {
 // waitStore waits until b answers again.
 func waitStore(t *testing.T, b *wsredis.Backend) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if _, _, err := b.LoadSession(context.Background(), "probe"); err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the store did not come back")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
-func ctxT(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	t.Cleanup(cancel)
-	return ctx
+	wstest.EventuallyNil(t, 10*time.Second, "the store coming back", func() error {
+		_, _, err := b.LoadSession(context.Background(), "probe")
+		return err
+	})
 }

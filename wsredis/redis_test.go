@@ -15,6 +15,7 @@ import (
 
 	"github.com/wssync/wssync"
 	"github.com/wssync/wssync/internal/redistest"
+	"github.com/wssync/wssync/internal/wstest"
 	"github.com/wssync/wssync/wsredis"
 )
 
@@ -136,7 +137,7 @@ func (b *logBuffer) logger() *slog.Logger {
 // waitLog waits until the log holds n lines containing s.
 func (b *logBuffer) waitLog(t *testing.T, s string, n int) {
 	t.Helper()
-	retry(t, fmt.Sprintf("%d log lines with %q", n, s), func() error {
+	wstest.EventuallyNil(t, waitTimeout, fmt.Sprintf("%d log lines with %q", n, s), func() error {
 		if log := b.String(); strings.Count(log, s) < n {
 			return fmt.Errorf("the log has fewer:\n%s", log)
 		}
@@ -161,23 +162,6 @@ func commit(ctx context.Context, b *wsredis.Backend, key string, base uint64, st
 		return 0, fmt.Errorf("after creating %q: version %d, state %s", key, snap.Version, snap.State)
 	}
 	return snap.Version, nil
-}
-
-// retry calls f until it succeeds, at most waitTimeout: a client's pool may hold dead
-// connections for a moment after Redis came back.
-func retry(t *testing.T, what string, f func() error) {
-	t.Helper()
-	deadline := time.Now().Add(waitTimeout)
-	for {
-		err := f()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: still failing after %v: %v", what, waitTimeout, err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }
 
 // oddNames are keys, session ids and rooms with everything that could confuse the names
@@ -486,7 +470,7 @@ func TestRestart(t *testing.T) {
 
 	// Redis came back empty: the key is created again, at a version above the old one.
 	var again uint64
-	retry(t, "Commit after the restart", func() error {
+	wstest.EventuallyNil(t, waitTimeout, "Commit after the restart", func() error {
 		again, err = commit(ctx, other, "K", 0, []byte(`{"n":"again"}`), []byte(`[{"op":"replace","path":"/n","value":"again"}]`))
 		return err
 	})
@@ -524,7 +508,7 @@ func TestHungServer(t *testing.T) {
 	logs.waitLog(t, "subscription connection broken", 1)
 	srv.Resume()
 	lost := cs.waitLost(t, 1)
-	retry(t, "Commit after Resume", func() error {
+	wstest.EventuallyNil(t, waitTimeout, "Commit after Resume", func() error {
 		return other.Commit(ctx, "K", wssync.Proposal{Base: first, State: []byte(`{}`), Patch: []byte(`[]`)})
 	})
 	cs.waitVersion(t, lost+1, first+1)
@@ -608,7 +592,7 @@ func TestStopUnsubscribes(t *testing.T) {
 		t.Errorf("one subscriber left: %d subscriptions in Redis, want 1", n)
 	}
 	stop2()
-	retry(t, "unsubscribe", func() error {
+	wstest.EventuallyNil(t, waitTimeout, "unsubscribe", func() error {
 		if n := numsub(); n != 0 {
 			return fmt.Errorf("%d subscriptions in Redis after the last stop", n)
 		}
@@ -675,7 +659,7 @@ func TestClaims(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	retry(t, "the last claim", func() error { return c.has("abc|u|") })
+	wstest.EventuallyNil(t, waitTimeout, "the last claim", func() error { return c.has("abc|u|") })
 	c.mu.Lock()
 	if want := []string{"a b{c}é|3 al|0f1e", "abc|u|"}; fmt.Sprint(c.got) != fmt.Sprint(want) {
 		t.Errorf("claims %q, want %q", c.got, want)
@@ -687,7 +671,7 @@ func TestClaims(t *testing.T) {
 	if err := admin.ClientKillByFilter(ctx, "TYPE", "pubsub").Err(); err != nil {
 		t.Fatal(err)
 	}
-	retry(t, "a claim after the connection was killed", func() error {
+	wstest.EventuallyNil(t, waitTimeout, "a claim after the connection was killed", func() error {
 		if err := b.ClaimSession(ctx, wssync.SessionClaim{ID: "after", User: "u", Claimant: "aa"}); err != nil {
 			return err
 		}

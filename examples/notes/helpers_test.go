@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/wssync/wssync/internal/leakcheck"
+	"github.com/wssync/wssync/internal/wstest"
 	"github.com/wssync/wssync/wssynctest"
 )
 
@@ -48,11 +50,7 @@ func startServerWith(t *testing.T, store scaleOut) (*app, *httptest.Server) {
 	return a, srv
 }
 
-func testCtx(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	t.Cleanup(cancel)
-	return ctx
-}
+func testCtx(t *testing.T) context.Context { return wstest.Context(t) }
 
 // dial connects as user/session, tagged for the drop hook with the test cookie.
 func dial(t *testing.T, srv *httptest.Server, user, session string) *wssynctest.Client {
@@ -64,12 +62,8 @@ func dial(t *testing.T, srv *httptest.Server, user, session string) *wssynctest.
 func dialURL(t *testing.T, base, user, session string) *wssynctest.Client {
 	t.Helper()
 	h := http.Header{"Cookie": {testCookie + "=" + user}}
-	c, err := wssynctest.Dial(testCtx(t), "ws"+strings.TrimPrefix(base, "http")+"/ws",
-		wssynctest.WithIdentity(user, session), wssynctest.WithHeader(h))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
+	c := wstest.Dial(t, wstest.WSURL(base)+"/ws", wssynctest.WithIdentity(user, session), wssynctest.WithHeader(h))
+	t.Cleanup(func() { // runs before the Close wstest.Dial registered
 		_ = c.Close()
 		if err := c.Errs(); err != nil {
 			t.Errorf("%s: protocol violations: %v", user, err)
@@ -78,14 +72,12 @@ func dialURL(t *testing.T, base, user, session string) *wssynctest.Client {
 	// Frames sent before the client answered _REQUEST_USER_SESSION are dropped by the
 	// Manager, so wait for the session's state (its _SET frames) before sending anything.
 	for _, key := range []string{"NOTES", "VIEW"} {
-		for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
-			if _, _, ok := c.State(key); ok {
-				break
+		wstest.EventuallyNil(t, 5*time.Second, user+": _SET:"+key, func() error {
+			if _, _, ok := c.State(key); !ok {
+				return errors.New("none received")
 			}
-			if time.Now().After(deadline) {
-				t.Fatalf("%s: no _SET:%s within 5 s", user, key)
-			}
-		}
+			return nil
+		})
 	}
 	return c
 }
@@ -149,12 +141,12 @@ func hasNote(text string) func(Notes) bool {
 // frames an earlier wait consumed: a status may arrive before the _RESULT one waits for.
 func seen(t *testing.T, c *wssynctest.Client, what string, match func(wssynctest.Frame) bool) {
 	t.Helper()
-	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		if slices.ContainsFunc(c.Frames(), match) {
-			return
+	wstest.EventuallyNil(t, 5*time.Second, what, func() error {
+		if !slices.ContainsFunc(c.Frames(), match) {
+			return errors.New("no such frame received")
 		}
-	}
-	t.Fatalf("no %s within 5 s", what)
+		return nil
+	})
 }
 
 func toast(kind, message string) func(wssynctest.Frame) bool {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/wssync/wssync/internal/leakcheck"
 	"github.com/wssync/wssync/internal/redistest"
+	"github.com/wssync/wssync/internal/wstest"
 )
 
 func TestMain(m *testing.M) { leakcheck.Main(m) }
@@ -79,13 +80,7 @@ func TestPauseResume(t *testing.T) {
 // the client's pool may hold dead connections for a moment.
 func waitPing(t *testing.T, ctx context.Context, c *redis.Client, after string) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for c.Ping(ctx).Err() != nil {
-		if time.Now().After(deadline) {
-			t.Fatalf("no PING answer after %s", after)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	wstest.EventuallyNil(t, 10*time.Second, "a PING answer after "+after, func() error { return c.Ping(ctx).Err() })
 }
 
 func TestCluster(t *testing.T) {
