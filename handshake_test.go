@@ -16,7 +16,7 @@ import (
 func TestHandshakeIDBounds(t *testing.T) {
 	t.Parallel()
 	var built atomic.Int32
-	m := wssync.NewManager(notesFactory(&built), wssync.WithManagerLimits(wssync.ManagerLimits{HandshakeTimeout: 5*time.Second}))
+	m := wssync.NewManager(notesFactory(&built), wssync.WithManagerLimits(wssync.ManagerLimits{HandshakeTimeout: 5 * time.Second}))
 	url := serveManager(t, m)
 	long := strings.Repeat("x", 129)
 	for _, tc := range []struct {
@@ -66,7 +66,7 @@ func TestHandshakeInvalidUTF8(t *testing.T) {
 func TestHandshakeTimeout(t *testing.T) {
 	t.Parallel()
 	var built atomic.Int32
-	m := wssync.NewManager(notesFactory(&built), wssync.WithManagerLimits(wssync.ManagerLimits{HandshakeTimeout: 100*time.Millisecond}))
+	m := wssync.NewManager(notesFactory(&built), wssync.WithManagerLimits(wssync.ManagerLimits{HandshakeTimeout: 100 * time.Millisecond}))
 	url := serveManager(t, m)
 	ws := handshakeClient(t, url, nil)
 	if code, types := outcome(t, ws, "_SET:NOTES"); code != wssync.ClosePolicyViolation {
