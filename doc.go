@@ -54,7 +54,7 @@
 //   - OnDisconnect hooks: on the reader, once the connection's other goroutines have
 //     ended; not under the dispatch lock, so possibly while a newer connection's handlers run;
 //   - OnClose hooks: on the goroutine that closed the session (for a Manager, its expiry
-//     timer or Shutdown); a SessionFactory: on the Manager's build goroutine;
+//     timer or Shutdown); a Manager's session factory: on the Manager's build goroutine;
 //   - MarshalJSON methods of synced fields and [WithComputed] values: on whichever
 //     goroutine publishes, under the object's publish lock and read lock;
 //   - ValidateWrite, `validate` tags and UnmarshalJSON of written fields: on the
@@ -80,8 +80,8 @@
 //
 // A subscriber is handed each published frame under the publish lock, in version order,
 // and only queues it. A Manager's lock, a connection's inbound queue and a backend link's
-// inbox are leaves: nothing is taken while one is held. A [Presence] serializes its
-// refreshes with a lock taken before the publish lock.
+// inbox are leaves: nothing is taken while one is held. A wspresence.Presence serializes
+// its refreshes with a lock taken before the publish lock.
 //
 // What blocks, and for how long. The dispatch lock is held as long as a handler runs:
 // frames that arrive meanwhile wait in the inbound queue and then the server stops
@@ -93,8 +93,9 @@
 // it (a 5 s bound per call, up to 32 attempts after lost races), and Update's function
 // runs under it. A connection's writer holds the write lock while it drains the queue
 // (each frame within the write timeout), and waits there for an object's publish lock to
-// build a _SET, as the dispatcher does to size a requested one. [Presence] calls its store
-// (each call at most 2 s) from an OnConnect hook, so under the dispatch lock. Every other
+// build a _SET, as the dispatcher does to size a requested one. A wspresence.Presence
+// only records joins and leaves in its session hooks and calls its store from its own
+// goroutine, so no store call runs under a dispatch lock. Every other
 // lock is held for in-memory work only, though the session lock (in Join) and the resync
 // budget wait for a publish lock, and so for what that one waits on.
 //
