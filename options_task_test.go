@@ -2,7 +2,7 @@ package wssync
 
 import "testing"
 
-func TestTaskAndEventOptions(t *testing.T) {
+func TestOnCancelSetsTheHook(t *testing.T) {
 	called := false
 	def := &taskDef{}
 	OnCancel(func() { called = true })(def)
@@ -12,10 +12,5 @@ func TestTaskAndEventOptions(t *testing.T) {
 	def.onCancel()
 	if !called {
 		t.Error("the hook given to OnCancel did not run")
-	}
-	var cfg eventConfig
-	Override()(&cfg)
-	if !cfg.override {
-		t.Error("Override did not set override")
 	}
 }
