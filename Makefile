@@ -36,7 +36,7 @@ fuzz:
 	  echo "fuzz $$t ($(FUZZTIME))"; $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) ./internal/patch ; done
 
 web-test:
-	cd $(WEB) && { [ -d node_modules ] || npm ci; } && npm test && npm run typecheck && npm run build
+	cd $(WEB) && { [ -d node_modules ] || npm ci; } && npm run lint && npm test && npm run typecheck && npm run build
 
 # The notes example's UI: typecheck, then rebuild it into a temporary directory and fail if
 # the committed examples/notes/web/dist (what `go run ./examples/notes` embeds) differs.

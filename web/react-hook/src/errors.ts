@@ -48,6 +48,8 @@ export function toSyncError(raw: unknown, key?: string): SyncError {
     const r = raw as Record<string, unknown>;
     const info: ErrorInfo = {
       code: typeof r.code === "string" ? r.code : "internal",
+      // Malformed input: any code, even an object, becomes some text rather than none.
+      // eslint-disable-next-line @typescript-eslint/no-base-to-string
       message: typeof r.message === "string" ? r.message : String(r.code ?? "error"),
     };
     if (typeof r.event === "string") info.event = r.event;

@@ -5,7 +5,7 @@ import { type ReactElement, type ReactNode, createContext, useContext, useEffect
 import { saveWithAnchor } from "./download";
 import type { SyncError } from "./errors";
 import type { Operation } from "./patch";
-import { type ConnectionState, type ReconnectOptions, Session, type WebSocketConstructor } from "./session";
+import { type ConnectionState, Session, type SessionOptions } from "./session";
 import type { KeySnapshot, SyncedKey } from "./store";
 import type {
   ActionOf,
@@ -16,31 +16,20 @@ import type {
   ResultOf,
   SyncOptions,
   TaskStatus,
-  Toast,
 } from "./types";
 
 const SessionContext = createContext<Session | null>(null);
 
-/** Props of {@link SessionProvider}. */
-export interface SessionProviderProps {
-  /** WebSocket endpoint. Changing it replaces the Session. */
-  url: string;
-  /** Answer `_REQUEST_USER_SESSION` with persisted ids (see SessionOptions.wsAuth). Default false. */
-  wsAuth?: boolean;
+/**
+ * Props of {@link SessionProvider}: the {@link SessionOptions} it passes on, plus its own.
+ * Changing `url`, `wsAuth` or `WebSocketImpl` replaces the Session; `reconnect` and
+ * `requestTimeoutMs` are read when the Session is created; `onToast`, `onError` and `saveFile`
+ * may change between renders without reconnecting.
+ */
+export interface SessionProviderProps
+  extends Pick<SessionOptions, "url" | "wsAuth" | "reconnect" | "requestTimeoutMs" | "WebSocketImpl" | "onToast" | "onError" | "saveFile"> {
   /** Connect on mount and disconnect on unmount. Default true. */
   autoconnect?: boolean;
-  /** Reconnect policy (read when the Session is created). */
-  reconnect?: ReconnectOptions;
-  /** Default request timeout in ms (read when the Session is created). Default 30000. */
-  requestTimeoutMs?: number;
-  /** WebSocket implementation; default the global one. */
-  WebSocketImpl?: WebSocketConstructor;
-  /** `_TOAST` notifications. May change between renders without reconnecting. */
-  onToast?: (toast: Toast) => void;
-  /** Errors no request Promise took (see SessionOptions.onError). May change freely. */
-  onError?: (error: SyncError) => void;
-  /** Saver for `_DOWNLOAD`. May change freely. */
-  saveFile?: (filename: string, bytes: Uint8Array) => void;
   /** Use this Session instead of creating one; the provider then never connects or disconnects it. */
   session?: Session;
   children?: ReactNode;
@@ -72,6 +61,7 @@ export function SessionProvider(props: SessionProviderProps): ReactElement {
         },
       }),
     // Reconnect bounds and timeout are read once per Session, like the url's identity.
+    // eslint-disable-next-line react-hooks/exhaustive-deps
     [external, url, wsAuth, WebSocketImpl],
   );
   useEffect(() => {
@@ -188,7 +178,9 @@ export function useSynced<S extends object, A extends ParamMap = AnyParams, T ex
     };
   }, [store]);
 
-  // Per-hook syncF wrappers (they apply this hook's debounce defaults); stable per store.
+  // Per-hook syncF wrappers (they apply this hook's debounce defaults); stable per store,
+  // so a new store gets a new map.
+  // eslint-disable-next-line react-hooks/exhaustive-deps
   const syncWrappers = useMemo(() => new Map<string, (v: unknown, o?: SyncOptions) => void>(), [store]);
   const syncerFor = (f: string): ((v: unknown, o?: SyncOptions) => void) => {
     let fn = syncWrappers.get(f);
@@ -239,7 +231,9 @@ export function useSynced<S extends object, A extends ParamMap = AnyParams, T ex
       runningTasks: running,
     });
     return out as Synced<S, A, T>;
-    // initialState is only a fallback for field names before the first _SET.
+    // initialState is only a fallback for field names before the first _SET; syncerFor
+    // only reads syncWrappers and store.
+    // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [snap, base, store, syncWrappers]);
 }
 

@@ -25,7 +25,7 @@ export type {
   WebSocketLike,
 } from "./session";
 export { SyncedKey } from "./store";
-export type { KeySnapshot } from "./store";
+export type { KeyLink, KeySnapshot } from "./store";
 export { SessionProvider, useConnectionState, useSession, useSynced } from "./hooks";
 export type { SessionProviderProps, Setters, Synced, SyncedHelpers, Syncers, UseSyncedOptions } from "./hooks";
 export type {

@@ -6,7 +6,7 @@ import { isTerminalCloseCode } from "./codes";
 import { SyncError, keyOfEvent, toSyncError } from "./errors";
 import { base64ToBytes, saveWithAnchor } from "./download";
 import { type IdStorage, randomId, userSessionIds } from "./ids";
-import { SyncedKey } from "./store";
+import { type KeyInbox, type KeyLink, SyncedKey, inboxOf } from "./store";
 import type { AnyParams, BinaryPayload, ParamMap, Toast } from "./types";
 
 // Typed as "bivariant" methods so both the DOM WebSocket and the `ws` package's client fit.
@@ -116,7 +116,7 @@ function toArrayBuffer(d: unknown): ArrayBuffer | undefined {
  * One connection to a wssync server. Construct, then `connect()`. Safe to use without React.
  * All callbacks run on the event loop turn that received the frame.
  */
-export class Session {
+export class Session implements KeyLink {
   readonly url: string;
   private readonly opts: SessionOptions;
   private ws: WebSocketLike | null = null;
@@ -128,7 +128,7 @@ export class Session {
   private readonly stateListeners = new Set<() => void>();
   private readonly handlers = new Map<string, Set<EventHandler>>();
   private readonly initHandlers = new Set<() => void>();
-  private readonly keys = new Map<string, SyncedKey<unknown, ParamMap, ParamMap>>();
+  private readonly keys = new Map<string, { store: SyncedKey<unknown, ParamMap, ParamMap>; inbox: KeyInbox }>();
   private readonly pending = new Map<string, Pending>();
   private binMeta: { type: string; metadata: Record<string, unknown> } | null = null;
   private readonly idMemory = { user: {}, session: {} };
@@ -240,7 +240,7 @@ export class Session {
       clearTimeout(p.timer);
       p.reject(new SyncError(err, p.key));
     }
-    for (const k of this.keys.values()) k._closed();
+    for (const k of this.keys.values()) k.inbox.closed();
   }
 
   private detach(ws: WebSocketLike): void {
@@ -368,23 +368,23 @@ export class Session {
     if (key === undefined) return;
     const kind = type.slice(0, type.length - key.length - 1);
     const version = typeof v === "number" && Number.isInteger(v) && v >= 0 ? v : undefined;
-    let store = this.keys.get(key);
     // Remember state for keys no component has asked for yet, so a later useSynced starts
     // from the server's state instead of waiting for a _GET round trip.
-    if (!store && kind === "_SET") store = this.sync<unknown, ParamMap, ParamMap>(key, undefined);
-    if (!store) return;
+    if (!this.keys.has(key) && kind === "_SET") this.sync<unknown, ParamMap, ParamMap>(key, undefined);
+    const inbox = this.keys.get(key)?.inbox;
+    if (!inbox) return;
     switch (kind) {
       case "_SET":
-        store._receiveSet(data, version);
+        inbox.set(data, version);
         break;
       case "_PATCH":
-        store._receivePatch(data, version);
+        inbox.patch(data, version);
         break;
       case "_ACTION":
-        store._receiveAction(data);
+        inbox.action(data);
         break;
       case "_TASK_STATUS":
-        store._receiveTaskStatus(data);
+        inbox.taskStatus(data);
         break;
     }
   }
@@ -401,7 +401,7 @@ export class Session {
     clearTimeout(p.timer);
     if (failed) {
       const err = toSyncError(f.error, p.key);
-      if (p.key !== undefined) this.keys.get(p.key)?._setError(err);
+      if (p.key !== undefined) this.keys.get(p.key)?.inbox.error(err);
       p.reject(err);
     } else {
       p.resolve(f.data ?? null);
@@ -410,7 +410,7 @@ export class Session {
 
   /** Hands `err` to the key it concerns (its `error`) and to `onError`. */
   reportError(err: SyncError): void {
-    if (err.key !== undefined) this.keys.get(err.key)?._setError(err);
+    if (err.key !== undefined) this.keys.get(err.key)?.inbox.error(err);
     this.opts.onError?.(err);
   }
 
@@ -462,11 +462,12 @@ export class Session {
    * Stores live as long as the Session and keep tracking the server's state.
    */
   sync<S, A extends ParamMap = AnyParams, T extends ParamMap = AnyParams>(key: string, initialState: S): SyncedKey<S, A, T> {
-    let store = this.keys.get(key);
-    if (!store) {
-      store = new SyncedKey<unknown, ParamMap, ParamMap>(this, key, initialState);
-      this.keys.set(key, store);
+    let entry = this.keys.get(key);
+    if (!entry) {
+      const store = new SyncedKey<unknown, ParamMap, ParamMap>(this, key, initialState);
+      entry = { store, inbox: inboxOf(store) };
+      this.keys.set(key, entry);
     }
-    return store as unknown as SyncedKey<S, A, T>;
+    return entry.store as unknown as SyncedKey<S, A, T>;
   }
 }

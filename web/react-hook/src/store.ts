@@ -8,10 +8,12 @@
 // The view the app sees is confirmed with the overlay on top. A local-only entry goes away
 // when the server speaks about its field (a _PATCH touching it, or a _SET); a rejected
 // write (_ERROR then _SET) rolls back through the _SET.
+//
+// The store sends through a KeyLink (the Session, seen narrowly) and hears from it through
+// its KeyInbox; it imports nothing from session.ts.
 
 import { SyncError, toSyncError } from "./errors";
 import { type Operation, applyPatch, escapePointerToken, unescapePointerToken } from "./patch";
-import type { Session } from "./session";
 import type {
   ActionOf,
   AnyParams,
@@ -22,6 +24,53 @@ import type {
   SyncOptions,
   TaskStatus,
 } from "./types";
+
+/**
+ * The part of a connection a key's store uses; a `Session` is one. The store knows its
+ * connection only through this, so the dependency goes one way: session.ts imports store.ts.
+ */
+export interface KeyLink {
+  /** True while the socket is open. */
+  readonly isOpen: boolean;
+  /** Sends `{type: event, data}`. Returns false (and sends nothing) when not open. */
+  send(event: string, data: unknown): boolean;
+  /** Sends `event` as a request; settles with its `_RESULT` data or a SyncError. */
+  request(event: string, data: unknown, options: { key?: string; timeoutMs?: number }): Promise<unknown>;
+  /** Sends `_BIN_META` and then `bytes` as one binary frame. False when not open. */
+  sendBinary(event: string, metadata: Record<string, unknown>, bytes: ArrayBuffer | ArrayBufferView): boolean;
+  /** Hands `err` to the key it concerns (its `error`) and to the app's error handler. */
+  reportError(err: SyncError): void;
+}
+
+/**
+ * What a connection delivers to a key's store: the key's frames, errors about it, and the end
+ * of each connection. The package does not export it: only the connection that created the
+ * store reaches it, through {@link inboxOf}.
+ */
+export interface KeyInbox {
+  /** A `_SET:KEY` with its version, if the server sent one. */
+  set(data: unknown, v: number | undefined): void;
+  /** A `_PATCH:KEY` with its version, if the server sent one. */
+  patch(data: unknown, v: number | undefined): void;
+  /** A server → client `_ACTION:KEY`. */
+  action(data: unknown): void;
+  /** A `_TASK_STATUS:KEY`. */
+  taskStatus(data: unknown): void;
+  /** An error concerning this key; it becomes the snapshot's `error`. */
+  error(err: SyncError): void;
+  /** The socket closed: nothing may be sent until the next `_SET`. */
+  closed(): void;
+}
+
+// Module-private: the inbox of each store, set by its constructor.
+const inboxes = new WeakMap<object, KeyInbox>();
+
+/** The inbox of `store`, for the connection that created it. */
+export function inboxOf(store: SyncedKey<unknown, ParamMap, ParamMap>): KeyInbox {
+  const inbox = inboxes.get(store);
+  if (!inbox) throw new Error("wssync: not a SyncedKey");
+  return inbox;
+}
 
 /** An immutable picture of a key; a new object whenever anything in it changes. */
 export interface KeySnapshot<S> {
@@ -91,13 +140,22 @@ export class SyncedKey<S, A extends ParamMap = AnyParams, T extends ParamMap = A
   private readonly syncers = new Map<string, (v: unknown, o?: SyncOptions) => void>();
   private snapshot: KeySnapshot<S>;
 
+  /** Use `session.sync(key, initialState)`, which also routes the key's frames to the store. */
   constructor(
-    private readonly session: Session,
+    private readonly link: KeyLink,
     readonly key: string,
     initialState: S,
   ) {
     this.confirmed = initialState;
     this.snapshot = this.makeSnapshot();
+    inboxes.set(this, {
+      set: (data, v) => this.receiveSet(data, v),
+      patch: (data, v) => this.receivePatch(data, v),
+      action: (data) => this.receiveAction(data),
+      taskStatus: (data) => this.receiveTaskStatus(data),
+      error: (err) => this.setError(err),
+      closed: () => this.closed(),
+    });
   }
 
   // ---- reading ----
@@ -227,7 +285,7 @@ export class SyncedKey<S, A extends ParamMap = AnyParams, T extends ParamMap = A
 
   private flushOutbox(): void {
     if (!this.live || this.outbox.length === 0) return;
-    if (!this.session.send("_PATCH:" + this.key, this.outbox)) return; // closed: stays queued
+    if (!this.link.send("_PATCH:" + this.key, this.outbox)) return; // closed: stays queued
     this.outbox = [];
     // The write is now part of the state every later frame applies to: the server echoes
     // to its writer only the residual (what the server changed beyond the write: computed
@@ -252,18 +310,18 @@ export class SyncedKey<S, A extends ParamMap = AnyParams, T extends ParamMap = A
    */
   sendAction<N extends keyof A & string>(action: ActionOf<A, N>, options?: RequestOptions): Promise<ResultOf<A[N]>> {
     this.flush();
-    return this.session.request("_ACTION:" + this.key, action, { key: this.key, ...options }) as Promise<ResultOf<A[N]>>;
+    return this.link.request("_ACTION:" + this.key, action, { key: this.key, ...options }) as Promise<ResultOf<A[N]>>;
   }
 
   /** Starts task `type`; resolves once it started (completion arrives as task status). */
   startTask<N extends keyof T & string>(task: ActionOf<T, N>, options?: RequestOptions): Promise<void> {
     this.flush();
-    return this.session.request("_TASK_START:" + this.key, task, { key: this.key, ...options }).then(() => undefined);
+    return this.link.request("_TASK_START:" + this.key, task, { key: this.key, ...options }).then(() => undefined);
   }
 
   /** Asks the server to cancel task `type`; resolves once cancellation was requested. */
   cancelTask<N extends keyof T & string>(task: { type: N }, options?: RequestOptions): Promise<void> {
-    return this.session.request("_TASK_CANCEL:" + this.key, { type: task.type }, { key: this.key, ...options }).then(() => undefined);
+    return this.link.request("_TASK_CANCEL:" + this.key, { type: task.type }, { key: this.key, ...options }).then(() => undefined);
   }
 
   /**
@@ -274,14 +332,14 @@ export class SyncedKey<S, A extends ParamMap = AnyParams, T extends ParamMap = A
   sendBinary<N extends keyof A & string>(action: ActionOf<A, N>, data: ArrayBuffer | ArrayBufferView): Promise<void> {
     this.flush();
     const event = "_ACTION:" + this.key;
-    return this.session.sendBinary(event, action as Record<string, unknown>, data)
+    return this.link.sendBinary(event, action, data)
       ? Promise.resolve()
       : Promise.reject(new SyncError({ code: "not_connected", message: "not connected", event }, this.key));
   }
 
   /** Asks for a fresh `_SET` (sends `_GET:KEY`). Returns false when not connected. */
   fetchRemoteState(): boolean {
-    return this.session.send("_GET:" + this.key, {});
+    return this.link.send("_GET:" + this.key, {});
   }
 
   /** Forgets the last error. */
@@ -302,13 +360,12 @@ export class SyncedKey<S, A extends ParamMap = AnyParams, T extends ParamMap = A
 
   /** Sends `_GET` if the connection is open but this key has not had its `_SET` on it. */
   requestIfStale(): void {
-    if (this.session.isOpen && !this.live && !this.getSent) this.getSent = this.fetchRemoteState();
+    if (this.link.isOpen && !this.live && !this.getSent) this.getSent = this.fetchRemoteState();
   }
 
-  // ---- frames from the Session (internal) ----
+  // ---- the inbox: what the connection delivers ----
 
-  /** @internal */
-  _receiveSet(data: unknown, v: number | undefined): void {
+  private receiveSet(data: unknown, v: number | undefined): void {
     this.confirmed = data as S;
     this.version = v;
     this.loaded = true;
@@ -331,8 +388,7 @@ export class SyncedKey<S, A extends ParamMap = AnyParams, T extends ParamMap = A
     this.emit();
   }
 
-  /** @internal */
-  _receivePatch(data: unknown, v: number | undefined): void {
+  private receivePatch(data: unknown, v: number | undefined): void {
     if (this.awaitingSet) return;
     if (v !== undefined && this.version !== undefined) {
       if (v <= this.version) return; // stale duplicate
@@ -343,7 +399,7 @@ export class SyncedKey<S, A extends ParamMap = AnyParams, T extends ParamMap = A
       next = applyPatch(this.confirmed, data as Operation[]); // throws on a non-array too
     } catch (e) {
       const msg = e instanceof Error ? e.message : String(e);
-      this.session.reportError(new SyncError({ code: "patch_failed", message: `server patch did not apply: ${msg}; resyncing` }));
+      this.link.reportError(new SyncError({ code: "patch_failed", message: `server patch did not apply: ${msg}; resyncing` }));
       return this.resync();
     }
     this.confirmed = next;
@@ -355,8 +411,7 @@ export class SyncedKey<S, A extends ParamMap = AnyParams, T extends ParamMap = A
     this.emit();
   }
 
-  /** @internal */
-  _receiveAction(data: unknown): void {
+  private receiveAction(data: unknown): void {
     if (!isObject(data) || typeof data.type !== "string") return;
     const { type, ...params } = data;
     for (const source of [...this.actionSources]) {
@@ -370,27 +425,23 @@ export class SyncedKey<S, A extends ParamMap = AnyParams, T extends ParamMap = A
     }
   }
 
-  /** @internal */
-  _receiveTaskStatus(data: unknown): void {
+  private receiveTaskStatus(data: unknown): void {
     if (!isObject(data) || typeof data.type !== "string" || typeof data.status !== "string") return;
     const st: TaskStatus = { status: data.status as TaskStatus["status"] };
-    if (data.result !== undefined) st.result = data.result;
     if (data.status === "failed") {
       st.error = toSyncError(data.error ?? { code: "task_failed", message: `task ${data.type} failed` }, this.key);
     }
     this.tasks = { ...this.tasks, [data.type]: st };
-    if (st.error) this.session.reportError(st.error); // sets this.error and emits
+    if (st.error) this.link.reportError(st.error); // sets this.error and emits
     else this.emit();
   }
 
-  /** @internal */
-  _setError(err: SyncError): void {
+  private setError(err: SyncError): void {
     this.error = err;
     this.emit();
   }
 
-  /** @internal */
-  _closed(): void {
+  private closed(): void {
     this.live = false;
     this.getSent = false;
   }

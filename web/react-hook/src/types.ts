@@ -45,8 +45,6 @@ export interface TaskStatus {
   status: TaskState;
   /** Set when `status` is `failed`. */
   error?: SyncError;
-  /** The task's result, when the server reports one with `done`. */
-  result?: unknown;
 }
 
 /** Notification from `_TOAST`. */

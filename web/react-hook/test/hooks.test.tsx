@@ -166,7 +166,7 @@ describe("useSynced", () => {
     fireEvent.click(screen.getByText("go"));
     const f = await c.next();
     expect(f).toMatchObject({ type: "_ACTION:NOTES", data: { type: "rename", index: 0, text: "y" } });
-    c.send({ type: "_RESULT", id: f.id as string, data: "done" });
+    c.send({ type: "_RESULT", id: f.id, data: "done" });
     await waitFor(() => expect(result).toBe("done"));
   });
 
@@ -179,7 +179,7 @@ describe("useSynced", () => {
     c.send({ type: "_SET:NOTES", data: init, v: 1 });
     await waitFor(() => expect(useSessionOpen()).toBe(true));
     await sleep(20);
-    const input = screen.getByLabelText("t") as HTMLInputElement;
+    const input = screen.getByLabelText<HTMLInputElement>("t");
     for (const v of ["a", "ab", "abc"]) fireEvent.change(input, { target: { value: v } });
     expect(input.value).toBe("abc");
     expect(await c.next()).toEqual({ type: "_PATCH:NOTES", data: [{ op: "replace", path: "/title", value: "abc" }] });

@@ -113,20 +113,19 @@ export class TestServer {
 
   static start(onConnect?: (c: Conn) => void): Promise<TestServer> {
     return new Promise((resolve, reject) => {
-      let self: TestServer | undefined;
       const wss = new WebSocketServer({
         host: "127.0.0.1",
         port: 0,
+        // Called per handshake, after `s` below exists.
         verifyClient: (_info, cb) => {
-          if (self && self.refuseHandshakes > 0) {
-            self.refuseHandshakes--;
-            self.refused++;
+          if (s.refuseHandshakes > 0) {
+            s.refuseHandshakes--;
+            s.refused++;
             cb(false, 503);
           } else cb(true);
         },
       });
       const s = new TestServer(wss);
-      self = s;
       s.onConnect = onConnect;
       wss.once("listening", () => resolve(s));
       wss.once("error", reject);

@@ -106,7 +106,7 @@ describe("state and versions", () => {
 
 describe("writes", () => {
   it("sync sends one replace op per field with escaped pointers, locally first", async () => {
-    const { k, c } = await live("K", { "a/b~c": 0, title: "" } as Record<string, unknown>);
+    const { k, c } = await live("K", { "a/b~c": 0, title: "" });
     k.sync({ "a/b~c": 1, title: "t" });
     expect(k.state).toEqual({ "a/b~c": 1, title: "t" });
     expect(await c.next()).toEqual({

@@ -20,7 +20,7 @@ function inferred() {
   // @ts-expect-error wrong value type
   n.setTitle(5);
   // @ts-expect-error no such field
-  n.syncMissing("x");
+  n.syncMissing("x"); // eslint-disable-line @typescript-eslint/no-unsafe-call -- the call is the error expected
   // Without an action map any action is allowed, and the result is unknown.
   expectTypeOf(n.sendAction({ type: "anything", a: 1 })).toEqualTypeOf<Promise<unknown>>();
   expectTypeOf(n.version).toEqualTypeOf<number | undefined>();
