@@ -268,7 +268,9 @@ func TestSlowCloseCountedOnce(t *testing.T) {
 // in order, after the action: handlers stay serialized per session.
 func TestLongActionKeepsConnectionAlive(t *testing.T) {
 	t.Parallel()
-	const pongTimeout = 200 * time.Millisecond
+	// Long enough that a loaded machine under -race still answers a ping in time; the
+	// action still runs three pong timeouts.
+	const pongTimeout = time.Second
 	sess := wssync.NewSession(wssync.WithLimits(wssync.Limits{PingInterval: pongTimeout / 5, PongTimeout: pongTimeout}))
 	s, err := wssync.Register(sess, "NOTES", &Notes{})
 	if err != nil {
@@ -310,7 +312,7 @@ func TestLongActionKeepsConnectionAlive(t *testing.T) {
 	}
 	// The action alone, the client sending nothing meanwhile but pongs.
 	call("slow", map[string]any{"type": "slow"})
-	time.Sleep(5 * pongTimeout) // the action runs five pong timeouts
+	time.Sleep(3 * pongTimeout) // the action runs three pong timeouts
 	release <- struct{}{}
 	waitType(t, c, "_RESULT")
 	_ = c.Get("NOTES") // a round trip after the action: the connection is still served
@@ -327,7 +329,7 @@ func TestLongActionKeepsConnectionAlive(t *testing.T) {
 	for i := range quick {
 		call(fmt.Sprint(i), map[string]any{"type": "quick", "n": i})
 	}
-	time.Sleep(5 * pongTimeout)
+	time.Sleep(3 * pongTimeout)
 	release <- struct{}{}
 	if _, err := c.WaitFrame(ctxT(t), func(f wssynctest.Frame) bool { return f.Type == "_RESULT" && f.ID == fmt.Sprint(quick-1) }); err != nil {
 		t.Fatalf("the queued calls were not all answered: %v (closed: %v)", err, c.CloseError())
