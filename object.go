@@ -216,10 +216,16 @@ func (o *object) syncRetry(ch *edit) error {
 				o.dist.edits = append(o.dist.edits, o.made(ch, p, id, true))
 			}
 			if res == conflicted {
-				if attempt >= maxCommitAttempts {
-					return fmt.Errorf("wssync: key %q: %w after %d attempts", o.key, ErrVersionConflict, attempt)
+				err := fmt.Errorf("wssync: key %q: %w after %d attempts", o.key, ErrVersionConflict, attempt)
+				if attempt < maxCommitAttempts {
+					err = o.catchUpLocked(redo != nil, false)
 				}
-				if err := o.catchUpLocked(redo != nil, false); err != nil {
+				if err != nil {
+					if redo != nil {
+						// Update fails whole: its edits, not published, must not ride along
+						// with the next change.
+						o.dropPendingLocked()
+					}
 					return err
 				}
 				if redo != nil {
