@@ -163,15 +163,26 @@ func (o *object) encodeField(f *boundField) (b []byte, err error) {
 func (o *object) syncLocked() error { return o.syncRetry(nil) }
 
 // syncRetry is syncLocked for an object that may lose a race to another node: after a
-// version conflict the object catches up with its backend and, when ch.redo is set,
-// drops the local edits and runs it to make them again on the fresh state (Update);
-// otherwise the local edits are rebased onto it as a patch. ch (nil for a plain Sync)
-// also says how the change can be made again should the backend be unreachable (see
-// edit). The caller holds pub.
+// version conflict the object catches up with its backend and, when ch.redo or ch.write
+// is set, drops the local edits and makes them again on the fresh state (Update's fn, a
+// client's ops); otherwise the local edits are rebased onto it as a patch. ch (nil for a
+// plain Sync) also says how the change can be made again should the backend be
+// unreachable (see edit). A change made again that fails, or that runs out of attempts,
+// leaves the struct as it was. The caller holds pub.
 func (o *object) syncRetry(ch *edit) error {
-	var redo func()
-	if ch != nil {
-		redo = ch.redo
+	var redo func() error
+	switch {
+	case ch == nil:
+	case ch.redo != nil:
+		redo = func() error { ch.redo(); return nil }
+	case ch.write != nil:
+		// Not rebased as a patch: a remote patch that replaces the array the write
+		// appended to would wipe the append.
+		redo = func() error {
+			o.state.Lock()
+			defer o.state.Unlock()
+			return ch.write()
+		}
 	}
 	if o.gone.Load() {
 		return ErrUnregistered
@@ -220,16 +231,16 @@ func (o *object) syncRetry(ch *edit) error {
 				if attempt < maxCommitAttempts {
 					err = o.catchUpLocked(redo != nil, false)
 				}
+				if err == nil && redo != nil {
+					err = redo()
+				}
 				if err != nil {
 					if redo != nil {
-						// Update fails whole: its edits, not published, must not ride along
-						// with the next change.
+						// The change fails whole: its edits, not published, must not ride
+						// along with the next change.
 						o.dropPendingLocked()
 					}
 					return err
-				}
-				if redo != nil {
-					redo()
 				}
 				continue
 			}
