@@ -167,6 +167,16 @@ func (o *object) moveTo(next [][]byte, v uint64, rebase func(cur [][]byte) ([][]
 	return nil
 }
 
+// dropPendingLocked sets the struct back to the published state, dropping the edits it
+// holds but has not published. The caller holds pub.
+func (o *object) dropPendingLocked() {
+	o.state.Lock()
+	defer o.state.Unlock()
+	if err := o.moveStructLocked(o.last, nil, true); err != nil {
+		o.dist.log.Error("wssync: cannot return to the published state", "key", o.key, "err", err)
+	}
+}
+
 // patched applies the RFC 6902 patch p to the state of the field encodings enc and splits
 // the result into field encodings.
 func (o *object) patched(enc [][]byte, p []byte) ([][]byte, error) {

@@ -122,28 +122,52 @@ func (o *object) runReplaysLocked() {
 	for len(d.replays) > 0 && !o.gone.Load() {
 		e := d.replays[0]
 		d.replays = d.replays[1:]
-		o.replayLocked(e)
-	}
-}
-
-// replayLocked makes e again on the published state and publishes it (publishLocked). An edit
-// other than an Update that replaced or removed a value another node changed meanwhile is
-// not made again: it is lost. The caller holds pub; the struct holds no pending edits.
-func (o *object) replayLocked(e *edit) {
-	if e.guard != nil {
-		if _, err := o.applyPatch(o.appendState(nil), e.guard); err != nil {
-			o.loseLocked(e, errors.New("another node changed a value it replaced"))
+		if !o.replayLocked(e) {
+			d.replays = append([]*edit{e}, d.replays...)
 			return
 		}
 	}
+}
+
+// replayLocked makes e again on the published state and publishes it (publishLocked). An
+// edit other than an Update that replaced or removed a value another node changed
+// meanwhile is not made again: it is lost. It reports false when e is to be made again
+// later: its commit lost every race to other nodes (which may be making their own edits
+// again), or the backend became unreachable. The caller holds pub; the struct holds no
+// pending edits, and holds none when replayLocked returns.
+func (o *object) replayLocked(e *edit) bool {
+	if e.guard != nil {
+		if _, err := o.applyPatch(o.appendState(nil), e.guard); err != nil {
+			o.loseLocked(e, errors.New("another node changed a value it replaced"))
+			return true
+		}
+	}
 	if err := o.remake(e); err != nil {
+		o.dropPendingLocked()
 		o.loseLocked(e, err)
-		return
+		return true
 	}
-	o.dist.stats.replayed.Add(1)
-	if err := o.publishLocked(&edit{redo: e.redo, write: e.write, writer: e.writer}); err != nil {
-		o.dist.log.Error("wssync: cannot publish an edit made again", "key", o.key, "err", err)
+	err := o.publishLocked(&edit{redo: e.redo, write: e.write, writer: e.writer})
+	switch {
+	case err == nil:
+		o.dist.stats.replayed.Add(1)
+		return true
+	case o.gone.Load():
+		return true
 	}
+	// The edit was acknowledged: never drop it silently. Its try stays in the struct as
+	// pending edits, which the next try would make a second time.
+	o.dropPendingLocked()
+	switch {
+	case errors.Is(err, ErrVersionConflict):
+		o.dist.signal() // the follower applies what the winners committed, then tries again
+		return false
+	case errors.Is(err, errBackendUnreachable):
+		o.dist.goOffline(o, err) // made again on reconnect, before the edits made offline
+		return false
+	}
+	o.loseLocked(e, err)
+	return true
 }
 
 // remake makes e on the struct. The caller holds pub.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"slices"
 	"sync/atomic"
 	"testing"
@@ -209,5 +210,98 @@ func TestConflictingOfflineWriteIsReported(t *testing.T) {
 		if f.Type == "_ERROR" {
 			t.Errorf("A's writer got an error: %s", f.Data)
 		}
+	}
+}
+
+// racedBackend lets another node win the race of the next refuse commits: before each, it
+// commits a change of that other node to the title (so the commit conflicts). remote,
+// when set, is committed before the next commit instead, as a change of another node.
+type racedBackend struct {
+	wssync.Backend
+	refuse atomic.Int32
+	remote atomic.Pointer[wssync.Proposal]
+}
+
+func (r *racedBackend) Commit(ctx context.Context, key string, p wssync.Proposal) error {
+	q := r.remote.Swap(nil)
+	if n := r.refuse.Add(-1); n >= 0 && q == nil {
+		snap, err := r.Backend.Load(ctx, key, 0)
+		if err != nil {
+			return err
+		}
+		var w Wall
+		if err := json.Unmarshal(snap.State, &w); err != nil {
+			return err
+		}
+		w.Title = fmt.Sprint("won ", n)
+		state, _ := json.Marshal(w)
+		q = &wssync.Proposal{
+			State: state,
+			Patch: fmt.Appendf(nil, `[{"op":"replace","path":"/title","value":%q}]`, w.Title),
+			ID:    fmt.Sprint("other node ", n),
+		}
+	}
+	if q != nil {
+		q.Base = p.Base
+		if err := r.Backend.Commit(ctx, key, *q); err != nil {
+			return err
+		}
+	}
+	return r.Backend.Commit(ctx, key, p)
+}
+
+// TestReplayThatLosesEveryRaceIsKept: an Update acknowledged while the store was
+// unreachable is made again on reconnect; its commit then loses more races in a row to
+// another node than one publish attempts. The edit is not dropped: it is tried again until it lands, once,
+// and nothing is counted lost.
+func TestReplayThatLosesEveryRaceIsKept(t *testing.T) {
+	t.Parallel()
+	m := wssync.NewMemoryBackend()
+	key := "WALL/" + t.Name()
+	rb := &racedBackend{Backend: m}
+	hb := &heldBackend{Backend: rb}
+	a := startWallNode(t, key, hb)
+	hb.held.Store(true)
+	if err := a.s.Update(func(v *Wall) { v.Items = append(v.Items, "offline") }); err != nil {
+		t.Fatal(err)
+	}
+	if !a.s.BackendStatus().Offline {
+		t.Fatal("the node did not go offline")
+	}
+	rb.refuse.Store(40) // more than the 32 attempts of one publish
+	hb.held.Store(false)
+	m.Interrupt() // the node retries at once
+	waitUntil(t, func() bool { return wallsConverged(t, m, key, a) && rb.refuse.Load() < 0 })
+	if got := a.published(t).Items; !slices.Equal(got, []string{"offline"}) {
+		t.Fatalf("items %q; want the acknowledged append once", got)
+	}
+	if st := a.s.BackendStatus(); st.Lost != 0 || st.Replayed != 1 {
+		t.Errorf("%+v; want the edit made again once, nothing lost", st)
+	}
+}
+
+// TestClientWriteMadeAgainAfterConflict: a client's append loses the race to another
+// node's change that replaces the whole list (a valid patch). The append is made again
+// from the client's ops on the newer list, not wiped by that patch.
+func TestClientWriteMadeAgainAfterConflict(t *testing.T) {
+	t.Parallel()
+	m := wssync.NewMemoryBackend()
+	key := "WALL/" + t.Name()
+	rb := &racedBackend{Backend: m}
+	a := startWallNode(t, key, rb)
+	rb.remote.Store(&wssync.Proposal{
+		State: []byte(`{"items":["x","y"],"title":""}`),
+		Patch: []byte(`[{"op":"replace","path":"/items","value":["x","y"]}]`),
+		ID:    "remote",
+	})
+	if err := a.c.Patch(key, wssynctest.Op{Op: "add", Path: "/items/-", Value: "w"}); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, func() bool { return wallsConverged(t, m, key, a) && len(a.published(t).Items) > 0 })
+	if got := a.published(t).Items; !slices.Equal(got, []string{"x", "y", "w"}) {
+		t.Fatalf("items %q; want the other node's list and the client's append", got)
+	}
+	if err := a.c.Errs(); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -21,9 +21,11 @@ func (d *distLink) attached() bool { return d != nil }
 // snapshot, p the patch from the published one, ch the change as it can be made again (nil
 // for a plain Sync), attempt the publish attempt (from 1). It records what became of the
 // commit (see edit): committed, or published locally because the backend is unreachable.
-// After a version conflict it catches up and, for an Update (ch.redo), drops the local
-// edits and makes them again on the newer state, then reports retry: the caller snapshots
-// and diffs again. The caller holds pub; with a nil link it returns false, nil.
+// After a version conflict it catches up and, for an Update or a client write (remakeOf),
+// drops the local edits and makes them again on the newer state, then reports retry: the
+// caller snapshots and diffs again. A change made again that fails, or that runs out of
+// attempts, leaves the struct as it was. The caller holds pub; with a nil link it returns
+// false, nil.
 func (d *distLink) commitLocked(o *object, ch *edit, cur [][]byte, p []byte, attempt int) (retry bool, err error) {
 	if d == nil {
 		return false, nil
@@ -38,22 +40,45 @@ func (d *distLink) commitLocked(o *object, ch *edit, cur [][]byte, p []byte, att
 	case offlined:
 		d.edits = append(d.edits, o.made(ch, p, id, true))
 	case conflicted:
-		if attempt >= maxCommitAttempts {
-			return false, fmt.Errorf("wssync: key %q: %w after %d attempts", o.key, ErrVersionConflict, attempt)
+		redo := remakeOf(o, ch)
+		err := fmt.Errorf("wssync: key %q: %w after %d attempts", o.key, ErrVersionConflict, attempt)
+		if attempt < maxCommitAttempts {
+			err = o.catchUpLocked(catchUp{dropPending: redo != nil})
 		}
-		var redo func()
-		if ch != nil {
-			redo = ch.redo
+		if err == nil && redo != nil {
+			err = redo()
 		}
-		if err := o.catchUpLocked(catchUp{dropPending: redo != nil}); err != nil {
+		if err != nil {
+			if redo != nil {
+				// The change fails whole: its edits, not published, must not ride along
+				// with the next change.
+				o.dropPendingLocked()
+			}
 			return false, err
-		}
-		if redo != nil {
-			redo()
 		}
 		return true, nil
 	}
 	return false, nil
+}
+
+// remakeOf returns how the change ch is made again on a newer state after a lost race:
+// an Update runs its function again, a client write its ops (not rebased as a patch: a
+// remote patch that replaced the array the write appended to would wipe the append). Nil
+// for a plain Sync, whose edits are rebased onto the newer state as a patch.
+func remakeOf(o *object, ch *edit) func() error {
+	switch {
+	case ch == nil:
+		return nil
+	case ch.redo != nil:
+		return func() error { ch.redo(); return nil }
+	case ch.write != nil:
+		return func() error {
+			o.state.Lock()
+			defer o.state.Unlock()
+			return ch.write()
+		}
+	}
+	return nil
 }
 
 // clientWrite returns the record of a client write (from is the writer's session, targets

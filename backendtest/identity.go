@@ -75,7 +75,9 @@ func refused(t *testing.T, c *wssynctest.Client, where string) {
 }
 
 // undisturbed checks that the owner's connection is still up, never got _DISCONNECT, and
-// still writes: it sets the filter to next and waits for it.
+// still writes: it sets the filter to next and waits for the server's echo of the write.
+// The client applies its own ops at once, so its state alone does not say the server has
+// the write (and has stored it, for a node the owner moves to next).
 func undisturbed(t *testing.T, c *wssynctest.Client, next string) {
 	t.Helper()
 	ctx := ctxFor(t)
@@ -89,8 +91,12 @@ func undisturbed(t *testing.T, c *wssynctest.Client, next string) {
 			t.Fatal("the owner got _DISCONNECT")
 		}
 	}
+	_, v, _ := c.State("VIEW")
 	if err := c.Patch("VIEW", wssynctest.Replace("/filter", next)); err != nil {
 		t.Fatal(err)
+	}
+	if _, err := c.WaitVersion(ctx, "VIEW", v+1); err != nil {
+		t.Fatalf("the owner's write: no echo: %v", err)
 	}
 	if _, err := wssynctest.WaitState(ctx, c, "VIEW", func(v View) bool { return v.Filter == next }); err != nil {
 		t.Fatalf("the owner's write: %v", err)

@@ -117,12 +117,20 @@ func dial(t *testing.T, url string, opts ...wssynctest.DialOption) *wssynctest.C
 	return wstest.Dial(t, url, opts...)
 }
 
-// clientsOn dials per clients to every node.
+// clientsOn dials per clients to every node, and waits for each client's first _SET of
+// the room: a client writes onto the state it holds (the echo of its write assumes so),
+// and a write sent before the first _SET patched nothing.
 func clientsOn(t *testing.T, ns []*proc, per int) []*wssynctest.Client {
+	t.Helper()
+	ctx := ctxFor(t)
 	var cs []*wssynctest.Client
 	for _, n := range ns {
 		for range per {
-			cs = append(cs, dial(t, n.url))
+			c := dial(t, n.url)
+			if _, err := wssynctest.WaitState(ctx, c, n.s.Key(), func(Room) bool { return true }); err != nil {
+				t.Fatalf("client of %s: %v", n.name, err)
+			}
+			cs = append(cs, c)
 		}
 	}
 	return cs
