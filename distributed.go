@@ -19,7 +19,7 @@ const maxCommitAttempts = 32
 const (
 	reconnectMin = 50 * time.Millisecond
 	reconnectMax = 5 * time.Second
-	opTimeout    = 5 * time.Second // one backend call, when the backend sets no bound itself
+	opTimeout    = 5 * time.Second // bounds each backend call
 )
 
 // BackendStatus describes a shared object's link to its backend, for tests and metrics.

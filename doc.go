@@ -39,8 +39,8 @@
 // dispatcher runs the handlers of the frames read, one at a time, in arrival order, under
 // the session's dispatch lock (so a session's handlers are serialized across its
 // connections too), and writes their replies itself when the writer is idle. Its writer
-// drains the bounded outbound queue and sends pings: Sync only queues, and never waits for
-// a client. A shared object with a backend has one goroutine that applies other nodes'
+// drains the bounded outbound queue, sends pings, and sends the _SETs the resync budget
+// held back: Sync only queues, and never waits for a client. A shared object with a backend has one goroutine that applies other nodes'
 // changes and retries an unreachable backend. A Manager builds each new session (the
 // factory) in a goroutine of its own while the session's connections wait, expires a
 // disconnected session on a timer, and with a session store runs one goroutine that keeps
@@ -53,12 +53,18 @@
 //   - a Task's function and its OnCancel hook: on the task's goroutine, no lock held;
 //   - OnDisconnect hooks: on the reader, once the connection's other goroutines have
 //     ended; not under the dispatch lock, so possibly while a newer connection's handlers run;
-//   - OnClose hooks: on the goroutine that closed the session (for a Manager, its expiry
-//     timer or Shutdown); a Manager's session factory: on the Manager's build goroutine;
+//   - OnClose hooks: on the goroutine that closed the session (for a Manager: its expiry
+//     timer, Shutdown, the goroutine that lets a session go to another node, or the
+//     connection whose factory failed); a Manager's session factory: on the Manager's
+//     build goroutine;
 //   - MarshalJSON methods of synced fields and [WithComputed] values: on whichever
-//     goroutine publishes, under the object's publish lock and read lock;
+//     goroutine publishes, under the object's publish lock and read lock; also under the
+//     write lock while a client write, a catch-up, a replay or a restore reads the current
+//     values;
 //   - ValidateWrite, `validate` tags and UnmarshalJSON of written fields: on the
-//     dispatcher, under the publish lock and the write lock;
+//     dispatcher, under the publish lock and the write lock; UnmarshalJSON also runs when
+//     other nodes' changes or a stored session are applied to the struct, under the same
+//     two locks;
 //   - Update's function: on the caller, under the write lock; on an object with a backend
 //     also under the publish lock, and it may run again there after a lost race.
 //
@@ -90,9 +96,10 @@
 // included), never across a client's socket, but across I/O in two cases: with
 // [WithSessionStore] each publish of a session's own object saves it to the store (a 2 s
 // bound); with [WithBackend] each publish commits to the backend and a catch-up loads from
-// it (a 5 s bound per call, up to 32 attempts after lost races), and Update's function
-// runs under it. A connection's writer holds the write lock while it drains the queue
-// (each frame within the write timeout), and waits there for an object's publish lock to
+// it (5 s per backend call; at most 32 commits per publish, each lost race followed by a
+// catch-up of at most 32 loads), and Update's function runs under it. A connection's
+// writer holds the write lock while it drains the queue (each frame, or a binary payload
+// with its _BIN_META, within the write timeout), and waits there for an object's publish lock to
 // build a _SET, as the dispatcher does to size a requested one. A wspresence.Presence
 // only records joins and leaves in its session hooks and calls its store from its own
 // goroutine, so no store call runs under a dispatch lock. Every other

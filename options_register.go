@@ -45,8 +45,9 @@ func WithNaming(rule func(goName string) string) RegisterOption {
 }
 
 // WithComputed adds a read-only value computed at every sync (ws-sync's @property):
-// value is called with the object's read lock held and its result marshalled as the field
-// name. It must not lock the object.
+// value is called with the object's lock held (the read lock for a publish, the write
+// lock while a client write or a catch-up reads the current values) and its result
+// marshalled as the field name. It must not lock the object.
 func WithComputed(name string, value func() any) RegisterOption {
 	return func(r *registration) {
 		r.computed = append(r.computed, boundField{wire: name, compute: value})

@@ -256,7 +256,7 @@ func (r *racedBackend) Commit(ctx context.Context, key string, p wssync.Proposal
 // and nothing is counted lost.
 func TestReplayThatLosesEveryRaceIsKept(t *testing.T) {
 	t.Parallel()
-	m := wssync.NewMemoryBackend()
+	m := wsmemory.New()
 	key := "WALL/" + t.Name()
 	rb := &racedBackend{Backend: m}
 	hb := &heldBackend{Backend: rb}
@@ -285,7 +285,7 @@ func TestReplayThatLosesEveryRaceIsKept(t *testing.T) {
 // from the client's ops on the newer list, not wiped by that patch.
 func TestClientWriteMadeAgainAfterConflict(t *testing.T) {
 	t.Parallel()
-	m := wssync.NewMemoryBackend()
+	m := wsmemory.New()
 	key := "WALL/" + t.Name()
 	rb := &racedBackend{Backend: m}
 	a := startWallNode(t, key, rb)
