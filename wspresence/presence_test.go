@@ -59,17 +59,11 @@ func TestJoinDoesNotWaitForTheStore(t *testing.T) {
 		}
 		return p.Join(sess)
 	})
-	srv := httptest.NewServer(http.HandlerFunc(m.ServeWS))
-	defer srv.Close()
-	defer func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = m.Shutdown(ctx)
-	}()
+	url := serveManager(t, m)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	c, err := wssynctest.Dial(ctx, "ws"+strings.TrimPrefix(srv.URL, "http"), wssynctest.WithIdentity("alice", "tab-1"))
+	c, err := wssynctest.Dial(ctx, url, wssynctest.WithIdentity("alice", "tab-1"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,6 +89,20 @@ func TestJoinDoesNotWaitForTheStore(t *testing.T) {
 	}
 	_ = c.Close()
 	waitMembers(t, p, "")
+}
+
+// serveManager serves m on a loopback server and returns its ws:// URL; the test's cleanup
+// shuts m down, then closes the server.
+func serveManager(t *testing.T, m *wssync.Manager) string {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(m.ServeWS))
+	t.Cleanup(srv.Close)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = m.Shutdown(ctx)
+	})
+	return "ws" + strings.TrimPrefix(srv.URL, "http")
 }
 
 // waitMembers waits until p lists want ("user/session", comma separated).
@@ -148,17 +156,9 @@ func TestReplacedConnectionStaysMember(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer p.Close()
-	m := wssync.NewManager(func(ctx context.Context, sess *wssync.Session) error { return p.Join(sess) })
-	srv := httptest.NewServer(http.HandlerFunc(m.ServeWS))
-	defer srv.Close()
-	defer func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = m.Shutdown(ctx)
-	}()
+	url := serveManager(t, wssync.NewManager(func(ctx context.Context, sess *wssync.Session) error { return p.Join(sess) }))
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	url := "ws" + strings.TrimPrefix(srv.URL, "http")
 	for round := range 5 {
 		c, err := wssynctest.Dial(ctx, url, wssynctest.WithIdentity("alice", "tab-1"))
 		if err != nil {
