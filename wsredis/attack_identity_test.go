@@ -143,9 +143,15 @@ func TestAttackFirstSightRace(t *testing.T) {
 		if out[lose].code != wssync.CloseUnauthorized {
 			t.Fatalf("round %d: the loser got close %d, want 4004", round, out[lose].code)
 		}
-		// The winner writes a secret; the loser never sees it on either node.
+		// The winner writes a secret; the loser never sees it on either node. The client
+		// applies its own ops at once, so the wait is for the server's echo: the node has
+		// the write, and has stored it for the other node, once the echo is sent.
+		_, v, _ := out[win].c.State("DOC")
 		if err := out[win].c.Send("_PATCH:DOC", []wssynctest.Op{wssynctest.Replace("/secret", "s-"+sid)}); err != nil {
 			t.Fatal(err)
+		}
+		if _, err := out[win].c.WaitVersion(wstest.Context(t), "DOC", v+1); err != nil {
+			t.Fatalf("round %d: the winner's write: no echo: %v", round, err)
 		}
 		if _, err := wssynctest.WaitState(wstest.Context(t), out[win].c, "DOC", func(d atkSecret) bool { return d.Secret == "s-"+sid }); err != nil {
 			t.Fatal(err)
