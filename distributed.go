@@ -59,6 +59,10 @@ type distLink struct {
 	ctx   context.Context // cancelled by detach, so no backend call outlives the object
 	abort context.CancelFunc
 
+	// reported mirrors offline for BackendStatus, which must answer while a backend call
+	// holds pub; it changes only when the object goes offline or is back for good.
+	reported atomic.Bool
+
 	// Guarded by the object's pub lock.
 	offline   bool
 	base      uint64   // while offline: the backend version the local state derives from
@@ -178,6 +182,7 @@ func (d *distLink) goOffline(o *object, err error) {
 		return
 	}
 	d.offline, d.base, d.baseState, d.edits = true, o.version, o.last, nil
+	d.reported.Store(true)
 	d.stats.outages.Add(1)
 	d.log.Warn("wssync: backend unreachable; serving local subscribers until it returns", "key", o.key, "err", err)
 	d.signal()
@@ -326,6 +331,7 @@ func (o *object) reconnectLocked() {
 		d.log.Debug("wssync: backend still unreachable", "key", o.key, "err", err)
 		return
 	}
+	d.reported.Store(false)
 	if o.version == d.base {
 		// The backend is where the object left it, so the catch-up kept the struct: drop
 		// the edits made offline, which are made again below.
@@ -352,16 +358,13 @@ func (o *object) reconnectLocked() {
 }
 
 // status reports the link's counters; the zero BackendStatus for a nil link.
-func (d *distLink) status(o *object) BackendStatus {
+func (d *distLink) status() BackendStatus {
 	if d == nil {
 		return BackendStatus{}
 	}
-	o.pub.Lock()
-	offline := d.offline
-	o.pub.Unlock()
 	return BackendStatus{
 		Attached:  true,
-		Offline:   offline,
+		Offline:   d.reported.Load(),
 		Commits:   d.stats.commits.Load(),
 		Conflicts: d.stats.conflicts.Load(),
 		Applied:   d.stats.applied.Load(),

@@ -2,9 +2,12 @@ package wssync_test
 
 import (
 	"context"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/wssync/wssync"
+	"github.com/wssync/wssync/internal/wstest"
 	"github.com/wssync/wssync/wsmemory"
 )
 
@@ -64,5 +67,49 @@ func TestBackendStatusWithoutBackend(t *testing.T) {
 	}
 	if st := s.BackendStatus(); st != (wssync.BackendStatus{}) {
 		t.Errorf("status %+v, want the zero value", st)
+	}
+}
+
+// stuckBackend is a Backend whose Commit, once armed, blocks until release is closed,
+// whatever its context says: a store that stopped answering, behind a client library that
+// ignores deadlines.
+type stuckBackend struct {
+	wssync.Backend
+	armed   atomic.Bool
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (b *stuckBackend) Commit(ctx context.Context, key string, p wssync.Proposal) error {
+	if b.armed.Load() {
+		b.entered <- struct{}{}
+		<-b.release
+	}
+	return b.Backend.Commit(ctx, key, p)
+}
+
+// BackendStatus, which a metrics scrape calls, answers while a publish waits on the
+// backend with the object's publish lock held.
+func TestBackendStatusAnswersDuringACommit(t *testing.T) {
+	b := &stuckBackend{Backend: wsmemory.New(), entered: make(chan struct{}, 1), release: make(chan struct{})}
+	s := newCounterNode(t, "STUCK", b)
+	b.armed.Store(true)
+	synced := make(chan error, 1)
+	go func() { synced <- s.Update(func(c *Counter) { c.N++ }) }()
+	<-b.entered // the Update holds the publish lock inside Commit
+	status := make(chan wssync.BackendStatus, 1)
+	go func() { status <- s.BackendStatus() }()
+	select {
+	case st := <-status:
+		if !st.Attached || st.Offline {
+			t.Errorf("status %+v during a commit; want attached, online", st)
+		}
+	case <-time.After(wstest.Timeout):
+		t.Error("BackendStatus waited for the commit in progress")
+	}
+	b.armed.Store(false)
+	close(b.release)
+	if err := <-synced; err != nil {
+		t.Fatal(err)
 	}
 }

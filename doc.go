@@ -114,8 +114,8 @@
 // function, between Lock and Unlock, and in a computed value, MarshalJSON or
 // ValidateWrite, touch the struct and nothing else of the same object: Lock and Update
 // wait for the lock already held, and Sync, SyncThrottled, Version, Published,
-// SendAction, BackendStatus and Unregister take the publish lock, which comes before the
-// object lock. Nesting the Update of one object in another's makes a lock order of your
+// SendAction and Unregister take the publish lock, which comes before the object lock
+// (BackendStatus takes no lock, so a metrics scrape never waits on a backend call). Nesting the Update of one object in another's makes a lock order of your
 // own: keep it one way.
 //
 // # Sessions and connections

@@ -20,7 +20,7 @@ func TestNilLinkAnswersTrivially(t *testing.T) {
 	if e := d.clientWrite(nil, nil, nil, nil); e != nil {
 		t.Errorf("clientWrite = %+v, want nil", e)
 	}
-	if st := d.status(nil); st != (BackendStatus{}) {
+	if st := d.status(); st != (BackendStatus{}) {
 		t.Errorf("status = %+v, want the zero value", st)
 	}
 	d.close() // must not panic

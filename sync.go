@@ -128,9 +128,10 @@ func (s *Synced[T]) updateShared(fn func(v *T)) error {
 }
 
 // BackendStatus reports the object's link to its backend (WithBackend); the zero value
-// for an object without one.
+// for an object without one. It takes no lock: it answers at once even while a publish
+// waits on the backend.
 func (s *Synced[T]) BackendStatus() BackendStatus {
-	return s.o.dist.status(s.o)
+	return s.o.dist.status()
 }
 
 // Published returns the state as last published (the JSON a client holds once it has
