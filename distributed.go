@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
-	"io"
 	"log/slog"
 	mrand "math/rand/v2"
 	"sync"
@@ -83,7 +82,7 @@ const maxInbox = 4096
 func (o *object) attachBackend(b Backend) {
 	d := &distLink{be: b, wake: make(chan struct{}, 1), quit: make(chan struct{}), done: make(chan struct{})}
 	d.ctx, d.abort = context.WithCancel(context.Background())
-	d.log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	d.log = slog.New(slog.DiscardHandler)
 	if lb, ok := b.(interface{ Logger() *slog.Logger }); ok && lb.Logger() != nil {
 		d.log = lb.Logger()
 	}

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
 	"slices"
 	"sync"
@@ -87,7 +86,7 @@ func New(store Store, room, key string, opts ...Option) (*Presence, error) {
 		store:   store,
 		room:    room,
 		ttl:     DefaultTTL,
-		log:     slog.New(slog.NewTextHandler(io.Discard, nil)),
+		log:     slog.New(slog.DiscardHandler),
 		local:   make(map[string]Member),
 		pending: make(map[string]bool),
 		hooks:   make(map[*wssync.Session][]func()),
