@@ -156,15 +156,19 @@ func (c *conn) callHandler(h eventHandler, in *inbound) (err error) {
 	return h(c, in)
 }
 
-// refuse reports err to the client (see report) and closes the connection after too many
-// refusals in a row. It runs on the dispatcher goroutine.
+// refuse reports err to the client (see refusal) and closes the connection after too many
+// refusals in a row. It runs on the dispatcher goroutine. The refusal that ends the
+// connection is its farewell, written before the close frame: frames still queued at a
+// close are dropped, and the client must learn why it is closed.
 func (c *conn) refuse(in *inbound, err error) {
-	c.report(in, err)
+	f := c.refusal(in, err)
 	c.refused = true
 	c.badFrames++
 	if c.badFrames >= c.sess.cfg.maxBadFrames {
-		c.closeWith(ClosePolicyViolation, "too many refused frames", nil)
+		c.closeWith(ClosePolicyViolation, "too many refused frames", f)
+		return
 	}
+	c.send(f)
 }
 
 // Bounds of the strings an error echoes, as clients control them (an event name, a path,
@@ -174,9 +178,12 @@ const (
 	maxEchoedMessage = 1024 // bytes of Message
 )
 
-// report sends err to the client (as _RESULT when the frame carried an id, else as
-// _ERROR), with its strings cut to the echo bounds, logs it and counts it.
-func (c *conn) report(in *inbound, err error) {
+// report sends err to the client (see refusal).
+func (c *conn) report(in *inbound, err error) { c.send(c.refusal(in, err)) }
+
+// refusal builds the frame that tells the client of err (_RESULT when the frame carried an
+// id, else _ERROR), with its strings cut to the echo bounds, and logs and counts it.
+func (c *conn) refusal(in *inbound, err error) *frame {
 	var e *Error
 	event, id := "", ""
 	if in != nil {
@@ -194,7 +201,7 @@ func (c *conn) report(in *inbound, err error) {
 	e.Message = clip(e.Message, maxEchoedMessage)
 	c.log.Info("wssync: refused client frame", "code", e.Code, "event", e.Event, "path", e.Path, "msg", e.Message)
 	c.sess.metrics.countError(e.Code)
-	c.send(errorFrame(e, id))
+	return errorFrame(e, id)
 }
 
 // clip cuts s to at most n bytes, on a rune boundary, marking the cut with "…".

@@ -83,12 +83,17 @@ func TestRefusedWritesCountTowardMaxBadFrames(t *testing.T) {
 	if code := closeCode(t, c); code != wssync.ClosePolicyViolation {
 		t.Fatalf("close code %d, want %d", code, wssync.ClosePolicyViolation)
 	}
-	// Five refusals, then the close (an _ERROR still queued at the close is dropped).
+	// Five refusals, then the close. An _ERROR still queued at the close is dropped, but
+	// the fifth, which ends the connection, is written before the close frame.
 	if n := sess.Stats().ErrorsByCode[wssync.CodeReadOnly]; n != 5 {
 		t.Fatalf("%d refusals, want 5", n)
 	}
-	if n := countType(c.Frames(), "_ERROR"); n > 5 || n == 0 {
+	frames := c.Frames()
+	if n := countType(frames, "_ERROR"); n > 5 || n == 0 {
 		t.Fatalf("%d _ERROR frames, want 1 to 5", n)
+	}
+	if last := frames[len(frames)-1]; last.Type != "_ERROR" {
+		t.Fatalf("the last frame before the close is %s, want the refusal that closed it", last.Type)
 	}
 	if got := published(t, s).Notes; got != nil {
 		t.Fatalf("notes = %v", got)
