@@ -103,7 +103,7 @@ func TestHostileHandshakeEmptyUser(t *testing.T) {
 	if code, types := outcome(t, ws, "_SET:NOTES"); code != 0 {
 		t.Fatalf("with an auth hook, an empty client user: close %d after %v, want the session", code, types)
 	}
-	if sess, ok := m.Session("s2"); !ok || sess.Identity() != (wssync.Identity{User: "alice", Session: "s2"}) {
+	if sess, ok := m.Session("s2"); !ok || sess.Identity().User != "alice" || sess.Identity().Session != "s2" {
 		t.Fatalf("session %v, %v; want alice's s2", sess, ok)
 	}
 }

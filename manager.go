@@ -11,12 +11,6 @@ import (
 	"github.com/gorilla/websocket"
 )
 
-// Identity names a client: the user and the session (a browser tab) it speaks for.
-type Identity struct {
-	User    string `json:"user"`
-	Session string `json:"session"`
-}
-
 // ErrForbidden, returned (wrapped or not) by an auth hook, makes the upgrade answer 403
 // instead of 401.
 var ErrForbidden = errors.New("wssync: forbidden")
@@ -239,6 +233,7 @@ func (m *Manager) serve(ws *websocket.Conn, id Identity) {
 	}
 	switch {
 	case ms.err == nil:
+		ms.sess.setIdentity(id) // this connection's claims, for its handlers
 		ms.sess.serve(ws)
 	case errors.Is(ms.err, ErrForeignSession):
 		closeNow(ws, CloseUnauthorized, "session belongs to another identity")

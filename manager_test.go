@@ -59,7 +59,7 @@ func TestManagerHandshakeAndReconnect(t *testing.T) {
 		t.Fatalf("state %s", set.Data)
 	}
 	sess, ok := m.Session("tab-1")
-	if !ok || sess.Identity() != (wssync.Identity{User: "alice", Session: "tab-1"}) {
+	if !ok || sess.Identity().User != "alice" || sess.Identity().Session != "tab-1" {
 		t.Fatalf("session %v %v", sess, ok)
 	}
 	// Change the session's state while the client is away; a reconnect with the same ids

@@ -18,9 +18,10 @@ type Session struct {
 	cfg      config
 	upgrader websocket.Upgrader
 	metrics  *metrics
-	id       Identity      // set by a Manager
-	storeGen atomic.Uint64 // the generation of the stored record this node last wrote or read
-	unbound  atomic.Bool   // the store could not be asked to bind the id (see Manager.keepBindings)
+	id       Identity                 // as first identified; User and Session never change
+	ident    atomic.Pointer[Identity] // the latest connection's identity, claims included
+	storeGen atomic.Uint64            // the generation of the stored record this node last wrote or read
+	unbound  atomic.Bool              // the store could not be asked to bind the id (see Manager.keepBindings)
 
 	ctx    context.Context // cancelled by Close: handlers' and tasks' ctx
 	cancel context.CancelFunc
@@ -62,6 +63,7 @@ func newSession(cfg *config, m *metrics, id Identity) *Session {
 		objects: make(map[string]*object),
 		events:  make(map[string]eventHandler),
 	}
+	s.ident.Store(&id)
 	s.ctx, s.cancel = context.WithCancel(context.WithValue(context.Background(), sessionKey{}, s))
 	s.upgrader = websocket.Upgrader{CheckOrigin: s.cfg.originChecker(), WriteBufferPool: &writeBuffers}
 	return s
@@ -76,9 +78,19 @@ func SessionFrom(ctx context.Context) (*Session, bool) {
 	return s, ok
 }
 
-// Identity returns the user and session ids a Manager identified the session by (empty
-// for a session made with NewSession).
-func (s *Session) Identity() Identity { return s.id }
+// Identity returns the identity a Manager identified the session's latest connection by:
+// the user and session ids, which never change, and the roles, claims and expiry the auth
+// hook returned for that connection (a reconnect or an `_AUTH` refresh replaces them).
+// It is empty for a session made with NewSession. The roles and claims are shared: do not
+// modify them.
+func (s *Session) Identity() Identity { return *s.ident.Load() }
+
+// setIdentity records the identity of a new connection or a refreshed token. The user and
+// session ids stay those the session was created with.
+func (s *Session) setIdentity(id Identity) {
+	id.User, id.Session = s.id.User, s.id.Session
+	s.ident.Store(&id)
+}
 
 // ServeWS upgrades the request to a WebSocket and serves it as the session's connection
 // until either side closes it. A connection already live is sent `_DISCONNECT` and closed

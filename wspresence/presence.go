@@ -216,7 +216,7 @@ func (p *Presence) update(sess *wssync.Session, connected func() bool) {
 	if id.Session == "" {
 		id.Session = fmt.Sprintf("%p", sess) // a lone Session has no id: any unique name
 	}
-	m := Member(id)
+	m := Member{User: id.User, Session: id.Session}
 	p.mu.Lock()
 	here := connected()
 	_, was := p.local[id.Session]
