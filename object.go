@@ -24,10 +24,10 @@ import (
 // connection's queue lock ever takes pub.
 type object struct {
 	key     string
-	val     reflect.Value       // the struct, addressable
-	fields  []boundField        // synced fields, then computed values
-	replay  bool                // send _SET on every connect
-	naming  func(string) string // the registration's naming rule, also for params
+	val     reflect.Value                                             // the struct, addressable
+	fields  []boundField                                              // synced fields, then computed values
+	replay  bool                                                      // send _SET on every connect
+	naming  func(string) string                                       // the registration's naming rule, also for params
 	veto    func(ctx context.Context, prev, next reflect.Value) error // the validation hooks of T, nil without any
 	rules   bool                                                      // a field has a role or owner rule (writerules.go)
 	diffOpt patch.Options

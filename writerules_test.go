@@ -75,7 +75,9 @@ func roomWrite(t *testing.T, s *wssync.Synced[ruleRoom], c *wssynctest.Client, e
 	if err := c.SendRaw([]byte(`{"type":"` + event + `","data":` + data + `}`)); err != nil {
 		t.Fatal(err)
 	}
-	f, err := c.WaitFrame(ctxT(t), func(f wssynctest.Frame) bool { return f.Type == "_ERROR" || f.Type == "_PATCH:ROOM" && f.V != nil && *f.V > v0 })
+	f, err := c.WaitFrame(ctxT(t), func(f wssynctest.Frame) bool {
+		return f.Type == "_ERROR" || f.Type == "_PATCH:ROOM" && f.V != nil && *f.V > v0
+	})
 	if err != nil {
 		t.Fatalf("no answer to %s %s: %v", event, data, err)
 	}
