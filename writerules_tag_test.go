@@ -54,21 +54,51 @@ func TestSyncTagRules(t *testing.T) {
 	}
 
 	bad := map[string]any{
-		"owner without write":   struct{ X []tagNote `sync:"x,owner=author"` }{},
-		"empty roles":           struct{ X string `sync:"x,write="` }{},
-		"empty role":            struct{ X string `sync:"x,write=a||b"` }{},
-		"write twice":           struct{ X string `sync:"x,write,write=a"` }{},
-		"owner twice":           struct{ X []tagNote `sync:"x,write,owner=author,owner=n"` }{},
-		"owner without member":  struct{ X []tagNote `sync:"x,write,owner="` }{},
-		"owner of a string":     struct{ X string `sync:"x,write,owner=author"` }{},
-		"owner of strings":      struct{ X []string `sync:"x,write,owner=author"` }{},
-		"missing member":        struct{ X []tagNote `sync:"x,write,owner=who"` }{},
-		"member not a string":   struct{ X []tagNote `sync:"x,write,owner=n"` }{},
-		"map with int keys":     struct{ X map[int]tagNote `sync:"x,write,owner=author"` }{},
-		"go name, not json":     struct{ X []tagNote `sync:"x,write,owner=Author"` }{},
-		"unknown option":        struct{ X string `sync:"x,read=admin"` }{},
-		"dash with a rule":      struct{ X string `sync:"-,write=a"` }{},
-		"owner through pointer": struct{ X []struct{ *embeddedOwner } `sync:"x,write,owner=by"` }{},
+		"owner without write": struct {
+			X []tagNote `sync:"x,owner=author"`
+		}{},
+		"empty roles": struct {
+			X string `sync:"x,write="`
+		}{},
+		"empty role": struct {
+			X string `sync:"x,write=a||b"`
+		}{},
+		"write twice": struct {
+			X string `sync:"x,write,write=a"`
+		}{},
+		"owner twice": struct {
+			X []tagNote `sync:"x,write,owner=author,owner=n"`
+		}{},
+		"owner without member": struct {
+			X []tagNote `sync:"x,write,owner="`
+		}{},
+		"owner of a string": struct {
+			X string `sync:"x,write,owner=author"`
+		}{},
+		"owner of strings": struct {
+			X []string `sync:"x,write,owner=author"`
+		}{},
+		"missing member": struct {
+			X []tagNote `sync:"x,write,owner=who"`
+		}{},
+		"member not a string": struct {
+			X []tagNote `sync:"x,write,owner=n"`
+		}{},
+		"map with int keys": struct {
+			X map[int]tagNote `sync:"x,write,owner=author"`
+		}{},
+		"go name, not json": struct {
+			X []tagNote `sync:"x,write,owner=Author"`
+		}{},
+		"unknown option": struct {
+			X string `sync:"x,read=admin"`
+		}{},
+		"dash with a rule": struct {
+			X string `sync:"-,write=a"`
+		}{},
+		"owner through pointer": struct {
+			X []struct{ *embeddedOwner } `sync:"x,write,owner=by"`
+		}{},
 	}
 	for name, v := range bad {
 		if _, err := typeSpecOf(reflect.TypeOf(v)); !errors.Is(err, ErrBadTag) {
