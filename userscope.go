@@ -24,7 +24,8 @@ var ErrSessionClosed = errors.New("wssync: the session is closed")
 // it through RegisterUser closes (its client went away for the session TTL, or the
 // Manager let it go or shut down). A session of the user that asks after that gets a
 // fresh object from build. A session that calls RegisterUser twice with one key gets the
-// same object.
+// same object. Unregistering the object yourself frees it early: the user's next
+// RegisterUser builds a fresh one.
 //
 // The key is the same in every session of the user and distinct between users only in
 // the Manager's memory, so the options may not include WithBackend (a backend would hold
@@ -47,6 +48,18 @@ func RegisterUser[T any](sess *Session, key string, build func(ctx context.Conte
 	if reg.backend != nil {
 		return nil, errors.New("wssync: RegisterUser does not take WithBackend: a user's object lives on its Manager")
 	}
+	for {
+		s, err := joinUserObject(sess, u, user, key, build, reg)
+		if !errors.Is(err, ErrUnregistered) {
+			return s, err
+		}
+		// The application unregistered the object itself: the next call builds afresh.
+	}
+}
+
+// joinUserObject is one attempt of RegisterUser. It returns ErrUnregistered, having taken
+// the object out of the table, when the application unregistered the object itself.
+func joinUserObject[T any](sess *Session, u *userObjects, user, key string, build func(ctx context.Context) (*T, error), reg registration) (*Synced[T], error) {
 	e, builder, already := u.hold(user, key, sess)
 	if sess.isClosed() {
 		u.release(sess, user, key)
@@ -81,7 +94,11 @@ func RegisterUser[T any](sess *Session, key string, build func(ctx context.Conte
 		return s, nil
 	}
 	if err := s.Join(sess); err != nil {
-		u.release(sess, user, key)
+		if errors.Is(err, ErrUnregistered) {
+			u.discard(user, key, e)
+		} else {
+			u.release(sess, user, key)
+		}
 		return nil, err
 	}
 	if sess.isClosed() { // closed while joining: its Close may have left before the Join
@@ -220,6 +237,14 @@ func (u *userObjects) removeLocked(user, key string, e *userObject) {
 func (u *userObjects) freeBuilt(e *userObject) {
 	u.freed.Add(1)
 	e.free()
+}
+
+// discard takes e, which the application unregistered, out of the table; its holders
+// hold nothing any more.
+func (u *userObjects) discard(user, key string, e *userObject) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	u.removeLocked(user, key, e)
 }
 
 // count returns how many user objects the table holds.

@@ -116,3 +116,34 @@ func TestRegisterUserSessionClosedDuringBuild(t *testing.T) {
 		t.Fatal("a closed session's call left an entry")
 	}
 }
+
+// An object the application unregistered itself is replaced by a fresh one at the next
+// RegisterUser, and the sessions that held it release nothing twice.
+func TestRegisterUserAfterUnregister(t *testing.T) {
+	u := newUserObjects()
+	cfg := newSessionConfig(nil)
+	open := func() *Session {
+		s := newSession(&cfg, newMetrics(), Identity{User: "ann", Session: "s"})
+		s.users = u
+		return s
+	}
+	build := func(context.Context) (*raceUserDoc, error) { return &raceUserDoc{}, nil }
+	a, b := open(), open()
+	first, err := RegisterUser(a, "DOC", build)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first.Unregister()
+	second, err := RegisterUser(b, "DOC", build)
+	if err != nil || second == first || second.o.gone.Load() {
+		t.Fatalf("after Unregister: %v, fresh %v", err, second != first)
+	}
+	a.Close()
+	if second.o.gone.Load() {
+		t.Fatal("closing a holder of the unregistered object freed its successor")
+	}
+	b.Close()
+	if !second.o.gone.Load() || u.count() != 0 || u.freed.Load() != 1 {
+		t.Fatalf("after the last close: gone %v, %d held, %d freed", second.o.gone.Load(), u.count(), u.freed.Load())
+	}
+}
