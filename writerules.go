@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/wssync/wssync/internal/patch"
@@ -86,8 +87,26 @@ func newOwnerRule(t reflect.Type, member string) (*ownerRule, error) {
 
 // ownedElem is one element of an owned field that the writer does not own.
 type ownedElem struct {
-	at  string // its JSON Pointer token: the index or the map key
-	enc []byte // its encoding
+	index    int    // its index in a list
+	key      string // its key in a map
+	from, to int    // its encoding in the others' buffer
+}
+
+// owned is the elements of a field a writer does not own, encoded one after another in
+// buf, so listing them costs no allocation per element.
+type owned struct {
+	elems []ownedElem
+	buf   bytes.Buffer
+}
+
+func (w *owned) enc(k int) []byte { return w.buf.Bytes()[w.elems[k].from:w.elems[k].to] }
+
+// token is the JSON Pointer token of element k: its index or its key.
+func (w *owned) token(k int, isMap bool) string {
+	if isMap {
+		return patch.EscapeToken(w.elems[k].key)
+	}
+	return strconv.Itoa(w.elems[k].index)
 }
 
 // owner returns the user id an element names ("" for a nil pointer).
@@ -103,35 +122,41 @@ func (r *ownerRule) owner(elem reflect.Value) string {
 
 // others lists the elements of v not owned by user (all of them when user is ""), in list
 // order, or, for a map, in key order.
-func (r *ownerRule) others(v reflect.Value, user string) ([]ownedElem, error) {
-	var out []ownedElem
-	add := func(at string, elem reflect.Value) error {
+func (r *ownerRule) others(v reflect.Value, user string) (*owned, error) {
+	w := &owned{}
+	enc := json.NewEncoder(&w.buf)
+	enc.SetEscapeHTML(false)
+	add := func(e ownedElem, elem reflect.Value) error {
 		if user != "" && r.owner(elem) == user {
 			return nil
 		}
-		enc, err := json.Marshal(elem.Interface())
-		if err != nil {
+		if elem.CanAddr() {
+			elem = elem.Addr() // as the element encodes inside the published state
+		}
+		e.from = w.buf.Len()
+		if err := enc.Encode(elem.Interface()); err != nil {
 			return err
 		}
-		out = append(out, ownedElem{at: at, enc: enc})
+		e.to = w.buf.Len()
+		w.elems = append(w.elems, e)
 		return nil
 	}
 	if r.isMap {
 		keys := v.MapKeys()
 		slices.SortFunc(keys, func(a, b reflect.Value) int { return strings.Compare(a.String(), b.String()) })
 		for _, k := range keys {
-			if err := add(k.String(), v.MapIndex(k)); err != nil {
+			if err := add(ownedElem{key: k.String()}, v.MapIndex(k)); err != nil {
 				return nil, err
 			}
 		}
-		return out, nil
+		return w, nil
 	}
 	for i := range v.Len() {
-		if err := add(fmt.Sprint(i), v.Index(i)); err != nil {
+		if err := add(ownedElem{index: i}, v.Index(i)); err != nil {
 			return nil, err
 		}
 	}
-	return out, nil
+	return w, nil
 }
 
 // check refuses the change of the field at pointer from cur to next when it changes,
@@ -145,32 +170,37 @@ func (r *ownerRule) check(pointer string, cur, next reflect.Value, user string) 
 	if err != nil {
 		return errorf(CodeRejected, pointer, "the written value cannot be encoded: %v", err)
 	}
-	for k := 0; k < max(len(before), len(after)); k++ {
+	nb, na := len(before.elems), len(after.elems)
+	for k := 0; k < max(nb, na); k++ {
 		switch {
-		case k >= len(after):
-			return r.refuse(pointer, before[k].at, "removes")
-		case k >= len(before):
-			return r.refuse(pointer, after[k].at, "adds")
-		case before[k].at != after[k].at && r.isMap:
+		case k >= na:
+			return r.refuse(pointer, before.token(k, r.isMap), "removes")
+		case k >= nb:
+			return r.refuse(pointer, after.token(k, r.isMap), "adds")
+		case r.isMap && before.elems[k].key != after.elems[k].key:
 			// keys are sorted: the smaller key is the one missing on the other side
-			if before[k].at < after[k].at {
-				return r.refuse(pointer, before[k].at, "removes")
+			if before.elems[k].key < after.elems[k].key {
+				return r.refuse(pointer, before.token(k, true), "removes")
 			}
-			return r.refuse(pointer, after[k].at, "adds")
-		case !bytes.Equal(before[k].enc, after[k].enc):
+			return r.refuse(pointer, after.token(k, true), "adds")
+		case !bytes.Equal(before.enc(k), after.enc(k)):
 			// Point at the element as the writer saw it when it is gone (changed or
 			// removed), else at the one that took its place (added or moved there).
-			if !slices.ContainsFunc(after[k:], func(e ownedElem) bool { return bytes.Equal(e.enc, before[k].enc) }) {
-				return r.refuse(pointer, before[k].at, "changes or removes")
+			gone := true
+			for j := k; j < na && gone; j++ {
+				gone = !bytes.Equal(after.enc(j), before.enc(k))
 			}
-			return r.refuse(pointer, after[k].at, "adds or moves")
+			if gone {
+				return r.refuse(pointer, before.token(k, r.isMap), "changes or removes")
+			}
+			return r.refuse(pointer, after.token(k, r.isMap), "adds or moves")
 		}
 	}
 	return nil
 }
 
-func (r *ownerRule) refuse(pointer, at, what string) *Error {
-	return errorf(CodeReadOnly, pointer+"/"+patch.EscapeToken(at),
+func (r *ownerRule) refuse(pointer, token, what string) *Error {
+	return errorf(CodeReadOnly, pointer+"/"+token,
 		"the write %s an element owned by another user: only the user its %q names may write it", what, r.member)
 }
 
