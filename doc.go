@@ -115,8 +115,8 @@
 // must not call Close on its own session (Close waits for the session's handlers and
 // tasks), nor Manager.Shutdown without a deadline. Calling Sync at the end of an action
 // is harmless (the action's object is synced after it returns anyway). Inside Update's
-// function, between Lock and Unlock, and in a computed value, MarshalJSON or
-// ValidateWrite, touch the struct and nothing else of the same object: Lock and Update
+// function, between Lock and Unlock, and in a computed value, MarshalJSON, ValidateWrite
+// or ValidateWriteContext, touch the struct and nothing else of the same object: Lock and Update
 // wait for the lock already held, and Sync, SyncThrottled, Version, Published,
 // SendAction and Unregister take the publish lock, which comes before the object lock
 // (BackendStatus takes no lock, so a metrics scrape never waits on a backend call). Nesting the Update of one object in another's makes a lock order of your
