@@ -147,3 +147,11 @@ func TestRegisterUserAfterUnregister(t *testing.T) {
 		t.Fatalf("after the last close: gone %v, %d held, %d freed", second.o.gone.Load(), u.count(), u.freed.Load())
 	}
 }
+
+func TestUserScopeSentinelsArePrefixed(t *testing.T) {
+	for _, err := range []error{ErrNoUser, ErrSessionClosed} {
+		if s := err.Error(); len(s) < 8 || s[:8] != "wssync: " {
+			t.Errorf("sentinel %q lacks the wssync: prefix", s)
+		}
+	}
+}

@@ -3,7 +3,9 @@ package wssync_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -85,5 +87,65 @@ func TestRegisterUserRefusals(t *testing.T) {
 	build := func(context.Context) (*userPrefs, error) { return &userPrefs{}, nil }
 	if _, err := wssync.RegisterUser(wssync.NewSession(), "P", build); err != wssync.ErrNoUser {
 		t.Fatalf("NewSession: %v, want ErrNoUser", err)
+	}
+}
+
+// Many tabs of one user connect, write and leave at once through a Manager, twice: each
+// round ends with the user's object freed (exactly once per object built), and the next
+// round's tabs share a fresh one.
+func TestRegisterUserManyTabsConcurrently(t *testing.T) {
+	var builds atomic.Int64
+	m := wssync.NewManager(func(ctx context.Context, sess *wssync.Session) error {
+		_, err := wssync.RegisterUser(sess, "PREFS", func(ctx context.Context) (*userPrefs, error) {
+			return &userPrefs{Theme: "light", Built: builds.Add(1)}, nil
+		})
+		return err
+	}, wssync.WithManagerLimits(wssync.ManagerLimits{SessionTTL: 10 * time.Millisecond}),
+		wssync.WithAuth(func(r *http.Request) (wssync.Identity, error) {
+			q := r.URL.Query()
+			return wssync.Identity{User: "ann", Session: q.Get("tab")}, nil
+		}))
+	defer func() { _ = m.Shutdown(context.Background()) }()
+	url := wstest.Serve(t, http.HandlerFunc(m.ServeWS))
+	const tabs = 12
+	for round := range 2 {
+		var wg, joined sync.WaitGroup
+		seen := make(chan int64, tabs)
+		joined.Add(tabs)
+		for i := range tabs {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				once := sync.OnceFunc(joined.Done)
+				defer once() // every tab stays until all have joined: one object per round
+				c := wstest.Dial(t, fmt.Sprintf("%s?tab=r%d-%d", url, round, i))
+				defer c.Close()
+				p, err := wssynctest.WaitState(ctxT(t), c, "PREFS", func(userPrefs) bool { return true })
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				seen <- p.Built
+				_ = c.Patch("PREFS", wssynctest.Op{Op: "replace", Path: "/theme", Value: fmt.Sprint(i)})
+				once()
+				joined.Wait()
+			}()
+		}
+		wg.Wait()
+		close(seen)
+		first := int64(-1)
+		for b := range seen {
+			if first >= 0 && b != first {
+				t.Fatalf("round %d: tabs got objects %d and %d, want one", round, first, b)
+			}
+			first = b
+		}
+		wstest.Eventually(t, "the user's object is freed", func() bool {
+			held, freed := wssync.UserObjects(m)
+			return held == 0 && freed == builds.Load()
+		})
+	}
+	if builds.Load() < 2 {
+		t.Fatalf("%d builds over two rounds: the second round reused a freed object", builds.Load())
 	}
 }
