@@ -12,6 +12,7 @@ import (
 // actionEntry is one registered action of an object.
 type actionEntry struct {
 	params *paramDecoder
+	result reflect.Type                                            // R of ActionResult, for Schema; nil for Action
 	invoke func(ctx context.Context, p reflect.Value) (any, error) // p is a *P
 }
 
@@ -37,7 +38,7 @@ type actionEntry struct {
 // them short and use a Task for long work. ctx is cancelled when the session closes.
 // Registering a name twice on one object is an error.
 func Action[T, P any](s *Synced[T], name string, handler func(ctx context.Context, p P) error) error {
-	return s.o.addAction(name, reflect.TypeFor[P](), func(ctx context.Context, p reflect.Value) (any, error) {
+	return s.o.addAction(name, reflect.TypeFor[P](), nil, func(ctx context.Context, p reflect.Value) (any, error) {
 		return nil, handler(ctx, *p.Interface().(*P))
 	})
 }
@@ -46,7 +47,7 @@ func Action[T, P any](s *Synced[T], name string, handler func(ctx context.Contex
 // request id (our extension), the server answers with one `_RESULT` frame carrying the
 // result, JSON-encoded, or the error.
 func ActionResult[T, P, R any](s *Synced[T], name string, handler func(ctx context.Context, p P) (R, error)) error {
-	return s.o.addAction(name, reflect.TypeFor[P](), func(ctx context.Context, p reflect.Value) (any, error) {
+	return s.o.addAction(name, reflect.TypeFor[P](), reflect.TypeFor[R](), func(ctx context.Context, p reflect.Value) (any, error) {
 		return handler(ctx, *p.Interface().(*P))
 	})
 }
@@ -60,12 +61,12 @@ func (s *Synced[T]) RemoveAction(name string) bool {
 	return ok
 }
 
-func (o *object) addAction(name string, pt reflect.Type, invoke func(context.Context, reflect.Value) (any, error)) error {
+func (o *object) addAction(name string, pt, rt reflect.Type, invoke func(context.Context, reflect.Value) (any, error)) error {
 	dec, err := o.callParams("action", name, pt)
 	if err != nil {
 		return err
 	}
-	return addCall(o, "action", name, &o.actions, &actionEntry{params: dec, invoke: invoke})
+	return addCall(o, "action", name, &o.actions, &actionEntry{params: dec, result: rt, invoke: invoke})
 }
 
 // callParams prepares the params decoder of an action or task.

@@ -114,6 +114,10 @@ func On[P any](s *Session, name string, handler func(ctx context.Context, p P) e
 		return fmt.Errorf("%w: event %q", ErrDuplicateHandler, name)
 	}
 	s.events[name] = h
+	if s.eventTypes == nil {
+		s.eventTypes = make(map[string]reflect.Type)
+	}
+	s.eventTypes[name] = reflect.TypeFor[P]()
 	return nil
 }
 
@@ -126,5 +130,6 @@ func (s *Session) Off(name string) bool {
 	defer s.mu.Unlock()
 	_, ok := s.events[name]
 	delete(s.events, name)
+	delete(s.eventTypes, name)
 	return ok
 }

@@ -33,6 +33,9 @@ type object struct {
 	diffOpt patch.Options
 	events  map[string]eventHandler // the session events of its key, shared by every session that joins
 
+	scope       string // the Scope prefix of Register, "" or ending in "/" (for Schema)
+	runningWire string // the wire name of WithRunningTasks, "" without it (for Schema)
+
 	// maxState bounds what client writes may grow the encoded state to (WithMaxStateSize).
 	maxState int64
 

@@ -91,6 +91,7 @@ func Register[T any](r Registry, key string, obj *T, opts ...RegisterOption) (*S
 		return nil, err
 	}
 	s.o.owner = sess
+	s.o.scope = prefix
 	if err := s.Join(sess); err != nil {
 		return nil, err
 	}
@@ -120,6 +121,7 @@ func newShared[T any](key string, obj *T, reg registration) (*Synced[T], error) 
 		return nil, err
 	}
 	o := &object{key: key, val: reflect.ValueOf(obj).Elem(), replay: !reg.noReplay, diffOpt: reg.diff, naming: reg.naming, maxState: reg.maxState}
+	o.runningWire = reg.runningTasks
 	if reg.runningTasks != "" {
 		reg.computed = append(reg.computed, boundField{wire: reg.runningTasks, compute: func() any { return o.runningTasks() }})
 	}

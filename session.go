@@ -3,6 +3,7 @@ package wssync
 import (
 	"context"
 	"net/http"
+	"reflect"
 	"sync"
 	"sync/atomic"
 
@@ -30,6 +31,7 @@ type Session struct {
 	mu           sync.Mutex
 	objects      map[string]*object
 	events       map[string]eventHandler
+	eventTypes   map[string]reflect.Type // the data type of each custom event (On), for Schema
 	closed       bool
 	onConnect    hookList
 	onDisconnect hookList
