@@ -28,6 +28,8 @@ export { SyncedKey } from "./store";
 export type { KeyLink, KeySnapshot } from "./store";
 export { SessionProvider, useConnectionState, useSession, useSynced } from "./hooks";
 export type { SessionProviderProps, Setters, Synced, SyncedHelpers, Syncers, UseSyncedOptions } from "./hooks";
+export { typed } from "./typed";
+export type { ActionParamMap, KeyTypes, TaskParamMap, TypedHooks, TypedSynced, Writable, WritableKeys } from "./typed";
 export type {
   ActionOf,
   AnyParams,
