@@ -10,9 +10,9 @@ WEB         := web/react-hook
 NOTES_WEB   := examples/notes/web
 E2E         := e2e
 
-.PHONY: test go-checks go-test fuzz web-test example-check example-build e2e screenshot bench soak
+.PHONY: test go-checks go-test fuzz web-test types types-check example-check example-build e2e screenshot bench soak
 
-test: go-checks go-test fuzz web-test example-check e2e
+test: go-checks go-test fuzz web-test types-check example-check e2e
 	@echo "make test: all checks passed"
 
 # Formatting, module tidiness, vet and staticcheck.
@@ -37,6 +37,17 @@ fuzz:
 
 web-test:
 	cd $(WEB) && { [ -d node_modules ] || npm ci; } && npm run lint && npm test && npm run typecheck && npm run build
+
+# The notes example's TypeScript types, generated from the Go server's schema
+# (`-print-schema`, a dry run of its session factory) by cmd/wssync-gen. `make types`
+# regenerates them; types-check fails when the committed file is stale.
+NOTES_TYPES := $(NOTES_WEB)/src/wssync.gen.ts
+types:
+	$(GO) run ./examples/notes -print-schema | $(GO) run ./cmd/wssync-gen -out $(NOTES_TYPES)
+
+types-check: types
+	git ls-files --error-unmatch $(NOTES_TYPES) >/dev/null
+	git diff --exit-code -- $(NOTES_TYPES)
 
 # The notes example's UI: typecheck, then rebuild it into a temporary directory and fail if
 # the committed examples/notes/web/dist (what `go run ./examples/notes` embeds) differs.

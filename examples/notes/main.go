@@ -4,6 +4,7 @@
 //	go run ./examples/notes              # http://localhost:8080
 //	go run ./examples/notes -port 9000   # or PORT=9000, or -addr 127.0.0.1:9000
 //	go run ./examples/notes -redis 127.0.0.1:6379 -port 8081  # one of several servers
+//	go run ./examples/notes -print-schema  # the schema web/src/wssync.gen.ts is generated from
 //
 // Open two tabs: edits, notes and toasts travel between them; the filter and the review
 // task are private to each tab and survive a reload.
@@ -39,7 +40,11 @@ func run() error {
 	port := flag.Int("port", envInt("PORT", 8080), "port to listen on, all interfaces (env PORT)")
 	addr := flag.String("addr", os.Getenv("ADDR"), "listen address host:port; wins over -port (env ADDR)")
 	redisAddr := flag.String("redis", os.Getenv("REDIS_ADDR"), "Redis host:port: share the notes and sessions with every server using it (env REDIS_ADDR)")
+	schema := flag.Bool("print-schema", false, "print the JSON Schema of the synced state, actions and tasks, then exit (input of cmd/wssync-gen)")
 	flag.Parse()
+	if *schema {
+		return printSchema(os.Stdout)
+	}
 	if *addr == "" {
 		*addr = ":" + strconv.Itoa(*port)
 	}

@@ -1,6 +1,5 @@
-import { useSynced } from "@wssync/react";
 import { Connection } from "./Connection";
-import { VIEW, initialView } from "./model";
+import { VIEW, initialView, useSynced } from "./model";
 import { NoteList } from "./NoteList";
 import { Review } from "./Review";
 import { Title } from "./Title";

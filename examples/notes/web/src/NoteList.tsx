@@ -1,8 +1,7 @@
-import { useSynced } from "@wssync/react";
 import { useState } from "react";
 import { AddNote } from "./AddNote";
 import { describe } from "./errors";
-import { NOTES, type NotesActions, type NotesState, VIEW, initialNotes, initialView } from "./model";
+import { NOTES, VIEW, initialNotes, initialView, useSynced } from "./model";
 import { NoteItem } from "./NoteItem";
 
 /**
@@ -11,7 +10,7 @@ import { NoteItem } from "./NoteItem";
  * this tab's private state on the server, so it survives a reload of the tab.
  */
 export function NoteList() {
-  const notes = useSynced<NotesState, NotesActions>(NOTES, initialNotes);
+  const notes = useSynced(NOTES, initialNotes);
   const view = useSynced(VIEW, initialView, { debounceMs: { filter: 250 } });
   const [error, setError] = useState<string>();
 
@@ -27,13 +26,14 @@ export function NoteList() {
     }
   };
 
+  const list = notes.notes ?? []; // a nil Go slice is sent as null
   const query = view.filter.trim().toLowerCase();
-  const shown = query ? notes.notes.filter((n) => n.text.toLowerCase().includes(query)) : notes.notes;
+  const shown = query ? list.filter((n) => n.text.toLowerCase().includes(query)) : list;
   return (
     <section className="panel list" aria-label="Notes">
       <div className="list-head">
         <h2>
-          Notes <span className="count">{notes.notes.length}</span>
+          Notes <span className="count">{list.length}</span>
         </h2>
         <input
           type="search"
@@ -56,7 +56,7 @@ export function NoteList() {
         ))}
       </ul>
       {notes.loaded && shown.length === 0 && (
-        <p className="empty">{notes.notes.length === 0 ? "No notes yet." : `No note contains “${view.filter}”.`}</p>
+        <p className="empty">{list.length === 0 ? "No notes yet." : `No note contains “${view.filter}”.`}</p>
       )}
       <AddNote add={(text) => act(() => notes.sendAction({ type: "add", text }))} disabled={!notes.loaded} />
       {error && (

@@ -1,7 +1,6 @@
-import { useSynced } from "@wssync/react";
 import { useState } from "react";
 import { describe } from "./errors";
-import { VIEW, type ViewState, type ViewTasks, initialView } from "./model";
+import { VIEW, initialView, useSynced } from "./model";
 
 /**
  * The review task: a slow, cancellable server task with progress. Whether it runs comes
@@ -9,7 +8,7 @@ import { VIEW, type ViewState, type ViewTasks, initialView } from "./model";
  * after a reload or a reconnect too.
  */
 export function Review() {
-  const view = useSynced<ViewState, {}, ViewTasks>(VIEW, initialView);
+  const view = useSynced(VIEW, initialView);
   const [error, setError] = useState<string>();
   const running = view.state.runningTasks.includes("review");
 

@@ -1,5 +1,4 @@
-import { useSynced } from "@wssync/react";
-import { NOTES, type NotesActions, type NotesState, initialNotes } from "./model";
+import { NOTES, initialNotes, useSynced } from "./model";
 
 /**
  * The shared title, written with syncTitle: optimistic in this tab, sent 400 ms after the
@@ -8,7 +7,7 @@ import { NOTES, type NotesActions, type NotesState, initialNotes } from "./model
  * message is shown here.
  */
 export function Title() {
-  const notes = useSynced<NotesState, NotesActions>(NOTES, initialNotes, { debounceMs: { title: 400 } });
+  const notes = useSynced(NOTES, initialNotes, { debounceMs: { title: 400 } });
   const error = notes.error?.path === "/title" ? notes.error : undefined;
   return (
     <div className="title">
