@@ -45,7 +45,7 @@ type schemaInner struct {
 	Count   int          `json:"count,omitempty"`
 	Big     int64        `json:"big,string"`
 	Parent  *schemaInner `json:"parent"`
-	private int
+	private int // unexported: not encoded
 }
 
 type schemaEmbedPtr struct {
@@ -102,7 +102,7 @@ func newSchemaSession(t *testing.T) (*Session, *Synced[schemaState]) {
 	t.Helper()
 	sess := NewSession()
 	t.Cleanup(sess.Close)
-	st := &schemaState{Title: "hello", Tags: []string{"red"}, Items: []schemaInner{{Label: "a", Big: 7}},
+	st := &schemaState{Title: "hello", Tags: []string{"red"}, Items: []schemaInner{{Label: "a", Big: 7, private: 1}},
 		When: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), Raw: json.RawMessage(`{"x":[1]}`), Temp: 21.5, Level: 1}
 	s, err := Register(sess.Scope("room"), "STATE", st, WithComputed("total", func() any { return len(st.Items) }),
 		WithComputed("nothing", func() any { return nil }), WithRunningTasks("running"))
