@@ -157,6 +157,14 @@
 // session run one at a time, in arrival order. The server pushes with
 // [Synced.SendAction], [Session.Toast], [Session.Download] and [Session.SendBinary].
 //
+// # Schema
+//
+// [Session.Schema] describes every key, action, task and custom event as JSON Schema
+// (draft 2020-12), from the registrations: wire names, types as encoding/json writes them,
+// readOnly for fields clients may not write, `validate` tags as constraints.
+// [Manager.Schema] does it for a dry-run session of the factory. cmd/wssync-gen turns the
+// schema into TypeScript declarations for the typed hooks of @wssync/react.
+//
 // # Many clients and shared state
 //
 // A [Manager] serves many sessions from one route: it identifies each connection (the
