@@ -53,10 +53,9 @@ type JSONSchema struct {
 	ReadOnly bool                   `json:"readOnly,omitempty"`
 	Defs     map[string]*JSONSchema `json:"$defs,omitempty"`
 
-	GoType    string `json:"x-go-type,omitempty"`
-	Computed  bool   `json:"x-wssync-computed,omitempty"`
-	Validate  string `json:"x-wssync-validate,omitempty"`
-	WriteRule string `json:"x-wssync-write,omitempty"`
+	GoType   string `json:"x-go-type,omitempty"`
+	Computed bool   `json:"x-wssync-computed,omitempty"`
+	Validate string `json:"x-wssync-validate,omitempty"`
 
 	// False makes this the schema that accepts nothing (JSON false), as in
 	// "additionalProperties": false.

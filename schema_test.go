@@ -45,7 +45,7 @@ type schemaInner struct {
 	Count   int          `json:"count,omitempty"`
 	Big     int64        `json:"big,string"`
 	Parent  *schemaInner `json:"parent"`
-	private int // unexported: not encoded
+	private int          // unexported: not encoded
 }
 
 type schemaEmbedPtr struct {
@@ -487,3 +487,89 @@ func (s *setClient) State(key string) any {
 }
 
 func reflectTypeOf[T any]() reflect.Type { return reflect.TypeFor[T]() }
+
+// TestSchemaAgreesWithServer holds the schema to what the server does over a real
+// WebSocket: a field is readOnly exactly when the server refuses a client write to it
+// (read_only), and a param is required exactly when the server refuses the call without it.
+func TestSchemaAgreesWithServer(t *testing.T) {
+	sess, _ := newSchemaSession(t)
+	sc := mustSchema(t, sess)
+	k := sc.Keys[0]
+	cl := dialSession(t, sess)
+	ctx := wstest.Context(t)
+	n := 0
+	// call sends frame (with request id frameID, if not ""), then a clear action with a
+	// request id as a barrier (frames are handled in order), and returns the code of the
+	// refusal sent meanwhile: an _ERROR, or the frame's own _RESULT carrying an error.
+	call := func(frame map[string]any, frameID string) string {
+		t.Helper()
+		n++
+		id := "barrier" + strconv.Itoa(n)
+		if frameID != "" {
+			frame["id"] = frameID
+		}
+		if err := cl.c.SendFrame(frame); err != nil {
+			t.Fatal(err)
+		}
+		if err := cl.c.SendFrame(map[string]any{"type": "_ACTION:" + k.Key, "data": map[string]any{"type": "clear"}, "id": id}); err != nil {
+			t.Fatal(err)
+		}
+		code := ""
+		if _, err := cl.c.WaitFrame(ctx, func(f wssynctest.Frame) bool {
+			if f.Type == "_ERROR" || (f.Type == "_RESULT" && frameID != "" && f.ID == frameID) {
+				var e struct {
+					Code string `json:"code"`
+				}
+				raw := f.Data
+				if f.Error != nil {
+					raw = f.Error
+				}
+				_ = json.Unmarshal(raw, &e)
+				code = e.Code
+			}
+			return f.Type == "_RESULT" && f.ID == id
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return code
+	}
+	state := cl.State(k.Key).(map[string]any)
+	for _, p := range k.State.Properties {
+		code := call(map[string]any{"type": "_PATCH:" + k.Key, "data": []any{map[string]any{"op": "replace", "path": "/" + p.Name, "value": state[p.Name]}}}, "")
+		if refused := code == string(CodeReadOnly); refused != p.Schema.ReadOnly {
+			t.Errorf("field %s: readOnly %v, server answered %q", p.Name, p.Schema.ReadOnly, code)
+		}
+	}
+	rename := k.Actions[1]
+	full := map[string]any{"id": "n1", "text": "x", "force": true, "note": "n", "size": 3}
+	for _, p := range rename.Params.Properties {
+		params := map[string]any{"type": "rename"}
+		for name, v := range full {
+			if name != p.Name {
+				params[name] = v
+			}
+		}
+		code := call(map[string]any{"type": "_ACTION:" + k.Key, "data": params}, "call-"+p.Name)
+		required := slices.Contains(rename.Params.Required, p.Name)
+		if refused := code == string(CodeBadParams); refused != required {
+			t.Errorf("param %s: required %v, server answered %q", p.Name, required, code)
+		}
+	}
+}
+
+// TestSchemaDuringUpdates: Schema reads computed values under the object's lock while
+// handlers mutate (run with -race).
+func TestSchemaDuringUpdates(t *testing.T) {
+	sess, s := newSchemaSession(t)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := 0; i < 200; i++ {
+			_ = s.Update(func(st *schemaState) { st.Items = append(st.Items, schemaInner{Label: "x"}) })
+		}
+	}()
+	for i := 0; i < 20; i++ {
+		mustSchema(t, sess)
+	}
+	<-done
+}
