@@ -125,7 +125,9 @@ func (s *Session) Schema() (*Schema, error) {
 func (m *Manager) Schema(ctx context.Context, id Identity) (*Schema, error) {
 	metrics := newMetrics()
 	metrics.sessions.Add(1)
-	sess := newSession(&m.cfg, metrics, id)
+	cfg := m.cfg
+	cfg.sessionStore = nil // a dry run saves nothing, even when the factory mutates
+	sess := newSession(&cfg, metrics, id)
 	defer sess.Close()
 	stop := context.AfterFunc(ctx, sess.cancel)
 	defer stop()
