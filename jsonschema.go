@@ -13,6 +13,9 @@ const JSONSchemaDraft = "https://json-schema.org/draft/2020-12/schema"
 // zero value is the schema that accepts any JSON value. Keywords named x-wssync-… are ours
 // (validators ignore unknown keywords): x-go-type names the Go type, x-wssync-computed
 // marks a computed value, x-wssync-validate keeps a field's `validate` tag as written.
+//
+// The fields are the specification's keywords, spelled as Go names (Ref is "$ref", Defs
+// "$defs"); a nil or empty field is a keyword left out.
 type JSONSchema struct {
 	Schema      string `json:"$schema,omitempty"`
 	Ref         string `json:"$ref,omitempty"`

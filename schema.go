@@ -237,7 +237,7 @@ func (d *paramDecoder) schema() *JSONSchema {
 // params (named by the default rule, as On decodes it), anything else as encoding/json
 // decodes it.
 func dataSchema(t reflect.Type) *JSONSchema {
-	if t.Kind() == reflect.Struct && t != timeType && specialSchema(t) == nil {
+	if t.Kind() == reflect.Struct && specialSchema(t) == nil {
 		if d, err := newParamDecoder(t, lowerCamel); err == nil {
 			return d.schema()
 		}
