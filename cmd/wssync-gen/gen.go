@@ -243,8 +243,8 @@ func (g *generator) objectBody(s *wssync.JSONSchema, d *doc, indent string) stri
 	b.WriteString("{\n")
 	for _, p := range s.Properties {
 		in := indent + "  "
-		if p.Schema.Description != "" {
-			fmt.Fprintf(&b, "%s/** %s */\n", in, docText(p.Schema.Description))
+		if doc := propertyDoc(p.Schema); doc != "" {
+			fmt.Fprintf(&b, "%s/** %s */\n", in, docText(doc))
 		}
 		b.WriteString(in)
 		if p.Schema.ReadOnly {
@@ -325,4 +325,24 @@ func openBrace(members int) string {
 		return ""
 	}
 	return "\n"
+}
+
+// propertyDoc is the JSDoc of a property: its description, and what the type cannot say
+// (computed by the server; the validate tag the server checks a write against).
+func propertyDoc(s *wssync.JSONSchema) string {
+	var notes []string
+	if s.Computed {
+		notes = append(notes, "computed by the server")
+	}
+	if s.Validate != "" && !s.ReadOnly { // the tags of read-only fields check nothing
+		notes = append(notes, "the server checks `validate:"+quote(s.Validate)+"`")
+	}
+	note := strings.Join(notes, "; ")
+	switch {
+	case note == "":
+		return s.Description
+	case s.Description == "":
+		return strings.ToUpper(note[:1]) + note[1:] + "."
+	}
+	return s.Description + " (" + note + ")"
 }

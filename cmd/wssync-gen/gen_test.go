@@ -138,7 +138,7 @@ func TestGeneratedShapes(t *testing.T) {
 	}
 	for _, want := range []string{
 		"export interface Room7BoardState {",
-		"  /** the board's title */\n  title: string;",       // writable: no readonly
+		"  /** the board's title (the server checks `validate:\"required,max=60\"`) */\n  title: string;", // writable: no readonly
 		"  readonly notes: Note[];",                          // validate:"required": never null
 		"  readonly archived: Note[] | null;",                // a nil slice is null
 		`  priority: "low" | "high";`,                        // oneof
@@ -148,10 +148,10 @@ func TestGeneratedShapes(t *testing.T) {
 		"  readonly noteCount: number;",                      // computed, typed by its value
 		"  tags?: string[] | null;",                          // omitempty in a nested struct
 		"  reply: Note | null;",                              // recursive pointer
-		"  rename: { params: {\n    id: string;\n    text: string;\n  }; result: Note };",
+		"  rename: { params: {\n    id: string;\n    /** The server checks `validate:\"min=1,max=200\"`. */\n    text: string;\n  }; result: Note };",
 		"  clear: { params: {}; result: null };",
 		"  count: { params: {}; result: number };",
-		"  export: { params: {\n    format: \"csv\" | \"json\";\n    limit?: number;\n  } };",
+		"  export: { params: {\n    /** The server checks `validate:\"oneof=csv json\"`. */\n    format: \"csv\" | \"json\";\n    limit?: number;\n  } };",
 		`  "room-7/BOARD": { state: Room7BoardState; actions: Room7BoardActions; tasks: Room7BoardTasks };`,
 		"  PRESENCE: { state: PresenceState; actions: PresenceActions; tasks: PresenceTasks };",
 		"  heartbeat: number;",

@@ -24,16 +24,18 @@ export interface PresenceTasks {}
 
 /** State of key "room-7/BOARD" (its session's own object). Fields marked readonly are not writable by the client. */
 export interface Room7BoardState {
-  /** the board's title */
+  /** the board's title (the server checks `validate:"required,max=60"`) */
   title: string;
   readonly notes: Note[];
   readonly archived: Note[] | null;
+  /** The server checks `validate:"oneof=low high"`. */
   priority: "low" | "high";
   readonly meta: { [key: string]: string } | null;
   readonly owner: string | null;
   readonly count: number;
+  /** Computed by the server. */
   readonly noteCount: number;
-  /** names of the running tasks, sorted */
+  /** names of the running tasks, sorted (computed by the server) */
   readonly runningTasks: string[];
 }
 
@@ -43,6 +45,7 @@ export interface Room7BoardActions {
   count: { params: {}; result: number };
   rename: { params: {
     id: string;
+    /** The server checks `validate:"min=1,max=200"`. */
     text: string;
   }; result: Note };
 }
@@ -50,6 +53,7 @@ export interface Room7BoardActions {
 /** Tasks of key "room-7/BOARD" and their params. */
 export interface Room7BoardTasks {
   export: { params: {
+    /** The server checks `validate:"oneof=csv json"`. */
     format: "csv" | "json";
     limit?: number;
   } };

@@ -36,7 +36,7 @@ export interface ViewState {
   filter: string;
   readonly progress: number;
   readonly lastReview: string;
-  /** names of the running tasks, sorted */
+  /** names of the running tasks, sorted (computed by the server) */
   readonly runningTasks: string[];
 }
 
