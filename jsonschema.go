@@ -12,7 +12,8 @@ const JSONSchemaDraft = "https://json-schema.org/draft/2020-12/schema"
 // JSONSchema is one JSON Schema (draft 2020-12) node, with the keywords Schema emits. The
 // zero value is the schema that accepts any JSON value. Keywords named x-wssync-… are ours
 // (validators ignore unknown keywords): x-go-type names the Go type, x-wssync-computed
-// marks a computed value, x-wssync-validate keeps a field's `validate` tag as written.
+// marks a computed value, x-wssync-validate keeps a field's `validate` tag as written,
+// x-wssync-write the write rule of the field's `sync` tag.
 //
 // The fields are the specification's keywords, spelled as Go names (Ref is "$ref", Defs
 // "$defs"); a nil or empty field is a keyword left out.
@@ -59,6 +60,8 @@ type JSONSchema struct {
 	GoType   string `json:"x-go-type,omitempty"`
 	Computed bool   `json:"x-wssync-computed,omitempty"`
 	Validate string `json:"x-wssync-validate,omitempty"`
+	// Write is the write rule of a writable field that not every client may write.
+	Write *WriteRule `json:"x-wssync-write,omitempty"`
 
 	// False makes this the schema that accepts nothing (JSON false), as in
 	// "additionalProperties": false.
@@ -87,6 +90,15 @@ func (s *JSONSchema) UnmarshalJSON(data []byte) error {
 		return nil
 	}
 	return json.Unmarshal(data, (*jsonSchemaFields)(s))
+}
+
+// WriteRule is who may write a writable field, as its `sync` tag restricts it: Roles for
+// `write=a|b` (a writer needs one of them), Owner for `owner=member` (each element only by
+// the user its member names). A field with a rule is still not readOnly: some client may
+// write it.
+type WriteRule struct {
+	Roles []string `json:"roles,omitempty"`
+	Owner string   `json:"owner,omitempty"`
 }
 
 // TypeList is the "type" keyword: one type name, or several.

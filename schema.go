@@ -192,6 +192,12 @@ func (o *object) stateSchema() (s *JSONSchema, err error) {
 			fs = b.fieldSchema(f.spec.typ, o.val.Type().FieldByIndex(f.spec.index))
 		}
 		fs.ReadOnly = !f.writable
+		if f.spec != nil && f.writable && (len(f.spec.roles) > 0 || f.spec.owner != nil) {
+			fs.Write = &WriteRule{Roles: f.spec.roles}
+			if f.spec.owner != nil {
+				fs.Write.Owner = f.spec.owner.member
+			}
+		}
 		root.Properties = append(root.Properties, Property{Name: f.wire, Schema: fs})
 		root.Required = append(root.Required, f.wire)
 	}

@@ -573,3 +573,31 @@ func TestSchemaDuringUpdates(t *testing.T) {
 	}
 	<-done
 }
+
+// TestSchemaWriteRules: a field only some clients may write is not readOnly, and its rule
+// is in x-wssync-write.
+func TestSchemaWriteRules(t *testing.T) {
+	type item struct {
+		Author string `json:"author"`
+		Text   string `json:"text"`
+	}
+	sess := NewSession()
+	defer sess.Close()
+	if _, err := Register(sess, "K", &struct {
+		Topic string `sync:"topic,write=admin|editor"`
+		Items []item `sync:"items,write,owner=author"`
+		Free  string `sync:"free,write"`
+	}{}); err != nil {
+		t.Fatal(err)
+	}
+	st := mustSchema(t, sess).Keys[0].State
+	for name, want := range map[string]string{
+		"topic": `{"type":"string","x-wssync-write":{"roles":["admin","editor"]}}`,
+		"items": `{"type":["array","null"],"items":{"$ref":"#/$defs/item"},"x-wssync-write":{"owner":"author"}}`,
+		"free":  `{"type":"string"}`,
+	} {
+		if got := toJSON(t, st.Properties.Get(name)); got != want {
+			t.Errorf("%s:\n got %s\nwant %s", name, got, want)
+		}
+	}
+}

@@ -334,6 +334,12 @@ func propertyDoc(s *wssync.JSONSchema) string {
 	if s.Computed {
 		notes = append(notes, "computed by the server")
 	}
+	if w := s.Write; w != nil && len(w.Roles) > 0 {
+		notes = append(notes, "writable by the roles "+strings.Join(w.Roles, ", ")+" only")
+	}
+	if w := s.Write; w != nil && w.Owner != "" {
+		notes = append(notes, "each element writable only by the user its "+quote(w.Owner)+" names")
+	}
 	if s.Validate != "" && !s.ReadOnly { // the tags of read-only fields check nothing
 		notes = append(notes, "the server checks `validate:"+quote(s.Validate)+"`")
 	}

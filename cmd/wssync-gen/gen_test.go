@@ -44,7 +44,7 @@ type Board struct {
 
 type Presence struct {
 	Online []string `sync:"online"`
-	Topic  string   `sync:"topic,write"`
+	Topic  string   `sync:"topic,write=host|moderator"`
 }
 
 type renameParams struct {
@@ -159,6 +159,7 @@ func TestGeneratedShapes(t *testing.T) {
 		`export const keys = ["PRESENCE", "room-7/BOARD"] as const;`,
 		"  CloseUnauthorized: 4004; // terminal: do not reconnect on your own",
 		"export interface PresenceActions {}",
+		"  /** Writable by the roles host, moderator only. */\n  topic: string;", // a write rule: writable, by some
 		`  | "read_only"`,
 	} {
 		if !strings.Contains(ts, want) {

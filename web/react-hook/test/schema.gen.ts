@@ -13,6 +13,7 @@ export interface Note {
 /** State of key "PRESENCE" (shared by every session that joined it). Fields marked readonly are not writable by the client. */
 export interface PresenceState {
   readonly online: string[] | null;
+  /** Writable by the roles host, moderator only. */
   topic: string;
 }
 
