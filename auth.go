@@ -136,13 +136,13 @@ func (c *conn) handleAuth(in *inbound) {
 		c.refuse(in, c.sess.unknownEvent(in.event))
 		return
 	}
-	if !c.authLimit.allow(time.Now()) {
-		c.refuse(in, errorf(CodeRateLimited, "", "too many %s frames; slow down", proto.Auth))
-		return
-	}
 	token, bad := decodeAuth(in.data)
 	if bad != nil {
 		c.refuse(in, bad)
+		return
+	}
+	if !c.authLimit.allow(time.Now()) { // only well-formed frames reach the verifier, and count
+		c.refuse(in, errorf(CodeRateLimited, "", "too many %s frames; slow down", proto.Auth))
 		return
 	}
 	ctx, cancel := context.WithTimeout(c.sess.ctx, authTimeout)
