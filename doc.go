@@ -23,7 +23,9 @@
 // name is the `sync` tag's name, else the `json` tag's name, else the Go name in lowerCamel
 // case ([WithNaming] changes that rule per registration). `sync:"-"` (or `json:"-"` without a
 // sync tag) excludes a field. A field is read-only for clients unless tagged
-// `sync:"name,write"` (or `sync:",write"`). [WithComputed] adds derived read-only values;
+// `sync:"name,write"` (or `sync:",write"`); `sync:"name,write=admin|editor"` limits the
+// writers to some roles, and `sync:"notes,write,owner=author"` lets each element of a list
+// or map be written only by the user its author member names. [WithComputed] adds derived read-only values;
 // [Session.Scope] prefixes keys. Values marshal with encoding/json.
 //
 // # Concurrency
@@ -61,7 +63,8 @@
 //     goroutine publishes, under the object's publish lock and read lock; also under the
 //     write lock while a client write, a catch-up, a replay or a restore reads the current
 //     values;
-//   - ValidateWrite, `validate` tags and UnmarshalJSON of written fields: on the
+//   - ValidateWrite, ValidateWriteContext, the `sync` tag's write rules, `validate` tags
+//     and UnmarshalJSON of written fields: on the
 //     dispatcher, under the publish lock and the write lock; UnmarshalJSON also runs when
 //     other nodes' changes or a stored session are applied to the struct, under the same
 //     two locks;
@@ -86,8 +89,9 @@
 //	connection queue lock   a connection's outbound queue
 //
 // A subscriber is handed each published frame under the publish lock, in version order,
-// and only queues it. A Manager's lock, a connection's inbound queue and a backend link's
-// inbox are leaves: nothing is taken while one is held. A wspresence.Presence serializes
+// and only queues it. A Manager's lock, its table of per-user objects (RegisterUser), a
+// connection's inbound queue and a backend link's inbox are leaves: nothing is taken
+// while one is held. A wspresence.Presence serializes
 // its refreshes with a lock taken before the publish lock.
 //
 // What blocks, and for how long. The dispatch lock is held as long as a handler runs:
@@ -112,8 +116,8 @@
 // must not call Close on its own session (Close waits for the session's handlers and
 // tasks), nor Manager.Shutdown without a deadline. Calling Sync at the end of an action
 // is harmless (the action's object is synced after it returns anyway). Inside Update's
-// function, between Lock and Unlock, and in a computed value, MarshalJSON or
-// ValidateWrite, touch the struct and nothing else of the same object: Lock and Update
+// function, between Lock and Unlock, and in a computed value, MarshalJSON, ValidateWrite
+// or ValidateWriteContext, touch the struct and nothing else of the same object: Lock and Update
 // wait for the lock already held, and Sync, SyncThrottled, Version, Published,
 // SendAction and Unregister take the publish lock, which comes before the object lock
 // (BackendStatus takes no lock, so a metrics scrape never waits on a backend call). Nesting the Update of one object in another's makes a lock order of your
@@ -147,7 +151,8 @@
 //
 // Client `_SET` and `_PATCH` frames change writable fields only, atomically: the write is
 // applied to a copy, decoded with type checks into fresh Go values, optionally vetoed by
-// the struct's [WriteValidator], and only then assigned. A refused write leaves the struct
+// the fields' write rules and the struct's [WriteValidator] or [WriteContextValidator]
+// (which sees who writes), and only then assigned. A refused write leaves the struct
 // exactly as it was; the client gets an `_ERROR` frame with a stable [Code] and a JSON
 // Pointer, then the authoritative `_SET`. The full protocol, error codes and close codes
 // are in docs/protocol.md.
@@ -167,7 +172,8 @@
 // ws-sync handshake, [WithAuth], or [WithAnonymousSessions]), builds new sessions with a
 // factory function ([NewManager]), resumes them on reconnect, and frees them after a TTL. [NewShared]
 // makes an object that any number of sessions [Synced.Join]: each change is diffed and
-// encoded once for all of them. [Manager.Stats] reports counters for monitoring.
+// encoded once for all of them; [RegisterUser] one that all sessions of one user share,
+// freed with the last of them. [Manager.Stats] reports counters for monitoring.
 //
 // # Several processes
 //

@@ -18,6 +18,8 @@ type fieldSpec struct {
 	goName   string       // Go field name, input of the naming rule
 	tagName  string       // name from the sync or json tag; "" means "apply the naming rule"
 	writable bool         // `sync:",write"`: clients may change it
+	roles    []string     // `sync:",write=a|b"`: only writers with one of these roles may change it
+	owner    *ownerRule   // `sync:",write,owner=m"`: each element only by the user its member m names
 	optional bool         // `json:",omitempty"` or `json:",omitzero"`: a param that may be left out
 	typ      reflect.Type // the field's type, for decoding client writes
 }
@@ -58,12 +60,12 @@ func collectFields(t reflect.Type, index []int, spec *typeSpec, embedding map[re
 		idx := append(append([]int(nil), index...), i)
 		tag, hasSync := f.Tag.Lookup("sync")
 		var name string
-		var writable bool
+		var opts syncTagOptions
 		if hasSync {
-			if err := checkSyncTag(t, f, tag); err != nil {
+			var err error
+			if name, opts, err = parseSyncTag(t, f, tag); err != nil {
 				return err
 			}
-			name, writable = parseSyncTag(tag)
 			if name == "-" {
 				continue
 			}
@@ -103,11 +105,20 @@ func collectFields(t reflect.Type, index []int, spec *typeSpec, embedding map[re
 		if err := checkJSONType(f.Type, map[reflect.Type]bool{}); err != nil {
 			return fmt.Errorf("%w: %s.%s: %v", ErrUnsupportedType, t, f.Name, err)
 		}
+		var owner *ownerRule
+		if opts.owner != "" {
+			var err error
+			if owner, err = newOwnerRule(f.Type, opts.owner); err != nil {
+				return fmt.Errorf("%w: %s.%s: `sync:%q`: %v", ErrBadTag, t, f.Name, tag, err)
+			}
+		}
 		spec.fields = append(spec.fields, fieldSpec{
 			index:    idx,
 			goName:   f.Name,
 			tagName:  name,
-			writable: writable,
+			writable: opts.write,
+			roles:    opts.roles,
+			owner:    owner,
 			optional: strings.Contains(jsonOpts, ",omitempty,") || strings.Contains(jsonOpts, ",omitzero,"),
 			typ:      f.Type,
 		})
@@ -115,31 +126,61 @@ func collectFields(t reflect.Type, index []int, spec *typeSpec, embedding map[re
 	return nil
 }
 
-// checkSyncTag validates `sync:"name,opt"`. The only option is "write".
-func checkSyncTag(t reflect.Type, f reflect.StructField, raw string) error {
+// syncTagOptions are the options of a `sync` tag after its name.
+type syncTagOptions struct {
+	write bool     // "write", or "write=roles"
+	roles []string // "write=admin|editor": the roles that may write; nil: any writer
+	owner string   // "owner=member": the element member that names each element's owner
+}
+
+// parseSyncTag checks and splits `sync:"name,opt,..."`. The options are "write" (clients
+// may change the field), "write=r1|r2" (only writers with one of those roles may), and
+// "owner=member" (with write: each element of the list or map may be changed only by the
+// user its member names). Each option appears at most once.
+func parseSyncTag(t reflect.Type, f reflect.StructField, raw string) (string, syncTagOptions, error) {
+	var opts syncTagOptions
+	bad := func(format string, args ...any) (string, syncTagOptions, error) {
+		return "", syncTagOptions{}, fmt.Errorf("%w: %s.%s: `sync:%q`: %s", ErrBadTag, t, f.Name, raw, fmt.Sprintf(format, args...))
+	}
 	parts := strings.Split(raw, ",")
 	name := parts[0]
 	if name == "-" && len(parts) > 1 {
-		return fmt.Errorf("%w: %s.%s: `sync:%q`: \"-\" takes no options", ErrBadTag, t, f.Name, raw)
+		return bad("\"-\" takes no options")
 	}
 	if name != "" && name != "-" && !validWireName(name) {
-		return fmt.Errorf("%w: %s.%s: `sync:%q`: invalid name %q", ErrBadTag, t, f.Name, raw, name)
+		return bad("invalid name %q", name)
 	}
+	seen := make(map[string]bool)
 	for _, opt := range parts[1:] {
-		if opt != "write" {
-			return fmt.Errorf("%w: %s.%s: `sync:%q`: unknown option %q (known: write)", ErrBadTag, t, f.Name, raw, opt)
+		key, val, hasVal := strings.Cut(opt, "=")
+		if seen[key] {
+			return bad("option %q repeated", key)
+		}
+		seen[key] = true
+		switch {
+		case key == "write" && !hasVal:
+			opts.write = true
+		case key == "write":
+			opts.write = true
+			for _, role := range strings.Split(val, "|") {
+				if role == "" || !validWireName(role) {
+					return bad("write= needs role names separated by |, got %q", val)
+				}
+				opts.roles = append(opts.roles, role)
+			}
+		case key == "owner" && hasVal:
+			if !validWireName(val) {
+				return bad("owner= needs the name of the element member that holds the owner's user id")
+			}
+			opts.owner = val
+		default:
+			return bad("unknown option %q (known: write, write=role|role, owner=member)", opt)
 		}
 	}
-	if len(parts) > 2 {
-		return fmt.Errorf("%w: %s.%s: `sync:%q`: option repeated", ErrBadTag, t, f.Name, raw)
+	if opts.owner != "" && !opts.write {
+		return bad("owner= applies to a writable field: add write")
 	}
-	return nil
-}
-
-// parseSyncTag splits a tag already checked by checkSyncTag.
-func parseSyncTag(tag string) (name string, writable bool) {
-	name, opts, _ := strings.Cut(tag, ",")
-	return name, opts == "write"
+	return name, opts, nil
 }
 
 // validWireName accepts any non-empty valid UTF-8 name without control characters; JSON

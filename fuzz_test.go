@@ -3,6 +3,7 @@ package wssync
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -343,6 +344,104 @@ func FuzzDecodeAuth(f *testing.F) {
 		var v map[string]any
 		if json.Unmarshal(data, &v) != nil || v["token"] != token {
 			t.Fatalf("decoded %q from %q, encoding/json reads %q", token, data, v["token"])
+		}
+	})
+}
+
+type fuzzRuleNote struct {
+	ID     string `json:"id"`
+	Author string `json:"author"`
+	Text   string `json:"text"`
+}
+
+type fuzzRuleDoc struct {
+	Title string                  `sync:"title,write=admin"`
+	Notes []fuzzRuleNote          `sync:"notes,write,owner=author"`
+	Ptrs  []*fuzzRuleNote         `sync:"ptrs,write,owner=author"`
+	ByID  map[string]fuzzRuleNote `sync:"byId,write,owner=author"`
+	Free  string                  `sync:"free,write"`
+}
+
+// FuzzWriteRules: any `_PATCH` (kind even) or `_SET` (kind odd) by bob, a guest, against
+// elements of ann, of bob and of nobody: a refusal carries a documented code and leaves the
+// struct byte-identical; whatever is accepted leaves every element bob does not own
+// unchanged and in its order, and the admins' title as it was.
+func FuzzWriteRules(f *testing.F) {
+	for _, s := range []struct {
+		kind byte
+		data string
+	}{
+		{0, `[{"op":"replace","path":"/notes/0/text","value":"x"}]`},
+		{0, `[{"op":"add","path":"/notes/0","value":{"id":"f","author":"ann","text":"forged"}}]`},
+		{0, `[{"op":"move","from":"/notes/0","path":"/notes/-"}]`},
+		{0, `[{"op":"copy","from":"/ptrs/0","path":"/ptrs/-"}]`},
+		{0, `[{"op":"replace","path":"/ptrs/1","value":null}]`},
+		{0, `[{"op":"add","path":"/byId/z","value":{"author":"bob"}},{"op":"remove","path":"/byId/b"}]`},
+		{0, `[{"op":"replace","path":"/notes/1/author","value":""}]`},
+		{1, `{"notes":[{"id":"b","author":"bob","text":"b"},{"id":"a","author":"ann","text":"a"}]}`},
+		{1, `{"ptrs":[null,null]}`},
+		{1, `{"byId":null,"title":"t"}`},
+	} {
+		f.Add(s.kind, []byte(s.data))
+	}
+	bob := newSession(&config{}, newMetrics(), Identity{User: "bob", Session: "b", Roles: []string{"guest"}})
+	f.Fuzz(func(t *testing.T, kind byte, data []byte) {
+		if !json.Valid(data) {
+			return
+		}
+		ann, mine, nobody := fuzzRuleNote{"a", "ann", "a"}, fuzzRuleNote{"b", "bob", "b"}, fuzzRuleNote{"n", "", "n"}
+		doc := &fuzzRuleDoc{
+			Title: "t",
+			Notes: []fuzzRuleNote{ann, mine, nobody, ann},
+			Ptrs:  []*fuzzRuleNote{&ann, &mine, nil},
+			ByID:  map[string]fuzzRuleNote{"a": ann, "b": mine, "n": nobody},
+		}
+		s, err := NewShared("R", doc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		snap := func() string { b, _ := json.Marshal(doc); return string(b) }
+		others := func() string {
+			var out []string
+			for _, n := range doc.Notes {
+				if n.Author != "bob" {
+					out = append(out, n.ID+n.Author+n.Text)
+				}
+			}
+			out = append(out, "|")
+			for _, n := range doc.Ptrs {
+				if n == nil {
+					out = append(out, "nil")
+				} else if n.Author != "bob" {
+					out = append(out, n.ID+n.Author+n.Text)
+				}
+			}
+			out = append(out, "|", fmt.Sprint(doc.ByID["a"], doc.ByID["n"], len(doc.ByID) > 0), doc.Title)
+			for k, n := range doc.ByID {
+				if n.Author != "bob" && k != "a" && k != "n" {
+					out = append(out, "foreign entry "+k)
+				}
+			}
+			return strings.Join(out, ",")
+		}
+		before, othersBefore := snap(), others()
+		if kind%2 == 0 {
+			err = s.o.clientPatchFrom(bob, data, 1<<10, nil)
+		} else {
+			err = s.o.clientSetFrom(bob, data, 1<<10, nil)
+		}
+		if err != nil {
+			var e *Error
+			if !errors.As(err, &e) || !knownCodes[e.Code] || e.Message == "" {
+				t.Fatalf("refusal without a documented code: %v", err)
+			}
+			if snap() != before {
+				t.Fatalf("refused write (%v) changed the state", err)
+			}
+			return
+		}
+		if got := others(); got != othersBefore {
+			t.Fatalf("bob's accepted write changed what he does not own:\n%s\nwant\n%s", got, othersBefore)
 		}
 	})
 }

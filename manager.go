@@ -36,6 +36,7 @@ type Manager struct {
 	mu       sync.Mutex
 	sessions map[string]*managed // by session id
 	perUser  map[string]int      // live connections per user
+	users    *userObjects        // the objects RegisterUser shares among a user's sessions
 	closing  bool
 	pending  int                          // connections in the handshake (startHandshake)
 	shaking  map[*websocket.Conn]struct{} // those upgraded already, for Shutdown to end
@@ -64,6 +65,7 @@ func NewManager(factory func(ctx context.Context, sess *Session) error, opts ...
 		metrics:  newMetrics(),
 		sessions: make(map[string]*managed),
 		perUser:  make(map[string]int),
+		users:    newUserObjects(),
 		shaking:  make(map[*websocket.Conn]struct{}),
 	}
 	m.upgrader = newUpgrader(&cfg)
@@ -285,6 +287,7 @@ func (m *Manager) acquire(id Identity) (ms *managed, created bool, code int, why
 			return nil, false, CloseTryAgainLater, "too many sessions"
 		}
 		ms = &managed{sess: newSession(&m.cfg, m.metrics, id), ready: make(chan struct{})}
+		ms.sess.users = m.users
 		m.sessions[id.Session] = ms
 		m.metrics.sessions.Add(1)
 		m.metrics.sessionsTotal.Add(1)

@@ -2,6 +2,7 @@ package wssync
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"reflect"
@@ -23,11 +24,12 @@ import (
 // connection's queue lock ever takes pub.
 type object struct {
 	key     string
-	val     reflect.Value       // the struct, addressable
-	fields  []boundField        // synced fields, then computed values
-	replay  bool                // send _SET on every connect
-	naming  func(string) string // the registration's naming rule, also for params
-	veto    func(next reflect.Value) error
+	val     reflect.Value                                             // the struct, addressable
+	fields  []boundField                                              // synced fields, then computed values
+	replay  bool                                                      // send _SET on every connect
+	naming  func(string) string                                       // the registration's naming rule, also for params
+	veto    func(ctx context.Context, prev, next reflect.Value) error // the validation hooks of T, nil without any
+	rules   bool                                                      // a field has a role or owner rule (writerules.go)
 	diffOpt patch.Options
 	events  map[string]eventHandler // the session events of its key, shared by every session that joins
 

@@ -1,6 +1,7 @@
 package wssync
 
 import (
+	"context"
 	"fmt"
 	"reflect"
 	"strings"
@@ -50,6 +51,26 @@ func (sc Scope) registry() (*Session, string) { return sc.sess, sc.prefix }
 // *FieldError). It runs with the object locked: it must not call Update or Lock.
 type WriteValidator[T any] interface {
 	ValidateWrite(next *T) error
+}
+
+// WriteContextValidator is implemented by a registered struct whose veto of client writes
+// depends on who writes, or on what the value was: ValidateWriteContext receives the
+// writer's ctx (IdentityFrom and SessionFrom give the session that sent the write — for a
+// shared object, that one among its subscribers), prev, the object as it is, and next, a
+// shallow copy of it with the write applied. Both share with the live object the slices,
+// maps and pointers the write left alone: read them, never modify them. It is called on
+// next, so use its arguments rather than the receiver.
+//
+// It runs after the fields' `sync` tag rules (write=roles, owner=member) and `validate`
+// tags, and after ValidateWrite when the struct has both; returning an error refuses the
+// whole write: a *FieldError is CodeRejected with its path, an *Error with CodeReadOnly or
+// CodeRejected reaches the client as it is, anything else is CodeRejected. As
+// ValidateWrite, it runs on the writer's dispatcher (or, on an object with a backend, on
+// its backend goroutine when a write made while the backend was away is made again) with
+// the object's publish lock and lock held: it must not call Update, Lock, Sync or
+// anything else of the same object. The writer's ctx ends when its session closes.
+type WriteContextValidator[T any] interface {
+	ValidateWriteContext(ctx context.Context, prev, next *T) error
 }
 
 // Register syncs obj under key in r (a Session or a Scope), sending its state to the
@@ -105,10 +126,10 @@ func newShared[T any](key string, obj *T, reg registration) (*Synced[T], error) 
 	if o.fields, err = bindFields(spec, &reg); err != nil {
 		return nil, fmt.Errorf("wssync: key %q: %w", key, err)
 	}
-	if _, ok := any(obj).(WriteValidator[T]); ok {
-		o.veto = func(next reflect.Value) error {
-			p := next.Interface().(*T)
-			return any(p).(WriteValidator[T]).ValidateWrite(p)
+	o.veto = writeHooks[T](obj)
+	for i := range o.fields {
+		if fs := o.fields[i].spec; fs != nil && (fs.roles != nil || fs.owner != nil) {
+			o.rules = true
 		}
 	}
 	o.events = o.newHandlers()
@@ -126,6 +147,28 @@ func newShared[T any](key string, obj *T, reg registration) (*Synced[T], error) 
 		o.attachBackend(reg.backend)
 	}
 	return &Synced[T]{o: o, ptr: obj}, nil
+}
+
+// writeHooks returns the validation hooks obj's type implements, ValidateWrite first, as
+// one function; nil when it implements neither.
+func writeHooks[T any](obj *T) func(ctx context.Context, prev, next reflect.Value) error {
+	_, plain := any(obj).(WriteValidator[T])
+	_, withCtx := any(obj).(WriteContextValidator[T])
+	if !plain && !withCtx {
+		return nil
+	}
+	return func(ctx context.Context, prev, next reflect.Value) error {
+		p := next.Interface().(*T)
+		if v, ok := any(p).(WriteValidator[T]); ok {
+			if err := v.ValidateWrite(p); err != nil {
+				return err
+			}
+		}
+		if v, ok := any(p).(WriteContextValidator[T]); ok {
+			return v.ValidateWriteContext(ctx, prev.Interface().(*T), p)
+		}
+		return nil
+	}
 }
 
 // Join subscribes sess to the object: it gets the object's events and, on its live

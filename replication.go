@@ -91,7 +91,7 @@ func (d *distLink) clientWrite(o *object, from *Session, targets []target, chang
 	return &edit{writer: from, targets: targets, write: func() error {
 		changes, err := changesOf()
 		if err == nil {
-			err = o.assignChanges(changes)
+			err = o.assignChanges(from, changes)
 		}
 		return err
 	}}

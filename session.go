@@ -24,6 +24,7 @@ type Session struct {
 	ident    atomic.Pointer[Identity] // the latest connection's identity, claims included
 	storeGen atomic.Uint64            // the generation of the stored record this node last wrote or read
 	unbound  atomic.Bool              // the store could not be asked to bind the id (see Manager.keepBindings)
+	users    *userObjects             // the Manager's per-user objects (RegisterUser); nil without a Manager
 
 	ctx    context.Context // cancelled by Close: handlers' and tasks' ctx
 	cancel context.CancelFunc
@@ -104,6 +105,13 @@ func (s *Session) Identity() Identity { return *s.ident.Load() }
 func (s *Session) setIdentity(id Identity) {
 	id.User, id.Session = s.id.User, s.id.Session
 	s.ident.Store(&id)
+}
+
+// isClosed reports whether Close has begun.
+func (s *Session) isClosed() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closed
 }
 
 // ServeWS upgrades the request to a WebSocket and serves it as the session's connection
@@ -194,6 +202,9 @@ func (s *Session) Close() {
 	s.mu.Unlock()
 	for _, o := range objs {
 		o.unsubscribe(s)
+	}
+	if s.users != nil {
+		s.users.releaseAll(s) // after closed is set: a RegisterUser from now on refuses
 	}
 	s.metrics.sessions.Add(-1)
 	s.runHooks(&s.onClose, context.Background())

@@ -2,6 +2,7 @@ package wssync
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -178,7 +179,7 @@ func (o *object) applyWrite(from *Session, targets []target, w *writeEcho, chang
 	if o.gone.Load() {
 		return ErrUnregistered
 	}
-	if err := o.writeLocked(changesOf); err != nil {
+	if err := o.writeLocked(from, changesOf); err != nil {
 		return err
 	}
 	o.echo = w
@@ -186,17 +187,18 @@ func (o *object) applyWrite(from *Session, targets []target, w *writeEcho, chang
 	return o.publishLocked(o.dist.clientWrite(o, from, targets, changesOf))
 }
 
-// writeLocked computes and assigns a write's changes under the state lock, which it
-// releases also when a decoder or validator panics (the panic goes on to the handler's
-// recover), so a hostile value cannot leave the object locked. The caller holds pub.
-func (o *object) writeLocked(changesOf func() (map[int]reflect.Value, error)) error {
+// writeLocked computes and assigns a write's changes, made by the session from, under the
+// state lock, which it releases also when a decoder or validator panics (the panic goes on
+// to the handler's recover), so a hostile value cannot leave the object locked. The caller
+// holds pub.
+func (o *object) writeLocked(from *Session, changesOf func() (map[int]reflect.Value, error)) error {
 	o.state.Lock()
 	defer o.state.Unlock()
 	changes, err := changesOf()
 	if err != nil {
 		return err
 	}
-	return o.assignChanges(changes)
+	return o.assignChanges(from, changes)
 }
 
 // patchChanges applies the ops to the touched fields' current encodings and decodes what
@@ -351,11 +353,23 @@ func (o *object) decodeField(f *boundField, raw json.RawMessage, cur []byte, tal
 	return v.Elem(), changed, nil
 }
 
-// assignChanges checks, vetoes or assigns the decoded changes. The caller holds the state
-// lock, so the struct changes all at once or not at all.
-func (o *object) assignChanges(changes map[int]reflect.Value) error {
+// assignChanges checks, vetoes or assigns the decoded changes of a write by the session
+// from (nil: a write with no session, which has no identity). It applies, in order, the
+// fields' role and owner rules (writerules.go), the `validate` tags, and the validation
+// hooks. The caller holds the state lock, so the struct changes all at once or not at all.
+func (o *object) assignChanges(from *Session, changes map[int]reflect.Value) error {
 	if len(changes) == 0 {
 		return nil
+	}
+	ctx := context.Background()
+	var id Identity
+	if from != nil {
+		ctx, id = from.ctx, from.Identity()
+	}
+	if o.rules {
+		if err := o.checkWriteRules(id, changes); err != nil {
+			return err
+		}
 	}
 	tags := hasValidateTags(o.val.Type())
 	if o.veto != nil || tags {
@@ -371,7 +385,7 @@ func (o *object) assignChanges(changes map[int]reflect.Value) error {
 				return errorf(CodeRejected, path, "%s", msg)
 			}
 		}
-		if err := o.vetoWrite(next); err != nil {
+		if err := o.vetoWrite(ctx, next); err != nil {
 			return err
 		}
 	}
@@ -391,14 +405,20 @@ func (o *object) wireAt(index []int) string {
 	return ""
 }
 
-// vetoWrite runs the validation hook, if any, on the proposed state next.
-func (o *object) vetoWrite(next reflect.Value) error {
+// vetoWrite runs the validation hooks, if any, on the proposed state next. A hook's
+// *Error with CodeReadOnly or CodeRejected reaches the client as it is; a *FieldError is
+// CodeRejected with its path; any other error is CodeRejected.
+func (o *object) vetoWrite(ctx context.Context, next reflect.Value) error {
 	if o.veto == nil {
 		return nil
 	}
-	if err := o.callVeto(next); err != nil {
+	if err := o.callVeto(ctx, next); err != nil {
 		var fe *FieldError
-		if errors.As(err, &fe) {
+		var e *Error
+		switch {
+		case errors.As(err, &e) && (e.Code == CodeReadOnly || e.Code == CodeRejected):
+			return errorf(e.Code, e.Path, "%s", e.Message)
+		case errors.As(err, &fe):
 			return errorf(CodeRejected, fe.Path, "%s", fe.Message)
 		}
 		return errorf(CodeRejected, "", "%v", err)
@@ -406,14 +426,14 @@ func (o *object) vetoWrite(next reflect.Value) error {
 	return nil
 }
 
-// callVeto runs the validation hook, turning a panic into a refusal.
-func (o *object) callVeto(next reflect.Value) (err error) {
+// callVeto runs the validation hooks, turning a panic into a refusal.
+func (o *object) callVeto(ctx context.Context, next reflect.Value) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("the validation hook failed")
 		}
 	}()
-	return o.veto(next)
+	return o.veto(ctx, o.val.Addr(), next)
 }
 
 // applyOptions are the options of a backend's patch applied to the object's state: RFC

@@ -73,6 +73,7 @@ func RunNodes(t *testing.T, newNodes func(t *testing.T) Nodes) {
 	t.Run("SessionMovesBetweenNodes", func(t *testing.T) { testSessionMoves(t, newNodes(t)) })
 	t.Run("SessionLivesOnOneNode", func(t *testing.T) { testSessionClaimed(t, newNodes(t)) })
 	t.Run("SessionIdentityAcrossNodes", func(t *testing.T) { testIdentityAcrossNodes(t, newNodes(t)) })
+	t.Run("ClaimsAcrossNodes", func(t *testing.T) { testClaimsAcrossNodes(t, newNodes(t)) })
 	t.Run("ForeignClaimIgnored", func(t *testing.T) { testForeignClaim(t, newNodes(t)) })
 	t.Run("IdleOwnerKeepsBinding", func(t *testing.T) { testIdleOwnerKeepsBinding(t, newNodes(t)) })
 	t.Run("PresenceAcrossNodes", func(t *testing.T) { testRoomPresence(t, newNodes(t)) })
