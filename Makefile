@@ -32,8 +32,8 @@ go-test:
 fuzz:
 	@set -e; for t in $$($(GO) test -list '^Fuzz' . | grep '^Fuzz'); do \
 	  echo "fuzz $$t ($(FUZZTIME))"; $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) . ; done
-	@set -e; for t in $$($(GO) test -list '^Fuzz' ./internal/patch | grep '^Fuzz'); do \
-	  echo "fuzz $$t ($(FUZZTIME))"; $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) ./internal/patch ; done
+	@set -e; for p in ./internal/patch ./wsauth; do for t in $$($(GO) test -list '^Fuzz' $$p | grep '^Fuzz'); do \
+	  echo "fuzz $$t ($(FUZZTIME))"; $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) $$p ; done; done
 
 web-test:
 	cd $(WEB) && { [ -d node_modules ] || npm ci; } && npm run lint && npm test && npm run typecheck && npm run build

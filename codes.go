@@ -35,6 +35,14 @@ const (
 	// CodeWriteLost reports a write that was acknowledged while the object's backend was
 	// unreachable and could not be kept when it returned (see docs/scale-out.md, "Faults").
 	CodeWriteLost Code = "write_lost"
+
+	// CodeTokenRejected refuses an `_AUTH` whose token did not verify (expired, wrongly
+	// signed, another audience) or whose identity is not allowed; the connection keeps its
+	// current identity until that expires.
+	CodeTokenRejected Code = "token_rejected"
+	// CodeTokenWrongUser refuses an `_AUTH` whose token names another user or session than
+	// the connection's; the connection is then closed with CloseUnauthorized.
+	CodeTokenWrongUser Code = "token_wrong_user"
 )
 
 // allCodes is every documented client error code, in the order of docs/protocol.md's
@@ -45,9 +53,10 @@ var allCodes = []Code{
 	CodeTestFailed, CodeRejected, CodeTooLarge, CodeUnknownAction, CodeBadParams,
 	CodeActionFailed, CodeUnknownTask, CodeTaskRunning, CodeTaskNotRunning, CodeTaskFailed,
 	CodeBinaryUnexpected, CodeBinaryMissing, CodeRateLimited, CodeInternal, CodeWriteLost,
+	CodeTokenRejected, CodeTokenWrongUser,
 }
 
-// WebSocket close codes the server uses. 1000–1013 are RFC 6455's; 4000–4004 are ours.
+// WebSocket close codes the server uses. 1000–1013 are RFC 6455's; 4000–4005 are ours.
 // Terminal codes (the client should not reconnect on its own) say so in their comment:
 // CloseReplaced, CloseUnauthorized and ClosePolicyViolation. A test checks these
 // constants, comments included, against docs/protocol.md's table.
@@ -64,4 +73,5 @@ const (
 	CloseRateLimited     = 4002 // too many frames; reconnect with backoff
 	CloseSessionClosed   = 4003 // the session was closed or expired
 	CloseUnauthorized    = 4004 // identity does not match the session; terminal
+	CloseTokenExpired    = 4005 // the identity's token expired; reconnect with a fresh token
 )

@@ -48,11 +48,13 @@ type conn struct {
 	writeMu sync.Mutex
 
 	resyncs resyncBudget // client-requested _SETs (_GET, refused writes)
+	expiry  expiryClock  // closes the connection when its identity expires
 
 	// dispatcher-only state
 	binMeta   *binMeta
 	badFrames int
-	refused   bool // the frame being dispatched was refused (by refuse, wherever called)
+	refused   bool        // the frame being dispatched was refused (by refuse, wherever called)
+	authLimit tokenBucket // `_AUTH` frames
 
 	// reader-only state
 	limit   tokenBucket
@@ -69,6 +71,8 @@ func newConn(s *Session, ws *websocket.Conn) *conn {
 		log:   s.cfg.logger.With("remote", ws.RemoteAddr().String()),
 		done:  make(chan struct{}),
 		limit: newTokenBucket(s.cfg.ratePerSecond, s.cfg.rateBurst),
+
+		authLimit: newTokenBucket(authPerSecond, authBurst),
 	}
 	c.resyncs.init(s.cfg.resyncPerSecond, s.cfg.resyncBurst)
 	return c
@@ -78,6 +82,7 @@ func newConn(s *Session, ws *websocket.Conn) *conn {
 func (c *conn) run() {
 	c.sess.metrics.connections.Add(1)
 	defer c.sess.metrics.connections.Add(-1)
+	c.setExpiry(c.sess.Identity().Expires)
 	var wg sync.WaitGroup
 	wg.Add(2)
 	go func() {
@@ -95,6 +100,7 @@ func (c *conn) run() {
 	<-dispatched
 	c.closeWith(code, text, nil)
 	wg.Wait()
+	c.stopExpiry()
 	c.stopClose()
 	c.resyncs.stop()
 	c.q.close()

@@ -85,6 +85,7 @@
 //	object publish lock     snapshot, diff, version, backend commit, fan-out
 //	object lock             the struct: Lock/RLock/Update
 //	object handler lock     an object's actions and running tasks
+//	connection expiry clock when the connection's identity expires (its timer's notice and close)
 //	connection queue lock   a connection's outbound queue
 //
 // A subscriber is handed each published frame under the publish lock, in version order,
@@ -132,6 +133,14 @@
 // A client that falls behind has its queued patches for a key replaced by one fresh
 // `_SET`; one that cannot take even that is closed with [CloseSlowConsumer]. Pings detect
 // dead peers.
+//
+// # Tokens and expiry
+//
+// An identity may expire (Identity.Expires, from a token's exp with the package
+// github.com/wssync/wssync/wsauth): its connection is sent `_AUTH_EXPIRING` shortly before,
+// and at the expiry `_AUTH_EXPIRED` and a close with [CloseTokenExpired]. With
+// [WithTokenRefresh] the client can send a fresh token in an `_AUTH` frame and stay
+// connected. One timer per connection does it; no goroutine waits.
 //
 // # Versions
 //

@@ -96,11 +96,14 @@ func (c *conn) handleFrame(mt int, data []byte) {
 		c.refuse(nil, err)
 		return
 	}
-	if in.event == proto.BinMeta {
+	switch in.event {
+	case proto.BinMeta:
 		c.acceptBinMeta(in)
-		return
+	case proto.Auth:
+		c.handleAuth(in)
+	default:
+		c.dispatch(in)
 	}
-	c.dispatch(in)
 }
 
 // acceptBinMeta records a `_BIN_META` announcement for the next frame.

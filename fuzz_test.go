@@ -321,6 +321,33 @@ func FuzzClientWrite(f *testing.F) {
 	})
 }
 
+// FuzzDecodeAuth: the `_AUTH` decoder never panics, refuses with bad_data only, and
+// accepts only a non-empty token within MaxTokenBytes that the data does carry.
+func FuzzDecodeAuth(f *testing.F) {
+	for _, s := range []string{
+		`{"token":"a.b.c"}`, `{"token":""}`, `{"token":5}`, `"a.b.c"`, `{"token":"\u0000"}`,
+		`{"token":"x","token":"y"}`, `{`, `null`, `[]`, `{"token":"\ud800"}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		token, err := decodeAuth(data)
+		if err != nil {
+			if token != "" || err.Code != CodeBadData || err.Message == "" {
+				t.Fatalf("bad refusal: %q %+v", token, err)
+			}
+			return
+		}
+		if token == "" || len(token) > MaxTokenBytes {
+			t.Fatalf("accepted token of %d bytes", len(token))
+		}
+		var v map[string]any
+		if json.Unmarshal(data, &v) != nil || v["token"] != token {
+			t.Fatalf("decoded %q from %q, encoding/json reads %q", token, data, v["token"])
+		}
+	})
+}
+
 type fuzzRuleNote struct {
 	ID     string `json:"id"`
 	Author string `json:"author"`

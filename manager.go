@@ -68,7 +68,7 @@ func NewManager(factory func(ctx context.Context, sess *Session) error, opts ...
 		users:    newUserObjects(),
 		shaking:  make(map[*websocket.Conn]struct{}),
 	}
-	m.upgrader = websocket.Upgrader{CheckOrigin: cfg.originChecker(), WriteBufferPool: &writeBuffers}
+	m.upgrader = newUpgrader(&cfg)
 	if cfg.sessionStore != nil {
 		m.node = newNodeID()
 		m.rebind = make(chan struct{}, 1)

@@ -1,6 +1,7 @@
 package wssync
 
 import (
+	"context"
 	"net/http"
 	"time"
 )
@@ -15,7 +16,7 @@ const (
 )
 
 // ManagerOption configures a Manager. Every SessionOption is one (it then applies to every
-// session the Manager builds); the others (WithAuth, WithManagerLimits,
+// session the Manager builds); the others (WithAuth, WithTokenRefresh, WithManagerLimits,
 // WithAnonymousSessions, WithSessionStore) are Manager settings that a lone Session would
 // ignore, so NewSession does not accept them.
 type ManagerOption interface {
@@ -77,6 +78,25 @@ func WithManagerLimits(l ManagerLimits) ManagerOption {
 // with 401, or 403 when it wraps ErrForbidden.
 func WithAuth(auth func(r *http.Request) (Identity, error)) ManagerOption {
 	return managerOption(func(c *config) { c.auth = auth })
+}
+
+// WithTokenRefresh lets a connection extend its identity without reconnecting: the client
+// sends `_AUTH` with a fresh token, and verify (package wsauth's Verifier.Refresh is one)
+// checks it and returns the identity it names. An identity of the connection's user (and
+// session, when verify names one) replaces the session's roles, claims and expiry, and the
+// connection's expiry moves to the new one; an error refuses the frame with
+// CodeTokenRejected and leaves the identity as it was (it still expires when it did); an
+// identity of another user or session is refused with CodeTokenWrongUser and the
+// connection closed with CloseUnauthorized. verify runs on the connection's dispatcher
+// (not under the dispatch lock), with a ctx that ends with the session or after 10 s;
+// `_AUTH` frames beyond a burst of 3, then 1 every 10 s, are refused with CodeRateLimited.
+// Without this option an `_AUTH` is refused as an unknown event.
+//
+// Whether or not it is set, a connection whose identity has an expiry (Identity.Expires)
+// is sent `_AUTH_EXPIRING` shortly before it (30 s, or half the remaining time when that is
+// shorter), and at the expiry `_AUTH_EXPIRED` and a close with CloseTokenExpired (4005).
+func WithTokenRefresh(verify func(ctx context.Context, token string) (Identity, error)) ManagerOption {
+	return managerOption(func(c *config) { c.tokenRefresh = verify })
 }
 
 // WithAnonymousSessions skips the handshake: every connection without an authenticated

@@ -40,6 +40,7 @@ func TestOptionKinds(t *testing.T) {
 		"WithManagerLimits":     WithManagerLimits(ManagerLimits{}),
 		"WithAnonymousSessions": WithAnonymousSessions(),
 		"WithSessionStore":      WithSessionStore(nil),
+		"WithTokenRefresh":      WithTokenRefresh(nil),
 	}
 	for name, o := range managerOnly {
 		if reflect.TypeOf(o).AssignableTo(session) {
@@ -49,6 +50,7 @@ func TestOptionKinds(t *testing.T) {
 	for name, f := range map[string]any{
 		"WithAuth": WithAuth, "WithManagerLimits": WithManagerLimits,
 		"WithAnonymousSessions": WithAnonymousSessions, "WithSessionStore": WithSessionStore,
+		"WithTokenRefresh": WithTokenRefresh,
 	} {
 		if out := reflect.TypeOf(f).Out(0); out != manager {
 			t.Errorf("%s returns %v, want ManagerOption", name, out)

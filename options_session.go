@@ -1,6 +1,7 @@
 package wssync
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -43,6 +44,7 @@ type config struct {
 
 	// Manager settings, set only by ManagerOptions.
 	auth                 func(r *http.Request) (Identity, error)
+	tokenRefresh         func(ctx context.Context, token string) (Identity, error)
 	sessionTTL           time.Duration
 	maxSessions          int
 	maxConnsPerUser      int

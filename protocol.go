@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/wssync/wssync/internal/proto"
 )
@@ -146,4 +147,34 @@ func mergeType(name string, params any) ([]byte, error) {
 		buf = append(buf, ',')
 	}
 	return append(buf, p[1:]...), nil
+}
+
+// authExpiry is the data of the `_AUTH_EXPIRING` and `_AUTH_EXPIRED` frames and of the
+// `_RESULT` of an accepted `_AUTH`: when the identity expires, in Unix milliseconds (absent
+// when it never does), and, on `_AUTH_EXPIRING`, whether the server takes an `_AUTH`.
+type authExpiry struct {
+	Expires int64 `json:"expires,omitempty"`
+	Refresh *bool `json:"refresh,omitempty"`
+}
+
+func newAuthExpiry(exp time.Time) authExpiry {
+	if exp.IsZero() {
+		return authExpiry{}
+	}
+	return authExpiry{Expires: exp.UnixMilli()}
+}
+
+// authExpiringFrame announces that the identity expires at exp; refresh says whether the
+// server takes an `_AUTH` to extend it.
+func authExpiringFrame(exp time.Time, refresh bool) *frame {
+	d := newAuthExpiry(exp)
+	d.Refresh = &refresh
+	data, _ := json.Marshal(d) // numbers and a bool: cannot fail
+	return eventFrame(proto.AuthExpiring, data)
+}
+
+// authExpiredFrame tells a connection its identity expired at exp, before CloseTokenExpired.
+func authExpiredFrame(exp time.Time) *frame {
+	data, _ := json.Marshal(newAuthExpiry(exp))
+	return eventFrame(proto.AuthExpired, data)
 }

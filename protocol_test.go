@@ -113,7 +113,8 @@ func TestEventNamesDocumented(t *testing.T) {
 	for _, name := range []string{
 		proto.Set, proto.Patch, proto.Get, proto.Action, proto.TaskStart, proto.TaskCancel, proto.TaskStatus,
 		proto.Result, proto.Error, proto.BinMeta, proto.Toast, proto.Download, proto.Disconnect,
-		proto.RequestUserSession, proto.UserSession,
+		proto.RequestUserSession, proto.UserSession, proto.Auth, proto.AuthExpiring, proto.AuthExpired,
+		proto.Subprotocol + "`", proto.BearerPrefix + "`",
 	} {
 		if !strings.Contains(string(doc), "`"+name) {
 			t.Errorf("docs/protocol.md does not document %s", name)

@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/wssync/wssync/internal/proto"
 )
 
 // Session is the server side of one client: the objects registered in it, its event table,
@@ -68,8 +70,20 @@ func newSession(cfg *config, m *metrics, id Identity) *Session {
 	}
 	s.ident.Store(&id)
 	s.ctx, s.cancel = context.WithCancel(context.WithValue(context.Background(), sessionKey{}, s))
-	s.upgrader = websocket.Upgrader{CheckOrigin: s.cfg.originChecker(), WriteBufferPool: &writeBuffers}
+	s.upgrader = newUpgrader(&s.cfg)
 	return s
+}
+
+// newUpgrader is the upgrader of a Session or Manager: cfg's origin check, the shared write
+// buffers, and the wssync subprotocol, echoed when the client offers it (a browser that
+// offers subprotocols, one of them a token, fails a response that selects none; the token
+// itself is never echoed).
+func newUpgrader(cfg *config) websocket.Upgrader {
+	return websocket.Upgrader{
+		CheckOrigin:     cfg.originChecker(),
+		WriteBufferPool: &writeBuffers,
+		Subprotocols:    []string{proto.Subprotocol},
+	}
 }
 
 type sessionKey struct{}

@@ -16,19 +16,20 @@ const run = promisify(execFile);
 
 /**
  * Starts the example server with extraArgs (e.g. ["-redis", addr]). `name` names its log
- * file in artifacts/.
+ * file in artifacts/. `pkg` builds another server command instead (e.g. "./e2e/authserver"),
+ * `env` adds to its environment.
  * Returns its base URL and helpers for the test hooks (see examples/notes/testhooks.go).
  */
-export async function startServer(name, extraArgs = []) {
+export async function startServer(name, extraArgs = [], { pkg = "./examples/notes", env = {} } = {}) {
   await mkdir(artifactsDir, { recursive: true });
   const dir = await mkdtemp(join(tmpdir(), "notes-e2e-"));
-  const bin = join(dir, "notes");
-  await run("go", ["build", "-o", bin, "./examples/notes"], { cwd: repoRoot, timeout: 300_000 });
+  const bin = join(dir, "server");
+  await run("go", ["build", "-o", bin, pkg], { cwd: repoRoot, timeout: 300_000 });
 
   const log = createWriteStream(join(artifactsDir, `${name}-server.log`));
   // Port 0: the kernel picks a free port and the server prints the address it got.
   const proc = spawn(bin, ["-addr", "127.0.0.1:0", ...extraArgs], {
-    env: { ...process.env, NOTES_TEST_HOOKS: "1" },
+    env: { ...process.env, NOTES_TEST_HOOKS: "1", ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
   proc.stderr.pipe(log, { end: false });

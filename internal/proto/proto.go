@@ -29,6 +29,17 @@ const (
 	Disconnect         = "_DISCONNECT"           // server → client: the connection was replaced
 	RequestUserSession = "_REQUEST_USER_SESSION" // server → client: ask for the client's ids
 	UserSession        = "_USER_SESSION"         // client → server: the client's user and session ids
+	Auth               = "_AUTH"                 // client → server: a fresh token for the connection's identity
+	AuthExpiring       = "_AUTH_EXPIRING"        // server → client: the identity expires soon; send _AUTH
+	AuthExpired        = "_AUTH_EXPIRED"         // server → client: the identity expired; the close (4005) follows
+)
+
+// WebSocket subprotocols. A browser cannot set headers on a WebSocket, so a client passes
+// its token as an offered subprotocol, BearerPrefix followed by the token, next to
+// Subprotocol; the server echoes Subprotocol, never the token.
+const (
+	Subprotocol  = "wssync"
+	BearerPrefix = "wssync.bearer."
 )
 
 // keySep separates a keyed event's name from its key.

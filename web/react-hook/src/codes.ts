@@ -28,6 +28,8 @@ export const ERROR_CODES = [
   "rate_limited",
   "internal",
   "write_lost",
+  "token_rejected",
+  "token_wrong_user",
 ] as const;
 
 /** A machine-readable error code sent by the server. */
@@ -39,8 +41,9 @@ export type ErrorCode = (typeof ERROR_CODES)[number];
  * - `disconnected`: the socket closed before the request's `_RESULT` arrived.
  * - `timeout`: no `_RESULT` within the request timeout.
  * - `patch_failed`: a server `_PATCH` did not apply locally (the key resyncs with `_GET`).
+ * - `token_failed`: the `getToken` option threw or rejected while refreshing a token.
  */
-export const CLIENT_ERROR_CODES = ["not_connected", "disconnected", "timeout", "patch_failed"] as const;
+export const CLIENT_ERROR_CODES = ["not_connected", "disconnected", "timeout", "patch_failed", "token_failed"] as const;
 
 /** An error code produced by this client, not by the server. */
 export type ClientErrorCode = (typeof CLIENT_ERROR_CODES)[number];
@@ -77,8 +80,10 @@ export const CloseCode = {
   RateLimited: 4002,
   /** Session closed or expired; reconnect (the server starts a new session). */
   SessionClosed: 4003,
-  /** Identity does not match the session; terminal. */
+  /** Identity does not match the session (or a refreshed token names another user); terminal. */
   Unauthorized: 4004,
+  /** The identity's token expired; reconnect with a fresh token (`getToken`). */
+  TokenExpired: 4005,
 } as const;
 
 /** One of the close codes in {@link CloseCode}. */

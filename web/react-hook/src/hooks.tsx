@@ -23,11 +23,12 @@ const SessionContext = createContext<Session | null>(null);
 /**
  * Props of {@link SessionProvider}: the {@link SessionOptions} it passes on, plus its own.
  * Changing `url`, `wsAuth` or `WebSocketImpl` replaces the Session; `reconnect` and
- * `requestTimeoutMs` are read when the Session is created; `onToast`, `onError` and `saveFile`
- * may change between renders without reconnecting.
+ * `requestTimeoutMs` are read when the Session is created; `onToast`, `onError`, `saveFile`
+ * and `getToken` may change between renders without reconnecting (whether a `getToken` is
+ * given at all is read when the Session is created).
  */
 export interface SessionProviderProps
-  extends Pick<SessionOptions, "url" | "wsAuth" | "reconnect" | "requestTimeoutMs" | "WebSocketImpl" | "onToast" | "onError" | "saveFile"> {
+  extends Pick<SessionOptions, "url" | "wsAuth" | "reconnect" | "requestTimeoutMs" | "WebSocketImpl" | "onToast" | "onError" | "saveFile" | "getToken"> {
   /** Connect on mount and disconnect on unmount. Default true. */
   autoconnect?: boolean;
   /** Use this Session instead of creating one; the provider then never connects or disconnects it. */
@@ -52,6 +53,7 @@ export function SessionProvider(props: SessionProviderProps): ReactElement {
         ...(WebSocketImpl ? { WebSocketImpl } : {}),
         ...(props.reconnect ? { reconnect: props.reconnect } : {}),
         ...(props.requestTimeoutMs !== undefined ? { requestTimeoutMs: props.requestTimeoutMs } : {}),
+        ...(props.getToken ? { getToken: () => (latest.current.getToken ?? props.getToken!)() } : {}),
         onToast: (t) => latest.current.onToast?.(t),
         onError: (e) => latest.current.onError?.(e),
         saveFile: (name, bytes) => {

@@ -25,7 +25,11 @@ export interface WebSocketLike {
 }
 
 /** A WebSocket constructor, e.g. `WebSocket` or `import { WebSocket } from "ws"`. */
-export type WebSocketConstructor = new (url: string) => WebSocketLike;
+export type WebSocketConstructor = new (url: string, protocols?: string[]) => WebSocketLike;
+
+/** The subprotocol a wssync server selects, and the prefix of the one that carries a token. */
+const SUBPROTOCOL = "wssync";
+const BEARER_PREFIX = "wssync.bearer.";
 
 /** Reconnect policy. Delay before retry n (1-based) is random(0, min(maxDelayMs, baseDelayMs·2^(n-1))). */
 export interface ReconnectOptions {
@@ -66,6 +70,16 @@ export interface SessionOptions {
   saveFile?: (filename: string, bytes: Uint8Array) => void;
   /** Source of randomness for the backoff jitter, in [0, 1). Default Math.random. */
   random?: () => number;
+  /**
+   * Returns a fresh token (a JWT) for a server that verifies tokens (package wsauth). Called
+   * before every connect, the token offered as the subprotocol `wssync.bearer.TOKEN` beside
+   * `wssync` (browsers cannot set headers on a WebSocket), and when the server announces the
+   * token's expiry (`_AUTH_EXPIRING`), the token then sent as `_AUTH` so the connection
+   * stays open. A close for an expired token (4005) reconnects with a new one. A throw or
+   * rejection while connecting counts as a failed connect (retried with backoff); while
+   * refreshing it goes to `onError` as `token_failed`.
+   */
+  getToken?: () => string | Promise<string>;
 }
 
 /** What a UI shows about the connection. A new object on every change. */
@@ -132,6 +146,9 @@ export class Session implements KeyLink {
   private readonly pending = new Map<string, Pending>();
   private binMeta: { type: string; metadata: Record<string, unknown> } | null = null;
   private readonly idMemory = { user: {}, session: {} };
+  private tokenWait = 0; // > 0 while open() waits for getToken: the number of that wait
+  private opens = 0; // counts open() calls, so a token that arrives too late is dropped
+  private refreshing: Promise<void> | undefined;
 
   constructor(options: SessionOptions) {
     this.opts = options;
@@ -148,7 +165,7 @@ export class Session implements KeyLink {
   connect(): void {
     this.wantOpen = true;
     this.terminal = false;
-    if (this.ws) return;
+    if (this.ws || this.tokenWait) return;
     this.clearRetry();
     this.open();
   }
@@ -156,6 +173,7 @@ export class Session implements KeyLink {
   /** Closes the socket and stops reconnecting. Pending requests reject with `disconnected`. */
   disconnect(): void {
     this.wantOpen = false;
+    this.tokenWait = 0; // a token still on its way opens nothing
     if (!this.ws && this.retryTimer === undefined && this.state.status === "closed") return;
     this.clearRetry();
     const ws = this.ws;
@@ -184,10 +202,30 @@ export class Session implements KeyLink {
   private open(): void {
     const Impl = this.opts.WebSocketImpl ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
     if (!Impl) throw new Error("wssync: no WebSocket implementation; pass WebSocketImpl");
-    const ws = new Impl(this.url);
+    this.setState({ status: "connecting", attempt: this.attempt, terminal: false, ...this.lastClose() });
+    const getToken = this.opts.getToken;
+    if (!getToken) {
+      this.attach(new Impl(this.url));
+      return;
+    }
+    const n = (this.tokenWait = ++this.opens);
+    Promise.resolve()
+      .then(getToken)
+      .then((token) => {
+        if (this.tokenWait !== n) return;
+        this.tokenWait = 0;
+        this.attach(new Impl(this.url, [SUBPROTOCOL, BEARER_PREFIX + token]));
+      })
+      .catch(() => {
+        if (this.tokenWait !== n) return;
+        this.tokenWait = 0;
+        this.closed(1006, "getToken failed");
+      });
+  }
+
+  private attach(ws: WebSocketLike): void {
     ws.binaryType = "arraybuffer";
     this.ws = ws;
-    this.setState({ status: "connecting", attempt: this.attempt, terminal: false, ...this.lastClose() });
     ws.onopen = () => {
       if (this.ws !== ws) return;
       this.attempt = 0;
@@ -330,6 +368,11 @@ export class Session implements KeyLink {
         this.wantOpen = false;
         this.state = { ...this.state, lastCloseReason: typeof data === "string" ? data : "replaced" };
         break;
+      case "_AUTH_EXPIRING":
+        if ((data as { refresh?: unknown } | null)?.refresh === true && this.opts.getToken) {
+          this.refreshToken().catch((e: unknown) => this.reportError(e instanceof SyncError ? e : toSyncError(e)));
+        }
+        break;
       case "_REQUEST_USER_SESSION":
         if (this.opts.wsAuth) this.send("_USER_SESSION", userSessionIds(this.opts.idStorage, this.idMemory));
         break;
@@ -446,6 +489,27 @@ export class Session implements KeyLink {
       }
       this.pending.set(id, p);
     });
+  }
+
+  /**
+   * Sends a fresh token from `getToken` as `_AUTH`, extending the connection's identity, and
+   * resolves once the server took it. Rejects with `token_failed` when getToken fails, or
+   * the server's error (`token_rejected`, `token_wrong_user`). One refresh at a time: a call
+   * while one runs returns that one.
+   */
+  refreshToken(): Promise<void> {
+    const getToken = this.opts.getToken;
+    if (!getToken) return Promise.reject(new SyncError({ code: "token_failed", message: "no getToken option", event: "_AUTH" }));
+    this.refreshing ??= Promise.resolve()
+      .then(getToken)
+      .then(
+        (token) => this.request("_AUTH", { token }).then(noop),
+        (e: unknown) => {
+          throw new SyncError({ code: "token_failed", message: `getToken: ${String(e)}`, event: "_AUTH" });
+        },
+      )
+      .finally(() => (this.refreshing = undefined));
+    return this.refreshing;
   }
 
   /** Sends `_BIN_META {type: event, metadata}` and then `bytes` as one binary frame. False when not open. */

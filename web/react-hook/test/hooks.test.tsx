@@ -269,5 +269,24 @@ describe("useConnectionState and the provider", () => {
     expect(() => render(<Outside />)).toThrow(/inside <SessionProvider>/);
     vi.restoreAllMocks();
   });
-});
 
+  it("passes getToken through, the latest one without reconnecting", async () => {
+    function App() {
+      const [tok, setTok] = useState("first");
+      return (
+        <SessionProvider url={server.url} WebSocketImpl={WS} getToken={() => Promise.resolve(tok)}>
+          <Probe />
+          <button onClick={() => setTok("second")}>swap</button>
+        </SessionProvider>
+      );
+    }
+    render(<App />);
+    const c = await server.connection(0);
+    expect(c.offered).toEqual(["wssync", "wssync.bearer.first"]);
+    await waitFor(() => expect(useSessionOpen()).toBe(true));
+    fireEvent.click(screen.getByText("swap"));
+    c.send({ type: "_AUTH_EXPIRING", data: { expires: Date.now() + 30_000, refresh: true } });
+    expect((await c.nextOf("_AUTH")).data).toEqual({ token: "second" });
+    expect(server.conns).toHaveLength(1);
+  });
+});

@@ -23,7 +23,11 @@ export class Conn {
   private cursor = 0;
   closed = false;
 
-  constructor(readonly ws: WebSocket) {
+  /** `offered`: the subprotocols the client offered (its Sec-WebSocket-Protocol header). */
+  constructor(
+    readonly ws: WebSocket,
+    readonly offered: string[] = [],
+  ) {
     ws.on("message", (data: RawData, isBinary: boolean) => {
       const buf = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer);
       this.messages.push(isBinary ? { binary: buf } : { text: JSON.parse(buf.toString("utf8")) as Frame });
@@ -103,8 +107,9 @@ export class TestServer {
   private waiters: (() => void)[] = [];
 
   private constructor(private readonly wss: WebSocketServer) {
-    wss.on("connection", (ws) => {
-      const c = new Conn(ws);
+    wss.on("connection", (ws, req) => {
+      const offered = (req.headers["sec-websocket-protocol"] ?? "").split(",").map((p) => p.trim()).filter(Boolean);
+      const c = new Conn(ws, offered);
       this.conns.push(c);
       this.onConnect?.(c);
       for (const w of this.waiters.splice(0)) w();
