@@ -47,10 +47,10 @@ type object struct {
 	pub      sync.Mutex
 	last     [][]byte // encoded value of each field as last published
 	version  uint64
-	setCache *frame // the _SET frame for version, built on demand
+	setCache *frame                  // the _SET frame for version, built on demand
 	subs     map[subscriber]*objView // each subscriber's view; nil: the object's own
 	views    *viewSet                // WithViews; nil for an object every subscriber sees whole
-	gone     atomic.Bool // unregistered
+	gone     atomic.Bool             // unregistered
 	enc      fieldEncoder
 	lastSync time.Time   // when a patch was last published, for SyncThrottled
 	trailing *time.Timer // SyncThrottled's pending sync
