@@ -1,6 +1,7 @@
 package wssync
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"reflect"
@@ -316,6 +317,55 @@ func FuzzClientWrite(f *testing.F) {
 			if len(st1)-len(st0) > frameLimit {
 				t.Fatalf("one write grew the state by %d bytes, over the frame limit %d", len(st1)-len(st0), frameLimit)
 			}
+		}
+	})
+}
+
+// FuzzViewFilter filters hostile JSON with hostile patterns: no panic, and whenever the
+// filter succeeds its output is valid JSON equal to the reference filter's and filters to
+// itself again. The write check of a view takes hostile pointers and values without panic.
+func FuzzViewFilter(f *testing.F) {
+	for _, s := range [][2]string{
+		{`{"members":[{"name":"a","email":"x"}],"audit":["y"]}`, "/members/*/email"},
+		{`[1,[2,{"a":3}],{"a":{"a":4}}]`, "/*/a"},
+		{`{"a":1,"a":{"b":2}}`, "/a/b"},
+		{`{"~":{"/":[0,1]}}`, "/~0/~1/1"},
+		{` { "a" : [ null , true ] } `, "/a/*"},
+		{`{"a":"\ud800"}`, "/b"},
+		{`[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]`, "/0/0/0/0/0/0"},
+		{`{"a":1}garbage`, "/a"},
+	} {
+		f.Add([]byte(s[0]), s[1])
+	}
+	f.Fuzz(func(t *testing.T, doc []byte, pattern string) {
+		tokens, err := parsePointer(pattern)
+		if err != nil || len(tokens) == 0 {
+			return
+		}
+		tails := [][]string{tokens}
+		out, err := filterJSON(nil, doc, tails)
+		v := &objView{hide: tails}
+		_ = v.refuses("add", pattern, doc)
+		_ = v.refuses("add", pattern+"/-", doc)
+		_ = v.refuses("remove", string(doc), nil)
+		_ = v.hides(string(doc))
+		if err != nil {
+			return
+		}
+		if !json.Valid(out) {
+			t.Fatalf("filter of %q by %q: invalid JSON %q", doc, pattern, out)
+		}
+		var in, got any
+		if json.Unmarshal(doc, &in) != nil {
+			t.Fatalf("filter accepted invalid JSON %q", doc)
+		}
+		_ = json.Unmarshal(out, &got)
+		if want := refFilter(in, tails); !reflect.DeepEqual(got, want) {
+			t.Fatalf("filter of %q by %q: %s, want %v", doc, pattern, out, want)
+		}
+		again, err := filterJSON(nil, out, tails)
+		if err != nil || !bytes.Equal(again, out) {
+			t.Fatalf("filter of its own output %q: %q, %v", out, again, err)
 		}
 	})
 }

@@ -187,7 +187,7 @@ func filterJSON(dst, b []byte, tails [][]string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	if r.Peek() != 0 {
+	if !r.AtEnd() {
 		return nil, errors.New("wssync: data after the JSON value")
 	}
 	return dst, nil

@@ -87,3 +87,6 @@ func (r *Reader) Array(fn func(i int) error) error {
 	r.depth--
 	return nil
 }
+
+// AtEnd reports whether nothing but white space follows the values read.
+func (r *Reader) AtEnd() bool { return skipSpace(r.b, r.pos) >= len(r.b) }
