@@ -236,11 +236,11 @@ func (o *object) publishLocked(ch *edit) error {
 func (o *object) deliverWrite(f *frame, echo *echoPlan) {
 	w := o.echo
 	if o.views != nil {
-		changes := o.deliverViewsLocked(f, w.sess)
+		o.deliverViewsLocked(f, w.sess)
 		if v := o.viewOfLocked(w.sess); v != nil {
 			echo = nil
-			if ch, ok := changes[v]; ok && ch[0] != nil {
-				echo = o.viewEcho(w, v, ch[0], ch[1], o.version)
+			if v.subs > 0 && v.before != nil && v.version == o.version {
+				echo = o.viewEcho(w, v, v.before, v.after, o.version)
 			}
 		}
 	} else {

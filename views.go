@@ -89,6 +89,10 @@ type objView struct {
 	last     [][]byte // the filtered encodings, nil for a field hidden whole
 	version  uint64   // the object's version last was filtered at
 	setCache *frame
+
+	// the last publish, for its delivery and the writer's echo
+	out           *frame // nil: its patch could not be built
+	before, after [][]byte
 }
 
 // newViewSet compiles cfg against the object's fields.
@@ -196,12 +200,13 @@ func filterJSON(dst, b []byte, tails [][]string) ([]byte, error) {
 // filterValue appends the value r stands at, filtered by tails (see filterJSON).
 func filterValue(dst []byte, r *patch.Reader, tails [][]string) ([]byte, error) {
 	var err error
+	var scratch [4][]string
 	switch r.Peek() {
 	case '{':
 		dst = append(dst, '{')
 		n := 0
-		err = r.Object(func(key string) error {
-			sub, hidden := descend(tails, key)
+		err = r.Members(func(key, rawKey []byte) error {
+			sub, hidden := descend(scratch[:0], tails, key)
 			if hidden {
 				_, err := r.Skip()
 				return err
@@ -210,7 +215,7 @@ func filterValue(dst []byte, r *patch.Reader, tails [][]string) ([]byte, error) 
 				dst = append(dst, ',')
 			}
 			n++
-			dst = append(appendJSONString(dst, key), ':')
+			dst = append(append(dst, rawKey...), ':')
 			var err error
 			dst, err = filterValue(dst, r, sub)
 			return err
@@ -218,11 +223,12 @@ func filterValue(dst []byte, r *patch.Reader, tails [][]string) ([]byte, error) 
 		return append(dst, '}'), err
 	case '[':
 		dst = append(dst, '[')
+		var index [20]byte
 		err = r.Array(func(i int) error {
 			if i > 0 {
 				dst = append(dst, ',')
 			}
-			sub, hidden := descend(tails, strconv.Itoa(i))
+			sub, hidden := descend(scratch[:0], tails, strconv.AppendInt(index[:0], int64(i), 10))
 			if hidden {
 				dst = append(dst, "null"...)
 				_, err := r.Skip()
@@ -241,9 +247,12 @@ func filterValue(dst []byte, r *patch.Reader, tails [][]string) ([]byte, error) 
 
 // descend returns the rests of the patterns of tails whose first token matches token,
 // and whether one of them ends there (the value at token is hidden).
-func descend(tails [][]string, token string) (sub [][]string, hidden bool) {
+// sub is appended to buf, the caller's scratch, so that a walk allocates nothing for a
+// few patterns.
+func descend(buf, tails [][]string, token []byte) (sub [][]string, hidden bool) {
+	sub = buf[:0]
 	for _, t := range tails {
-		if len(t) == 0 || (t[0] != "*" && t[0] != token) {
+		if len(t) == 0 || (t[0] != "*" && t[0] != string(token)) {
 			continue
 		}
 		if len(t) == 1 {
@@ -412,38 +421,39 @@ func (o *object) subscribeViewLocked(s subscriber, v *objView) {
 }
 
 // deliverViewsLocked hands the published frame f, or the frame of their view, to every
-// subscriber but skip (nil: none), and returns the writer's view change for its echo.
-// The caller holds pub.
-func (o *object) deliverViewsLocked(f *frame, skip subscriber) map[*objView][2][][]byte {
-	frames := make(map[*objView]*frame)
-	changes := make(map[*objView][2][][]byte)
+// subscriber but skip (nil: none): each view with subscribers is advanced once, then
+// every subscriber is handed its view's frame (a _SET when the view's patch could not be
+// built). The caller holds pub.
+func (o *object) deliverViewsLocked(f *frame, skip subscriber) {
+	vs := o.views
+	for _, v := range vs.byName {
+		vs.advanceView(o, v)
+	}
+	vs.advanceView(o, vs.deny)
 	for s, v := range o.subs {
-		if v == nil {
-			if s != skip {
-				s.deliver(o, f)
-			}
-			continue
-		}
-		vf, done := frames[v]
-		if !done {
-			var before, after [][]byte
-			var ok bool
-			vf, before, after, ok = v.advanceLocked(o, o.views)
-			frames[v] = vf
-			changes[v] = [2][][]byte{before, after}
-			if !ok {
-				vf = nil
-			}
-		}
 		switch {
 		case s == skip:
-		case vf == nil:
+		case v == nil:
+			s.deliver(o, f)
+		case v.out == nil:
 			s.resync(o)
 		default:
-			s.deliver(o, vf)
+			s.deliver(o, v.out)
 		}
 	}
-	return changes
+}
+
+// advanceView advances v, when it has subscribers, keeping its frame and its change in
+// out, before and after for the delivery. The caller holds pub.
+func (vs *viewSet) advanceView(o *object, v *objView) {
+	if v == nil || v.subs == 0 {
+		return
+	}
+	var ok bool
+	v.out, v.before, v.after, ok = v.advanceLocked(o, vs)
+	if !ok {
+		v.out = nil
+	}
 }
 
 // viewEcho plans the echo of a write by writer w, whose view v went from before to after

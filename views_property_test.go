@@ -190,3 +190,16 @@ func TestFilterJSONMatchesReference(t *testing.T) {
 		}
 	}
 }
+
+// benchViewOptions are the views of BenchmarkPublishFanout: none, or three that each hide
+// a part of every member.
+func benchViewOptions(views int) []RegisterOption {
+	if views == 0 {
+		return nil
+	}
+	return []RegisterOption{WithViews(func(id Identity) string { return id.Roles[0] },
+		View{Name: "v0", Hide: []string{"/members/*/email"}},
+		View{Name: "v1", Hide: []string{"/members/*/phone"}},
+		View{Name: "v2", Hide: []string{"/members/*/email", "/members/*/phone"}},
+	)}
+}
