@@ -155,6 +155,10 @@ func newFanViews(n, views int) (*fanViews, error) {
 		_ = e.close()
 		return nil, fmt.Errorf("%d connections, want %d", st.Connections, n)
 	}
+	// The writer counts a _SET once it is written, maybe after the client read it.
+	for deadline := time.Now().Add(fanTimeout); e.m.Stats().Resyncs < int64(n) && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
+	}
 	e.before = e.m.Stats()
 	return e, nil
 }
