@@ -275,7 +275,7 @@ func (v *objView) refuses(op, path string, value []byte) *Error {
 		if !tokensMatch(h[:n], tokens[:n]) {
 			continue
 		}
-		if len(tokens) < len(h) && op == "add" && tokens[len(tokens)-1] == "-" && value != nil {
+		if len(tokens) > 0 && len(tokens) < len(h) && op == "add" && tokens[len(tokens)-1] == "-" && value != nil {
 			// An append erases nothing; what it adds must hold nothing hidden.
 			if out, err := filterJSON(nil, value, [][]string{h[len(tokens):]}); err == nil && bytes.Equal(out, bytes.TrimSpace(value)) {
 				continue
