@@ -560,3 +560,55 @@ func TestViewFollowsAnIdentityChangeInSession(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TaggedTeam validates its members' e-mail (which guests do not see) in ValidateWrite.
+type TaggedTeam struct {
+	Members []TaggedMember `sync:"members,write"`
+}
+
+type TaggedMember struct {
+	Name  string `json:"name"`
+	Email string `json:"email"`
+}
+
+// ValidateWrite refuses a state with an e-mail address without '@', pointing at it.
+func (*TaggedTeam) ValidateWrite(next *TaggedTeam) error {
+	for i, m := range next.Members {
+		if !strings.Contains(m.Email, "@") {
+			return &wssync.FieldError{Path: "/members/" + strconv.Itoa(i) + "/email", Message: "bad e-mail " + m.Email}
+		}
+	}
+	return nil
+}
+
+// A guest's write that fails validation on a hidden member is refused without the hidden
+// path: here the guest renames a member while another member's e-mail (which the guest
+// does not see) does not validate.
+func TestViewRefusalHidesHiddenPaths(t *testing.T) {
+	t.Parallel()
+	team := &TaggedTeam{Members: []TaggedMember{{Name: "ann", Email: "ann@example.com"}, {Name: "bob", Email: secret + "not-an-address"}}}
+	shared, err := wssync.NewShared("TEAM", team, wssync.WithViews(roleView, wssync.View{Name: "admin"}, wssync.View{Name: "guest", Hide: []string{"/members/*/email"}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := wssync.NewManager(func(ctx context.Context, sess *wssync.Session) error { return shared.Join(sess) },
+		wssync.WithAuth(func(r *http.Request) (wssync.Identity, error) {
+			q := r.URL.Query()
+			return wssync.Identity{User: q.Get("u"), Session: q.Get("s"), Roles: []string{q.Get("role")}}, nil
+		}))
+	url := serveManager(t, m)
+	for _, role := range []string{"admin", "guest"} {
+		c := wstest.Dial(t, url+"?u="+role+"&s="+role+"&role="+role)
+		wstest.WaitType(t, c, "_SET:TEAM")
+		if err := c.Patch("TEAM", wssynctest.Replace("/members/0/name", "anne")); err != nil {
+			t.Fatal(err)
+		}
+		e := errorOf(t, wstest.WaitType(t, c, "_ERROR"))
+		if e.Code != wssync.CodeRejected {
+			t.Fatalf("%s: %+v, want rejected", role, e)
+		}
+		if hidden := strings.Contains(e.Path, "email") || strings.Contains(e.Message, secret); hidden != (role == "admin") {
+			t.Fatalf("%s: refusal %+v", role, e)
+		}
+	}
+}
