@@ -369,3 +369,74 @@ func FuzzViewFilter(f *testing.F) {
 		}
 	})
 }
+
+type fuzzMember struct {
+	Name  string `json:"name"`
+	Email string `json:"email"`
+}
+
+type fuzzTeam struct {
+	Title   string            `sync:"title,write"`
+	Members []fuzzMember      `sync:"members,write"`
+	Audit   []string          `sync:"audit,write"`
+	Notes   map[string]string `sync:"notes,write"`
+}
+
+// FuzzViewWrite sends hostile _PATCH and _SET data as a guest, whose view hides every
+// member's email and the audit: whatever is accepted, the hidden values stay as they
+// were (a guest may append members, whose email is then empty), and no refusal carries a
+// hidden value.
+func FuzzViewWrite(f *testing.F) {
+	for _, s := range []string{
+		`[{"op":"replace","path":"/members/0/name","value":"x"}]`,
+		`[{"op":"add","path":"/members/-","value":{"name":"y"}}]`,
+		`[{"op":"add","path":"/members/-","value":{"name":"y","email":"z"}}]`,
+		`[{"op":"copy","from":"/members/0","path":"/notes/a"}]`,
+		`[{"op":"move","from":"/audit/0","path":"/title"}]`,
+		`[{"op":"replace","path":"/members","value":[{"name":"ann"}]}]`,
+		`{"title":"t","members":[{"name":"ann"}]}`,
+		`{"audit":["HIDDEN-a"]}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		team := &fuzzTeam{Title: "t", Members: []fuzzMember{{Name: "ann", Email: "HIDDEN-ann"}, {Name: "bob", Email: "HIDDEN-bob"}}, Audit: []string{"HIDDEN-a"}, Notes: map[string]string{}}
+		s, err := NewShared("TEAM", team, WithViews(func(id Identity) string { return "guest" },
+			View{Name: "guest", Hide: []string{"/members/*/email", "/audit"}}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		sess := NewSession()
+		defer sess.Close()
+		if err := s.Join(sess); err != nil {
+			t.Fatal(err)
+		}
+		write := s.o.clientPatch
+		if len(data) > 0 && data[0] == '{' {
+			write = s.o.clientSet
+		}
+		err = write(sess, data, 1<<16)
+		if err != nil && strings.Contains(err.Error(), "HIDDEN") {
+			t.Fatalf("refusal %v carries a hidden value", err)
+		}
+		if len(team.Members) < 2 || team.Members[0].Email != "HIDDEN-ann" || team.Members[1].Email != "HIDDEN-bob" {
+			t.Fatalf("%s changed hidden members: %+v", data, team.Members)
+		}
+		for _, m := range team.Members[2:] {
+			if m.Email != "" {
+				t.Fatalf("%s set a hidden email: %+v", data, team.Members)
+			}
+		}
+		if len(team.Audit) != 1 || team.Audit[0] != "HIDDEN-a" {
+			t.Fatalf("%s changed the audit: %v", data, team.Audit)
+		}
+		for k, v := range team.Notes {
+			if strings.Contains(k+v, "HIDDEN") {
+				t.Fatalf("%s copied a hidden value into the notes: %v", data, team.Notes)
+			}
+		}
+		if strings.Contains(team.Title, "HIDDEN") {
+			t.Fatalf("%s moved a hidden value into the title", data)
+		}
+	})
+}
