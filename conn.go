@@ -353,7 +353,12 @@ func (c *conn) resyncFrame(o *object) *frame {
 	if o.gone.Load() {
 		return nil
 	}
-	f := o.setFrame()
+	var f *frame
+	if v := o.viewOfLocked(c.sess); v != nil {
+		f = v.setFrameLocked(o, o.views)
+	} else {
+		f = o.setFrame()
+	}
 	c.q.markBased(o)
 	return f
 }

@@ -68,6 +68,10 @@
 //     dispatcher, under the publish lock and the write lock; UnmarshalJSON also runs when
 //     other nodes' changes or a stored session are applied to the struct, under the same
 //     two locks;
+//   - a [WithViews] view function: under the object's publish lock, when a session joins
+//     the object and whenever the session's identity changes (on the goroutine that
+//     joins, or that sets the identity: a connection's reader, a token refresh's
+//     dispatcher); it must be a pure function of the identity;
 //   - Update's function: on the caller, under the write lock; on an object with a backend
 //     also under the publish lock, and it may run again there after a lost race.
 //
@@ -180,8 +184,10 @@
 // ws-sync handshake, [WithAuth], or [WithAnonymousSessions]), builds new sessions with a
 // factory function ([NewManager]), resumes them on reconnect, and frees them after a TTL. [NewShared]
 // makes an object that any number of sessions [Synced.Join]: each change is diffed and
-// encoded once for all of them; [RegisterUser] one that all sessions of one user share,
-// freed with the last of them. [Manager.Stats] reports counters for monitoring.
+// encoded once for all of them, or once per view with [WithViews], which shows each
+// session, by its identity, only the parts of the object its view does not hide;
+// [RegisterUser] one that all sessions of one user share, freed with the last of them.
+// [Manager.Stats] reports counters for monitoring.
 //
 // # Several processes
 //

@@ -18,6 +18,7 @@ type writeEcho struct {
 	sess  *Session       // the writer's session, one of the object's subscribers
 	c     *conn          // the connection the write arrived on
 	view  map[int][]byte // each field the write changed, as the writer holds it after its write
+	patch []byte         // the ops of a _PATCH write, for a writer of a view (see viewEcho)
 	paths [][]string     // the footprints of the write's ops (see footprint)
 }
 
@@ -133,7 +134,7 @@ func (p *echoPlan) frame(whole map[int]bool) *frame {
 	n := 0
 	for i, ops := range p.ops {
 		switch {
-		case whole[i]:
+		case whole[i] && p.cur[i] != nil: // nil: hidden from the writer's view
 			buf, n = appendOp(buf, n, "replace", p.o.fields[i].pointer, p.cur[i]), n+1
 		case len(ops) > 0:
 			if n > 0 {

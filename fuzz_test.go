@@ -1,6 +1,7 @@
 package wssync
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -317,6 +318,126 @@ func FuzzClientWrite(f *testing.F) {
 			if len(st1)-len(st0) > frameLimit {
 				t.Fatalf("one write grew the state by %d bytes, over the frame limit %d", len(st1)-len(st0), frameLimit)
 			}
+		}
+	})
+}
+
+// FuzzViewFilter filters hostile JSON with hostile patterns: no panic, and whenever the
+// filter succeeds its output is valid JSON equal to the reference filter's and filters to
+// itself again. The write check of a view takes hostile pointers and values without panic.
+func FuzzViewFilter(f *testing.F) {
+	for _, s := range [][2]string{
+		{`{"members":[{"name":"a","email":"x"}],"audit":["y"]}`, "/members/*/email"},
+		{`[1,[2,{"a":3}],{"a":{"a":4}}]`, "/*/a"},
+		{`{"a":1,"a":{"b":2}}`, "/a/b"},
+		{`{"~":{"/":[0,1]}}`, "/~0/~1/1"},
+		{` { "a" : [ null , true ] } `, "/a/*"},
+		{`{"a":"\ud800"}`, "/b"},
+		{`[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]`, "/0/0/0/0/0/0"},
+		{`{"a":1}garbage`, "/a"},
+	} {
+		f.Add([]byte(s[0]), s[1])
+	}
+	f.Fuzz(func(t *testing.T, doc []byte, pattern string) {
+		tokens, err := parsePointer(pattern)
+		if err != nil || len(tokens) == 0 {
+			return
+		}
+		tails := [][]string{tokens}
+		out, err := filterJSON(nil, doc, tails)
+		v := &objView{hide: tails}
+		_ = v.refuses("add", pattern, doc)
+		_ = v.refuses("add", pattern+"/-", doc)
+		_ = v.refuses("remove", string(doc), nil)
+		_ = v.hides(string(doc))
+		if err != nil {
+			return
+		}
+		if !json.Valid(out) {
+			t.Fatalf("filter of %q by %q: invalid JSON %q", doc, pattern, out)
+		}
+		var in, got any
+		if json.Unmarshal(doc, &in) != nil {
+			t.Fatalf("filter accepted invalid JSON %q", doc)
+		}
+		_ = json.Unmarshal(out, &got)
+		if want := refFilter(in, tails); !reflect.DeepEqual(got, want) {
+			t.Fatalf("filter of %q by %q: %s, want %v", doc, pattern, out, want)
+		}
+		again, err := filterJSON(nil, out, tails)
+		if err != nil || !bytes.Equal(again, out) {
+			t.Fatalf("filter of its own output %q: %q, %v", out, again, err)
+		}
+	})
+}
+
+type fuzzMember struct {
+	Name  string `json:"name"`
+	Email string `json:"email"`
+}
+
+type fuzzTeam struct {
+	Title   string            `sync:"title,write"`
+	Members []fuzzMember      `sync:"members,write"`
+	Audit   []string          `sync:"audit,write"`
+	Notes   map[string]string `sync:"notes,write"`
+}
+
+// FuzzViewWrite sends hostile _PATCH and _SET data as a guest, whose view hides every
+// member's email and the audit: whatever is accepted, the hidden values stay as they
+// were (a guest may append members, whose email is then empty), and no refusal carries a
+// hidden value.
+func FuzzViewWrite(f *testing.F) {
+	for _, s := range []string{
+		`[{"op":"replace","path":"/members/0/name","value":"x"}]`,
+		`[{"op":"add","path":"/members/-","value":{"name":"y"}}]`,
+		`[{"op":"add","path":"/members/-","value":{"name":"y","email":"z"}}]`,
+		`[{"op":"copy","from":"/members/0","path":"/notes/a"}]`,
+		`[{"op":"move","from":"/audit/0","path":"/title"}]`,
+		`[{"op":"replace","path":"/members","value":[{"name":"ann"}]}]`,
+		`{"title":"t","members":[{"name":"ann"}]}`,
+		`{"audit":["HIDDEN-a"]}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		team := &fuzzTeam{Title: "t", Members: []fuzzMember{{Name: "ann", Email: "HIDDEN-ann"}, {Name: "bob", Email: "HIDDEN-bob"}}, Audit: []string{"HIDDEN-a"}, Notes: map[string]string{}}
+		s, err := NewShared("TEAM", team, WithViews(func(id Identity) string { return "guest" },
+			View{Name: "guest", Hide: []string{"/members/*/email", "/audit"}}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		sess := NewSession()
+		defer sess.Close()
+		if err := s.Join(sess); err != nil {
+			t.Fatal(err)
+		}
+		write := s.o.clientPatch
+		if len(data) > 0 && data[0] == '{' {
+			write = s.o.clientSet
+		}
+		err = write(sess, data, 1<<16)
+		if err != nil && strings.Contains(err.Error(), "HIDDEN") {
+			t.Fatalf("refusal %v carries a hidden value", err)
+		}
+		if len(team.Members) < 2 || team.Members[0].Email != "HIDDEN-ann" || team.Members[1].Email != "HIDDEN-bob" {
+			t.Fatalf("%s changed hidden members: %+v", data, team.Members)
+		}
+		for _, m := range team.Members[2:] {
+			if m.Email != "" {
+				t.Fatalf("%s set a hidden email: %+v", data, team.Members)
+			}
+		}
+		if len(team.Audit) != 1 || team.Audit[0] != "HIDDEN-a" {
+			t.Fatalf("%s changed the audit: %v", data, team.Audit)
+		}
+		for k, v := range team.Notes {
+			if strings.Contains(k+v, "HIDDEN") {
+				t.Fatalf("%s copied a hidden value into the notes: %v", data, team.Notes)
+			}
+		}
+		if strings.Contains(team.Title, "HIDDEN") {
+			t.Fatalf("%s moved a hidden value into the title", data)
 		}
 	})
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"reflect"
 	"sync"
 	"sync/atomic"
@@ -51,9 +52,10 @@ type object struct {
 	pub      sync.Mutex
 	last     [][]byte // encoded value of each field as last published
 	version  uint64
-	setCache *frame // the _SET frame for version, built on demand
-	subs     map[subscriber]struct{}
-	gone     atomic.Bool // unregistered
+	setCache *frame                  // the _SET frame for version, built on demand
+	subs     map[subscriber]*objView // each subscriber's view; nil: the object's own
+	views    *viewSet                // WithViews; nil for an object every subscriber sees whole
+	gone     atomic.Bool             // unregistered
 	enc      fieldEncoder
 	lastSync time.Time   // when a patch was last published, for SyncThrottled
 	trailing *time.Timer // SyncThrottled's pending sync
@@ -233,19 +235,36 @@ func (o *object) publishLocked(ch *edit) error {
 // deliverWrite publishes a client write's patch f: every subscriber but the writer gets
 // f; the writer's connection gets the residual echo (see writeEcho), or, when echo is nil
 // because the write was rebased onto another node's changes (whose patches reached the
-// writer computed against a state it no longer holds), a fresh _SET. The caller holds pub.
+// writer computed against a state it no longer holds), a fresh _SET. On an object with
+// views, each subscriber gets its view's frame and a writer of a view the echo computed
+// in that view. The caller holds pub.
 func (o *object) deliverWrite(f *frame, echo *echoPlan) {
 	w := o.echo
-	for s := range o.subs {
-		if s != subscriber(w.sess) {
-			s.deliver(o, f)
+	if o.views != nil {
+		o.deliverViewsLocked(f, w.sess)
+		if v := o.viewOfLocked(w.sess); v != nil {
+			echo = nil
+			if v.subs > 0 && v.before != nil && v.version == o.version {
+				echo = o.viewEcho(w, v, v.before, v.after, o.version)
+			}
 		}
+	} else {
+		o.deliverOthers(f, w)
 	}
 	if echo == nil {
 		w.c.q.resync(o)
 		return
 	}
 	w.c.q.pushEcho(o, echo, w.paths)
+}
+
+// deliverOthers hands f to every subscriber but the writer of w. The caller holds pub.
+func (o *object) deliverOthers(f *frame, w *writeEcho) {
+	for s := range o.subs {
+		if s != subscriber(w.sess) {
+			s.deliver(o, f)
+		}
+	}
 }
 
 // echoUnpublished answers a client write that published nothing: a writer whose view
@@ -274,8 +293,13 @@ func (o *object) appendPatch(buf []byte, cur [][]byte) ([]byte, int, error) {
 	return buf, n, nil
 }
 
-// deliverLocked hands a published frame to every subscriber. The caller holds pub.
+// deliverLocked hands a published frame to every subscriber (on an object with views,
+// each subscriber the frame of its view). The caller holds pub.
 func (o *object) deliverLocked(f *frame) {
+	if o.views != nil {
+		o.deliverViewsLocked(f, nil)
+		return
+	}
 	for s := range o.subs {
 		s.deliver(o, f)
 	}
@@ -345,19 +369,30 @@ func (o *object) size() int {
 	return n
 }
 
-// subscribe adds s; it receives every frame published from now on.
-func (o *object) subscribe(s subscriber) {
+// subscribe adds s, of no identity; it receives every frame published from now on.
+func (o *object) subscribe(s subscriber) { o.subscribeAs(s, Identity{}, slog.New(slog.DiscardHandler)) }
+
+// subscribeAs adds s, of identity id, with its view (see WithViews); it receives every
+// frame published from now on. log reports a view function that fails.
+func (o *object) subscribeAs(s subscriber, id Identity, log *slog.Logger) {
 	o.pub.Lock()
 	defer o.pub.Unlock()
 	if o.subs == nil {
-		o.subs = make(map[subscriber]struct{})
+		o.subs = make(map[subscriber]*objView)
 	}
-	o.subs[s] = struct{}{}
+	if o.views == nil {
+		o.subs[s] = nil
+		return
+	}
+	o.subscribeViewLocked(s, o.views.chooseView(id, log, o.key))
 }
 
 func (o *object) unsubscribe(s subscriber) {
 	o.pub.Lock()
 	defer o.pub.Unlock()
+	if v := o.subs[s]; v != nil {
+		v.subs--
+	}
 	delete(o.subs, s)
 }
 

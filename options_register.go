@@ -33,6 +33,7 @@ type registration struct {
 	diff     patch.Options
 	backend  Backend
 	maxState int64
+	views    *viewConfig
 
 	runningTasks string
 }

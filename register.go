@@ -134,6 +134,11 @@ func newShared[T any](key string, obj *T, reg registration) (*Synced[T], error) 
 			o.rules = true
 		}
 	}
+	if reg.views != nil {
+		if o.views, err = newViewSet(reg.views, o.fields); err != nil {
+			return nil, fmt.Errorf("wssync: key %q: %w", key, err)
+		}
+	}
 	o.events = o.newHandlers()
 	o.patchHd = patchHead(key)
 	o.pub.Lock()
@@ -249,7 +254,7 @@ func (s *Session) add(o *object) error {
 		return err
 	}
 	s.objects[o.key] = o
-	o.subscribe(s)
+	o.subscribeAs(s, s.Identity(), s.cfg.logger)
 	if c := s.live.Load(); c != nil && o.replay {
 		c.q.resync(o)
 	}

@@ -103,10 +103,12 @@ func SessionFrom(ctx context.Context) (*Session, bool) {
 func (s *Session) Identity() Identity { return *s.ident.Load() }
 
 // setIdentity records the identity of a new connection or a refreshed token. The user and
-// session ids stay those the session was created with.
+// session ids stay those the session was created with. The session's view of each object
+// with views is chosen again for it (see WithViews). The caller holds no object's lock.
 func (s *Session) setIdentity(id Identity) {
 	id.User, id.Session = s.id.User, s.id.Session
 	s.ident.Store(&id)
+	s.reviewViews()
 }
 
 // isClosed reports whether Close has begun.

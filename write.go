@@ -163,7 +163,11 @@ func (o *object) clientPatchFrom(from *Session, data json.RawMessage, growth int
 			}
 		}
 	}
-	return o.applyWrite(from, targets, w, func() (map[int]reflect.Value, error) {
+	if w != nil {
+		w.patch = data
+	}
+	check := func(v *objView) error { return o.checkViewWrite(v, ops, nil) }
+	return o.applyWrite(from, targets, w, check, func() (map[int]reflect.Value, error) {
 		return o.patchChanges(data, ops, touched, o.newTally(growth), w)
 	})
 }
@@ -172,15 +176,24 @@ func (o *object) clientPatchFrom(from *Session, data json.RawMessage, growth int
 // and publishes the result, all under pub so no Sync interleaves. from is the writer's
 // session, told should the write be lost, and targets are where its ops write (see edit).
 // The writer, when w is not nil, gets the residual of the publish rather than the patch
-// (see writeEcho).
-func (o *object) applyWrite(from *Session, targets []target, w *writeEcho, changesOf func() (map[int]reflect.Value, error)) error {
+// (see writeEcho). On an object with views, check refuses what the writer's view may not
+// write before anything is computed, and a refusal does not point into what it hides.
+func (o *object) applyWrite(from *Session, targets []target, w *writeEcho, check func(*objView) error, changesOf func() (map[int]reflect.Value, error)) error {
 	o.pub.Lock()
 	defer o.pub.Unlock()
 	if o.gone.Load() {
 		return ErrUnregistered
 	}
+	var view *objView
+	if o.views != nil && from != nil {
+		if view = o.viewOfLocked(from); view != nil {
+			if err := check(view); err != nil {
+				return err
+			}
+		}
+	}
 	if err := o.writeLocked(from, changesOf); err != nil {
-		return err
+		return viewError(view, err)
 	}
 	o.echo = w
 	defer func() { o.echo = nil }()
@@ -277,7 +290,8 @@ func (o *object) clientSetFrom(from *Session, data json.RawMessage, growth int64
 			targets = append(targets, target{"replace", o.fields[i].pointer})
 		}
 	}
-	return o.applyWrite(from, targets, w, func() (map[int]reflect.Value, error) { return o.setChanges(members, o.newTally(growth), w) })
+	check := func(v *objView) error { return o.checkViewWrite(v, nil, members) }
+	return o.applyWrite(from, targets, w, check, func() (map[int]reflect.Value, error) { return o.setChanges(members, o.newTally(growth), w) })
 }
 
 func (o *object) setChanges(members map[string]json.RawMessage, tally *sizeTally, w *writeEcho) (map[int]reflect.Value, error) {

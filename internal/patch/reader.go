@@ -87,3 +87,40 @@ func (r *Reader) Array(fn func(i int) error) error {
 	r.depth--
 	return nil
 }
+
+// AtEnd reports whether nothing but white space follows the values read.
+func (r *Reader) AtEnd() bool { return skipSpace(r.b, r.pos) >= len(r.b) }
+
+// Members is Object for a caller that copies keys: fn gets each member's decoded key (a
+// view of the input or of a scratch buffer, valid only during the call) and its key as
+// written, quotes included.
+func (r *Reader) Members(fn func(key, raw []byte) error) error {
+	if r.Peek() != '{' {
+		return errSyntax("not an object")
+	}
+	if r.depth++; r.depth > maxDepth {
+		return errSyntax("exceeded max depth")
+	}
+	it := memberIter{b: r.b, pos: r.pos + 1, depth: r.depth}
+	for {
+		raw, flags, more, err := it.key()
+		if err != nil {
+			return err
+		}
+		if !more {
+			break
+		}
+		m, err := decodeKey(raw, flags)
+		if err != nil {
+			return err
+		}
+		r.pos = it.pos
+		if err := fn(m.key, raw); err != nil {
+			return err
+		}
+		it.skipTo(r.pos)
+	}
+	r.pos = it.pos
+	r.depth--
+	return nil
+}
