@@ -62,6 +62,9 @@ type JSONSchema struct {
 	Validate string `json:"x-wssync-validate,omitempty"`
 	// Write is the write rule of a writable field that not every client may write.
 	Write *WriteRule `json:"x-wssync-write,omitempty"`
+	// HiddenIn names the views of a shared object (WithViews) that leave this field out,
+	// or hide parts of it: a client in one of them may not receive it, or all of it.
+	HiddenIn []string `json:"x-wssync-hidden-in,omitempty"`
 
 	// False makes this the schema that accepts nothing (JSON false), as in
 	// "additionalProperties": false.

@@ -33,7 +33,10 @@ type KeySchema struct {
 	// Shared is true for an object of NewShared, false for one Register made in the session.
 	Shared bool `json:"shared,omitempty"`
 	// State is the schema of the `_SET:KEY` data: every synced field and computed value,
-	// always present, under its wire name; a field clients may not write is readOnly.
+	// under its wire name, present unless a view (WithViews) hides it whole; a field
+	// clients may not write is readOnly, and one a view hides, whole or in part, names
+	// that view in x-wssync-hidden-in (a part a view hides inside a field is described
+	// as the full state holds it).
 	State   *JSONSchema  `json:"state"`
 	Actions []CallSchema `json:"actions,omitempty"`
 	Tasks   []CallSchema `json:"tasks,omitempty"`
@@ -198,8 +201,12 @@ func (o *object) stateSchema() (s *JSONSchema, err error) {
 				fs.Write.Owner = f.spec.owner.member
 			}
 		}
+		whole, parts := o.views.hiding(i)
+		fs.HiddenIn = append(whole, parts...)
 		root.Properties = append(root.Properties, Property{Name: f.wire, Schema: fs})
-		root.Required = append(root.Required, f.wire)
+		if len(whole) == 0 { // a view that hides it whole leaves it out of its _SET
+			root.Required = append(root.Required, f.wire)
+		}
 	}
 	return b.document(root), nil
 }

@@ -573,3 +573,21 @@ func (o *object) reviewView(s *Session) {
 		s.resync(o)
 	}
 }
+
+// hiding names the views that hide field i whole, and those that hide parts of it, sorted;
+// both are empty for an object without views.
+func (vs *viewSet) hiding(i int) (whole, parts []string) {
+	if vs == nil {
+		return nil, nil
+	}
+	for _, name := range sortedNames(vs.byName) {
+		switch v := vs.byName[name]; {
+		case v == nil:
+		case v.whole[i]:
+			whole = append(whole, name)
+		case len(v.tails[i]) > 0:
+			parts = append(parts, name)
+		}
+	}
+	return whole, parts
+}

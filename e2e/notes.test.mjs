@@ -8,6 +8,8 @@ import { artifactsDir, startServer } from "./lib/server.mjs";
 import { eventually } from "./lib/wait.mjs";
 
 let server, browser, a, b;
+// The admin view's key (NOTES_ADMIN_KEY): a tab opened with ?admin=KEY is an admin.
+const adminKey = "e2e-admin-key";
 const pageErrors = [];
 
 async function addNote(tab, text) {
@@ -34,7 +36,7 @@ async function withScreenshots(name, fn) {
 }
 
 before(async () => {
-  server = await startServer("notes");
+  server = await startServer("notes", [], { env: { NOTES_ADMIN_KEY: adminKey } });
   browser = await launchBrowser();
   a = await openTab(browser, server.url, "A", pageErrors);
   b = await openTab(browser, server.url, "B", pageErrors);
@@ -57,13 +59,21 @@ test("an edit in one tab appears in the other", { timeout: 60_000 }, () =>
     await b.toast("added “Buy oat milk”").waitFor({ timeout: 5_000 });
     assert.equal(await a.toast("added “Buy oat milk”").count(), 0, "A is not told about its own note");
 
-    await b.page.getByTestId("note").filter({ hasText: "Buy oat milk" }).getByRole("button", { name: "Rename" }).click();
-    await b.page.getByLabel("Note text").fill("Buy oat milk (2 l)");
-    await b.page.getByLabel("Note text").press("Enter");
-    await eventually("A to see B's rename", () => shows(a, "Buy oat milk (2 l)"));
+    // Only a note's author may change it: B has no Rename or Remove on A's note, nor on
+    // the server's own notes.
+    const noteOf = (tab, text) => tab.page.getByTestId("note").filter({ hasText: text });
+    assert.equal(await noteOf(b, "Buy oat milk").getByRole("button").count(), 0, "B cannot change A's note");
+    assert.equal(await noteOf(a, "Open a second tab").getByRole("button").count(), 0, "nobody but an admin changes the server's notes");
 
-    await b.button("Remove “Open a second tab and add a note”").click();
-    await eventually("A to see B's removal", async () => !(await shows(a, "Open a second tab and add a note")));
+    await noteOf(a, "Buy oat milk").getByRole("button", { name: "Rename" }).click();
+    await a.page.getByLabel("Note text").fill("Buy oat milk (2 l)");
+    await a.page.getByLabel("Note text").press("Enter");
+    await eventually("B to see A's rename", () => shows(b, "Buy oat milk (2 l)"));
+
+    await addNote(b, "Call the plumber");
+    await eventually("A to see B's note", () => shows(a, "Call the plumber"));
+    await b.button("Remove “Call the plumber”").click();
+    await eventually("A to see B's removal", async () => !(await shows(a, "Call the plumber")));
     assert.deepEqual(await a.notes(), await b.notes());
   }));
 
@@ -155,3 +165,32 @@ test("refused input is explained and the tabs converge", { timeout: 60_000 }, ()
     assert.match(await listError.textContent(), /at most 200 characters; this one has 201/);
     assert.equal(await a.newNote.inputValue(), "y".repeat(201), "the text is kept for fixing");
   }));
+
+test("an admin tab sees the activity log and may change every note; guests see neither", { timeout: 60_000 }, () =>
+  withScreenshots("admin", async () => {
+    const admin = await openTab(browser, `${server.url}/?admin=${adminKey}`, "Admin", pageErrors);
+    try {
+      await admin.page.getByTestId("activity").waitFor({ timeout: 10_000 });
+      assert.equal(await admin.page.getByTestId("me").textContent(), "Admin");
+      assert.equal(await a.page.getByTestId("activity").count(), 0, "a guest has no activity log");
+
+      await addNote(a, "Guest's note for the admin");
+      await eventually("the admin's log to name A's note", async () =>
+        (await admin.page.getByTestId("activity").textContent()).includes("Guest's note for the admin"),
+      );
+      const guestState = await a.page.evaluate(() => document.body.innerText);
+      assert.ok(!guestState.includes("Activity"), "the guest's page shows no log");
+
+      await admin.button("Remove “Guest's note for the admin”").click();
+      await eventually("A to see the admin's removal", async () => !(await shows(a, "Guest's note for the admin")));
+      await admin.button("Remove “Edit the title: every tab sees it”").click();
+      await eventually("B to see the server's note go", async () => !(await shows(b, "Edit the title: every tab sees it")));
+    } finally {
+      await admin.page.context().close();
+    }
+  }));
+
+test("a wrong admin key gets no admin view", { timeout: 30_000 }, async () => {
+  const res = await fetch(`${server.url}/api/admin-token?key=wrong`);
+  assert.equal(res.status, 403);
+});

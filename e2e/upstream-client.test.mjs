@@ -57,11 +57,12 @@ test("actions without request ids change the shared list", async () => {
   await b.waitState("b's toast", () => b.toasts.some((t) => t.type === "info" && t.message.endsWith("added “Plain client note”")));
   assert.equal(a.toasts.length, 0, "the author is not toasted");
 
+  // Only the author renames or removes a note: a did not write b's rename.
   const note = b.state.NOTES.notes.find((n) => n.text === "Plain client note");
-  b.action("NOTES", "rename", { id: note.id, text: "Renamed by b" });
-  await a.waitState("a to see the rename", (s) => texts(s).includes("Renamed by b"));
-  b.action("NOTES", "remove", { id: a.state.NOTES.notes[0].id });
-  await a.waitState("a to see the removal", (s) => s.NOTES.notes.length === 2);
+  a.action("NOTES", "rename", { id: note.id, text: "Renamed by a" });
+  await b.waitState("b to see the rename", (s) => texts(s).includes("Renamed by a"));
+  a.action("NOTES", "remove", { id: note.id });
+  await b.waitState("b to see the removal", (s) => s.NOTES.notes.length === 2);
   assert.deepEqual(a.state.NOTES, b.state.NOTES);
 });
 

@@ -340,6 +340,9 @@ func propertyDoc(s *wssync.JSONSchema) string {
 	if w := s.Write; w != nil && w.Owner != "" {
 		notes = append(notes, "each element writable only by the user its "+quote(w.Owner)+" names")
 	}
+	if len(s.HiddenIn) > 0 {
+		notes = append(notes, "hidden, whole or in part, from the views "+strings.Join(s.HiddenIn, ", "))
+	}
 	if s.Validate != "" && !s.ReadOnly { // the tags of read-only fields check nothing
 		notes = append(notes, "the server checks `validate:"+quote(s.Validate)+"`")
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"unicode/utf8"
@@ -45,9 +46,14 @@ func registerNoteActions(notes *wssync.Synced[Notes], r *room) error {
 	// add returns the new note, so a caller that sent a request id gets it in `_RESULT`.
 	if err := wssync.ActionResult(notes, "add", func(ctx context.Context, p addParams) (Note, error) {
 		author := r.name(ctx)
+		id, _ := wssync.IdentityFrom(ctx)
 		var note Note
 		var err error
-		_ = notes.Update(func(n *Notes) { note, err = n.add(strings.TrimSpace(p.Text), author) })
+		_ = notes.Update(func(n *Notes) {
+			if note, err = n.add(strings.TrimSpace(p.Text), author, ownerOf(id)); err == nil {
+				n.log(fmt.Sprintf("%s added %s “%s”", author, note.ID, note.Text))
+			}
+		})
 		if err != nil {
 			return Note{}, err
 		}
@@ -57,34 +63,42 @@ func registerNoteActions(notes *wssync.Synced[Notes], r *room) error {
 		return err
 	}
 	if err := wssync.Action(notes, "remove", func(ctx context.Context, p removeParams) error {
-		var found bool
-		_ = notes.Update(func(n *Notes) {
-			if i := n.find(p.ID); i >= 0 {
-				n.Notes = append(n.Notes[:i], n.Notes[i+1:]...)
-				found = true
-			}
+		return change(ctx, notes, r, p.ID, func(n *Notes, i int) string {
+			n.Notes = append(n.Notes[:i], n.Notes[i+1:]...)
+			return "removed"
 		})
-		if !found {
-			return errNoNote(p.ID)
-		}
-		return nil
 	}); err != nil {
 		return err
 	}
 	return wssync.Action(notes, "rename", func(ctx context.Context, p renameParams) error {
-		var found bool
-		_ = notes.Update(func(n *Notes) {
-			if i := n.find(p.ID); i >= 0 {
-				n.Notes[i].Text = strings.TrimSpace(p.Text)
-				found = true
-			}
+		return change(ctx, notes, r, p.ID, func(n *Notes, i int) string {
+			n.Notes[i].Text = strings.TrimSpace(p.Text)
+			return "renamed"
 		})
-		if !found {
-			return errNoNote(p.ID)
-		}
-		return nil
 	})
 }
+
+// change applies edit to the note with id when the caller may change it (its author or an
+// admin, see mayChange), and logs it. The check and the edit run under one lock, so a
+// note cannot change hands between them.
+func change(ctx context.Context, notes *wssync.Synced[Notes], r *room, id string, edit func(n *Notes, i int) string) error {
+	err := errNoNote(id)
+	_ = notes.Update(func(n *Notes) {
+		i := n.find(id)
+		switch {
+		case i < 0:
+		case !mayChange(ctx, n.Notes[i]):
+			err = errNotYours
+		default:
+			n.log(fmt.Sprintf("%s %s %s", r.name(ctx), edit(n, i), id))
+			err = nil
+		}
+	})
+	return err
+}
+
+// errNotYours is what a tab sees when it acts on another author's note.
+var errNotYours = errors.New("only its author (or an admin) may change this note")
 
 // errNoNote is what a tab sees when it acts on a note another tab removed meanwhile.
 func errNoNote(id string) error {

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wssync/wssync"
 	"github.com/wssync/wssync/internal/leakcheck"
 	"github.com/wssync/wssync/internal/wstest"
 	"github.com/wssync/wssync/wssynctest"
@@ -32,7 +33,7 @@ func startServer(t *testing.T) (*app, *httptest.Server) {
 // startServerWith starts the example on store (nil: a lone server).
 func startServerWith(t *testing.T, store scaleOut) (*app, *httptest.Server) {
 	t.Helper()
-	a, err := newApp(slog.New(slog.DiscardHandler), true, store)
+	a, err := newApp(slog.New(slog.DiscardHandler), true, store, testAdminKey)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -155,3 +156,6 @@ func toast(kind, message string) func(wssynctest.Frame) bool {
 		return f.Type == "_TOAST" && json.Unmarshal(f.Data, &t) == nil && t.Type == kind && strings.HasPrefix(t.Message, message)
 	}
 }
+
+// guestName is the display name of a guest whose handshake names user.
+func guestName(user string) string { return displayName(wssync.Identity{User: user}) }

@@ -7,7 +7,9 @@
 //	go run ./examples/notes -print-schema  # the schema web/src/wssync.gen.ts is generated from
 //
 // Open two tabs: edits, notes and toasts travel between them; the filter and the review
-// task are private to each tab and survive a reload.
+// task are private to each tab and survive a reload. Only a note's author may rename or
+// remove it. The admin view (the link printed at start; NOTES_ADMIN_KEY sets its key)
+// may change every note and sees an activity log that guests' tabs never receive.
 package main
 
 import (
@@ -60,7 +62,8 @@ func run() error {
 		store = b
 		logger.Info("sharing notes and sessions through Redis", "addr", *redisAddr)
 	}
-	a, err := newApp(logger, hooks, store)
+	// The admin key is read from the environment, never a flag: flags show in process lists.
+	a, err := newApp(logger, hooks, store, os.Getenv("NOTES_ADMIN_KEY"))
 	if err != nil {
 		return err
 	}
@@ -75,6 +78,7 @@ func run() error {
 	}
 	// The e2e test reads this line to learn the port when it listens on :0.
 	fmt.Printf("notes: listening on http://%s\n", browsable(ln.Addr()))
+	fmt.Printf("notes: admin view at http://%s/?admin=%s\n", browsable(ln.Addr()), a.admin.key)
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/wssync/wssync"
@@ -15,6 +16,7 @@ const (
 	maxTitleLen = 60  // runes in the title
 	maxNoteLen  = 200 // runes in one note
 	maxNotes    = 100 // notes in the list
+	maxActivity = 20  // entries kept in the admins' activity log
 )
 
 // Notes is the shared state: one list and one title for every session of the server.
@@ -23,6 +25,9 @@ const (
 type Notes struct {
 	Title string `sync:"title,write"` // any tab may rename the list; ValidateWrite bounds it
 	Notes []Note `sync:"notes"`       // read-only for clients: changed through actions only
+	// Activity is who did what, newest last. Only admins see it: the guest view of the
+	// shared object hides it (see newApp), so no byte of it reaches a guest's tab.
+	Activity []string `sync:"activity"`
 
 	nextID int // unexported, so not synced: the source of note ids
 }
@@ -32,6 +37,9 @@ type Note struct {
 	ID     string `json:"id"`     // stable across renames and removals of other notes
 	Text   string `json:"text"`   // what the note says
 	Author string `json:"author"` // display name of the tab that added it
+	// Owner tells the author's tabs apart from the others' (ownerOf of its user id) without
+	// showing the id: only the author, or an admin, may rename or remove the note.
+	Owner string `json:"owner"`
 }
 
 // ValidateWrite vetoes client writes to the title (the only writable field). It runs with
@@ -68,22 +76,33 @@ func (n *Notes) highestID() int {
 	return high
 }
 
-// add appends a note and returns it. The caller holds the object's lock.
-func (n *Notes) add(text, author string) (Note, error) {
+// add appends a note by author (display name) and owner (ownerOf) and returns it. The
+// caller holds the object's lock.
+func (n *Notes) add(text, author, owner string) (Note, error) {
 	if len(n.Notes) >= maxNotes {
 		return Note{}, fmt.Errorf("the list is full (%d notes); remove one first", maxNotes)
 	}
 	// Past every id in the list too: with -redis, another server may have added notes.
 	n.nextID = max(n.nextID, n.highestID()) + 1
-	note := Note{ID: fmt.Sprintf("n%d", n.nextID), Text: text, Author: author}
+	note := Note{ID: fmt.Sprintf("n%d", n.nextID), Text: text, Author: author, Owner: owner}
 	n.Notes = append(n.Notes, note)
 	return note, nil
+}
+
+// log records an entry of the admins' activity log, dropping the oldest past maxActivity.
+// The caller holds the object's lock.
+func (n *Notes) log(entry string) {
+	n.Activity = append(n.Activity, time.Now().Format("15:04:05")+" "+entry)
+	if over := len(n.Activity) - maxActivity; over > 0 {
+		n.Activity = append(n.Activity[:0:0], n.Activity[over:]...)
+	}
 }
 
 // newNotes returns the list the server starts with.
 func newNotes() *Notes {
 	n := &Notes{Title: "Team notes"}
-	_, _ = n.add("Edit the title: every tab sees it", "server")
-	_, _ = n.add("Open a second tab and add a note", "server")
+	// The server's notes have no owner: only an admin may rename or remove them.
+	_, _ = n.add("Edit the title: every tab sees it", "server", "")
+	_, _ = n.add("Open a second tab and add a note", "server", "")
 	return n
 }

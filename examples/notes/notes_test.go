@@ -16,14 +16,14 @@ func TestSharedListActions(t *testing.T) {
 
 	res := request(t, alice, "_ACTION:NOTES", "add-1", map[string]any{"type": "add", "text": "  Buy milk "})
 	var added Note
-	if err := json.Unmarshal(res.Data, &added); err != nil || added.Text != "Buy milk" || added.Author != displayName("alice") {
-		t.Fatalf("add result = %s (%v), want the trimmed note by %s", res.Data, err, displayName("alice"))
+	if err := json.Unmarshal(res.Data, &added); err != nil || added.Text != "Buy milk" || added.Author != guestName("alice") {
+		t.Fatalf("add result = %s (%v), want the trimmed note by %s", res.Data, err, guestName("alice"))
 	}
 	waitNotes(t, bob, hasNote("Buy milk"))
 
 	// Only the others are told, and by name: this also checks that the room recognises the
 	// caller from the handler's context (see room.go).
-	seen(t, bob, "toast about alice's note", toast("info", displayName("alice")+" added “Buy milk”"))
+	seen(t, bob, "toast about alice's note", toast("info", guestName("alice")+" added “Buy milk”"))
 	if slices.ContainsFunc(alice.Frames(), toast("info", "")) {
 		t.Error("alice was told about her own note")
 	}
@@ -38,7 +38,8 @@ func TestSharedListActions(t *testing.T) {
 		{"unknown note", "r3", map[string]any{"type": "remove", "id": "n999"}, "action_failed", ""},
 		{"too long", "r4", map[string]any{"type": "add", "text": strings.Repeat("x", maxNoteLen+1)}, "bad_params", "/text"},
 		{"rename", "r5", map[string]any{"type": "rename", "id": added.ID, "text": "Buy oat milk"}, "", ""},
-		{"remove", "r6", map[string]any{"type": "remove", "id": "n1"}, "", ""},
+		{"the server's note", "r6", map[string]any{"type": "remove", "id": "n1"}, "action_failed", ""},
+		{"remove", "r7", map[string]any{"type": "remove", "id": added.ID}, "", ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -49,9 +50,9 @@ func TestSharedListActions(t *testing.T) {
 			}
 		})
 	}
-	n := waitNotes(t, bob, func(n Notes) bool { return hasNote("Buy oat milk")(n) && len(n.Notes) == 2 })
-	if n.Notes[0].ID != "n2" {
-		t.Errorf("notes after removing n1 = %+v", n.Notes)
+	n := waitNotes(t, bob, func(n Notes) bool { return len(n.Notes) == 2 })
+	if n.Notes[0].ID != "n1" || n.Notes[1].ID != "n2" {
+		t.Errorf("notes after removing alice's = %+v", n.Notes)
 	}
 }
 
@@ -131,7 +132,7 @@ func TestReviewTask(t *testing.T) {
 	})
 
 	// The view is private: bob's never moved.
-	if v := waitView(t, bob, func(viewState) bool { return true }); v.LastReview != "" || v.Name != displayName("bob") {
+	if v := waitView(t, bob, func(viewState) bool { return true }); v.LastReview != "" || v.Name != guestName("bob") {
 		t.Errorf("bob's view = %+v", v)
 	}
 }

@@ -25,7 +25,7 @@ func newRoom() *room { return &room{members: make(map[*wssync.Session]member)} }
 
 // join adds sess and returns its display name.
 func (r *room) join(sess *wssync.Session) string {
-	name := displayName(sess.Identity().User)
+	name := displayName(sess.Identity())
 	r.mu.Lock()
 	r.members[sess] = member{sess: sess, name: name}
 	r.mu.Unlock()
@@ -67,9 +67,33 @@ func (r *room) toastOthers(ctx context.Context, kind wssync.ToastKind, msg strin
 	}
 }
 
-// displayName derives a short public name from a user id. The id itself is never shown:
-// with the wsAuth handshake it is half of what lets a client resume a session.
-func displayName(user string) string {
-	sum := sha256.Sum256([]byte(user))
+// displayName derives a short public name from an identity: "Admin" for an admin, else
+// from the user id. The id itself is never shown: with the wsAuth handshake it is half of
+// what lets a client resume a session.
+func displayName(id wssync.Identity) string {
+	if id.HasRole(adminRole) {
+		return "Admin"
+	}
+	sum := sha256.Sum256([]byte(id.User))
 	return "Guest " + hex.EncodeToString(sum[:2])
+}
+
+// ownerOf is the public tag of an identity's notes: a hash that tells the author's tabs
+// apart from the others' without revealing the user id (see displayName), long enough not
+// to collide. Admins (identified by a token) and guests (by the handshake, which trusts
+// the client's user id) hash apart, so a guest naming itself "admin" owns nothing of theirs.
+func ownerOf(id wssync.Identity) string {
+	kind := "guest"
+	if id.HasRole(adminRole) {
+		kind = adminRole
+	}
+	sum := sha256.Sum256([]byte("notes owner\x00" + kind + "\x00" + id.User))
+	return hex.EncodeToString(sum[:8])
+}
+
+// mayChange reports whether the identity whose handler runs with ctx may rename or remove
+// note: its author, or an admin. The server's own notes have no owner.
+func mayChange(ctx context.Context, note Note) bool {
+	id, _ := wssync.IdentityFrom(ctx)
+	return id.HasRole(adminRole) || (note.Owner != "" && note.Owner == ownerOf(id))
 }

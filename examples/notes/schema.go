@@ -15,7 +15,7 @@ import (
 //
 //	go run ./examples/notes -print-schema | go run ./cmd/wssync-gen -out examples/notes/web/src/wssync.gen.ts
 func printSchema(w io.Writer) error {
-	a, err := newApp(slog.New(slog.DiscardHandler), false, nil)
+	a, err := newApp(slog.New(slog.DiscardHandler), false, nil, "")
 	if err != nil {
 		return err
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net/http"
 
@@ -14,7 +15,9 @@ type app struct {
 	notes *Notes
 	share *wssync.Synced[Notes]
 	room  *room
-	mgr   *wssync.Manager
+	mgr   *wssync.Manager // the guests' tabs, identified by the handshake
+	admin *admin
+	adm   *wssync.Manager           // the admins' tabs, identified by a token (see admin.go)
 	hooks *testHooks                // nil unless NOTES_TEST_HOOKS=1
 	echo  *wssync.Synced[EchoBoard] // with the test hooks only
 }
@@ -23,15 +26,23 @@ type app struct {
 // records its connections so the end-to-end test can drop them (see testhooks.go). With a
 // store (-redis), the list and every tab's session live in it, so several servers behind
 // one load balancer serve the same notes and a tab may reconnect to any of them.
-func newApp(logger *slog.Logger, withTestHooks bool, store scaleOut) (*app, error) {
+//
+// adminKey is what ?admin= must carry to open the admin view; empty gets a random key
+// (a.admin.key).
+func newApp(logger *slog.Logger, withTestHooks bool, store scaleOut, adminKey string) (*app, error) {
 	a := &app{notes: newNotes(), room: newRoom()}
-	var shareOpts []wssync.RegisterOption
+	var err error
+	if a.admin, err = newAdmin(adminKey); err != nil {
+		return nil, err
+	}
+	// Admins and guests share one object but not one view: a guest's frames never carry
+	// the activity log.
+	shareOpts := []wssync.RegisterOption{wssync.WithViews(viewOf, listViews...)}
 	mgrOpts := []wssync.ManagerOption{wssync.WithLogger(logger)}
 	if store != nil {
 		shareOpts = append(shareOpts, wssync.WithBackend(store))
 		mgrOpts = append(mgrOpts, wssync.WithSessionStore(store))
 	}
-	var err error
 	if a.share, err = wssync.NewShared("NOTES", a.notes, shareOpts...); err != nil {
 		return nil, err
 	}
@@ -42,6 +53,7 @@ func newApp(logger *slog.Logger, withTestHooks bool, store scaleOut) (*app, erro
 	// ids with `_REQUEST_USER_SESSION`, which the React SessionProvider's wsAuth answers
 	// from sessionStorage, so a reloaded tab gets its session (and its View) back.
 	a.mgr = wssync.NewManager(a.newSession, mgrOpts...)
+	a.adm = wssync.NewManager(a.newSession, append(mgrOpts, a.admin.options()...)...)
 	if withTestHooks {
 		a.hooks = newTestHooks(a.mgr)
 		if a.echo, err = newEchoBoard(); err != nil {
@@ -76,6 +88,8 @@ func (a *app) handler() http.Handler {
 		a.hooks.routes(mux)
 	}
 	mux.Handle("/ws", ws)
+	mux.HandleFunc("/ws-admin", a.adm.ServeWS)
+	mux.HandleFunc("GET /api/admin-token", a.admin.serveToken)
 	mux.Handle("/", assets())
 	return mux
 }
@@ -90,7 +104,7 @@ type scaleOut interface {
 // shutdown closes every WebSocket with 1001 (going away), cancels running reviews and
 // ends the shared list's subscription to the store.
 func (a *app) shutdown(ctx context.Context) error {
-	err := a.mgr.Shutdown(ctx)
+	err := errors.Join(a.mgr.Shutdown(ctx), a.adm.Shutdown(ctx))
 	a.share.Unregister()
 	return err
 }

@@ -15,6 +15,8 @@ import (
 // no other tab sees it, and kept by the server across reconnects and reloads of the tab.
 type View struct {
 	Name       string `sync:"name"`         // this tab's display name (read-only)
+	Me         string `sync:"me"`           // the Owner of this tab's notes (ownerOf)
+	Admin      bool   `sync:"admin"`        // an admin may change every note and sees the log
 	Filter     string `sync:"filter,write"` // the list shows only notes containing it
 	Progress   int    `sync:"progress"`     // percent done of the running review task
 	LastReview string `sync:"lastReview"`   // summary of the last review that finished
@@ -62,7 +64,8 @@ type tab struct {
 // the running tasks exposed as the read-only field runningTasks (so a reloaded tab knows a
 // review is still running).
 func registerView(sess *wssync.Session, name string, notes *Notes, share *wssync.Synced[Notes]) error {
-	t := &tab{sess: sess, v: &View{Name: name}, notes: notes, share: share}
+	id := sess.Identity()
+	t := &tab{sess: sess, v: &View{Name: name, Me: ownerOf(id), Admin: id.HasRole(adminRole)}, notes: notes, share: share}
 	var err error
 	if t.view, err = wssync.Register(sess, "VIEW", t.v, wssync.WithRunningTasks("runningTasks")); err != nil {
 		return err

@@ -1,3 +1,4 @@
+import { Activity } from "./Activity";
 import { Connection } from "./Connection";
 import { VIEW, initialView, useSynced } from "./model";
 import { NoteList } from "./NoteList";
@@ -23,6 +24,7 @@ export function App() {
             </p>
           </section>
           <Review />
+          <Activity />
         </aside>
       </main>
       <footer>

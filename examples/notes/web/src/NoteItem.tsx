@@ -3,13 +3,15 @@ import type { Note } from "./model";
 
 interface Props {
   note: Note;
+  /** Whether this tab may rename and remove it (its author, or an admin): the server checks too. */
+  mine: boolean;
   /** Resolve true once the server accepted the change. */
   rename: (text: string) => Promise<boolean>;
   remove: () => Promise<boolean>;
 }
 
 /** One note, with inline rename (Enter saves, Escape cancels) and remove. */
-export function NoteItem({ note, rename, remove }: Props) {
+export function NoteItem({ note, mine, rename, remove }: Props) {
   const [draft, setDraft] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
 
@@ -50,22 +52,26 @@ export function NoteItem({ note, rename, remove }: Props) {
     <li className="note" data-testid="note" data-id={note.id}>
       <span className="text">{note.text}</span>
       <span className="author">{note.author}</span>
-      <button type="button" className="quiet" onClick={() => setDraft(note.text)}>
-        Rename
-      </button>
-      <button
-        type="button"
-        className="quiet danger"
-        aria-label={`Remove “${note.text}”`}
-        disabled={busy}
-        onClick={async () => {
-          setBusy(true);
-          await remove();
-          setBusy(false);
-        }}
-      >
-        Remove
-      </button>
+      {mine && (
+        <>
+          <button type="button" className="quiet" onClick={() => setDraft(note.text)}>
+            Rename
+          </button>
+          <button
+            type="button"
+            className="quiet danger"
+            aria-label={`Remove “${note.text}”`}
+            disabled={busy}
+            onClick={async () => {
+              setBusy(true);
+              await remove();
+              setBusy(false);
+            }}
+          >
+            Remove
+          </button>
+        </>
+      )}
     </li>
   );
 }

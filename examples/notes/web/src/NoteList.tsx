@@ -50,6 +50,7 @@ export function NoteList() {
           <NoteItem
             key={n.id}
             note={n}
+            mine={view.admin || (n.owner !== "" && n.owner === view.me)}
             rename={(text) => act(() => notes.sendAction({ type: "rename", id: n.id, text }))}
             remove={() => act(() => notes.sendAction({ type: "remove", id: n.id }))}
           />

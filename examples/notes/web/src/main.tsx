@@ -6,8 +6,19 @@ import { NOTES } from "./model";
 import { Toasts, useToasts } from "./toasts";
 import "./styles.css";
 
+// ?admin=KEY opens the admin view: the tab connects to /ws-admin with a short-lived token
+// the server issues for the key (getToken runs on every connect and before the token
+// expires). Other tabs are guests, identified by the wsAuth handshake alone.
+const adminKey = new URLSearchParams(location.search).get("admin");
+
 // Same origin as the page, so the Go server's default origin check accepts it.
-const wsUrl = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws`;
+const wsUrl = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/${adminKey ? "ws-admin" : "ws"}`;
+
+async function adminToken(): Promise<string> {
+  const res = await fetch(`/api/admin-token?key=${encodeURIComponent(adminKey ?? "")}`, { cache: "no-store" });
+  if (!res.ok) throw new Error(`the server refused the admin key (${res.status})`);
+  return res.text();
+}
 
 function Root() {
   const { toasts, push, dismiss } = useToasts();
@@ -21,7 +32,14 @@ function Root() {
     [push],
   );
   return (
-    <SessionProvider url={wsUrl} wsAuth onToast={push} onError={onError} reconnect={{ baseDelayMs: 250, maxDelayMs: 4000 }}>
+    <SessionProvider
+      url={wsUrl}
+      wsAuth
+      {...(adminKey ? { getToken: adminToken } : {})}
+      onToast={push}
+      onError={onError}
+      reconnect={{ baseDelayMs: 250, maxDelayMs: 4000 }}
+    >
       <App />
       <Toasts toasts={toasts} dismiss={dismiss} />
     </SessionProvider>

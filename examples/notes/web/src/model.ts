@@ -15,4 +15,4 @@ export const NOTES = "NOTES";
 export const VIEW = "VIEW";
 
 export const initialNotes: NotesState = { title: "", notes: [] };
-export const initialView: ViewState = { name: "", filter: "", progress: 0, lastReview: "", runningTasks: [] };
+export const initialView: ViewState = { name: "", me: "", admin: false, filter: "", progress: 0, lastReview: "", runningTasks: [] };

@@ -5,12 +5,15 @@ export interface Note {
   id: string;
   text: string;
   author: string;
+  owner: string;
 }
 
 /** State of key "NOTES" (shared by every session that joined it). Fields marked readonly are not writable by the client. */
 export interface NotesState {
   title: string;
   readonly notes: Note[] | null;
+  /** Hidden, whole or in part, from the views guest. */
+  readonly activity?: string[] | null;
 }
 
 /** Actions of key "NOTES": params, and the result `sendAction` resolves with. */
@@ -33,6 +36,8 @@ export interface NotesTasks {}
 /** State of key "VIEW" (its session's own object). Fields marked readonly are not writable by the client. */
 export interface ViewState {
   readonly name: string;
+  readonly me: string;
+  readonly admin: boolean;
   filter: string;
   readonly progress: number;
   readonly lastReview: string;
@@ -90,7 +95,9 @@ export type ErrorCode =
   | "binary_missing"
   | "rate_limited"
   | "internal"
-  | "write_lost";
+  | "write_lost"
+  | "token_rejected"
+  | "token_wrong_user";
 
 /** WebSocket close codes the server uses, by the name of their Go constant. */
 export type CloseCodes = {
