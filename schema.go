@@ -80,6 +80,7 @@ var closeCodes = []CloseCode{
 	{CloseRateLimited, "CloseRateLimited", false},
 	{CloseSessionClosed, "CloseSessionClosed", false},
 	{CloseUnauthorized, "CloseUnauthorized", true},
+	{CloseTokenExpired, "CloseTokenExpired", false},
 }
 
 // Schema describes the session's keys and custom events as they are registered now,

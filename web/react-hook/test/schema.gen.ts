@@ -104,7 +104,9 @@ export type ErrorCode =
   | "binary_missing"
   | "rate_limited"
   | "internal"
-  | "write_lost";
+  | "write_lost"
+  | "token_rejected"
+  | "token_wrong_user";
 
 /** WebSocket close codes the server uses, by the name of their Go constant. */
 export type CloseCodes = {
@@ -120,5 +122,6 @@ export type CloseCodes = {
   CloseRateLimited: 4002;
   CloseSessionClosed: 4003;
   CloseUnauthorized: 4004; // terminal: do not reconnect on your own
+  CloseTokenExpired: 4005;
 };
 export type CloseCode = CloseCodes[keyof CloseCodes];

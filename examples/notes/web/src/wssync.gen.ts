@@ -113,5 +113,6 @@ export type CloseCodes = {
   CloseRateLimited: 4002;
   CloseSessionClosed: 4003;
   CloseUnauthorized: 4004; // terminal: do not reconnect on your own
+  CloseTokenExpired: 4005;
 };
 export type CloseCode = CloseCodes[keyof CloseCodes];
