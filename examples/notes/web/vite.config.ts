@@ -24,6 +24,9 @@ export default defineConfig({
   server: {
     // `npm run dev` serves the UI with hot reload; the Go server (`go run ./examples/notes`)
     // provides the WebSocket.
-    proxy: { "/ws": { target: "ws://localhost:8080", ws: true } },
+    proxy: {
+      "/ws": { target: "ws://localhost:8080", ws: true }, // also /ws-admin, the admins' route
+      "/api": { target: "http://localhost:8080" }, // the admin token
+    },
   },
 });
