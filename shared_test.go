@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/wssync/wssync"
+	"github.com/wssync/wssync/internal/wstest"
 	"github.com/wssync/wssync/wssynctest"
 )
 
@@ -57,8 +58,8 @@ func TestSharedRoomConvergence(t *testing.T) {
 				switch w % 3 {
 				case 0:
 					_ = c.Patch("ROOM", wssynctest.Op{Op: "add", Path: "/seen/" + me, Value: fmt.Sprint(w)})
-				case 1:
-					_ = c.Send("_ACTION:ROOM", map[string]any{"type": "say", "text": fmt.Sprintf("%s-%d", me, w)})
+				case 1: // with an id: its _RESULT says the line is in
+					_ = c.SendFrame(map[string]any{"type": "_ACTION:ROOM", "id": fmt.Sprint(w), "data": map[string]any{"type": "say", "text": fmt.Sprintf("%s-%d", me, w)}})
 				case 2:
 					_ = c.Patch("ROOM", wssynctest.Replace("/topic", me))
 				}
@@ -69,18 +70,28 @@ func TestSharedRoomConvergence(t *testing.T) {
 		_ = shared.Update(func(r *Room) { r.Votes[fmt.Sprint("server", i%5)]++ })
 	}
 	wg.Wait()
-	// Every line said must be in; then all clients must hold the published state.
-	ok := false
-	for range 500 {
-		shared.RLock()
-		n := len(room.Lines)
-		shared.RUnlock()
-		if ok = n == clients*((writes+1)/3); ok {
-			break
+	// Every line said must be in once its _RESULT is back (a connection's frames are
+	// handled in order, so every write of the client is then in too); then all clients
+	// must hold the published state. The waits are for fifty clients' thousand writes and
+	// their fan-out, which a loaded machine under -race takes longer than wstest.Timeout
+	// to do: they last as long as the test may.
+	ctx := wstest.Patient(t)
+	said := (writes + 1) / 3
+	for i, c := range cs {
+		for range said {
+			f, err := c.WaitFrame(ctx, func(f wssynctest.Frame) bool { return f.Type == "_RESULT" })
+			if err != nil {
+				t.Fatalf("client %d: waiting for the results of its actions: %v", i, err)
+			}
+			if f.Error != nil {
+				t.Fatalf("client %d: action %s failed: %s", i, f.ID, f.Error)
+			}
 		}
-		time.Sleep(20 * time.Millisecond)
 	}
-	if !ok {
+	shared.RLock()
+	n := len(room.Lines)
+	shared.RUnlock()
+	if n != clients*said {
 		for i, c := range cs {
 			for _, f := range c.Frames() {
 				if f.Type == "_ERROR" {
@@ -88,12 +99,11 @@ func TestSharedRoomConvergence(t *testing.T) {
 				}
 			}
 		}
-		shared.RLock()
-		t.Fatalf("lines %d", len(room.Lines))
+		t.Fatalf("%d lines after every action answered, want %d", n, clients*said)
 	}
 	want, v := shared.Published()
 	for i, c := range cs {
-		got, err := c.WaitVersion(ctxT(t), "ROOM", v)
+		got, err := c.WaitVersion(ctx, "ROOM", v)
 		if err != nil {
 			_, cv, _ := c.State("ROOM")
 			fs := c.Frames()
