@@ -151,13 +151,17 @@ func TestSharedJoinLeaveAndSlowSubscriber(t *testing.T) {
 	for i := range 2000 {
 		_ = shared.Update(func(r *Room) { r.Lines = append(r.Lines[:0], fmt.Sprint(i, " ", string(make([]byte, 512)))) })
 	}
+	// Two thousand 3 KB patches to a client that applies each under -race: a loaded machine
+	// takes longer than wstest.Timeout over them, so the waits last as long as the test may.
 	_, v := shared.Published()
-	if _, err := cb.WaitVersion(ctxT(t), "ROOM", v); err != nil {
-		t.Fatal(err)
+	if _, err := cb.WaitVersion(wstest.Patient(t), "ROOM", v); err != nil {
+		_, got, _ := cb.State("ROOM")
+		t.Fatalf("the subscriber that reads: %v (at v%d of v%d)", err, got, v)
 	}
 	ca.Resume()
-	if _, err := ca.WaitVersion(ctxT(t), "ROOM", v); err != nil {
-		t.Fatal(err)
+	if _, err := ca.WaitVersion(wstest.Patient(t), "ROOM", v); err != nil {
+		_, got, _ := ca.State("ROOM")
+		t.Fatalf("the slow subscriber, reading again: %v (at v%d of v%d)", err, got, v)
 	}
 	if a.Stats().SlowDrops == 0 {
 		t.Log("note: the slow subscriber's queue never overflowed")
