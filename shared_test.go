@@ -125,7 +125,10 @@ func TestSharedJoinLeaveAndSlowSubscriber(t *testing.T) {
 	t.Parallel()
 	room := &Room{}
 	shared, _ := wssync.NewShared("ROOM", room)
-	a, b := wssync.NewSession(wssync.WithLimits(wssync.Limits{MaxQueuedFrames: 8, MaxQueuedBytes: 1 << 20})), wssync.NewSession()
+	// a is paused for as long as b takes over 2000 patches, a minute or more on a loaded
+	// machine: its write and pong timeouts must not take it for dead meanwhile.
+	patient := wssync.Limits{MaxQueuedFrames: 8, MaxQueuedBytes: 1 << 20, WriteTimeout: time.Hour, PongTimeout: time.Hour}
+	a, b := wssync.NewSession(wssync.WithLimits(patient)), wssync.NewSession()
 	ca := dial(t, serve(t, a))
 	cb := dial(t, serve(t, b))
 	if err := shared.Join(a); err != nil {
