@@ -169,16 +169,28 @@ func TestKeepaliveDropsDeadPeer(t *testing.T) {
 		}
 		return live.WriteControl(websocket.PongMessage, []byte(data), time.Now().Add(time.Second))
 	})
+	ended := make(chan error, 1)
 	go func() { // reads until the server closes the connection or the test does
 		for {
 			if _, _, err := live.ReadMessage(); err != nil {
+				ended <- err
 				return
 			}
 		}
 	}()
-	first := wstest.Receive(t, pings, "a ping")
-	for last := first; last.Sub(first) < 2*pongTimeout; {
-		last = wstest.Receive(t, pings, "a ping")
+	var first, last time.Time
+	for first.IsZero() || last.Sub(first) < 2*pongTimeout {
+		select {
+		case at := <-pings:
+			if first.IsZero() {
+				first = at
+			}
+			last = at
+		case err := <-ended:
+			t.Fatalf("a live client was dropped after answering pings for %v: %v", last.Sub(first), err)
+		case <-time.After(wstest.Timeout):
+			t.Fatalf("no ping within %v", wstest.Timeout)
+		}
 	}
 	if !sess.Connected() {
 		t.Fatal("a live client was dropped")
