@@ -127,9 +127,10 @@ func (o *object) residualPlan(w *writeEcho, cur [][]byte, v uint64) (*echoPlan, 
 	return p, nil
 }
 
-// frame builds the echo. Each field in whole is sent as one replace of its published
-// value instead of its residual: the writer holds something else there (see pushEcho).
-func (p *echoPlan) frame(whole map[int]bool) *frame {
+// frame builds the echo and counts its ops. Each field in whole is sent as one replace of
+// its published value instead of its residual: the writer holds something else there (see
+// pushEcho).
+func (p *echoPlan) frame(whole map[int]bool) (*frame, int) {
 	buf := append(make([]byte, 0, 128), p.o.patchHd...)
 	n := 0
 	for i, ops := range p.ops {
@@ -144,7 +145,7 @@ func (p *echoPlan) frame(whole map[int]bool) *frame {
 		}
 	}
 	buf = append(buf, ']')
-	return &frame{data: appendVersionTail(buf, p.v)}
+	return &frame{data: appendVersionTail(buf, p.v)}, n
 }
 
 // fieldOf returns the index of the field a footprint lies in, or -1.

@@ -209,3 +209,40 @@ func TestWriterEchoUnpublishedAndAfterRefusal(t *testing.T) {
 		t.Error("no echo carried /tags whole after a refusal's _SET")
 	}
 }
+
+// An echo that carries a field whole is a patch like any other to the writer: one that
+// reaches it after its next write, to another member of that field, takes that write back
+// on the client. The next write's echo must then carry the field whole too. Here a server
+// change to /seen/a makes the echo of the write to /seen/a carry "seen" whole; the writer,
+// not reading, writes /seen/b before that echo arrives.
+func TestWriterEchoAfterItsOwnWholeEcho(t *testing.T) {
+	t.Parallel()
+	sess := wssync.NewSession()
+	room := &Room{Seen: map[string]string{}}
+	s, err := wssync.Register(sess, "ROOM", room)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := dial(t, serve(t, sess))
+	waitType(t, w, "_SET:ROOM")
+	_ = s.Update(func(r *Room) { r.Seen["a"] = "server" })
+	waitType(t, w, "_PATCH:ROOM")
+
+	w.Pause()
+	if err := w.Patch("ROOM", wssynctest.Op{Op: "add", Path: "/seen/a", Value: "writer"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Patch("ROOM", wssynctest.Op{Op: "add", Path: "/seen/b", Value: "writer"}); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, func() bool { _, v := s.Published(); return v == 3 }) // both writes are in
+	w.Resume()
+	want, v := s.Published()
+	got, err := w.WaitVersion(ctxT(t), "ROOM", v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !jsonEqual(got, want) {
+		t.Fatalf("the writer holds %s, the server %s (frames: %s)", got, want, frameTypes(w.Frames()))
+	}
+}

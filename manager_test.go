@@ -286,24 +286,38 @@ func TestManagerShutdown(t *testing.T) {
 	}
 }
 
+// A burst passes; the frame after it is dropped and answered with one rate_limited; a
+// client that has more than another burst dropped is closed. The rate refills one token
+// in a thousand seconds, so what the client sends decides, not how fast a loaded machine
+// lets it send.
 func TestRateLimit(t *testing.T) {
 	t.Parallel()
-	_, _, url := newNotes(t, wssync.WithLimits(wssync.Limits{RatePerSecond: 10, RateBurst: 20}))
+	const burst = 20
+	_, _, url := newNotes(t, wssync.WithLimits(wssync.Limits{RatePerSecond: 0.001, RateBurst: burst}))
 	c := dial(t, url)
 	waitType(t, c, "_SET:NOTES")
-	for range 21 {
+	for range burst + 1 {
 		_ = c.Get("NOTES")
 	}
 	if e := errorOf(t, waitType(t, c, "_ERROR")); e.Code != wssync.CodeRateLimited {
 		t.Fatalf("got %+v", e)
 	}
-	for range 40 {
+	for range 2 * burst {
 		if c.Get("NOTES") != nil {
 			break
 		}
 	}
 	if code := closeCode(t, c); code != wssync.CloseRateLimited {
 		t.Fatalf("close %d", code)
+	}
+	errs := 0
+	for _, f := range c.Frames() {
+		if f.Type == "_ERROR" {
+			errs++
+		}
+	}
+	if errs != 1 {
+		t.Fatalf("%d _ERROR frames in one overload, want one rate_limited (frames: %s)", errs, frameTypes(c.Frames()))
 	}
 }
 

@@ -39,6 +39,7 @@ type outItem struct {
 	f    *frame
 	bin  []byte // a binary frame sent right after f (f is its _BIN_META)
 	echo bool   // an outPatch that is the echo of this client's own write
+	idle bool   // an echo with no ops: it changes nothing on the client
 }
 
 // sentPatch is a patch a connection sent, remembered for the echo of a later write.
@@ -157,13 +158,13 @@ func (q *outQueue) pushEcho(o *object, p *echoPlan, wrote [][]string) {
 			}
 		}
 	}
-	f := p.frame(whole)
+	f, ops := p.frame(whole)
 	if q.full(len(f.data)) {
 		q.resyncLocked(o)
 		q.metrics.slowDrops.Add(1)
 		return
 	}
-	q.append(outItem{kind: outPatch, obj: o, f: f, echo: true}, len(f.data))
+	q.append(outItem{kind: outPatch, obj: o, f: f, echo: true, idle: ops == 0}, len(f.data))
 }
 
 // push queues an ordinary frame, and a binary frame after it when bin is not nil. It
@@ -278,10 +279,13 @@ func (q *outQueue) pop() (outItem, bool) {
 		return outItem{}, false
 	}
 	it := q.items[q.head]
-	// Remember the patches that may cross a write of the client: not the echoes of its
-	// own writes, which leave it where the server is; and a _SET, other than the first on
-	// this connection, as a patch of any path (a write that crossed it was wiped by it).
-	if (it.kind == outPatch && !it.echo) || (it.kind == outResync && q.setSent[it.obj]) {
+	// Remember the patches that may cross a write of the client, the echoes of its own
+	// writes included: one with ops (a field sent whole, a normalised value) reaching the
+	// client after its next write sets those paths back to the published state of the
+	// earlier write. An echo without ops changes nothing and is not kept. A _SET, other
+	// than the first on this connection, counts as a patch of any path (a write that
+	// crossed it was wiped by it).
+	if (it.kind == outPatch && !it.idle) || (it.kind == outResync && q.setSent[it.obj]) {
 		r := sentPatch{obj: it.obj, at: time.Now()}
 		if it.kind == outPatch && len(it.f.data) <= maxRecentBytes {
 			r.f = it.f

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/wssync/wssync"
+	"github.com/wssync/wssync/internal/wstest"
 	"github.com/wssync/wssync/wssynctest"
 )
 
@@ -57,8 +58,8 @@ func TestSharedRoomConvergence(t *testing.T) {
 				switch w % 3 {
 				case 0:
 					_ = c.Patch("ROOM", wssynctest.Op{Op: "add", Path: "/seen/" + me, Value: fmt.Sprint(w)})
-				case 1:
-					_ = c.Send("_ACTION:ROOM", map[string]any{"type": "say", "text": fmt.Sprintf("%s-%d", me, w)})
+				case 1: // with an id: its _RESULT says the line is in
+					_ = c.SendFrame(map[string]any{"type": "_ACTION:ROOM", "id": fmt.Sprint(w), "data": map[string]any{"type": "say", "text": fmt.Sprintf("%s-%d", me, w)}})
 				case 2:
 					_ = c.Patch("ROOM", wssynctest.Replace("/topic", me))
 				}
@@ -69,18 +70,28 @@ func TestSharedRoomConvergence(t *testing.T) {
 		_ = shared.Update(func(r *Room) { r.Votes[fmt.Sprint("server", i%5)]++ })
 	}
 	wg.Wait()
-	// Every line said must be in; then all clients must hold the published state.
-	ok := false
-	for range 500 {
-		shared.RLock()
-		n := len(room.Lines)
-		shared.RUnlock()
-		if ok = n == clients*((writes+1)/3); ok {
-			break
+	// Every line said must be in once its _RESULT is back (a connection's frames are
+	// handled in order, so every write of the client is then in too); then all clients
+	// must hold the published state. The waits are for fifty clients' thousand writes and
+	// their fan-out, which a loaded machine under -race takes longer than wstest.Timeout
+	// to do: they last as long as the test may.
+	ctx := wstest.Patient(t)
+	said := (writes + 1) / 3
+	for i, c := range cs {
+		for range said {
+			f, err := c.WaitFrame(ctx, func(f wssynctest.Frame) bool { return f.Type == "_RESULT" })
+			if err != nil {
+				t.Fatalf("client %d: waiting for the results of its actions: %v", i, err)
+			}
+			if f.Error != nil {
+				t.Fatalf("client %d: action %s failed: %s", i, f.ID, f.Error)
+			}
 		}
-		time.Sleep(20 * time.Millisecond)
 	}
-	if !ok {
+	shared.RLock()
+	n := len(room.Lines)
+	shared.RUnlock()
+	if n != clients*said {
 		for i, c := range cs {
 			for _, f := range c.Frames() {
 				if f.Type == "_ERROR" {
@@ -88,12 +99,11 @@ func TestSharedRoomConvergence(t *testing.T) {
 				}
 			}
 		}
-		shared.RLock()
-		t.Fatalf("lines %d", len(room.Lines))
+		t.Fatalf("%d lines after every action answered, want %d", n, clients*said)
 	}
 	want, v := shared.Published()
 	for i, c := range cs {
-		got, err := c.WaitVersion(ctxT(t), "ROOM", v)
+		got, err := c.WaitVersion(ctx, "ROOM", v)
 		if err != nil {
 			_, cv, _ := c.State("ROOM")
 			fs := c.Frames()
@@ -115,7 +125,10 @@ func TestSharedJoinLeaveAndSlowSubscriber(t *testing.T) {
 	t.Parallel()
 	room := &Room{}
 	shared, _ := wssync.NewShared("ROOM", room)
-	a, b := wssync.NewSession(wssync.WithLimits(wssync.Limits{MaxQueuedFrames: 8, MaxQueuedBytes: 1 << 20})), wssync.NewSession()
+	// a is paused for as long as b takes over 2000 patches, a minute or more on a loaded
+	// machine: its write and pong timeouts must not take it for dead meanwhile.
+	patient := wssync.Limits{MaxQueuedFrames: 8, MaxQueuedBytes: 1 << 20, WriteTimeout: time.Hour, PongTimeout: time.Hour}
+	a, b := wssync.NewSession(wssync.WithLimits(patient)), wssync.NewSession()
 	ca := dial(t, serve(t, a))
 	cb := dial(t, serve(t, b))
 	if err := shared.Join(a); err != nil {
@@ -141,13 +154,17 @@ func TestSharedJoinLeaveAndSlowSubscriber(t *testing.T) {
 	for i := range 2000 {
 		_ = shared.Update(func(r *Room) { r.Lines = append(r.Lines[:0], fmt.Sprint(i, " ", string(make([]byte, 512)))) })
 	}
+	// Two thousand 3 KB patches to a client that applies each under -race: a loaded machine
+	// takes longer than wstest.Timeout over them, so the waits last as long as the test may.
 	_, v := shared.Published()
-	if _, err := cb.WaitVersion(ctxT(t), "ROOM", v); err != nil {
-		t.Fatal(err)
+	if _, err := cb.WaitVersion(wstest.Patient(t), "ROOM", v); err != nil {
+		_, got, _ := cb.State("ROOM")
+		t.Fatalf("the subscriber that reads: %v (at v%d of v%d)", err, got, v)
 	}
 	ca.Resume()
-	if _, err := ca.WaitVersion(ctxT(t), "ROOM", v); err != nil {
-		t.Fatal(err)
+	if _, err := ca.WaitVersion(wstest.Patient(t), "ROOM", v); err != nil {
+		_, got, _ := ca.State("ROOM")
+		t.Fatalf("the slow subscriber, reading again: %v (at v%d of v%d)", err, got, v)
 	}
 	if a.Stats().SlowDrops == 0 {
 		t.Log("note: the slow subscriber's queue never overflowed")

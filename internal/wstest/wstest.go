@@ -37,6 +37,28 @@ func Context(t testing.TB) context.Context {
 	return ctx
 }
 
+// Patient returns a context canceled when the test ends or shortly before the test
+// binary's deadline (go test -timeout; ten Timeouts without one). It is for a wait on work
+// the test itself made heavy (a megabyte array rewritten under -race, thousands of frames
+// to fifty clients): how long that takes depends on how loaded the machine is, so a fixed
+// Timeout would fail a correct library on a busy one. A hang still fails the wait, early
+// enough to report what was awaited rather than a -timeout panic.
+func Patient(t testing.TB) context.Context {
+	deadline := time.Now().Add(10 * Timeout)
+	if d, ok := t.(interface{ Deadline() (time.Time, bool) }); ok {
+		if end, ok := d.Deadline(); ok {
+			deadline = end.Add(-min(patientMargin, time.Until(end)/4))
+		}
+	}
+	ctx, cancel := context.WithDeadline(context.Background(), deadline)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// patientMargin is how long before the binary's deadline a Patient wait gives up: time to
+// report the failure and run the cleanups.
+const patientMargin = 30 * time.Second
+
 // WSURL turns the http:// URL of a test server into its ws:// URL.
 func WSURL(httpURL string) string { return "ws" + strings.TrimPrefix(httpURL, "http") }
 

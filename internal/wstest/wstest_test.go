@@ -148,3 +148,23 @@ func TestReceive(t *testing.T) {
 		t.Errorf("Receive from a closed channel: failure %q, want it to say so", r.fatal)
 	}
 }
+
+// A Patient wait outlasts Timeout when the binary's deadline allows, and still ends
+// before that deadline.
+func TestPatientEndsBeforeTheBinaryDeadline(t *testing.T) {
+	ctx := Patient(t)
+	end, ok := ctx.Deadline()
+	if !ok {
+		t.Fatal("a Patient context has no deadline")
+	}
+	if binary, ok := t.Deadline(); ok {
+		if !end.Before(binary) {
+			t.Errorf("Patient ends at %v, not before the binary's deadline %v", end, binary)
+		}
+		if time.Until(binary) > 4*Timeout && time.Until(end) < Timeout {
+			t.Errorf("Patient ends in %v, no longer than Timeout though the binary has %v left", time.Until(end), time.Until(binary))
+		}
+	} else if time.Until(end) <= Timeout {
+		t.Errorf("without a binary deadline Patient ends in %v, want more than Timeout", time.Until(end))
+	}
+}
