@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	neturl "net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -507,6 +508,96 @@ func TestAttackViewsOnRegisterAndTwoObjectsOfOneType(t *testing.T) {
 	for _, f := range g.Frames() {
 		if f.Type != "_SET:PLAIN" && f.Type != "_PATCH:PLAIN" && bytes.Contains(f.Data, []byte(secret)) {
 			t.Errorf("%s carries a secret: %s", f.Type, f.Data)
+		}
+	}
+}
+
+// Promise (docs/security.md, views): "a test of it would be an oracle", so a test op on a
+// hidden part is refused before anything is applied. The refusal of a right guess and of
+// a wrong one must be the same bytes, for a hidden whole field and a hidden member.
+func TestAttackTestOpOnHiddenIsNoOracle(t *testing.T) {
+	t.Parallel()
+	s := newAtkServer(t)
+	gus := wstest.Dial(t, s.url+"?u=gus&s=g1&role=guest")
+	wstest.WaitType(t, gus, "_SET:ROOM")
+	for _, tc := range []struct{ path, right string }{
+		{"/audit/0", secret + "audit"},
+		{"/members/0/email", secret + "ann"},
+		{"/secrets/a~1b", secret + "slash"},
+	} {
+		var answers [][]byte
+		for _, guess := range []string{tc.right, "wrong"} {
+			fs := roundTrip(t, gus, "_PATCH:ROOM", []map[string]any{{"op": "test", "path": tc.path, "value": guess}})
+			var errs []byte
+			for _, f := range fs {
+				if f.Type == "_ERROR" || strings.HasPrefix(f.Type, "_SET") {
+					errs = append(errs, f.Type...)
+					errs = append(errs, f.Data...)
+				}
+			}
+			answers = append(answers, errs)
+		}
+		if !bytes.Equal(answers[0], answers[1]) {
+			t.Errorf("test %s: a right guess answered apart from a wrong one:\n%s\n%s", tc.path, answers[0], answers[1])
+		}
+		if len(answers[0]) == 0 {
+			t.Errorf("test %s: no refusal", tc.path)
+		}
+	}
+}
+
+// Promise (docs/security.md, per-user objects): "A session of another user never gets the
+// object (the table is keyed by user)." Users whose ids differ only in case or by a
+// trailing space, joining at once, each get an object built for them alone.
+func TestAttackRegisterUserLookalikeUsersRacing(t *testing.T) {
+	t.Parallel()
+	type Cart struct {
+		Owner string `sync:"owner"`
+	}
+	m := wssync.NewManager(func(ctx context.Context, sess *wssync.Session) error {
+		_, err := wssync.RegisterUser(sess, "CART", func(ctx context.Context) (*Cart, error) {
+			id, _ := wssync.IdentityFrom(ctx)
+			return &Cart{Owner: id.User}, nil
+		})
+		return err
+	}, wssync.WithAuth(func(r *http.Request) (wssync.Identity, error) {
+		q := r.URL.Query()
+		return wssync.Identity{User: q.Get("u"), Session: q.Get("s")}, nil
+	}))
+	url := serveManager(t, m)
+	users := []string{"ann", "Ann", "ANN", "ann ", "ann\u0000"}
+	var wg sync.WaitGroup
+	clients := make([][]*wssynctest.Client, len(users))
+	var mu sync.Mutex
+	for i, u := range users {
+		for j := range 3 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				c, err := wssynctest.Dial(ctxT(t), url+"?u="+neturl.QueryEscape(u)+"&s="+fmt.Sprint("s", i, "-", j))
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				t.Cleanup(func() { _ = c.Close() })
+				mu.Lock()
+				clients[i] = append(clients[i], c)
+				mu.Unlock()
+			}()
+		}
+	}
+	wg.Wait()
+	for i, cs := range clients {
+		for _, c := range cs {
+			f := wstest.WaitType(t, c, "_SET:CART")
+			var cart Cart
+			if err := json.Unmarshal(f.Data, &cart); err != nil {
+				t.Fatal(err)
+			}
+			if cart.Owner != users[i] {
+				t.Errorf("user %q got the cart of %q", users[i], cart.Owner)
+			}
+			_ = c.Close()
 		}
 	}
 }
