@@ -601,3 +601,105 @@ func TestAttackRegisterUserLookalikeUsersRacing(t *testing.T) {
 		}
 	}
 }
+
+// CtxTeam vetoes in ValidateWriteContext with refusals that point into what guests do
+// not see, their messages carrying a secret.
+type CtxTeam struct {
+	Title   string   `sync:"title,write"`
+	Members []Member `sync:"members,write"`
+	Audit   []string `sync:"audit,write"`
+}
+
+func (*CtxTeam) ValidateWriteContext(ctx context.Context, prev, next *CtxTeam) error {
+	id, _ := wssync.IdentityFrom(ctx)
+	switch next.Title {
+	case "field-error":
+		return &wssync.FieldError{Path: "/members/0/email", Message: "mail is " + prev.Members[0].Email}
+	case "read-only":
+		return &wssync.Error{Code: wssync.CodeReadOnly, Path: "/audit/0", Message: "audit is " + prev.Audit[0]}
+	case "rejected":
+		return &wssync.Error{Code: wssync.CodeRejected, Path: "/audit", Message: "audit is " + prev.Audit[0]}
+	}
+	if id.User != "ann" && next.Title != prev.Title && strings.HasPrefix(next.Title, "ann") {
+		return &wssync.FieldError{Path: "/title", Message: "only ann"}
+	}
+	return nil
+}
+
+// Promise (docs/security.md, views): "A refusal from decoding or validation whose path
+// points into a hidden part is sent without that path or message." A
+// ValidateWriteContext refusal pointing into the hidden e-mail or audit, carrying its
+// value, must reach the guest without either, and the admin with them.
+func TestAttackWriteContextRefusalIntoHiddenPart(t *testing.T) {
+	t.Parallel()
+	team := &CtxTeam{Title: "t", Members: []Member{{Name: "ann", Email: secret + "ann"}}, Audit: []string{secret + "audit"}}
+	shared, err := wssync.NewShared("TEAM", team, wssync.WithViews(roleView, teamViews...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := wssync.NewManager(func(ctx context.Context, sess *wssync.Session) error { return shared.Join(sess) },
+		wssync.WithAuth(func(r *http.Request) (wssync.Identity, error) {
+			q := r.URL.Query()
+			return wssync.Identity{User: q.Get("u"), Session: q.Get("s"), Roles: []string{q.Get("role")}}, nil
+		}), wssync.WithLimits(wssync.Limits{MaxBadFrames: 1 << 20}))
+	url := serveManager(t, m)
+	for _, role := range []string{"admin", "guest"} {
+		c := wstest.Dial(t, url+"?u="+role+"&s="+role+"&role="+role)
+		wstest.WaitType(t, c, "_SET:TEAM")
+		for _, title := range []string{"field-error", "read-only", "rejected"} {
+			if err := c.Patch("TEAM", wssynctest.Replace("/title", title)); err != nil {
+				t.Fatal(err)
+			}
+			f := wstest.WaitType(t, c, "_ERROR")
+			e := errorOf(t, f)
+			leaked := bytes.Contains(f.Data, []byte(secret)) || strings.Contains(e.Path, "email") || strings.Contains(e.Path, "audit")
+			if leaked != (role == "admin") {
+				t.Errorf("%s, %s: refusal %s", role, title, f.Data)
+			}
+		}
+	}
+}
+
+// Promise (docs/security.md): "A session's roles, claims and expiry are those the auth
+// hook returned for its latest connection"; the view is chosen again on "a reconnect with
+// other roles". The admin's session is taken over by a guest connection (same user and
+// session id, no role) while the server publishes secrets and the admin's connection has
+// patches queued: no frame of the guest connection carries a secret.
+func TestAttackReconnectWithFewerRolesWhilePublishing(t *testing.T) {
+	t.Parallel()
+	s := newAtkServer(t)
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			_ = s.shared.Update(func(r *AtkRoom) {
+				r.Audit = append(r.Audit[:0], fmt.Sprint(secret, "re", i))
+				r.Members[0].Email = fmt.Sprint(secret, "mail", i)
+			})
+		}
+	}()
+	for round := range 5 {
+		sid := fmt.Sprint("take-", round)
+		admin := wstest.Dial(t, s.url+"?u=ann&s="+sid+"&role=admin")
+		wstest.WaitType(t, admin, "_SET:ROOM")
+		admin.Pause() // let its queue fill
+		guest := wstest.Dial(t, s.url+"?u=ann&s="+sid+"&role=guest")
+		wstest.WaitType(t, guest, "_SET:ROOM")
+		roundTrip(t, guest, "_GET:ROOM", map[string]any{})
+		if bytes.Contains(framesBytes(guest.Frames()), []byte(secret)) {
+			t.Errorf("round %d: the guest connection received a secret", round)
+		}
+		admin.Resume()
+		_ = guest.Close()
+		_ = admin.Close()
+	}
+	close(stop)
+	wg.Wait()
+}

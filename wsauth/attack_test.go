@@ -173,7 +173,7 @@ func TestAttackRefreshWithoutSessionClaim(t *testing.T) {
 // exp (accepted within the Verifier's leeway) must not buy the session's state: the
 // connection should close with 4005 before any _SET. It gets the whole _SET first.
 func TestAttackExpiredTokenWithinLeewayGetsNoState(t *testing.T) {
-	t.Skip("FINDING: a token already past exp but within Leeway connects and receives the session's full _SET before _AUTH_EXPIRED and the 4005 close: the leeway extends what an expired token can read")
+	t.Skip("FINDING: a token already past exp but within Leeway connects and, racily (16 of 30 runs under -race -count=30), receives the session's full _SET before _AUTH_EXPIRED and the 4005 close: the leeway extends what an expired token can read")
 	t.Parallel()
 	v := newVerifier(t, wsauth.Config{Keys: wsauth.HMACKey(secret), SessionClaim: "sid", Leeway: time.Minute})
 	_, url := serveVerified(t, v)
