@@ -703,3 +703,33 @@ func TestAttackReconnectWithFewerRolesWhilePublishing(t *testing.T) {
 	close(stop)
 	wg.Wait()
 }
+
+// Promise (godoc: "Handlers of one session run one at a time, in arrival order"; the
+// refresh "replaces the session's roles"): a write sent right behind an `_AUTH` that
+// demotes the connection is checked with the new roles, and one behind a promoting
+// `_AUTH` with the new roles too, without waiting for the _RESULT.
+func TestAttackWriteRightBehindRefresh(t *testing.T) {
+	t.Parallel()
+	s := newAtkServer(t)
+	c := wstest.Dial(t, s.url+"?u=ann&s=a1&role=admin")
+	wstest.WaitType(t, c, "_SET:ROOM")
+	for i, step := range []struct {
+		token     string
+		wantTopic string
+	}{{"ann:guest", "topic"}, {"ann:admin", "by admin"}} {
+		if err := c.SendFrame(map[string]any{"type": "_AUTH", "data": map[string]string{"token": step.token}}); err != nil {
+			t.Fatal(err)
+		}
+		title := "by guest"
+		if i == 1 {
+			title = "by admin"
+		}
+		roundTrip(t, c, "_PATCH:ROOM", []wssynctest.Op{wssynctest.Replace("/topic", title)})
+		s.shared.RLock()
+		topic := s.room.Topic
+		s.shared.RUnlock()
+		if topic != step.wantTopic {
+			t.Fatalf("after %s: topic %q, want %q", step.token, topic, step.wantTopic)
+		}
+	}
+}

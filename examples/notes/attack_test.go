@@ -99,3 +99,31 @@ func TestAttackGuestNamedAdminNeverSeesTheLog(t *testing.T) {
 		t.Fatalf("guest named admin: view %+v (%v)", v, err)
 	}
 }
+
+// The library's advice (docs/security.md, Tokens: "tokens in URLs land in logs: access
+// logs, proxy logs, browser history and Referers keep the query string") applies more to
+// the admin key, which never expires and mints admin tokens, than to the tokens: yet the
+// page is opened as /?admin=KEY and sends GET /api/admin-token?key=KEY. The endpoint
+// should take the key outside the URL (a header or a POST body) and refuse it in the
+// query.
+func TestAttackAdminKeyNotInURL(t *testing.T) {
+	t.Skip("FINDING: the notes example's long-lived admin key travels in URLs (the page's ?admin=KEY, kept in browser history; GET /api/admin-token?key=KEY, in access and proxy logs), which the library's own security.md warns against for far shorter-lived tokens; the endpoint takes it nowhere else")
+	_, srv := startServer(t)
+	res, err := http.Get(srv.URL + "/api/admin-token?key=" + testAdminKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode == http.StatusOK {
+		t.Errorf("the key is accepted in the query string")
+	}
+	req, _ := http.NewRequest(http.MethodPost, srv.URL+"/api/admin-token", strings.NewReader(testAdminKey))
+	res, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		t.Errorf("the key in a POST body: %d", res.StatusCode)
+	}
+}
