@@ -201,6 +201,10 @@ func TestAttackOwnerAndRoleRulesWithJSONTricks(t *testing.T) {
 		{"pointer element set to null", P, `[{"op":"replace","path":"/ptrs/0","value":null}]`},
 		{"pointer element forged", P, `[{"op":"add","path":"/ptrs/-","value":{"id":"q2","author":"ann","text":"forged"}}]`},
 		{"pointer element case-folded author", P, `[{"op":"add","path":"/ptrs/0/AUTHOR","value":"gus"}]`},
+		{"op with two paths, topic last", P, `[{"op":"replace","path":"/notes/1/text","path":"/topic","value":"pwned"}]`},
+		{"op with two paths, ann's note last", P, `[{"op":"replace","path":"/notes/1/text","path":"/notes/0/text","value":"pwned"}]`},
+		{"op with two ops", P, `[{"op":"test","path":"/notes/0","op":"remove"}]`},
+		{"op with two values", P, `[{"op":"add","path":"/notes/-","value":{"id":"x","author":"gus","text":"ok"},"value":{"id":"x","author":"ann","text":"forged"}}]`},
 	} {
 		before := s.snapshot(t)
 		fs := roundTrip(t, gus, w.event, w.data)
@@ -247,6 +251,14 @@ func TestAttackViewHiddenMembersByCaseAndEscapes(t *testing.T) {
 		{"hidden map entry copied out", P, `[{"op":"copy","from":"/secrets/a~1b","path":"/free/leak"}]`},
 		{"hidden map entry via parent replace", P, `[{"op":"replace","path":"/secrets","value":{"open":"open"}}]`},
 		{"hidden map entry via _SET of the map", S, `{"secrets":{"open":"open"}}`},
+		{"_SET, duplicated members, hidden value last", S, `{"members":[{"name":"ann"}],"members":[{"name":"ann","email":"attacker@x"}]}`},
+		{"_SET, duplicated members, hidden value first", S, `{"members":[{"name":"ann","email":"attacker@x"}],"members":[{"name":"ann"}]}`},
+		{"_SET, duplicated email member", S, `{"members":[{"name":"ann","email":"attacker@x","name":"ann"}]}`},
+		{"op with two paths, hidden last", P, `[{"op":"replace","path":"/free","path":"/audit","value":[]}]`},
+		{"op with two paths, hidden first", P, `[{"op":"replace","path":"/audit","path":"/free","value":{}}]`},
+		{"op with two ops", P, `[{"op":"test","path":"/audit","op":"remove"}]`},
+		{"op with two froms", P, `[{"op":"copy","from":"/free","from":"/audit","path":"/free/leak"}]`},
+		{"op with two froms, hidden first", P, `[{"op":"copy","from":"/audit","from":"/free","path":"/free/leak"}]`},
 	} {
 		before := s.snapshot(t)
 		fs := roundTrip(t, gus, w.event, w.data)
