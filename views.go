@@ -277,7 +277,9 @@ func (v *objView) refuses(op, path string, value []byte) *Error {
 		}
 		if len(tokens) > 0 && len(tokens) < len(h) && op == "add" && tokens[len(tokens)-1] == "-" && value != nil {
 			// An append erases nothing; what it adds must hold nothing hidden.
-			if out, err := filterJSON(nil, value, [][]string{h[len(tokens):]}); err == nil && bytes.Equal(out, bytes.TrimSpace(value)) {
+			// The decoder matches member names case-insensitively, so a member that
+			// folds to a hidden one counts as hidden.
+			if out, err := filterJSON(nil, value, [][]string{h[len(tokens):]}); err == nil && bytes.Equal(out, bytes.TrimSpace(value)) && !holdsFolded(value, h[len(tokens):]) {
 				continue
 			}
 		}
@@ -286,14 +288,48 @@ func (v *objView) refuses(op, path string, value []byte) *Error {
 	return nil
 }
 
-// tokensMatch reports whether the pattern tokens h match the pointer tokens p, one for one.
+// tokensMatch reports whether the pattern tokens h match the pointer tokens p of a client
+// op, one for one. Names match as the decoder matches struct members, case-insensitively
+// (foldName): `/members/0/EMAIL` writes the Email a pattern `/members/*/email` hides. A
+// map key folded alike is refused too, which errs on the side of the view.
 func tokensMatch(h, p []string) bool {
 	for i := range h {
-		if h[i] != "*" && h[i] != p[i] {
+		if h[i] != "*" && h[i] != p[i] && foldName(h[i]) != foldName(p[i]) {
 			return false
 		}
 	}
 	return true
+}
+
+// holdsFolded reports whether the JSON value holds a member at the pattern rest, names
+// compared folded (see tokensMatch), as the decoder would find it.
+func holdsFolded(value []byte, rest []string) bool {
+	var v any
+	if json.Unmarshal(value, &v) != nil {
+		return true // not JSON: refused either way
+	}
+	return foldedAt(v, rest)
+}
+
+func foldedAt(v any, rest []string) bool {
+	if len(rest) == 0 {
+		return true
+	}
+	switch x := v.(type) {
+	case map[string]any:
+		for k, m := range x {
+			if (rest[0] == "*" || foldName(k) == foldName(rest[0])) && foldedAt(m, rest[1:]) {
+				return true
+			}
+		}
+	case []any:
+		for i, m := range x {
+			if (rest[0] == "*" || rest[0] == strconv.Itoa(i)) && foldedAt(m, rest[1:]) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // hides reports whether the pointer path lies at or under a part the view hides.
