@@ -154,6 +154,10 @@ func (c *conn) handleAuth(in *inbound) {
 		return
 	}
 	id := v.(Identity)
+	if id.expired(time.Now()) { // a verifier's leeway may pass a token past its exp
+		c.refuse(in, errorf(CodeTokenRejected, "", "the token has expired"))
+		return
+	}
 	if id.User != c.sess.id.User || id.Session != "" && id.Session != c.sess.id.Session {
 		c.log.Warn("wssync: refreshed token names another identity: closing", "user", c.sess.id.User)
 		f := c.refusal(in, errorf(CodeTokenWrongUser, "", "the token names another user or session than this connection's"))

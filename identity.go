@@ -23,6 +23,11 @@ type Identity struct {
 	Expires time.Time      `json:"expires,omitzero"` // zero: never expires
 }
 
+// expired reports whether the identity's expiry has passed at now.
+func (id Identity) expired(now time.Time) bool {
+	return !id.Expires.IsZero() && !now.Before(id.Expires)
+}
+
 // HasRole reports whether role is one of the identity's roles.
 func (id Identity) HasRole(role string) bool { return slices.Contains(id.Roles, role) }
 

@@ -142,6 +142,13 @@ func (m *Manager) ServeWS(w http.ResponseWriter, r *http.Request) {
 			http.Error(w, "unauthorized", http.StatusUnauthorized)
 			return
 		}
+		if id.expired(time.Now()) {
+			// A verifier's leeway for clock skew may pass a token already past its exp; the
+			// connection would close at once with 4005, after its state had been sent.
+			m.cfg.logger.Info("wssync: auth refused: the identity has expired", "user", id.User, "remote", r.RemoteAddr)
+			http.Error(w, http.StatusText(http.StatusUnauthorized), http.StatusUnauthorized)
+			return
+		}
 		if !m.userConnAllowed(id.User) {
 			http.Error(w, "too many connections", http.StatusTooManyRequests)
 			return

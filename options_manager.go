@@ -74,7 +74,8 @@ func WithManagerLimits(l ManagerLimits) ManagerOption {
 // WithAuth makes a Manager identify clients from the HTTP upgrade request (a cookie, a
 // bearer token, a query token). auth returns the identity — User is required; with Session
 // set, no handshake is needed; without it, the session id comes from the
-// `_USER_SESSION` handshake and the session is bound to User. An error refuses the upgrade
+// `_USER_SESSION` handshake and the session is bound to User. An identity whose Expires has
+// passed already is refused with 401, before any state is sent. An error refuses the upgrade
 // with 401, or 403 when it wraps ErrForbidden.
 func WithAuth(auth func(r *http.Request) (Identity, error)) ManagerOption {
 	return managerOption(func(c *config) { c.auth = auth })
@@ -84,8 +85,8 @@ func WithAuth(auth func(r *http.Request) (Identity, error)) ManagerOption {
 // sends `_AUTH` with a fresh token, and verify (package wsauth's Verifier.Refresh is one)
 // checks it and returns the identity it names. An identity of the connection's user (and
 // session, when verify names one) replaces the session's roles, claims and expiry, and the
-// connection's expiry moves to the new one; an error refuses the frame with
-// CodeTokenRejected and leaves the identity as it was (it still expires when it did); an
+// connection's expiry moves to the new one; an error, or an identity already expired,
+// refuses the frame with CodeTokenRejected and leaves the identity as it was (it still expires when it did); an
 // identity of another user or session is refused with CodeTokenWrongUser and the
 // connection closed with CloseUnauthorized. verify runs on the connection's dispatcher
 // (not under the dispatch lock), with a ctx that ends with the session or after 10 s;

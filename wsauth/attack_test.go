@@ -86,24 +86,23 @@ func TestAttackNoKidWithTwoKeys(t *testing.T) {
 	}
 }
 
-// Promise (docs/security.md): "Expires is exp itself, not exp + leeway" and the connection
-// "is closed with 4005 at exp". A token already past its exp but within the leeway
-// connects, and must be closed with 4005 at once, after _AUTH_EXPIRED.
+// Promise (docs/security.md): "Expires is exp itself, not exp + leeway". A token already
+// past its exp but within the verifier's leeway must buy nothing: the upgrade is refused
+// with 401 before any state exists, for every amount of time past exp.
 func TestAttackTokenWithinLeewayAlreadyExpired(t *testing.T) {
 	t.Parallel()
 	v := newVerifier(t, wsauth.Config{Keys: wsauth.HMACKey(secret), SessionClaim: "sid", Leeway: time.Minute})
 	_, url := serveVerified(t, v)
-	tok := sessionToken(t, "ann", "tab-1", time.Now().Add(-5*time.Second))
-	c := wstest.Dial(t, url, wssynctest.WithHeader(http.Header{"Authorization": {"Bearer " + tok}}))
-	var ce *websocket.CloseError
-	if err := wstest.WaitClosed(t, c); !errors.As(err, &ce) || ce.Code != wssync.CloseTokenExpired {
-		t.Fatalf("close %v, want %d (frames %s)", err, wssync.CloseTokenExpired, wstest.FrameTypes(c.Frames()))
+	for _, ago := range []time.Duration{time.Millisecond, 5 * time.Second, 50 * time.Second} {
+		tok := sessionToken(t, "ann", "tab-1", time.Now().Add(-ago))
+		ws, res, err := websocket.DefaultDialer.Dial(url, http.Header{"Authorization": {"Bearer " + tok}})
+		if ws != nil {
+			_ = ws.Close()
+		}
+		if err == nil || res == nil || res.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("a token %v past its exp: %v, %v; want 401 before the upgrade", ago, res, err)
+		}
 	}
-	types := wstest.FrameTypes(c.Frames())
-	if !strings.Contains(types, "_AUTH_EXPIRED") {
-		t.Fatalf("frames %s, want _AUTH_EXPIRED before the close", types)
-	}
-	t.Logf("frames of an already-expired token: %s", types)
 }
 
 // Promise (docs/protocol.md, Refresh): "A token for the same user (and session, when it
@@ -168,21 +167,3 @@ func TestAttackRefreshWithoutSessionClaim(t *testing.T) {
 	}
 }
 
-// Promise (docs/security.md, Tokens): with exp enforced, a stolen token "buys at most its
-// own lifetime", and "Expires is exp itself, not exp + leeway". A token already past its
-// exp (accepted within the Verifier's leeway) must not buy the session's state: the
-// connection should close with 4005 before any _SET. It gets the whole _SET first.
-func TestAttackExpiredTokenWithinLeewayGetsNoState(t *testing.T) {
-	t.Skip("FINDING: a token already past exp but within Leeway connects and, racily (16 of 30 runs under -race -count=30), receives the session's full _SET before _AUTH_EXPIRED and the 4005 close: the leeway extends what an expired token can read")
-	t.Parallel()
-	v := newVerifier(t, wsauth.Config{Keys: wsauth.HMACKey(secret), SessionClaim: "sid", Leeway: time.Minute})
-	_, url := serveVerified(t, v)
-	tok := sessionToken(t, "ann", "tab-1", time.Now().Add(-50*time.Second))
-	c := wstest.Dial(t, url, wssynctest.WithHeader(http.Header{"Authorization": {"Bearer " + tok}}))
-	_ = wstest.WaitClosed(t, c)
-	for _, f := range c.Frames() {
-		if strings.HasPrefix(f.Type, "_SET:") || strings.HasPrefix(f.Type, "_PATCH:") {
-			t.Fatalf("an expired token received %s %s (frames %s)", f.Type, f.Data, wstest.FrameTypes(c.Frames()))
-		}
-	}
-}
