@@ -8,7 +8,7 @@ import { artifactsDir, startServer } from "./lib/server.mjs";
 import { eventually } from "./lib/wait.mjs";
 
 let server, browser, a, b;
-// The admin view's key (NOTES_ADMIN_KEY): a tab opened with ?admin=KEY is an admin.
+// The admin view's key (NOTES_ADMIN_KEY): a tab opened with #admin=KEY is an admin.
 const adminKey = "e2e-admin-key";
 const pageErrors = [];
 
@@ -168,7 +168,7 @@ test("refused input is explained and the tabs converge", { timeout: 60_000 }, ()
 
 test("an admin tab sees the activity log and may change every note; guests see neither", { timeout: 60_000 }, () =>
   withScreenshots("admin", async () => {
-    const admin = await openTab(browser, `${server.url}/?admin=${adminKey}`, "Admin", pageErrors);
+    const admin = await openTab(browser, `${server.url}/#admin=${adminKey}`, "Admin", pageErrors);
     try {
       await admin.page.getByTestId("activity").waitFor({ timeout: 10_000 });
       assert.equal(await admin.page.getByTestId("me").textContent(), "Admin");
@@ -191,6 +191,6 @@ test("an admin tab sees the activity log and may change every note; guests see n
   }));
 
 test("a wrong admin key gets no admin view", { timeout: 30_000 }, async () => {
-  const res = await fetch(`${server.url}/api/admin-token?key=wrong`);
+  const res = await fetch(`${server.url}/api/admin-token`, { method: "POST", body: "wrong" });
   assert.equal(res.status, 403);
 });

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"io"
 	"net/http"
 	"time"
 
@@ -14,9 +15,11 @@ import (
 	"github.com/wssync/wssync/wsauth"
 )
 
-// Admins open the page with ?admin=KEY (the key is the server's NOTES_ADMIN_KEY, or a
-// random one it logs at start). The page then fetches a short-lived token from
-// /api/admin-token with the key and connects to /ws-admin, a second Manager that
+// Admins open the page with #admin=KEY (the key is the server's NOTES_ADMIN_KEY, or a
+// random one it prints at start). The key never travels in a URL the server or a proxy
+// sees: a fragment is not sent, and the page moves it to sessionStorage and drops it from
+// the address (and so from history). It then POSTs the key to /api/admin-token for a
+// short-lived token and connects to /ws-admin, a second Manager that
 // identifies connections by that token (package wsauth) instead of the guests'
 // handshake. Both Managers' sessions join the same shared list; an admin's identity
 // carries the role adminRole, which picks the admin view (the activity log) and lets it
@@ -31,7 +34,7 @@ const (
 
 // admin issues and verifies the admins' tokens.
 type admin struct {
-	key    string // what ?admin= must carry
+	key    string // what #admin= must carry (POSTed to /api/admin-token)
 	secret []byte // the HS256 key, derived from key so every server of a -redis group agrees
 	verify *wsauth.Verifier
 }
@@ -62,9 +65,14 @@ func (ad *admin) options() []wssync.ManagerOption {
 	return []wssync.ManagerOption{wssync.WithAuth(ad.verify.Auth), wssync.WithTokenRefresh(ad.verify.Refresh)}
 }
 
-// serveToken answers GET /api/admin-token?key=KEY with a fresh token, or 403.
+// maxKeyBytes bounds the body of a token request.
+const maxKeyBytes = 256
+
+// serveToken answers POST /api/admin-token, whose body is the key, with a fresh token, or
+// 403. The key is taken from the body only: a query string lands in access logs.
 func (ad *admin) serveToken(w http.ResponseWriter, r *http.Request) {
-	if !hmac.Equal([]byte(r.URL.Query().Get("key")), []byte(ad.key)) {
+	key, err := io.ReadAll(io.LimitReader(r.Body, maxKeyBytes+1))
+	if err != nil || len(key) > maxKeyBytes || !hmac.Equal(key, []byte(ad.key)) {
 		http.Error(w, "forbidden", http.StatusForbidden)
 		return
 	}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -21,7 +22,7 @@ const testAdminKey = "test-admin-key"
 // dialAdmin fetches an admin token with key and connects to /ws-admin with it.
 func dialAdmin(t *testing.T, srv *httptest.Server, session string) *wssynctest.Client {
 	t.Helper()
-	res, err := http.Get(srv.URL + "/api/admin-token?key=" + testAdminKey)
+	res, err := http.Post(srv.URL+"/api/admin-token", "text/plain", strings.NewReader(testAdminKey))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,14 +47,14 @@ func dialAdmin(t *testing.T, srv *httptest.Server, session string) *wssynctest.C
 
 func TestAdminTokenNeedsTheKey(t *testing.T) {
 	_, srv := startServer(t)
-	for _, q := range []string{"", "?key=", "?key=wrong"} {
-		res, err := http.Get(srv.URL + "/api/admin-token" + q)
+	for _, body := range []string{"", "wrong", testAdminKey + "x", strings.Repeat("k", maxKeyBytes+10)} {
+		res, err := http.Post(srv.URL+"/api/admin-token", "text/plain", strings.NewReader(body))
 		if err != nil {
 			t.Fatal(err)
 		}
 		res.Body.Close()
 		if res.StatusCode != http.StatusForbidden {
-			t.Errorf("GET /api/admin-token%s: %d, want 403", q, res.StatusCode)
+			t.Errorf("POST /api/admin-token %q: %d, want 403", body, res.StatusCode)
 		}
 	}
 	// Without a token, /ws-admin refuses the upgrade: a guest cannot reach the admin view.

@@ -78,7 +78,7 @@ func run() error {
 	}
 	// The e2e test reads this line to learn the port when it listens on :0.
 	fmt.Printf("notes: listening on http://%s\n", browsable(ln.Addr()))
-	fmt.Printf("notes: admin view at http://%s/?admin=%s\n", browsable(ln.Addr()), a.admin.key)
+	fmt.Printf("notes: admin view at http://%s/#admin=%s\n", browsable(ln.Addr()), a.admin.key)
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

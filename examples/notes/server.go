@@ -27,7 +27,7 @@ type app struct {
 // store (-redis), the list and every tab's session live in it, so several servers behind
 // one load balancer serve the same notes and a tab may reconnect to any of them.
 //
-// adminKey is what ?admin= must carry to open the admin view; empty gets a random key
+// adminKey is what #admin= must carry to open the admin view; empty gets a random key
 // (a.admin.key).
 func newApp(logger *slog.Logger, withTestHooks bool, store scaleOut, adminKey string) (*app, error) {
 	a := &app{notes: newNotes(), room: newRoom()}
@@ -89,7 +89,7 @@ func (a *app) handler() http.Handler {
 	}
 	mux.Handle("/ws", ws)
 	mux.HandleFunc("/ws-admin", a.adm.ServeWS)
-	mux.HandleFunc("GET /api/admin-token", a.admin.serveToken)
+	mux.HandleFunc("POST /api/admin-token", a.admin.serveToken)
 	mux.Handle("/", assets())
 	return mux
 }

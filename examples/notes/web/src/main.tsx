@@ -6,16 +6,27 @@ import { NOTES } from "./model";
 import { Toasts, useToasts } from "./toasts";
 import "./styles.css";
 
-// ?admin=KEY opens the admin view: the tab connects to /ws-admin with a short-lived token
+// #admin=KEY opens the admin view: the tab connects to /ws-admin with a short-lived token
 // the server issues for the key (getToken runs on every connect and before the token
-// expires). Other tabs are guests, identified by the wsAuth handshake alone.
-const adminKey = new URLSearchParams(location.search).get("admin");
+// expires). Other tabs are guests, identified by the wsAuth handshake alone. The key is a
+// fragment, which the browser never sends; it moves to sessionStorage (so a reload stays
+// admin) and out of the address bar and history.
+const adminKey = takeAdminKey();
+
+function takeAdminKey(): string | null {
+  const fromHash = new URLSearchParams(location.hash.slice(1)).get("admin");
+  if (fromHash) {
+    sessionStorage.setItem("notes_admin_key", fromHash);
+    history.replaceState(null, "", location.pathname + location.search);
+  }
+  return sessionStorage.getItem("notes_admin_key");
+}
 
 // Same origin as the page, so the Go server's default origin check accepts it.
 const wsUrl = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/${adminKey ? "ws-admin" : "ws"}`;
 
 async function adminToken(): Promise<string> {
-  const res = await fetch(`/api/admin-token?key=${encodeURIComponent(adminKey ?? "")}`, { cache: "no-store" });
+  const res = await fetch("/api/admin-token", { method: "POST", body: adminKey ?? "", cache: "no-store" });
   if (!res.ok) throw new Error(`the server refused the admin key (${res.status})`);
   return res.text();
 }
