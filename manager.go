@@ -40,6 +40,8 @@ type Manager struct {
 	closing  bool
 	pending  int                          // connections in the handshake (startHandshake)
 	shaking  map[*websocket.Conn]struct{} // those upgraded already, for Shutdown to end
+	inFlight map[string][]inFlightClaim   // own claims not seen back yet, by session id (claims.go)
+	claimSeq uint64                       // numbers this node's claims
 	work     sync.WaitGroup               // ServeWS calls and expiries in progress
 }
 
@@ -67,6 +69,7 @@ func NewManager(factory func(ctx context.Context, sess *Session) error, opts ...
 		perUser:  make(map[string]int),
 		users:    newUserObjects(),
 		shaking:  make(map[*websocket.Conn]struct{}),
+		inFlight: make(map[string][]inFlightClaim),
 	}
 	m.upgrader = newUpgrader(&cfg)
 	if cfg.sessionStore != nil {
@@ -211,8 +214,15 @@ func (m *Manager) userConnAllowed(user string) bool {
 
 // serve finds or builds the session for id and serves ws on it.
 func (m *Manager) serve(ws *websocket.Conn, id Identity) {
+	var seq uint64 // this connection's claim, in flight from before it takes the session
+	if m.cfg.sessionStore != nil {
+		seq = m.markClaim(id.Session)
+	}
 	ms, created, code, why := m.acquire(id)
 	if ms == nil {
+		if m.cfg.sessionStore != nil {
+			m.unmarkClaim(id.Session, seq)
+		}
 		closeNow(ws, code, why)
 		return
 	}
@@ -223,6 +233,7 @@ func (m *Manager) serve(ws *websocket.Conn, id Identity) {
 			if errors.Is(err, ErrForeignSession) {
 				// served while the store was unreachable; the store names another user
 				m.cfg.logger.Warn("wssync: a held session is bound to another identity in the store; closing it", "session", id.Session)
+				m.unmarkClaim(id.Session, seq)
 				m.dropForeign(ms.sess)
 				closeNow(ws, CloseUnauthorized, "session belongs to another identity")
 				m.release(id, ms)
@@ -231,7 +242,9 @@ func (m *Manager) serve(ws *websocket.Conn, id Identity) {
 				m.cfg.logger.Warn("wssync: cannot check the stored session", "session", id.Session, "err", err)
 			}
 		}
-		m.claim(id)
+		m.claim(id, seq)
+	} else if m.cfg.sessionStore != nil {
+		m.unmarkClaim(id.Session, seq)
 	}
 	switch {
 	case ms.err == nil:
