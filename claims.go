@@ -92,9 +92,10 @@ func (m *Manager) unmarkClaimLocked(sid string, seq uint64) {
 }
 
 // claimInFlightLocked reports whether an own claim of session sid is in flight, dropping
-// the marks that expired. The caller holds m.mu.
+// the marks older than m.inFlightMost (claimInFlightMost but in tests). The caller holds
+// m.mu.
 func (m *Manager) claimInFlightLocked(sid string, now time.Time) bool {
-	marks := slices.DeleteFunc(m.inFlight[sid], func(c inFlightClaim) bool { return now.Sub(c.since) > claimInFlightMost })
+	marks := slices.DeleteFunc(m.inFlight[sid], func(c inFlightClaim) bool { return now.Sub(c.since) > m.inFlightMost })
 	if len(marks) == 0 {
 		delete(m.inFlight, sid)
 		return false
