@@ -33,17 +33,19 @@ type Manager struct {
 	stopKeep   func()        // ends keepBindings and waits for it; nil without a session store
 	rebind     chan struct{} // wakes keepBindings for a session the store could not bind
 
-	mu           sync.Mutex
-	sessions     map[string]*managed // by session id
-	perUser      map[string]int      // live connections per user
-	users        *userObjects        // the objects RegisterUser shares among a user's sessions
-	closing      bool
-	pending      int                          // connections in the handshake (startHandshake)
-	shaking      map[*websocket.Conn]struct{} // those upgraded already, for Shutdown to end
-	inFlight     map[string][]inFlightClaim   // own claims not seen back yet, by session id (claims.go)
-	claimSeq     uint64                       // numbers this node's claims
-	inFlightMost time.Duration                // when an inFlight mark expires
-	work         sync.WaitGroup               // ServeWS calls and expiries in progress
+	// This node's claims not seen back on the bus yet (claims.go); guarded by mu.
+	inFlight     map[string][]inFlightClaim // by session id
+	claimSeq     uint64                     // numbers this node's claims
+	inFlightMost time.Duration              // when an inFlight mark expires
+
+	mu       sync.Mutex
+	sessions map[string]*managed // by session id
+	perUser  map[string]int      // live connections per user
+	users    *userObjects        // the objects RegisterUser shares among a user's sessions
+	closing  bool
+	pending  int                          // connections in the handshake (startHandshake)
+	shaking  map[*websocket.Conn]struct{} // those upgraded already, for Shutdown to end
+	work     sync.WaitGroup               // ServeWS calls and expiries in progress
 }
 
 // managed is a session held by a Manager.
@@ -63,20 +65,20 @@ type managed struct {
 func NewManager(factory func(ctx context.Context, sess *Session) error, opts ...ManagerOption) *Manager {
 	cfg := newManagerConfig(opts)
 	m := &Manager{
-		cfg:          cfg,
-		factory:      factory,
-		metrics:      newMetrics(),
-		sessions:     make(map[string]*managed),
-		perUser:      make(map[string]int),
-		users:        newUserObjects(),
-		shaking:      make(map[*websocket.Conn]struct{}),
-		inFlight:     make(map[string][]inFlightClaim),
-		inFlightMost: claimInFlightMost,
+		cfg:      cfg,
+		factory:  factory,
+		metrics:  newMetrics(),
+		sessions: make(map[string]*managed),
+		perUser:  make(map[string]int),
+		users:    newUserObjects(),
+		shaking:  make(map[*websocket.Conn]struct{}),
 	}
 	m.upgrader = newUpgrader(&cfg)
 	if cfg.sessionStore != nil {
 		m.node = newNodeID()
 		m.rebind = make(chan struct{}, 1)
+		m.inFlight = make(map[string][]inFlightClaim)
+		m.inFlightMost = claimInFlightMost
 		m.stopClaims = cfg.sessionStore.WatchClaims(m.claimed)
 		m.stopKeep = m.startKeepBindings()
 	}
