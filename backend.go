@@ -134,7 +134,10 @@ type SessionStore interface {
 
 	// ClaimSession announces that c.Claimant (a node) now serves session c.ID for user
 	// c.User: every WatchClaims callback of every node is called with it, the claimant's
-	// own included. Delivery is at most once, like a Backend's changes.
+	// own included. Delivery is at most once, like a Backend's changes, and in one order:
+	// every callback sees the claims it gets in the same order (a Manager takes a foreign
+	// claim that comes before its own claim back as stale). Claimant is opaque to the
+	// store.
 	ClaimSession(ctx context.Context, c SessionClaim) error
 
 	// WatchClaims calls claimed, one call at a time, with every claim announced from now
@@ -147,7 +150,7 @@ type SessionStore interface {
 type SessionClaim struct {
 	ID       string // the session id
 	User     string // the user the session is served for
-	Claimant string // the node that serves it
+	Claimant string // the node that serves it (a Manager adds the claim's number)
 }
 
 // ErrForeignSession is the error of SessionStore.SaveSession when the session id is bound

@@ -5,6 +5,9 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"slices"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -17,6 +20,27 @@ import (
 // that node builds the session again from the store. A claim that names another user is
 // ignored (and logged): a node only claims a session it bound to its user, so such a claim
 // cannot take the session from the user it belongs to.
+//
+// Claims carry no order of their own; the store's bus gives it: every watcher, the
+// claimant included, sees all claims in one order (SessionStore.ClaimSession). A node
+// marks each connection it is about to serve as a claim in flight, from before it takes
+// the session until it sees its own claim back on the bus. A foreign claim that arrives
+// while one of its own is in flight was published before it, so it is stale (the client
+// has moved on to this node) and is ignored; the claimant lets go when it sees this
+// node's claim after its own. The last claim in the bus's order wins on every node. A
+// claim the bus loses never comes back, so a mark expires after claimInFlightMost: until
+// then the node ignores the session's foreign claims, and a node that reconnects a session
+// it kept still reloads it from the store's generation counter.
+
+// claimInFlightMost bounds how long an own claim counts as in flight: a ClaimSession call
+// (storeTimeout) and its delivery, with room to spare.
+const claimInFlightMost = 2*storeTimeout + time.Second
+
+// inFlightClaim is an own claim of a session not seen back on the bus yet.
+type inFlightClaim struct {
+	seq   uint64
+	since time.Time // marked, or published
+}
 
 // newNodeID names a Manager in its claims.
 func newNodeID() string {
@@ -25,23 +49,102 @@ func newNodeID() string {
 	return hex.EncodeToString(b)
 }
 
-// claim announces that this node serves session id for user.
-func (m *Manager) claim(id Identity) {
+// claimant names this node's claim seq: the node id, a dot and the claim's number, so the
+// node knows which of its claims came back.
+func (m *Manager) claimant(seq uint64) string {
+	return m.node + "." + strconv.FormatUint(seq, 10)
+}
+
+// ownClaim returns the number of c when this node made it.
+func (m *Manager) ownClaim(c SessionClaim) (seq uint64, own bool) {
+	rest, ok := strings.CutPrefix(c.Claimant, m.node+".")
+	if !ok {
+		return 0, false
+	}
+	seq, err := strconv.ParseUint(rest, 10, 64)
+	return seq, err == nil
+}
+
+// markClaim records a claim of session sid in flight, before the node takes the session
+// for a connection, and returns its number for claim or unmarkClaim.
+func (m *Manager) markClaim(sid string) uint64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.claimSeq++
+	m.inFlight[sid] = append(m.inFlight[sid], inFlightClaim{seq: m.claimSeq, since: time.Now()})
+	return m.claimSeq
+}
+
+// unmarkClaim forgets claim seq of session sid: it came back, or will not be published.
+func (m *Manager) unmarkClaim(sid string, seq uint64) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.unmarkClaimLocked(sid, seq)
+}
+
+func (m *Manager) unmarkClaimLocked(sid string, seq uint64) {
+	marks := slices.DeleteFunc(m.inFlight[sid], func(c inFlightClaim) bool { return c.seq == seq })
+	if len(marks) == 0 {
+		delete(m.inFlight, sid)
+		return
+	}
+	m.inFlight[sid] = marks
+}
+
+// claimInFlightLocked reports whether an own claim of session sid is in flight, dropping
+// the marks older than m.inFlightMost (claimInFlightMost but in tests). The caller holds
+// m.mu.
+func (m *Manager) claimInFlightLocked(sid string, now time.Time) bool {
+	marks := slices.DeleteFunc(m.inFlight[sid], func(c inFlightClaim) bool { return now.Sub(c.since) > m.inFlightMost })
+	if len(marks) == 0 {
+		delete(m.inFlight, sid)
+		return false
+	}
+	m.inFlight[sid] = marks
+	return true
+}
+
+// sweepClaimsInFlight drops the expired marks of every session: those whose claim the bus
+// lost, of sessions no claim names again.
+func (m *Manager) sweepClaimsInFlight() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	now := time.Now()
+	for sid := range m.inFlight {
+		m.claimInFlightLocked(sid, now)
+	}
+}
+
+// claim announces that this node serves session id for user, as its claim seq (marked by
+// markClaim). A claim the store refused keeps its mark until it expires: it may have been
+// published all the same.
+func (m *Manager) claim(id Identity, seq uint64) {
+	m.mu.Lock()
+	for i, c := range m.inFlight[id.Session] {
+		if c.seq == seq {
+			m.inFlight[id.Session][i].since = time.Now() // in flight from its publication
+		}
+	}
+	m.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
 	defer cancel()
-	c := SessionClaim{ID: id.Session, User: id.User, Claimant: m.node}
+	c := SessionClaim{ID: id.Session, User: id.User, Claimant: m.claimant(seq)}
 	if err := m.cfg.sessionStore.ClaimSession(ctx, c); err != nil {
 		m.cfg.logger.Warn("wssync: cannot announce the session to other nodes", "session", id.Session, "err", err)
 	}
 }
 
-// claimed is the WatchClaims callback: another node now serves session c.ID, so this one
-// lets its copy go, unless the claim names another user than the session's.
+// claimed is the WatchClaims callback. An own claim is no longer in flight. A foreign one
+// means another node now serves session c.ID, so this one lets its copy go, unless the
+// claim names another user than the session's, or it is stale: published before a claim
+// of this node still in flight.
 func (m *Manager) claimed(c SessionClaim) {
-	if c.Claimant == m.node {
+	m.mu.Lock()
+	if seq, own := m.ownClaim(c); own {
+		m.unmarkClaimLocked(c.ID, seq)
+		m.mu.Unlock()
 		return
 	}
-	m.mu.Lock()
 	ms, ok := m.sessions[c.ID]
 	if !ok || m.closing {
 		m.mu.Unlock()
@@ -50,6 +153,11 @@ func (m *Manager) claimed(c SessionClaim) {
 	if ms.sess.id.User != c.User {
 		m.mu.Unlock()
 		m.cfg.logger.Warn("wssync: ignored a claim of a session for another identity", "session", c.ID, "claimant", c.Claimant)
+		return
+	}
+	if m.claimInFlightLocked(c.ID, time.Now()) {
+		m.mu.Unlock()
+		m.cfg.logger.Debug("wssync: ignored a claim published before this node's own", "session", c.ID, "claimant", c.Claimant)
 		return
 	}
 	m.metrics.sessionsMoved.Add(1)
@@ -112,6 +220,7 @@ func (m *Manager) startKeepBindings() (stop func()) {
 			full := time.Since(last) >= every
 			if full {
 				last = time.Now()
+				m.sweepClaimsInFlight()
 			}
 			pending := m.keepBindings(ctx, full)
 			if ctx.Err() != nil {

@@ -33,6 +33,11 @@ type Manager struct {
 	stopKeep   func()        // ends keepBindings and waits for it; nil without a session store
 	rebind     chan struct{} // wakes keepBindings for a session the store could not bind
 
+	// This node's claims not seen back on the bus yet (claims.go); guarded by mu.
+	inFlight     map[string][]inFlightClaim // by session id
+	claimSeq     uint64                     // numbers this node's claims
+	inFlightMost time.Duration              // when an inFlight mark expires
+
 	mu       sync.Mutex
 	sessions map[string]*managed // by session id
 	perUser  map[string]int      // live connections per user
@@ -72,6 +77,8 @@ func NewManager(factory func(ctx context.Context, sess *Session) error, opts ...
 	if cfg.sessionStore != nil {
 		m.node = newNodeID()
 		m.rebind = make(chan struct{}, 1)
+		m.inFlight = make(map[string][]inFlightClaim)
+		m.inFlightMost = claimInFlightMost
 		m.stopClaims = cfg.sessionStore.WatchClaims(m.claimed)
 		m.stopKeep = m.startKeepBindings()
 	}
@@ -218,8 +225,15 @@ func (m *Manager) userConnAllowed(user string) bool {
 
 // serve finds or builds the session for id and serves ws on it.
 func (m *Manager) serve(ws *websocket.Conn, id Identity) {
+	var seq uint64 // this connection's claim, in flight from before it takes the session
+	if m.cfg.sessionStore != nil {
+		seq = m.markClaim(id.Session)
+	}
 	ms, created, code, why := m.acquire(id)
 	if ms == nil {
+		if m.cfg.sessionStore != nil {
+			m.unmarkClaim(id.Session, seq)
+		}
 		closeNow(ws, code, why)
 		return
 	}
@@ -230,6 +244,7 @@ func (m *Manager) serve(ws *websocket.Conn, id Identity) {
 			if errors.Is(err, ErrForeignSession) {
 				// served while the store was unreachable; the store names another user
 				m.cfg.logger.Warn("wssync: a held session is bound to another identity in the store; closing it", "session", id.Session)
+				m.unmarkClaim(id.Session, seq)
 				m.dropForeign(ms.sess)
 				closeNow(ws, CloseUnauthorized, "session belongs to another identity")
 				m.release(id, ms)
@@ -238,7 +253,9 @@ func (m *Manager) serve(ws *websocket.Conn, id Identity) {
 				m.cfg.logger.Warn("wssync: cannot check the stored session", "session", id.Session, "err", err)
 			}
 		}
-		m.claim(id)
+		m.claim(id, seq)
+	} else if m.cfg.sessionStore != nil {
+		m.unmarkClaim(id.Session, seq)
 	}
 	switch {
 	case ms.err == nil:

@@ -129,8 +129,13 @@ func WithAnonymousSessions() ManagerOption {
 // (SessionStore.ClaimSession, with the session's user), and a Manager that holds the same
 // session for the same user lets it go (its connection gets _DISCONNECT and 4000, its
 // tasks are cancelled, Stats.SessionsMoved counts it); a claim naming another user is
-// ignored and logged. Should an announcement be lost, a node that reconnects the session
-// still reloads it from the store's generation counter. Deploy behind any load balancer:
+// ignored and logged. The store delivers claims to every node in one order, and the last
+// claim in that order wins: a claim that reaches a node while its own claim of the
+// session is still on the way there was published before that one, so it is stale and
+// ignored (a client that dropped on one node and reconnected to another at once stays
+// served). Should an announcement be lost, the node that made it ignores the session's
+// other claims for a few seconds, and a node that reconnects the session still reloads it
+// from the store's generation counter. Deploy behind any load balancer:
 // sticky routing is not needed. Shutdown ends the Manager's watch of other nodes' claims.
 func WithSessionStore(store SessionStore) ManagerOption {
 	return managerOption(func(c *config) { c.sessionStore = store })

@@ -103,6 +103,7 @@ func Run(t *testing.T, newCluster func(t *testing.T) Cluster) {
 		{name: "SessionBindingRace", run: testSessionBindingRace},
 		{name: "SessionBindingExpiry", run: testSessionBindingExpiry},
 		{name: "Claims", run: testClaims},
+		{name: "ClaimsInOneOrder", run: testClaimsOrder},
 		{name: "Presence", run: testPresence},
 		{name: "PresenceExpiry", run: testPresenceExpiry},
 	}

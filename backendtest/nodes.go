@@ -72,6 +72,8 @@ func RunNodes(t *testing.T, newNodes func(t *testing.T) Nodes) {
 	t.Run("StoreRestartsEmpty", func(t *testing.T) { testWipe(t, newNodes(t)) })
 	t.Run("SessionMovesBetweenNodes", func(t *testing.T) { testSessionMoves(t, newNodes(t)) })
 	t.Run("SessionLivesOnOneNode", func(t *testing.T) { testSessionClaimed(t, newNodes(t)) })
+	t.Run("StaleClaimIgnored", func(t *testing.T) { testStaleClaimIgnored(t, newNodes(t)) })
+	t.Run("FastReconnectsStayOnLastNode", func(t *testing.T) { testFastReconnects(t, newNodes(t)) })
 	t.Run("SessionIdentityAcrossNodes", func(t *testing.T) { testIdentityAcrossNodes(t, newNodes(t)) })
 	t.Run("ClaimsAcrossNodes", func(t *testing.T) { testClaimsAcrossNodes(t, newNodes(t)) })
 	t.Run("ForeignClaimIgnored", func(t *testing.T) { testForeignClaim(t, newNodes(t)) })

@@ -343,3 +343,48 @@ func testClaims(t *testing.T, c Cluster) {
 	checkStopWaits(t, "the claims callback", entered, blockStop, releaseOnce)
 	blockStop() // a second time: harmless
 }
+
+// testClaimsOrder: claims made at once on every node reach every watcher in one order, so
+// a node that sees its own claim back knows which claims of other nodes came before it.
+func testClaimsOrder(t *testing.T, c Cluster) {
+	ctx := testContext(t)
+	prefix := claimantFor(t)
+	watchers := make([]*claimWatcher, len(c.Nodes))
+	for i, n := range c.Nodes {
+		watchers[i] = newClaimWatcher(prefix)
+		watchers[i].watch(t, n)
+	}
+	const perNode = 50
+	var want []claim
+	for i := range c.Nodes {
+		for j := range perNode {
+			want = append(want, claim{ID: "tab", User: "alice", Claimant: prefix + "." + strconv.Itoa(i) + "." + strconv.Itoa(j)})
+		}
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, len(c.Nodes))
+	for i, n := range c.Nodes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for _, cl := range want[i*perNode : (i+1)*perNode] {
+				if err := n.ClaimSession(ctx, cl); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	first := watchers[0].waitAll(t, "watcher on node 0", want)
+	for i, w := range watchers[1:] {
+		got := w.waitAll(t, "watcher on node "+strconv.Itoa(i+1), want)
+		if !slices.Equal(got, first) {
+			t.Fatalf("watcher on node %d saw the claims in another order than node 0's:\n%q\n%q", i+1, got, first)
+		}
+	}
+}

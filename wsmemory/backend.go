@@ -338,7 +338,9 @@ func (m *Backend) TouchSession(_ context.Context, id string, ttl time.Duration) 
 	return ms.rec.Generation, nil
 }
 
-// ClaimSession implements wssync.SessionStore.
+// ClaimSession implements wssync.SessionStore. It queues the claim to every watcher
+// under the Backend's lock, and each watcher handles its queue in order, so all see the
+// claims in one order.
 func (m *Backend) ClaimSession(_ context.Context, c wssync.SessionClaim) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()

@@ -177,7 +177,10 @@ func (b *Backend) TouchSession(ctx context.Context, id string, ttl time.Duration
 // publishes "<length of ID> <ID><length of User> <User><Claimant>" on the claims channel
 // (see the package documentation), which every WatchClaims callback of every Backend with
 // the same Prefix receives, the claimant's own included. One PUBLISH; a Backend whose
-// subscription is broken at the time misses the claim (delivery is at most once).
+// subscription is broken at the time misses the claim (delivery is at most once). One
+// channel on one server gives every watcher the claims in the order Redis ran the
+// PUBLISHes; a Redis Cluster relays a PUBLISH between its nodes and promises no one order
+// to subscribers on different cluster nodes.
 func (b *Backend) ClaimSession(ctx context.Context, c wssync.SessionClaim) error {
 	ctx, cancel := b.opContext(ctx)
 	defer cancel()
