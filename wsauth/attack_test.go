@@ -166,4 +166,3 @@ func TestAttackRefreshWithoutSessionClaim(t *testing.T) {
 		t.Fatalf("identity after a refused refresh: %+v", sess.Identity())
 	}
 }
-
