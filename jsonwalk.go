@@ -96,9 +96,10 @@ func buildShape(t reflect.Type, building map[reflect.Type]*shape) *shape {
 		s.kind, s.nullable, s.elem = shapeMap, true, buildShape(t.Elem(), building)
 	case reflect.Struct:
 		s.kind, s.fields, s.folded = shapeStruct, map[string]*field{}, map[string]*field{}
-		structFields(t, func(name string, f reflect.StructField, omit, quoted bool) {
-			m := &field{shape: buildShape(f.Type, building), n: len(s.members), quoted: quoted}
-			if !omit {
+		structFields(t, func(jm jsonMember) {
+			name := jm.name
+			m := &field{shape: buildShape(jm.sf.Type, building), n: len(s.members), quoted: jm.quoted}
+			if !jm.omit {
 				m.size = len(appendJSONString(nil, name)) + 2 + m.shape.zero // "name":zero,
 			}
 			s.fields[name] = m
@@ -111,25 +112,30 @@ func buildShape(t reflect.Type, building map[reflect.Type]*shape) *shape {
 	return s
 }
 
+// jsonMember is one member encoding/json writes and reads for a struct: its wire name, the
+// Go field, whether an omitempty/omitzero tag leaves it out when zero, whether a ",string"
+// tag makes it a quoted scalar, and whether it sits inside an embedded pointer (so it is
+// absent when that pointer is nil).
+type jsonMember struct {
+	name                     string
+	sf                       reflect.StructField
+	index                    []int
+	omit, quoted, viaPointer bool
+	tagged                   bool
+}
+
 // structFields calls fn, in Go field order, for every member encoding/json decodes into
-// struct t, with its wire name, whether an omitempty/omitzero tag leaves it out of the
-// encoding when zero, and whether a ",string" tag makes it a quoted scalar. Embedded
-// structs are flattened by encoding/json's rules: members are found level by level, and
-// of several members with one name the shallowest wins, a tagged one over an untagged one
-// at the same depth; two at the same depth and equally tagged cancel out.
-func structFields(t reflect.Type, fn func(name string, f reflect.StructField, omit, quoted bool)) {
-	type found struct {
-		name         string
-		tagged       bool
-		omit, quoted bool
-		index        []int
-		sf           reflect.StructField
-	}
+// struct t. Embedded structs are flattened by encoding/json's rules: members are found
+// level by level, and of several members with one name the shallowest wins, a tagged one
+// over an untagged one at the same depth; two at the same depth and equally tagged cancel
+// out.
+func structFields(t reflect.Type, fn func(jsonMember)) {
 	type embed struct {
-		typ   reflect.Type
-		index []int
+		typ        reflect.Type
+		index      []int
+		viaPointer bool
 	}
-	var all []found
+	var all []jsonMember
 	next := []embed{{typ: t}}
 	visited := map[reflect.Type]bool{}
 	for len(next) > 0 {
@@ -166,7 +172,7 @@ func structFields(t reflect.Type, fn func(name string, f reflect.StructField, om
 				if name == "" && sf.Anonymous && ft.Kind() == reflect.Struct {
 					if !seenNext[ft] {
 						seenNext[ft] = true
-						next = append(next, embed{ft, index})
+						next = append(next, embed{ft, index, e.viaPointer || sf.Type.Kind() == reflect.Pointer})
 					}
 					continue
 				}
@@ -180,7 +186,7 @@ func structFields(t reflect.Type, fn func(name string, f reflect.StructField, om
 						quoted = true
 					}
 				}
-				f := found{name: name, tagged: name != "", index: index, sf: sf, quoted: quoted,
+				f := jsonMember{name: name, tagged: name != "", index: index, sf: sf, quoted: quoted, viaPointer: e.viaPointer,
 					omit: strings.Contains(opts, ",omitempty,") || strings.Contains(opts, ",omitzero,")}
 				if f.name == "" {
 					f.name = sf.Name
@@ -209,15 +215,15 @@ func structFields(t reflect.Type, fn func(name string, f reflect.StructField, om
 		}
 		keep[best] = !ambiguous
 	}
-	var out []found
+	var out []jsonMember
 	for i, f := range all {
 		if keep[i] {
 			out = append(out, f)
 		}
 	}
-	slices.SortFunc(out, func(a, b found) int { return slices.Compare(a.index, b.index) })
+	slices.SortFunc(out, func(a, b jsonMember) int { return slices.Compare(a.index, b.index) })
 	for _, f := range out {
-		fn(f.name, f.sf, f.omit, f.quoted)
+		fn(f)
 	}
 }
 

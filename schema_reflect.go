@@ -2,9 +2,7 @@ package wssync
 
 import (
 	"encoding/json"
-	"math"
 	"reflect"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -234,16 +232,16 @@ func defBaseName(goName string) string {
 // their json tag or Go name; omitempty and omitzero members may be absent.
 func (b *schemaBuilder) structSchema(t reflect.Type) *JSONSchema {
 	s := &JSONSchema{Type: TypeList{"object"}, AdditionalProperties: &JSONSchema{False: true}}
-	for _, f := range jsonFields(t) {
-		fs := b.fieldSchema(f.typ, f.field)
+	structFields(t, func(f jsonMember) {
+		fs := b.fieldSchema(f.sf.Type, f.sf)
 		if f.quoted {
 			fs = quotedSchema(fs)
 		}
 		s.Properties = append(s.Properties, Property{Name: f.name, Schema: fs})
-		if !f.optional {
+		if !f.omit && !f.viaPointer {
 			s.Required = append(s.Required, f.name)
 		}
-	}
+	})
 	if s.Properties == nil {
 		s.Properties = Properties{}
 	}
@@ -274,111 +272,4 @@ func quotedSchema(s *JSONSchema) *JSONSchema {
 		return &JSONSchema{Type: TypeList{"string"}, Description: s.Description, Validate: s.Validate}
 	}
 	return s
-}
-
-// jsonField is one member encoding/json writes for a struct.
-type jsonField struct {
-	name     string
-	index    []int
-	typ      reflect.Type
-	field    reflect.StructField
-	tagged   bool
-	optional bool // omitempty/omitzero, or inside an embedded pointer that may be nil
-	quoted   bool // `json:",string"`
-}
-
-// jsonFields lists the members of struct t as encoding/json resolves them: embedded
-// structs flattened, a shallower field hiding deeper ones of its name, a tagged one winning
-// among equals, and names claimed twice at one depth dropped.
-func jsonFields(t reflect.Type) []jsonField {
-	var all []jsonField
-	var walk func(t reflect.Type, index []int, optional bool, visiting map[reflect.Type]bool)
-	walk = func(t reflect.Type, index []int, optional bool, visiting map[reflect.Type]bool) {
-		for i := 0; i < t.NumField(); i++ {
-			f := t.Field(i)
-			tag := f.Tag.Get("json")
-			if tag == "-" {
-				continue
-			}
-			name, opts, _ := strings.Cut(tag, ",")
-			opts = "," + opts + ","
-			idx := append(append([]int(nil), index...), i)
-			ft := f.Type
-			if f.Anonymous {
-				et := ft
-				if et.Kind() == reflect.Pointer {
-					et = et.Elem()
-				}
-				if !f.IsExported() && et.Kind() != reflect.Struct {
-					continue
-				}
-				if name == "" && et.Kind() == reflect.Struct {
-					if !visiting[et] {
-						visiting[et] = true
-						walk(et, idx, optional || ft.Kind() == reflect.Pointer, visiting)
-						delete(visiting, et)
-					}
-					continue
-				}
-			} else if !f.IsExported() {
-				continue
-			}
-			jf := jsonField{name: name, index: idx, typ: ft, field: f, tagged: name != "",
-				optional: optional || strings.Contains(opts, ",omitempty,") || strings.Contains(opts, ",omitzero,"),
-				quoted:   strings.Contains(opts, ",string,")}
-			if jf.name == "" {
-				jf.name = f.Name
-			}
-			all = append(all, jf)
-		}
-	}
-	walk(t, nil, false, map[reflect.Type]bool{t: true})
-	byName := map[string][]jsonField{}
-	for _, f := range all {
-		byName[f.name] = append(byName[f.name], f)
-	}
-	var out []jsonField
-	for _, group := range byName {
-		if f, ok := dominantField(group); ok {
-			out = append(out, f)
-		}
-	}
-	sort.Slice(out, func(i, j int) bool { return indexLess(out[i].index, out[j].index) })
-	return out
-}
-
-// dominantField picks the field encoding/json keeps among those of one name.
-func dominantField(fields []jsonField) (jsonField, bool) {
-	depth := math.MaxInt
-	for _, f := range fields {
-		depth = min(depth, len(f.index))
-	}
-	var top []jsonField
-	for _, f := range fields {
-		if len(f.index) == depth {
-			top = append(top, f)
-		}
-	}
-	if len(top) == 1 {
-		return top[0], true
-	}
-	var tagged []jsonField
-	for _, f := range top {
-		if f.tagged {
-			tagged = append(tagged, f)
-		}
-	}
-	if len(tagged) == 1 {
-		return tagged[0], true
-	}
-	return jsonField{}, false
-}
-
-func indexLess(a, b []int) bool {
-	for i := 0; i < len(a) && i < len(b); i++ {
-		if a[i] != b[i] {
-			return a[i] < b[i]
-		}
-	}
-	return len(a) < len(b)
 }
