@@ -3,7 +3,9 @@ package wssync
 import (
 	"context"
 	"fmt"
+	"maps"
 	"reflect"
+	"slices"
 	"sort"
 )
 
@@ -155,7 +157,7 @@ func (o *object) schema() (KeySchema, error) {
 
 	o.hmu.RLock()
 	defer o.hmu.RUnlock()
-	for _, name := range sortedNames(o.actions) {
+	for _, name := range slices.Sorted(maps.Keys(o.actions)) {
 		a := o.actions[name]
 		b := newSchemaBuilder()
 		result := &JSONSchema{Type: TypeList{"null"}}
@@ -165,19 +167,10 @@ func (o *object) schema() (KeySchema, error) {
 		result = b.document(result)
 		k.Actions = append(k.Actions, CallSchema{Name: name, Params: a.params.schema(), Result: result})
 	}
-	for _, name := range sortedNames(o.tasks) {
+	for _, name := range slices.Sorted(maps.Keys(o.tasks)) {
 		k.Tasks = append(k.Tasks, CallSchema{Name: name, Params: o.tasks[name].params.schema()})
 	}
 	return k, nil
-}
-
-func sortedNames[E any](m map[string]E) []string {
-	names := make([]string, 0, len(m))
-	for name := range m {
-		names = append(names, name)
-	}
-	sort.Strings(names)
-	return names
 }
 
 // stateSchema is the schema of the object's `_SET` data.

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
 	"strconv"
 
 	"github.com/wssync/wssync/internal/patch"
@@ -616,7 +618,7 @@ func (vs *viewSet) hiding(i int) (whole, parts []string) {
 	if vs == nil {
 		return nil, nil
 	}
-	for _, name := range sortedNames(vs.byName) {
+	for _, name := range slices.Sorted(maps.Keys(vs.byName)) {
 		switch v := vs.byName[name]; {
 		case v == nil:
 		case v.whole[i]:

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"reflect"
 	"slices"
 	"strconv"
@@ -207,7 +208,7 @@ func (r *ownerRule) refuse(pointer, token, what string) *Error {
 // checkWriteRules applies the fields' role and owner rules to changes, made by user with
 // roles. The caller holds the state lock.
 func (o *object) checkWriteRules(id Identity, changes map[int]reflect.Value) *Error {
-	for _, i := range sortedKeys(changes) {
+	for _, i := range slices.Sorted(maps.Keys(changes)) {
 		f := &o.fields[i]
 		if f.spec == nil {
 			continue
@@ -222,14 +223,4 @@ func (o *object) checkWriteRules(id Identity, changes map[int]reflect.Value) *Er
 		}
 	}
 	return nil
-}
-
-// sortedKeys returns m's keys in order, so the first refusal of a write is deterministic.
-func sortedKeys[V any](m map[int]V) []int {
-	keys := make([]int, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }
