@@ -129,6 +129,9 @@ func (o *object) restore(so StoredObject) error {
 	if err != nil {
 		return err
 	}
+	// Another node's versions: the same numbers may name other states here.
+	o.epoch = newEpoch()
+	o.hist.reset()
 	o.resyncAllLocked()
 	return nil
 }
