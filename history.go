@@ -31,8 +31,9 @@ type history struct {
 	known bool   // base is meaningful: some version was recorded since the last reset
 }
 
+// newHistory returns the empty history of an object just registered, at version 0.
 func newHistory(patches, bytes int) history {
-	return history{maxLen: max(patches, 0), maxBytes: max(bytes, 0)}
+	return history{maxLen: max(patches, 0), maxBytes: max(bytes, 0), known: true}
 }
 
 // enabled reports whether the history keeps anything.
