@@ -56,7 +56,7 @@ func (h *history) add(v uint64, f []byte) {
 	}
 	h.ring[(h.start+h.n)%h.maxLen] = f
 	h.n++
-	h.bytes += len(f)
+	h.bytes += cap(f) // what the frame holds in memory, not only its length
 	for h.bytes > h.maxBytes && h.n > 0 {
 		h.dropOldest() // a frame larger than maxBytes empties the run: the base moves past it
 	}
@@ -64,7 +64,7 @@ func (h *history) add(v uint64, f []byte) {
 
 // dropOldest forgets the oldest kept frame.
 func (h *history) dropOldest() {
-	h.bytes -= len(h.ring[h.start])
+	h.bytes -= cap(h.ring[h.start])
 	h.ring[h.start] = nil
 	h.start = (h.start + 1) % h.maxLen
 	h.n--

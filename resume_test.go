@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"net/http"
 	"slices"
 	"strings"
@@ -319,5 +320,62 @@ func readTypes(t *testing.T, ws *websocket.Conn, until string) string {
 		if f.Type == until {
 			return strings.Join(types, " ")
 		}
+	}
+}
+
+// TestResumeProperty: whatever versions and epochs a client names, with the state it
+// holds at that version, it ends in the server's state, with no protocol violation, and
+// with patches only for a version the server published in that epoch and still holds.
+func TestResumeProperty(t *testing.T) {
+	t.Parallel()
+	r := rand.New(rand.NewPCG(7, 11))
+	sess, s, url := newResumable(t, wssync.WithHistory(8, 4096))
+	states := map[uint64][]byte{}
+	record := func() {
+		st, v := s.Published()
+		states[v] = st
+	}
+	record()
+	for round := range 40 {
+		h := holdAndLeave(t, sess, url, map[string]func() uint64{"DOC": s.Version})
+		for range r.IntN(12) {
+			_ = s.Update(func(d *resumeDoc) {
+				switch r.IntN(3) {
+				case 0:
+					d.Items = append(d.Items, r.IntN(100))
+				case 1:
+					if len(d.Items) > 0 {
+						d.Items = d.Items[r.IntN(len(d.Items)):]
+					}
+				default:
+					d.N = r.IntN(1000)
+				}
+			})
+			record()
+		}
+		k := h["DOC"]
+		cur := s.Version()
+		switch r.IntN(4) {
+		case 0: // an older version the client held once
+			if v := k.V - uint64(r.IntN(int(k.V)+1)); states[v] != nil {
+				k.V, k.State = v, states[v]
+			}
+		case 1: // a version from the future
+			k.V = cur + 1 + uint64(r.IntN(1000))
+		case 2:
+			k.Epoch = fmt.Sprint(r.Uint64())
+		}
+		h["DOC"] = k
+		c := wstest.Dial(t, url, wssynctest.WithResume(h))
+		res, types := resumeAnswer(t, c)
+		if slices.Contains(res.Patched, "DOC") && count(types, "_PATCH:DOC") != int(cur-k.V) {
+			t.Fatalf("round %d: %d patches from %d to %d", round, count(types, "_PATCH:DOC"), k.V, cur)
+		}
+		if slices.Contains(res.Patched, "DOC") && (k.V > cur || cur-k.V > 8) {
+			t.Fatalf("round %d: patched from %d to %d, beyond the history", round, k.V, cur)
+		}
+		assertConverged(t, c, "DOC", s.Published)
+		_ = c.Close()
+		waitUntil(t, func() bool { return !sess.Connected() })
 	}
 }
