@@ -379,3 +379,23 @@ func TestResumeProperty(t *testing.T) {
 		waitUntil(t, func() bool { return !sess.Connected() })
 	}
 }
+
+// TestResumeWrongTypes: an entry of the wrong shape (a string version, a numeric epoch, a
+// negative or fractional version) counts as not listed: its key gets a _SET, with no
+// refusal, and the client converges.
+func TestResumeWrongTypes(t *testing.T) {
+	t.Parallel()
+	for _, entry := range []string{`{"v":"0","epoch":"e"}`, `{"v":0,"epoch":5}`, `{"v":-1,"epoch":"e"}`, `{"v":0.5,"epoch":"e"}`, `{"v":0}`, `[]`, `7`} {
+		t.Run(entry, func(t *testing.T) {
+			t.Parallel()
+			_, _, url := newResumable(t)
+			raw := resumingDial(t, url)
+			if err := raw.WriteMessage(1, []byte(`{"type":"_RESUME","data":{"DOC":`+entry+`}}`)); err != nil {
+				t.Fatal(err)
+			}
+			if types := readTypes(t, raw, "_RESUMED"); types != "_SET:DOC _RESUMED" {
+				t.Fatalf("frames %s; want _SET:DOC _RESUMED", types)
+			}
+		})
+	}
+}
