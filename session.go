@@ -38,6 +38,7 @@ type Session struct {
 	onConnect    hookList
 	onDisconnect hookList
 	onClose      hookList
+	backlog      backlog // addressed messages kept while disconnected (backlog.go)
 
 	dispatchMu sync.Mutex     // client events run one at a time, across connections
 	tasks      sync.WaitGroup // running tasks started in this session
@@ -158,6 +159,13 @@ func (s *Session) attach(c *conn) bool {
 			c.q.resync(o)
 		}
 	}
+	for _, m := range s.backlog.take() { // after the _SETs: state first, then what happened
+		if c.q.push(m.frame(), nil) { // a new queue: refused only if the backlog outgrew it
+			s.metrics.messagesDelivered.Add(1)
+		} else {
+			s.metrics.messagesDropped.Add(1)
+		}
+	}
 	if old := s.live.Swap(c); old != nil {
 		old.closeWith(CloseReplaced, "replaced by a newer connection", disconnectFrame())
 	}
@@ -210,6 +218,10 @@ func (s *Session) Close() {
 	if s.users != nil {
 		s.users.releaseAll(s) // after closed is set: a RegisterUser from now on refuses
 	}
+	s.mu.Lock()
+	dropped := len(s.backlog.take())
+	s.mu.Unlock()
+	s.metrics.messagesDropped.Add(int64(dropped))
 	s.metrics.sessions.Add(-1)
 	s.runHooks(&s.onClose, context.Background())
 }
