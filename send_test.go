@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/wssync/wssync"
@@ -311,12 +312,38 @@ func TestTypedEvent(t *testing.T) {
 	if err != nil || msg.Event() != "note_added" || ev.Name() != "note_added" {
 		t.Fatalf("%v %q", err, msg.Event())
 	}
-	defer func() {
-		if recover() == nil {
-			t.Error("DefineEvent of a reserved name did not panic")
+	sess := wssync.NewSession()
+	defer sess.Close()
+	sc, err := sess.Schema()
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, e := range sc.ServerEvents {
+		if e.Name == "note_added" {
+			found = true
+			if b, _ := json.Marshal(e.Data); !strings.Contains(string(b), `"by"`) {
+				t.Errorf("schema of note_added: %s", b)
+			}
 		}
-	}()
-	wssync.DefineEvent[added]("_TOAST")
+	}
+	if !found {
+		t.Errorf("Schema.ServerEvents %+v lacks note_added", sc.ServerEvents)
+	}
+	wssync.DefineEvent[added]("note_added") // the same declaration again is fine
+	for name, declare := range map[string]func(){
+		"a reserved name":              func() { wssync.DefineEvent[added]("_TOAST") },
+		"a name taken by another type": func() { wssync.DefineEvent[int]("note_added") },
+	} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("DefineEvent of %s did not panic", name)
+				}
+			}()
+			declare()
+		}()
+	}
 }
 
 func TestPingIsAnsweredWithPong(t *testing.T) {
