@@ -94,8 +94,8 @@ func newMessageID() string {
 // ID returns the message's ID.
 func (m Message) ID() string { return m.id }
 
-// Event returns the frame's type: the custom event's name, "_TOAST", "_ACTION:KEY" or
-// "_DOWNLOAD".
+// Event returns the frame's type: the custom event's name, or the protocol's name of a
+// toast, an exposed action of a key, or a download.
 func (m Message) Event() string { return m.event }
 
 // WithID returns m with the ID id (at most MaxMessageID bytes; an empty or longer id keeps

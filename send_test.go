@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/wssync/wssync"
 	"github.com/wssync/wssync/internal/wstest"
@@ -51,6 +52,20 @@ func eventsOf(c *wssynctest.Client, typ string) []string {
 		}
 	}
 	return out
+}
+
+// waitEvents waits until c received n frames of type typ, or ctx ends.
+func waitEvents(t *testing.T, ctx context.Context, c *wssynctest.Client, typ string, n int) {
+	t.Helper()
+	for len(eventsOf(c, typ)) < n {
+		select {
+		case <-ctx.Done():
+			t.Fatalf("%d of %d %s frames arrived: %v", len(eventsOf(c, typ)), n, typ, ctx.Err())
+		case <-c.Done():
+			t.Fatalf("closed after %d of %d %s frames", len(eventsOf(c, typ)), n, typ)
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
 }
 
 func mustEvent(t *testing.T, name string, data any) wssync.Message {
@@ -142,12 +157,16 @@ func TestSendKeepsOrderPerRecipientAcrossNodes(t *testing.T) {
 	c := joined(t, urlB, "alice", "tab-1")
 	const n = 1000
 	ctx := wstest.Patient(t)
+	// In bursts of 100: more than the connection's send queue holds (256 frames) at once
+	// would close it as too slow, as it should.
 	for i := range n {
 		if _, err := a.Send(ctx, wssync.ToSession("tab-1"), mustEvent(t, "seq", i)); err != nil {
 			t.Fatal(err)
 		}
+		if (i+1)%100 == 0 {
+			waitEvents(t, ctx, c, "seq", i+1)
+		}
 	}
-	wstest.Eventually(t, "every event arrived", func() bool { return len(eventsOf(c, "seq")) >= n })
 	got := eventsOf(c, "seq")
 	if len(got) != n {
 		t.Fatalf("got %d events, want %d", len(got), n)
@@ -392,5 +411,26 @@ func TestAnApplicationPingHandlerWins(t *testing.T) {
 	}
 	if p := wstest.Receive(t, got, "the application's ping"); string(p) != "7" {
 		t.Errorf("handler got %s", p)
+	}
+}
+
+func TestSendToAConnectionTooSlowToTakeIt(t *testing.T) {
+	t.Parallel()
+	m := wssync.NewManager(func(ctx context.Context, sess *wssync.Session) error {
+		_, err := wssync.Register(sess, "VIEW", &Notes{})
+		return err
+	}, wssync.WithLimits(wssync.Limits{MaxQueuedBytes: 2048}))
+	url := serveManager(t, m)
+	c := dialAs(t, url, "alice", "tab-1")
+	waitType(t, c, "_SET:VIEW")
+	d, err := m.Send(wstest.Context(t), wssync.ToUser("alice"), mustEvent(t, "big", strings.Repeat("x", 4096)))
+	if err != nil || d.TooSlow != 1 || d.Delivered != 0 {
+		t.Fatalf("delivery %+v, %v; want too slow", d, err)
+	}
+	if code := wstest.CloseCode(t, c); code != wssync.CloseSlowConsumer {
+		t.Errorf("close code %d, want %d", code, wssync.CloseSlowConsumer)
+	}
+	if st := m.Stats(); st.MessagesDropped != 1 || st.SlowCloses != 1 {
+		t.Errorf("stats dropped %d slow closes %d", st.MessagesDropped, st.SlowCloses)
 	}
 }
