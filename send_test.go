@@ -434,3 +434,36 @@ func TestSendToAConnectionTooSlowToTakeIt(t *testing.T) {
 		t.Errorf("stats dropped %d slow closes %d", st.MessagesDropped, st.SlowCloses)
 	}
 }
+
+// Send may be called inside an object's Update: it takes no session lock a Join (which
+// holds the session's lock while it subscribes to the object) could be waiting behind.
+func TestSendInsideUpdateWhileSessionsJoin(t *testing.T) {
+	t.Parallel()
+	room, err := wssync.NewShared("ROOM", &Notes{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(room.Unregister)
+	m := wssync.NewManager(func(ctx context.Context, sess *wssync.Session) error { return room.Join(sess) })
+	url := serveManager(t, m)
+	ctx := wstest.Patient(t)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := range 200 {
+			room.Update(func(n *Notes) {
+				n.Title = strconv.Itoa(i)
+				_, _ = m.Send(ctx, wssync.ToSubscribers("ROOM"), mustEvent(t, "tick", i))
+			})
+		}
+	}()
+	for i := range 20 {
+		c := dialAs(t, url, "u"+strconv.Itoa(i), "s"+strconv.Itoa(i))
+		waitType(t, c, "_SET:ROOM")
+	}
+	select {
+	case <-done:
+	case <-ctx.Done():
+		t.Fatal("Send inside Update deadlocked with joining sessions")
+	}
+}
