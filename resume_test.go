@@ -443,3 +443,62 @@ func TestResumeBacklogAfterState(t *testing.T) {
 		t.Fatalf("frames %s; want the second message", types)
 	}
 }
+
+// TestResumeSessionMovedThroughStore: a session's own object restored from a session store
+// on another node (or again on the first, after another node changed it) has a new epoch
+// there: the client gets a _SET of it, never a patch of another node's history, and holds
+// the stored state.
+func TestResumeSessionMovedThroughStore(t *testing.T) {
+	t.Parallel()
+	store := wsmemory.New()
+	docs := make(chan *wssync.Synced[resumeDoc], 4)
+	factory := func(_ context.Context, sess *wssync.Session) error {
+		s, err := wssync.Register(sess, "DOC", &resumeDoc{})
+		docs <- s
+		return err
+	}
+	urlA := serveManager(t, wssync.NewManager(factory, wssync.WithSessionStore(store)))
+	urlB := serveManager(t, wssync.NewManager(factory, wssync.WithSessionStore(store)))
+
+	c := wstest.Dial(t, urlA, wssynctest.WithIdentity("ann", "tab"))
+	waitType(t, c, "_SET:DOC")
+	onA := <-docs
+	_ = onA.Update(func(d *resumeDoc) { d.N = 1 })
+	if _, err := c.WaitVersion(ctxT(t), "DOC", onA.Version()); err != nil {
+		t.Fatal(err)
+	}
+	h := c.Held()
+	_ = c.Close()
+
+	// On node B the session is restored from the store: a new epoch, so a _SET.
+	c = wstest.Dial(t, urlB, wssynctest.WithIdentity("ann", "tab"), wssynctest.WithResume(h))
+	r, _ := resumeAnswer(t, c)
+	if !slices.Equal(r.Set, []string{"DOC"}) {
+		t.Fatalf("node B: _RESUMED %+v; want a _SET", r)
+	}
+	onB := <-docs
+	assertConverged(t, c, "DOC", onB.Published)
+	_ = onB.Update(func(d *resumeDoc) { d.N = 2 })
+	if _, err := c.WaitVersion(ctxT(t), "DOC", onB.Version()); err != nil {
+		t.Fatal(err)
+	}
+	_ = c.Close()
+
+	// Back on node A with what node A sent before: A let the session go when B took it
+	// (or, had it kept it, reloads the record B wrote), so the versions it counted before
+	// mean nothing now.
+	c = wstest.Dial(t, urlA, wssynctest.WithIdentity("ann", "tab"), wssynctest.WithResume(h))
+	r, _ = resumeAnswer(t, c)
+	if !slices.Equal(r.Set, []string{"DOC"}) {
+		t.Fatalf("node A again: _RESUMED %+v; want a _SET", r)
+	}
+	select {
+	case rebuilt := <-docs: // the session was built again on A
+		onA = rebuilt
+	default:
+	}
+	assertConverged(t, c, "DOC", onA.Published)
+	if st, _ := onA.Published(); !strings.Contains(string(st), `"n":2`) {
+		t.Fatalf("node A holds %s, not the stored state", st)
+	}
+}
