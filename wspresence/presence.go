@@ -38,16 +38,17 @@ type State struct {
 // goroutine, never by the session's own (which runs its event handlers). Close stops
 // that goroutine.
 type Presence struct {
-	store    Store
-	room     string
-	ttl      time.Duration
-	log      *slog.Logger
-	state    State
-	synced   *wssync.Synced[State] // nil for an Online: no client sees the room
-	watch    bool                  // reread the room: it is synced, or callbacks want diffs
-	maxMeta  int
-	client   *ClientMeta  // nil: clients may not set their meta
-	onChange []func(Diff) // OnChange callbacks, in registration order
+	store      Store
+	room       string
+	ttl        time.Duration
+	log        *slog.Logger
+	state      State
+	synced     *wssync.Synced[State] // nil for an Online: no client sees the room
+	watch      bool                  // reread the room: it is synced, or callbacks want diffs
+	maxMeta    int
+	client     *ClientMeta         // nil: clients may not set their meta
+	onChange   []func(Diff)        // OnChange callbacks, in registration order
+	clientView func(Member) Member // what clients see of a member; nil: all of it
 
 	refreshing sync.Mutex // one read-and-publish at a time, so an older read never wins
 
@@ -398,7 +399,8 @@ func (p *Presence) refresh() Diff {
 	p.seen = members
 	p.mu.Unlock()
 	if !d.empty() && p.synced != nil {
-		_ = p.synced.Update(func(s *State) { s.Members = members })
+		shown := p.clientMembers(members)
+		_ = p.synced.Update(func(s *State) { s.Members = shown })
 	}
 	return d
 }
