@@ -29,19 +29,25 @@ const (
 //     on average, from one session;
 //   - too_large (path /meta): more than the Presence's limit (DefaultMaxMeta,
 //     WithMaxMeta) in compact JSON;
-//   - rejected: Validate refused it (path and message of a *wssync.FieldError it
-//     returns, else its message).
+//   - rejected: Accept refused it (path and message of a *wssync.FieldError it
+//     returns, else its message; a *wssync.Error it returns goes as it is).
 //
-// Rate and size are checked before Validate, so a flooding client costs no more than
-// a token bucket.
+// Rate and size are checked before Accept, so a flooding client costs no more than a
+// token bucket.
 type ClientMeta struct {
 	Rate  float64 // sustained updates a second per session; 0 means DefaultMetaRate
 	Burst int     // updates at once per session; 0 means DefaultMetaBurst
 
-	// Validate, when set, checks a client's update before it is set: m is the member
-	// with its proposed Meta, ctx the calling session's (wssync.IdentityFrom gives who).
-	// It runs on the session's event goroutine, like an action handler.
-	Validate func(ctx context.Context, m Member) error
+	// Accept, when set, decides what a client's update becomes. m is the member as it is
+	// (m.Meta its Meta now), proposed the client's value (compact JSON within the limit,
+	// nil for null), ctx the calling session's (wssync.IdentityFrom says who). It returns
+	// the Meta to set, held to the size limit too — proposed to take it as sent, or
+	// proposed merged into m.Meta to keep what the server set there (a display name) — or
+	// an error to refuse it. Without Accept, proposed replaces the Meta.
+	//
+	// It runs on the session's event goroutine, like an action handler; a SetMeta of the
+	// same session while it runs is overwritten by its result.
+	Accept func(ctx context.Context, m Member, proposed json.RawMessage) (json.RawMessage, error)
 }
 
 // WithClientMeta registers MetaAction on the Presence's key, so that each member's
@@ -82,19 +88,31 @@ func (p *Presence) clientSetMeta(ctx context.Context, params metaParams) error {
 	}
 	meta, err := decodeMeta(params.Meta, p.maxMeta)
 	if err != nil {
-		code := wssync.CodeTooLarge
-		if errors.Is(err, ErrMetaNotJSON) {
-			code = wssync.CodeBadParams // the frame parsed, so this cannot happen; kept honest
-		}
-		return &wssync.Error{Code: code, Path: "/meta", Message: err.Error()}
+		return metaRefusal(err)
 	}
-	if p.client.Validate != nil {
-		m := Member{User: sess.Identity().User, Session: memberID(sess), Meta: meta}
-		if err := p.client.Validate(ctx, m); err != nil {
+	if p.client.Accept != nil {
+		id := memberID(sess)
+		p.mu.Lock()
+		m := Member{User: sess.Identity().User, Session: id, Meta: p.meta[id]}
+		p.mu.Unlock()
+		accepted, err := p.client.Accept(ctx, m, meta)
+		if err != nil {
 			return rejection(err)
+		}
+		if meta, err = decodeMeta(accepted, p.maxMeta); err != nil {
+			return metaRefusal(err)
 		}
 	}
 	return p.setMeta(sess, meta)
+}
+
+// metaRefusal is the client's view of a Meta decodeMeta refused.
+func metaRefusal(err error) error {
+	code := wssync.CodeTooLarge
+	if errors.Is(err, ErrMetaNotJSON) {
+		code = wssync.CodeBadParams // what Accept returned does not parse
+	}
+	return &wssync.Error{Code: code, Path: "/meta", Message: err.Error()}
 }
 
 // rejection is the client's view of a Validate refusal.

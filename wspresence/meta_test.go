@@ -184,7 +184,7 @@ func sendMeta(t *testing.T, ctx context.Context, c *wssynctest.Client, id string
 }
 
 // A client sets its own Meta through MetaAction when WithClientMeta allows it. Updates
-// past the size limit, past the rate or refused by Validate get their documented codes
+// past the size limit, past the rate or refused by Accept get their documented codes
 // and leave the Meta byte for byte as it was; without WithClientMeta the action is unknown.
 func TestClientMeta(t *testing.T) {
 	t.Parallel()
@@ -193,16 +193,19 @@ func TestClientMeta(t *testing.T) {
 	p, err := wspresence.New(store, "room", "ROOM", wspresence.WithMaxMeta(32),
 		wspresence.WithClientMeta(wspresence.ClientMeta{
 			Rate:  1e-9, // no refill within the test: the burst is all there is
-			Burst: 4,
-			Validate: func(ctx context.Context, m wspresence.Member) error {
+			Burst: 5,
+			Accept: func(ctx context.Context, m wspresence.Member, proposed json.RawMessage) (json.RawMessage, error) {
 				validated <- m
 				if id, _ := wssync.IdentityFrom(ctx); id.User != m.User {
-					return fmt.Errorf("identity %q validating %q", id.User, m.User)
+					return nil, fmt.Errorf("identity %q validating %q", id.User, m.User)
 				}
-				if bytes.Contains(m.Meta, []byte("admin")) {
-					return &wssync.FieldError{Path: "/meta/status", Message: "not yours to claim"}
+				if bytes.Contains(proposed, []byte("admin")) {
+					return nil, &wssync.FieldError{Path: "/meta/status", Message: "not yours to claim"}
 				}
-				return nil
+				if bytes.Contains(proposed, []byte("grow")) {
+					return json.RawMessage(`"` + strings.Repeat("z", 40) + `"`), nil // past the limit
+				}
+				return proposed, nil
 			},
 		}))
 	if err != nil {
@@ -221,8 +224,9 @@ func TestClientMeta(t *testing.T) {
 		{map[string]any{"typing": true}, "", `{"typing":true}`},
 		{strings.Repeat("x", 40), "too_large /meta", `{"typing":true}`},
 		{map[string]any{"status": "admin"}, "rejected /meta/status", `{"typing":true}`},
-		{nil, "", ""},            // the 4th update: the burst is spent
-		{1, "rate_limited ", ""}, // refused before the size or Validate
+		{"grow", "too_large /meta", `{"typing":true}`}, // what Accept returns is bounded too
+		{nil, "", ""},            // the 5th update: the burst is spent
+		{1, "rate_limited ", ""}, // refused before the size or Accept
 		{strings.Repeat("x", 40), "rate_limited ", ""},
 	}
 	for i, s := range steps {
@@ -231,8 +235,8 @@ func TestClientMeta(t *testing.T) {
 		}
 		waitMeta(t, p, "s-ada", s.meta2)
 	}
-	if n := len(validated); n != 3 {
-		t.Errorf("Validate ran %d times, want 3 (size and rate refusals come first)", n)
+	if n := len(validated); n != 4 {
+		t.Errorf("Accept ran %d times, want 4 (size and rate refusals come first)", n)
 	}
 
 	plain, err := wspresence.New(store, "plain", "PLAIN")
