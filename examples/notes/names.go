@@ -4,68 +4,9 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"sync"
 
 	"github.com/wssync/wssync"
 )
-
-// room knows the sessions that joined the shared list, so that an action handler can name
-// the tab that called it (wssync.SessionFrom of its context) and notify the others.
-type room struct {
-	mu      sync.Mutex
-	members map[*wssync.Session]member
-}
-
-type member struct {
-	sess *wssync.Session
-	name string
-}
-
-func newRoom() *room { return &room{members: make(map[*wssync.Session]member)} }
-
-// join adds sess and returns its display name.
-func (r *room) join(sess *wssync.Session) string {
-	name := displayName(sess.Identity())
-	r.mu.Lock()
-	r.members[sess] = member{sess: sess, name: name}
-	r.mu.Unlock()
-	return name
-}
-
-func (r *room) leave(sess *wssync.Session) {
-	r.mu.Lock()
-	delete(r.members, sess)
-	r.mu.Unlock()
-}
-
-// name returns the display name of the session whose handler runs with ctx.
-func (r *room) name(ctx context.Context) string {
-	sess, _ := wssync.SessionFrom(ctx)
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if m, ok := r.members[sess]; ok {
-		return m.name
-	}
-	return "Someone"
-}
-
-// toastOthers sends a toast to every member but the one whose handler runs with ctx.
-// Toasts are not queued for disconnected tabs (Toast returns ErrNotConnected): a tab that
-// comes back sees the change in its state, which is what matters.
-func (r *room) toastOthers(ctx context.Context, kind wssync.ToastKind, msg string) {
-	caller, _ := wssync.SessionFrom(ctx)
-	r.mu.Lock()
-	others := make([]*wssync.Session, 0, len(r.members))
-	for s := range r.members {
-		if s != caller {
-			others = append(others, s)
-		}
-	}
-	r.mu.Unlock()
-	for _, s := range others {
-		_ = s.Toast(kind, msg)
-	}
-}
 
 // displayName derives a short public name from an identity: "Admin" for an admin, else
 // from the user id. The id itself is never shown: with the wsAuth handshake it is half of
@@ -76,6 +17,20 @@ func displayName(id wssync.Identity) string {
 	}
 	sum := sha256.Sum256([]byte(id.User))
 	return "Guest " + hex.EncodeToString(sum[:2])
+}
+
+// nameOf is the display name of the identity whose handler runs with ctx.
+func nameOf(ctx context.Context) string {
+	id, _ := wssync.IdentityFrom(ctx)
+	return displayName(id)
+}
+
+// tabOf is the public tag of a session (a browser tab) in the online list: it tells the
+// tabs apart, and a tab finds itself, without showing the session id, which with the
+// wsAuth handshake is what resumes the session.
+func tabOf(sessionID string) string {
+	sum := sha256.Sum256([]byte("notes tab\x00" + sessionID))
+	return hex.EncodeToString(sum[:8])
 }
 
 // ownerOf is the public tag of an identity's notes: a hash that tells the author's tabs

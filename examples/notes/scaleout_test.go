@@ -1,6 +1,7 @@
 package main
 
 import (
+	"log/slog"
 	"testing"
 
 	"github.com/redis/go-redis/v9"
@@ -23,7 +24,7 @@ func TestTwoServersShareNotesAndSessions(t *testing.T) {
 			store.Close()
 			_ = rdb.Close()
 		})
-		_, s := startServerWith(t, store)
+		_, s := startServerWith(t, redisStore(store, slog.New(slog.DiscardHandler)))
 		servers = append(servers, s.URL)
 	}
 	alice := dialURL(t, servers[0], "alice", "tab-a")
