@@ -21,10 +21,10 @@ type app struct {
 	share  *wssync.Synced[Notes]
 	online *wspresence.Presence // every connected tab, with its display name and typing flag
 	mgr    *wssync.Manager      // the guests' tabs, identified by the handshake
-	admin *admin
-	adm   *wssync.Manager           // the admins' tabs, identified by a token (see admin.go)
-	hooks *testHooks                // nil unless NOTES_TEST_HOOKS=1
-	echo  *wssync.Synced[EchoBoard] // with the test hooks only
+	admin  *admin
+	adm    *wssync.Manager           // the admins' tabs, identified by a token (see admin.go)
+	hooks  *testHooks                // nil unless NOTES_TEST_HOOKS=1
+	echo   *wssync.Synced[EchoBoard] // with the test hooks only
 }
 
 // newApp builds the shared list, the online list and the Managers. With testHooks, the
