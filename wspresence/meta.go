@@ -40,7 +40,8 @@ func WithMaxMeta(n int) Option {
 // SetMeta sets sess's Member.Meta to v as encoding/json marshals it (a json.RawMessage
 // as it is, compacted); nil clears it. The session must have joined; its Meta lasts until
 // it leaves, across reconnects, and while it is disconnected it waits for the next
-// connection. Every node sees the change within a store round trip, in Members, in the
+// connection (a Meta that belongs to a connection, such as "typing", is best reset from
+// the session's OnConnect hook). Every node sees the change within a store round trip, in Members, in the
 // clients' State and in OnChange (as Updated). SetMeta never waits for the store, so it
 // may be called from a session's handlers and hooks. A refusal (ErrMetaTooLarge,
 // ErrMetaNotJSON, ErrNotMember, or v's marshalling error) leaves the Meta as it was.

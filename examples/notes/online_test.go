@@ -180,3 +180,17 @@ func TestTypingMeta(t *testing.T) {
 		waitOnline(t, bob, "", want)
 	}
 }
+
+// "typing" does not outlive the connection that set it: a tab that reconnects (a reload)
+// starts out not typing, with its name kept.
+func TestTypingEndsWithTheConnection(t *testing.T) {
+	_, srv := startServer(t)
+	alice, bob := dial(t, srv, "alice", "s-alice"), dial(t, srv, "bob", "s-bob")
+	want := strings.Join(names("alice", "bob"), ", ")
+	request(t, alice, "_ACTION:"+onlineKey, "m1", map[string]any{"type": wspresence.MetaAction, "meta": map[string]bool{"typing": true}})
+	waitOnline(t, bob, "", strings.Replace(want, guestName("alice"), guestName("alice")+" typing", 1))
+	_ = alice.Close()
+	waitOnline(t, bob, "", guestName("bob"))
+	dial(t, srv, "alice", "s-alice")
+	waitOnline(t, bob, "", want)
+}

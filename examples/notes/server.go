@@ -91,7 +91,11 @@ func (a *app) newSession(ctx context.Context, sess *wssync.Session) error {
 	if err := a.online.Join(sess); err != nil {
 		return err
 	}
-	if err := a.online.SetMeta(sess, onlineMeta{Name: name}); err != nil {
+	// The name is the server's; "typing" belongs to a connection: a tab reloaded while
+	// its field had text starts out not typing.
+	reset := func() error { return a.online.SetMeta(sess, onlineMeta{Name: name}) }
+	sess.OnConnect(func(context.Context) { _ = reset() })
+	if err := reset(); err != nil {
 		return err
 	}
 	if a.echo != nil {
