@@ -28,9 +28,6 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/wssync/wssync"
-	"github.com/wssync/wssync/wsmemory"
-	"github.com/wssync/wssync/wspresence"
 	"github.com/wssync/wssync/wsredis"
 )
 
@@ -62,7 +59,7 @@ func run() error {
 		defer rdb.Close()
 		b := wsredis.New(rdb, wsredis.Options{Logger: logger})
 		defer b.Close()
-		store = redisStore(b, logger)
+		store = b
 		logger.Info("sharing notes and sessions through Redis", "addr", *redisAddr)
 	}
 	// The admin key is read from the environment, never a flag: flags show in process lists.
@@ -101,30 +98,8 @@ func run() error {
 	return errors.Join(a.shutdown(sctx), srv.Shutdown(sctx))
 }
 
-// redisStore is b as the example's store. A Backend that carries no addressed messages
-// (no wssync.EventBus) gets an in-process bus instead: the list, sessions and the online
-// list are still shared, but a toast then reaches only the tabs of the server it was sent
-// from, which is logged once at start.
-func redisStore(b *wsredis.Backend, logger *slog.Logger) scaleOut {
-	if s, ok := any(b).(scaleOut); ok {
-		return s
-	}
-	logger.Warn("notes: this wsredis.Backend is no wssync.EventBus; toasts reach this server's tabs only")
-	return localBus{b, wsmemory.New()}
-}
-
-// localBus is a store without an event bus, given one in this process.
-type localBus struct {
-	sharedStore
-	wssync.EventBus
-}
-
-// sharedStore is scaleOut without the event bus.
-type sharedStore interface {
-	wssync.Backend
-	wssync.SessionStore
-	wspresence.Store
-}
+// A Backend of wsredis is all the example needs to run on several servers.
+var _ scaleOut = (*wsredis.Backend)(nil)
 
 // browsable turns a listen address into one a browser can open (":8080" → "localhost:8080").
 func browsable(a net.Addr) string {

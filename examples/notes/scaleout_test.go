@@ -1,7 +1,6 @@
 package main
 
 import (
-	"log/slog"
 	"testing"
 
 	"github.com/redis/go-redis/v9"
@@ -24,7 +23,7 @@ func TestTwoServersShareNotesAndSessions(t *testing.T) {
 			store.Close()
 			_ = rdb.Close()
 		})
-		_, s := startServerWith(t, redisStore(store, slog.New(slog.DiscardHandler)))
+		_, s := startServerWith(t, store)
 		servers = append(servers, s.URL)
 	}
 	alice := dialURL(t, servers[0], "alice", "tab-a")
