@@ -6,7 +6,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
+	"sync"
 
 	"github.com/wssync/wssync/internal/proto"
 )
@@ -92,8 +94,8 @@ func newMessageID() string {
 // ID returns the message's ID.
 func (m Message) ID() string { return m.id }
 
-// Event returns the frame's type: the custom event's name, "_TOAST", "_ACTION:KEY" or
-// "_DOWNLOAD".
+// Event returns the frame's type: the custom event's name, or the protocol's name of a
+// toast, an exposed action of a key, or a download.
 func (m Message) Event() string { return m.event }
 
 // WithID returns m with the ID id (at most MaxMessageID bytes; an empty or longer id keeps
@@ -127,14 +129,23 @@ func (m Message) size() int { return len(m.event) + len(m.data) + len(m.id) }
 //	msg, err := NoteAdded.Message(NoteAddedData{By: "ada", Title: "Groceries"})
 type Event[T any] struct{ name string }
 
-// DefineEvent declares the custom event name with data of type T. It panics on a name
-// NewEvent refuses: declarations are made once, at init.
+// DefineEvent declares the server-to-client event name with data of type T, for the
+// whole process: every Schema lists it under ServerEvents, so cmd/wssync-gen types it for
+// the React hook's useEvent. It panics on a name NewEvent refuses, and on a name declared
+// before with another type: declarations are made once, at init.
 func DefineEvent[T any](name string) Event[T] {
 	if _, err := NewEvent(name, nil); err != nil {
 		panic(err)
 	}
+	t := reflect.TypeFor[T]()
+	if prev, dup := serverEvents.LoadOrStore(name, t); dup && prev != t {
+		panic(fmt.Sprintf("wssync: event %q declared with data %v and %v", name, prev, t))
+	}
 	return Event[T]{name: name}
 }
+
+// serverEvents holds the events DefineEvent declared: name → the reflect.Type of the data.
+var serverEvents sync.Map
 
 // Name returns the event's name.
 func (e Event[T]) Name() string { return e.name }

@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/wssync/wssync"
 	"github.com/wssync/wssync/internal/wstest"
@@ -50,6 +52,20 @@ func eventsOf(c *wssynctest.Client, typ string) []string {
 		}
 	}
 	return out
+}
+
+// waitEvents waits until c received n frames of type typ, or ctx ends.
+func waitEvents(t *testing.T, ctx context.Context, c *wssynctest.Client, typ string, n int) {
+	t.Helper()
+	for len(eventsOf(c, typ)) < n {
+		select {
+		case <-ctx.Done():
+			t.Fatalf("%d of %d %s frames arrived: %v", len(eventsOf(c, typ)), n, typ, ctx.Err())
+		case <-c.Done():
+			t.Fatalf("closed after %d of %d %s frames", len(eventsOf(c, typ)), n, typ)
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
 }
 
 func mustEvent(t *testing.T, name string, data any) wssync.Message {
@@ -141,12 +157,16 @@ func TestSendKeepsOrderPerRecipientAcrossNodes(t *testing.T) {
 	c := joined(t, urlB, "alice", "tab-1")
 	const n = 1000
 	ctx := wstest.Patient(t)
+	// In bursts of 100: more than the connection's send queue holds (256 frames) at once
+	// would close it as too slow, as it should.
 	for i := range n {
 		if _, err := a.Send(ctx, wssync.ToSession("tab-1"), mustEvent(t, "seq", i)); err != nil {
 			t.Fatal(err)
 		}
+		if (i+1)%100 == 0 {
+			waitEvents(t, ctx, c, "seq", i+1)
+		}
 	}
-	wstest.Eventually(t, "every event arrived", func() bool { return len(eventsOf(c, "seq")) >= n })
 	got := eventsOf(c, "seq")
 	if len(got) != n {
 		t.Fatalf("got %d events, want %d", len(got), n)
@@ -311,12 +331,38 @@ func TestTypedEvent(t *testing.T) {
 	if err != nil || msg.Event() != "note_added" || ev.Name() != "note_added" {
 		t.Fatalf("%v %q", err, msg.Event())
 	}
-	defer func() {
-		if recover() == nil {
-			t.Error("DefineEvent of a reserved name did not panic")
+	sess := wssync.NewSession()
+	defer sess.Close()
+	sc, err := sess.Schema()
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, e := range sc.ServerEvents {
+		if e.Name == "note_added" {
+			found = true
+			if b, _ := json.Marshal(e.Data); !strings.Contains(string(b), `"by"`) {
+				t.Errorf("schema of note_added: %s", b)
+			}
 		}
-	}()
-	wssync.DefineEvent[added]("_TOAST")
+	}
+	if !found {
+		t.Errorf("Schema.ServerEvents %+v lacks note_added", sc.ServerEvents)
+	}
+	wssync.DefineEvent[added]("note_added") // the same declaration again is fine
+	for name, declare := range map[string]func(){
+		"a reserved name":              func() { wssync.DefineEvent[added]("_TOAST") },
+		"a name taken by another type": func() { wssync.DefineEvent[int]("note_added") },
+	} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("DefineEvent of %s did not panic", name)
+				}
+			}()
+			declare()
+		}()
+	}
 }
 
 func TestPingIsAnsweredWithPong(t *testing.T) {
@@ -365,5 +411,59 @@ func TestAnApplicationPingHandlerWins(t *testing.T) {
 	}
 	if p := wstest.Receive(t, got, "the application's ping"); string(p) != "7" {
 		t.Errorf("handler got %s", p)
+	}
+}
+
+func TestSendToAConnectionTooSlowToTakeIt(t *testing.T) {
+	t.Parallel()
+	m := wssync.NewManager(func(ctx context.Context, sess *wssync.Session) error {
+		_, err := wssync.Register(sess, "VIEW", &Notes{})
+		return err
+	}, wssync.WithLimits(wssync.Limits{MaxQueuedBytes: 2048}))
+	url := serveManager(t, m)
+	c := dialAs(t, url, "alice", "tab-1")
+	waitType(t, c, "_SET:VIEW")
+	d, err := m.Send(wstest.Context(t), wssync.ToUser("alice"), mustEvent(t, "big", strings.Repeat("x", 4096)))
+	if err != nil || d.TooSlow != 1 || d.Delivered != 0 {
+		t.Fatalf("delivery %+v, %v; want too slow", d, err)
+	}
+	if code := wstest.CloseCode(t, c); code != wssync.CloseSlowConsumer {
+		t.Errorf("close code %d, want %d", code, wssync.CloseSlowConsumer)
+	}
+	if st := m.Stats(); st.MessagesDropped != 1 || st.SlowCloses != 1 {
+		t.Errorf("stats dropped %d slow closes %d", st.MessagesDropped, st.SlowCloses)
+	}
+}
+
+// Send may be called inside an object's Update: it takes no session lock a Join (which
+// holds the session's lock while it subscribes to the object) could be waiting behind.
+func TestSendInsideUpdateWhileSessionsJoin(t *testing.T) {
+	t.Parallel()
+	room, err := wssync.NewShared("ROOM", &Notes{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(room.Unregister)
+	m := wssync.NewManager(func(ctx context.Context, sess *wssync.Session) error { return room.Join(sess) })
+	url := serveManager(t, m)
+	ctx := wstest.Patient(t)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := range 200 {
+			room.Update(func(n *Notes) {
+				n.Title = strconv.Itoa(i)
+				_, _ = m.Send(ctx, wssync.ToSubscribers("ROOM"), mustEvent(t, "tick", i))
+			})
+		}
+	}()
+	for i := range 20 {
+		c := dialAs(t, url, "u"+strconv.Itoa(i), "s"+strconv.Itoa(i))
+		waitType(t, c, "_SET:ROOM")
+	}
+	select {
+	case <-done:
+	case <-ctx.Done():
+		t.Fatal("Send inside Update deadlocked with joining sessions")
 	}
 }
