@@ -28,15 +28,16 @@ type State struct {
 }
 
 // Presence tracks who is in a room across nodes: the sessions joined to it on any node
-// whose client is connected. Each node keeps its members in a Store with a TTL and
-// refreshes them every TTL/3, so the members of a node that crashed disappear within 4/3
-// of the TTL. The room is exposed to Go (Members) and, as State, to every joined
-// session's client under the key given to New.
+// whose client is connected, each with its Meta (SetMeta, WithClientMeta). Each node
+// keeps its members in a Store with a TTL and refreshes them every TTL/3, so the members
+// of a node that crashed disappear within 4/3 of the TTL. The room is exposed to Go
+// (Members, OnChange) and, as State, to every joined session's client under the key given
+// to New.
 //
 // All methods are safe for concurrent use, and none waits for the store but Close: a
-// session that connects or disconnects is written to the store by the Presence's
-// goroutine, never by the session's own (which runs its event handlers). Close stops
-// that goroutine.
+// session that connects, disconnects or changes its Meta is written to the store by the
+// Presence's goroutine, never by the session's own (which runs its event handlers). Close
+// stops that goroutine.
 type Presence struct {
 	store      Store
 	room       string
@@ -66,7 +67,7 @@ type Presence struct {
 	stop    func() // ends the watch
 }
 
-// Option configures New.
+// Option configures New and NewOnline.
 type Option func(*Presence)
 
 // WithTTL sets how long a member outlives its node's last refresh (DefaultTTL).
