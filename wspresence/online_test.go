@@ -166,3 +166,20 @@ func TestOnlineOnlyWrites(t *testing.T) {
 		t.Errorf("after Close, IsOnline(ada) = %v, %v; want false", here, err)
 	}
 }
+
+// An Online with OnChange follows the room like a Presence: a tab's join and leave reach
+// the callback.
+func TestOnlineOnChange(t *testing.T) {
+	t.Parallel()
+	diffs := make(chan string, 8)
+	o, err := wspresence.NewOnline(wsmemory.New(), "online", wspresence.OnChange(func(d wspresence.Diff) { diffs <- describeDiff(d) }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer o.Close()
+	url := serveManager(t, wssync.NewManager(func(ctx context.Context, sess *wssync.Session) error { return o.Track(sess) }))
+	c := dialAs(t, testCtx(t), url, "ada", "tab-1")
+	nextDiff(t, diffs, "+ada/tab-1 ")
+	_ = c.Close()
+	nextDiff(t, diffs, "-ada/tab-1")
+}
