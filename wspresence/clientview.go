@@ -8,8 +8,8 @@ import "slices"
 // `_REQUEST_USER_SESSION` handshake, with no auth hook), those ids are secrets: give every
 // client a name and a tag derived from them instead, and keep the Meta.
 //
-// fn runs on the Presence's goroutine for every member at each change of the room; it
-// must not call the Presence.
+// fn runs for every member at each change of the room, where the room is read (in New,
+// then on the Presence's goroutine); it must not call the Presence.
 func WithClientView(fn func(Member) Member) Option {
 	return func(p *Presence) { p.clientView = fn }
 }
