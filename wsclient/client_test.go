@@ -1,8 +1,8 @@
 package wsclient_test
 
 import (
-	"context"
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -356,6 +356,7 @@ func TestTerminalCloseStopsReconnecting(t *testing.T) {
 		t.Parallel()
 		s := newServer(t)
 		first := dial(t, s.url, wsclient.WithIdentity("u1", "s1"))
+		waitBoard(t, bindBoard(t, first), "the first's state", nil) // the session is the first's
 		second := dial(t, s.url, wsclient.WithIdentity("u1", "s1"))
 		waitDone(t, first)
 		var ce *wsclient.CloseError
@@ -376,7 +377,7 @@ func TestTerminalCloseStopsReconnecting(t *testing.T) {
 	t.Run("unauthorized 4004", func(t *testing.T) {
 		t.Parallel()
 		s := newServer(t)
-		dial(t, s.url, wsclient.WithIdentity("u1", "s1"))
+		waitBoard(t, bindBoard(t, dial(t, s.url, wsclient.WithIdentity("u1", "s1"))), "u1's state", nil)
 		other, err := wsclient.Dial(wstest.Context(t), s.url, wsclient.WithIdentity("u2", "s1"))
 		if err == nil {
 			defer other.Close()

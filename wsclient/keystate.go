@@ -16,10 +16,10 @@ type keyState struct {
 	loaded   bool   // raw holds a state
 	v        uint64 // the version of raw, when hasV
 	hasV     bool
-	live     bool    // a _SET arrived on the current connection
-	awaiting bool    // a gap was seen: patches are skipped until the _SET asked for
-	bound    binder  // the Binding of this key, if any
-	gaps     int     // gaps repaired so far (Binding.Stats)
+	live     bool   // a _SET arrived on the current connection
+	awaiting bool   // a gap was seen: patches are skipped until the _SET asked for
+	bound    binder // the Binding of this key, if any
+	gaps     int    // gaps repaired so far (Binding.Stats)
 }
 
 // binder is what a Binding[T] implements for the untyped client.
