@@ -42,10 +42,9 @@ type server struct {
 	obj     *Board
 	share   *wssync.Synced[Board]
 	mgr     *wssync.Manager
-	url     string           // ws:// URL of /ws
-	release chan struct{}    // closed to end the "work" task and the "slow" action
-	started chan struct{}    // receives when the "slow" action starts
-	tokens  func(string) int // nil: no auth hook
+	url     string        // ws:// URL of /ws
+	release chan struct{} // closed to end the "work" task and the "slow" action
+	started chan struct{} // receives when the "slow" action starts
 }
 
 type addParams struct {
