@@ -55,9 +55,9 @@ func TestKeyStateVersions(t *testing.T) {
 	}
 	step(`[{"op":"replace","path":"/n","value":2}]`, 11, false, `{"a":[],"n":2}`)
 	step(`[{"op":"replace","path":"/n","value":2}]`, 11, false, `{"a":[],"n":2}`) // duplicate: ignored
-	step(`[{"op":"add","path":"/a/-","value":1}]`, 13, true, `{"a":[],"n":2}`)  // gap: ask
-	step(`[{"op":"add","path":"/a/-","value":1}]`, 14, false, `{"a":[],"n":2}`) // skipped while awaiting
-	if k.gaps != 2 || !k.awaiting { // the patch before any _SET, and the gap
+	step(`[{"op":"add","path":"/a/-","value":1}]`, 13, true, `{"a":[],"n":2}`)    // gap: ask
+	step(`[{"op":"add","path":"/a/-","value":1}]`, 14, false, `{"a":[],"n":2}`)   // skipped while awaiting
+	if k.gaps != 2 || !k.awaiting {                                               // the patch before any _SET, and the gap
 		t.Fatalf("after the gap: gaps %d awaiting %v", k.gaps, k.awaiting)
 	}
 	k.onSet([]byte(`{"n":3,"a":[1,2]}`), u(14), log)
