@@ -30,6 +30,8 @@ type conn struct {
 // session has no key (so no _SET comes); a server with the handshake drops it unread.
 const helloPing = "wsclient-hello"
 
+var errNoSocket = errors.New("wsclient: no socket")
+
 // connect opens one connection: a fresh token, the upgrade, the reader.
 func (c *Client) connect(ctx context.Context) (*conn, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.dialTimeout)
@@ -116,6 +118,9 @@ func (cn *conn) write(f outFrame) error {
 	b, err := json.Marshal(f)
 	if err != nil {
 		return err
+	}
+	if cn.ws == nil {
+		return errNoSocket // a conn built by a unit test
 	}
 	cn.writeMu.Lock()
 	defer cn.writeMu.Unlock()
