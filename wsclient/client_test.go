@@ -19,7 +19,7 @@ import (
 func TestBindFollowsSetAndPatches(t *testing.T) {
 	t.Parallel()
 	s := newServer(t)
-	c := dial(t, s.url)
+	c := dial(t, s.url, nil) // a nil option is ignored
 	b := bindBoard(t, c)
 	first := waitBoard(t, b, "first state", func(v board) bool { return v.Title == "start" })
 	v0, ok := b.Version()

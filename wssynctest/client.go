@@ -76,11 +76,14 @@ func WithIdentity(user, session string) DialOption {
 	return func(c *dialConfig) { c.identity = &[2]string{user, session} }
 }
 
-// Dial connects to a wssync endpoint (ws:// URL) and starts reading.
+// Dial connects to a wssync endpoint (ws:// URL) and starts reading. Nil options are
+// ignored.
 func Dial(ctx context.Context, url string, opts ...DialOption) (*Client, error) {
 	var cfg dialConfig
 	for _, o := range opts {
-		o(&cfg)
+		if o != nil { // Dial(ctx, url, nil) dials with no options
+			o(&cfg)
+		}
 	}
 	ws, _, err := websocket.DefaultDialer.DialContext(ctx, url, cfg.header)
 	if err != nil {
