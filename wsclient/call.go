@@ -82,7 +82,7 @@ func (c *Client) roundTrip(ctx context.Context, build func(id string) outFrame, 
 	c.mu.Unlock()
 	if err := cn.write(build(id)); err != nil {
 		c.forget(id)
-		return nil, nil, fmt.Errorf("%w: %w", ErrConnectionLost, err)
+		return nil, nil, err // matches ErrConnectionLost
 	}
 	select {
 	case r := <-ch:

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"sync"
 	"time"
@@ -113,7 +114,8 @@ func (c *Client) serve(cn *conn) error {
 func (cn *conn) wasReady() bool { return cn.everUp }
 
 // write sends one frame. Writes of a connection are serialized; each is bounded by
-// writeTimeout so a stalled server cannot hold a caller for ever.
+// writeTimeout so a stalled server cannot hold a caller for ever. A failed write closes
+// the connection and returns an error matching ErrConnectionLost.
 func (cn *conn) write(f outFrame) error {
 	b, err := json.Marshal(f)
 	if err != nil {
@@ -125,7 +127,13 @@ func (cn *conn) write(f outFrame) error {
 	cn.writeMu.Lock()
 	defer cn.writeMu.Unlock()
 	_ = cn.ws.SetWriteDeadline(time.Now().Add(writeTimeout))
-	return cn.ws.WriteMessage(websocket.TextMessage, b)
+	if err := cn.ws.WriteMessage(websocket.TextMessage, b); err != nil {
+		// A connection that failed a write is broken (gorilla/websocket: no further writes):
+		// closing it ends the reader now, which starts the reconnect.
+		_ = cn.ws.Close()
+		return fmt.Errorf("%w: %w", ErrConnectionLost, err)
+	}
+	return nil
 }
 
 // read is the connection's reader: it applies every frame, then, when the connection

@@ -29,7 +29,9 @@ func Replace(path string, value any) Op { return Op{Op: "replace", Path: path, V
 //
 // Update waits (within ctx) until the key's state has arrived on a live connection: a
 // write sent earlier could cross that `_SET` on the wire. It returns once the frame is
-// written, not when the server applied it.
+// written, not when the server applied it. If the connection breaks while the frame is
+// written, it returns an error matching ErrConnectionLost: the write may be lost, and the
+// next connection's `_SET` brings the binding back to the server's state.
 func (b *Binding[T]) Update(ctx context.Context, fn func(v *T)) error {
 	return b.write(ctx, func(k *keyState) ([]byte, bool, error) {
 		var before, after T
