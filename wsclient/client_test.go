@@ -89,6 +89,8 @@ func TestReconnectAfterServerDrop(t *testing.T) {
 	t.Parallel()
 	s := newServer(t)
 	c := dial(t, s.url, wsclient.WithIdentity("u1", "s1"))
+	statuses := make(chan wsclient.Status, 8)
+	c.OnStatus(func(st wsclient.Status) { statuses <- st })
 	b := bindBoard(t, c)
 	waitBoard(t, b, "first state", nil)
 	sess, ok := s.mgr.Session("s1")
@@ -101,6 +103,13 @@ func TestReconnectAfterServerDrop(t *testing.T) {
 	must(t, s.share.Update(func(x *Board) { x.Title = "after drop" }))
 	waitBoard(t, b, "state after the reconnect", func(v board) bool { return v.Title == "after drop" })
 	wstest.Eventually(t, "reconnected to the same session", func() bool { return sess.Connected() && c.Connected() })
+	var ce *wsclient.CloseError
+	if st := wstest.Receive(t, statuses, "the disconnect"); st.Connected || !errors.As(st.Err, &ce) || ce.Code != wssync.CloseGoingAway {
+		t.Fatalf("status = %+v, want the end with 1001", st)
+	}
+	if st := wstest.Receive(t, statuses, "the reconnect"); !st.Connected || st.Err != nil {
+		t.Fatalf("status = %+v, want connected", st)
+	}
 	if _, err := wsclient.Call[int](wstest.Context(t), c, "BOARD", "add", addParams{N: 1}); err != nil {
 		t.Fatalf("call after the reconnect: %v", err)
 	}
@@ -343,6 +352,13 @@ func TestEventsToastsAndPing(t *testing.T) {
 	}
 	if got := wstest.Receive(t, toasts, "the toast"); got != (wsclient.Toast{Kind: "success", Message: "Saved"}) {
 		t.Fatalf("toast = %+v", got)
+	}
+	flashes := make(chan string, 2)
+	c.OnAction("BOARD", "flash", func(p json.RawMessage) { flashes <- string(p) })
+	c.OnAction("BOARD", "other", func(p json.RawMessage) { flashes <- "other: " + string(p) })
+	must(t, s.share.SendAction("flash", map[string]string{"color": "red"}))
+	if got := wstest.Receive(t, flashes, "the exposed action"); got != `{"type":"flash","color":"red"}` {
+		t.Fatalf("exposed action = %s", got)
 	}
 	rtt, err := c.Ping(wstest.Context(t))
 	if err != nil || rtt <= 0 {

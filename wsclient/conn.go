@@ -101,9 +101,9 @@ func (c *Client) serve(cn *conn) error {
 	c.mu.Lock()
 	replaced, err := cn.replaced, cn.endErr
 	c.mu.Unlock()
-	var ce *websocket.CloseError
-	if errors.As(err, &ce) {
-		return &CloseError{Code: ce.Code, Reason: ce.Text}
+	var ce *CloseError
+	if errors.As(closeReason(err), &ce) {
+		return ce
 	}
 	if replaced { // _DISCONNECT, then the connection broke before the close frame
 		return &CloseError{Code: CloseReplaced, Reason: "replaced"}
@@ -165,6 +165,9 @@ func (c *Client) lost(cn *conn, err error) {
 	if c.conn == cn {
 		c.conn = nil
 	}
+	if cn.everUp {
+		c.statusLocked(Status{Err: closeReason(err)})
+	}
 	for _, k := range c.keys {
 		k.disconnected()
 	}
@@ -179,6 +182,7 @@ func (c *Client) lost(cn *conn, err error) {
 func (c *Client) markReadyLocked(cn *conn) {
 	if !cn.ready {
 		cn.ready, cn.everUp = true, true
+		c.statusLocked(Status{Connected: true})
 		c.cfg.logger.Debug("wsclient: identified", "url", c.url)
 	}
 }

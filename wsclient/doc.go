@@ -13,8 +13,9 @@
 //     frames; a version gap is repaired with `_GET`. Get, Read, Wait, Changes and
 //     OnChange read it; Update, Patch and Set write its writable fields.
 //   - Call[R] and Action call actions and return their result or the server's *Error;
-//     StartTask, CancelTask, RunTask and OnTaskStatus drive tasks; OnEvent, OnToast and
-//     OnError receive what the server sends; Ping measures the round trip.
+//     StartTask, CancelTask, RunTask and OnTaskStatus drive tasks; OnEvent, OnAction,
+//     OnToast and OnError receive what the server sends; OnStatus reports connects and
+//     disconnects; Ping measures the round trip.
 //
 // A minimal watcher:
 //
@@ -33,7 +34,8 @@
 //
 // Every method is safe for concurrent use. A Client runs a supervisor goroutine (connect,
 // reconnect), a reader per connection (applies frames to the state, answers requests) and
-// a dispatcher that runs callbacks (OnChange, OnEvent, OnToast, OnError, OnTaskStatus)
+// a dispatcher that runs callbacks (OnChange, OnEvent, OnAction, OnToast, OnError,
+// OnTaskStatus, OnStatus)
 // one at a time, in the order the frames arrived. A callback may call the client's
 // blocking methods, but not Close. Close ends every goroutine and waits for them.
 //

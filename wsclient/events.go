@@ -15,6 +15,7 @@ type Toast struct {
 // handlers are the callbacks registered per frame type. Guarded by the Client's mu.
 type handlers struct {
 	byType map[string]map[int]func(json.RawMessage)
+	status map[int]func(Status)
 	next   int
 }
 
@@ -79,6 +80,21 @@ func (h *handlers) dispatchLocked(d *dispatcher, f inFrame) {
 	data := f.Data
 	d.enqueue(func() {
 		for _, fn := range list {
+			fn(data)
+		}
+	})
+}
+
+// OnAction calls fn with the params of every exposed action name the server sends for key
+// (`_ACTION:KEY` {"type": name, ...params}; Synced.SendAction on the server), on the
+// dispatcher. params is the whole action object, "type" included. It returns a function
+// that removes fn.
+func (c *Client) OnAction(key, name string, fn func(params json.RawMessage)) (remove func()) {
+	return c.OnEvent(proto.Keyed(proto.Action, key), func(data json.RawMessage) {
+		var a struct {
+			Type string `json:"type"`
+		}
+		if json.Unmarshal(data, &a) == nil && a.Type == name {
 			fn(data)
 		}
 	})

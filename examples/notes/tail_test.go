@@ -65,7 +65,9 @@ func TestNotesTail(t *testing.T) {
 	if err := a.share.Update(func(n *Notes) { n.Title = "Renamed while away" }); err != nil {
 		t.Fatal(err)
 	}
+	printed("the disconnect", "# disconnected (")
 	printed("the list after the reconnect", "== Renamed while away (4 notes) ==\n")
+	printed("the reconnect", "# connected\n")
 
 	cancel()
 	if err := wstest.Receive(t, ended, "the tail's end"); err != nil {

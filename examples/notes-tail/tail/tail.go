@@ -42,7 +42,8 @@ type Config struct {
 // dialTimeout bounds the first connection; later reconnects are the client's own.
 const dialTimeout = 30 * time.Second
 
-// Run connects, prints the list each time it changes (and each toast), and returns nil
+// Run connects, prints the list each time it changes (and each toast, and "# " lines when
+// the connection ends and comes back), and returns nil
 // when ctx ends, or an error when the connection cannot be made or ends for good.
 func Run(ctx context.Context, cfg Config) error {
 	opts := []wsclient.Option{}
@@ -67,6 +68,13 @@ func Run(ctx context.Context, cfg Config) error {
 	// through out, which serializes them.
 	out := &lockedWriter{w: cfg.Out}
 	c.OnToast(func(t wsclient.Toast) { fmt.Fprintf(out, "* %s\n", t.Message) })
+	c.OnStatus(func(st wsclient.Status) {
+		if st.Connected {
+			fmt.Fprintln(out, "# connected")
+		} else {
+			fmt.Fprintf(out, "# disconnected (%v), reconnecting\n", st.Err)
+		}
+	})
 
 	first, err := notes.Wait(ctx, nil)
 	if err != nil {
