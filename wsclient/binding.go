@@ -105,8 +105,8 @@ func (b *Binding[T]) Get() T {
 }
 
 // Read calls fn with the current state under a read lock, without copying it. fn must not
-// keep or modify the value (or anything it points to), and must not block: the state is
-// not updated while fn runs.
+// keep or modify the value (or anything it points to), must not block and must not call
+// the client: the state is not updated while fn runs.
 func (b *Binding[T]) Read(fn func(v *T)) {
 	b.mu.RLock()
 	defer b.mu.RUnlock()
@@ -166,24 +166,35 @@ func (b *Binding[T]) OnChange(fn func(v T)) (remove func()) {
 }
 
 // Wait blocks until the state satisfies cond (nil: until any state has arrived), and
-// returns that state (a copy). It fails when ctx ends or the client stops.
+// returns that state (a copy). cond runs on the caller's goroutine, with no lock held. Wait
+// fails when ctx ends or the client stops.
 func (b *Binding[T]) Wait(ctx context.Context, cond func(v T) bool) (T, error) {
 	var got T
-	err := b.c.waitFor(ctx, func() bool {
+	for {
+		b.c.mu.Lock()
+		ch, stopped := b.c.changed, b.c.err // taken before the state: a later change closes ch
+		b.c.mu.Unlock()
 		b.mu.RLock()
 		raw := b.raw
 		b.mu.RUnlock()
-		if raw == nil {
-			return false
+		if raw != nil {
+			var v T
+			if json.Unmarshal(raw, &v) == nil {
+				got = v
+				if cond == nil || cond(v) {
+					return v, nil
+				}
+			}
 		}
-		var v T
-		if json.Unmarshal(raw, &v) != nil {
-			return false
+		if stopped != nil {
+			return got, stopped
 		}
-		got = v
-		return cond == nil || cond(v)
-	})
-	return got, err
+		select {
+		case <-ctx.Done():
+			return got, ctx.Err()
+		case <-ch:
+		}
+	}
 }
 
 // Resyncs returns how many times the key's state had to be repaired with a `_GET`: a

@@ -405,6 +405,15 @@ func TestTerminalCloseStopsReconnecting(t *testing.T) {
 			t.Fatalf("err = %v, want the terminal 4004", err)
 		}
 	})
+	t.Run("origin refused 403", func(t *testing.T) {
+		t.Parallel()
+		s := newServer(t)
+		_, err := wsclient.Dial(wstest.Context(t), s.url, wsclient.WithHeader(http.Header{"Origin": {"http://elsewhere.example"}}))
+		var he *wsclient.HandshakeError
+		if !errors.As(err, &he) || he.Status != http.StatusForbidden || !errors.Is(err, wsclient.ErrTerminal) {
+			t.Fatalf("Dial = %v, want the terminal 403", err)
+		}
+	})
 	t.Run("upgrade refused 401", func(t *testing.T) {
 		t.Parallel()
 		s := newServer(t, wssync.WithAuth(func(*http.Request) (wssync.Identity, error) {
