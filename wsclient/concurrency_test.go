@@ -66,3 +66,33 @@ func TestConcurrentUseAcrossCuts(t *testing.T) {
 		t.Fatalf("items %v, server %v", got.Items, want.Items)
 	}
 }
+
+// A write made while disconnected waits for the key's `_SET` on the next connection, then
+// goes out on top of it.
+func TestWriteWaitsForTheNextConnection(t *testing.T) {
+	t.Parallel()
+	s := newServer(t)
+	p := newProxy(t, s.url)
+	c := dial(t, p.url)
+	b := bindBoard(t, c)
+	waitBoard(t, b, "first state", nil)
+	p.setDown(true)
+	p.cut()
+	wstest.Eventually(t, "disconnected", func() bool { return !b.Live() })
+	must(t, s.share.Update(func(x *Board) { x.Count = 4 })) // while away
+	done := make(chan error, 1)
+	go func() { done <- b.Update(wstest.Context(t), func(v *board) { v.Title = "offline edit" }) }()
+	p.setDown(false)
+	if err := wstest.Receive(t, done, "the write's return"); err != nil {
+		t.Fatalf("Update: %v", err)
+	}
+	wstest.Eventually(t, "the server has the write", func() bool {
+		s.share.RLock()
+		defer s.share.RUnlock()
+		return s.obj.Title == "offline edit"
+	})
+	got := waitBoard(t, b, "both changes", func(v board) bool { return v.Title == "offline edit" && v.Count == 4 })
+	if got.Count != 4 {
+		t.Fatalf("state = %+v", got)
+	}
+}
