@@ -165,7 +165,7 @@ func (c *Client) lost(cn *conn, err error) {
 	if c.conn == cn {
 		c.conn = nil
 	}
-	if cn.everUp {
+	if cn.everUp && c.ctx.Err() == nil { // not the end Close asked for
 		c.statusLocked(Status{Err: closeReason(err)})
 	}
 	for _, k := range c.keys {

@@ -17,7 +17,7 @@ type Status struct {
 
 // OnStatus calls fn, on the dispatcher, each time a connection is identified and each
 // time an identified connection ends (the client then reconnects, unless the end is
-// terminal or Close was called: see Done). It does not replay the present status: read
+// terminal: see Done). The end of the connection Close closes is not reported. It does not replay the present status: read
 // Connected for that. It returns a function that removes fn.
 func (c *Client) OnStatus(fn func(Status)) (remove func()) {
 	c.mu.Lock()
