@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/wssync/wssync"
+	"github.com/wssync/wssync/internal/proto"
 	"github.com/wssync/wssync/wspresence"
 	"github.com/wssync/wssync/wssynctest"
 )
@@ -91,7 +92,7 @@ func testPresenceMeta(t *testing.T, nodes Nodes) {
 		})
 	}
 
-	if err := cs[0].SendFrame(map[string]any{"type": "_ACTION:PRESENCE", "id": "m",
+	if err := cs[0].SendFrame(map[string]any{"type": proto.Keyed(proto.Action, "PRESENCE"), "id": "m",
 		"data": map[string]any{"type": wspresence.MetaAction, "meta": map[string]any{"typing": true}}}); err != nil {
 		t.Fatal(err)
 	}
