@@ -16,6 +16,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/wssync/wssync/internal/jsontree"
 	"github.com/wssync/wssync/internal/proto"
 )
 
@@ -80,11 +81,14 @@ func WithIdentity(user, session string) DialOption {
 	return func(c *dialConfig) { c.identity = &[2]string{user, session} }
 }
 
-// Dial connects to a wssync endpoint (ws:// URL) and starts reading.
+// Dial connects to a wssync endpoint (ws:// URL) and starts reading. Nil options are
+// ignored.
 func Dial(ctx context.Context, url string, opts ...DialOption) (*Client, error) {
 	var cfg dialConfig
 	for _, o := range opts {
-		o(&cfg)
+		if o != nil { // Dial(ctx, url, nil) dials with no options
+			o(&cfg)
+		}
 	}
 	dialer := *websocket.DefaultDialer
 	if cfg.resume != nil {
@@ -195,7 +199,7 @@ func (c *Client) notifyLocked() {
 // A server that sends a patch out of order is recorded in Errs.
 func (c *Client) applyLocked(f Frame) {
 	if key, ok := proto.KeyOf(f.Type, proto.Set); ok {
-		v, err := decodeJSON(f.Data)
+		v, err := jsontree.Decode(f.Data)
 		if err != nil {
 			c.errs = append(c.errs, fmt.Errorf("%s: %w", f.Type, err))
 			return
@@ -231,7 +235,7 @@ func (c *Client) applyLocked(f Frame) {
 		c.errs = append(c.errs, fmt.Errorf("%s: version %d after %d", f.Type, *f.V, c.versions[key]))
 		return
 	}
-	cur, err := applyPatch(cur, f.Data)
+	cur, err := jsontree.Apply(cur, f.Data)
 	if err != nil && c.wrote[key] {
 		// A patch computed before our own write, applied on top of it, may not apply
 		// (an index past an array we changed): ask for the state, as a browser client does.
@@ -452,17 +456,17 @@ func (c *Client) applyOwnLocked(key string, raw []byte, patch bool) {
 	if !ok {
 		return
 	}
-	next, err := clone(cur)
+	next, err := jsontree.Clone(cur)
 	if err != nil {
 		return
 	}
 	if patch {
-		if next, err = applyPatch(next, raw); err != nil {
+		if next, err = jsontree.Apply(next, raw); err != nil {
 			return
 		}
 	} else {
 		m, isObj := next.(map[string]any)
-		v, err := decodeJSON(raw)
+		v, err := jsontree.Decode(raw)
 		w, wObj := v.(map[string]any)
 		if err != nil || !isObj || !wObj {
 			return

@@ -87,3 +87,26 @@ func TestWriteBeforeFirstSetIsHeld(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// Dial(ctx, url, nil), as a user may write it, dials with no options instead of panicking.
+func TestDialNilOption(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ws, err := (&websocket.Upgrader{}).Upgrade(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer ws.Close()
+		_, _, _ = ws.ReadMessage() // until the client closes
+	}))
+	defer srv.Close()
+	c, err := Dial(ctx, "ws"+strings.TrimPrefix(srv.URL, "http"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+}

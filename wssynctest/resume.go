@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 
+	"github.com/wssync/wssync/internal/jsontree"
 	"github.com/wssync/wssync/internal/proto"
 )
 
@@ -72,7 +73,7 @@ func (c *Client) Resumed() (Resumed, bool) {
 func (c *Client) seed(h Held) error {
 	entries := make(map[string]any, len(h))
 	for key, k := range h {
-		v, err := decodeJSON(k.State)
+		v, err := jsontree.Decode(k.State)
 		if err != nil {
 			return fmt.Errorf("wssynctest: held state of %q: %w", key, err)
 		}

@@ -1,4 +1,8 @@
-package wssynctest
+// Package jsontree holds JSON documents decoded into trees (map[string]any, []any,
+// json.Number, string, bool, nil) and applies RFC 6902 patches to them in place, as a
+// browser client does: a patch costs the size of its ops, not a parse of the whole state.
+// The Go clients (wssynctest and wsclient) keep each key's state this way.
+package jsontree
 
 import (
 	"bytes"
@@ -9,11 +13,8 @@ import (
 	"strings"
 )
 
-// The client keeps each key's state decoded, and applies patches to the decoded tree, as
-// a browser does: a patch costs the size of its ops, not a parse of the whole state.
-
-// decodeJSON decodes b keeping numbers as json.Number, so they re-encode unchanged.
-func decodeJSON(b []byte) (any, error) {
+// Decode decodes b keeping numbers as json.Number, so they re-encode unchanged.
+func Decode(b []byte) (any, error) {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.UseNumber()
 	var v any
@@ -30,9 +31,10 @@ type op struct {
 	Value json.RawMessage `json:"value"`
 }
 
-// applyPatch applies RFC 6902 ops to doc and returns the new document. doc is modified in
-// place where possible; on error the caller must drop it (it resynchronises with _GET).
-func applyPatch(doc any, raw []byte) (any, error) {
+// Apply applies the RFC 6902 ops of raw (a JSON array) to doc and returns the new
+// document. doc is modified in place where possible; on error the caller must drop it
+// (a client resynchronises with _GET).
+func Apply(doc any, raw []byte) (any, error) {
 	var ops []op
 	if err := json.Unmarshal(raw, &ops); err != nil {
 		return doc, err
@@ -42,7 +44,7 @@ func applyPatch(doc any, raw []byte) (any, error) {
 		switch o.Op {
 		case "add", "replace", "test":
 			var v any
-			if v, err = decodeJSON(o.Value); err != nil {
+			if v, err = Decode(o.Value); err != nil {
 				return doc, err
 			}
 			switch o.Op {
@@ -63,7 +65,7 @@ func applyPatch(doc any, raw []byte) (any, error) {
 			if o.Op == "move" {
 				doc, v, err = remove(doc, o.From)
 			} else if v, err = get(doc, o.From); err == nil {
-				v, err = clone(v)
+				v, err = Clone(v)
 			}
 			if err == nil {
 				doc, err = set(doc, o.Path, v, true)
@@ -78,12 +80,13 @@ func applyPatch(doc any, raw []byte) (any, error) {
 	return doc, nil
 }
 
-func clone(v any) (any, error) {
+// Clone returns a deep copy of the decoded tree v.
+func Clone(v any) (any, error) {
 	b, err := json.Marshal(v)
 	if err != nil {
 		return nil, err
 	}
-	return decodeJSON(b)
+	return Decode(b)
 }
 
 func tokens(p string) ([]string, error) {

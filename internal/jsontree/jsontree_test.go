@@ -1,4 +1,4 @@
-package wssynctest
+package jsontree
 
 import (
 	"encoding/json"
@@ -36,8 +36,8 @@ func TestApplyPatchAgreesWithReference(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			d, _ := decodeJSON([]byte(doc))
-			got, err := applyPatch(d, []byte(p))
+			d, _ := Decode([]byte(doc))
+			got, err := Apply(d, []byte(p))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -57,8 +57,8 @@ func TestApplyPatchAgreesWithReference(t *testing.T) {
 		"test fails":      `[{"op":"test","path":"/n","value":1}]`,
 		"bad pointer":     `[{"op":"replace","path":"n","value":1}]`,
 	} {
-		d, _ := decodeJSON([]byte(doc))
-		if _, err := applyPatch(d, []byte(p)); err == nil {
+		d, _ := Decode([]byte(doc))
+		if _, err := Apply(d, []byte(p)); err == nil {
 			t.Errorf("%s: applied", name)
 		}
 	}

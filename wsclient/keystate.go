@@ -1,0 +1,121 @@
+package wsclient
+
+import (
+	"encoding/json"
+	"log/slog"
+
+	"github.com/wssync/wssync/internal/jsontree"
+)
+
+// keyState is the client's copy of one key's state, kept by the rules of docs/protocol.md
+// ("Versions"). Its fields are guarded by the Client's mu.
+type keyState struct {
+	key      string
+	tree     any    // the decoded state, patched in place; nil when untrustworthy
+	raw      []byte // the JSON of the last good state (what bindings decode)
+	loaded   bool   // raw holds a state
+	v        uint64 // the version of raw, when hasV
+	hasV     bool
+	live     bool   // a _SET arrived on the current connection
+	awaiting bool   // a gap was seen: patches are skipped until the _SET asked for
+	bound    binder // the Binding of this key, if any
+	gaps     int    // gaps repaired so far (Binding.Stats)
+}
+
+// binder is what a Binding[T] implements for the untyped client.
+type binder interface {
+	// changed is called with c.mu held after raw changed.
+	changed(raw []byte, v uint64, hasV bool)
+}
+
+// verdict is what a patch with version v does to a state at version local.
+type verdict int
+
+const (
+	apply verdict = iota // the next version, or a frame without a version
+	stale                // a version already held: a duplicate
+	gap                  // versions are missing in between: ask for a _SET
+)
+
+// classify decides a patch's fate by its version (rule 2 of "Versions"). Frames without
+// "v" (a ws-sync Python server) apply as they come.
+func classify(local uint64, hasLocal bool, v *uint64) verdict {
+	if v == nil || !hasLocal {
+		return apply
+	}
+	switch {
+	case *v == local+1:
+		return apply
+	case *v <= local:
+		return stale
+	default:
+		return gap
+	}
+}
+
+// onSet replaces the state (rule 1): a _SET is always a new base, whatever its version.
+func (k *keyState) onSet(data []byte, v *uint64, log *slog.Logger) {
+	tree, err := jsontree.Decode(data)
+	if err != nil {
+		log.Warn("wsclient: undecodable state", "key", k.key, "err", err)
+		return
+	}
+	k.tree, k.live, k.awaiting = tree, true, false
+	k.hasV = v != nil
+	if v != nil {
+		k.v = *v
+	}
+	k.commit(append([]byte(nil), data...))
+}
+
+// onPatch applies a patch (rules 2 to 4) and reports whether a fresh _SET must be asked
+// for (a gap, a patch that does not apply, a patch before any _SET).
+func (k *keyState) onPatch(data []byte, v *uint64, log *slog.Logger) (needGet bool) {
+	if k.awaiting {
+		return false // the _SET asked for is on its way
+	}
+	if k.tree == nil || !k.live {
+		return k.startRepair(log, "a patch without a base")
+	}
+	switch classify(k.v, k.hasV, v) {
+	case stale:
+		return false
+	case gap:
+		return k.startRepair(log, "a version gap")
+	}
+	tree, err := jsontree.Apply(k.tree, data)
+	if err != nil {
+		k.tree = nil // patched halfway: no trustworthy base until the _SET
+		return k.startRepair(log, "a patch that does not apply: "+err.Error())
+	}
+	k.tree = tree
+	if v != nil {
+		k.v, k.hasV = *v, true
+	}
+	raw, err := json.Marshal(tree)
+	if err != nil { // a decoded tree always marshals
+		return k.startRepair(log, err.Error())
+	}
+	k.commit(raw)
+	return false
+}
+
+// startRepair skips patches until a fresh _SET, which the caller asks for with _GET.
+func (k *keyState) startRepair(log *slog.Logger, why string) bool {
+	k.awaiting = true
+	k.gaps++
+	log.Info("wsclient: resynchronising a key", "key", k.key, "why", why)
+	return true
+}
+
+// commit makes raw the key's current state and tells its binding.
+func (k *keyState) commit(raw []byte) {
+	k.raw, k.loaded = raw, true
+	if k.bound != nil {
+		k.bound.changed(raw, k.v, k.hasV)
+	}
+}
+
+// disconnected: the connection ended. The state stays (stale) until the next
+// connection's _SET.
+func (k *keyState) disconnected() { k.live, k.awaiting = false, false }
