@@ -76,7 +76,7 @@ func (o *object) callParams(kind, name string, pt reflect.Type) (*paramDecoder, 
 	}
 	dec, err := newParamDecoder(pt, o.naming)
 	if err != nil {
-		return nil, fmt.Errorf("wssync: key %q %s %q: %w", o.key, kind, name, err)
+		return nil, fmt.Errorf("wssync: key %q %s %q: %w", o.key, kind, name, bare(err))
 	}
 	if !dec.isStruct {
 		return nil, fmt.Errorf("wssync: key %q %s %q: params must be a struct, not %s", o.key, kind, name, pt)

@@ -231,7 +231,7 @@ func (o *object) decodeInto(enc, cur [][]byte) error {
 		}
 		v := reflect.New(f.spec.typ)
 		if err := json.Unmarshal(enc[i], v.Interface()); err != nil {
-			return fmt.Errorf("wssync: key %q field %q: %w", o.key, f.wire, err)
+			return fmt.Errorf("wssync: key %q field %q: %w", o.key, f.wire, bare(err))
 		}
 		vals[i] = v.Elem()
 	}
@@ -255,7 +255,7 @@ func (o *object) splitDoc(doc []byte) ([][]byte, error) {
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("wssync: key %q: the backend's state is not an object: %w", o.key, err)
+		return nil, fmt.Errorf("wssync: key %q: the backend's state is not an object: %w", o.key, bare(err))
 	}
 	for i := range out {
 		if out[i] == nil {

@@ -89,7 +89,7 @@ func On[P any](s *Session, name string, handler func(ctx context.Context, p P) e
 	}
 	dec, err := newParamDecoder(reflect.TypeFor[P](), lowerCamel)
 	if err != nil {
-		return fmt.Errorf("wssync: event %q: %w", name, err)
+		return fmt.Errorf("wssync: event %q: %w", name, bare(err))
 	}
 	h := func(c *conn, in *inbound) error {
 		var p reflect.Value

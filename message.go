@@ -46,7 +46,7 @@ func NewEvent(name string, data any) (Message, error) {
 	}
 	b, err := json.Marshal(data)
 	if err != nil {
-		return Message{}, fmt.Errorf("wssync: data of %q: %w", name, err)
+		return Message{}, fmt.Errorf("wssync: data of %q: %w", name, bare(err))
 	}
 	return newMessage(name, b, ""), nil
 }

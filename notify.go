@@ -68,7 +68,7 @@ func (s *Session) Send(event string, data any) error { return s.sendEventValue(e
 func (s *Session) sendEventValue(event string, data any) error {
 	b, err := json.Marshal(data)
 	if err != nil {
-		return fmt.Errorf("wssync: data of %q: %w", event, err)
+		return fmt.Errorf("wssync: data of %q: %w", event, bare(err))
 	}
 	return s.sendEvent(event, b)
 }

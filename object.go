@@ -138,7 +138,7 @@ func (o *object) snapshotLocked() (cur [][]byte, changed bool, err error) {
 	for ; i < len(o.fields); i++ {
 		b, err := o.enc.encode(o.valueOf(&o.fields[i]))
 		if err != nil {
-			return nil, false, fmt.Errorf("wssync: key %q field %q: %w", o.key, o.fields[i].wire, err)
+			return nil, false, fmt.Errorf("wssync: key %q field %q: %w", o.key, o.fields[i].wire, bare(err))
 		}
 		same := o.last != nil && bytes.Equal(b, o.last[i])
 		if cur == nil { // nothing changed so far: allocate only at the first change
@@ -172,7 +172,7 @@ func (o *object) encodeField(f *boundField) (b []byte, err error) {
 	}()
 	b, err = o.enc.encode(o.valueOf(f))
 	if err != nil {
-		return nil, fmt.Errorf("wssync: key %q field %q: %w", o.key, f.wire, err)
+		return nil, fmt.Errorf("wssync: key %q field %q: %w", o.key, f.wire, bare(err))
 	}
 	return b, nil
 }
@@ -305,7 +305,7 @@ func (o *object) appendPatch(buf []byte, cur [][]byte) ([]byte, int, error) {
 		}
 		buf, n, err = patch.AppendDiff(buf, n, o.fields[i].pointer, o.last[i], cur[i], &o.diffOpt)
 		if err != nil {
-			return nil, 0, fmt.Errorf("wssync: key %q field %q: diff: %w", o.key, o.fields[i].wire, err)
+			return nil, 0, fmt.Errorf("wssync: key %q field %q: diff: %w", o.key, o.fields[i].wire, bare(err))
 		}
 	}
 	return buf, n, nil

@@ -109,7 +109,7 @@ func binMetaFrame(event string, metadata any) (*frame, error) {
 		Metadata any    `json:"metadata"`
 	}{event, metadata})
 	if err != nil {
-		return nil, fmt.Errorf("wssync: metadata of %q: %w", event, err)
+		return nil, fmt.Errorf("wssync: metadata of %q: %w", event, bare(err))
 	}
 	return eventFrame(proto.BinMeta, meta), nil
 }
@@ -156,7 +156,7 @@ func mergeType(name string, params any) ([]byte, error) {
 	}
 	p, err := json.Marshal(params)
 	if err != nil {
-		return nil, fmt.Errorf("wssync: params of %q: %w", name, err)
+		return nil, fmt.Errorf("wssync: params of %q: %w", name, bare(err))
 	}
 	if len(p) < 2 || p[0] != '{' {
 		return nil, fmt.Errorf("wssync: params of %q must marshal to a JSON object, got %s", name, p)

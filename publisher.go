@@ -33,7 +33,7 @@ func (p *Publisher) Send(ctx context.Context, to Target, msg Message) (Delivery,
 	}
 	n, err := p.bus.PublishEvent(ctx, payload)
 	if err != nil {
-		return Delivery{}, fmt.Errorf("wssync: event bus: %w", err)
+		return Delivery{}, fmt.Errorf("wssync: event bus: %w", bare(err))
 	}
 	return Delivery{Nodes: n}, nil
 }

@@ -126,7 +126,7 @@ func newShared[T any](key string, obj *T, reg registration) (*Synced[T], error) 
 		reg.computed = append(reg.computed, boundField{wire: reg.runningTasks, compute: func() any { return o.runningTasks() }})
 	}
 	if o.fields, err = bindFields(spec, &reg); err != nil {
-		return nil, fmt.Errorf("wssync: key %q: %w", key, err)
+		return nil, fmt.Errorf("wssync: key %q: %w", key, bare(err))
 	}
 	o.veto = writeHooks[T](obj)
 	for i := range o.fields {
@@ -136,7 +136,7 @@ func newShared[T any](key string, obj *T, reg registration) (*Synced[T], error) 
 	}
 	if reg.views != nil {
 		if o.views, err = newViewSet(reg.views, o.fields); err != nil {
-			return nil, fmt.Errorf("wssync: key %q: %w", key, err)
+			return nil, fmt.Errorf("wssync: key %q: %w", key, bare(err))
 		}
 	}
 	o.events = o.newHandlers()

@@ -41,7 +41,7 @@ func (d *distLink) commitLocked(o *object, ch *edit, cur [][]byte, p []byte, att
 		d.edits = append(d.edits, o.made(ch, p, id, true))
 	case conflicted:
 		redo := remakeOf(o, ch)
-		err := fmt.Errorf("wssync: key %q: %w after %d attempts", o.key, ErrVersionConflict, attempt)
+		err := fmt.Errorf("wssync: key %q: %w after %d attempts", o.key, bare(ErrVersionConflict), attempt)
 		if attempt < maxCommitAttempts {
 			err = o.catchUpLocked(catchUp{dropPending: redo != nil})
 		}

@@ -153,7 +153,7 @@ func (m *Manager) Schema(ctx context.Context, id Identity) (*Schema, error) {
 	stop := context.AfterFunc(ctx, sess.cancel)
 	defer stop()
 	if _, err := callSafely(func() (any, error) { return nil, m.factory(sess.ctx, sess) }); err != nil {
-		return nil, fmt.Errorf("wssync: schema: the session factory failed: %w", err)
+		return nil, fmt.Errorf("wssync: schema: the session factory failed: %w", bare(err))
 	}
 	return sess.Schema()
 }
@@ -230,7 +230,7 @@ func (o *object) computedSchema(b *schemaBuilder, f *boundField) (*JSONSchema, e
 	v, err := callSafely(func() (any, error) { return f.compute(), nil })
 	o.state.RUnlock()
 	if err != nil {
-		return nil, fmt.Errorf("wssync: key %q computed value %q: %w", o.key, f.wire, err)
+		return nil, fmt.Errorf("wssync: key %q computed value %q: %w", o.key, f.wire, bare(err))
 	}
 	s := &JSONSchema{}
 	if v != nil {

@@ -44,7 +44,7 @@ func (m *Manager) Send(ctx context.Context, to Target, msg Message) (Delivery, e
 	}
 	n, err := m.cfg.eventBus.PublishEvent(ctx, payload)
 	if err != nil {
-		return d, fmt.Errorf("wssync: event bus: %w", err)
+		return d, fmt.Errorf("wssync: event bus: %w", bare(err))
 	}
 	d.Nodes = max(n-1, 0) // the bus reached this Manager's own subscription too
 	return d, nil
