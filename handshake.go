@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"time"
 	"unicode/utf8"
 
@@ -145,4 +146,20 @@ func readAnswer(ws *websocket.Conn) (got Identity, ok bool, err error) {
 		return got, false, fmt.Errorf("%s data must be {\"user\": string, \"session\": string}", proto.UserSession)
 	}
 	return got, true, nil
+}
+
+// handshakeFailed logs why a connection that never identified itself is closed, and
+// returns the close reason. A client that does not answer `_REQUEST_USER_SESSION` at all
+// is nearly always one without the handshake switched on: the log names the fix.
+func (m *Manager) handshakeFailed(err error, remote string) string {
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() && !m.isClosing() {
+		m.cfg.logger.Warn("wssync: closing a connection that never identified itself: no "+proto.UserSession+
+			" answer to "+proto.RequestUserSession+"; switch on the client's handshake (wsAuth in @wssync/react "+
+			"and ws-sync-react), or identify clients with WithAuth, or use WithAnonymousSessions",
+			"waited", m.cfg.handshakeTimeout, "remote", remote)
+		return "no " + proto.UserSession + " answer: enable wsAuth"
+	}
+	m.cfg.logger.Info("wssync: handshake failed", "err", err, "remote", remote)
+	return "identification failed"
 }

@@ -1,6 +1,7 @@
 package wssync_test
 
 import (
+	"errors"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -75,5 +76,29 @@ func TestHandshakeTimeout(t *testing.T) {
 	waitUntil(t, func() bool { return wssync.PendingHandshakes(m) == 0 })
 	if built.Load() != 0 {
 		t.Error("the factory ran for a client that never answered")
+	}
+}
+
+// TestHandshakeTimeoutIsExplained: a client that never answers `_REQUEST_USER_SESSION` (a
+// React app without wsAuth) is closed with a reason naming wsAuth, and the server's log
+// says why it closed the connection and names the fixes.
+func TestHandshakeTimeoutIsExplained(t *testing.T) {
+	t.Parallel()
+	var logs logBuffer
+	var built atomic.Int32
+	m := wssync.NewManager(notesFactory(&built), wssync.WithLogger(logs.logger()),
+		wssync.WithManagerLimits(wssync.ManagerLimits{HandshakeTimeout: 50 * time.Millisecond}))
+	ws := handshakeClient(t, serveManager(t, m), nil)
+	_ = ws.SetReadDeadline(time.Now().Add(10 * time.Second))
+	_, _, err := ws.ReadMessage()
+	var ce *websocket.CloseError
+	if !errors.As(err, &ce) || ce.Code != wssync.ClosePolicyViolation || !strings.Contains(ce.Text, "wsAuth") {
+		t.Fatalf("silent client: %v, want close %d with a reason naming wsAuth", err, wssync.ClosePolicyViolation)
+	}
+	log := logs.String()
+	for _, want := range []string{"never identified", "_USER_SESSION", "wsAuth", "WithAuth", "WithAnonymousSessions"} {
+		if !strings.Contains(log, want) {
+			t.Errorf("log %q does not name %q", log, want)
+		}
 	}
 }

@@ -198,8 +198,7 @@ func (m *Manager) ServeWS(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if err != nil {
-		m.cfg.logger.Info("wssync: handshake failed", "err", err, "remote", r.RemoteAddr)
-		code, why := ClosePolicyViolation, "identification failed"
+		code, why := ClosePolicyViolation, m.handshakeFailed(err, r.RemoteAddr)
 		switch {
 		case errors.Is(err, errInvalidUTF8):
 			code, why = CloseInvalidPayload, "text frame is not valid UTF-8"

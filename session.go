@@ -88,7 +88,7 @@ func newSession(cfg *config, m *metrics, id Identity) *Session {
 // itself is never echoed).
 func newUpgrader(cfg *config) websocket.Upgrader {
 	return websocket.Upgrader{
-		CheckOrigin:     cfg.originChecker(),
+		CheckOrigin:     loggedOriginCheck(cfg),
 		WriteBufferPool: &writeBuffers,
 		Subprotocols:    []string{proto.Subprotocol},
 	}

@@ -30,6 +30,15 @@ func (s *Synced[T]) RLock() { s.o.state.RLock() }
 // RUnlock undoes RLock.
 func (s *Synced[T]) RUnlock() { s.o.state.RUnlock() }
 
+// Read calls fn with the object read-locked, to read it through its handle: fn must not
+// modify it (and must not call Lock, Update or Sync on it). Several Reads run at once; a
+// Read waits for an Update or a client write in progress, never for a client.
+func (s *Synced[T]) Read(fn func(v *T)) {
+	s.o.state.RLock()
+	defer s.o.state.RUnlock() // a panicking fn must not leave the object locked
+	fn(s.ptr)
+}
+
 // Update calls fn with the object locked, then publishes the change (Sync). fn must not
 // call Lock, Update or Sync on the same object.
 //
