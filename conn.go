@@ -106,6 +106,7 @@ func (c *conn) run() {
 	<-dispatched
 	c.closeWith(code, text, nil)
 	wg.Wait()
+	c.sess.metrics.countClose(c.closeCode) // the first closeWith's code, whoever made it
 	c.stopExpiry()
 	c.stopHold()
 	c.stopClose()
@@ -355,6 +356,9 @@ func (c *conn) drain() error {
 		}
 		if it.onSent != nil {
 			it.onSent()
+		}
+		if it.kind == outPatch {
+			c.observePatch(it.obj, f)
 		}
 		frames++
 		bytes += int64(len(f.data))

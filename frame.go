@@ -2,6 +2,7 @@ package wssync
 
 import (
 	"sync"
+	"time"
 
 	"github.com/gorilla/websocket"
 )
@@ -11,6 +12,8 @@ import (
 type frame struct {
 	data   []byte
 	shared bool // queued on more than one connection: worth preparing once
+
+	published time.Time // when a published _PATCH was built, for Observer.PatchWritten; zero otherwise
 
 	prepOnce sync.Once
 	prep     *websocket.PreparedMessage

@@ -207,7 +207,7 @@ func (m *Manager) ServeWS(w http.ResponseWriter, r *http.Request) {
 		case m.isClosing():
 			code, why = CloseGoingAway, "shutting down"
 		}
-		closeNow(ws, code, why)
+		m.closeNow(ws, code, why)
 		return
 	}
 	m.serve(ws, id, offersResume(r))
@@ -242,7 +242,7 @@ func (m *Manager) serve(ws *websocket.Conn, id Identity, resume bool) {
 		if m.cfg.sessionStore != nil {
 			m.unmarkClaim(id.Session, seq)
 		}
-		closeNow(ws, code, why)
+		m.closeNow(ws, code, why)
 		return
 	}
 	<-ms.ready
@@ -254,7 +254,7 @@ func (m *Manager) serve(ws *websocket.Conn, id Identity, resume bool) {
 				m.cfg.logger.Warn("wssync: a held session is bound to another identity in the store; closing it", "session", id.Session)
 				m.unmarkClaim(id.Session, seq)
 				m.dropForeign(ms.sess)
-				closeNow(ws, CloseUnauthorized, "session belongs to another identity")
+				m.closeNow(ws, CloseUnauthorized, "session belongs to another identity")
 				m.release(id, ms)
 				return
 			} else if err != nil {
@@ -270,9 +270,9 @@ func (m *Manager) serve(ws *websocket.Conn, id Identity, resume bool) {
 		ms.sess.setIdentity(id) // this connection's claims, for its handlers
 		ms.sess.serve(ws, resume)
 	case errors.Is(ms.err, ErrForeignSession):
-		closeNow(ws, CloseUnauthorized, "session belongs to another identity")
+		m.closeNow(ws, CloseUnauthorized, "session belongs to another identity")
 	default:
-		closeNow(ws, CloseInternalError, "session setup failed")
+		m.closeNow(ws, CloseInternalError, "session setup failed")
 	}
 	m.release(id, ms)
 }
@@ -480,8 +480,10 @@ func (m *Manager) Shutdown(ctx context.Context) error {
 	}
 }
 
-// closeNow sends a close frame and closes ws, for connections refused before serving.
-func closeNow(ws *websocket.Conn, code int, reason string) {
+// closeNow sends a close frame and closes ws, for connections refused before serving,
+// and counts the close (Stats.ClosesByCode).
+func (m *Manager) closeNow(ws *websocket.Conn, code int, reason string) {
+	m.metrics.countClose(code)
 	_ = ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, reason), time.Now().Add(time.Second))
 	_ = ws.Close()
 }

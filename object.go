@@ -70,7 +70,8 @@ type object struct {
 	// incarnation of the key while epochBackend (see adoptEpochLocked).
 	epoch        string
 	epochBackend bool
-	hist         history // the latest published patches, for clients that resume
+	hist         history                  // the latest published patches, for clients that resume
+	observer     atomic.Pointer[Observer] // WithObserver of the session it was registered with, or first joined
 }
 
 // boundField is a field (or computed value) with its wire name fixed by a registration.
@@ -232,7 +233,7 @@ func (o *object) publishLocked(ch *edit) error {
 		}
 		fork := o.forkLocked()
 		o.advanceLocked(cur)
-		f := &frame{data: appendVersionTail(buf, o.version), shared: len(o.subs) > 1}
+		f := &frame{data: appendVersionTail(buf, o.version), shared: len(o.subs) > 1, published: time.Now()}
 		if fork {
 			// The first local publish while the backend is away: the versions from
 			// here on are this node's only, so every subscriber starts the new epoch
@@ -347,7 +348,9 @@ func (o *object) advanceLocked(cur [][]byte) {
 }
 
 // sync publishes pending changes (Sync without the generic handle).
-func (o *object) sync() error {
+func (o *object) sync() (err error) {
+	start := time.Now()
+	defer func() { o.observeSync(start, err) }() // runs after pub is unlocked
 	o.pub.Lock()
 	defer o.pub.Unlock()
 	return o.syncLocked()

@@ -43,6 +43,7 @@ type config struct {
 	resyncBurst     int
 	backlogMessages int
 	backlogBytes    int
+	observer        *Observer // WithObserver; nil without one
 
 	// Manager settings, set only by ManagerOptions.
 	auth                 func(r *http.Request) (Identity, error)

@@ -259,6 +259,9 @@ func (s *Session) add(o *object) error {
 	}
 	s.objects[o.key] = o
 	s.keys.Store(o.key, o)
+	if s.cfg.observer != nil {
+		o.observer.CompareAndSwap(nil, s.cfg.observer)
+	}
 	o.subscribeAs(s, s.Identity(), s.cfg.logger)
 	if c := s.live.Load(); c != nil && o.replay {
 		c.q.resync(o)

@@ -1,6 +1,9 @@
 package wssync
 
-import "sync/atomic"
+import (
+	"sync"
+	"sync/atomic"
+)
 
 // Stats is a snapshot of a Manager's (or a lone Session's) counters and gauges. Counters
 // only grow; gauges (Connections, Sessions, TasksRunning) go up and down. Publish it with
@@ -33,6 +36,11 @@ type Stats struct {
 	MessagesQueued    int64 `json:"messagesQueued"`    // kept in a disconnected session's backlog
 	MessagesDropped   int64 `json:"messagesDropped"`   // lost after being accepted: a backlog dropped with its session, or a connection too slow to take one
 	MessagesDuplicate int64 `json:"messagesDuplicate"` // messages this node had delivered already (same ID), dropped
+
+	// ClosesByCode counts connections closed, by the WebSocket close code the server closed
+	// them with: a connection refused after the upgrade (a failed handshake, too many
+	// sessions) included; one the client closed counts as 1000 (CloseNormal).
+	ClosesByCode map[int]int64 `json:"closesByCode"`
 }
 
 // metrics holds the live counters behind Stats. One instance is shared by a Manager and
@@ -47,6 +55,9 @@ type metrics struct {
 	messagesDelivered, messagesQueued       atomic.Int64
 	messagesDropped, messagesDuplicate      atomic.Int64
 	errors                                  map[Code]*atomic.Int64 // fixed key set: no lock
+
+	closesMu sync.Mutex    // a close is rare next to a frame: a lock is cheap enough
+	closes   map[int]int64 // by close code
 }
 
 func newMetrics() *metrics {
@@ -63,6 +74,16 @@ func (m *metrics) countError(c Code) {
 	}
 }
 
+// countClose counts a connection closed with code.
+func (m *metrics) countClose(code int) {
+	m.closesMu.Lock()
+	defer m.closesMu.Unlock()
+	if m.closes == nil {
+		m.closes = make(map[int]int64)
+	}
+	m.closes[code]++
+}
+
 func (m *metrics) snapshot() Stats {
 	s := Stats{
 		Connections: m.connections.Load(), Sessions: m.sessions.Load(), SessionsTotal: m.sessionsTotal.Load(),
@@ -75,12 +96,27 @@ func (m *metrics) snapshot() Stats {
 		MessagesDelivered: m.messagesDelivered.Load(), MessagesQueued: m.messagesQueued.Load(),
 		MessagesDropped: m.messagesDropped.Load(), MessagesDuplicate: m.messagesDuplicate.Load(),
 	}
+	m.closesMu.Lock()
+	s.ClosesByCode = make(map[int]int64, len(m.closes))
+	for c, n := range m.closes {
+		s.ClosesByCode[c] = n
+	}
+	m.closesMu.Unlock()
 	for c, n := range m.errors {
 		if v := n.Load(); v > 0 {
 			s.ErrorsByCode[c] = v
 		}
 	}
 	return s
+}
+
+// Queued reports what waits in the send queue of the session's live connection: frames
+// and their bytes (zeros without a connection). It takes the queue's lock briefly.
+func (s *Session) Queued() (frames, bytes int) {
+	if c := s.live.Load(); c != nil {
+		frames, bytes, _ = c.q.stats()
+	}
+	return frames, bytes
 }
 
 // Stats returns the session's counters. For a session created by a Manager they are the

@@ -1,5 +1,7 @@
 package wssync
 
+import "time"
+
 // Synced is the handle of a registered object: the one way to mutate it and to publish its
 // changes.
 //
@@ -123,8 +125,10 @@ func (s *Synced[T]) Unregister() {
 }
 
 // updateShared is Update for an object with a backend: fn runs again after a lost race.
-func (s *Synced[T]) updateShared(fn func(v *T)) error {
+func (s *Synced[T]) updateShared(fn func(v *T)) (err error) {
 	o := s.o
+	start := time.Now()
+	defer func() { o.observeSync(start, err) }() // runs after pub is unlocked
 	o.pub.Lock()
 	defer o.pub.Unlock()
 	run := func() {

@@ -9,6 +9,7 @@ import (
 	"maps"
 	"slices"
 	"strconv"
+	"time"
 
 	"github.com/wssync/wssync/internal/patch"
 )
@@ -398,7 +399,7 @@ func (v *objView) advanceLocked(o *object, vs *viewSet) (f *frame, before, after
 		return nil, before, after, false
 	}
 	vs.frames++
-	return &frame{data: appendVersionTail(append(buf, ']'), o.version), shared: v.subs > 1}, before, after, true
+	return &frame{data: appendVersionTail(append(buf, ']'), o.version), shared: v.subs > 1, published: time.Now()}, before, after, true
 }
 
 // setFrameLocked returns the view's _SET frame of the published state. The caller holds pub.
