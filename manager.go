@@ -487,3 +487,7 @@ func (m *Manager) closeNow(ws *websocket.Conn, code int, reason string) {
 	_ = ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, reason), time.Now().Add(time.Second))
 	_ = ws.Close()
 }
+
+// ShuttingDown reports whether Shutdown has begun (new upgrades are then refused with
+// 503): a readiness probe fails from then on (package wshealth).
+func (m *Manager) ShuttingDown() bool { return m.isClosing() }
