@@ -203,7 +203,10 @@
 // encoded once for all of them, or once per view with [WithViews], which shows each
 // session, by its identity, only the parts of the object its view does not hide;
 // [RegisterUser] one that all sessions of one user share, freed with the last of them.
-// [Manager.Stats] reports counters for monitoring.
+// [Manager.Stats] reports counters for monitoring, [WithObserver] the durations (Sync,
+// fan-out latency); the package github.com/wssync/wssync/wsprom exports both to
+// Prometheus, and github.com/wssync/wssync/wshealth serves liveness and readiness
+// endpoints. A Manager and a Session are http.Handlers (ServeHTTP is ServeWS).
 //
 // # Several processes
 //

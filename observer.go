@@ -4,9 +4,11 @@ import "time"
 
 // Observer receives the timings that counters cannot carry, for a metrics package to turn
 // into histograms (package wsprom does). Counts are in Stats; an Observer adds durations.
-// Every field is optional. The functions run on the goroutine that did the work (the
-// caller of Sync, a connection's writer) and must return quickly: they must not block and
-// must not call back into the object or session.
+// Every field is optional. The functions run on the goroutine that did the work and must
+// return quickly, without blocking and without calling back into the object or session:
+// SyncDone on the caller of Sync or Update, after the object's locks are released;
+// PatchWritten on the goroutine writing the connection (its writer, or its dispatcher
+// flushing a reply), holding the connection's write lock.
 //
 // It is a struct of functions rather than an interface so that a field added later does
 // not break an existing Observer.
