@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/wssync/wssync"
+	"github.com/wssync/wssync/internal/proto"
 )
 
 // Namespace is the prefix of every metric name.
@@ -152,8 +153,8 @@ var (
 	descBytesIn        = desc("received_bytes_total", "Bytes of the frames read from clients.")
 	descFramesOut      = desc("frames_sent_total", "Frames written to clients.")
 	descBytesOut       = desc("sent_bytes_total", "Bytes of the frames written to clients.")
-	descPatches        = desc("patches_sent_total", "_PATCH frames written to clients.")
-	descResyncs        = desc("resyncs_sent_total", "_SET frames written to clients (connects, _GET, refused writes, slow clients).")
+	descPatches        = desc("patches_sent_total", proto.Patch+" frames written to clients.")
+	descResyncs        = desc("resyncs_sent_total", proto.Set+" frames written to clients (connects, "+proto.Get+", refused writes, slow clients).")
 	descResyncsHeld    = desc("resyncs_held_total", "Client-requested _SETs held back by the resync budget, sent later merged per key.")
 	descSlowDrops      = desc("slow_drops_total", "Times queued patches were replaced by one _SET for a client that fell behind.")
 	descSlowCloses     = desc("slow_consumer_closes_total", "Connections closed as slow consumers (close code 4001).")
