@@ -66,7 +66,7 @@ func UpdateShared[T any](ctx context.Context, b Backend, key string, fn func(*T)
 			return v, err
 		}
 		if attempt >= maxCommitAttempts {
-			return 0, fmt.Errorf("wssync: UpdateShared %q: %d commits lost to other nodes' in a row: %w", key, attempt, ErrVersionConflict)
+			return 0, fmt.Errorf("wssync: UpdateShared %q: %d commits lost to other nodes' in a row: %w", key, attempt, bare(ErrVersionConflict))
 		}
 	}
 }
@@ -77,7 +77,7 @@ func UpdateShared[T any](ctx context.Context, b Backend, key string, fn func(*T)
 func updateStored(ctx context.Context, b Backend, o *object, fn func() error) (version uint64, done bool, err error) {
 	snap, err := b.Load(ctx, o.key, 0)
 	if err != nil {
-		return 0, true, fmt.Errorf("wssync: UpdateShared %q: load: %w", o.key, err)
+		return 0, true, fmt.Errorf("wssync: UpdateShared %q: load: %w", o.key, bare(err))
 	}
 	if snap.Version == 0 || snap.State == nil {
 		return 0, true, fmt.Errorf("%w: %q", ErrNotStored, o.key)
@@ -119,7 +119,7 @@ func updateStored(ctx context.Context, b Backend, o *object, fn func() error) (v
 	v, oerr := settleOutcome(ctx, b, o.key, prop)
 	switch {
 	case oerr != nil:
-		return 0, true, fmt.Errorf("wssync: UpdateShared %q: %w (commit: %v; outcome: %v)", o.key, ErrOutcomeUnknown, err, oerr)
+		return 0, true, fmt.Errorf("wssync: UpdateShared %q: %w (commit: %v; outcome: %v)", o.key, bare(ErrOutcomeUnknown), err, oerr)
 	case v > 0:
 		return v, true, nil // it landed: the reply was lost, not the commit
 	}
@@ -159,7 +159,7 @@ func (o *object) storedFields(doc []byte) (enc [][]byte, have []bool, err error)
 		return nil
 	})
 	if err != nil {
-		return nil, nil, fmt.Errorf("wssync: UpdateShared %q: the backend's state is not an object: %w", o.key, err)
+		return nil, nil, fmt.Errorf("wssync: UpdateShared %q: the backend's state is not an object: %w", o.key, bare(err))
 	}
 	for i := range enc {
 		if !have[i] {
@@ -188,7 +188,7 @@ func (o *object) storedPatch(cur [][]byte, have []bool) ([]byte, int, error) {
 		default:
 			var err error
 			if buf, n, err = patch.AppendDiff(buf, n, f.pointer, o.last[i], cur[i], &o.diffOpt); err != nil {
-				return nil, 0, fmt.Errorf("wssync: key %q field %q: diff: %w", o.key, f.wire, err)
+				return nil, 0, fmt.Errorf("wssync: key %q field %q: diff: %w", o.key, f.wire, bare(err))
 			}
 		}
 	}
