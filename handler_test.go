@@ -4,12 +4,15 @@ import (
 	"context"
 	"fmt"
 	"net/http/httptest"
+	"regexp"
 	"strings"
 
 	"github.com/gorilla/websocket"
 
 	"github.com/wssync/wssync"
 )
+
+var epoch = regexp.MustCompile(`"epoch":"[^"]*"`)
 
 // The README's quick start, run: a Manager serves every tab (httptest.NewServer takes it
 // as it is, a Manager being an http.Handler), each tab has its own session, and all of them
@@ -49,7 +52,8 @@ func Example_quickStart() {
 		if err != nil {
 			panic(err)
 		}
-		fmt.Printf("%s: %s\n", name, f)
+		// The epoch is random per process (see docs/protocol.md, Resume): shown as "…".
+		fmt.Printf("%s: %s\n", name, epoch.ReplaceAll(f, []byte(`"epoch":"…"`)))
 	}
 	tab1 := tab("tab1")
 	defer tab1.Close()
@@ -64,9 +68,9 @@ func Example_quickStart() {
 	next("tab2", tab2)
 	// Output:
 	// tab1: {"type":"_REQUEST_USER_SESSION"}
-	// tab1: {"type":"_SET:NOTES","data":{"title":"My Notes","notes":null},"v":0}
+	// tab1: {"type":"_SET:NOTES","data":{"title":"My Notes","notes":null},"v":0,"epoch":"…"}
 	// tab2: {"type":"_REQUEST_USER_SESSION"}
-	// tab2: {"type":"_SET:NOTES","data":{"title":"My Notes","notes":null},"v":0}
+	// tab2: {"type":"_SET:NOTES","data":{"title":"My Notes","notes":null},"v":0,"epoch":"…"}
 	// tab1: {"type":"_PATCH:NOTES","data":[{"op":"replace","path":"/notes","value":["buy milk"]}],"v":1}
 	// tab2: {"type":"_PATCH:NOTES","data":[{"op":"replace","path":"/notes","value":["buy milk"]}],"v":1}
 }
