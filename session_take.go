@@ -1,11 +1,11 @@
 package wssync
 
-// take hands an addressed message to the session: to its live connection's send queue,
-// else to its backlog (unless m is transient). It holds the session's mu so that a
+// take hands an addressed message, encoded as f, to the session: to its live
+// connection's send queue, else to its backlog (unless m is transient). It holds the session's mu so that a
 // connection attaching meanwhile (attach, under the same lock) either is the one that
 // takes m, or finds m in the backlog: a message never waits in the backlog of a
 // connected session.
-func (s *Session) take(m Message) deliveryOutcome {
+func (s *Session) take(m Message, f *frame) deliveryOutcome {
 	if m.key != "" && !s.has(m.key) {
 		return outcomeSkipped
 	}
@@ -15,7 +15,7 @@ func (s *Session) take(m Message) deliveryOutcome {
 		return outcomeNotConnected
 	}
 	if c := s.live.Load(); c != nil {
-		if c.offer(m.frame(), nil) {
+		if c.offer(f, nil) {
 			s.metrics.messagesDelivered.Add(1)
 			return outcomeDelivered
 		}
