@@ -97,9 +97,11 @@
 //   - the messages one sender sent one after another, each Send returning nil, reach every
 //     node in that order.
 //
-// TestEventsThroughRedisFaults checks these with a Redis paused and killed under three
-// nodes, counting duplicates (none) and losses (only of sends that failed, or that
-// Redis handed to fewer nodes than run).
+// So send a message again (the same Message) when Send returns an error or
+// Delivery.Nodes is lower than the other nodes you run: each node delivers it once.
+// TestEventsThroughRedisFaults does so with a Redis paused and killed under three nodes,
+// and counts duplicates (none) and losses (none of a message an attempt handed to every
+// node).
 //
 // # Concurrency
 //
