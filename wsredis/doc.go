@@ -94,8 +94,8 @@
 //   - the same Message sent again (same ID) is delivered once per node, since each node
 //     drops an ID it delivered among its last wssync.DefaultSeenMessages: after an error,
 //     send it again;
-//   - the messages one sender sent one after another, each Send returning nil, reach every
-//     node in that order.
+//   - the messages one sender sent one after another, each once and without error, reach
+//     every node in that order (a message sent again may arrive after later ones).
 //
 // So send a message again (the same Message) when Send returns an error or
 // Delivery.Nodes is lower than the other nodes you run: each node delivers it once.
