@@ -219,7 +219,10 @@
 // the versions and repaired by a reload; while the backend is unreachable every node
 // serves its own clients and resynchronises when it returns. [WithSessionStore] lets a
 // session continue on another node, and the package github.com/wssync/wssync/wspresence
-// tracks who is in a room across nodes.
+// tracks who is in a room across nodes. [WithEventBus] carries [Manager.Send] to the
+// sessions of every node; from a process with no Manager, a [Publisher] sends the same
+// messages and [UpdateShared] changes a shared object's stored state, which every node
+// applies as another node's commit.
 //
 // # Logging
 //

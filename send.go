@@ -58,15 +58,17 @@ func (m *Manager) deliverLocal(to Target, msg Message) Delivery {
 		d.Duplicate = true
 		return d
 	}
+	f := msg.frame() // encoded once for every session it reaches
 	if to.kind == targetSession {
 		if sess, ok := m.Session(to.id); ok && to.matches(sess) {
-			d.add(sess.take(msg))
+			d.add(sess.take(msg, f))
 		}
 		return d
 	}
+	f.shared = true // and framed once for every connection (frame.prepared)
 	for _, sess := range m.Sessions() {
 		if to.matches(sess) {
-			d.add(sess.take(msg))
+			d.add(sess.take(msg, f))
 		}
 	}
 	return d

@@ -1,13 +1,14 @@
 package wssync
 
-// take hands an addressed message to the session: to its live connection's send queue,
-// else to its backlog (unless m is transient). It holds the session's send lock, which
-// attach holds too while it makes a connection live, so that a connection attaching
-// meanwhile either is the one that takes m, or finds m in the backlog: a message never
-// waits in the backlog of a connected session, except one that resumes, until its state
-// is queued (at most the handshake timeout; see releaseBacklog). It takes no other session lock: Send may
-// be called anywhere, inside an object's Update included.
-func (s *Session) take(m Message) deliveryOutcome {
+// take hands an addressed message, encoded as f, to the session: to its live
+// connection's send queue, else to its backlog (unless m is transient). It holds the
+// session's send lock, which attach holds too while it makes a connection live, so that a
+// connection attaching meanwhile either is the one that takes m, or finds m in the
+// backlog: a message never waits in the backlog of a connected session, except one that
+// resumes, until its state is queued (at most the handshake timeout; see releaseBacklog).
+// It takes no other session lock: Send may be called anywhere, inside an object's Update
+// included.
+func (s *Session) take(m Message, f *frame) deliveryOutcome {
 	if m.key != "" && !s.has(m.key) {
 		return outcomeSkipped
 	}
@@ -17,7 +18,7 @@ func (s *Session) take(m Message) deliveryOutcome {
 		return outcomeNotConnected
 	}
 	if c := s.live.Load(); c != nil && (c.sendReady || m.transient) {
-		if c.offer(m.frame(), nil) {
+		if c.offer(f, nil) {
 			s.metrics.messagesDelivered.Add(1)
 			return outcomeDelivered
 		}

@@ -87,11 +87,11 @@ func (o Options) withDefaults() Options {
 	return o
 }
 
-// Backend is a wssync.Backend, wssync.SessionStore and presence store (wspresence.Store)
-// on Redis.
-// Create it with New; it is safe for concurrent use. It holds one Pub/Sub connection of the
-// client, opened by the first Subscribe, WatchPresence or WatchClaims, and one goroutine
-// reading it; Close ends both.
+// Backend is a wssync.Backend, wssync.SessionStore, wssync.EventBus and presence store
+// (wspresence.Store) on Redis. Create it with New; it is safe for concurrent use. It
+// holds one Pub/Sub connection of the client, opened by the first Subscribe,
+// WatchPresence, WatchClaims or SubscribeEvents, and one goroutine reading it; Close ends
+// both.
 type Backend struct {
 	client redis.UniversalClient
 	opts   Options

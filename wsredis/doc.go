@@ -1,15 +1,20 @@
-// Package wsredis implements wssync.Backend, wssync.SessionStore and wspresence.Store
-// on Redis with github.com/redis/go-redis/v9, so that several wssync processes behind a
-// load balancer share objects, sessions and presence. It takes any go-redis client (its
-// tests run against Redis 7.0, standalone and as a Redis Cluster).
+// Package wsredis implements wssync.Backend, wssync.SessionStore, wssync.EventBus and
+// wspresence.Store on Redis with github.com/redis/go-redis/v9, so that several wssync
+// processes behind a load balancer share objects, sessions, addressed messages and
+// presence. It takes any go-redis client (its tests run against Redis 7.0, standalone and
+// as a Redis Cluster).
 //
 //	client := redis.NewClient(&redis.Options{Addr: "localhost:6379"})
 //	backend := wsredis.New(client, wsredis.Options{Logger: slog.Default()})
 //	defer backend.Close() // before client.Close
 //
 //	board, err := wssync.NewShared("BOARD", &Board{}, wssync.WithBackend(backend))
-//	m := wssync.NewManager(factory, wssync.WithSessionStore(backend))
+//	m := wssync.NewManager(factory, wssync.WithSessionStore(backend), wssync.WithEventBus(backend))
 //	lobby, err := wspresence.New(backend, "lobby", "LOBBY")
+//
+// A process that serves no WebSocket sends addressed messages with NewPublisher and
+// changes shared objects with wssync.UpdateShared on a Backend of its own; neither starts
+// a goroutine.
 //
 // # Data
 //
@@ -25,6 +30,8 @@
 //	wssync:sessions:claims          channel: "<byte length of ID> <ID><byte length of user>
 //	                                <user><claimant>" for every ClaimSession (one channel
 //	                                for all sessions)
+//	wssync:events                   channel: every addressed message (PublishEvent), as
+//	                                wssync encodes it (one channel for all messages)
 //	wssync:presence:{ROOM}:expiry   sorted set: entry id, score = expiry (ms, Redis's clock)
 //	wssync:presence:{ROOM}:data     hash: entry id → data
 //	wssync:presence:{ROOM}:changes  channel: "set" or "remove" when entries changed
@@ -32,7 +39,7 @@
 // The braces are Redis Cluster hash tags, so all keys of one object, session or room live
 // in one slot. Object keys, session ids and rooms go in as they are, except that an empty
 // one, or one starting with '}' or '\', gets a '\' in front (Redis would ignore an empty
-// tag). The claims channel has no hash tag: in a Redis Cluster, PUBLISH reaches the
+// tag). The claims and events channels have no hash tag: in a Redis Cluster, PUBLISH reaches the
 // subscribers on every node whatever the channel's slot. Objects never expire; session
 // records expire after the TTL of their last write; presence keys a minute after their
 // last entry.
@@ -57,8 +64,8 @@
 //
 // # Subscriptions
 //
-// A Backend holds one Pub/Sub connection, opened by the first Subscribe, WatchPresence or
-// WatchClaims, and one goroutine that reads it and calls every subscriber's function, one
+// A Backend holds one Pub/Sub connection, opened by the first Subscribe, WatchPresence,
+// WatchClaims or SubscribeEvents, and one goroutine that reads it and calls every subscriber's function, one
 // call at a time. Subscribe returns once Redis confirmed the subscription (at most
 // Options.OpTimeout), so a Load after it misses nothing; so do WatchPresence and
 // WatchClaims, so a claim published after WatchClaims returned reaches it.
@@ -71,6 +78,30 @@
 // gone, and the subscribers reload. Claim watchers just resume: a claim lost in between is
 // not redelivered. It does not rely on go-redis's own silent reconnecting: a SUBSCRIBE
 // confirmation it did not ask for counts as a break too.
+//
+// # Events
+//
+// PublishEvent is one PUBLISH on the events channel and returns what PUBLISH returns: the
+// Redis connections subscribed to it, one per Backend that has SubscribeEvents callbacks
+// (each node's Manager, with wssync.WithEventBus), which wssync reports as
+// Delivery.Nodes. SubscribeEvents shares the Backend's one Pub/Sub connection, goroutine
+// and reconnect logic (see Subscriptions). The guarantee is Redis Pub/Sub's:
+//
+//   - at most once per send: a node whose subscription is broken when the message is
+//     published never gets it, and nothing is redelivered;
+//   - a send that returned an error may still be delivered later, by a Redis that was
+//     paused (or a network that held the command) and runs it when it resumes;
+//   - the same Message sent again (same ID) is delivered once per node, since each node
+//     drops an ID it delivered among its last wssync.DefaultSeenMessages: after an error,
+//     send it again;
+//   - the messages one sender sent one after another, each once and without error, reach
+//     every node in that order (a message sent again may arrive after later ones).
+//
+// So send a message again (the same Message) when Send returns an error or
+// Delivery.Nodes is lower than the other nodes you run: each node delivers it once.
+// TestEventsThroughRedisFaults does so with a Redis paused and killed under three nodes,
+// and counts duplicates (none) and losses (none of a message an attempt handed to every
+// node).
 //
 // # Concurrency
 //

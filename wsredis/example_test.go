@@ -65,3 +65,39 @@ func ExampleNew() {
 	})
 	defer backend.Close()
 }
+
+// JobDone is the custom event of ExampleNewPublisher; the React hook receives it with
+// useEvent("job_done", handler).
+var JobDone = wssync.DefineEvent[string]("job_done")
+
+// A worker that serves no WebSocket tells user 42, on every tab and every node, that a
+// job finished, and adds a card to the board every node serves. It needs only a Redis
+// client: no Manager, no shared object, no goroutine of its own. (Like every example of
+// this package, it needs a Redis on localhost:6379, so it is compiled, not run.)
+func ExampleNewPublisher() {
+	client := redis.NewClient(&redis.Options{Addr: "localhost:6379"})
+	defer client.Close()
+	ctx := context.Background()
+
+	pub := wsredis.NewPublisher(client, wsredis.Options{}) // the nodes' Prefix
+	msg, err := JobDone.Message("report.pdf")
+	if err != nil {
+		log.Fatal(err)
+	}
+	// An ID of our own: a retry after an error, or a second worker finishing the same job,
+	// reaches each tab once.
+	d, err := pub.Send(ctx, wssync.ToUser("42"), msg.WithID("job-7731"))
+	if err != nil {
+		log.Printf("not sure it was sent (%v); sending again is safe", err)
+	}
+	log.Printf("handed to %d nodes", d.Nodes)
+
+	v, err := wssync.UpdateShared(ctx, wsredis.New(client, wsredis.Options{}), "BOARD", func(b *Board) error {
+		b.Cards = append(b.Cards, "report.pdf is ready")
+		return nil
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	log.Printf("the board is at version %d on every node", v)
+}
