@@ -495,3 +495,30 @@ func TestLostWriteNamesItsID(t *testing.T) {
 		t.Errorf("%d _RESULTs, want 1", n)
 	}
 }
+
+// TestWriteBaseOlderThanRecord: a node that loaded a shared object from its backend
+// answers only for bases from that load on: an older base is refused with stale_write and
+// no path, even on a field that did not change, as the node cannot know.
+func TestWriteBaseOlderThanRecord(t *testing.T) {
+	t.Parallel()
+	m := wsmemory.New()
+	key := "WALL/" + t.Name()
+	a := startWallNode(t, key, m)
+	if err := a.s.Update(func(w *Wall) { w.Items = append(w.Items, "x") }); err != nil {
+		t.Fatal(err)
+	}
+	b := startWallNode(t, key, m) // loads the key at the version a published
+	_, v := b.s.Published()
+	if err := b.c.PatchWith(key, wssynctest.WriteOpts{ID: "old", Base: wssynctest.Base(v - 1)}, wssynctest.Replace("/title", "t")); err != nil {
+		t.Fatal(err)
+	}
+	if _, e := result(t, b.c, "old"); e == nil || e.Code != wssync.CodeStaleWrite || e.Path != "" {
+		t.Fatalf("error %+v; want stale_write without a path", e)
+	}
+	if err := b.c.PatchWith(key, wssynctest.WriteOpts{ID: "cur", Base: wssynctest.Base(v)}, wssynctest.Replace("/title", "t")); err != nil {
+		t.Fatal(err)
+	}
+	if r, e := result(t, b.c, "cur"); e != nil || r.V != v+1 {
+		t.Fatalf("result %+v, %+v; want accepted at v %d", r, e, v+1)
+	}
+}
