@@ -522,3 +522,39 @@ func TestWriteBaseOlderThanRecord(t *testing.T) {
 		t.Fatalf("result %+v, %+v; want accepted at v %d", r, e, v+1)
 	}
 }
+
+// TestWriteBaseOlderThanRestore: a session restored on another node from its session
+// store keeps its versions, and answers for bases from the restore on only.
+func TestWriteBaseOlderThanRestore(t *testing.T) {
+	t.Parallel()
+	store := wsmemory.New()
+	url0, _ := storeNode(t, store)
+	url1, _ := storeNode(t, store)
+	c0 := dialAs(t, url0, "alice", "tab-base")
+	waitType(t, c0, "_SET:NOTES")
+	_, v, _ := c0.State("NOTES")
+	for i := range 2 {
+		if err := c0.Patch("NOTES", wssynctest.Replace("/title", fmt.Sprint("edit ", i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := c0.WaitVersion(ctxT(t), "NOTES", v+2); err != nil {
+		t.Fatal(err)
+	}
+	c1 := dialAs(t, url1, "alice", "tab-base")
+	if _, err := c1.WaitVersion(ctxT(t), "NOTES", v+2); err != nil {
+		t.Fatalf("node1 did not restore version %d: %v", v+2, err)
+	}
+	if err := c1.PatchWith("NOTES", wssynctest.WriteOpts{ID: "old", Base: wssynctest.Base(v + 1)}, wssynctest.Replace("/title", "late")); err != nil {
+		t.Fatal(err)
+	}
+	if _, e := result(t, c1, "old"); e == nil || e.Code != wssync.CodeStaleWrite || e.Path != "" {
+		t.Fatalf("error %+v; want stale_write without a path", e)
+	}
+	if err := c1.PatchWith("NOTES", wssynctest.WriteOpts{ID: "cur", Base: wssynctest.Base(v + 2)}, wssynctest.Replace("/title", "now")); err != nil {
+		t.Fatal(err)
+	}
+	if r, e := result(t, c1, "cur"); e != nil || r.V != v+3 {
+		t.Fatalf("result %+v, %+v; want accepted at v %d", r, e, v+3)
+	}
+}
