@@ -1,6 +1,7 @@
 package wssync_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -8,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/wssync/wssync"
+	"github.com/wssync/wssync/internal/wstest"
 	"github.com/wssync/wssync/wsmemory"
 	"github.com/wssync/wssync/wssynctest"
 )
@@ -556,5 +558,39 @@ func TestWriteBaseOlderThanRestore(t *testing.T) {
 	}
 	if r, e := result(t, c1, "cur"); e != nil || r.V != v+3 {
 		t.Fatalf("result %+v, %+v; want accepted at v %d", r, e, v+3)
+	}
+}
+
+// TestWriteBaseInAView: a guest's conditional write is checked on whole top-level fields,
+// hidden parts included: a change to a member's hidden e-mail after its base makes its
+// write to a member's name stale (its _RESULT names /members, and carries no hidden byte),
+// while a write to the title, unchanged since, applies with the object's version.
+func TestWriteBaseInAView(t *testing.T) {
+	t.Parallel()
+	_, shared := newTeam(t)
+	url := serveManager(t, teamManager(t, shared))
+	guest := wstest.Dial(t, url+"?u=gus&s=g1&role=guest")
+	waitType(t, guest, "_SET:TEAM")
+	_, base, _ := guest.State("TEAM")
+	if err := shared.Update(func(x *Team) { x.Members[0].Email = secret + "new" }); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := guest.WaitVersion(ctxT(t), "TEAM", base+1); err != nil {
+		t.Fatal(err)
+	}
+	if err := guest.PatchWith("TEAM", wssynctest.WriteOpts{ID: "name", Base: wssynctest.Base(base)}, wssynctest.Replace("/members/0/name", "bob")); err != nil {
+		t.Fatal(err)
+	}
+	if _, e := result(t, guest, "name"); e == nil || e.Code != wssync.CodeStaleWrite || e.Path != "/members" {
+		t.Fatalf("error %+v; want stale_write at /members", e)
+	}
+	if err := guest.PatchWith("TEAM", wssynctest.WriteOpts{ID: "title", Base: wssynctest.Base(base)}, wssynctest.Replace("/title", "mine")); err != nil {
+		t.Fatal(err)
+	}
+	if r, e := result(t, guest, "title"); e != nil || r.V != base+2 || r.V != shared.Version() {
+		t.Fatalf("result %+v, %+v; want accepted at v %d", r, e, base+2)
+	}
+	if b := framesBytes(guest.Frames()); bytes.Contains(b, []byte(secret)) {
+		t.Errorf("the guest received a hidden byte: %s", b)
 	}
 }
