@@ -90,6 +90,7 @@
 //	object lock             the struct: Lock/RLock/Update
 //	object handler lock     an object's actions and running tasks
 //	connection expiry clock when the connection's identity expires (its timer's notice and close)
+//	session send lock       a session's backlog of addressed messages, and a connection becoming live
 //	connection queue lock   a connection's outbound queue
 //
 // A subscriber is handed each published frame under the publish lock, in version order,

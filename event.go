@@ -104,6 +104,8 @@ func (c *conn) handleFrame(mt int, data []byte) {
 		c.acceptBinMeta(in)
 	case proto.Auth:
 		c.handleAuth(in)
+	case proto.Ping:
+		c.handlePing(in)
 	default:
 		c.dispatch(in)
 	}

@@ -34,6 +34,13 @@ const (
 	AuthExpired        = "_AUTH_EXPIRED"         // server → client: the identity expired; the close (4005) follows
 )
 
+// The application-level keepalive, named as clients of other WebSocket libraries send it
+// (no leading "_"): the server answers {"type":"ping","data":X} with {"type":"pong","data":X}.
+const (
+	Ping = "ping" // client → server
+	Pong = "pong" // server → client
+)
+
 // WebSocket subprotocols. A browser cannot set headers on a WebSocket, so a client passes
 // its token as an offered subprotocol, BearerPrefix followed by the token, next to
 // Subprotocol; the server echoes Subprotocol, never the token.
