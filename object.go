@@ -72,6 +72,8 @@ type object struct {
 	epochBackend bool
 	hist         history                  // the latest published patches, for clients that resume
 	observer     atomic.Pointer[Observer] // WithObserver of the session it was registered with, or first joined
+	record       fieldRecord              // when each field last changed, for stale writes (writebase.go)
+	stale        StalePolicy              // WithStaleWrites
 }
 
 // boundField is a field (or computed value) with its wire name fixed by a registration.
@@ -340,6 +342,7 @@ func reused(a, b []byte) bool {
 // advanceLocked makes cur the published snapshot under the next version, and writes it
 // through to the owner's session store, if any (Session.persist). The caller holds pub.
 func (o *object) advanceLocked(cur [][]byte) {
+	o.recordMoveLocked(cur, o.version+1)
 	o.last = cur
 	o.version++
 	o.setCache = nil
