@@ -5,8 +5,8 @@ import { type ReactElement, type ReactNode, createContext, useContext, useEffect
 import { saveWithAnchor } from "./download";
 import type { SyncError } from "./errors";
 import type { Operation } from "./patch";
-import { type ConnectionState, Session, type SessionOptions } from "./session";
-import type { KeySnapshot, SyncedKey } from "./store";
+import { type ConnectionState, type EventHandler, Session, type SessionOptions } from "./session";
+import type { Conflict, KeySnapshot, SyncedKey } from "./store";
 import type {
   ActionOf,
   AnyParams,
@@ -22,13 +22,16 @@ const SessionContext = createContext<Session | null>(null);
 
 /**
  * Props of {@link SessionProvider}: the {@link SessionOptions} it passes on, plus its own.
- * Changing `url`, `wsAuth` or `WebSocketImpl` replaces the Session; `reconnect` and
- * `requestTimeoutMs` are read when the Session is created; `onToast`, `onError`, `saveFile`
+ * Changing `url`, `wsAuth` or `WebSocketImpl` replaces the Session; `reconnect`,
+ * `requestTimeoutMs`, `resume`, `persist` and `pingIntervalMs` are read when the Session is created; `onToast`, `onError`, `saveFile`
  * and `getToken` may change between renders without reconnecting (whether a `getToken` is
  * given at all is read when the Session is created).
  */
 export interface SessionProviderProps
-  extends Pick<SessionOptions, "url" | "wsAuth" | "reconnect" | "requestTimeoutMs" | "WebSocketImpl" | "onToast" | "onError" | "saveFile" | "getToken"> {
+  extends Pick<
+    SessionOptions,
+    "url" | "wsAuth" | "reconnect" | "requestTimeoutMs" | "WebSocketImpl" | "onToast" | "onError" | "saveFile" | "getToken" | "resume" | "persist" | "pingIntervalMs"
+  > {
   /** Connect on mount and disconnect on unmount. Default true. */
   autoconnect?: boolean;
   /** Use this Session instead of creating one; the provider then never connects or disconnects it. */
@@ -38,7 +41,7 @@ export interface SessionProviderProps
 
 /** Provides a Session to `useSynced`, `useSession` and `useConnectionState` below it. */
 export function SessionProvider(props: SessionProviderProps): ReactElement {
-  const { url, wsAuth = false, autoconnect = true, WebSocketImpl, session: external } = props;
+  const { url, wsAuth = false, autoconnect = true, WebSocketImpl, session: external, resume, persist, pingIntervalMs } = props;
   // Callbacks go through a ref so a new inline function does not recreate the Session.
   const latest = useRef(props);
   useEffect(() => {
@@ -54,6 +57,9 @@ export function SessionProvider(props: SessionProviderProps): ReactElement {
         ...(props.reconnect ? { reconnect: props.reconnect } : {}),
         ...(props.requestTimeoutMs !== undefined ? { requestTimeoutMs: props.requestTimeoutMs } : {}),
         ...(props.getToken ? { getToken: () => (latest.current.getToken ?? props.getToken!)() } : {}),
+        resume,
+        persist,
+        pingIntervalMs,
         onToast: (t) => latest.current.onToast?.(t),
         onError: (e) => latest.current.onError?.(e),
         saveFile: (name, bytes) => {
@@ -81,7 +87,20 @@ export function useSession(): Session {
   return s;
 }
 
-/** The connection state, for indicators ("reconnecting in 3 s"). Re-renders on every change. */
+/**
+ * Calls `handler` with the data of every server event `name` (`{"type": name, "data": ...}`).
+ * The latest handler is called, so an inline function is fine; unsubscribes on unmount.
+ */
+export function useEvent(name: string, handler: EventHandler): void {
+  const s = useSession();
+  const ref = useRef(handler);
+  useEffect(() => {
+    ref.current = handler;
+  });
+  useEffect(() => s.registerEvent(name, (d) => ref.current(d)), [s, name]);
+}
+
+/** The connection state, for indicators ("reconnecting in 3 s") and `rttMs`. Re-renders on every change. */
 export function useConnectionState(): ConnectionState {
   const s = useSession();
   return useSyncExternalStore(s.subscribeConnection, s.getConnectionState, s.getConnectionState);
@@ -121,8 +140,12 @@ export interface SyncedHelpers<S, A extends ParamMap, T extends ParamMap> {
   clearError: () => void;
   /** Last `_TASK_STATUS` per task name. */
   tasks: Readonly<Record<string, TaskStatus>>;
-  /** Names of tasks whose last status is `started`. */
+  /** Names of tasks whose last status is `started` or `running`. */
   runningTasks: string[];
+  /** Queued writes the server refused as stale (see {@link Conflict}). */
+  conflicts: readonly Conflict[];
+  /** Forgets `conflicts`. */
+  clearConflicts: () => void;
   /** Local-only change of several fields. */
   set: (update: Partial<S> | ((prev: S) => Partial<S>)) => void;
   /** Local change plus `_PATCH`; without arguments sends every local-only change. */
@@ -200,6 +223,7 @@ export function useSynced<S extends object, A extends ParamMap = AnyParams, T ex
   const base = useMemo(
     () => ({
       clearError: () => store.clearError(),
+      clearConflicts: () => store.clearConflicts(),
       set: (u: Partial<S> | ((prev: S) => Partial<S>)) => store.set(u),
       sync: (u?: Partial<S> | ((prev: S) => Partial<S>), o?: SyncOptions) => store.sync(u, o),
       patch: (ops: readonly Operation[]) => store.patch(ops),
@@ -222,7 +246,7 @@ export function useSynced<S extends object, A extends ParamMap = AnyParams, T ex
       out["set" + C] = store.fieldSetter(f);
       out["sync" + C] = syncerFor(f);
     }
-    const running = Object.keys(snap.tasks).filter((n) => snap.tasks[n]?.status === "started");
+    const running = Object.keys(snap.tasks).filter((n) => /^(started|running)$/.test(snap.tasks[n]?.status ?? ""));
     Object.assign(out, base, {
       state: snap.state,
       version: snap.version,
@@ -231,6 +255,7 @@ export function useSynced<S extends object, A extends ParamMap = AnyParams, T ex
       error: snap.error,
       tasks: snap.tasks,
       runningTasks: running,
+      conflicts: snap.conflicts,
     });
     return out as Synced<S, A, T>;
     // initialState is only a fallback for field names before the first _SET; syncerFor

@@ -18,7 +18,7 @@ const init = { title: "", notes: [] as string[], count: 0 };
 
 function Provider(props: { children: ReactNode; onError?: (e: SyncError) => void; onToast?: (t: Toast) => void }) {
   return (
-    <SessionProvider url={server.url} WebSocketImpl={WS} reconnect={{ baseDelayMs: 20, maxDelayMs: 80 }} {...props}>
+    <SessionProvider url={server.url} WebSocketImpl={WS} reconnect={{ baseDelayMs: 20, maxDelayMs: 80 }} pingIntervalMs={0} {...props}>
       {props.children}
     </SessionProvider>
   );
@@ -274,7 +274,7 @@ describe("useConnectionState and the provider", () => {
     function App() {
       const [tok, setTok] = useState("first");
       return (
-        <SessionProvider url={server.url} WebSocketImpl={WS} getToken={() => Promise.resolve(tok)}>
+        <SessionProvider url={server.url} WebSocketImpl={WS} pingIntervalMs={0} getToken={() => Promise.resolve(tok)}>
           <Probe />
           <button onClick={() => setTok("second")}>swap</button>
         </SessionProvider>

@@ -115,7 +115,7 @@ describe("typed hooks", () => {
 
   it("are the untyped hooks at run time: state, syncX and events reach the wire", async () => {
     render(
-      <SessionProvider url={server.url} WebSocketImpl={WS}>
+      <SessionProvider url={server.url} WebSocketImpl={WS} pingIntervalMs={0}>
         <Board />
       </SessionProvider>,
     );
