@@ -51,22 +51,19 @@ export function SessionProvider(props: SessionProviderProps): ReactElement {
     () =>
       external ??
       new Session({
+        // Options left undefined mean their defaults.
         url,
         wsAuth,
-        ...(WebSocketImpl ? { WebSocketImpl } : {}),
-        ...(props.reconnect ? { reconnect: props.reconnect } : {}),
-        ...(props.requestTimeoutMs !== undefined ? { requestTimeoutMs: props.requestTimeoutMs } : {}),
-        ...(props.getToken ? { getToken: () => (latest.current.getToken ?? props.getToken!)() } : {}),
+        WebSocketImpl,
+        reconnect: props.reconnect,
+        requestTimeoutMs: props.requestTimeoutMs,
+        getToken: props.getToken && (() => (latest.current.getToken ?? props.getToken!)()),
         resume,
         persist,
         pingIntervalMs,
         onToast: (t) => latest.current.onToast?.(t),
         onError: (e) => latest.current.onError?.(e),
-        saveFile: (name, bytes) => {
-          const save = latest.current.saveFile;
-          if (save) save(name, bytes);
-          else saveWithAnchor(name, bytes);
-        },
+        saveFile: (name, bytes) => (latest.current.saveFile ?? saveWithAnchor)(name, bytes),
       }),
     // Reconnect bounds and timeout are read once per Session, like the url's identity.
     // eslint-disable-next-line react-hooks/exhaustive-deps
@@ -83,7 +80,7 @@ export function SessionProvider(props: SessionProviderProps): ReactElement {
 /** The Session of the nearest SessionProvider. Throws outside one. */
 export function useSession(): Session {
   const s = useContext(SessionContext);
-  if (!s) throw new Error("wssync: useSession/useSynced must be used inside <SessionProvider>");
+  if (!s) throw new Error("wssync: hooks must be used inside <SessionProvider>");
   return s;
 }
 
@@ -174,6 +171,9 @@ export type Synced<S, A extends ParamMap = AnyParams, T extends ParamMap = AnyPa
 
 const capitalize = (s: string): string => s.charAt(0).toUpperCase() + s.slice(1);
 
+// SyncedKey methods useSynced returns as they are.
+const BOUND = ["clearError", "clearConflicts", "set", "sync", "patch", "sendAction", "startTask", "cancelTask", "fetchRemoteState", "sendBinary"] as const;
+
 /**
  * Subscribes to KEY's synced state. The state type is inferred from `initialState` (shown
  * until the server's `_SET` arrives); pass `<State, Actions, Tasks>` to type actions and tasks.
@@ -220,22 +220,12 @@ export function useSynced<S extends object, A extends ParamMap = AnyParams, T ex
     return fn;
   };
 
-  const base = useMemo(
-    () => ({
-      clearError: () => store.clearError(),
-      clearConflicts: () => store.clearConflicts(),
-      set: (u: Partial<S> | ((prev: S) => Partial<S>)) => store.set(u),
-      sync: (u?: Partial<S> | ((prev: S) => Partial<S>), o?: SyncOptions) => store.sync(u, o),
-      patch: (ops: readonly Operation[]) => store.patch(ops),
-      sendAction: store.sendAction.bind(store),
-      startTask: store.startTask.bind(store),
-      cancelTask: store.cancelTask.bind(store),
-      fetchRemoteState: () => store.fetchRemoteState(),
-      sendBinary: store.sendBinary.bind(store),
-      store,
-    }),
-    [store],
-  );
+  // The store's methods, bound once per store (stable identities for React deps).
+  const base = useMemo(() => {
+    const o: Record<string, unknown> = { store };
+    for (const m of BOUND) o[m] = (store[m] as (...a: unknown[]) => unknown).bind(store);
+    return o as Pick<SyncedHelpers<S, A, T>, (typeof BOUND)[number] | "store">;
+  }, [store]);
 
   return useMemo(() => {
     const out: Record<string, unknown> = {};
@@ -247,16 +237,8 @@ export function useSynced<S extends object, A extends ParamMap = AnyParams, T ex
       out["sync" + C] = syncerFor(f);
     }
     const running = Object.keys(snap.tasks).filter((n) => /^(started|running)$/.test(snap.tasks[n]?.status ?? ""));
-    Object.assign(out, base, {
-      state: snap.state,
-      version: snap.version,
-      loaded: snap.loaded,
-      unsynced: snap.unsynced,
-      error: snap.error,
-      tasks: snap.tasks,
-      runningTasks: running,
-      conflicts: snap.conflicts,
-    });
+    // The snapshot's members (state, version, loaded, unsynced, error, tasks, conflicts) as they are.
+    Object.assign(out, base, snap, { runningTasks: running });
     return out as Synced<S, A, T>;
     // initialState is only a fallback for field names before the first _SET; syncerFor
     // only reads syncWrappers and store.

@@ -174,12 +174,10 @@ export class Session implements KeyLink {
   private tokenWait = 0; // > 0 while open() waits for getToken: the number of that wait
   private opens = 0; // counts open() calls, so a token that arrives too late is dropped
   private refreshing: Promise<void> | undefined;
-  private offered = false; // this connection offered wssync.resume, so _RESUME comes first
-  private pingTimer: ReturnType<typeof setInterval> | undefined;
+  private offered: Record<string, unknown> | undefined; // this connection offered wssync.resume: what _RESUME says first
+  private pingTimer: ReturnType<typeof setInterval> | 0 | undefined; // 0: stopped for this connection
   private pingAt = 0;
-  private noPing = false;
   private readonly storage: StateStorage | undefined;
-  private saved: Record<string, Persisted> = {};
   private saveTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(options: SessionOptions) {
@@ -189,10 +187,10 @@ export class Session implements KeyLink {
     this.storage = p === true ? storageOf("sessionStorage") : p || undefined;
     if (!this.storage) return;
     try {
-      this.saved = JSON.parse(this.storage.getItem("wssync:" + this.url) ?? "{}") as Record<string, Persisted>;
-      for (const [key, r] of Object.entries(this.saved)) inboxOf(this.sync(key, r.s)).restore(r);
+      const saved = JSON.parse(this.storage.getItem("wssync:" + this.url) ?? "{}") as Record<string, Persisted>;
+      for (const [key, r] of Object.entries(saved)) inboxOf(this.sync(key, r.s)).restore(r);
     } catch {
-      this.saved = {}; // unreadable: start without it
+      // unreadable: start without it
     }
     (globalThis as { addEventListener?: (t: string, f: () => void) => void }).addEventListener?.("pagehide", this.save);
   }
@@ -201,12 +199,13 @@ export class Session implements KeyLink {
   save = (): void => {
     clearTimeout(this.saveTimer);
     this.saveTimer = undefined;
+    const out: Record<string, Persisted> = {};
     for (const [key, k] of this.keys) {
       const d = k.inbox.dump();
-      if (d) this.saved[key] = d;
+      if (d) out[key] = d;
     }
     try {
-      this.storage?.setItem("wssync:" + this.url, JSON.stringify(this.saved));
+      this.storage?.setItem("wssync:" + this.url, JSON.stringify(out));
     } catch {
       // full or disabled: the next change tries again
     }
@@ -263,10 +262,19 @@ export class Session implements KeyLink {
     const getToken = this.opts.getToken;
     // Offered only with versions a server with epochs gave: a ws-sync server, which selects no
     // subprotocol, would make the browser fail the upgrade.
-    const resume = this.opts.resume !== false && [...this.keys.values()].some((k) => k.inbox.resumeInfo());
-    const protos = resume ? [SUBPROTOCOL, RESUME] : [];
+    // What _RESUME will say, taken now: until identification no frame of the server changes it.
+    const offer: Record<string, unknown> = {};
+    if (this.opts.resume !== false) {
+      for (const [key, k] of this.keys) {
+        const r = k.inbox.resumeInfo();
+        if (r) offer[key] = r;
+      }
+    }
+    const resume = Object.keys(offer).length > 0;
+    this.offered = resume ? offer : undefined;
+    const protos = resume ? [SUBPROTOCOL, RESUME] : [SUBPROTOCOL];
     if (!getToken) {
-      this.attach(resume ? new Impl(this.url, protos) : new Impl(this.url), resume);
+      this.attach(resume ? new Impl(this.url, protos) : new Impl(this.url));
       return;
     }
     const n = (this.tokenWait = ++this.opens);
@@ -275,7 +283,7 @@ export class Session implements KeyLink {
       .then((token) => {
         if (this.tokenWait !== n) return;
         this.tokenWait = 0;
-        this.attach(new Impl(this.url, [...(resume ? protos : [SUBPROTOCOL]), BEARER_PREFIX + token]), resume);
+        this.attach(new Impl(this.url, [...protos, BEARER_PREFIX + token]));
       })
       .catch(() => {
         if (this.tokenWait !== n) return;
@@ -284,10 +292,9 @@ export class Session implements KeyLink {
       });
   }
 
-  private attach(ws: WebSocketLike, resume: boolean): void {
+  private attach(ws: WebSocketLike): void {
     ws.binaryType = "arraybuffer";
     this.ws = ws;
-    this.offered = resume;
     ws.onopen = () => {
       if (this.ws !== ws) return;
       this.attempt = 0;
@@ -334,25 +341,14 @@ export class Session implements KeyLink {
   // After identification (at open, or once the wsAuth ids are sent): `_RESUME` must be the
   // first frame the server reads then.
   private identified(): void {
-    if (this.offered) {
-      const data: Record<string, unknown> = {};
-      for (const [key, k] of this.keys) {
-        const r = k.inbox.resumeInfo();
-        if (r) data[key] = r;
-      }
-      this.send("_RESUME", data);
-      this.offered = false;
-    }
+    if (this.offered) this.send("_RESUME", this.offered);
     if (this.ws?.protocol === SUBPROTOCOL) this.startPing();
   }
 
   private startPing(): void {
     const ms = this.opts.pingIntervalMs ?? 25_000;
-    if (this.pingTimer !== undefined || this.noPing || !(ms > 0)) return;
-    const ping = (): void => {
-      this.pingAt = Date.now();
-      this.send("ping", this.pingAt);
-    };
+    if (this.pingTimer !== undefined || !(ms > 0)) return;
+    const ping = (): boolean => this.send("ping", (this.pingAt = Date.now()));
     ping();
     this.pingTimer = setInterval(ping, ms);
   }
@@ -364,8 +360,7 @@ export class Session implements KeyLink {
     clearInterval(this.pingTimer);
     this.pingTimer = undefined;
     this.pingAt = 0;
-    this.noPing = false;
-    const err = new SyncError({ code: "disconnected", message: "connection closed before the result arrived" });
+    const err = new SyncError({ code: "disconnected", message: "connection closed before the result" });
     for (const [id, p] of this.pending) {
       this.pending.delete(id);
       clearTimeout(p.timer);
@@ -384,11 +379,10 @@ export class Session implements KeyLink {
     this.retryTimer = undefined;
   }
 
+  // Carried into every new state; undefined until the first close.
   private lastClose(): Pick<ConnectionState, "lastCloseCode" | "lastCloseReason"> {
-    const o: Pick<ConnectionState, "lastCloseCode" | "lastCloseReason"> = {};
-    if (this.state.lastCloseCode !== undefined) o.lastCloseCode = this.state.lastCloseCode;
-    if (this.state.lastCloseReason !== undefined) o.lastCloseReason = this.state.lastCloseReason;
-    return o;
+    const { lastCloseCode, lastCloseReason } = this.state;
+    return { lastCloseCode, lastCloseReason };
   }
 
   private setState(s: ConnectionState): void {
@@ -474,8 +468,7 @@ export class Session implements KeyLink {
         break;
       case "_RESUMED": {
         const p = (data as { patched?: unknown } | null)?.patched;
-        if (Array.isArray(p)) for (const k of p) if (typeof k === "string") this.keys.get(k)?.inbox.resumed();
-        this.startPing();
+        for (const k of Array.isArray(p) ? (p as string[]) : []) this.keys.get(k)?.inbox.resumed(); // a non-string names no key
         break;
       }
       case "pong":
@@ -510,8 +503,8 @@ export class Session implements KeyLink {
         // _SETs it sends anyway settle the rest. Neither is the app's error.
         const ev = (data as { event?: unknown } | null)?.event;
         if (ev === "ping") {
-          this.noPing = true;
           clearInterval(this.pingTimer);
+          this.pingTimer = 0;
         } else if (ev !== "_RESUME") this.reportError(toSyncError(data));
         break;
       }

@@ -13,7 +13,7 @@
 // its KeyInbox; it imports nothing from session.ts.
 
 import { SyncError, toSyncError } from "./errors";
-import { type Operation, applyPatch, escapePointerToken, unescapePointerToken } from "./patch";
+import { type Operation, applyPatch, escapePointerToken, hasOwn, setOwn, unescapePointerToken } from "./patch";
 import type {
   ActionOf,
   AnyParams,
@@ -79,10 +79,10 @@ interface Write {
 /** One key as a Session persists it; written and read by this package only. */
 export interface Persisted {
   s: unknown;
-  v?: number | undefined;
-  e?: string | undefined;
+  v?: number;
+  epoch?: string;
   q: Write[];
-  o: [string, unknown?][];
+  o: Record<string, unknown>;
 }
 
 /**
@@ -136,7 +136,6 @@ type Overlay = { value: unknown; status: "local" | "unsent" };
 const REMOVED: unique symbol = Symbol("removed"); // overlay value of a field a local patch deleted
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
-const hasOwn = (o: object, f: string): boolean => Object.prototype.hasOwnProperty.call(o, f);
 
 function rethrowAsync(e: unknown): void {
   // An app callback that throws must not break frame processing; surface it like an uncaught error.
@@ -177,14 +176,14 @@ export class SyncedKey<S, A extends ParamMap = AnyParams, T extends ParamMap = A
   private readonly overlay = new Map<string, Overlay>();
   private epoch: string | undefined;
   private outbox: Write[] = []; // not sent yet: at most one write per top-level field
-  private inflight: Write[] = []; // sent with an id, no _RESULT yet
+  private readonly inflight = new Set<Write>(); // sent with an id, no _RESULT yet (in sending order)
   private doubt = false; // a write went out whose fate is unknown: the state at `version` is not known exactly
   private ackV = 0; // the highest version an accepted write produced, since the last _SET
   private conflicts: readonly Conflict[] = [];
   private readonly debounces = new Map<string, { timer: ReturnType<typeof setTimeout>; value: unknown }>();
   private readonly listeners = new Set<() => void>();
   private readonly actionSources = new Set<() => ExposedActions | undefined>();
-  private readonly setters = new Map<string, (v: unknown) => void>();
+  private readonly setters = new Map<string, (v: unknown, o?: SyncOptions) => void>();
   private readonly syncers = new Map<string, (v: unknown, o?: SyncOptions) => void>();
   private snapshot: KeySnapshot<S>;
 
@@ -272,7 +271,7 @@ export class SyncedKey<S, A extends ParamMap = AnyParams, T extends ParamMap = A
     const fields = topFields(ops) ?? new Set([...Object.keys(isObject(before) ? before : {}), ...Object.keys(isObject(next) ? next : {})]);
     const n = isObject(next) ? next : {};
     for (const f of fields) {
-      this.overlay.set(f, { value: Object.prototype.hasOwnProperty.call(n, f) ? n[f] : REMOVED, status: "unsent" });
+      this.overlay.set(f, { value: hasOwn(n, f) ? n[f] : REMOVED, status: "unsent" });
     }
     this.add([...ops], this.live ? undefined : this.version);
     this.flushOutbox();
@@ -290,21 +289,24 @@ export class SyncedKey<S, A extends ParamMap = AnyParams, T extends ParamMap = A
 
   /** Cached `setF` for field `f` (stable identity for React deps). */
   fieldSetter(f: string): (v: unknown) => void {
-    let fn = this.setters.get(f);
-    if (!fn) {
-      fn = (v) => this.set((prev) => ({ [f]: typeof v === "function" ? (v as (p: unknown) => unknown)(fieldOf(prev, f)) : v }) as Partial<S>);
-      this.setters.set(f, fn);
-    }
-    return fn;
+    return this.fieldFn(this.setters, f, (u) => this.set(u));
   }
 
   /** Cached `syncF` for field `f`. */
   fieldSyncer(f: string): (v: unknown, o?: SyncOptions) => void {
-    let fn = this.syncers.get(f);
+    return this.fieldFn(this.syncers, f, (u, o) => this.sync(u, o));
+  }
+
+  // One cached function per field: `value | prev => value` for field f, handed to `apply`.
+  private fieldFn(
+    cache: Map<string, (v: unknown, o?: SyncOptions) => void>,
+    f: string,
+    apply: (u: (prev: S) => Partial<S>, o?: SyncOptions) => void,
+  ): (v: unknown, o?: SyncOptions) => void {
+    let fn = cache.get(f);
     if (!fn) {
-      fn = (v, o) =>
-        this.sync((prev) => ({ [f]: typeof v === "function" ? (v as (p: unknown) => unknown)(fieldOf(prev, f)) : v }) as Partial<S>, o);
-      this.syncers.set(f, fn);
+      fn = (v, o) => apply((prev) => ({ [f]: typeof v === "function" ? (v as (p: unknown) => unknown)(fieldOf(prev, f)) : v }) as Partial<S>, o);
+      cache.set(f, fn);
     }
     return fn;
   }
@@ -341,7 +343,7 @@ export class SyncedKey<S, A extends ParamMap = AnyParams, T extends ParamMap = A
   // than an older one dropped in silence.
   private full(n: number): boolean {
     if (this.outbox.reduce((t, w) => t + w.ops.length, n) <= MAX_QUEUED_OPS) return false;
-    this.link.reportError(new SyncError({ code: "queue_full", message: `more than ${MAX_QUEUED_OPS} ops queued offline; write refused` }, this.key));
+    this.link.reportError(new SyncError({ code: "queue_full", message: "offline queue full" }, this.key));
     return true;
   }
 
@@ -352,17 +354,18 @@ export class SyncedKey<S, A extends ParamMap = AnyParams, T extends ParamMap = A
    */
   private add(ops: Operation[], base: number | undefined): void {
     const fs = topFields(ops);
-    const path = ops.length === 1 && ops[0]?.op === "replace" ? ops[0].path : undefined;
-    const keep: Write[] = [];
-    let merged: Write | undefined;
-    for (const w of this.outbox) {
+    const path = ops.length === 1 && ops[0]?.op === "replace" && ops[0].path;
+    const prior: Operation[] = [];
+    let first = true;
+    this.outbox = this.outbox.filter((w) => {
       const g = topFields(w.ops);
-      if (fs && g && ![...g].some((f) => fs.has(f))) keep.push(w);
-      else merged = { ops: [...(merged?.ops ?? []), ...w.ops], base: merged ? merged.base : w.base };
-    }
-    const prior = (merged?.ops ?? []).filter((op) => !(op.op === "replace" && op.path === path));
-    keep.push({ ops: [...prior, ...ops], base: merged ? merged.base : base });
-    this.outbox = keep;
+      if (fs && g && ![...g].some((f) => fs.has(f))) return true;
+      if (first) base = w.base;
+      first = false;
+      prior.push(...w.ops.filter((op) => !(op.op === "replace" && op.path === path)));
+      return false;
+    });
+    this.outbox.push({ ops: [...prior, ...ops], base });
   }
 
   private flushOutbox(): void {
@@ -382,7 +385,7 @@ export class SyncedKey<S, A extends ParamMap = AnyParams, T extends ParamMap = A
     for (const [f, e] of this.overlay) {
       if (e.status !== "unsent") continue;
       if (e.value === REMOVED) delete c[f];
-      else Object.defineProperty(c, f, { value: e.value, writable: true, enumerable: true, configurable: true });
+      else setOwn(c, f, e.value);
       this.overlay.delete(f);
     }
     this.confirmed = c as S;
@@ -396,30 +399,27 @@ export class SyncedKey<S, A extends ParamMap = AnyParams, T extends ParamMap = A
   private sendAcked(event: string, w: Write): void {
     const op = w.ops[0];
     if (w.base !== undefined && w.ops.length === 1 && op?.op === "replace") {
-      const [f] = topFields(w.ops) ?? [];
-      if (f !== undefined && op.path === "/" + escapePointerToken(f) && JSON.stringify(fieldOf(this.confirmed, f)) === JSON.stringify(op.value)) return;
+      try {
+        applyPatch(this.confirmed, [{ ...op, op: "test" }]);
+        return; // the value is there
+      } catch {
+        // not there: send it
+      }
     }
     const sent: Write = { ops: w.ops, base: w.base ?? this.version };
-    this.inflight.push(sent);
-    const settle = (): boolean => {
-      const i = this.inflight.indexOf(sent);
-      if (i >= 0) this.inflight.splice(i, 1);
-      return i >= 0; // false: closed() took it back into the queue
-    };
-    this.link.request(event, w.ops, { key: this.key, ...(w.base === undefined ? {} : { extra: { base: w.base } }) }).then(
+    this.inflight.add(sent);
+    const settle = (): boolean => this.inflight.delete(sent); // false: closed() took it back into the queue
+    this.link.request(event, w.ops, { key: this.key, extra: { base: w.base } }).then( // JSON leaves an undefined base out
       (r) => {
         if (!settle()) return;
-        const v = (r as { v?: unknown } | null)?.v;
-        if (typeof v === "number" && v > this.ackV) this.ackV = v;
+        this.ackV = Math.max(this.ackV, Number((r as { v?: unknown } | null)?.v) || 0);
         this.emit();
       },
       (e: SyncError) => {
         if (!settle()) return;
-        if (e.code === "timeout") {
-          this.doubt = true; // it may still apply: not resent, and the key resumes with a _SET
-          return;
-        }
-        if (e.code === "stale_write" || e.code === "bad_base") this.conflicts = [...this.conflicts, { error: e, ops: w.ops, base: w.base }];
+        // A timeout: it may still apply, so it is not resent, and the key resumes with a _SET.
+        if (e.code === "timeout") this.doubt = true;
+        else if (/^(stale_write|bad_base)$/.test(e.code)) this.conflicts = [...this.conflicts, { error: e, ops: w.ops, base: w.base }];
         this.link.reportError(e); // no caller awaits a write: the app hears of it here
       },
     );
@@ -517,7 +517,7 @@ export class SyncedKey<S, A extends ParamMap = AnyParams, T extends ParamMap = A
       } catch {
         // the server refuses it too, and its answer settles the view
       }
-      for (const f of topFields(w.ops) ?? Object.keys({ ...(isObject(next) ? next : {}), ...(isObject(data) ? data : {}) })) touched.add(f);
+      for (const f of topFields(w.ops) ?? Object.keys(isObject(next) ? next : {})) touched.add(f);
     }
     if (isObject(next)) for (const f of touched) this.overlay.set(f, { value: hasOwn(next, f) ? next[f] : REMOVED, status: "unsent" });
     this.flushOutbox();
@@ -535,7 +535,7 @@ export class SyncedKey<S, A extends ParamMap = AnyParams, T extends ParamMap = A
       next = applyPatch(this.confirmed, data as Operation[]); // throws on a non-array too
     } catch (e) {
       const msg = e instanceof Error ? e.message : String(e);
-      this.link.reportError(new SyncError({ code: "patch_failed", message: `server patch did not apply: ${msg}; resyncing` }));
+      this.link.reportError(new SyncError({ code: "patch_failed", message: `server patch did not apply: ${msg}` }));
       return this.resync();
     }
     this.confirmed = next;
@@ -583,45 +583,39 @@ export class SyncedKey<S, A extends ParamMap = AnyParams, T extends ParamMap = A
     // Writes whose _RESULT the connection took with it may or may not have landed: queued
     // again with their bases (so a replay that landed is refused, not applied twice), and
     // the key resumes with a _SET, since its state includes them.
-    if (this.inflight.length === 0) return;
-    this.requeue();
-    this.emit();
-  }
-
-  private requeue(): void {
+    if (this.inflight.size === 0) return;
     const q = [...this.inflight, ...this.outbox];
-    this.inflight = [];
+    this.inflight.clear();
     this.outbox = [];
     for (const w of q) this.add(w.ops, w.base);
     this.doubt = true;
+    this.emit();
   }
 
   // Resumable only when the state is exactly the server's at `version`: no write of unknown
   // fate is in it, and the echo of every accepted write has arrived.
   private resumable(): { v: number; epoch: string } | undefined {
     const v = this.version;
-    if (v === undefined || this.epoch === undefined || this.awaitingSet || this.doubt || this.inflight.length || v < this.ackV) return undefined;
+    if (v === undefined || this.epoch === undefined || this.awaitingSet || this.doubt || this.inflight.size || v < this.ackV) return undefined;
     return { v, epoch: this.epoch };
   }
 
   private dump(): Persisted | undefined {
     if (!this.loaded) return undefined;
-    const r = this.resumable();
-    const o: [string, unknown?][] = [];
-    for (const [f, e] of this.overlay) if (e.status === "unsent") o.push(e.value === REMOVED ? [f] : [f, e.value]);
-    // Writes in flight are kept as the queue, as a close would keep them.
-    const q = [...this.inflight, ...this.outbox];
-    return { s: this.confirmed, v: r?.v, e: r?.epoch, q, o };
+    // Writes in flight are kept as the queue, as a close would keep them. JSON leaves out
+    // the overlay's REMOVED marks: such a field shows its old value until the next _SET.
+    const o = [...this.overlay].filter(([, e]) => e.status === "unsent").map(([f, e]) => [f, e.value]);
+    return { s: this.confirmed, ...this.resumable(), q: [...this.inflight, ...this.outbox], o: Object.fromEntries(o) as Record<string, unknown> };
   }
 
   private restore(r: Persisted): void {
     this.confirmed = r.s as S;
     this.loaded = true;
     this.version = r.v;
-    this.epoch = r.e;
+    this.epoch = r.epoch;
     for (const w of r.q) this.add(w.ops, w.base);
     // No rebase: the state already holds the writes that were in flight.
-    for (const [f, ...v] of r.o) this.overlay.set(f, { value: v.length ? v[0] : REMOVED, status: "unsent" });
+    for (const [f, value] of Object.entries(r.o)) this.overlay.set(f, { value, status: "unsent" });
     this.emit();
   }
 
@@ -636,7 +630,7 @@ export class SyncedKey<S, A extends ParamMap = AnyParams, T extends ParamMap = A
       const v: Record<string, unknown> = { ...this.confirmed };
       for (const [f, e] of this.overlay) {
         if (e.value === REMOVED) delete v[f];
-        else Object.defineProperty(v, f, { value: e.value, writable: true, enumerable: true, configurable: true });
+        else setOwn(v, f, e.value);
       }
       state = v as S;
     }
