@@ -163,6 +163,7 @@ func (o *object) moveTo(next [][]byte, v uint64, rebase func(cur [][]byte) ([][]
 	if err != nil {
 		return err
 	}
+	o.recordMoveLocked(next, v)
 	o.last, o.version, o.setCache = next, v, nil
 	return nil
 }

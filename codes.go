@@ -32,6 +32,15 @@ const (
 	CodeRateLimited      Code = "rate_limited"
 	CodeInternal         Code = "internal"
 
+	// CodeStaleWrite refuses a client write whose "base" version is older than the key's
+	// and that the object's StalePolicy does not apply: a field it touches changed after
+	// the base (the error's Path names it), the policy is StaleRefuse, or the base is older
+	// than the object's record of field changes. The writer then gets the current state.
+	CodeStaleWrite Code = "stale_write"
+	// CodeBadBase refuses a client write whose "base" version is newer than the key's: not
+	// a version of the key's present incarnation (e.g. from before a server restart).
+	CodeBadBase Code = "bad_base"
+
 	// CodeWriteLost reports a write that was acknowledged while the object's backend was
 	// unreachable and could not be kept when it returned (see docs/scale-out.md, "Faults").
 	CodeWriteLost Code = "write_lost"
@@ -52,7 +61,8 @@ var allCodes = []Code{
 	CodeBadPatch, CodePathNotFound, CodeUnknownPath, CodeReadOnly, CodeTypeMismatch,
 	CodeTestFailed, CodeRejected, CodeTooLarge, CodeUnknownAction, CodeBadParams,
 	CodeActionFailed, CodeUnknownTask, CodeTaskRunning, CodeTaskNotRunning, CodeTaskFailed,
-	CodeBinaryUnexpected, CodeBinaryMissing, CodeRateLimited, CodeInternal, CodeWriteLost,
+	CodeBinaryUnexpected, CodeBinaryMissing, CodeRateLimited, CodeInternal, CodeStaleWrite,
+	CodeBadBase, CodeWriteLost,
 	CodeTokenRejected, CodeTokenWrongUser,
 }
 

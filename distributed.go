@@ -351,6 +351,9 @@ func (o *object) reconnectLocked() {
 	}
 	d.replays = append(d.replays, edits...)
 	o.runReplaysLocked()
+	// The versions published offline were this node's own, and the catch-up may have
+	// found the backend where it was: no base from before now can be answered for.
+	o.record.reset(o.version)
 	if !d.offline {
 		d.log.Info("wssync: backend reachable again; resynchronised", "key", o.key, "version", o.version)
 	}

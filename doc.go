@@ -158,7 +158,11 @@
 // the fields' write rules and the struct's [WriteValidator] or [WriteContextValidator]
 // (which sees who writes), and only then assigned. A refused write leaves the struct
 // exactly as it was; the client gets an `_ERROR` frame with a stable [Code] and a JSON
-// Pointer, then the authoritative `_SET`. The full protocol, error codes and close codes
+// Pointer, then the authoritative `_SET`. A write that carries a request "id" is answered
+// with exactly one `_RESULT`: the version it produced, or its error. A write that carries
+// a "base" version is conditional: one made against an older version applies only when
+// the fields it touches did not change since ([StaleRebase], the default) or not at all
+// ([StaleRefuse], see [WithStaleWrites]). The full protocol, error codes and close codes
 // are in docs/protocol.md.
 //
 // # Actions, tasks and events

@@ -20,6 +20,10 @@ type writeEcho struct {
 	view  map[int][]byte // each field the write changed, as the writer holds it after its write
 	patch []byte         // the ops of a _PATCH write, for a writer of a view (see viewEcho)
 	paths [][]string     // the footprints of the write's ops (see footprint)
+	cond  *writeCond     // the write's base, nil without one (writebase.go)
+	ack   *writeAck      // the outcome for the writer's `_RESULT`, nil without a request id (writeack.go)
+	id    string         // the write's request id, "" without one
+	done  bool           // published: the write is no longer checked or counted (guarded by the object's pub)
 }
 
 // newWriteEcho returns the echo of a write arriving on c, or nil when there is no

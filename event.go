@@ -18,6 +18,7 @@ type inbound struct {
 	event string          // the frame's "type"
 	data  json.RawMessage // the frame's "data"; nil when absent
 	id    string          // the request id (our extension); "" when absent
+	base  []byte          // the "base" member, undecoded (see parseBase); nil when absent
 	bin   []byte          // the binary payload, for events announced by _BIN_META
 }
 
@@ -49,6 +50,8 @@ func decodeInbound(data []byte) (*inbound, *Error) {
 			in.data = value
 		case "id":
 			id = value
+		case "base":
+			in.base = value
 		}
 		return nil
 	})

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -22,6 +23,7 @@ func FuzzDecodeInbound(f *testing.F) {
 		`{"type":"_GET:NOTES","data":{}}`,
 		`{"type":"_PATCH:NOTES","data":[{"op":"replace","path":"/title","value":"x"}],"id":"r1"}`,
 		`{"type":5}`, `[]`, `{`, `{"type":"a","id":""}`, `{"type":"\u0000"}`, `null`,
+		`{"type":"_PATCH:NOTES","data":[],"id":"w","base":41}`, `{"type":"_SET:NOTES","data":{},"base":"x"}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -38,6 +40,38 @@ func FuzzDecodeInbound(f *testing.F) {
 		}
 		if in.data != nil && !json.Valid(in.data) {
 			t.Fatalf("data is not JSON: %q", in.data)
+		}
+		if in.base != nil && !json.Valid(in.base) {
+			t.Fatalf("base is not JSON: %q", in.base)
+		}
+	})
+}
+
+// FuzzParseBase: a write's base is accepted exactly when it is a version written in
+// canonical digits below 2^53, and then it round-trips; anything else is a bad envelope.
+func FuzzParseBase(f *testing.F) {
+	for _, s := range []string{`0`, `41`, `9007199254740991`, `9007199254740992`, `-1`, `1.0`, `1e3`, `01`, `"1"`, `null`, ``, ` 1`, `18446744073709551616`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		base, ok, err := parseBase(raw)
+		canonical := false
+		if n, perr := strconv.ParseUint(string(raw), 10, 64); perr == nil && n <= maxBase && strconv.FormatUint(n, 10) == string(raw) {
+			canonical = true
+		}
+		switch {
+		case err != nil:
+			if ok || err.Code != CodeBadEnvelope || err.Message == "" || canonical {
+				t.Fatalf("%q: refused %+v (canonical %v)", raw, err, canonical)
+			}
+		case !ok:
+			if raw != nil && string(raw) != "null" {
+				t.Fatalf("%q: taken for no base", raw)
+			}
+		default:
+			if !canonical || strconv.FormatUint(base, 10) != string(raw) {
+				t.Fatalf("%q: accepted as %d", raw, base)
+			}
 		}
 	})
 }

@@ -63,6 +63,8 @@ type object struct {
 	dist     *distLink   // the object's backend, nil for an object of this process only (see replication.go)
 	owner    *Session    // the session of Register, whose store keeps the object; nil if shared
 	echo     *writeEcho  // the client write being published, if any
+	record   fieldRecord // when each field last changed, for stale writes (writebase.go)
+	stale    StalePolicy // WithStaleWrites
 }
 
 // boundField is a field (or computed value) with its wire name fixed by a registration.
@@ -321,6 +323,7 @@ func reused(a, b []byte) bool {
 // advanceLocked makes cur the published snapshot under the next version, and writes it
 // through to the owner's session store, if any (Session.persist). The caller holds pub.
 func (o *object) advanceLocked(cur [][]byte) {
+	o.recordMoveLocked(cur, o.version+1)
 	o.last = cur
 	o.version++
 	o.setCache = nil

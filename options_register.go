@@ -34,6 +34,7 @@ type registration struct {
 	backend  Backend
 	maxState int64
 	views    *viewConfig
+	stale    StalePolicy
 
 	runningTasks string
 }

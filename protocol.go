@@ -61,6 +61,18 @@ func errorFrame(e *Error, id string) *frame {
 	return &frame{data: append(buf, '}')}
 }
 
+// lostFrame encodes e as `_ERROR` for a write already acknowledged, with the write's
+// request id, when it had one, beside "data" (its `_RESULT` was sent already).
+func lostFrame(e *Error, id string) *frame {
+	f := errorFrame(e, "")
+	if id == "" {
+		return f
+	}
+	buf := append(f.data[:len(f.data)-1:len(f.data)-1], `,"id":`...)
+	buf = appendJSONString(buf, id)
+	return &frame{data: append(buf, '}')}
+}
+
 // resultFrame encodes a successful `_RESULT`.
 func resultFrame(id string, result any) (*frame, error) {
 	data, err := json.Marshal(result)

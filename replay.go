@@ -27,6 +27,7 @@ type edit struct {
 	redo    func()       // Update's fn, run under the state lock it takes itself; nil otherwise
 	write   func() error // a client write made again; the caller holds the state lock; nil otherwise
 	writer  *Session     // the session whose client made the write; nil for the server's own
+	reqID   string       // the request id of the client write, told should it be lost; "" when none
 	targets []target     // a client write's ops that replace or remove values; nil: those of patch
 	patch   []byte       // the patch published for it, from the state before it
 	guard   []byte       // RFC 6902 test ops: the values it replaced or removed, as they were
@@ -41,7 +42,7 @@ type edit struct {
 func (o *object) made(ch *edit, p []byte, id string, guarded bool) *edit {
 	e := &edit{patch: bytes.Clone(p), id: id}
 	if ch != nil {
-		e.redo, e.write, e.writer, e.targets = ch.redo, ch.write, ch.writer, ch.targets
+		e.redo, e.write, e.writer, e.targets, e.reqID = ch.redo, ch.write, ch.writer, ch.targets, ch.reqID
 	}
 	if guarded && e.redo == nil {
 		e.guard = o.guardOf(e.targetsOr(p))
@@ -147,7 +148,7 @@ func (o *object) replayLocked(e *edit) bool {
 		o.loseLocked(e, err)
 		return true
 	}
-	err := o.publishLocked(&edit{redo: e.redo, write: e.write, writer: e.writer})
+	err := o.publishLocked(&edit{redo: e.redo, write: e.write, writer: e.writer, reqID: e.reqID})
 	switch {
 	case err == nil:
 		o.dist.stats.replayed.Add(1)
@@ -210,8 +211,8 @@ func (o *object) loseLocked(e *edit, why error) {
 	}
 	e.writer.metrics.countError(CodeWriteLost)
 	if c := e.writer.live.Load(); c != nil {
-		c.send(errorFrame(&Error{Code: CodeWriteLost, Event: proto.Keyed(proto.Patch, o.key),
-			Message: fmt.Sprintf("a write to %q, acknowledged while the backend was unreachable, could not be kept: %v", o.key, why)}, ""))
+		c.send(lostFrame(&Error{Code: CodeWriteLost, Event: proto.Keyed(proto.Patch, o.key),
+			Message: fmt.Sprintf("a write to %q, acknowledged while the backend was unreachable, could not be kept: %v", o.key, why)}, e.reqID))
 		c.q.resync(o)
 	}
 }

@@ -82,13 +82,14 @@ func remakeOf(o *object, ch *edit) func() error {
 }
 
 // clientWrite returns the record of a client write (from is the writer's session, targets
-// where its ops write, changesOf how its changes are computed) that lets the object make
+// where its ops write, changesOf how its changes are computed, id its request id or "")
+// that lets the object make
 // it again on the backend's state; nil for a nil link, which never makes an edit again.
-func (d *distLink) clientWrite(o *object, from *Session, targets []target, changesOf func() (map[int]reflect.Value, error)) *edit {
+func (d *distLink) clientWrite(o *object, from *Session, targets []target, changesOf func() (map[int]reflect.Value, error), id string) *edit {
 	if d == nil {
 		return nil
 	}
-	return &edit{writer: from, targets: targets, write: func() error {
+	return &edit{writer: from, targets: targets, reqID: id, write: func() error {
 		changes, err := changesOf()
 		if err == nil {
 			err = o.assignChanges(from, changes)

@@ -17,7 +17,7 @@ func TestNilLinkAnswersTrivially(t *testing.T) {
 	if retry, err := d.commitLocked(nil, nil, nil, nil, 1); retry || err != nil {
 		t.Errorf("commitLocked = %v, %v; want false, nil", retry, err)
 	}
-	if e := d.clientWrite(nil, nil, nil, nil); e != nil {
+	if e := d.clientWrite(nil, nil, nil, nil, ""); e != nil {
 		t.Errorf("clientWrite = %+v, want nil", e)
 	}
 	if st := d.status(); st != (BackendStatus{}) {

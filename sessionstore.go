@@ -129,6 +129,9 @@ func (o *object) restore(so StoredObject) error {
 	if err != nil {
 		return err
 	}
+	// The versions are the stored session's, but not what changed at each: no base from
+	// before the restore can be answered for (writebase.go).
+	o.record.reset(so.Version)
 	o.resyncAllLocked()
 	return nil
 }

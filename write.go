@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"reflect"
 	"slices"
 	"strings"
@@ -41,14 +42,24 @@ func handleClientPatch(o *object) eventHandler { return handleClientWrite(o, o.c
 // handleClientSet applies a client `_SET:KEY` (a whole-state write).
 func handleClientSet(o *object) eventHandler { return handleClientWrite(o, o.clientSetFrom) }
 
-// handleClientWrite runs a client write, bounded by the connection's frame limit. On
-// refusal the client is also sent the authoritative `_SET:KEY`, after the error, so it
-// converges.
+// handleClientWrite runs a client write, bounded by the connection's frame limit, under
+// the condition its "base" sets (writebase.go). On refusal the client is also sent the
+// authoritative `_SET:KEY`, after the error, so it converges. A write with a request id
+// is answered with exactly one `_RESULT`: the refusal, or its outcome (writeack.go).
 func handleClientWrite(o *object, write func(*Session, json.RawMessage, int64, *writeEcho) error) eventHandler {
 	return func(c *conn, in *inbound) error {
-		if err := write(c.sess, in.data, c.sess.cfg.readLimit, newWriteEcho(c)); err != nil {
+		w := newWriteEcho(c)
+		err := w.request(in)
+		if err == nil {
+			err = write(c.sess, in.data, c.sess.cfg.readLimit, w)
+		}
+		if err != nil {
 			c.refuse(in, err)
 			c.requestResync(o)
+			return nil
+		}
+		if w.ack != nil {
+			c.send(w.ack.frame(in.id))
 		}
 		return nil
 	}
@@ -167,7 +178,11 @@ func (o *object) clientPatchFrom(from *Session, data json.RawMessage, growth int
 		w.patch = data
 	}
 	check := func(v *objView) error { return o.checkViewWrite(v, ops, nil) }
+	fields := func() ([]int, error) { return slices.Collect(maps.Keys(touched)), nil }
 	return o.applyWrite(from, targets, w, check, func() (map[int]reflect.Value, error) {
+		if err := o.checkBaseLocked(w.condition(), fields); err != nil {
+			return nil, err
+		}
 		return o.patchChanges(data, ops, touched, o.newTally(growth), w)
 	})
 }
@@ -192,12 +207,17 @@ func (o *object) applyWrite(from *Session, targets []target, w *writeEcho, check
 			}
 		}
 	}
+	changesOf = w.counted(changesOf)
 	if err := o.writeLocked(from, changesOf); err != nil {
 		return viewError(view, err)
 	}
 	o.echo = w
 	defer func() { o.echo = nil }()
-	return o.publishLocked(o.dist.clientWrite(o, from, targets, changesOf))
+	if err := o.publishLocked(o.dist.clientWrite(o, from, targets, changesOf, w.requestID())); err != nil {
+		return err
+	}
+	w.published(o)
+	return nil
 }
 
 // writeLocked computes and assigns a write's changes, made by the session from, under the
@@ -291,7 +311,13 @@ func (o *object) clientSetFrom(from *Session, data json.RawMessage, growth int64
 		}
 	}
 	check := func(v *objView) error { return o.checkViewWrite(v, nil, members) }
-	return o.applyWrite(from, targets, w, check, func() (map[int]reflect.Value, error) { return o.setChanges(members, o.newTally(growth), w) })
+	fields := func() ([]int, error) { return o.setTouched(members) }
+	return o.applyWrite(from, targets, w, check, func() (map[int]reflect.Value, error) {
+		if err := o.checkBaseLocked(w.condition(), fields); err != nil {
+			return nil, err
+		}
+		return o.setChanges(members, o.newTally(growth), w)
+	})
 }
 
 func (o *object) setChanges(members map[string]json.RawMessage, tally *sizeTally, w *writeEcho) (map[int]reflect.Value, error) {

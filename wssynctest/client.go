@@ -377,8 +377,18 @@ type ownWrite struct {
 // earlier, it could cross the `_SET` on the wire: the server may apply it after building
 // the `_SET`, and echo it as if the client held the `_SET` plus its write, while the
 // `_SET` has replaced the client's state. Use SendRaw to send a write at once.
-func (c *Client) Send(event string, data any) error {
-	b, err := json.Marshal(map[string]any{"type": event, "data": data})
+func (c *Client) Send(event string, data any) error { return c.send(event, data, WriteOpts{}) }
+
+// send is Send with the extension fields of w on the frame.
+func (c *Client) send(event string, data any, w WriteOpts) error {
+	msg := map[string]any{"type": event, "data": data}
+	if w.ID != "" {
+		msg["id"] = w.ID
+	}
+	if w.Base != nil {
+		msg["base"] = *w.Base
+	}
+	b, err := json.Marshal(msg)
 	if err != nil {
 		return err
 	}
@@ -495,6 +505,42 @@ func (c *Client) Patch(key string, ops ...Op) error {
 
 // Set sends `_SET:key` with a whole state.
 func (c *Client) Set(key string, state any) error { return c.Send(proto.Keyed(proto.Set, key), state) }
+
+// WriteOpts are the extension fields of an acknowledged, conditional write (docs/protocol.md,
+// "Acknowledged and conditional writes").
+type WriteOpts struct {
+	ID   string  // the request id: the server answers with one `_RESULT`; "" for none
+	Base *uint64 // the version of the key the write was made against; nil for none
+}
+
+// Base returns a pointer to v, for WriteOpts.Base.
+func Base(v uint64) *uint64 { return &v }
+
+// PatchWith sends `_PATCH:key` with ops and the fields of w, held and applied like Send.
+func (c *Client) PatchWith(key string, w WriteOpts, ops ...Op) error {
+	return c.send(proto.Keyed(proto.Patch, key), ops, w)
+}
+
+// SetWith sends `_SET:key` with a whole state and the fields of w, held and applied like Send.
+func (c *Client) SetWith(key string, w WriteOpts, state any) error {
+	return c.send(proto.Keyed(proto.Set, key), state, w)
+}
+
+// WaitResult waits for the `_RESULT` frame of request id, whether or not Next or WaitFrame
+// have passed it, and returns it.
+func (c *Client) WaitResult(ctx context.Context, id string) (Frame, error) {
+	var found Frame
+	err := c.WaitFor(ctx, func() bool {
+		for _, f := range c.frames {
+			if f.Type == proto.Result && f.ID == id {
+				found = f
+				return true
+			}
+		}
+		return false
+	})
+	return found, err
+}
 
 // Get sends `_GET:key`, asking for a fresh `_SET`.
 func (c *Client) Get(key string) error { return c.Send(proto.Keyed(proto.Get, key), map[string]any{}) }

@@ -27,6 +27,8 @@ export const ERROR_CODES = [
   "binary_missing",
   "rate_limited",
   "internal",
+  "stale_write",
+  "bad_base",
   "write_lost",
   "token_rejected",
   "token_wrong_user",

@@ -95,6 +95,8 @@ export type ErrorCode =
   | "binary_missing"
   | "rate_limited"
   | "internal"
+  | "stale_write"
+  | "bad_base"
   | "write_lost"
   | "token_rejected"
   | "token_wrong_user";
