@@ -77,7 +77,11 @@ func (o *object) catchUpLocked(how catchUp) error {
 				// version Origin of the incarnation o knew.
 				o.lostIncarnationLocked(snap.Origin)
 			}
-			return o.adoptLocked(snap.State, snap.Version, discard)
+			if err := o.adoptLocked(snap.State, snap.Version, discard); err != nil {
+				return err
+			}
+			o.adoptEpochLocked(snap.Epoch)
+			return nil
 		case snap.Version == o.version:
 			return nil
 		default:
@@ -122,9 +126,9 @@ func (o *object) applyRemoteLocked(p []byte, v uint64, discard bool) error {
 		return err
 	}
 	o.dist.stats.applied.Add(1)
-	buf := append(make([]byte, 0, len(o.patchHd)+len(p)+24), o.patchHd[:len(o.patchHd)-1]...)
-	buf = append(buf, p...)
-	o.deliverLocked(&frame{data: appendVersionTail(buf, v), shared: len(o.subs) > 1})
+	f := &frame{data: appendPatchFrame(nil, o.patchHd, p, v), shared: len(o.subs) > 1}
+	o.recordLocked(f)
+	o.deliverLocked(f)
 	return nil
 }
 
@@ -150,6 +154,7 @@ func (o *object) adoptLocked(state []byte, v uint64, discard bool) error {
 		return err
 	}
 	o.dist.stats.reloads.Add(1)
+	o.hist.reset() // the state jumped: no recorded patch leads to it
 	o.resyncAllLocked()
 	return nil
 }

@@ -49,6 +49,7 @@ type conn struct {
 
 	resyncs resyncBudget // client-requested _SETs (_GET, refused writes)
 	expiry  expiryClock  // closes the connection when its identity expires
+	hold    resumeHold   // on for a client that offered resume, until its first frame
 
 	// dispatcher-only state
 	binMeta   *binMeta
@@ -101,6 +102,7 @@ func (c *conn) run() {
 	c.closeWith(code, text, nil)
 	wg.Wait()
 	c.stopExpiry()
+	c.stopHold()
 	c.stopClose()
 	c.resyncs.stop()
 	c.q.close()
@@ -205,6 +207,10 @@ func (c *conn) dispatchLoop() {
 		f, ok := c.in.pop(c.done)
 		if !ok {
 			return
+		}
+		if c.hold.holding() && c.firstFrame(f.mt, f.data) {
+			c.flushInline()
+			continue
 		}
 		c.handleFrame(f.mt, f.data)
 		if c.closing() {
@@ -333,6 +339,9 @@ func (c *conn) drain() error {
 		}
 		if err := c.write(f); err != nil {
 			return err
+		}
+		if it.onSent != nil {
+			it.onSent()
 		}
 		frames++
 		bytes += int64(len(f.data))

@@ -322,6 +322,7 @@ func (o *object) reconnectLocked() {
 	}
 	offLast, offVersion := o.last, o.version
 	o.last, o.version, o.setCache = d.baseState, d.base, nil
+	o.hist.reset() // the versions published offline were this node's only
 	d.offline = false
 	o.resyncAllLocked() // first, so no patch of the catch-up reaches a client on a local version
 	if err := o.catchUpLocked(catchUp{dropPending: true, whole: true}); err != nil {

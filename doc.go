@@ -47,7 +47,8 @@
 // factory) in a goroutine of its own while the session's connections wait, expires a
 // disconnected session on a timer, and with a session store runs one goroutine that keeps
 // the store's bindings alive. Each task runs in its own goroutine, a SyncThrottled's
-// trailing sync on a timer. Everything else runs on the caller's goroutine.
+// trailing sync on a timer, and the end of a resuming connection's wait for its first
+// frame (the handshake timeout) on a timer. Everything else runs on the caller's goroutine.
 //
 // Where your code runs:
 //   - Action, ActionResult and [On] handlers, the Validate methods of their params, and
@@ -90,12 +91,13 @@
 //	object lock             the struct: Lock/RLock/Update
 //	object handler lock     an object's actions and running tasks
 //	connection expiry clock when the connection's identity expires (its timer's notice and close)
+//	session task news       task statuses no connection has written yet (taken by the writer once one is written)
 //	connection queue lock   a connection's outbound queue
 //
 // A subscriber is handed each published frame under the publish lock, in version order,
 // and only queues it. A Manager's lock, its table of per-user objects (RegisterUser), a
-// connection's inbound queue and a backend link's inbox are leaves: nothing is taken
-// while one is held. A wspresence.Presence serializes
+// connection's inbound queue, its resume hold and a backend link's inbox are leaves:
+// nothing is taken while one is held. A wspresence.Presence serializes
 // its refreshes with a lock taken before the publish lock.
 //
 // What blocks, and for how long. The dispatch lock is held as long as a handler runs:
@@ -106,7 +108,10 @@
 // [WithSessionStore] each publish of a session's own object saves it to the store (a 2 s
 // bound); with [WithBackend] each publish commits to the backend and a catch-up loads from
 // it (5 s per backend call; at most 32 commits per publish, each lost race followed by a
-// catch-up of at most 32 loads), and Update's function runs under it. A connection's
+// catch-up of at most 32 loads), and Update's function runs under it. A `_RESUME` is
+// answered on the dispatcher, under the dispatch lock: a key of a shared object whose
+// history does not reach back to the client's version waits there for one backend load
+// (5 s bound), not holding the key's publish lock. A connection's
 // writer holds the write lock while it drains the queue (each frame, or a binary payload
 // with its _BIN_META, within the write timeout), and waits there for an object's publish lock to
 // build a _SET, as the dispatcher does to size a requested one. A wspresence.Presence
@@ -133,6 +138,16 @@
 // is sent `_DISCONNECT` and closed with [CloseReplaced]. Every connection first receives
 // `_SET:KEY` with the full state of every key (unless registered [WithoutReplay]); while no
 // connection is live, Sync sends nothing and loses nothing.
+//
+// Resume. A client that still holds state offers the subprotocol wssync.resume and sends
+// `_RESUME` as its first frame, with the version and epoch of each key it holds; each key
+// then gets only the `_PATCH` frames the client missed, when they are all in the key's
+// history ([WithHistory]: the latest 64 patches by default, and for a shared object with a
+// backend also the backend's log, so this works on any node), or a `_SET`. Every `_SET`
+// carries the key's epoch, which names the incarnation of its versions (a restarted
+// process, a rebuilt session, a backend restarted empty all start a new one). On every
+// connect, resume or not, the client is also told the tasks its session started that still
+// run, and the final status of those that ended while no connection could deliver it.
 //
 // A client that falls behind has its queued patches for a key replaced by one fresh
 // `_SET`; one that cannot take even that is closed with [CloseSlowConsumer]. Pings detect

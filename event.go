@@ -104,6 +104,8 @@ func (c *conn) handleFrame(mt int, data []byte) {
 		c.acceptBinMeta(in)
 	case proto.Auth:
 		c.handleAuth(in)
+	case proto.Resume: // only a resuming connection's first frame (firstFrame) is one
+		c.refuse(in, errorf(CodeBadData, "", "%s is taken only as the first frame of a connection that offered the subprotocol %s", proto.Resume, proto.ResumeSubprotocol))
 	default:
 		c.dispatch(in)
 	}

@@ -203,7 +203,7 @@ func (m *Manager) ServeWS(w http.ResponseWriter, r *http.Request) {
 		closeNow(ws, code, why)
 		return
 	}
-	m.serve(ws, id)
+	m.serve(ws, id, offersResume(r))
 }
 
 // enter registers a ServeWS call unless the Manager is shutting down.
@@ -223,8 +223,9 @@ func (m *Manager) userConnAllowed(user string) bool {
 	return m.perUser[user] < m.cfg.maxConnsPerUser
 }
 
-// serve finds or builds the session for id and serves ws on it.
-func (m *Manager) serve(ws *websocket.Conn, id Identity) {
+// serve finds or builds the session for id and serves ws on it; resume: the client offered
+// the subprotocol wssync.resume.
+func (m *Manager) serve(ws *websocket.Conn, id Identity, resume bool) {
 	var seq uint64 // this connection's claim, in flight from before it takes the session
 	if m.cfg.sessionStore != nil {
 		seq = m.markClaim(id.Session)
@@ -260,7 +261,7 @@ func (m *Manager) serve(ws *websocket.Conn, id Identity) {
 	switch {
 	case ms.err == nil:
 		ms.sess.setIdentity(id) // this connection's claims, for its handlers
-		ms.sess.serve(ws)
+		ms.sess.serve(ws, resume)
 	case errors.Is(ms.err, ErrForeignSession):
 		closeNow(ws, CloseUnauthorized, "session belongs to another identity")
 	default:

@@ -65,6 +65,14 @@ type object struct {
 	echo     *writeEcho  // the client write being published, if any
 	record   fieldRecord // when each field last changed, for stale writes (writebase.go)
 	stale    StalePolicy // WithStaleWrites
+
+	// epoch names the incarnation of the key's history that version counts in: a
+	// (epoch, version) pair is one state. Random for an object of this process (set at
+	// registration, and again when a session store restores the object); the backend's
+	// incarnation of the key while epochBackend (see adoptEpochLocked).
+	epoch        string
+	epochBackend bool
+	hist         history // the latest published patches, for clients that resume
 }
 
 // boundField is a field (or computed value) with its wire name fixed by a registration.
@@ -195,6 +203,7 @@ func (o *object) publishLocked(ch *edit) error {
 		if len(o.subs) == 0 && !o.dist.attached() {
 			// Nobody to tell: the next subscriber starts from a _SET anyway.
 			o.advanceLocked(cur)
+			o.hist.reset() // no patch leads to this version
 			return nil
 		}
 		buf, n, err := o.appendPatch(append(make([]byte, 0, 256), o.patchHd...), cur)
@@ -223,8 +232,17 @@ func (o *object) publishLocked(ch *edit) error {
 				return err
 			}
 		}
+		fork := o.forkLocked()
 		o.advanceLocked(cur)
 		f := &frame{data: appendVersionTail(buf, o.version), shared: len(o.subs) > 1}
+		if fork {
+			// The first local publish while the backend is away: the versions from
+			// here on are this node's only, so every subscriber starts the new epoch
+			// from a _SET.
+			o.resyncAllLocked()
+			return nil
+		}
+		o.recordLocked(f)
 		if o.echo == nil || !o.echo.live() {
 			o.deliverLocked(f)
 			return nil
@@ -343,7 +361,7 @@ func (o *object) setFrame() *frame {
 	if o.setCache == nil {
 		buf := appendSetHead(make([]byte, 0, 64+o.size()), o.key)
 		buf = o.appendState(buf)
-		o.setCache = &frame{data: appendVersionTail(buf, o.version), shared: len(o.subs) > 1}
+		o.setCache = &frame{data: appendSetTail(buf, o.version, o.epoch), shared: len(o.subs) > 1}
 	}
 	return o.setCache
 }

@@ -133,7 +133,7 @@ func TestObjectSetFrame(t *testing.T) {
 	if size < len(state) || size > len(state)+1 {
 		t.Errorf("size() = %d, the state takes %d bytes", size, len(state))
 	}
-	want := `{"type":"_SET:DOC","data":` + string(state) + `,"v":1}`
+	want := `{"type":"_SET:DOC","data":` + string(state) + `,"v":1,"epoch":"` + o.epoch + `"}`
 	if string(f.data) != want {
 		t.Errorf("_SET frame %s, want %s", f.data, want)
 	}

@@ -37,6 +37,8 @@ type registration struct {
 	stale    StalePolicy
 
 	runningTasks string
+
+	historyPatches, historyBytes int
 }
 
 // WithNaming sets the naming rule for fields without a `sync` or `json` tag name (default:
@@ -68,6 +70,24 @@ func WithRunningTasks(name string) RegisterOption {
 	return func(r *registration) { r.runningTasks = name }
 }
 
+// WithHistory bounds the key's history: the latest published patches kept so that a
+// client that reconnects with the version it holds gets only the patches it missed
+// (docs/protocol.md, "Resume"), at most patches of them and at most bytes bytes of their
+// frames, whichever is reached first (defaults DefaultHistoryPatches, 64, and
+// DefaultHistoryBytes, 256 KiB; the frames are those already built for the subscribers,
+// so the history costs no copy). A patch larger than bytes empties the history. Either
+// bound 0 turns the history off: every resume of the key gets a `_SET`. An object with
+// views (WithViews) keeps no history whatever this says: each view's patches differ.
+//
+// For a shared object with a backend, a client whose version is older than this history
+// reaches is served from the backend's own log of the key (Backend.Load with since), so it
+// resumes also on a node that started after it left.
+func WithHistory(patches, bytes int) RegisterOption {
+	return func(r *registration) {
+		r.historyPatches, r.historyBytes = max(patches, 0), max(bytes, 0)
+	}
+}
+
 // WithMaxArrayEdits bounds the array diff: an array changed by more than n inserted and
 // removed elements is sent as one replace of the whole array (default 64).
 func WithMaxArrayEdits(n int) RegisterOption {
@@ -76,7 +96,8 @@ func WithMaxArrayEdits(n int) RegisterOption {
 
 // newRegistration applies opts over the defaults.
 func newRegistration(opts []RegisterOption) registration {
-	reg := registration{naming: lowerCamel, maxState: DefaultMaxStateSize}
+	reg := registration{naming: lowerCamel, maxState: DefaultMaxStateSize,
+		historyPatches: DefaultHistoryPatches, historyBytes: DefaultHistoryBytes}
 	for _, opt := range opts {
 		opt(&reg)
 	}

@@ -34,12 +34,13 @@ const (
 )
 
 type outItem struct {
-	kind outKind
-	obj  *object
-	f    *frame
-	bin  []byte // a binary frame sent right after f (f is its _BIN_META)
-	echo bool   // an outPatch that is the echo of this client's own write
-	idle bool   // an echo with no ops: it changes nothing on the client
+	kind   outKind
+	obj    *object
+	f      *frame
+	bin    []byte // a binary frame sent right after f (f is its _BIN_META)
+	echo   bool   // an outPatch that is the echo of this client's own write
+	idle   bool   // an echo with no ops: it changes nothing on the client
+	onSent func() // called once f is written (task news, see tasknews.go); nil for most
 }
 
 // sentPatch is a patch a connection sent, remembered for the echo of a later write.
@@ -183,6 +184,52 @@ func (q *outQueue) push(f *frame, bin []byte) bool {
 		}
 	}
 	q.append(outItem{kind: outFrame, f: f, bin: bin}, n)
+	return true
+}
+
+// pushTracked is push for a frame whose delivery the sender tracks: sent is called once
+// the frame has been written to the socket (never when it is dropped with the queue).
+func (q *outQueue) pushTracked(f *frame, sent func()) bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.closed {
+		return true
+	}
+	if q.full(len(f.data)) {
+		q.compactAllLocked()
+		if q.full(len(f.data)) {
+			return false
+		}
+	}
+	q.append(outItem{kind: outFrame, f: f, onSent: sent}, len(f.data))
+	return true
+}
+
+// resumeBased bases o on the connection for a client that resumes: the patch frames fs,
+// which lead the state the client holds to o's published one, are queued first, and
+// o's patches are queued from now on. It reports false, changing nothing, when the
+// frames do not fit in the queue or a _SET of o is queued already (a reload of the
+// object): the client then gets that _SET. The caller holds o.pub, so no patch of o is
+// published in between.
+func (q *outQueue) resumeBased(o *object, fs [][]byte) bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.closed {
+		return true
+	}
+	n := 0
+	for _, b := range fs {
+		n += len(b)
+	}
+	if q.nFrames+len(fs) > q.maxItems || q.bytes+n > q.maxBytes ||
+		slices.ContainsFunc(q.items[q.head:], func(it outItem) bool { return it.obj == o }) {
+		return false
+	}
+	for _, b := range fs {
+		q.append(outItem{kind: outPatch, obj: o, f: &frame{data: b}}, len(b))
+	}
+	q.based[o] = true
+	q.setSent[o] = true // the client holds a base: a later _SET is not its first
 	return true
 }
 

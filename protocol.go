@@ -32,6 +32,16 @@ func appendVersionTail(buf []byte, v uint64) []byte {
 	return append(buf, '}')
 }
 
+// appendSetTail closes a _SET frame whose state was just written: `,"v":N,"epoch":"E"}`.
+// The epoch names the incarnation of the key's history (see object.epoch).
+func appendSetTail(buf []byte, v uint64, epoch string) []byte {
+	buf = append(buf, `,"v":`...)
+	buf = strconv.AppendUint(buf, v, 10)
+	buf = append(buf, `,"epoch":`...)
+	buf = appendJSONString(buf, epoch)
+	return append(buf, '}')
+}
+
 // appendSetHead writes the head of key's `_SET` frame, up to its state.
 func appendSetHead(buf []byte, key string) []byte {
 	return appendEventHead(buf, proto.Keyed(proto.Set, key))
@@ -40,6 +50,14 @@ func appendSetHead(buf []byte, key string) []byte {
 // patchHead is the head of key's `_PATCH` frames, up to and including the ops' '['.
 func patchHead(key string) []byte {
 	return append(appendEventHead(nil, proto.Keyed(proto.Patch, key)), '[')
+}
+
+// appendPatchFrame appends the whole `_PATCH` frame of ops p (an RFC 6902 array) leading
+// to version v; hd is the key's patchHead.
+func appendPatchFrame(buf, hd, p []byte, v uint64) []byte {
+	buf = append(buf, hd[:len(hd)-1]...) // the head without its '[': p brings its own
+	buf = append(buf, p...)
+	return appendVersionTail(buf, v)
 }
 
 // eventFrame encodes {"type": event, "data": data}; data is JSON already.

@@ -114,7 +114,7 @@ func TestEventNamesDocumented(t *testing.T) {
 		proto.Set, proto.Patch, proto.Get, proto.Action, proto.TaskStart, proto.TaskCancel, proto.TaskStatus,
 		proto.Result, proto.Error, proto.BinMeta, proto.Toast, proto.Download, proto.Disconnect,
 		proto.RequestUserSession, proto.UserSession, proto.Auth, proto.AuthExpiring, proto.AuthExpired,
-		proto.Subprotocol + "`", proto.BearerPrefix + "`",
+		proto.Subprotocol + "`", proto.BearerPrefix + "`", proto.Resume, proto.Resumed, proto.ResumeSubprotocol + "`",
 	} {
 		if !strings.Contains(string(doc), "`"+name) {
 			t.Errorf("docs/protocol.md does not document %s", name)

@@ -142,6 +142,10 @@ func newShared[T any](key string, obj *T, reg registration) (*Synced[T], error) 
 	}
 	o.events = o.newHandlers()
 	o.patchHd = patchHead(key)
+	o.epoch = newEpoch()
+	if o.views == nil { // an object with views keeps no history (see recordLocked)
+		o.hist = newHistory(reg.historyPatches, reg.historyBytes)
+	}
 	o.pub.Lock()
 	cur, _, err := o.snapshotChanged()
 	if err == nil {

@@ -41,6 +41,7 @@ type Session struct {
 
 	dispatchMu sync.Mutex     // client events run one at a time, across connections
 	tasks      sync.WaitGroup // running tasks started in this session
+	news       taskNews       // final task statuses no connection has written yet
 
 	live  atomic.Pointer[conn] // the current connection, nil while disconnected
 	conns sync.WaitGroup       // ServeWS calls in progress
@@ -127,25 +128,30 @@ func (s *Session) ServeWS(w http.ResponseWriter, r *http.Request) {
 		s.cfg.logger.Info("wssync: upgrade refused", "err", err, "remote", r.RemoteAddr)
 		return // Upgrade has written the HTTP error
 	}
-	s.serve(ws)
+	s.serve(ws, offersResume(r))
 }
 
-// serve runs one upgraded connection to its end.
-func (s *Session) serve(ws *websocket.Conn) {
+// serve runs one upgraded connection to its end. resume: the client offered the
+// subprotocol wssync.resume, so its state waits for its first frame (resume.go).
+func (s *Session) serve(ws *websocket.Conn, resume bool) {
 	c := newConn(s, ws)
+	c.hold.on = resume
 	if !s.attach(c) {
 		c.closeWith(CloseSessionClosed, "session closed", nil)
 		c.run() // returns at once: the conn is already closing
 		return
 	}
 	defer s.conns.Done()
+	c.startHold()
 	c.run()
 	s.live.CompareAndSwap(c, nil)
 	s.runHooks(&s.onDisconnect, s.ctx)
 }
 
 // attach makes c the live connection, replacing the previous one. Every replaying object is
-// queued for a _SET before c becomes visible to publishers, so no patch reaches c first.
+// queued for a _SET before c becomes visible to publishers, so no patch reaches c first;
+// for a connection that holds for a resume none is, and patches are dropped until its
+// first frame decides (resume.go).
 func (s *Session) attach(c *conn) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -154,7 +160,7 @@ func (s *Session) attach(c *conn) bool {
 	}
 	s.conns.Add(1)
 	for _, o := range s.objects {
-		if o.replay {
+		if o.replay && !c.hold.on {
 			c.q.resync(o)
 		}
 	}

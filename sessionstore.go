@@ -132,6 +132,9 @@ func (o *object) restore(so StoredObject) error {
 	// The versions are the stored session's, but not what changed at each: no base from
 	// before the restore can be answered for (writebase.go).
 	o.record.reset(so.Version)
+	// Another node's versions: the same numbers may name other states here.
+	o.epoch = newEpoch()
+	o.hist.reset()
 	o.resyncAllLocked()
 	return nil
 }

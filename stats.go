@@ -25,6 +25,8 @@ type Stats struct {
 	SessionsTotal int64          `json:"sessionsTotal"` // sessions ever created
 	SessionsMoved int64          `json:"sessionsMoved"` // sessions let go because another node serves them (WithSessionStore)
 	ResyncsHeld   int64          `json:"resyncsHeld"`   // client-requested _SETs (_GET, refused writes) held back by Limits.ResyncPerSecond, sent later merged per key
+	Resumed       int64          `json:"resumed"`       // keys a `_RESUME` brought up to date with patches (or nothing), instead of a _SET
+	ResumeSets    int64          `json:"resumeSets"`    // keys a `_RESUME` listed that got a _SET (another epoch, a version beyond the history)
 }
 
 // metrics holds the live counters behind Stats. One instance is shared by a Manager and
@@ -32,6 +34,7 @@ type Stats struct {
 type metrics struct {
 	connections, sessions, sessionsTotal    atomic.Int64
 	sessionsMoved, resyncsHeld              atomic.Int64
+	resumed, resumeSets                     atomic.Int64
 	framesIn, bytesIn, framesOut, bytesOut  atomic.Int64
 	patches, resyncs, slowDrops, slowCloses atomic.Int64
 	rateLimited, tasksStarted, tasksRunning atomic.Int64
@@ -56,6 +59,7 @@ func (m *metrics) snapshot() Stats {
 	s := Stats{
 		Connections: m.connections.Load(), Sessions: m.sessions.Load(), SessionsTotal: m.sessionsTotal.Load(),
 		SessionsMoved: m.sessionsMoved.Load(), ResyncsHeld: m.resyncsHeld.Load(),
+		Resumed: m.resumed.Load(), ResumeSets: m.resumeSets.Load(),
 		FramesIn: m.framesIn.Load(), BytesIn: m.bytesIn.Load(), FramesOut: m.framesOut.Load(), BytesOut: m.bytesOut.Load(),
 		Patches: m.patches.Load(), Resyncs: m.resyncs.Load(), SlowDrops: m.slowDrops.Load(), SlowCloses: m.slowCloses.Load(),
 		RateLimited: m.rateLimited.Load(), TasksStarted: m.tasksStarted.Load(), TasksRunning: m.tasksRunning.Load(),

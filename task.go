@@ -20,6 +20,7 @@ type taskDef struct {
 
 type taskRun struct {
 	cancel context.CancelFunc
+	sess   *Session // the session that started it
 }
 
 // Task registers run as the long-running task name of s's object. `_TASK_START:KEY` with
@@ -94,7 +95,7 @@ func handleTaskStart(o *object) eventHandler {
 		}
 		sess := c.sess
 		ctx, cancel := context.WithCancel(sess.ctx)
-		run := &taskRun{cancel: cancel}
+		run := &taskRun{cancel: cancel, sess: sess}
 		def.running = run
 		sess.tasks.Add(1)
 		o.hmu.Unlock()
@@ -175,11 +176,21 @@ func (o *object) cancelTasksLocked() {
 	}
 }
 
+// sendTaskStatus tells the session's client that task name of o reached status. A final
+// status is also kept until a connection has written it (noteTaskEnd), so a client that
+// was away when the task ended learns it on its next connect.
 func (s *Session) sendTaskStatus(o *object, name, status string, err *Error) {
 	if err != nil {
 		err.Event = proto.Keyed(proto.TaskStart, o.key)
 	}
-	_ = s.sendEventValue(proto.Keyed(proto.TaskStatus, o.key), taskStatus{Type: name, Status: status, Error: err})
+	st := taskStatus{Type: name, Status: status, Error: err}
+	if status == TaskStarted {
+		_ = s.sendEventValue(proto.Keyed(proto.TaskStatus, o.key), st)
+		return
+	}
+	if f, ferr := taskStatusFrame(o.key, st); ferr == nil {
+		s.noteTaskEnd(taskRef{o.key, name}, f)
+	}
 }
 
 // SyncThrottled publishes changes at most once per interval (ws-sync's

@@ -91,6 +91,7 @@ type objView struct {
 	last     [][]byte // the filtered encodings, nil for a field hidden whole
 	version  uint64   // the object's version last was filtered at
 	setCache *frame
+	setEpoch string // the object's epoch when setCache was built
 
 	// the last publish, for its delivery and the writer's echo
 	out           *frame // nil: its patch could not be built
@@ -403,10 +404,11 @@ func (v *objView) advanceLocked(o *object, vs *viewSet) (f *frame, before, after
 // setFrameLocked returns the view's _SET frame of the published state. The caller holds pub.
 func (v *objView) setFrameLocked(o *object, vs *viewSet) *frame {
 	v.refreshLocked(o)
-	if v.setCache == nil {
+	if v.setCache == nil || v.setEpoch != o.epoch {
 		buf := appendSetHead(make([]byte, 0, 64+o.size()), o.key)
 		buf = v.appendDoc(buf, o, v.last)
-		v.setCache = &frame{data: appendVersionTail(buf, o.version), shared: v.subs > 1}
+		v.setCache = &frame{data: appendSetTail(buf, o.version, o.epoch), shared: v.subs > 1}
+		v.setEpoch = o.epoch
 		vs.frames++
 	}
 	return v.setCache

@@ -24,6 +24,7 @@ type Frame struct {
 	Type   string          `json:"type"`
 	Data   json.RawMessage `json:"data"`
 	V      *uint64         `json:"v"`
+	Epoch  string          `json:"epoch"` // on _SET: the incarnation of the key's history
 	ID     string          `json:"id"`
 	Error  json.RawMessage `json:"error"`
 	Binary []byte          `json:"-"` // payload of a binary frame (Type is "" then)
@@ -46,6 +47,9 @@ type Client struct {
 	changed  chan struct{}  // closed and replaced on every received frame
 	states   map[string]any // decoded state of each key
 	versions map[string]uint64
+	epochs   map[string]string     // each key's epoch, from its latest _SET
+	resume   []byte                // the _RESUME frame to send first, after identification; nil without WithResume
+	resumed  *Resumed              // the server's _RESUMED answer, once it came
 	wrote    map[string]bool       // keys with a write of ours applied since their last _SET
 	live     map[string]bool       // keys that have had a _SET on this connection
 	outbox   map[string][]ownWrite // writes held until the key's first _SET (see Send)
@@ -63,6 +67,7 @@ type DialOption func(*dialConfig)
 type dialConfig struct {
 	header   http.Header
 	identity *[2]string
+	resume   Held
 }
 
 // WithHeader sets the HTTP headers of the upgrade request (cookies, Authorization, Origin).
@@ -81,7 +86,11 @@ func Dial(ctx context.Context, url string, opts ...DialOption) (*Client, error) 
 	for _, o := range opts {
 		o(&cfg)
 	}
-	ws, _, err := websocket.DefaultDialer.DialContext(ctx, url, cfg.header)
+	dialer := *websocket.DefaultDialer
+	if cfg.resume != nil {
+		dialer.Subprotocols = []string{proto.Subprotocol, proto.ResumeSubprotocol}
+	}
+	ws, _, err := dialer.DialContext(ctx, url, cfg.header)
 	if err != nil {
 		return nil, err
 	}
@@ -90,6 +99,7 @@ func Dial(ctx context.Context, url string, opts ...DialOption) (*Client, error) 
 		changed:  make(chan struct{}),
 		states:   make(map[string]any),
 		versions: make(map[string]uint64),
+		epochs:   make(map[string]string),
 		wrote:    make(map[string]bool),
 		live:     make(map[string]bool),
 		outbox:   make(map[string][]ownWrite),
@@ -99,7 +109,19 @@ func Dial(ctx context.Context, url string, opts ...DialOption) (*Client, error) 
 		identity: cfg.identity,
 		answered: make(chan struct{}),
 	}
+	if cfg.resume != nil {
+		if err := c.seed(cfg.resume); err != nil {
+			_ = ws.Close()
+			return nil, err
+		}
+	}
 	go c.readLoop()
+	if cfg.resume != nil && cfg.identity == nil {
+		if err := c.SendRaw(c.resume); err != nil {
+			_ = c.Close()
+			return nil, err
+		}
+	}
 	if cfg.identity != nil {
 		// Frames sent before the server has the ids would be dropped: wait for the handshake.
 		select {
@@ -156,6 +178,9 @@ func (c *Client) readLoop() {
 		c.mu.Unlock()
 		if f.Type == proto.RequestUserSession && c.identity != nil {
 			_ = c.Send(proto.UserSession, map[string]string{"user": c.identity[0], "session": c.identity[1]})
+			if c.resume != nil {
+				_ = c.SendRaw(c.resume) // the first frame after identification
+			}
 			c.answerOnce.Do(func() { close(c.answered) })
 		}
 	}
@@ -179,10 +204,15 @@ func (c *Client) applyLocked(f Frame) {
 		if f.V != nil {
 			c.versions[key] = *f.V
 		}
+		c.epochs[key] = f.Epoch
 		delete(c.wrote, key)
 		delete(c.awaiting, key)
 		c.live[key] = true
 		c.flushOutboxLocked(key)
+		return
+	}
+	if f.Type == proto.Resumed {
+		c.applyResumedLocked(f)
 		return
 	}
 	key, ok := proto.KeyOf(f.Type, proto.Patch)

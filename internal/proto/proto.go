@@ -32,14 +32,20 @@ const (
 	Auth               = "_AUTH"                 // client → server: a fresh token for the connection's identity
 	AuthExpiring       = "_AUTH_EXPIRING"        // server → client: the identity expires soon; send _AUTH
 	AuthExpired        = "_AUTH_EXPIRED"         // server → client: the identity expired; the close (4005) follows
+	Resume             = "_RESUME"               // client → server: the versions the client holds, its first frame
+	Resumed            = "_RESUMED"              // server → client: which keys a _RESUME patched, which it set
 )
 
 // WebSocket subprotocols. A browser cannot set headers on a WebSocket, so a client passes
 // its token as an offered subprotocol, BearerPrefix followed by the token, next to
 // Subprotocol; the server echoes Subprotocol, never the token.
+//
+// ResumeSubprotocol, offered next to Subprotocol, announces a client that holds state and
+// sends _RESUME as its first frame (docs/protocol.md, "Resume").
 const (
-	Subprotocol  = "wssync"
-	BearerPrefix = "wssync.bearer."
+	Subprotocol       = "wssync"
+	BearerPrefix      = "wssync.bearer."
+	ResumeSubprotocol = "wssync.resume"
 )
 
 // keySep separates a keyed event's name from its key.
