@@ -64,6 +64,37 @@ describe("offline queue", () => {
     expect(k.getSnapshot().conflicts).toEqual([]);
   });
 
+  it("a bad_base refusal (the server's versions started again) is a conflict too", async () => {
+    const { s, k, c } = await liveAt(40, { reconnect: { enabled: false } });
+    await goOffline(s, c);
+    k.sync({ title: "mine" });
+    const c1 = await connect(s);
+    expect((await c1.next()).type).toBe("_RESUME");
+    c1.send({ type: "_SET:NOTES", data: init, v: 2, epoch: "E2" }); // a restarted server
+    c1.send({ type: "_RESUMED", data: { patched: [], set: ["NOTES"] } });
+    const w = await c1.next();
+    expect(w).toMatchObject({ data: [{ path: "/title", value: "mine" }], base: 40 });
+    c1.send({ type: "_RESULT", id: w.id, error: { code: "bad_base", message: "base 40 is newer than 2", event: "_PATCH:NOTES" } });
+    c1.send({ type: "_SET:NOTES", data: init, v: 2, epoch: "E2" });
+    await vi.waitFor(() => expect(k.getSnapshot().conflicts.map((x) => x.error.code)).toEqual(["bad_base"]));
+    await vi.waitFor(() => expect(k.state.title).toBe(""));
+  });
+
+  it("a write with no _RESULT in time is reported as timeout, not resent, and its key resumes with a _SET", async () => {
+    const onError = vi.fn();
+    const { s, k, c } = await liveAt(3, { requestTimeoutMs: 60, onError });
+    k.sync({ title: "slow" });
+    expect((await c.next()).type).toBe("_PATCH:NOTES");
+    await vi.waitFor(() => expect(onError).toHaveBeenCalledWith(expect.objectContaining({ code: "timeout", key: "NOTES" })));
+    c.close(1001);
+    const c1 = await server().connection(1);
+    await vi.waitFor(() => expect(s.getConnectionState().status).toBe("open"));
+    expect(c1.offered).toEqual([]); // nothing to resume: the write's fate is unknown
+    c1.send({ type: "_SET:NOTES", data: { ...init, title: "slow" }, v: 4, epoch: "E1" });
+    expect(await c1.quiet(80)).toBe(true); // not resent
+    expect(k.state.title).toBe("slow");
+  });
+
   it("a stale refusal never overwrites the newer server state: it is a conflict the app reads, and onError hears it", async () => {
     const onError = vi.fn();
     const { s, k, c } = await liveAt(4, { reconnect: { enabled: false }, onError });
