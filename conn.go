@@ -51,6 +51,11 @@ type conn struct {
 	expiry  expiryClock  // closes the connection when its identity expires
 	hold    resumeHold   // on for a client that offered resume, until its first frame
 
+	// sendReady: addressed messages go to this connection at once, not to the session's
+	// backlog (from attach, or for a resuming connection once its state is queued). Guarded
+	// by the session's sendMu.
+	sendReady bool
+
 	// dispatcher-only state
 	binMeta   *binMeta
 	badFrames int
@@ -141,14 +146,22 @@ func (c *conn) send(f *frame) { c.sendBinary(f, nil) }
 // sendBinary queues f and, when data is not nil, the binary frame data right after it
 // (f is then its `_BIN_META`). A client too far behind to take them is closed, and counted
 // and logged as a slow consumer once, however many frames are pushed after that.
-func (c *conn) sendBinary(f *frame, data []byte) {
-	if c.closing() || c.q.push(f, data) {
-		return
+func (c *conn) sendBinary(f *frame, data []byte) { c.offer(f, data) }
+
+// offer is sendBinary reporting whether the queue took the frames: false for a connection
+// closing already or closed now as too slow.
+func (c *conn) offer(f *frame, data []byte) bool {
+	if c.closing() {
+		return false
+	}
+	if c.q.push(f, data) {
+		return true
 	}
 	if c.closeWith(CloseSlowConsumer, "client too slow", nil) {
 		c.sess.metrics.slowCloses.Add(1)
 		c.log.Warn("wssync: slow consumer: closing")
 	}
+	return false
 }
 
 // errInvalidUTF8 is a text frame that is not valid UTF-8 (RFC 6455 §8.1: close 1007).

@@ -91,6 +91,7 @@
 //	object lock             the struct: Lock/RLock/Update
 //	object handler lock     an object's actions and running tasks
 //	connection expiry clock when the connection's identity expires (its timer's notice and close)
+//	session send lock       a session's backlog of addressed messages, and a connection becoming live
 //	session task news       task statuses no connection has written yet (taken by the writer once one is written)
 //	connection queue lock   a connection's outbound queue
 //

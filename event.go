@@ -106,6 +106,8 @@ func (c *conn) handleFrame(mt int, data []byte) {
 		c.handleAuth(in)
 	case proto.Resume: // only a resuming connection's first frame (firstFrame) is one
 		c.refuse(in, errorf(CodeBadData, "", "%s is taken only as the first frame of a connection that offered the subprotocol %s", proto.Resume, proto.ResumeSubprotocol))
+	case proto.Ping:
+		c.handlePing(in)
 	default:
 		c.dispatch(in)
 	}

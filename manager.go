@@ -31,6 +31,8 @@ type Manager struct {
 	node       string        // this Manager's name in session claims
 	stopClaims func()        // ends the watch of other nodes' claims; nil without a session store
 	stopKeep   func()        // ends keepBindings and waits for it; nil without a session store
+	stopBus    func()        // ends the subscription to the event bus; nil without one
+	seen       *seenIDs      // the IDs of the addressed messages delivered here (send.go)
 	rebind     chan struct{} // wakes keepBindings for a session the store could not bind
 
 	// This node's claims not seen back on the bus yet (claims.go); guarded by mu.
@@ -74,8 +76,14 @@ func NewManager(factory func(ctx context.Context, sess *Session) error, opts ...
 		shaking:  make(map[*websocket.Conn]struct{}),
 	}
 	m.upgrader = newUpgrader(&cfg)
-	if cfg.sessionStore != nil {
+	m.seen = newSeenIDs(DefaultSeenMessages)
+	if cfg.sessionStore != nil || cfg.eventBus != nil {
 		m.node = newNodeID()
+	}
+	if cfg.eventBus != nil {
+		m.stopBus = cfg.eventBus.SubscribeEvents(m.received)
+	}
+	if cfg.sessionStore != nil {
 		m.rebind = make(chan struct{}, 1)
 		m.inFlight = make(map[string][]inFlightClaim)
 		m.inFlightMost = claimInFlightMost
@@ -460,6 +468,9 @@ func (m *Manager) Shutdown(ctx context.Context) error {
 		if m.stopClaims != nil {
 			m.stopClaims()
 			m.stopKeep()
+		}
+		if m.stopBus != nil {
+			m.stopBus()
 		}
 	}()
 	select {

@@ -20,12 +20,19 @@ const (
 	ToastError   ToastKind = "error"
 )
 
+// known reports whether k is one of the six kinds.
+func (k ToastKind) known() bool {
+	switch k {
+	case ToastDefault, ToastMessage, ToastInfo, ToastSuccess, ToastWarning, ToastError:
+		return true
+	}
+	return false
+}
+
 // Toast sends a `_TOAST` notification to the client. It returns ErrNotConnected when no
 // client is connected (toasts are not kept for later).
 func (s *Session) Toast(kind ToastKind, message string) error {
-	switch kind {
-	case ToastDefault, ToastMessage, ToastInfo, ToastSuccess, ToastWarning, ToastError:
-	default:
+	if !kind.known() {
 		return fmt.Errorf("wssync: unknown toast kind %q", kind)
 	}
 	return s.sendEventValue(proto.Toast, toastData{kind, message})

@@ -41,6 +41,8 @@ type config struct {
 	rateBurst       int
 	resyncPerSecond float64
 	resyncBurst     int
+	backlogMessages int
+	backlogBytes    int
 
 	// Manager settings, set only by ManagerOptions.
 	auth                 func(r *http.Request) (Identity, error)
@@ -52,6 +54,7 @@ type config struct {
 	maxPendingHandshakes int
 	anonymous            bool
 	sessionStore         SessionStore
+	eventBus             EventBus
 }
 
 func defaultConfig() config {
@@ -68,6 +71,8 @@ func defaultConfig() config {
 		rateBurst:       DefaultRateBurst,
 		resyncPerSecond: DefaultResyncPerSecond,
 		resyncBurst:     DefaultResyncBurst,
+		backlogMessages: DefaultBacklogMessages,
+		backlogBytes:    DefaultBacklogBytes,
 
 		sessionTTL:           DefaultSessionTTL,
 		maxSessions:          DefaultMaxSessions,

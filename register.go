@@ -259,6 +259,7 @@ func (s *Session) add(o *object) error {
 		return err
 	}
 	s.objects[o.key] = o
+	s.keys.Store(o.key, o)
 	o.subscribeAs(s, s.Identity(), s.cfg.logger)
 	if c := s.live.Load(); c != nil && o.replay {
 		c.q.resync(o)
@@ -271,6 +272,7 @@ func (s *Session) remove(o *object) {
 	s.mu.Lock()
 	if s.objects[o.key] == o {
 		delete(s.objects, o.key)
+		s.keys.CompareAndDelete(o.key, o)
 		for ev := range o.events {
 			delete(s.events, ev)
 		}

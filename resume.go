@@ -103,6 +103,7 @@ func (c *conn) replayAll() {
 		}
 	}
 	s.mu.Unlock()
+	s.releaseBacklog(c)
 	s.deliverTaskNews(c)
 }
 
@@ -219,6 +220,7 @@ func (c *conn) resume(in *inbound) {
 	}
 	data, _ := json.Marshal(ans) // strings only: cannot fail
 	c.send(eventFrame(proto.Resumed, data))
+	s.releaseBacklog(c)
 	s.deliverTaskNews(c)
 }
 

@@ -15,6 +15,7 @@ import (
 
 	"github.com/wssync/wssync"
 	"github.com/wssync/wssync/internal/wstest"
+	"github.com/wssync/wssync/wsmemory"
 	"github.com/wssync/wssync/wssynctest"
 )
 
@@ -377,5 +378,68 @@ func TestResumeProperty(t *testing.T) {
 		assertConverged(t, c, "DOC", s.Published)
 		_ = c.Close()
 		waitUntil(t, func() bool { return !sess.Connected() })
+	}
+}
+
+// TestResumeWrongTypes: an entry of the wrong shape (a string version, a numeric epoch, a
+// negative or fractional version) counts as not listed: its key gets a _SET, with no
+// refusal, and the client converges.
+func TestResumeWrongTypes(t *testing.T) {
+	t.Parallel()
+	for _, entry := range []string{`{"v":"0","epoch":"e"}`, `{"v":0,"epoch":5}`, `{"v":-1,"epoch":"e"}`, `{"v":0.5,"epoch":"e"}`, `{"v":0}`, `[]`, `7`} {
+		t.Run(entry, func(t *testing.T) {
+			t.Parallel()
+			_, _, url := newResumable(t)
+			raw := resumingDial(t, url)
+			if err := raw.WriteMessage(1, []byte(`{"type":"_RESUME","data":{"DOC":`+entry+`}}`)); err != nil {
+				t.Fatal(err)
+			}
+			if types := readTypes(t, raw, "_RESUMED"); types != "_SET:DOC _RESUMED" {
+				t.Fatalf("frames %s; want _SET:DOC _RESUMED", types)
+			}
+		})
+	}
+}
+
+// TestResumeBacklogAfterState: addressed messages kept for a disconnected session, and
+// those sent while a resuming connection waits for its `_RESUME`, reach the client after
+// `_RESUMED`, in the order they were sent.
+func TestResumeBacklogAfterState(t *testing.T) {
+	t.Parallel()
+	bus := wsmemory.New()
+	a, url := roomNode(t, bus)
+	c := joined(t, url, "alice", "tab-1")
+	h := c.Held()
+	sess, _ := a.Session("tab-1")
+	sess.Disconnect()
+	wstest.WaitClosed(t, c)
+	wstest.Eventually(t, "the session is disconnected", func() bool { return !sess.Connected() })
+	ctx := wstest.Context(t)
+	to := wssync.ToUser("alice")
+	if _, err := a.Send(ctx, to, mustEvent(t, "kept", 1)); err != nil {
+		t.Fatal(err)
+	}
+	// A resuming connection that has not sent _RESUME yet: the messages wait for it.
+	raw := wstest.RawDial(t, url, http.Header{"Sec-WebSocket-Protocol": {"wssync, wssync.resume"}})
+	if types := readTypes(t, raw, "_REQUEST_USER_SESSION"); types != "_REQUEST_USER_SESSION" {
+		t.Fatalf("frames %s", types)
+	}
+	if err := raw.WriteMessage(1, []byte(`{"type":"_USER_SESSION","data":{"user":"alice","session":"tab-1"}}`)); err != nil {
+		t.Fatal(err)
+	}
+	wstest.Eventually(t, "the session is connected", sess.Connected)
+	if _, err := a.Send(ctx, to, mustEvent(t, "kept", 2)); err != nil {
+		t.Fatal(err)
+	}
+	k := h["ROOM"]
+	msg := fmt.Sprintf(`{"type":"_RESUME","data":{"ROOM":{"v":%d,"epoch":%q}}}`, k.V, k.Epoch)
+	if err := raw.WriteMessage(1, []byte(msg)); err != nil {
+		t.Fatal(err)
+	}
+	if types := readTypes(t, raw, "kept"); !strings.HasSuffix(types, "_RESUMED kept") {
+		t.Fatalf("frames %s; want _RESUMED, then the backlog", types)
+	}
+	if types := readTypes(t, raw, "kept"); types != "kept" {
+		t.Fatalf("frames %s; want the second message", types)
 	}
 }

@@ -19,11 +19,14 @@ const SchemaVersion = 1
 // it is a standalone draft 2020-12 document (its named struct types in its own $defs).
 // Marshal it with encoding/json; cmd/wssync-gen turns it into TypeScript.
 type Schema struct {
-	Version    int           `json:"version"`
-	Keys       []KeySchema   `json:"keys"`
-	Events     []EventSchema `json:"events,omitempty"`
-	ErrorCodes []Code        `json:"errorCodes"`
-	CloseCodes []CloseCode   `json:"closeCodes"`
+	Version int           `json:"version"`
+	Keys    []KeySchema   `json:"keys"`
+	Events  []EventSchema `json:"events,omitempty"`
+	// ServerEvents are the events the server sends (declared with DefineEvent, in the
+	// whole process), with the data each carries.
+	ServerEvents []EventSchema `json:"serverEvents,omitempty"`
+	ErrorCodes   []Code        `json:"errorCodes"`
+	CloseCodes   []CloseCode   `json:"closeCodes"`
 }
 
 // KeySchema describes one registered key.
@@ -53,8 +56,8 @@ type CallSchema struct {
 	Result *JSONSchema `json:"result,omitempty"`
 }
 
-// EventSchema describes a custom client event registered with On: Data is the schema of
-// the frame's "data".
+// EventSchema describes a custom event, one a client sends (registered with On) or one the
+// server sends (DefineEvent): Data is the schema of the frame's "data".
 type EventSchema struct {
 	Name string      `json:"name"`
 	Data *JSONSchema `json:"data"`
@@ -119,7 +122,19 @@ func (s *Session) Schema() (*Schema, error) {
 	for _, name := range names {
 		out.Events = append(out.Events, EventSchema{Name: name, Data: dataSchema(events[name])})
 	}
+	out.ServerEvents = serverEventSchemas()
 	return out, nil
+}
+
+// serverEventSchemas describes the events DefineEvent declared, by name.
+func serverEventSchemas() []EventSchema {
+	var out []EventSchema
+	serverEvents.Range(func(name, t any) bool {
+		out = append(out, EventSchema{Name: name.(string), Data: dataSchema(t.(reflect.Type))})
+		return true
+	})
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
 }
 
 // Schema runs the factory on a dry-run session, one that never connects, and returns that

@@ -38,6 +38,13 @@ type Session struct {
 	onConnect    hookList
 	onDisconnect hookList
 	onClose      hookList
+	keys         sync.Map // the keys of objects, a copy read without mu (Session.has)
+
+	// sendMu guards the backlog of addressed messages kept while disconnected
+	// (session_take.go) and the handing of a new connection to them.
+	sendMu     sync.Mutex
+	backlog    backlog
+	sendClosed bool
 
 	dispatchMu sync.Mutex     // client events run one at a time, across connections
 	tasks      sync.WaitGroup // running tasks started in this session
@@ -164,7 +171,14 @@ func (s *Session) attach(c *conn) bool {
 			c.q.resync(o)
 		}
 	}
-	if old := s.live.Swap(c); old != nil {
+	s.sendMu.Lock()
+	if !c.hold.on { // a resuming connection takes the backlog after its state (releaseBacklog)
+		s.flushBacklogLocked(c)
+		c.sendReady = true
+	}
+	old := s.live.Swap(c)
+	s.sendMu.Unlock()
+	if old != nil {
 		old.closeWith(CloseReplaced, "replaced by a newer connection", disconnectFrame())
 	}
 	return true
@@ -216,6 +230,7 @@ func (s *Session) Close() {
 	if s.users != nil {
 		s.users.releaseAll(s) // after closed is set: a RegisterUser from now on refuses
 	}
+	s.closeBacklog()
 	s.metrics.sessions.Add(-1)
 	s.runHooks(&s.onClose, context.Background())
 }

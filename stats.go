@@ -27,6 +27,12 @@ type Stats struct {
 	ResyncsHeld   int64          `json:"resyncsHeld"`   // client-requested _SETs (_GET, refused writes) held back by Limits.ResyncPerSecond, sent later merged per key
 	Resumed       int64          `json:"resumed"`       // keys a `_RESUME` brought up to date with patches (or nothing), instead of a _SET
 	ResumeSets    int64          `json:"resumeSets"`    // keys a `_RESUME` listed that got a _SET (another epoch, a version beyond the history)
+
+	// Addressed messages (Manager.Send), counted per session they reached on this node.
+	MessagesDelivered int64 `json:"messagesDelivered"` // taken by a live connection's send queue, at once or from the backlog
+	MessagesQueued    int64 `json:"messagesQueued"`    // kept in a disconnected session's backlog
+	MessagesDropped   int64 `json:"messagesDropped"`   // lost after being accepted: a backlog dropped with its session, or a connection too slow to take one
+	MessagesDuplicate int64 `json:"messagesDuplicate"` // messages this node had delivered already (same ID), dropped
 }
 
 // metrics holds the live counters behind Stats. One instance is shared by a Manager and
@@ -38,6 +44,8 @@ type metrics struct {
 	framesIn, bytesIn, framesOut, bytesOut  atomic.Int64
 	patches, resyncs, slowDrops, slowCloses atomic.Int64
 	rateLimited, tasksStarted, tasksRunning atomic.Int64
+	messagesDelivered, messagesQueued       atomic.Int64
+	messagesDropped, messagesDuplicate      atomic.Int64
 	errors                                  map[Code]*atomic.Int64 // fixed key set: no lock
 }
 
@@ -63,7 +71,9 @@ func (m *metrics) snapshot() Stats {
 		FramesIn: m.framesIn.Load(), BytesIn: m.bytesIn.Load(), FramesOut: m.framesOut.Load(), BytesOut: m.bytesOut.Load(),
 		Patches: m.patches.Load(), Resyncs: m.resyncs.Load(), SlowDrops: m.slowDrops.Load(), SlowCloses: m.slowCloses.Load(),
 		RateLimited: m.rateLimited.Load(), TasksStarted: m.tasksStarted.Load(), TasksRunning: m.tasksRunning.Load(),
-		ErrorsByCode: make(map[Code]int64),
+		ErrorsByCode:      make(map[Code]int64),
+		MessagesDelivered: m.messagesDelivered.Load(), MessagesQueued: m.messagesQueued.Load(),
+		MessagesDropped: m.messagesDropped.Load(), MessagesDuplicate: m.messagesDuplicate.Load(),
 	}
 	for c, n := range m.errors {
 		if v := n.Load(); v > 0 {

@@ -28,7 +28,8 @@ type Backend struct {
 	rooms    map[string]map[string]memEntry
 	watchers map[string]map[*memSub]struct{}
 	claims   map[*memSub]struct{}
-	down     bool // SetUnavailable
+	events   map[*memSub]struct{} // SubscribeEvents
+	down     bool                 // SetUnavailable
 }
 
 // ErrUnavailable is what every call of a Backend returns while it simulates an outage
@@ -86,6 +87,7 @@ func New() *Backend {
 		rooms:    make(map[string]map[string]memEntry),
 		watchers: make(map[string]map[*memSub]struct{}),
 		claims:   make(map[*memSub]struct{}),
+		events:   make(map[*memSub]struct{}),
 	}
 }
 
@@ -227,7 +229,8 @@ func (m *Backend) watch(set func() map[*memSub]struct{}, deliver func(wssync.Cha
 }
 
 // Interrupt simulates a broken connection: every subscription loses what it had not yet
-// delivered and receives wssync.Change{Lost: true}; every presence watcher is called.
+// delivered and receives wssync.Change{Lost: true}; every presence watcher is called; every
+// event subscription loses the payloads it had not yet delivered.
 func (m *Backend) Interrupt() {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -240,6 +243,9 @@ func (m *Backend) Interrupt() {
 		for s := range ws {
 			s.interrupt()
 		}
+	}
+	for s := range m.events {
+		s.interrupt()
 	}
 }
 

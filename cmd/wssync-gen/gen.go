@@ -27,7 +27,7 @@ func generate(sc *wssync.Schema) (string, error) {
 	if sc.Version != wssync.SchemaVersion {
 		return "", fmt.Errorf("schema version %d; this wssync-gen reads version %d", sc.Version, wssync.SchemaVersion)
 	}
-	g := &generator{used: map[string]bool{"Keys": true, "Events": true, "Key": true, "ErrorCode": true, "CloseCode": true, "CloseCodes": true, "keys": true}, defs: map[string]string{}}
+	g := &generator{used: map[string]bool{"Keys": true, "Events": true, "ServerEvents": true, "Key": true, "ErrorCode": true, "CloseCode": true, "CloseCodes": true, "keys": true}, defs: map[string]string{}}
 	type keyNames struct{ state, actions, tasks string }
 	names := make([]keyNames, len(sc.Keys))
 	for i, k := range sc.Keys {
@@ -70,6 +70,13 @@ func generate(sc *wssync.Schema) (string, error) {
 	body.WriteString("\n/** Custom events the server handles, and the data each takes. */\n")
 	body.WriteString("export type Events = {\n")
 	for _, e := range sc.Events {
+		fmt.Fprintf(&body, "  %s: %s;\n", propName(e.Name), g.typeOf(e.Data, g.document(e.Data), "  "))
+	}
+	body.WriteString("};\n")
+
+	body.WriteString("\n/** Events the server sends (DefineEvent), and the data each carries: for useEvent. */\n")
+	body.WriteString("export type ServerEvents = {\n")
+	for _, e := range sc.ServerEvents {
 		fmt.Fprintf(&body, "  %s: %s;\n", propName(e.Name), g.typeOf(e.Data, g.document(e.Data), "  "))
 	}
 	body.WriteString("};\n")

@@ -57,8 +57,17 @@ type exportParams struct {
 	Limit  int    `json:"limit,omitempty"`
 }
 
+// Events the fixture's server sends.
+var (
+	_ = wssync.DefineEvent[struct {
+		By    string `json:"by"`
+		Title string `json:"title"`
+	}]("note_added")
+	_ = wssync.DefineEvent[int]("unread")
+)
+
 // fixtureSchema registers a session's board (in a scope), a shared object, actions with
-// and without results, a task, running tasks, a computed value and custom events.
+// and without results, a task, running tasks, a computed value, custom events, and (above) the events the server sends.
 func fixtureSchema(t *testing.T) *wssync.Schema {
 	t.Helper()
 	sess := wssync.NewSession()

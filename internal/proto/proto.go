@@ -36,6 +36,13 @@ const (
 	Resumed            = "_RESUMED"              // server → client: which keys a _RESUME patched, which it set
 )
 
+// The application-level keepalive, named as clients of other WebSocket libraries send it
+// (no leading "_"): the server answers {"type":"ping","data":X} with {"type":"pong","data":X}.
+const (
+	Ping = "ping" // client → server
+	Pong = "pong" // server → client
+)
+
 // WebSocket subprotocols. A browser cannot set headers on a WebSocket, so a client passes
 // its token as an offered subprotocol, BearerPrefix followed by the token, next to
 // Subprotocol; the server echoes Subprotocol, never the token.

@@ -74,6 +74,15 @@ export type Events = {
   };
 };
 
+/** Events the server sends (DefineEvent), and the data each carries: for useEvent. */
+export type ServerEvents = {
+  note_added: {
+    by: string;
+    title: string;
+  };
+  unread: number;
+};
+
 /** The registered keys. */
 export const keys = ["PRESENCE", "room-7/BOARD"] as const;
 export type Key = (typeof keys)[number];

@@ -65,6 +65,10 @@ export type Keys = {
 export type Events = {
 };
 
+/** Events the server sends (DefineEvent), and the data each carries: for useEvent. */
+export type ServerEvents = {
+};
+
 /** The registered keys. */
 export const keys = ["NOTES", "VIEW"] as const;
 export type Key = (typeof keys)[number];
