@@ -32,7 +32,7 @@ go-test:
 fuzz:
 	@set -e; for t in $$($(GO) test -list '^Fuzz' . | grep '^Fuzz'); do \
 	  echo "fuzz $$t ($(FUZZTIME))"; $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) . ; done
-	@set -e; for p in ./internal/patch ./wsauth; do for t in $$($(GO) test -list '^Fuzz' $$p | grep '^Fuzz'); do \
+	@set -e; for p in ./internal/patch ./wsauth ./wspresence; do for t in $$($(GO) test -list '^Fuzz' $$p | grep '^Fuzz'); do \
 	  echo "fuzz $$t ($(FUZZTIME))"; $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) $$p ; done; done
 
 web-test:

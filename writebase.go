@@ -39,7 +39,7 @@ const maxBase = 1<<53 - 1
 
 // parseBase decodes a frame's "base" member strictly: a JSON integer in digits only (no
 // sign, fraction, exponent or leading zero), at most maxBase. raw nil or null: no base.
-// It never panics, and reads at most the 17 bytes a valid base can have.
+// It never panics, and reads at most the 16 digits a valid base can have.
 func parseBase(raw []byte) (base uint64, ok bool, err *Error) {
 	if raw == nil || bytes.Equal(raw, []byte("null")) {
 		return 0, false, nil

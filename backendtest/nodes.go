@@ -61,7 +61,9 @@ type Room struct {
 // order, converge to the store's copy under concurrent writers, recover from lost
 // deliveries and interruptions, and keep serving through an outage of the store; and
 // Managers on session stores must keep a session on one node, bound to its user on every
-// node from its first connection, whatever claims or intruders say.
+// node from its first connection, whatever claims or intruders say; and presence rooms on
+// the presence stores must list every node's members, with the Meta a member sets, diff
+// them to every node's OnChange, and answer Online lookups for any node.
 func RunNodes(t *testing.T, newNodes func(t *testing.T) Nodes) {
 	t.Run("ChangeReachesEveryNode", func(t *testing.T) { testChangeReachesEveryNode(t, newNodes(t)) })
 	t.Run("ConcurrentWritersConverge", func(t *testing.T) { testConcurrentWriters(t, newNodes(t)) })
@@ -82,6 +84,7 @@ func RunNodes(t *testing.T, newNodes func(t *testing.T) Nodes) {
 	t.Run("ForeignClaimIgnored", func(t *testing.T) { testForeignClaim(t, newNodes(t)) })
 	t.Run("IdleOwnerKeepsBinding", func(t *testing.T) { testIdleOwnerKeepsBinding(t, newNodes(t)) })
 	t.Run("PresenceAcrossNodes", func(t *testing.T) { testRoomPresence(t, newNodes(t)) })
+	t.Run("PresenceMetaAcrossNodes", func(t *testing.T) { testPresenceMeta(t, newNodes(t)) })
 }
 
 // proc is one simulated process (a node): the shared Room and a WebSocket endpoint whose every

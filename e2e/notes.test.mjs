@@ -77,6 +77,29 @@ test("an edit in one tab appears in the other", { timeout: 60_000 }, () =>
     assert.deepEqual(await a.notes(), await b.notes());
   }));
 
+test("every tab lists who is online, and sees another tab typing", { timeout: 60_000 }, () =>
+  withScreenshots("online", async () => {
+    const nameOf = async (tab) => (await tab.page.getByTestId("me").textContent()).trim();
+    const [nameA, nameB] = [await nameOf(a), await nameOf(b)];
+    assert.notEqual(nameA, nameB);
+    const listed = (tab) => tab.page.getByTestId("online-member").allTextContents();
+    for (const tab of [a, b]) {
+      await eventually(`${tab.tag} to list both tabs`, async () => {
+        const l = await listed(tab);
+        return l.length === 2 && l.some((t) => t.includes(nameA)) && l.some((t) => t.includes(nameB));
+      });
+      const mine = tab.page.locator('[data-testid="online-member"][data-me="true"]');
+      assert.match(await mine.textContent(), new RegExp(tab === a ? nameA : nameB), `${tab.tag} finds itself`);
+    }
+
+    const typingIn = (tab) => tab.page.getByTestId("typing").textContent();
+    await a.newNote.pressSequentially("Typing in A", { delay: 20 });
+    await eventually("B to see A typing", async () => (await typingIn(b)).includes(`${nameA} is typing`));
+    assert.ok(!(await typingIn(a)).includes("typing"), "A is not shown its own typing");
+    await a.newNote.fill("");
+    await eventually("B to see A stop typing", async () => !(await typingIn(b)).includes("typing"));
+  }));
+
 test("a dropped connection comes back with what changed meanwhile", { timeout: 60_000 }, () =>
   withScreenshots("drop", async () => {
     const before = await server.stats();
@@ -175,6 +198,8 @@ test("an admin tab sees the activity log and may change every note; guests see n
       assert.equal(await a.page.getByTestId("activity").count(), 0, "a guest has no activity log");
 
       await addNote(a, "Guest's note for the admin");
+      // The admins' tabs are another Manager's: the toast crosses the event bus to them.
+      await admin.toast("added “Guest's note for the admin”").waitFor({ timeout: 5_000 });
       await eventually("the admin's log to name A's note", async () =>
         (await admin.page.getByTestId("activity").textContent()).includes("Guest's note for the admin"),
       );

@@ -1,9 +1,9 @@
 package wspresence
 
 import (
-	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -21,12 +21,6 @@ const DefaultTTL = 15 * time.Second
 // storeTimeout bounds one store call.
 const storeTimeout = 2 * time.Second
 
-// Member is one session in a room.
-type Member struct {
-	User    string `json:"user"`
-	Session string `json:"session"`
-}
-
 // State is the synced state of a Presence: the room's members, ordered by user then
 // session. Clients read it under the Presence's key.
 type State struct {
@@ -34,22 +28,28 @@ type State struct {
 }
 
 // Presence tracks who is in a room across nodes: the sessions joined to it on any node
-// whose client is connected. Each node keeps its members in a Store with a TTL and
-// refreshes them every TTL/3, so the members of a node that crashed disappear within 4/3
-// of the TTL. The room is exposed to Go (Members) and, as State, to every joined
-// session's client under the key given to New.
+// whose client is connected, each with its Meta (SetMeta, WithClientMeta). Each node
+// keeps its members in a Store with a TTL and refreshes them every TTL/3, so the members
+// of a node that crashed disappear within 4/3 of the TTL. The room is exposed to Go
+// (Members, OnChange) and, as State, to every joined session's client under the key given
+// to New.
 //
 // All methods are safe for concurrent use, and none waits for the store but Close: a
-// session that connects or disconnects is written to the store by the Presence's
-// goroutine, never by the session's own (which runs its event handlers). Close stops
-// that goroutine.
+// session that connects, disconnects or changes its Meta is written to the store by the
+// Presence's goroutine, never by the session's own (which runs its event handlers). Close
+// stops that goroutine.
 type Presence struct {
-	store  Store
-	room   string
-	ttl    time.Duration
-	log    *slog.Logger
-	state  State
-	synced *wssync.Synced[State]
+	store      Store
+	room       string
+	ttl        time.Duration
+	log        *slog.Logger
+	state      State
+	synced     *wssync.Synced[State] // nil for an Online: no client sees the room
+	watch      bool                  // reread the room: it is synced, or callbacks want diffs
+	maxMeta    int
+	client     *ClientMeta         // nil: clients may not set their meta
+	onChange   []func(Diff)        // OnChange callbacks, in registration order
+	clientView func(Member) Member // what clients see of a member; nil: all of it
 
 	refreshing sync.Mutex // one read-and-publish at a time, so an older read never wins
 
@@ -57,6 +57,8 @@ type Presence struct {
 	local   map[string]Member            // this node's connected members, by session id
 	pending map[string]bool              // members to write to the store: true adds, false removes
 	hooks   map[*wssync.Session][]func() // hook removers of joined sessions
+	meta    map[string]json.RawMessage   // meta of joined sessions, by member id
+	buckets map[string]*bucket           // client meta rate limits, by member id
 	seen    []Member                     // the room as last read
 	notify  chan struct{}                // a watcher noticed a change
 	dirty   chan struct{}                // pending has entries
@@ -65,7 +67,7 @@ type Presence struct {
 	stop    func() // ends the watch
 }
 
-// Option configures New.
+// Option configures New and NewOnline.
 type Option func(*Presence)
 
 // WithTTL sets how long a member outlives its node's last refresh (DefaultTTL).
@@ -82,6 +84,14 @@ func WithTTL(d time.Duration) Option {
 // logger, when the store has one (a method Logger() *slog.Logger, as wsredis.Backend has);
 // else it logs nothing. It starts one goroutine, ended by Close.
 func New(store Store, room, key string, opts ...Option) (*Presence, error) {
+	if key == "" {
+		return nil, fmt.Errorf("%w: a Presence needs a key (an Online has none)", wssync.ErrBadKey)
+	}
+	return newPresence(store, room, key, opts)
+}
+
+// newPresence builds a Presence; key "" makes one no client sees (an Online's).
+func newPresence(store Store, room, key string, opts []Option) (*Presence, error) {
 	p := &Presence{
 		store:   store,
 		room:    room,
@@ -90,6 +100,9 @@ func New(store Store, room, key string, opts ...Option) (*Presence, error) {
 		local:   make(map[string]Member),
 		pending: make(map[string]bool),
 		hooks:   make(map[*wssync.Session][]func()),
+		meta:    make(map[string]json.RawMessage),
+		buckets: make(map[string]*bucket),
+		maxMeta: DefaultMaxMeta,
 		notify:  make(chan struct{}, 1),
 		dirty:   make(chan struct{}, 1),
 		quit:    make(chan struct{}),
@@ -102,27 +115,44 @@ func New(store Store, room, key string, opts ...Option) (*Presence, error) {
 		opt(p)
 	}
 	p.state.Members = []Member{}
-	s, err := wssync.NewShared(key, &p.state)
-	if err != nil {
-		return nil, err
-	}
-	p.synced = s
-	p.stop = store.WatchPresence(room, func() {
-		select {
-		case p.notify <- struct{}{}:
-		default:
+	p.watch = key != "" || len(p.onChange) > 0
+	p.stop = func() {}
+	if key != "" {
+		s, err := wssync.NewShared(key, &p.state)
+		if err != nil {
+			return nil, err
 		}
-	})
-	p.refresh()
-	go p.run()
+		p.synced = s
+		if err := p.registerClientMeta(); err != nil {
+			s.Unregister()
+			return nil, err
+		}
+	} else if p.client != nil {
+		return nil, errors.New("wspresence: WithClientMeta needs a Presence with a key")
+	}
+	if p.watch {
+		p.stop = store.WatchPresence(room, func() {
+			select {
+			case p.notify <- struct{}{}:
+			default:
+			}
+		})
+	}
+	var first Diff // the room as found: every member joined
+	if p.watch {
+		first = p.refresh()
+	}
+	go p.run(first)
 	return p, nil
 }
 
 // Join makes sess a member of the room while its client is connected, and sends it the
 // room's members. A session that closes leaves.
 func (p *Presence) Join(sess *wssync.Session) error {
-	if err := p.synced.Join(sess); err != nil {
-		return err
+	if p.synced != nil {
+		if err := p.synced.Join(sess); err != nil {
+			return err
+		}
 	}
 	removers := []func(){
 		// Both hooks read whether sess is connected now rather than assume it: when a
@@ -141,15 +171,20 @@ func (p *Presence) Join(sess *wssync.Session) error {
 
 // Leave ends sess's membership.
 func (p *Presence) Leave(sess *wssync.Session) {
+	id := memberID(sess)
 	p.mu.Lock()
 	removers := p.hooks[sess]
 	delete(p.hooks, sess)
+	delete(p.meta, id)
+	delete(p.buckets, id)
 	p.mu.Unlock()
 	for _, remove := range removers {
 		remove()
 	}
 	p.set(sess, false)
-	p.synced.Leave(sess)
+	if p.synced != nil {
+		p.synced.Leave(sess)
+	}
 }
 
 // Members returns the room's members on every node, as last read from the store.
@@ -182,6 +217,8 @@ func (p *Presence) Close() {
 		removers = append(removers, rs...)
 	}
 	clear(p.hooks)
+	clear(p.meta)
+	clear(p.buckets)
 	p.mu.Unlock()
 	for _, remove := range removers {
 		remove() // takes the session's lock: not under p.mu
@@ -193,7 +230,9 @@ func (p *Presence) Close() {
 		}
 		cancel()
 	}
-	p.synced.Unregister()
+	if p.synced != nil {
+		p.synced.Unregister()
+	}
 }
 
 // follow makes sess a connected member if it is connected, and removes it if not. It
@@ -212,36 +251,46 @@ func (p *Presence) set(sess *wssync.Session, here bool) {
 // write a change to the store: update runs in session hooks, under the session's dispatch
 // lock, which a store call (up to storeTimeout) must not hold.
 func (p *Presence) update(sess *wssync.Session, connected func() bool) {
-	id := sess.Identity()
-	if id.Session == "" {
-		id.Session = fmt.Sprintf("%p", sess) // a lone Session has no id: any unique name
-	}
-	m := Member{User: id.User, Session: id.Session}
+	id := memberID(sess)
 	p.mu.Lock()
 	here := connected()
-	_, was := p.local[id.Session]
+	_, was := p.local[id]
 	if here {
-		p.local[id.Session] = m
+		p.local[id] = Member{User: sess.Identity().User, Session: id, Meta: p.meta[id]}
 	} else {
-		delete(p.local, id.Session)
+		delete(p.local, id)
 	}
 	if was != here {
-		p.pending[id.Session] = here
+		p.pending[id] = here
 	}
 	p.mu.Unlock()
-	if was == here {
-		return
+	if was != here {
+		p.wake()
 	}
+}
+
+// wake tells the Presence's goroutine that pending has entries.
+func (p *Presence) wake() {
 	select {
 	case p.dirty <- struct{}{}:
 	default:
 	}
 }
 
+// memberID is the id of sess's entry: its session id. A lone Session (wssync.NewSession)
+// has none, so any name unique to it stands in.
+func memberID(sess *wssync.Session) string {
+	if id := sess.Identity().Session; id != "" {
+		return id
+	}
+	return fmt.Sprintf("%p", sess)
+}
+
 // run writes joins and leaves to the store as they come, refreshes this node's members
 // every TTL/3, and rereads the room on every notice.
-func (p *Presence) run() {
+func (p *Presence) run(first Diff) {
 	defer close(p.done)
+	p.changed(first)
 	tick := time.NewTicker(p.ttl / 3)
 	defer tick.Stop()
 	for {
@@ -250,13 +299,21 @@ func (p *Presence) run() {
 			return
 		case <-p.dirty:
 			p.flush()
-			p.refresh()
+			p.reread()
 		case <-p.notify:
-			p.refresh()
+			p.reread()
 		case <-tick.C:
 			p.heartbeat()
-			p.refresh()
+			p.reread()
 		}
+	}
+}
+
+// reread reads the room when something follows it (clients, callbacks), and hands what
+// changed to the callbacks.
+func (p *Presence) reread() {
+	if p.watch {
+		p.changed(p.refresh())
 	}
 }
 
@@ -269,7 +326,7 @@ func (p *Presence) flush() {
 	var removed []string
 	for id, here := range p.pending {
 		if here {
-			set[id], _ = json.Marshal(p.local[id])
+			set[id] = encodeMember(p.local[id])
 		} else {
 			removed = append(removed, id)
 		}
@@ -297,7 +354,7 @@ func (p *Presence) heartbeat() {
 	p.mu.Lock()
 	entries := make(map[string][]byte, len(p.local))
 	for id, m := range p.local {
-		entries[id], _ = json.Marshal(m)
+		entries[id] = encodeMember(m)
 	}
 	p.mu.Unlock()
 	if len(entries) == 0 {
@@ -310,9 +367,10 @@ func (p *Presence) heartbeat() {
 	}
 }
 
-// refresh reads the room from the store and publishes it when it changed. While the store
-// is unreachable, the members of this node stand for the room.
-func (p *Presence) refresh() {
+// refresh reads the room from the store, publishes it to the clients when it changed, and
+// returns what changed. While the store is unreachable, the members of this node stand for
+// the room.
+func (p *Presence) refresh() Diff {
 	p.refreshing.Lock()
 	defer p.refreshing.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
@@ -327,24 +385,23 @@ func (p *Presence) refresh() {
 		}
 		p.mu.Unlock()
 	} else {
-		for _, data := range entries {
-			var m Member
-			if json.Unmarshal(data, &m) == nil {
+		for id, data := range entries {
+			if m, ok := decodeMember(id, data); ok {
 				members = append(members, m)
 			}
 		}
 	}
-	slices.SortFunc(members, func(a, b Member) int {
-		return cmp.Or(cmp.Compare(a.User, b.User), cmp.Compare(a.Session, b.Session))
-	})
+	sortMembers(members)
 	if members == nil {
 		members = []Member{}
 	}
 	p.mu.Lock()
-	changed := !slices.Equal(members, p.seen)
+	d := diff(p.seen, members)
 	p.seen = members
 	p.mu.Unlock()
-	if changed {
-		_ = p.synced.Update(func(s *State) { s.Members = members })
+	if !d.empty() && p.synced != nil {
+		shown := p.clientMembers(members)
+		_ = p.synced.Update(func(s *State) { s.Members = shown })
 	}
+	return d
 }

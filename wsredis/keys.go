@@ -10,6 +10,7 @@ import "strings"
 //	wssync:{KEY}:changes            channel: "<version> <patch>" for every commit
 //	wssync:session:{ID}             hash: _user (set once, by BindSession or SaveSession), _gen, and "o:"+object key → "<version> <state>"
 //	wssync:sessions:claims          channel: "<byte length of ID> <ID><byte length of user> <user><claimant>" for every claim
+//	wssync:events                   channel: every addressed message (wssync.Manager.Send, Publisher.Send), as wssync encodes it
 //	wssync:presence:{ROOM}:expiry   sorted set: entry id, score = expiry in ms of Redis's clock
 //	wssync:presence:{ROOM}:data     hash: entry id → data
 //	wssync:presence:{ROOM}:changes  channel: a message whenever an entry is new, changed or removed
@@ -49,6 +50,10 @@ func (b *Backend) sessionKey(id string) string {
 // claimsChannel is the one channel of every session claim. It has no hash tag: PUBLISH
 // and SUBSCRIBE reach every node of a Redis Cluster whatever the name's slot.
 func (b *Backend) claimsChannel() string { return b.opts.Prefix + "sessions:claims" }
+
+// eventsChannel is the one channel of every addressed message (PublishEvent). It has no
+// hash tag either, for the same reason.
+func (b *Backend) eventsChannel() string { return b.opts.Prefix + "events" }
 
 func (b *Backend) presenceName(room, suffix string) string {
 	return b.opts.Prefix + "presence:{" + tag(room) + "}:" + suffix

@@ -42,10 +42,12 @@ func checkNoteText(text string) error {
 // registerNoteActions adds the list's actions to the shared object: they serve every
 // session that joined it. Handlers only mutate; wssync publishes the change (one patch,
 // fanned out to every tab) when they return.
-func registerNoteActions(notes *wssync.Synced[Notes], r *room) error {
+//
+// toastOthers tells every tab of the list but the caller's (see app.toastOthers).
+func registerNoteActions(notes *wssync.Synced[Notes], toastOthers func(ctx context.Context, text string)) error {
 	// add returns the new note, so a caller that sent a request id gets it in `_RESULT`.
 	if err := wssync.ActionResult(notes, "add", func(ctx context.Context, p addParams) (Note, error) {
-		author := r.name(ctx)
+		author := nameOf(ctx)
 		id, _ := wssync.IdentityFrom(ctx)
 		var note Note
 		var err error
@@ -57,13 +59,13 @@ func registerNoteActions(notes *wssync.Synced[Notes], r *room) error {
 		if err != nil {
 			return Note{}, err
 		}
-		r.toastOthers(ctx, wssync.ToastInfo, fmt.Sprintf("%s added “%s”", author, note.Text))
+		toastOthers(ctx, fmt.Sprintf("%s added “%s”", author, note.Text))
 		return note, nil
 	}); err != nil {
 		return err
 	}
 	if err := wssync.Action(notes, "remove", func(ctx context.Context, p removeParams) error {
-		return change(ctx, notes, r, p.ID, func(n *Notes, i int) string {
+		return change(ctx, notes, p.ID, func(n *Notes, i int) string {
 			n.Notes = append(n.Notes[:i], n.Notes[i+1:]...)
 			return "removed"
 		})
@@ -71,7 +73,7 @@ func registerNoteActions(notes *wssync.Synced[Notes], r *room) error {
 		return err
 	}
 	return wssync.Action(notes, "rename", func(ctx context.Context, p renameParams) error {
-		return change(ctx, notes, r, p.ID, func(n *Notes, i int) string {
+		return change(ctx, notes, p.ID, func(n *Notes, i int) string {
 			n.Notes[i].Text = strings.TrimSpace(p.Text)
 			return "renamed"
 		})
@@ -81,7 +83,7 @@ func registerNoteActions(notes *wssync.Synced[Notes], r *room) error {
 // change applies edit to the note with id when the caller may change it (its author or an
 // admin, see mayChange), and logs it. The check and the edit run under one lock, so a
 // note cannot change hands between them.
-func change(ctx context.Context, notes *wssync.Synced[Notes], r *room, id string, edit func(n *Notes, i int) string) error {
+func change(ctx context.Context, notes *wssync.Synced[Notes], id string, edit func(n *Notes, i int) string) error {
 	err := errNoNote(id)
 	_ = notes.Update(func(n *Notes) {
 		i := n.find(id)
@@ -90,7 +92,7 @@ func change(ctx context.Context, notes *wssync.Synced[Notes], r *room, id string
 		case !mayChange(ctx, n.Notes[i]):
 			err = errNotYours
 		default:
-			n.log(fmt.Sprintf("%s %s %s", r.name(ctx), edit(n, i), id))
+			n.log(fmt.Sprintf("%s %s %s", nameOf(ctx), edit(n, i), id))
 			err = nil
 		}
 	})

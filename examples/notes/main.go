@@ -98,6 +98,9 @@ func run() error {
 	return errors.Join(a.shutdown(sctx), srv.Shutdown(sctx))
 }
 
+// A Backend of wsredis is all the example needs to run on several servers.
+var _ scaleOut = (*wsredis.Backend)(nil)
+
 // browsable turns a listen address into one a browser can open (":8080" → "localhost:8080").
 func browsable(a net.Addr) string {
 	tcp, ok := a.(*net.TCPAddr)

@@ -21,8 +21,8 @@ func TestSharedListActions(t *testing.T) {
 	}
 	waitNotes(t, bob, hasNote("Buy milk"))
 
-	// Only the others are told, and by name: this also checks that the room recognises the
-	// caller from the handler's context (see room.go).
+	// Only the others are told, and by name: the toast leaves out the session whose
+	// handler runs with the action's context (app.toastOthers).
 	seen(t, bob, "toast about alice's note", toast("info", guestName("alice")+" added “Buy milk”"))
 	if slices.ContainsFunc(alice.Frames(), toast("info", "")) {
 		t.Error("alice was told about her own note")

@@ -11,7 +11,7 @@ import (
 	"github.com/wssync/wssync"
 )
 
-// TestPrintSchema: -print-schema describes both keys, the title as the only writable
+// TestPrintSchema: -print-schema describes the three keys, the title as the only writable
 // field of the list and the filter of the view, the actions with add's result, and the
 // review task; and the state schemas accept the _SET a real tab receives.
 func TestPrintSchema(t *testing.T) {
@@ -23,10 +23,13 @@ func TestPrintSchema(t *testing.T) {
 	if err := json.Unmarshal(out.Bytes(), &sc); err != nil {
 		t.Fatal(err)
 	}
-	if len(sc.Keys) != 2 || sc.Keys[0].Key != "NOTES" || sc.Keys[1].Key != "VIEW" {
+	if len(sc.Keys) != 3 || sc.Keys[0].Key != "NOTES" || sc.Keys[1].Key != onlineKey || sc.Keys[2].Key != "VIEW" {
 		t.Fatalf("keys %+v", sc.Keys)
 	}
-	notes, view := sc.Keys[0], sc.Keys[1]
+	notes, online, view := sc.Keys[0], sc.Keys[1], sc.Keys[2]
+	if len(online.Actions) != 1 || online.Actions[0].Name != "meta" {
+		t.Errorf("the online list's actions %+v, want meta alone", online.Actions)
+	}
 	for _, c := range []struct {
 		s        *wssync.JSONSchema
 		field    string

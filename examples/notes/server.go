@@ -3,34 +3,41 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/wssync/wssync"
+	"github.com/wssync/wssync/wsmemory"
+	"github.com/wssync/wssync/wspresence"
 )
 
-// app is the example server: the shared list, who is in the room, and the Manager that
-// gives every browser tab its session.
+// app is the example server: the shared list, who is online, and the Managers that give
+// every browser tab its session.
 type app struct {
-	notes *Notes
-	share *wssync.Synced[Notes]
-	room  *room
-	mgr   *wssync.Manager // the guests' tabs, identified by the handshake
-	admin *admin
-	adm   *wssync.Manager           // the admins' tabs, identified by a token (see admin.go)
-	hooks *testHooks                // nil unless NOTES_TEST_HOOKS=1
-	echo  *wssync.Synced[EchoBoard] // with the test hooks only
+	log    *slog.Logger
+	notes  *Notes
+	share  *wssync.Synced[Notes]
+	online *wspresence.Presence // every connected tab, with its display name and typing flag
+	mgr    *wssync.Manager      // the guests' tabs, identified by the handshake
+	admin  *admin
+	adm    *wssync.Manager           // the admins' tabs, identified by a token (see admin.go)
+	hooks  *testHooks                // nil unless NOTES_TEST_HOOKS=1
+	echo   *wssync.Synced[EchoBoard] // with the test hooks only
 }
 
-// newApp builds the shared list and the Manager. With testHooks, the WebSocket route
-// records its connections so the end-to-end test can drop them (see testhooks.go). With a
-// store (-redis), the list and every tab's session live in it, so several servers behind
-// one load balancer serve the same notes and a tab may reconnect to any of them.
+// newApp builds the shared list, the online list and the Managers. With testHooks, the
+// WebSocket route records its connections so the end-to-end test can drop them (see
+// testhooks.go). With a store (-redis), the list, every tab's session and who is online
+// live in it, and toasts travel through it, so several servers behind one load balancer
+// serve the same notes and a tab may reconnect to any of them. Without one, an in-memory
+// store connects the two Managers: a toast from a guest's tab reaches the admins' too.
 //
 // adminKey is what #admin= must carry to open the admin view; empty gets a random key
 // (a.admin.key).
 func newApp(logger *slog.Logger, withTestHooks bool, store scaleOut, adminKey string) (*app, error) {
-	a := &app{notes: newNotes(), room: newRoom()}
+	a := &app{log: logger, notes: newNotes()}
 	var err error
 	if a.admin, err = newAdmin(adminKey); err != nil {
 		return nil, err
@@ -39,14 +46,25 @@ func newApp(logger *slog.Logger, withTestHooks bool, store scaleOut, adminKey st
 	// the activity log.
 	shareOpts := []wssync.RegisterOption{wssync.WithViews(viewOf, listViews...)}
 	mgrOpts := []wssync.ManagerOption{wssync.WithLogger(logger)}
+	var bus wssync.EventBus
+	var presence wspresence.Store
 	if store != nil {
 		shareOpts = append(shareOpts, wssync.WithBackend(store))
 		mgrOpts = append(mgrOpts, wssync.WithSessionStore(store))
+		bus, presence = store, store
+	} else {
+		mem := wsmemory.New()
+		bus, presence = mem, mem
 	}
+	mgrOpts = append(mgrOpts, wssync.WithEventBus(bus))
 	if a.share, err = wssync.NewShared("NOTES", a.notes, shareOpts...); err != nil {
 		return nil, err
 	}
-	if err := registerNoteActions(a.share, a.room); err != nil {
+	if err := registerNoteActions(a.share, a.toastOthers); err != nil {
+		return nil, err
+	}
+	if a.online, err = newOnline(presence); err != nil {
+		a.share.Unregister()
 		return nil, err
 	}
 	// No WithAuth and no WithAnonymousSessions: the Manager asks each connection for its
@@ -66,9 +84,18 @@ func newApp(logger *slog.Logger, withTestHooks bool, store scaleOut, adminKey st
 // newSession is the Manager's session factory: it runs once per session id. ctx is the session's
 // context, cancelled when the session closes.
 func (a *app) newSession(ctx context.Context, sess *wssync.Session) error {
-	name := a.room.join(sess)
-	sess.OnClose(func(context.Context) { a.room.leave(sess) })
+	name := displayName(sess.Identity())
 	if err := a.share.Join(sess); err != nil {
+		return err
+	}
+	if err := a.online.Join(sess); err != nil {
+		return err
+	}
+	// The name is the server's; "typing" belongs to a connection: a tab reloaded while
+	// its field had text starts out not typing.
+	reset := func() error { return a.online.SetMeta(sess, onlineMeta{Name: name}) }
+	sess.OnConnect(func(context.Context) { _ = reset() })
+	if err := reset(); err != nil {
 		return err
 	}
 	if a.echo != nil {
@@ -95,16 +122,43 @@ func (a *app) handler() http.Handler {
 }
 
 // scaleOut is what the example needs of a store to run on several servers: wsredis's
-// Backend, or wsmemory's Backend in tests.
+// Backend, or wsmemory's Backend in tests. It keeps the list, the sessions and who is
+// online, and carries the toasts between servers.
 type scaleOut interface {
 	wssync.Backend
 	wssync.SessionStore
+	wssync.EventBus
+	wspresence.Store
 }
 
-// shutdown closes every WebSocket with 1001 (going away), cancels running reviews and
-// ends the shared list's subscription to the store.
+// toastOthers sends text as an info toast to every tab of the list, on every server and
+// of both Managers, but the one whose handler runs with ctx. A toast is transient: a tab
+// that is disconnected does not get it later (it sees the change in its state, which is
+// what matters).
+func (a *app) toastOthers(ctx context.Context, text string) {
+	msg, err := wssync.NewToast(wssync.ToastInfo, text)
+	if err != nil {
+		return
+	}
+	var except string
+	if caller, ok := wssync.SessionFrom(ctx); ok {
+		except = caller.Identity().Session
+	}
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	// Either Manager reaches both: its own tabs here, and the other's through the bus.
+	d, err := a.mgr.Send(ctx, wssync.ToSubscribers("NOTES").Except(except), msg.Transient())
+	if err != nil {
+		a.log.Warn("notes: a toast may not have reached every server", "err", err, "delivery", fmt.Sprintf("%+v", d))
+	}
+}
+
+// shutdown closes every WebSocket with 1001 (going away), cancels running reviews, takes
+// this server's tabs off the online list and ends the shared list's subscription to the
+// store.
 func (a *app) shutdown(ctx context.Context) error {
 	err := errors.Join(a.mgr.Shutdown(ctx), a.adm.Shutdown(ctx))
+	a.online.Close()
 	a.share.Unregister()
 	return err
 }

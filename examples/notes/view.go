@@ -16,6 +16,7 @@ import (
 type View struct {
 	Name       string `sync:"name"`         // this tab's display name (read-only)
 	Me         string `sync:"me"`           // the Owner of this tab's notes (ownerOf)
+	Tab        string `sync:"tab"`          // this tab's tag in the online list (tabOf)
 	Admin      bool   `sync:"admin"`        // an admin may change every note and sees the log
 	Filter     string `sync:"filter,write"` // the list shows only notes containing it
 	Progress   int    `sync:"progress"`     // percent done of the running review task
@@ -65,7 +66,7 @@ type tab struct {
 // review is still running).
 func registerView(sess *wssync.Session, name string, notes *Notes, share *wssync.Synced[Notes]) error {
 	id := sess.Identity()
-	t := &tab{sess: sess, v: &View{Name: name, Me: ownerOf(id), Admin: id.HasRole(adminRole)}, notes: notes, share: share}
+	t := &tab{sess: sess, v: &View{Name: name, Me: ownerOf(id), Tab: tabOf(id.Session), Admin: id.HasRole(adminRole)}, notes: notes, share: share}
 	var err error
 	if t.view, err = wssync.Register(sess, "VIEW", t.v, wssync.WithRunningTasks("runningTasks")); err != nil {
 		return err

@@ -2,6 +2,7 @@ import { Activity } from "./Activity";
 import { Connection } from "./Connection";
 import { VIEW, initialView, useSynced } from "./model";
 import { NoteList } from "./NoteList";
+import { Online } from "./Online";
 import { Review } from "./Review";
 import { Title } from "./Title";
 
@@ -23,6 +24,7 @@ export function App() {
               tab; the filter and the review below are yours alone.
             </p>
           </section>
+          <Online />
           <Review />
           <Activity />
         </aside>

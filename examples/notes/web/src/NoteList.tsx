@@ -3,6 +3,7 @@ import { AddNote } from "./AddNote";
 import { describe } from "./errors";
 import { NOTES, VIEW, initialNotes, initialView, useSynced } from "./model";
 import { NoteItem } from "./NoteItem";
+import { TypingIndicator } from "./Online";
 
 /**
  * The shared list. Notes change only through actions: each call awaits the server's
@@ -60,6 +61,7 @@ export function NoteList() {
         <p className="empty">{list.length === 0 ? "No notes yet." : `No note contains “${view.filter}”.`}</p>
       )}
       <AddNote add={(text) => act(() => notes.sendAction({ type: "add", text }))} disabled={!notes.loaded} />
+      <TypingIndicator />
       {error && (
         <p className="field-error" role="alert" data-testid="list-error">
           {error}

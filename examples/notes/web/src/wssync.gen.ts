@@ -8,6 +8,12 @@ export interface Note {
   owner: string;
 }
 
+export interface Member {
+  user: string;
+  session: string;
+  meta?: unknown;
+}
+
 /** State of key "NOTES" (shared by every session that joined it). Fields marked readonly are not writable by the client. */
 export interface NotesState {
   title: string;
@@ -33,10 +39,26 @@ export interface NotesActions {
 /** Tasks of key "NOTES" and their params. */
 export interface NotesTasks {}
 
+/** State of key "ONLINE" (shared by every session that joined it). Fields marked readonly are not writable by the client. */
+export interface OnlineState {
+  readonly members: Member[] | null;
+}
+
+/** Actions of key "ONLINE": params, and the result `sendAction` resolves with. */
+export interface OnlineActions {
+  meta: { params: {
+    meta?: unknown;
+  }; result: null };
+}
+
+/** Tasks of key "ONLINE" and their params. */
+export interface OnlineTasks {}
+
 /** State of key "VIEW" (its session's own object). Fields marked readonly are not writable by the client. */
 export interface ViewState {
   readonly name: string;
   readonly me: string;
+  readonly tab: string;
   readonly admin: boolean;
   filter: string;
   readonly progress: number;
@@ -58,6 +80,7 @@ export interface ViewTasks {
 /** Every key: its state, actions and tasks. Give it to `typed<Keys, Events>()` of @wssync/react. */
 export type Keys = {
   NOTES: { state: NotesState; actions: NotesActions; tasks: NotesTasks };
+  ONLINE: { state: OnlineState; actions: OnlineActions; tasks: OnlineTasks };
   VIEW: { state: ViewState; actions: ViewActions; tasks: ViewTasks };
 };
 
@@ -70,7 +93,7 @@ export type ServerEvents = {
 };
 
 /** The registered keys. */
-export const keys = ["NOTES", "VIEW"] as const;
+export const keys = ["NOTES", "ONLINE", "VIEW"] as const;
 export type Key = (typeof keys)[number];
 
 /** Error codes of `_ERROR` and failed `_RESULT` frames. */
