@@ -70,8 +70,8 @@ export interface TypedHooks<K, E, SE = Record<string, unknown>> {
 }
 
 /**
- * Typed hooks over the `Keys` and `Events` that wssync-gen generates, and a map of the
- * events the server sends (name → data):
+ * Typed hooks over the `Keys`, `Events` and `ServerEvents` (what `DefineEvent` declares:
+ * the events the server sends, name → data) that wssync-gen generates:
  * `export const { useSynced, sendEvent, useEvent } = typed<Keys, Events, ServerEvents>();`.
  * They are the untyped hooks at run time; only their types differ.
  */

@@ -5,11 +5,8 @@ import { cleanup, fireEvent, render, screen, waitFor } from "@testing-library/re
 import { useState } from "react";
 import { afterEach, beforeEach, describe, expect, expectTypeOf, it } from "vitest";
 import { type Session, SessionProvider, type TaskStatus, typed, useSession } from "../src";
-import type { Events, Keys, Note, Room7BoardState } from "./schema.gen";
+import type { Events, Keys, Note, Room7BoardState, ServerEvents } from "./schema.gen";
 import { TestServer, WS } from "./server";
-
-/** Events this test's server sends (the third type parameter of typed). */
-type ServerEvents = { noteAdded: { by: string; title: string }; tick: number };
 
 const { useSynced, sendEvent, useEvent } = typed<Keys, Events, ServerEvents>();
 
@@ -88,12 +85,12 @@ function useTypeChecks(session: Session) {
   sendEvent(session, "heartbeat", "3");
   // @ts-expect-error unknown event
   sendEvent(session, "other", {});
-  useEvent("noteAdded", (d) => expectTypeOf(d).toEqualTypeOf<{ by: string; title: string }>());
-  useEvent("tick", (n: number) => n + 1);
+  useEvent("note_added", (d) => expectTypeOf(d).toEqualTypeOf<{ by: string; title: string }>());
+  useEvent("unread", (n: number) => n + 1);
   // @ts-expect-error unknown server event
   useEvent("other", () => {});
   // @ts-expect-error wrong data type
-  useEvent("tick", (s: string) => s);
+  useEvent("unread", (s: string) => s);
 }
 
 let server: TestServer;
@@ -109,7 +106,7 @@ function Board() {
   const b = useSynced("room-7/BOARD", board);
   const session = useSession();
   const [added, setAdded] = useState("");
-  useEvent("noteAdded", (d) => setAdded(`${d.by}: ${d.title}`));
+  useEvent("note_added", (d) => setAdded(`${d.by}: ${d.title}`));
   return (
     <div>
       <span data-testid="title">{b.title}</span>
@@ -141,7 +138,7 @@ describe("typed hooks", () => {
     expect(await c.next()).toEqual({ type: "_PATCH:room-7/BOARD", data: [{ op: "replace", path: "/title", value: "typed" }] });
     fireEvent.click(screen.getByText("event"));
     expect(await c.next()).toEqual({ type: "typing", data: { field: "title" } });
-    c.send({ type: "noteAdded", data: { by: "ann", title: "milk" } });
+    c.send({ type: "note_added", data: { by: "ann", title: "milk" } });
     await waitFor(() => expect(screen.getByTestId("added").textContent).toBe("ann: milk"));
   });
 });
