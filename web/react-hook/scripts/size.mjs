@@ -9,7 +9,7 @@ const { code } = await transform(src, { minify: true, format: "esm", target: "es
 const gz = gzipSync(code, { level: 9 });
 const kb = (n) => `${(n / 1024).toFixed(2)} KB`;
 console.log(`dist/index.js: ${kb(src.length)} raw, ${kb(code.length)} minified, ${kb(gz.length)} minified+gzipped`);
-const limit = 8 * 1024;
+const limit = 9 * 1024;
 if (gz.length > limit) {
   console.error(`over the ${kb(limit)} budget`);
   process.exit(1);

@@ -44,8 +44,9 @@ export type ErrorCode = (typeof ERROR_CODES)[number];
  * - `timeout`: no `_RESULT` within the request timeout.
  * - `patch_failed`: a server `_PATCH` did not apply locally (the key resyncs with `_GET`).
  * - `token_failed`: the `getToken` option threw or rejected while refreshing a token.
+ * - `queue_full`: a write made offline was refused: the key already queues MAX_QUEUED_OPS ops.
  */
-export const CLIENT_ERROR_CODES = ["not_connected", "disconnected", "timeout", "patch_failed", "token_failed"] as const;
+export const CLIENT_ERROR_CODES = ["not_connected", "disconnected", "timeout", "patch_failed", "token_failed", "queue_full"] as const;
 
 /** An error code produced by this client, not by the server. */
 export type ClientErrorCode = (typeof CLIENT_ERROR_CODES)[number];

@@ -2,10 +2,7 @@
 
 /** Decodes standard base64 into bytes. */
 export function base64ToBytes(b64: string): Uint8Array {
-  const bin = atob(b64);
-  const out = new Uint8Array(bin.length);
-  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
-  return out;
+  return Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
 }
 
 /** The default saver: a Blob URL clicked through a temporary `<a download>`. */

@@ -5,8 +5,8 @@ import { type ReactElement, type ReactNode, createContext, useContext, useEffect
 import { saveWithAnchor } from "./download";
 import type { SyncError } from "./errors";
 import type { Operation } from "./patch";
-import { type ConnectionState, Session, type SessionOptions } from "./session";
-import type { KeySnapshot, SyncedKey } from "./store";
+import { type ConnectionState, type EventHandler, Session, type SessionOptions } from "./session";
+import type { Conflict, KeySnapshot, SyncedKey } from "./store";
 import type {
   ActionOf,
   AnyParams,
@@ -22,13 +22,16 @@ const SessionContext = createContext<Session | null>(null);
 
 /**
  * Props of {@link SessionProvider}: the {@link SessionOptions} it passes on, plus its own.
- * Changing `url`, `wsAuth` or `WebSocketImpl` replaces the Session; `reconnect` and
- * `requestTimeoutMs` are read when the Session is created; `onToast`, `onError`, `saveFile`
+ * Changing `url`, `wsAuth` or `WebSocketImpl` replaces the Session; `reconnect`,
+ * `requestTimeoutMs`, `resume`, `persist` and `pingIntervalMs` are read when the Session is created; `onToast`, `onError`, `saveFile`
  * and `getToken` may change between renders without reconnecting (whether a `getToken` is
  * given at all is read when the Session is created).
  */
 export interface SessionProviderProps
-  extends Pick<SessionOptions, "url" | "wsAuth" | "reconnect" | "requestTimeoutMs" | "WebSocketImpl" | "onToast" | "onError" | "saveFile" | "getToken"> {
+  extends Pick<
+    SessionOptions,
+    "url" | "wsAuth" | "reconnect" | "requestTimeoutMs" | "WebSocketImpl" | "onToast" | "onError" | "saveFile" | "getToken" | "resume" | "persist" | "pingIntervalMs"
+  > {
   /** Connect on mount and disconnect on unmount. Default true. */
   autoconnect?: boolean;
   /** Use this Session instead of creating one; the provider then never connects or disconnects it. */
@@ -38,7 +41,7 @@ export interface SessionProviderProps
 
 /** Provides a Session to `useSynced`, `useSession` and `useConnectionState` below it. */
 export function SessionProvider(props: SessionProviderProps): ReactElement {
-  const { url, wsAuth = false, autoconnect = true, WebSocketImpl, session: external } = props;
+  const { url, wsAuth = false, autoconnect = true, WebSocketImpl, session: external, resume, persist, pingIntervalMs } = props;
   // Callbacks go through a ref so a new inline function does not recreate the Session.
   const latest = useRef(props);
   useEffect(() => {
@@ -48,19 +51,19 @@ export function SessionProvider(props: SessionProviderProps): ReactElement {
     () =>
       external ??
       new Session({
+        // Options left undefined mean their defaults.
         url,
         wsAuth,
-        ...(WebSocketImpl ? { WebSocketImpl } : {}),
-        ...(props.reconnect ? { reconnect: props.reconnect } : {}),
-        ...(props.requestTimeoutMs !== undefined ? { requestTimeoutMs: props.requestTimeoutMs } : {}),
-        ...(props.getToken ? { getToken: () => (latest.current.getToken ?? props.getToken!)() } : {}),
+        WebSocketImpl,
+        reconnect: props.reconnect,
+        requestTimeoutMs: props.requestTimeoutMs,
+        getToken: props.getToken && (() => (latest.current.getToken ?? props.getToken!)()),
+        resume,
+        persist,
+        pingIntervalMs,
         onToast: (t) => latest.current.onToast?.(t),
         onError: (e) => latest.current.onError?.(e),
-        saveFile: (name, bytes) => {
-          const save = latest.current.saveFile;
-          if (save) save(name, bytes);
-          else saveWithAnchor(name, bytes);
-        },
+        saveFile: (name, bytes) => (latest.current.saveFile ?? saveWithAnchor)(name, bytes),
       }),
     // Reconnect bounds and timeout are read once per Session, like the url's identity.
     // eslint-disable-next-line react-hooks/exhaustive-deps
@@ -77,11 +80,24 @@ export function SessionProvider(props: SessionProviderProps): ReactElement {
 /** The Session of the nearest SessionProvider. Throws outside one. */
 export function useSession(): Session {
   const s = useContext(SessionContext);
-  if (!s) throw new Error("wssync: useSession/useSynced must be used inside <SessionProvider>");
+  if (!s) throw new Error("wssync: hooks must be used inside <SessionProvider>");
   return s;
 }
 
-/** The connection state, for indicators ("reconnecting in 3 s"). Re-renders on every change. */
+/**
+ * Calls `handler` with the data of every server event `name` (`{"type": name, "data": ...}`).
+ * The latest handler is called, so an inline function is fine; unsubscribes on unmount.
+ */
+export function useEvent(name: string, handler: EventHandler): void {
+  const s = useSession();
+  const ref = useRef(handler);
+  useEffect(() => {
+    ref.current = handler;
+  });
+  useEffect(() => s.registerEvent(name, (d) => ref.current(d)), [s, name]);
+}
+
+/** The connection state, for indicators ("reconnecting in 3 s") and `rttMs`. Re-renders on every change. */
 export function useConnectionState(): ConnectionState {
   const s = useSession();
   return useSyncExternalStore(s.subscribeConnection, s.getConnectionState, s.getConnectionState);
@@ -121,8 +137,12 @@ export interface SyncedHelpers<S, A extends ParamMap, T extends ParamMap> {
   clearError: () => void;
   /** Last `_TASK_STATUS` per task name. */
   tasks: Readonly<Record<string, TaskStatus>>;
-  /** Names of tasks whose last status is `started`. */
+  /** Names of tasks whose last status is `started` or `running`. */
   runningTasks: string[];
+  /** Queued writes the server refused as stale (see {@link Conflict}). */
+  conflicts: readonly Conflict[];
+  /** Forgets `conflicts`. */
+  clearConflicts: () => void;
   /** Local-only change of several fields. */
   set: (update: Partial<S> | ((prev: S) => Partial<S>)) => void;
   /** Local change plus `_PATCH`; without arguments sends every local-only change. */
@@ -150,6 +170,9 @@ export type Synced<S, A extends ParamMap = AnyParams, T extends ParamMap = AnyPa
   SyncedHelpers<S, A, T>;
 
 const capitalize = (s: string): string => s.charAt(0).toUpperCase() + s.slice(1);
+
+// SyncedKey methods useSynced returns as they are.
+const BOUND = ["clearError", "clearConflicts", "set", "sync", "patch", "sendAction", "startTask", "cancelTask", "fetchRemoteState", "sendBinary"] as const;
 
 /**
  * Subscribes to KEY's synced state. The state type is inferred from `initialState` (shown
@@ -197,21 +220,12 @@ export function useSynced<S extends object, A extends ParamMap = AnyParams, T ex
     return fn;
   };
 
-  const base = useMemo(
-    () => ({
-      clearError: () => store.clearError(),
-      set: (u: Partial<S> | ((prev: S) => Partial<S>)) => store.set(u),
-      sync: (u?: Partial<S> | ((prev: S) => Partial<S>), o?: SyncOptions) => store.sync(u, o),
-      patch: (ops: readonly Operation[]) => store.patch(ops),
-      sendAction: store.sendAction.bind(store),
-      startTask: store.startTask.bind(store),
-      cancelTask: store.cancelTask.bind(store),
-      fetchRemoteState: () => store.fetchRemoteState(),
-      sendBinary: store.sendBinary.bind(store),
-      store,
-    }),
-    [store],
-  );
+  // The store's methods, bound once per store (stable identities for React deps).
+  const base = useMemo(() => {
+    const o: Record<string, unknown> = { store };
+    for (const m of BOUND) o[m] = (store[m] as (...a: unknown[]) => unknown).bind(store);
+    return o as Pick<SyncedHelpers<S, A, T>, (typeof BOUND)[number] | "store">;
+  }, [store]);
 
   return useMemo(() => {
     const out: Record<string, unknown> = {};
@@ -222,16 +236,9 @@ export function useSynced<S extends object, A extends ParamMap = AnyParams, T ex
       out["set" + C] = store.fieldSetter(f);
       out["sync" + C] = syncerFor(f);
     }
-    const running = Object.keys(snap.tasks).filter((n) => snap.tasks[n]?.status === "started");
-    Object.assign(out, base, {
-      state: snap.state,
-      version: snap.version,
-      loaded: snap.loaded,
-      unsynced: snap.unsynced,
-      error: snap.error,
-      tasks: snap.tasks,
-      runningTasks: running,
-    });
+    const running = Object.keys(snap.tasks).filter((n) => /^(started|running)$/.test(snap.tasks[n]?.status ?? ""));
+    // The snapshot's members (state, version, loaded, unsynced, error, tasks, conflicts) as they are.
+    Object.assign(out, base, snap, { runningTasks: running });
     return out as Synced<S, A, T>;
     // initialState is only a fallback for field names before the first _SET; syncerFor
     // only reads syncWrappers and store.

@@ -24,7 +24,7 @@ export interface IdStorage {
   session?: Storage | undefined;
 }
 
-function storageOf(name: "localStorage" | "sessionStorage"): Storage | undefined {
+export function storageOf(name: "localStorage" | "sessionStorage"): Storage | undefined {
   try {
     return (globalThis as Partial<Record<typeof name, Storage>>)[name];
   } catch {

@@ -21,12 +21,13 @@ export type {
   EventHandler,
   ReconnectOptions,
   SessionOptions,
+  StateStorage,
   WebSocketConstructor,
   WebSocketLike,
 } from "./session";
-export { SyncedKey } from "./store";
-export type { KeyLink, KeySnapshot } from "./store";
-export { SessionProvider, useConnectionState, useSession, useSynced } from "./hooks";
+export { MAX_QUEUED_OPS, SyncedKey } from "./store";
+export type { Conflict, KeyLink, KeySnapshot } from "./store";
+export { SessionProvider, useConnectionState, useEvent, useSession, useSynced } from "./hooks";
 export type { SessionProviderProps, Setters, Synced, SyncedHelpers, Syncers, UseSyncedOptions } from "./hooks";
 export { typed } from "./typed";
 export type { ActionParamMap, KeyTypes, TaskParamMap, TypedHooks, TypedSynced, Writable, WritableKeys } from "./typed";

@@ -54,7 +54,8 @@ export function parsePointer(pointer: string): string[] {
 type Container = Record<string, unknown> | unknown[];
 
 const isContainer = (v: unknown): v is Container => typeof v === "object" && v !== null;
-const hasOwn = (o: object, k: string): boolean => Object.prototype.hasOwnProperty.call(o, k);
+/** Own-property test (package-internal). */
+export const hasOwn = (o: object, k: string): boolean => Object.prototype.hasOwnProperty.call(o, k);
 
 /** Deep equality with JSON semantics (used by `test`). */
 export function jsonEqual(a: unknown, b: unknown): boolean {
@@ -79,7 +80,7 @@ export function cloneJson<T>(v: T): T {
 }
 
 // Assigning "__proto__" would change the prototype instead of adding a member.
-function setOwn(o: Record<string, unknown>, k: string, v: unknown): void {
+export function setOwn(o: Record<string, unknown>, k: string, v: unknown): void {
   if (k === "__proto__") Object.defineProperty(o, k, { value: v, writable: true, enumerable: true, configurable: true });
   else o[k] = v;
 }

@@ -5,8 +5,8 @@
 import { isTerminalCloseCode } from "./codes";
 import { SyncError, keyOfEvent, toSyncError } from "./errors";
 import { base64ToBytes, saveWithAnchor } from "./download";
-import { type IdStorage, randomId, userSessionIds } from "./ids";
-import { type KeyInbox, type KeyLink, SyncedKey, inboxOf } from "./store";
+import { type IdStorage, randomId, storageOf, userSessionIds } from "./ids";
+import { type KeyInbox, type KeyLink, type Persisted, SyncedKey, inboxOf } from "./store";
 import type { AnyParams, BinaryPayload, ParamMap, Toast } from "./types";
 
 // Typed as "bivariant" methods so both the DOM WebSocket and the `ws` package's client fit.
@@ -15,6 +15,8 @@ type Listener<E> = { bivarianceHack(ev: E): void }["bivarianceHack"];
 /** The part of the WebSocket API a Session uses: the browser's WebSocket and `ws`'s both fit. */
 export interface WebSocketLike {
   readonly readyState: number;
+  /** The subprotocol the server selected ("" for none). */
+  readonly protocol?: string;
   binaryType: string;
   onopen: Listener<unknown> | null;
   onclose: Listener<{ code: number; reason: string }> | null;
@@ -27,9 +29,13 @@ export interface WebSocketLike {
 /** A WebSocket constructor, e.g. `WebSocket` or `import { WebSocket } from "ws"`. */
 export type WebSocketConstructor = new (url: string, protocols?: string[]) => WebSocketLike;
 
-/** The subprotocol a wssync server selects, and the prefix of the one that carries a token. */
+/** The subprotocol a wssync server selects, the prefix of the one that carries a token, and the resume offer. */
 const SUBPROTOCOL = "wssync";
 const BEARER_PREFIX = "wssync.bearer.";
+const RESUME = "wssync.resume";
+
+/** Where a Session persists its keys: `sessionStorage` and anything with the same two methods. */
+export type StateStorage = Pick<Storage, "getItem" | "setItem">;
 
 /** Reconnect policy. Delay before retry n (1-based) is random(0, min(maxDelayMs, baseDelayMs·2^(n-1))). */
 export interface ReconnectOptions {
@@ -80,6 +86,23 @@ export interface SessionOptions {
    * refreshing it goes to `onError` as `token_failed`.
    */
   getToken?: () => string | Promise<string>;
+  /**
+   * Resume: after a reconnect, offer the versions held (subprotocol `wssync.resume`, then
+   * `_RESUME`) so the server sends only the missed patches. Only when some key's `_SET`
+   * carried an epoch, i.e. the server resumes. Default true.
+   */
+  resume?: boolean;
+  /**
+   * Keep each key's state, version and queued writes across a reload: `true` for
+   * sessionStorage (per tab), or a storage of yours. The item is `"wssync:" + url`. Default off.
+   */
+  persist?: boolean | StateStorage;
+  /**
+   * Interval of the application-level `ping` that measures `rttMs`, in ms; 0 disables.
+   * Sent only to a server that shows it is wssync (it selected the `wssync` subprotocol, or
+   * sent a versioned frame), and stopped for a connection whose server does not know it. Default 25000.
+   */
+  pingIntervalMs?: number;
 }
 
 /** What a UI shows about the connection. A new object on every change. */
@@ -97,6 +120,8 @@ export interface ConnectionState {
   lastCloseReason?: string;
   /** True when the last close forbids reconnecting (`_DISCONNECT`, 4000, 4004, 1008). */
   terminal: boolean;
+  /** Round-trip time of the last `ping` on this connection, in ms (after the first pong). */
+  rttMs?: number;
 }
 
 /** Handler of a server event; binary events get a {@link BinaryPayload}. */
@@ -149,11 +174,42 @@ export class Session implements KeyLink {
   private tokenWait = 0; // > 0 while open() waits for getToken: the number of that wait
   private opens = 0; // counts open() calls, so a token that arrives too late is dropped
   private refreshing: Promise<void> | undefined;
+  private offered: Record<string, unknown> | undefined; // this connection offered wssync.resume: what _RESUME says first
+  private pingTimer: ReturnType<typeof setInterval> | 0 | undefined; // 0: stopped for this connection
+  private pingAt = 0;
+  private readonly storage: StateStorage | undefined;
+  private saveTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(options: SessionOptions) {
     this.opts = options;
     this.url = options.url;
+    const p = options.persist;
+    this.storage = p === true ? storageOf("sessionStorage") : p || undefined;
+    if (!this.storage) return;
+    try {
+      const saved = JSON.parse(this.storage.getItem("wssync:" + this.url) ?? "{}") as Record<string, Persisted>;
+      for (const [key, r] of Object.entries(saved)) inboxOf(this.sync(key, r.s)).restore(r);
+    } catch {
+      // unreadable: start without it
+    }
+    (globalThis as { addEventListener?: (t: string, f: () => void) => void }).addEventListener?.("pagehide", this.save);
   }
+
+  /** Writes every key's persisted record now (also on `pagehide`, and shortly after any change). */
+  save = (): void => {
+    clearTimeout(this.saveTimer);
+    this.saveTimer = undefined;
+    const out: Record<string, Persisted> = {};
+    for (const [key, k] of this.keys) {
+      const d = k.inbox.dump();
+      if (d) out[key] = d;
+    }
+    try {
+      this.storage?.setItem("wssync:" + this.url, JSON.stringify(out));
+    } catch {
+      // full or disabled: the next change tries again
+    }
+  };
 
   // ---- connection ----
 
@@ -204,8 +260,21 @@ export class Session implements KeyLink {
     if (!Impl) throw new Error("wssync: no WebSocket implementation; pass WebSocketImpl");
     this.setState({ status: "connecting", attempt: this.attempt, terminal: false, ...this.lastClose() });
     const getToken = this.opts.getToken;
+    // Offered only with versions a server with epochs gave: a ws-sync server, which selects no
+    // subprotocol, would make the browser fail the upgrade.
+    // What _RESUME will say, taken now: until identification no frame of the server changes it.
+    const offer: Record<string, unknown> = {};
+    if (this.opts.resume !== false) {
+      for (const [key, k] of this.keys) {
+        const r = k.inbox.resumeInfo();
+        if (r) offer[key] = r;
+      }
+    }
+    const resume = Object.keys(offer).length > 0;
+    this.offered = resume ? offer : undefined;
+    const protos = resume ? [SUBPROTOCOL, RESUME] : [SUBPROTOCOL];
     if (!getToken) {
-      this.attach(new Impl(this.url));
+      this.attach(resume ? new Impl(this.url, protos) : new Impl(this.url));
       return;
     }
     const n = (this.tokenWait = ++this.opens);
@@ -214,7 +283,7 @@ export class Session implements KeyLink {
       .then((token) => {
         if (this.tokenWait !== n) return;
         this.tokenWait = 0;
-        this.attach(new Impl(this.url, [SUBPROTOCOL, BEARER_PREFIX + token]));
+        this.attach(new Impl(this.url, [...protos, BEARER_PREFIX + token]));
       })
       .catch(() => {
         if (this.tokenWait !== n) return;
@@ -230,6 +299,7 @@ export class Session implements KeyLink {
       if (this.ws !== ws) return;
       this.attempt = 0;
       this.setState({ status: "open", attempt: 0, terminal: false, ...this.lastClose() });
+      if (!this.opts.wsAuth) this.identified();
       for (const h of [...this.initHandlers]) h();
     };
     ws.onmessage = (ev) => {
@@ -268,11 +338,29 @@ export class Session implements KeyLink {
     }, delay);
   }
 
+  // After identification (at open, or once the wsAuth ids are sent): `_RESUME` must be the
+  // first frame the server reads then.
+  private identified(): void {
+    if (this.offered) this.send("_RESUME", this.offered);
+    if (this.ws?.protocol === SUBPROTOCOL) this.startPing();
+  }
+
+  private startPing(): void {
+    const ms = this.opts.pingIntervalMs ?? 25_000;
+    if (this.pingTimer !== undefined || !(ms > 0)) return;
+    const ping = (): boolean => this.send("ping", (this.pingAt = Date.now()));
+    ping();
+    this.pingTimer = setInterval(ping, ms);
+  }
+
   // Shared by a close from either side: fail what was in flight, tell the key stores.
   private afterClose(): void {
     this.ws = null;
     this.binMeta = null;
-    const err = new SyncError({ code: "disconnected", message: "connection closed before the result arrived" });
+    clearInterval(this.pingTimer);
+    this.pingTimer = undefined;
+    this.pingAt = 0;
+    const err = new SyncError({ code: "disconnected", message: "connection closed before the result" });
     for (const [id, p] of this.pending) {
       this.pending.delete(id);
       clearTimeout(p.timer);
@@ -291,11 +379,10 @@ export class Session implements KeyLink {
     this.retryTimer = undefined;
   }
 
+  // Carried into every new state; undefined until the first close.
   private lastClose(): Pick<ConnectionState, "lastCloseCode" | "lastCloseReason"> {
-    const o: Pick<ConnectionState, "lastCloseCode" | "lastCloseReason"> = {};
-    if (this.state.lastCloseCode !== undefined) o.lastCloseCode = this.state.lastCloseCode;
-    if (this.state.lastCloseReason !== undefined) o.lastCloseReason = this.state.lastCloseReason;
-    return o;
+    const { lastCloseCode, lastCloseReason } = this.state;
+    return { lastCloseCode, lastCloseReason };
   }
 
   private setState(s: ConnectionState): void {
@@ -360,7 +447,7 @@ export class Session implements KeyLink {
     this.route(f.type, f.data, f);
   }
 
-  private route(type: string, data: unknown, f: { v?: unknown; id?: unknown; error?: unknown } | undefined): void {
+  private route(type: string, data: unknown, f: { v?: unknown; id?: unknown; error?: unknown; epoch?: unknown } | undefined): void {
     switch (type) {
       case "_DISCONNECT":
         // The server closes the socket next (4000); whatever the code, do not come back.
@@ -374,7 +461,21 @@ export class Session implements KeyLink {
         }
         break;
       case "_REQUEST_USER_SESSION":
-        if (this.opts.wsAuth) this.send("_USER_SESSION", userSessionIds(this.opts.idStorage, this.idMemory));
+        if (this.opts.wsAuth) {
+          this.send("_USER_SESSION", userSessionIds(this.opts.idStorage, this.idMemory));
+          this.identified();
+        }
+        break;
+      case "_RESUMED": {
+        const p = (data as { patched?: unknown } | null)?.patched;
+        for (const k of Array.isArray(p) ? (p as string[]) : []) this.keys.get(k)?.inbox.resumed(); // a non-string names no key
+        break;
+      }
+      case "pong":
+        if (this.pingAt) {
+          this.setState({ ...this.state, rttMs: Date.now() - this.pingAt });
+          this.pingAt = 0;
+        }
         break;
       case "_TOAST":
         if (typeof data === "object" && data !== null) this.opts.onToast?.(data as Toast);
@@ -397,20 +498,29 @@ export class Session implements KeyLink {
       case "_RESULT":
         if (f) this.result(f);
         break;
-      case "_ERROR":
-        this.reportError(toSyncError(data));
+      case "_ERROR": {
+        // A server that does not know ping or _RESUME refuses it: stop pinging, and the
+        // _SETs it sends anyway settle the rest. Neither is the app's error.
+        const ev = (data as { event?: unknown } | null)?.event;
+        if (ev === "ping") {
+          clearInterval(this.pingTimer);
+          this.pingTimer = 0;
+        } else if (ev !== "_RESUME") this.reportError(toSyncError(data));
         break;
+      }
       default:
-        this.routeKey(type, data, f?.v);
+        this.routeKey(type, data, f);
     }
     this.dispatch(type, data);
   }
 
-  private routeKey(type: string, data: unknown, v: unknown): void {
+  private routeKey(type: string, data: unknown, f: { v?: unknown; epoch?: unknown } | undefined): void {
     const key = keyOfEvent(type);
     if (key === undefined) return;
     const kind = type.slice(0, type.length - key.length - 1);
+    const v = f?.v;
     const version = typeof v === "number" && Number.isInteger(v) && v >= 0 ? v : undefined;
+    if (version !== undefined) this.startPing(); // versions: a wssync server, which answers ping
     // Remember state for keys no component has asked for yet, so a later useSynced starts
     // from the server's state instead of waiting for a _GET round trip.
     if (!this.keys.has(key) && kind === "_SET") this.sync<unknown, ParamMap, ParamMap>(key, undefined);
@@ -418,7 +528,7 @@ export class Session implements KeyLink {
     if (!inbox) return;
     switch (kind) {
       case "_SET":
-        inbox.set(data, version);
+        inbox.set(data, version, f?.epoch);
         break;
       case "_PATCH":
         inbox.patch(data, version);
@@ -471,11 +581,11 @@ export class Session implements KeyLink {
    * Sends `event` with a fresh request id and resolves with the `_RESULT` data, or rejects with
    * a {@link SyncError}: the server's error, or `not_connected`, `disconnected`, `timeout`.
    */
-  request(event: string, data: unknown, options: { key?: string; timeoutMs?: number } = {}): Promise<unknown> {
+  request(event: string, data: unknown, options: { key?: string; timeoutMs?: number; extra?: Record<string, unknown> } = {}): Promise<unknown> {
     const key = options.key ?? keyOfEvent(event);
     return new Promise((resolve, reject) => {
       const id = randomId();
-      if (!this.send(event, data, { id })) {
+      if (!this.send(event, data, { ...options.extra, id })) {
         reject(new SyncError({ code: "not_connected", message: "not connected", event }, key));
         return;
       }
@@ -531,6 +641,7 @@ export class Session implements KeyLink {
       const store = new SyncedKey<unknown, ParamMap, ParamMap>(this, key, initialState);
       entry = { store, inbox: inboxOf(store) };
       this.keys.set(key, entry);
+      if (this.storage) store.subscribe(() => (this.saveTimer ??= setTimeout(this.save, 100)));
     }
     return entry.store as unknown as SyncedKey<S, A, T>;
   }

@@ -13,7 +13,7 @@
 // its KeyInbox; it imports nothing from session.ts.
 
 import { SyncError, toSyncError } from "./errors";
-import { type Operation, applyPatch, escapePointerToken, unescapePointerToken } from "./patch";
+import { type Operation, applyPatch, escapePointerToken, hasOwn, setOwn, unescapePointerToken } from "./patch";
 import type {
   ActionOf,
   AnyParams,
@@ -34,8 +34,8 @@ export interface KeyLink {
   readonly isOpen: boolean;
   /** Sends `{type: event, data}`. Returns false (and sends nothing) when not open. */
   send(event: string, data: unknown): boolean;
-  /** Sends `event` as a request; settles with its `_RESULT` data or a SyncError. */
-  request(event: string, data: unknown, options: { key?: string; timeoutMs?: number }): Promise<unknown>;
+  /** Sends `event` as a request (with `extra` top-level fields); settles with its `_RESULT` data or a SyncError. */
+  request(event: string, data: unknown, options: { key?: string; timeoutMs?: number; extra?: Record<string, unknown> }): Promise<unknown>;
   /** Sends `_BIN_META` and then `bytes` as one binary frame. False when not open. */
   sendBinary(event: string, metadata: Record<string, unknown>, bytes: ArrayBuffer | ArrayBufferView): boolean;
   /** Hands `err` to the key it concerns (its `error`) and to the app's error handler. */
@@ -48,8 +48,8 @@ export interface KeyLink {
  * store reaches it, through {@link inboxOf}.
  */
 export interface KeyInbox {
-  /** A `_SET:KEY` with its version, if the server sent one. */
-  set(data: unknown, v: number | undefined): void;
+  /** A `_SET:KEY` with its version and epoch, if the server sent them. */
+  set(data: unknown, v: number | undefined, epoch: unknown): void;
   /** A `_PATCH:KEY` with its version, if the server sent one. */
   patch(data: unknown, v: number | undefined): void;
   /** A server → client `_ACTION:KEY`. */
@@ -58,9 +58,49 @@ export interface KeyInbox {
   taskStatus(data: unknown): void;
   /** An error concerning this key; it becomes the snapshot's `error`. */
   error(err: SyncError): void;
-  /** The socket closed: nothing may be sent until the next `_SET`. */
+  /** The socket closed: nothing may be sent until the next `_SET` (or `_RESUMED`). */
   closed(): void;
+  /** `_RESUMED` listed the key as patched: it is live, as after a `_SET`. */
+  resumed(): void;
+  /** What `_RESUME` offers for the key, when its state is exactly the server's at that version. */
+  resumeInfo(): { v: number; epoch: string } | undefined;
+  /** The key as persisted (state, version, queued writes), or undefined before its first `_SET`. */
+  dump(): Persisted | undefined;
+  /** Takes a persisted record back (a reload). */
+  restore(r: Persisted): void;
 }
+
+/** A queued or sent write: its ops and the version they were made against. */
+interface Write {
+  ops: Operation[];
+  base: number | undefined;
+}
+
+/** One key as a Session persists it; written and read by this package only. */
+export interface Persisted {
+  s: unknown;
+  v?: number;
+  epoch?: string;
+  q: Write[];
+  o: Record<string, unknown>;
+}
+
+/**
+ * A queued write the server refused as stale (`stale_write`: a field it touches changed after
+ * the version it was made against; `bad_base`): the server's state stayed, and this is what
+ * was not written. Write again (e.g. `patch(c.ops)`) to keep it, or `clearConflicts()`.
+ */
+export interface Conflict {
+  /** The refusal; `path` names the field that changed, when the server knows it. */
+  readonly error: SyncError;
+  /** The ops that were not applied. */
+  readonly ops: readonly Operation[];
+  /** The version they were made against. */
+  readonly base: number | undefined;
+}
+
+/** Ops a Session queues for a key while offline, at most (a write beyond is refused with `queue_full`). */
+export const MAX_QUEUED_OPS = 1000;
 
 // Module-private: the inbox of each store, set by its constructor.
 const inboxes = new WeakMap<object, KeyInbox>();
@@ -86,6 +126,8 @@ export interface KeySnapshot<S> {
   readonly error: SyncError | undefined;
   /** The last `_TASK_STATUS` per task name. */
   readonly tasks: Readonly<Record<string, TaskStatus>>;
+  /** Queued writes the server refused as stale, until `clearConflicts()`. */
+  readonly conflicts: readonly Conflict[];
 }
 
 type Update<S> = Partial<S> | ((prev: S) => Partial<S>);
@@ -132,11 +174,16 @@ export class SyncedKey<S, A extends ParamMap = AnyParams, T extends ParamMap = A
   private error: SyncError | undefined;
   private tasks: Readonly<Record<string, TaskStatus>> = {};
   private readonly overlay = new Map<string, Overlay>();
-  private outbox: Operation[] = [];
+  private epoch: string | undefined;
+  private outbox: Write[] = []; // not sent yet: at most one write per top-level field
+  private readonly inflight = new Set<Write>(); // sent with an id, no _RESULT yet (in sending order)
+  private doubt = false; // a write went out whose fate is unknown: the state at `version` is not known exactly
+  private ackV = 0; // the highest version an accepted write produced, since the last _SET
+  private conflicts: readonly Conflict[] = [];
   private readonly debounces = new Map<string, { timer: ReturnType<typeof setTimeout>; value: unknown }>();
   private readonly listeners = new Set<() => void>();
   private readonly actionSources = new Set<() => ExposedActions | undefined>();
-  private readonly setters = new Map<string, (v: unknown) => void>();
+  private readonly setters = new Map<string, (v: unknown, o?: SyncOptions) => void>();
   private readonly syncers = new Map<string, (v: unknown, o?: SyncOptions) => void>();
   private snapshot: KeySnapshot<S>;
 
@@ -149,12 +196,20 @@ export class SyncedKey<S, A extends ParamMap = AnyParams, T extends ParamMap = A
     this.confirmed = initialState;
     this.snapshot = this.makeSnapshot();
     inboxes.set(this, {
-      set: (data, v) => this.receiveSet(data, v),
+      set: (data, v, epoch) => this.receiveSet(data, v, epoch),
       patch: (data, v) => this.receivePatch(data, v),
       action: (data) => this.receiveAction(data),
       taskStatus: (data) => this.receiveTaskStatus(data),
       error: (err) => this.setError(err),
       closed: () => this.closed(),
+      resumed: () => {
+        this.live = true;
+        this.flushOutbox();
+        this.emit();
+      },
+      resumeInfo: () => this.resumable(),
+      dump: () => this.dump(),
+      restore: (r) => this.restore(r),
     });
   }
 
@@ -210,14 +265,15 @@ export class SyncedKey<S, A extends ParamMap = AnyParams, T extends ParamMap = A
    * edits). Throws a PatchError, changing nothing, if they do not apply to the current view.
    */
   patch(ops: readonly Operation[]): void {
+    if (this.full(ops.length)) return;
     const before = this.state;
     const next = applyPatch(before, ops) as unknown;
     const fields = topFields(ops) ?? new Set([...Object.keys(isObject(before) ? before : {}), ...Object.keys(isObject(next) ? next : {})]);
     const n = isObject(next) ? next : {};
     for (const f of fields) {
-      this.overlay.set(f, { value: Object.prototype.hasOwnProperty.call(n, f) ? n[f] : REMOVED, status: "unsent" });
+      this.overlay.set(f, { value: hasOwn(n, f) ? n[f] : REMOVED, status: "unsent" });
     }
-    this.outbox.push(...ops);
+    this.add([...ops], this.live ? undefined : this.version);
     this.flushOutbox();
     this.emit();
   }
@@ -233,21 +289,24 @@ export class SyncedKey<S, A extends ParamMap = AnyParams, T extends ParamMap = A
 
   /** Cached `setF` for field `f` (stable identity for React deps). */
   fieldSetter(f: string): (v: unknown) => void {
-    let fn = this.setters.get(f);
-    if (!fn) {
-      fn = (v) => this.set((prev) => ({ [f]: typeof v === "function" ? (v as (p: unknown) => unknown)(fieldOf(prev, f)) : v }) as Partial<S>);
-      this.setters.set(f, fn);
-    }
-    return fn;
+    return this.fieldFn(this.setters, f, (u) => this.set(u));
   }
 
   /** Cached `syncF` for field `f`. */
   fieldSyncer(f: string): (v: unknown, o?: SyncOptions) => void {
-    let fn = this.syncers.get(f);
+    return this.fieldFn(this.syncers, f, (u, o) => this.sync(u, o));
+  }
+
+  // One cached function per field: `value | prev => value` for field f, handed to `apply`.
+  private fieldFn(
+    cache: Map<string, (v: unknown, o?: SyncOptions) => void>,
+    f: string,
+    apply: (u: (prev: S) => Partial<S>, o?: SyncOptions) => void,
+  ): (v: unknown, o?: SyncOptions) => void {
+    let fn = cache.get(f);
     if (!fn) {
-      fn = (v, o) =>
-        this.sync((prev) => ({ [f]: typeof v === "function" ? (v as (p: unknown) => unknown)(fieldOf(prev, f)) : v }) as Partial<S>, o);
-      this.syncers.set(f, fn);
+      fn = (v, o) => apply((prev) => ({ [f]: typeof v === "function" ? (v as (p: unknown) => unknown)(fieldOf(prev, f)) : v }) as Partial<S>, o);
+      cache.set(f, fn);
     }
     return fn;
   }
@@ -271,21 +330,52 @@ export class SyncedKey<S, A extends ParamMap = AnyParams, T extends ParamMap = A
 
   private write(fields: Record<string, unknown>): void {
     const entries = Object.entries(fields);
-    if (entries.length === 0) return;
+    if (entries.length === 0 || this.full(entries.length)) return;
     for (const [f, v] of entries) {
-      const path = "/" + escapePointerToken(f);
-      // A newer value for the same field replaces a queued one: only the last value matters.
-      this.outbox = this.outbox.filter((op) => !(op.op === "replace" && op.path === path));
-      this.outbox.push({ op: "replace", path, value: v });
+      this.add([{ op: "replace", path: "/" + escapePointerToken(f), value: v }], this.live ? undefined : this.version);
       this.overlay.set(f, { value: v, status: "unsent" });
     }
     this.flushOutbox();
     this.emit();
   }
 
+  // Offline writes are bounded: past the bound a write is refused here, visibly, rather
+  // than an older one dropped in silence.
+  private full(n: number): boolean {
+    if (this.outbox.reduce((t, w) => t + w.ops.length, n) <= MAX_QUEUED_OPS) return false;
+    this.link.reportError(new SyncError({ code: "queue_full", message: "offline queue full" }, this.key));
+    return true;
+  }
+
+  /**
+   * Queues ops made against version `base`, merged with the queued writes that touch the
+   * same top-level fields: one write per field, so a replay is never refused as stale because
+   * of its own earlier part. A newer replace of a path drops a queued replace of it.
+   */
+  private add(ops: Operation[], base: number | undefined): void {
+    const fs = topFields(ops);
+    const path = ops.length === 1 && ops[0]?.op === "replace" && ops[0].path;
+    const prior: Operation[] = [];
+    let first = true;
+    this.outbox = this.outbox.filter((w) => {
+      const g = topFields(w.ops);
+      if (fs && g && ![...g].some((f) => fs.has(f))) return true;
+      if (first) base = w.base;
+      first = false;
+      prior.push(...w.ops.filter((op) => !(op.op === "replace" && op.path === path)));
+      return false;
+    });
+    this.outbox.push({ ops: [...prior, ...ops], base });
+  }
+
   private flushOutbox(): void {
-    if (!this.live || this.outbox.length === 0) return;
-    if (!this.link.send("_PATCH:" + this.key, this.outbox)) return; // closed: stays queued
+    if (!this.live || this.outbox.length === 0 || !this.link.isOpen) return;
+    const event = "_PATCH:" + this.key;
+    if (this.epoch === undefined) {
+      // A server without epochs may not answer ids: one plain frame, as ws-sync-react sends.
+      if (!this.link.send(event, this.outbox.flatMap((w) => w.ops))) return; // closed: stays queued
+      this.doubt = true;
+    } else for (const w of this.outbox) this.sendAcked(event, w);
     this.outbox = [];
     // The write is now part of the state every later frame applies to: the server echoes
     // to its writer only the residual (what the server changed beyond the write: computed
@@ -295,10 +385,51 @@ export class SyncedKey<S, A extends ParamMap = AnyParams, T extends ParamMap = A
     for (const [f, e] of this.overlay) {
       if (e.status !== "unsent") continue;
       if (e.value === REMOVED) delete c[f];
-      else Object.defineProperty(c, f, { value: e.value, writable: true, enumerable: true, configurable: true });
+      else setOwn(c, f, e.value);
       this.overlay.delete(f);
     }
     this.confirmed = c as S;
+  }
+
+  /**
+   * Sends `w` with an id (and its base, if it was queued) and tracks it until its `_RESULT`.
+   * A write the server already holds (a replace whose value is there: e.g. one whose result
+   * a dropped connection lost) is not sent again.
+   */
+  private sendAcked(event: string, w: Write): void {
+    const op = w.ops[0];
+    if (w.base !== undefined && w.ops.length === 1 && op?.op === "replace") {
+      try {
+        applyPatch(this.confirmed, [{ ...op, op: "test" }]);
+        return; // the value is there
+      } catch {
+        // not there: send it
+      }
+    }
+    const sent: Write = { ops: w.ops, base: w.base ?? this.version };
+    this.inflight.add(sent);
+    const settle = (): boolean => this.inflight.delete(sent); // false: closed() took it back into the queue
+    this.link.request(event, w.ops, { key: this.key, extra: { base: w.base } }).then( // JSON leaves an undefined base out
+      (r) => {
+        if (!settle()) return;
+        this.ackV = Math.max(this.ackV, Number((r as { v?: unknown } | null)?.v) || 0);
+        this.emit();
+      },
+      (e: SyncError) => {
+        if (!settle()) return;
+        // A timeout: it may still apply, so it is not resent, and the key resumes with a _SET.
+        if (e.code === "timeout") this.doubt = true;
+        else if (/^(stale_write|bad_base)$/.test(e.code)) this.conflicts = [...this.conflicts, { error: e, ops: w.ops, base: w.base }];
+        this.link.reportError(e); // no caller awaits a write: the app hears of it here
+      },
+    );
+  }
+
+  /** Forgets the recorded conflicts. */
+  clearConflicts(): void {
+    if (this.conflicts.length === 0) return;
+    this.conflicts = [];
+    this.emit();
   }
 
   // ---- requests ----
@@ -365,25 +496,30 @@ export class SyncedKey<S, A extends ParamMap = AnyParams, T extends ParamMap = A
 
   // ---- the inbox: what the connection delivers ----
 
-  private receiveSet(data: unknown, v: number | undefined): void {
+  private receiveSet(data: unknown, v: number | undefined, epoch: unknown): void {
     this.confirmed = data as S;
     this.version = v;
+    this.epoch = typeof epoch === "string" ? epoch : undefined;
+    this.doubt = false;
+    this.ackV = 0;
     this.loaded = true;
     this.awaitingSet = false;
     this.live = true;
     this.getSent = false;
-    for (const [f, e] of this.overlay) if (e.status !== "unsent") this.overlay.delete(f);
-    // Queued writes go on top of the fresh state, as the server will apply them.
-    if (this.outbox.length > 0) {
+    this.overlay.clear();
+    // Queued writes go on top of the fresh state, as the server will apply them; the view
+    // shows each touched field as they leave it.
+    let next: unknown = this.confirmed;
+    const touched = new Set<string>();
+    for (const w of this.outbox) {
       try {
-        const rebased = applyPatch(this.confirmed, this.outbox) as unknown;
-        if (isObject(rebased)) {
-          for (const [f, e] of this.overlay) e.value = Object.prototype.hasOwnProperty.call(rebased, f) ? rebased[f] : REMOVED;
-        }
+        next = applyPatch(next, w.ops);
       } catch {
-        // keep the old optimistic values; the server's answer settles it
+        // the server refuses it too, and its answer settles the view
       }
+      for (const f of topFields(w.ops) ?? Object.keys(isObject(next) ? next : {})) touched.add(f);
     }
+    if (isObject(next)) for (const f of touched) this.overlay.set(f, { value: hasOwn(next, f) ? next[f] : REMOVED, status: "unsent" });
     this.flushOutbox();
     this.emit();
   }
@@ -399,7 +535,7 @@ export class SyncedKey<S, A extends ParamMap = AnyParams, T extends ParamMap = A
       next = applyPatch(this.confirmed, data as Operation[]); // throws on a non-array too
     } catch (e) {
       const msg = e instanceof Error ? e.message : String(e);
-      this.link.reportError(new SyncError({ code: "patch_failed", message: `server patch did not apply: ${msg}; resyncing` }));
+      this.link.reportError(new SyncError({ code: "patch_failed", message: `server patch did not apply: ${msg}` }));
       return this.resync();
     }
     this.confirmed = next;
@@ -444,6 +580,43 @@ export class SyncedKey<S, A extends ParamMap = AnyParams, T extends ParamMap = A
   private closed(): void {
     this.live = false;
     this.getSent = false;
+    // Writes whose _RESULT the connection took with it may or may not have landed: queued
+    // again with their bases (so a replay that landed is refused, not applied twice), and
+    // the key resumes with a _SET, since its state includes them.
+    if (this.inflight.size === 0) return;
+    const q = [...this.inflight, ...this.outbox];
+    this.inflight.clear();
+    this.outbox = [];
+    for (const w of q) this.add(w.ops, w.base);
+    this.doubt = true;
+    this.emit();
+  }
+
+  // Resumable only when the state is exactly the server's at `version`: no write of unknown
+  // fate is in it, and the echo of every accepted write has arrived.
+  private resumable(): { v: number; epoch: string } | undefined {
+    const v = this.version;
+    if (v === undefined || this.epoch === undefined || this.awaitingSet || this.doubt || this.inflight.size || v < this.ackV) return undefined;
+    return { v, epoch: this.epoch };
+  }
+
+  private dump(): Persisted | undefined {
+    if (!this.loaded) return undefined;
+    // Writes in flight are kept as the queue, as a close would keep them. JSON leaves out
+    // the overlay's REMOVED marks: such a field shows its old value until the next _SET.
+    const o = [...this.overlay].filter(([, e]) => e.status === "unsent").map(([f, e]) => [f, e.value]);
+    return { s: this.confirmed, ...this.resumable(), q: [...this.inflight, ...this.outbox], o: Object.fromEntries(o) as Record<string, unknown> };
+  }
+
+  private restore(r: Persisted): void {
+    this.confirmed = r.s as S;
+    this.loaded = true;
+    this.version = r.v;
+    this.epoch = r.epoch;
+    for (const w of r.q) this.add(w.ops, w.base);
+    // No rebase: the state already holds the writes that were in flight.
+    for (const [f, value] of Object.entries(r.o)) this.overlay.set(f, { value, status: "unsent" });
+    this.emit();
   }
 
   private resync(): void {
@@ -457,13 +630,13 @@ export class SyncedKey<S, A extends ParamMap = AnyParams, T extends ParamMap = A
       const v: Record<string, unknown> = { ...this.confirmed };
       for (const [f, e] of this.overlay) {
         if (e.value === REMOVED) delete v[f];
-        else Object.defineProperty(v, f, { value: e.value, writable: true, enumerable: true, configurable: true });
+        else setOwn(v, f, e.value);
       }
       state = v as S;
     }
     let unsynced = this.outbox.length > 0;
     for (const e of this.overlay.values()) if (e.status === "local") unsynced = true;
-    return { state, version: this.version, loaded: this.loaded, unsynced, error: this.error, tasks: this.tasks };
+    return { state, version: this.version, loaded: this.loaded, unsynced, error: this.error, tasks: this.tasks, conflicts: this.conflicts };
   }
 
   private emit(): void {

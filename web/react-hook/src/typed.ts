@@ -1,7 +1,7 @@
 // Typed hooks over the declarations wssync-gen writes from the server's schema: the key
 // picks the state, action and task types, and only writable fields get setters.
 
-import { type Setters, type SyncedHelpers, type Syncers, type UseSyncedOptions, useSynced } from "./hooks";
+import { type Setters, type SyncedHelpers, type Syncers, type UseSyncedOptions, useEvent, useSynced } from "./hooks";
 import type { Session } from "./session";
 import type { Returns, SyncOptions, TaskStatus } from "./types";
 
@@ -48,12 +48,15 @@ export type TypedSynced<S, A, T> = Omit<S, keyof SyncedHelpers<S, ActionParamMap
     sync: (update?: Partial<Writable<S>> | ((prev: S) => Partial<Writable<S>>), options?: SyncOptions) => void;
     /** Last `_TASK_STATUS` per task name. */
     tasks: Readonly<Partial<Record<keyof T & string, TaskStatus>>>;
-    /** Names of tasks whose last status is `started`. */
+    /** Names of tasks whose last status is `started` or `running`. */
     runningTasks: (keyof T & string)[];
   };
 
-/** The hooks `typed` returns, for the keys `K` and custom events `E` of one server. */
-export interface TypedHooks<K, E> {
+/**
+ * The hooks `typed` returns, for the keys `K`, the custom events `E` the server handles and
+ * the events `SE` it sends, of one server.
+ */
+export interface TypedHooks<K, E, SE = Record<string, unknown>> {
   /** `useSynced` typed by key: `useSynced("NOTES", initial)`. An unknown key does not compile. */
   useSynced: <N extends keyof K & string>(
     key: N,
@@ -62,16 +65,20 @@ export interface TypedHooks<K, E> {
   ) => TypedSynced<Part<K[N], "state">, Part<K[N], "actions">, Part<K[N], "tasks">>;
   /** Sends custom event `event` with its data (`Session.send`); false when not connected. */
   sendEvent: <N extends keyof E & string>(session: Session, event: N, data: E[N]) => boolean;
+  /** `useEvent` typed by `SE`: the handler gets the data of server event `name`. */
+  useEvent: <N extends keyof SE & string>(name: N, handler: (data: SE[N]) => void) => void;
 }
 
 /**
- * Typed hooks over the `Keys` and `Events` that wssync-gen generates:
- * `export const { useSynced, sendEvent } = typed<Keys, Events>();`. They are the untyped
- * hooks at run time; only their types differ.
+ * Typed hooks over the `Keys`, `Events` and `ServerEvents` (what `DefineEvent` declares:
+ * the events the server sends, name → data) that wssync-gen generates:
+ * `export const { useSynced, sendEvent, useEvent } = typed<Keys, Events, ServerEvents>();`.
+ * They are the untyped hooks at run time; only their types differ.
  */
-export function typed<K, E = Record<string, never>>(): TypedHooks<K, E> {
+export function typed<K, E = Record<string, never>, SE = Record<string, unknown>>(): TypedHooks<K, E, SE> {
   return {
-    useSynced: useSynced as unknown as TypedHooks<K, E>["useSynced"],
+    useSynced: useSynced as unknown as TypedHooks<K, E, SE>["useSynced"],
     sendEvent: (session, event, data) => session.send(event, data),
+    useEvent: useEvent as TypedHooks<K, E, SE>["useEvent"],
   };
 }

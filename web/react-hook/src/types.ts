@@ -37,8 +37,8 @@ export type ExposedActionHandler = {
 /** Server → client action handlers by action name. */
 export type ExposedActions = Record<string, ExposedActionHandler>;
 
-/** Lifecycle of a task as reported by `_TASK_STATUS:KEY`. */
-export type TaskState = "started" | "done" | "failed" | "cancelled";
+/** Lifecycle of a task as reported by `_TASK_STATUS:KEY` (`running`: still running, told after a reconnect). */
+export type TaskState = "started" | "running" | "done" | "failed" | "cancelled";
 
 /** The last `_TASK_STATUS` seen for one task name. */
 export interface TaskStatus {

@@ -2,7 +2,10 @@ import { afterEach, beforeEach, expect, vi } from "vitest";
 import { type AnyParams, type ParamMap, Session, type SessionOptions, type SyncedKey } from "../src";
 import { type Conn, TestServer, WS } from "./server";
 
-/** Per-test server and sessions, torn down after each test. */
+/**
+ * Per-test server and sessions, torn down after each test. Sessions do not ping unless a test
+ * asks (pingIntervalMs), so frame-by-frame assertions see only the frames they test.
+ */
 export function useServer(): {
   server: () => TestServer;
   session: (opts?: Partial<SessionOptions>) => Session;
@@ -28,7 +31,7 @@ export function useServer(): {
     return server;
   };
   const session = (opts: Partial<SessionOptions> = {}): Session => {
-    const s = new Session({ url: srv().url, WebSocketImpl: WS, reconnect: { baseDelayMs: 20, maxDelayMs: 80 }, ...opts });
+    const s = new Session({ url: srv().url, WebSocketImpl: WS, reconnect: { baseDelayMs: 20, maxDelayMs: 80 }, pingIntervalMs: 0, ...opts });
     sessions.push(s);
     return s;
   };

@@ -2,7 +2,7 @@
 import { act, cleanup, fireEvent, render, screen, waitFor } from "@testing-library/react";
 import { StrictMode, type ReactNode, useState } from "react";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { type Returns, SessionProvider, type SyncError, type Toast, useConnectionState, useSession, useSynced } from "../src";
+import { type Returns, SessionProvider, type SyncError, type Toast, useConnectionState, useEvent, useSession, useSynced } from "../src";
 import { type Conn, TestServer, WS, sleep } from "./server";
 
 let server: TestServer;
@@ -18,7 +18,7 @@ const init = { title: "", notes: [] as string[], count: 0 };
 
 function Provider(props: { children: ReactNode; onError?: (e: SyncError) => void; onToast?: (t: Toast) => void }) {
   return (
-    <SessionProvider url={server.url} WebSocketImpl={WS} reconnect={{ baseDelayMs: 20, maxDelayMs: 80 }} {...props}>
+    <SessionProvider url={server.url} WebSocketImpl={WS} reconnect={{ baseDelayMs: 20, maxDelayMs: 80 }} pingIntervalMs={0} {...props}>
       {props.children}
     </SessionProvider>
   );
@@ -274,7 +274,7 @@ describe("useConnectionState and the provider", () => {
     function App() {
       const [tok, setTok] = useState("first");
       return (
-        <SessionProvider url={server.url} WebSocketImpl={WS} getToken={() => Promise.resolve(tok)}>
+        <SessionProvider url={server.url} WebSocketImpl={WS} pingIntervalMs={0} getToken={() => Promise.resolve(tok)}>
           <Probe />
           <button onClick={() => setTok("second")}>swap</button>
         </SessionProvider>
@@ -288,5 +288,86 @@ describe("useConnectionState and the provider", () => {
     c.send({ type: "_AUTH_EXPIRING", data: { expires: Date.now() + 30_000, refresh: true } });
     expect((await c.nextOf("_AUTH")).data).toEqual({ token: "second" });
     expect(server.conns).toHaveLength(1);
+  });
+});
+
+describe("tasks after a reconnect", () => {
+  it("counts a task the server reports running (after a reconnect) as running", async () => {
+    function Jobs() {
+      const j = useSynced("JOBS", { n: 0 });
+      return <span data-testid="running">{j.runningTasks.join(",")}</span>;
+    }
+    const c = await mount(<Jobs />);
+    c.send({ type: "_SET:JOBS", data: { n: 0 }, v: 1 });
+    c.send({ type: "_TASK_STATUS:JOBS", data: { type: "import", status: "running" } });
+    c.send({ type: "_TASK_STATUS:JOBS", data: { type: "export", status: "started" } });
+    await waitFor(() => expect(screen.getByTestId("running").textContent).toBe("import,export"));
+    c.send({ type: "_TASK_STATUS:JOBS", data: { type: "import", status: "done" } });
+    await waitFor(() => expect(screen.getByTestId("running").textContent).toBe("export"));
+  });
+});
+
+describe("useEvent", () => {
+  it("calls the latest handler with the event's data, registers once across re-renders, and unsubscribes on unmount", async () => {
+    const seen: string[] = [];
+    function Listener() {
+      const [n, setN] = useState(0);
+      useEvent("noteAdded", (d) => seen.push(`${n}:${(d as { title: string }).title}`));
+      return <button onClick={() => setN((x) => x + 1)}>rerender</button>;
+    }
+    function App() {
+      const [on, setOn] = useState(true);
+      return (
+        <>
+          {on && <Listener />}
+          <button onClick={() => setOn(false)}>unmount</button>
+        </>
+      );
+    }
+    const c = await mount(<App />);
+    c.send({ type: "noteAdded", data: { title: "a" } });
+    await waitFor(() => expect(seen).toEqual(["0:a"]));
+    fireEvent.click(screen.getByText("rerender"));
+    fireEvent.click(screen.getByText("rerender"));
+    c.send({ type: "noteAdded", data: { title: "b" } });
+    await waitFor(() => expect(seen).toEqual(["0:a", "2:b"])); // the latest handler, once
+    fireEvent.click(screen.getByText("unmount"));
+    c.send({ type: "noteAdded", data: { title: "c" } });
+    c.send({ type: "_TOAST", data: { type: "info", message: "after" } }); // a frame after it, to wait for
+    await sleep(50);
+    expect(seen).toEqual(["0:a", "2:b"]);
+  });
+
+  it("works under StrictMode (effects run twice) without double delivery", async () => {
+    const handler = vi.fn();
+    function Listener() {
+      useEvent("tick", handler);
+      return null;
+    }
+    const c = await mount(<Listener />, { strict: true });
+    c.send({ type: "tick", data: 1 });
+    await waitFor(() => expect(handler).toHaveBeenCalledWith(1));
+    await sleep(30);
+    expect(handler).toHaveBeenCalledTimes(1);
+  });
+});
+
+describe("useConnectionState", () => {
+  it("carries rttMs once the server answers a ping", async () => {
+    let state: ReturnType<typeof useConnectionState> | undefined;
+    function Badge() {
+      state = useConnectionState();
+      return <span data-testid="rtt">{state.rttMs === undefined ? "" : "rtt"}</span>;
+    }
+    render(
+      <SessionProvider url={server.url} WebSocketImpl={WS} pingIntervalMs={60_000} getToken={() => "t"}>
+        <Badge />
+      </SessionProvider>,
+    );
+    const c = await server.connection(0);
+    const p = await c.nextOf("ping");
+    c.send({ type: "pong", data: p.data });
+    await waitFor(() => expect(screen.getByTestId("rtt").textContent).toBe("rtt"));
+    expect(state?.rttMs).toBeGreaterThanOrEqual(0);
   });
 });

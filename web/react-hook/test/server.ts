@@ -9,6 +9,8 @@ export interface Frame {
   v?: number;
   id?: string;
   error?: unknown;
+  epoch?: string;
+  base?: number;
 }
 
 /** `ws`'s client, typed as the Session expects. */

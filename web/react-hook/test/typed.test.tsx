@@ -2,12 +2,13 @@
 // file (cmd/wssync-gen), so these checks hold the generated declarations and the hooks'
 // types together: `npm run typecheck` fails if a @ts-expect-error below stops erroring.
 import { cleanup, fireEvent, render, screen, waitFor } from "@testing-library/react";
+import { useState } from "react";
 import { afterEach, beforeEach, describe, expect, expectTypeOf, it } from "vitest";
 import { type Session, SessionProvider, type TaskStatus, typed, useSession } from "../src";
-import type { Events, Keys, Note, Room7BoardState } from "./schema.gen";
+import type { Events, Keys, Note, Room7BoardState, ServerEvents } from "./schema.gen";
 import { TestServer, WS } from "./server";
 
-const { useSynced, sendEvent } = typed<Keys, Events>();
+const { useSynced, sendEvent, useEvent } = typed<Keys, Events, ServerEvents>();
 
 const board: Room7BoardState = {
   title: "",
@@ -84,6 +85,12 @@ function useTypeChecks(session: Session) {
   sendEvent(session, "heartbeat", "3");
   // @ts-expect-error unknown event
   sendEvent(session, "other", {});
+  useEvent("note_added", (d) => expectTypeOf(d).toEqualTypeOf<{ by: string; title: string }>());
+  useEvent("unread", (n: number) => n + 1);
+  // @ts-expect-error unknown server event
+  useEvent("other", () => {});
+  // @ts-expect-error wrong data type
+  useEvent("unread", (s: string) => s);
 }
 
 let server: TestServer;
@@ -98,10 +105,13 @@ afterEach(async () => {
 function Board() {
   const b = useSynced("room-7/BOARD", board);
   const session = useSession();
+  const [added, setAdded] = useState("");
+  useEvent("note_added", (d) => setAdded(`${d.by}: ${d.title}`));
   return (
     <div>
       <span data-testid="title">{b.title}</span>
       <span data-testid="notes">{b.notes.length}</span>
+      <span data-testid="added">{added}</span>
       <button onClick={() => b.syncTitle("typed")}>sync</button>
       <button onClick={() => sendEvent(session, "typing", { field: "title" })}>event</button>
     </div>
@@ -115,7 +125,7 @@ describe("typed hooks", () => {
 
   it("are the untyped hooks at run time: state, syncX and events reach the wire", async () => {
     render(
-      <SessionProvider url={server.url} WebSocketImpl={WS}>
+      <SessionProvider url={server.url} WebSocketImpl={WS} pingIntervalMs={0}>
         <Board />
       </SessionProvider>,
     );
@@ -128,5 +138,7 @@ describe("typed hooks", () => {
     expect(await c.next()).toEqual({ type: "_PATCH:room-7/BOARD", data: [{ op: "replace", path: "/title", value: "typed" }] });
     fireEvent.click(screen.getByText("event"));
     expect(await c.next()).toEqual({ type: "typing", data: { field: "title" } });
+    c.send({ type: "note_added", data: { by: "ann", title: "milk" } });
+    await waitFor(() => expect(screen.getByTestId("added").textContent).toBe("ann: milk"));
   });
 });

@@ -50,6 +50,9 @@ function Root() {
       onToast={push}
       onError={onError}
       reconnect={{ baseDelayMs: 250, maxDelayMs: 4000 }}
+      // A reload shows the last state at once and resumes from its versions; an edit made
+      // offline survives it (kept in this tab's sessionStorage).
+      persist
     >
       <App />
       <Toasts toasts={toasts} dismiss={dismiss} />
