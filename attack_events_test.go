@@ -436,5 +436,6 @@ func TestAttackNewActionParamsCannotRenameTheAction(t *testing.T) {
 		t.Errorf("action data %s: the name %q is not the action a client runs (%q)", data, "refresh", got.Type)
 	}
 }
+
 var _ = strconv.Itoa
 var _ *wssynctest.Client
