@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -534,5 +535,38 @@ func TestAttackQueuedActionAfterLeavingTheKey(t *testing.T) {
 	waitType(t, again, "marker")
 	if n := len(eventsOf(again, "_ACTION:ROOM")); n != 0 {
 		t.Errorf("frames %s: an action of ROOM reached a session without ROOM", frameTypes(again.Frames()))
+	}
+}
+
+// Patches are "encoded once; the same frame is queued on every subscriber" (concepts.md).
+// An addressed message is framed again for every session it reaches: a 256 KiB download to
+// 32 live tabs allocates 32 copies (8 MiB) at once, so ToEveryone of a large message costs
+// its size times the sessions, bounded only by each queue's MaxQueuedBytes. Not parallel:
+// it reads the process's allocation counter.
+func TestAttackSendToManyFramesTheMessageOnce(t *testing.T) {
+	t.Skip("FINDING: Send frames the message again for every session (eventFrame per take): ToEveryone of N bytes to S sessions allocates N*S")
+	const sessions, size = 32, 256 << 10
+	m := wssync.NewManager(func(ctx context.Context, sess *wssync.Session) error {
+		_, err := wssync.Register(sess, "VIEW", &Notes{})
+		return err
+	})
+	base := serveManager(t, m)
+	for i := range sessions {
+		c := dialAs(t, base, "u"+strconv.Itoa(i), "s"+strconv.Itoa(i))
+		waitType(t, c, "_SET:VIEW")
+		c.Pause() // the clients of this process must not allocate what they read
+		t.Cleanup(c.Resume)
+	}
+	msg := wssync.NewDownload("report.bin", make([]byte, size*3/4)) // base64: size bytes
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	d, err := m.Send(wstest.Context(t), wssync.ToEveryone(), msg)
+	runtime.ReadMemStats(&after)
+	if err != nil || d.Delivered != sessions {
+		t.Fatalf("delivery %+v, %v", d, err)
+	}
+	if grew := after.TotalAlloc - before.TotalAlloc; grew > 4*size {
+		t.Errorf("one Send of %d KiB to %d sessions allocated %d KiB", size>>10, sessions, grew>>10)
 	}
 }
