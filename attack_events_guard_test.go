@@ -520,3 +520,81 @@ func TestAttackToSubscribersWithAnOwnObjectUnderTheKey(t *testing.T) {
 		t.Errorf("action to everyone: %+v, %v", d, err)
 	}
 }
+
+// A session disconnected on another node keeps, in order, what one goroutine sent it
+// through the bus, and gets it after its _SETs when it reconnects there.
+func TestAttackBacklogOrderAcrossTheBus(t *testing.T) {
+	t.Parallel()
+	bus := wsmemory.New()
+	a, _ := roomNode(t, bus)
+	b, urlB := roomNode(t, bus)
+	c := joined(t, urlB, "alice", "tab-1")
+	sess, _ := b.Session("tab-1")
+	sess.Disconnect()
+	wstest.WaitClosed(t, c)
+	wstest.Eventually(t, "disconnected", func() bool { return !sess.Connected() })
+	ctx := wstest.Context(t)
+	for i := range 5 {
+		if _, err := a.Send(ctx, wssync.ToSession("tab-1"), mustEvent(t, "seq", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	wstest.Eventually(t, "B queued them", func() bool { return b.Stats().MessagesQueued == 5 })
+	again := joined(t, urlB, "alice", "tab-1")
+	waitEvents(t, ctx, again, "seq", 5)
+	if got := fmt.Sprint(eventsOf(again, "seq")); got != "[0 1 2 3 4]" {
+		t.Errorf("backlog %s", got)
+	}
+}
+
+// The same ID from a Publisher and from a Manager arrives once on every node, whichever
+// copy reaches a node first (the bus is held so that the Manager's local copy wins here).
+func TestAttackSameIDFromPublisherAndManager(t *testing.T) {
+	t.Parallel()
+	bus := &aeGatedBus{Backend: wsmemory.New()}
+	a, urlA := roomNode(t, bus)
+	_, urlB := roomNode(t, bus)
+	near := joined(t, urlA, "alice", "tab-1")
+	far := joined(t, urlB, "alice", "tab-2")
+	msg := mustEvent(t, "job_done", 7).WithID("job-7")
+	ctx := wstest.Context(t)
+	bus.hold.Lock()
+	_, err1 := wssync.NewPublisher(bus).Send(ctx, wssync.ToUser("alice"), msg)
+	d, err2 := a.Send(ctx, wssync.ToUser("alice"), msg)
+	bus.hold.Unlock()
+	if err1 != nil || err2 != nil || d.Delivered != 1 {
+		t.Fatalf("%v %v %+v", err1, err2, d)
+	}
+	if _, err := a.Send(ctx, wssync.ToEveryone(), mustEvent(t, "marker", nil)); err != nil {
+		t.Fatal(err)
+	}
+	for name, c := range map[string]*wssynctest.Client{"near": near, "far": far} {
+		waitType(t, c, "marker")
+		if n := len(eventsOf(c, "job_done")); n != 1 {
+			t.Errorf("%s got job_done %d times", name, n)
+		}
+	}
+}
+
+// The pong echoes ping data of exactly 256 bytes and answers null to 257; a ping of a
+// megabyte is answered null, and an over-limit one closes with 1009.
+func TestAttackPingEchoBound(t *testing.T) {
+	t.Parallel()
+	sess := wssync.NewSession()
+	c := dial(t, serve(t, sess))
+	at := strings.Repeat("a", 254) // with its quotes: 256 bytes
+	for _, data := range []string{at, at + "a", strings.Repeat("m", 1<<20-64)} {
+		if err := c.Send("ping", data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	wstest.Eventually(t, "3 pongs", func() bool { return len(eventsOf(c, "pong")) == 3 })
+	got := eventsOf(c, "pong")
+	if got[0] != `"`+at+`"` || got[1] != "null" || got[2] != "null" {
+		t.Errorf("pongs %.40q…", got)
+	}
+	_ = c.Send("ping", strings.Repeat("h", 8<<20)) // the server may close before it is all written
+	if code := wstest.CloseCode(t, c); code != wssync.CloseMessageTooBig {
+		t.Errorf("close %d for an 8 MiB ping", code)
+	}
+}
