@@ -598,3 +598,30 @@ func TestAttackPingEchoBound(t *testing.T) {
 		t.Errorf("close %d for an 8 MiB ping", code)
 	}
 }
+
+// A transient message travels the bus as transient: the other node does not queue it for
+// its disconnected session.
+func TestAttackTransientStaysTransientAcrossTheBus(t *testing.T) {
+	t.Parallel()
+	bus := wsmemory.New()
+	a, _ := roomNode(t, bus)
+	b, urlB := roomNode(t, bus)
+	c := joined(t, urlB, "alice", "tab-1")
+	sess, _ := b.Session("tab-1")
+	sess.Disconnect()
+	wstest.WaitClosed(t, c)
+	wstest.Eventually(t, "disconnected", func() bool { return !sess.Connected() })
+	ctx := wstest.Context(t)
+	if _, err := a.Send(ctx, wssync.ToSession("tab-1"), mustEvent(t, "typing", true).Transient()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Send(ctx, wssync.ToSession("tab-1"), mustEvent(t, "kept", 1)); err != nil {
+		t.Fatal(err)
+	}
+	wstest.Eventually(t, "B queued the second", func() bool { return b.Stats().MessagesQueued == 1 })
+	again := joined(t, urlB, "alice", "tab-1")
+	waitType(t, again, "kept")
+	if n := len(eventsOf(again, "typing")); n != 0 {
+		t.Errorf("a transient message was kept on the other node")
+	}
+}
