@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"strconv"
 	"strings"
 	"sync"
@@ -623,5 +624,33 @@ func TestAttackTransientStaysTransientAcrossTheBus(t *testing.T) {
 	waitType(t, again, "kept")
 	if n := len(eventsOf(again, "typing")); n != 0 {
 		t.Errorf("a transient message was kept on the other node")
+	}
+}
+
+// With an auth hook that names the user, the user a client claims in `_USER_SESSION` is
+// ignored: a client calling itself alice does not receive ToUser("alice").
+func TestAttackClaimedUserDoesNotGetAnotherUsersEvents(t *testing.T) {
+	t.Parallel()
+	m := wssync.NewManager(func(ctx context.Context, sess *wssync.Session) error {
+		_, err := wssync.Register(sess, "VIEW", &Notes{})
+		return err
+	}, wssync.WithAuth(func(r *http.Request) (wssync.Identity, error) {
+		return wssync.Identity{User: r.URL.Query().Get("u")}, nil // the session id from the handshake
+	}))
+	base := serveManager(t, m)
+	alice := dialAs(t, base+"?u=alice", "alice", "tab-1")
+	mallory := dialAs(t, base+"?u=mallory", "alice", "tab-2") // claims to be alice
+	waitType(t, alice, "_SET:VIEW")
+	waitType(t, mallory, "_SET:VIEW")
+	d, err := m.Send(wstest.Context(t), wssync.ToUser("alice"), mustEvent(t, "secret", 1))
+	if err != nil || d.Delivered != 1 {
+		t.Errorf("delivery %+v, %v; want alice's one tab", d, err)
+	}
+	if _, err := m.Send(wstest.Context(t), wssync.ToEveryone(), mustEvent(t, "marker", nil)); err != nil {
+		t.Fatal(err)
+	}
+	waitType(t, mallory, "marker")
+	if n := len(eventsOf(mallory, "secret")); n != 0 {
+		t.Errorf("a client claiming alice got alice's event")
 	}
 }
