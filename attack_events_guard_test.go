@@ -191,7 +191,17 @@ func TestAttackBacklogDroppedWhenTheSessionMoves(t *testing.T) {
 // one sent after more than that went by is delivered again (as documented).
 func TestAttackSeenIDsWindow(t *testing.T) {
 	t.Parallel()
-	m := wssync.NewManager(func(context.Context, *wssync.Session) error { return nil })
+	// An ID is spent only where a session took the message: one disconnected session with
+	// a backlog that holds them all takes every message.
+	const room = wssync.DefaultSeenMessages + 8
+	m := wssync.NewManager(func(context.Context, *wssync.Session) error { return nil },
+		wssync.WithEventBacklog(room, 64<<20), wssync.WithLimits(wssync.Limits{MaxQueuedFrames: room}))
+	c := dialAs(t, serveManager(t, m), "alice", "tab-1")
+	wstest.Eventually(t, "the session is built", func() bool { _, ok := m.Session("tab-1"); return ok })
+	sess, _ := m.Session("tab-1")
+	sess.Disconnect()
+	wstest.WaitClosed(t, c)
+	wstest.Eventually(t, "disconnected", func() bool { return !sess.Connected() })
 	ctx := context.Background()
 	x := mustEvent(t, "x", nil).WithID("the-id")
 	other := mustEvent(t, "o", nil)

@@ -2,7 +2,8 @@ package wssync_test
 
 // Attacks on the promises of addressed messages (Manager.Send, Publisher.Send, the event
 // bus, the backlog, duplicate IDs, ping). A test that shows a promise broken is skipped
-// with "FINDING: ..." so the suite stays green; the others guard promises that held.
+// with "Known limit ..." where the design keeps the behaviour and the docs say so; the
+// others guard promises that held.
 
 import (
 	"context"
@@ -98,7 +99,6 @@ func aeBlockedManager(t *testing.T, b *aeBlocker, opts ...wssync.ManagerOption) 
 // slow consumer, and the session is on its way to disconnected: a message sent then should
 // be kept in the backlog (Queued), not counted TooSlow and lost.
 func TestAttackSendToAClosingConnectionIsKeptNotTooSlow(t *testing.T) {
-	t.Skip("FINDING: a message sent while a live connection is closing (not slow) is reported TooSlow and lost, not kept in the backlog")
 	t.Parallel()
 	b := newBlocker(t)
 	m, base := aeBlockedManager(t, b)
@@ -142,7 +142,7 @@ func TestAttackSendToAClosingConnectionIsKeptNotTooSlow(t *testing.T) {
 // A client that said goodbye (a close frame, echoed by the server) has no connection any
 // more: a message sent after that is not Delivered; it should wait in the backlog.
 func TestAttackSendAfterThePeerClosedIsNotDelivered(t *testing.T) {
-	t.Skip("FINDING: a message sent after the client closed its socket (but while a handler runs) is counted Delivered and lost instead of queued")
+	t.Skip("Known limit, documented in docs/go-guide.md (Addressed messages): a message sent after the client closed its socket (but while a handler runs) is counted Delivered and lost instead of queued")
 	t.Parallel()
 	b := newBlocker(t)
 	m, base := aeBlockedManager(t, b)
@@ -185,7 +185,6 @@ func TestAttackSendAfterThePeerClosedIsNotDelivered(t *testing.T) {
 // its state): a message to it should be kept for it, or at least be counted. Sent from the
 // factory itself (a welcome toast) it vanishes the same way.
 func TestAttackSendToASessionBeingBuiltIsKept(t *testing.T) {
-	t.Skip("FINDING: a message to a session whose factory is running is silently dropped: Delivery is all zero and its ID is spent")
 	t.Parallel()
 	building := make(chan struct{}, 1)
 	release := make(chan struct{})
@@ -224,7 +223,6 @@ func TestAttackSendToASessionBeingBuiltIsKept(t *testing.T) {
 // deliver it (no session of the user yet, or the connection was too slow to take it)
 // still drops the resend as a duplicate.
 func TestAttackResendOfAnUndeliveredIDIsNotADuplicate(t *testing.T) {
-	t.Skip("FINDING: an ID is spent when Send reaches no one (or only TooSlow): a resend after the user connects is dropped as Duplicate, never delivered")
 	t.Parallel()
 	m := wssync.NewManager(func(ctx context.Context, sess *wssync.Session) error {
 		_, err := wssync.Register(sess, "VIEW", &Notes{})
@@ -268,7 +266,6 @@ func TestAttackResendOfAnUndeliveredIDIsNotADuplicate(t *testing.T) {
 // bus payload carrying a _TOAST, _ACTION or _DOWNLOAD whose data no constructor makes is
 // delivered all the same, as a frame a client may choke on.
 func TestAttackBusFrameNoConstructorMakes(t *testing.T) {
-	t.Skip("FINDING: the event bus delivers _TOAST/_ACTION:KEY/_DOWNLOAD frames with any JSON data (a string toast, an array action), which no Message constructor can make")
 	t.Parallel()
 	bus := wsmemory.New()
 	_, base := roomNode(t, bus)
@@ -314,7 +311,7 @@ func (g *aeGatedBus) SubscribeEvents(deliver func([]byte)) func() {
 // process), to a session of the Manager's node, sees the second first: the Manager
 // delivers locally at once, the Publisher's message waits for the bus.
 func TestAttackOneGoroutinePublisherThenManagerKeepsOrder(t *testing.T) {
-	t.Skip("FINDING: order from one goroutine holds only per sender: Publisher.Send then Manager.Send to a local session arrive reversed when the bus is slower than the local path")
+	t.Skip("Known limit, documented in docs/go-guide.md (Addressed messages): order from one goroutine holds only per sender: Publisher.Send then Manager.Send to a local session arrive reversed when the bus is slower than the local path")
 	t.Parallel()
 	bus := &aeGatedBus{Backend: wsmemory.New()}
 	m, base := roomNode(t, bus)
@@ -340,7 +337,7 @@ func TestAttackOneGoroutinePublisherThenManagerKeepsOrder(t *testing.T) {
 // sessions, yet ToSubscribers of its key reaches every user's: the Target names the key,
 // not the object.
 func TestAttackToSubscribersOfAPerUserKeyStaysWithItsUser(t *testing.T) {
-	t.Skip("FINDING: ToSubscribers(key) of a RegisterUser (or own) object reaches every user's sessions with that key, not the sessions of one object")
+	t.Skip("Known limit, documented in docs/go-guide.md (Addressed messages): ToSubscribers(key) of a RegisterUser (or own) object reaches every user's sessions with that key, not the sessions of one object")
 	t.Parallel()
 	m := wssync.NewManager(func(ctx context.Context, sess *wssync.Session) error {
 		_, err := wssync.RegisterUser(sess, "CART", func(context.Context) (*Notes, error) {
@@ -366,7 +363,6 @@ func TestAttackToSubscribersOfAPerUserKeyStaysWithItsUser(t *testing.T) {
 // Delivery.Nodes "counts the other nodes the event bus handed the message to". Send
 // subtracts its own subscription, which Shutdown ended.
 func TestAttackNodesAfterShutdown(t *testing.T) {
-	t.Skip("FINDING: after Shutdown, Send still publishes but Delivery.Nodes undercounts by one (it subtracts its own ended subscription)")
 	t.Parallel()
 	bus := wsmemory.New()
 	a := wssync.NewManager(func(context.Context, *wssync.Session) error { return nil }, wssync.WithEventBus(bus))
@@ -388,7 +384,6 @@ func TestAttackNodesAfterShutdown(t *testing.T) {
 // Send accepts an Except of any length and delivers locally, but every other node drops
 // the envelope (an except over 1024 bytes): Send says Nodes 1 and no error.
 func TestAttackLongExceptReachesOtherNodes(t *testing.T) {
-	t.Skip("FINDING: Target.Except with an id over 1024 bytes is delivered on the sending node and silently dropped by every other node; Send returns no error")
 	t.Parallel()
 	bus := wsmemory.New()
 	a, _ := roomNode(t, bus)
@@ -415,7 +410,6 @@ func TestAttackLongExceptReachesOtherNodes(t *testing.T) {
 // with two "type" members, and a JavaScript client (JSON.parse: the last wins) runs the
 // action the params name instead of name.
 func TestAttackNewActionParamsCannotRenameTheAction(t *testing.T) {
-	t.Skip("FINDING: NewAction(key, name, params) with a \"type\" in params emits duplicate \"type\" keys; JSON.parse runs params' action, not name")
 	t.Parallel()
 	msg, err := wssync.NewAction("ROOM", "refresh", map[string]any{"type": "wipe_all", "page": 2})
 	if err != nil {
@@ -446,7 +440,7 @@ var _ *wssynctest.Client
 // addressed messages are not so careful: ToSession names an id, not a user, so a client of
 // another user presenting the id on that node receives what is sent to the owner's session.
 func TestAttackToSessionDuringAStoreOutageReachesTheOwnerOnly(t *testing.T) {
-	t.Skip("FINDING: while the session store is unreachable, another user presenting a session id on another node receives the ToSession messages meant for the owner")
+	t.Skip("Known limit, documented in docs/go-guide.md (Addressed messages): while the session store is unreachable, another user presenting a session id on another node receives the ToSession messages meant for the owner")
 	t.Parallel()
 	store, bus := wsmemory.New(), wsmemory.New()
 	a, urlA := roomNode(t, bus, wssync.WithSessionStore(store))
@@ -473,7 +467,6 @@ func TestAttackToSessionDuringAStoreOutageReachesTheOwnerOnly(t *testing.T) {
 // set apart); what does not fit is dropped on reconnect although its sender was told
 // Queued, which Delivery.Queued does not list among the ways it is lost.
 func TestAttackBacklogLargerThanTheQueueIsDelivered(t *testing.T) {
-	t.Skip("FINDING: a backlog larger than the connection's queue (MaxQueuedFrames/Bytes) is cut on reconnect: messages told Queued are dropped, only Stats says so")
 	t.Parallel()
 	m, base := roomNode(t, wsmemory.New(), wssync.WithLimits(wssync.Limits{MaxQueuedFrames: 4}))
 	c := joined(t, base, "alice", "tab-1")
@@ -486,16 +479,16 @@ func TestAttackBacklogLargerThanTheQueueIsDelivered(t *testing.T) {
 		d, _ := m.Send(wstest.Context(t), wssync.ToSession("tab-1"), mustEvent(t, "kept", i))
 		queued += d.Queued
 	}
-	if queued != 10 {
-		t.Fatalf("%d of 10 queued", queued)
+	if queued != 4 { // the backlog holds what the queue takes: the others are NotConnected
+		t.Fatalf("%d of 10 queued, want the queue's 4", queued)
 	}
 	again := joined(t, base, "alice", "tab-1")
 	if _, err := m.Send(wstest.Context(t), wssync.ToSession("tab-1"), mustEvent(t, "marker", nil)); err != nil {
 		t.Fatal(err)
 	}
 	waitType(t, again, "marker")
-	if got := eventsOf(again, "kept"); len(got) != 10 {
-		t.Errorf("the reconnected client got %d of the 10 queued messages (dropped %d)", len(got), m.Stats().MessagesDropped)
+	if got := eventsOf(again, "kept"); len(got) != queued {
+		t.Errorf("the reconnected client got %d of the %d queued messages (dropped %d)", len(got), queued, m.Stats().MessagesDropped)
 	}
 }
 
@@ -503,7 +496,6 @@ func TestAttackBacklogLargerThanTheQueueIsDelivered(t *testing.T) {
 // session that then leaves the key is delivered all the same on its next connection, for
 // a key the client no longer has.
 func TestAttackQueuedActionAfterLeavingTheKey(t *testing.T) {
-	t.Skip("FINDING: an exposed action kept in the backlog is delivered after the session left its key (the key is checked when sent, not when flushed)")
 	t.Parallel()
 	room, err := wssync.NewShared("ROOM", &Notes{})
 	if err != nil {
@@ -544,7 +536,6 @@ func TestAttackQueuedActionAfterLeavingTheKey(t *testing.T) {
 // its size times the sessions, bounded only by each queue's MaxQueuedBytes. Not parallel:
 // it reads the process's allocation counter.
 func TestAttackSendToManyFramesTheMessageOnce(t *testing.T) {
-	t.Skip("FINDING: Send frames the message again for every session (eventFrame per take): ToEveryone of N bytes to S sessions allocates N*S")
 	const sessions, size = 32, 256 << 10
 	m := wssync.NewManager(func(ctx context.Context, sess *wssync.Session) error {
 		_, err := wssync.Register(sess, "VIEW", &Notes{})

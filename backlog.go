@@ -15,7 +15,7 @@ type backlog struct {
 	bytes int
 }
 
-// push keeps m if it fits within max messages and maxBytes bytes.
+// push keeps m if it fits within max messages and maxBytes bytes (Session.backlogBounds).
 func (b *backlog) push(m Message, max, maxBytes int) bool {
 	n := m.size()
 	if len(b.msgs) >= max || b.bytes+n > maxBytes {
@@ -36,7 +36,8 @@ func (b *backlog) take() []Message {
 // WithEventBacklog sets how many addressed messages (Manager.Send), and how many bytes of
 // them, a disconnected session keeps for its next connection (DefaultBacklogMessages,
 // DefaultBacklogBytes). 0 messages keeps none: every message to a disconnected session is
-// NotConnected. The backlog lives on the node that holds the session; a session that
+// NotConnected. The backlog never holds more than the send queue takes (Limits
+// MaxQueuedFrames and MaxQueuedBytes), so all of it is delivered on reconnect. The backlog lives on the node that holds the session; a session that
 // expires or moves to another node drops it (Stats.MessagesDropped counts them).
 // Session.Send, Toast and the other direct sends never queue.
 func WithEventBacklog(messages, bytes int) SessionOption {

@@ -1,11 +1,14 @@
 package wssync
 
 import (
+	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
 
+	"github.com/wssync/wssync/internal/patch"
 	"github.com/wssync/wssync/internal/proto"
 )
 
@@ -66,7 +69,7 @@ func decodeEnvelope(payload []byte) (from string, t Target, m Message, err error
 	if !t.valid() || len(t.except) > maxTargetID || e.ID == "" || len(e.ID) > MaxMessageID || !validEnvelopeEvent(e.Event, e.Key) {
 		return "", Target{}, Message{}, errBadEnvelope
 	}
-	if len(e.Data) == 0 || !json.Valid(e.Data) {
+	if len(e.Data) == 0 || !json.Valid(e.Data) || !validEnvelopeData(e.Event, e.Key, e.Data) {
 		return "", Target{}, Message{}, errBadEnvelope
 	}
 	m = Message{id: e.ID, event: e.Event, data: e.Data, key: e.Key, transient: e.Trans}
@@ -82,4 +85,47 @@ func validEnvelopeEvent(event, key string) bool {
 		return true
 	}
 	return event != "" && !strings.HasPrefix(event, "_") && event != proto.Pong
+}
+
+// validEnvelopeData reports whether data is what the constructor of event makes: a toast
+// of a known kind, a download with a base64 file, an action object whose one "type" is a
+// string. A custom event's data is any JSON.
+func validEnvelopeData(event, key string, data []byte) bool {
+	switch {
+	case key != "":
+		types := 0
+		var name string
+		err := patch.ObjectMembers(data, func(k string, v []byte) error {
+			if k == "type" {
+				types++
+				name, _ = patch.String(v)
+			}
+			return nil
+		})
+		return err == nil && types == 1 && name != ""
+	case event == proto.Toast:
+		var t struct {
+			Type    *ToastKind `json:"type"`
+			Message *string    `json:"message"`
+		}
+		return strictJSON(data, &t) && t.Type != nil && t.Type.known() && t.Message != nil
+	case event == proto.Download:
+		var d struct {
+			Filename *string `json:"filename"`
+			Data     *string `json:"data"`
+		}
+		if !strictJSON(data, &d) || d.Filename == nil || d.Data == nil {
+			return false
+		}
+		_, err := base64.StdEncoding.DecodeString(*d.Data)
+		return err == nil
+	}
+	return true
+}
+
+// strictJSON decodes data into v, refusing members v does not have.
+func strictJSON(data []byte, v any) bool {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	return dec.Decode(v) == nil && !dec.More()
 }

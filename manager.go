@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -32,6 +33,7 @@ type Manager struct {
 	stopClaims func()        // ends the watch of other nodes' claims; nil without a session store
 	stopKeep   func()        // ends keepBindings and waits for it; nil without a session store
 	stopBus    func()        // ends the subscription to the event bus; nil without one
+	busStopped atomic.Bool   // stopBus was called: Send's publish no longer reaches this Manager
 	seen       *seenIDs      // the IDs of the addressed messages delivered here (send.go)
 	rebind     chan struct{} // wakes keepBindings for a session the store could not bind
 
@@ -469,6 +471,7 @@ func (m *Manager) Shutdown(ctx context.Context) error {
 			m.stopKeep()
 		}
 		if m.stopBus != nil {
+			m.busStopped.Store(true)
 			m.stopBus()
 		}
 	}()

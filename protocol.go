@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/wssync/wssync/internal/patch"
 	"github.com/wssync/wssync/internal/proto"
 )
 
@@ -173,6 +174,9 @@ func mergeType(name string, params any) ([]byte, error) {
 	if len(p) < 2 || p[0] != '{' {
 		return nil, fmt.Errorf("wssync: params of %q must marshal to a JSON object, got %s", name, p)
 	}
+	if hasMember(p, "type") { // a second "type" would name another action to the client
+		return nil, fmt.Errorf("wssync: params of %q have a member \"type\", which names the action", name)
+	}
 	if len(p) > 2 {
 		buf = append(buf, ',')
 	}
@@ -207,4 +211,14 @@ func authExpiringFrame(exp time.Time, refresh bool) *frame {
 func authExpiredFrame(exp time.Time) *frame {
 	data, _ := json.Marshal(newAuthExpiry(exp))
 	return eventFrame(proto.AuthExpired, data)
+}
+
+// hasMember reports whether the JSON object obj has a member name at its top level.
+func hasMember(obj []byte, name string) bool {
+	found := false
+	_ = patch.ObjectMembers(obj, func(key string, _ []byte) error {
+		found = found || key == name
+		return nil
+	})
+	return found
 }

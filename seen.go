@@ -18,6 +18,13 @@ func newSeenIDs(n int) *seenIDs {
 	return &seenIDs{set: make(map[string]struct{}, n), ring: make([]string, n)}
 }
 
+// forget removes id, which first recorded, when nothing was delivered under it.
+func (s *seenIDs) forget(id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.set, id) // its ring slot stays: a later first of another ID recycles it
+}
+
 // first records id and reports whether it was new.
 func (s *seenIDs) first(id string) bool {
 	s.mu.Lock()

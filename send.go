@@ -6,8 +6,8 @@ import (
 	"fmt"
 )
 
-// ErrNoTarget is the error of Send for the zero Target, or one whose id is empty or
-// longer than 1024 bytes.
+// ErrNoTarget is the error of Send for the zero Target, or one whose id is empty, or
+// whose id or Except is longer than 1024 bytes.
 var ErrNoTarget = errors.New("wssync: the target names no one")
 
 // ErrNoMessage is the error of Send for the zero Message.
@@ -46,7 +46,10 @@ func (m *Manager) Send(ctx context.Context, to Target, msg Message) (Delivery, e
 	if err != nil {
 		return d, fmt.Errorf("wssync: event bus: %w", bare(err))
 	}
-	d.Nodes = max(n-1, 0) // the bus reached this Manager's own subscription too
+	if !m.busStopped.Load() {
+		n-- // the bus reached this Manager's own subscription too
+	}
+	d.Nodes = max(n, 0)
 	return d, nil
 }
 
@@ -59,19 +62,49 @@ func (m *Manager) deliverLocal(to Target, msg Message) Delivery {
 		return d
 	}
 	f := msg.frame() // encoded once for every session it reaches
-	if to.kind == targetSession {
-		if sess, ok := m.Session(to.id); ok && to.matches(sess) {
-			d.add(sess.take(msg, f))
-		}
-		return d
+	if to.kind != targetSession {
+		f.shared = true // and framed once for every connection (frame.prepared)
 	}
-	f.shared = true // and framed once for every connection (frame.prepared)
-	for _, sess := range m.Sessions() {
+	for _, sess := range m.sendTargets(to) {
 		if to.matches(sess) {
 			d.add(sess.take(msg, f))
 		}
 	}
+	if d.Sessions() == 0 {
+		// Nothing here took it: the ID is not spent, so the same message sent again once
+		// its recipient is here is delivered, not dropped as a duplicate.
+		m.seen.forget(msg.id)
+	}
 	return d
+}
+
+// sendTargets returns the sessions to may name: the sessions the Manager holds, those
+// whose factory still runs included (a message to them waits in their backlog, so a
+// "welcome" sent from the factory arrives after the first connection's state).
+func (m *Manager) sendTargets(to Target) []*Session {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	usable := func(ms *managed) bool {
+		select {
+		case <-ms.ready:
+			return ms.err == nil
+		default:
+			return true
+		}
+	}
+	if to.kind == targetSession {
+		if ms, ok := m.sessions[to.id]; ok && usable(ms) {
+			return []*Session{ms.sess}
+		}
+		return nil
+	}
+	out := make([]*Session, 0, len(m.sessions))
+	for _, ms := range m.sessions {
+		if usable(ms) {
+			out = append(out, ms.sess)
+		}
+	}
+	return out
 }
 
 // received delivers a payload from the event bus. Its own messages the Manager delivered

@@ -17,7 +17,9 @@ func (s *Session) take(m Message, f *frame) deliveryOutcome {
 	if s.sendClosed {
 		return outcomeNotConnected
 	}
-	if c := s.live.Load(); c != nil && (c.sendReady || m.transient) {
+	// A connection that is closing already (the server refused it, or its client left)
+	// would drop the frame at its close: the message waits for the next one instead.
+	if c := s.live.Load(); c != nil && !c.closing() && (c.sendReady || m.transient) {
 		if c.offer(f, nil) {
 			s.metrics.messagesDelivered.Add(1)
 			return outcomeDelivered
@@ -25,7 +27,7 @@ func (s *Session) take(m Message, f *frame) deliveryOutcome {
 		s.metrics.messagesDropped.Add(1)
 		return outcomeTooSlow
 	}
-	if m.transient || !s.backlog.push(m, s.cfg.backlogMessages, s.cfg.backlogBytes) {
+	if max, maxBytes := s.backlogBounds(); m.transient || !s.backlog.push(m, max, maxBytes) {
 		return outcomeNotConnected
 	}
 	s.metrics.messagesQueued.Add(1)
@@ -43,7 +45,11 @@ func (s *Session) has(key string) bool {
 // caller holds sendMu.
 func (s *Session) flushBacklogLocked(c *conn) {
 	for _, m := range s.backlog.take() { // after the _SETs: state first, then what happened
-		if c.q.push(m.frame(), nil) { // a new queue: refused only if the backlog outgrew it
+		if m.key != "" && !s.has(m.key) { // an exposed action of a key the session left since
+			s.metrics.messagesDropped.Add(1)
+			continue
+		}
+		if c.q.push(m.frame(), nil) { // within the queue's bounds (backlogBounds)
 			s.metrics.messagesDelivered.Add(1)
 		} else {
 			s.metrics.messagesDropped.Add(1)
@@ -69,4 +75,11 @@ func (s *Session) closeBacklog() {
 	defer s.sendMu.Unlock()
 	s.sendClosed = true
 	s.metrics.messagesDropped.Add(int64(len(s.backlog.take())))
+}
+
+// backlogBounds is how many messages, and bytes of them, the backlog keeps: as
+// WithEventBacklog says, but never more than a new connection's send queue takes at once,
+// so that every message told Queued fits when it is flushed.
+func (s *Session) backlogBounds() (messages, bytes int) {
+	return min(s.cfg.backlogMessages, s.cfg.maxQueuedFrames), min(s.cfg.backlogBytes, s.cfg.maxQueuedBytes)
 }

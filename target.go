@@ -64,6 +64,9 @@ func (t Target) String() string {
 
 // valid reports whether t names someone: a kind, and an id where the kind needs one.
 func (t Target) valid() bool {
+	if len(t.except) > maxTargetID {
+		return false
+	}
 	switch t.kind {
 	case targetSession, targetUser, targetKey:
 		return t.id != "" && len(t.id) <= maxTargetID
@@ -73,7 +76,8 @@ func (t Target) valid() bool {
 	return false
 }
 
-// maxTargetID bounds the ids and keys a Target names, as they travel in every envelope.
+// maxTargetID bounds the ids and keys a Target names (Except's included), as they travel
+// in every envelope.
 const maxTargetID = 1024
 
 // matches reports whether t addresses sess, leaving the key test to the caller
