@@ -219,3 +219,18 @@ test("a wrong admin key gets no admin view", { timeout: 30_000 }, async () => {
   const res = await fetch(`${server.url}/api/admin-token`, { method: "POST", body: "wrong" });
   assert.equal(res.status, 403);
 });
+
+test("a phone-wide screen (360×740) has no sideways scroll", { timeout: 30_000 }, () =>
+  withScreenshots("narrow", async () => {
+    await addNote(a, "a note long enough to wrap on a phone screen of 360 px width");
+    await a.page.setViewportSize({ width: 360, height: 740 });
+    try {
+      const { scrollWidth, innerWidth } = await a.page.evaluate(() => ({
+        scrollWidth: document.documentElement.scrollWidth,
+        innerWidth: window.innerWidth,
+      }));
+      assert.ok(scrollWidth <= innerWidth, `scrollWidth ${scrollWidth} > innerWidth ${innerWidth}`);
+    } finally {
+      await a.page.setViewportSize({ width: 1000, height: 680 });
+    }
+  }));

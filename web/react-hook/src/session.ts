@@ -257,7 +257,7 @@ export class Session implements KeyLink {
 
   private open(): void {
     const Impl = this.opts.WebSocketImpl ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
-    if (!Impl) throw new Error("wssync: no WebSocket implementation; pass WebSocketImpl");
+    if (!Impl) throw new Error("wssync: pass WebSocketImpl");
     this.setState({ status: "connecting", attempt: this.attempt, terminal: false, ...this.lastClose() });
     const getToken = this.opts.getToken;
     // Offered only with versions a server with epochs gave: a ws-sync server, which selects no
@@ -464,7 +464,7 @@ export class Session implements KeyLink {
         if (this.opts.wsAuth) {
           this.send("_USER_SESSION", userSessionIds(this.opts.idStorage, this.idMemory));
           this.identified();
-        }
+        } else console.warn("Manager wants ids: set wsAuth");
         break;
       case "_RESUMED": {
         const p = (data as { patched?: unknown } | null)?.patched;

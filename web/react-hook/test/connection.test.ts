@@ -191,11 +191,21 @@ describe("wsAuth", () => {
     expect(ids3.session).not.toBe(ids.session);
   });
 
-  it("stays silent without wsAuth", async () => {
-    const s = session();
-    const c = await connect(s);
-    c.send({ type: "_REQUEST_USER_SESSION" });
-    expect(await c.quiet(80)).toBe(true);
+  it("stays silent without wsAuth, and hints once on the console what to set", async () => {
+    const warn = vi.spyOn(console, "warn").mockImplementation(() => undefined);
+    try {
+      const s = session();
+      const c = await connect(s);
+      c.send({ type: "_REQUEST_USER_SESSION" });
+      expect(await c.quiet(80)).toBe(true);
+      expect(warn).toHaveBeenCalledTimes(1);
+      const msg = String(warn.mock.calls[0]?.[0]);
+      expect(msg).toContain("Manager");
+      expect(msg).toContain("ids");
+      expect(msg).toContain("set wsAuth");
+    } finally {
+      warn.mockRestore();
+    }
   });
 
   it("keeps ids stable in memory when storage is unavailable", async () => {
