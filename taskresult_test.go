@@ -156,3 +156,39 @@ func TestTaskResultLiveOverTheBound(t *testing.T) {
 		t.Fatalf("live result of %d bytes", len(r))
 	}
 }
+
+// TestTaskResultSchema: a TaskResult task's schema has its Result; a Task's has none.
+func TestTaskResultSchema(t *testing.T) {
+	t.Parallel()
+	sess, _, _ := newCalcTyped(t)
+	sc, err := sess.Schema()
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := sc.Keys[0]
+	if len(k.Tasks) != 2 || k.Tasks[0].Name != "plain" || k.Tasks[0].Result != nil {
+		t.Fatalf("tasks %+v", k.Tasks)
+	}
+	r := k.Tasks[1].Result
+	js, _ := json.Marshal(r)
+	if k.Tasks[1].Name != "sum" || r == nil || !strings.Contains(string(js), `"sum"`) {
+		t.Fatalf("result schema %+v", r)
+	}
+}
+
+func newCalcTyped(t *testing.T) (*wssync.Session, string, chan struct{}) {
+	t.Helper()
+	sess := wssync.NewSession()
+	t.Cleanup(sess.Close)
+	s, err := wssync.Register(sess, "RES", &resumeDoc{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := wssync.TaskResult(s, "sum", func(ctx context.Context, p struct{}) (calcOut, error) { return calcOut{}, nil }); err != nil {
+		t.Fatal(err)
+	}
+	if err := wssync.Task(s, "plain", func(ctx context.Context, p struct{}) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	return sess, "", nil
+}
