@@ -39,11 +39,10 @@ type taskNews struct {
 
 type taskRef struct{ key, name string }
 
-// taskNote is one final status: its frame, the frame for later connections if it differs
-// (a result too large to keep), and the connection it was queued on last.
+// taskNote is one final status: its frame for later connections (without a result too
+// large to keep), and the connection it was queued on last.
 type taskNote struct {
 	f      *frame
-	news   *frame // nil: f
 	seq    uint64 // age, for maxTaskNews
 	queued *conn
 }
