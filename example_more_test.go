@@ -162,3 +162,38 @@ func ExampleAction_validateTags() {
 	// bad_params /priority
 	// bad_params /owner/name
 }
+
+// A TaskResult task's done status carries what it returned.
+func ExampleTaskResult() {
+	type Doc struct {
+		Words int `sync:"words"`
+	}
+	sess := wssync.NewSession()
+	s, _ := wssync.Register(sess, "DOC", &Doc{})
+	type countParams struct {
+		Text string `json:"text"`
+	}
+	type counted struct {
+		Words int `json:"words"`
+	}
+	_ = wssync.TaskResult(s, "count", func(ctx context.Context, p countParams) (counted, error) {
+		return counted{Words: len(strings.Fields(p.Text))}, nil
+	})
+
+	srv := httptest.NewServer(http.HandlerFunc(sess.ServeWS))
+	defer srv.Close()
+	defer sess.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	client, _ := wssynctest.Dial(ctx, "ws"+strings.TrimPrefix(srv.URL, "http"))
+	defer client.Close()
+
+	_ = client.Send("_TASK_START:DOC", map[string]any{"type": "count", "text": "one two three"})
+	for range 2 {
+		f, _ := client.WaitFrame(ctx, func(f wssynctest.Frame) bool { return f.Type == "_TASK_STATUS:DOC" })
+		fmt.Println(string(f.Data))
+	}
+	// Output:
+	// {"type":"count","status":"started"}
+	// {"type":"count","status":"done","result":{"words":3}}
+}

@@ -143,13 +143,14 @@ func newDownload(filename string, data []byte) downloadData {
 	return downloadData{filename, base64.StdEncoding.EncodeToString(data)}
 }
 
-// taskStatus is the data of a `_TASK_STATUS:KEY` frame. It carries no result: a task's
-// outcome is its status (and error); what it computed reaches the client through the
-// object's state.
+// taskStatus is the data of a `_TASK_STATUS:KEY` frame. Result is set only on `done` of a
+// TaskResult task (a null result is "null", still present); a Task's output reaches the
+// client through the object's state.
 type taskStatus struct {
-	Type   string `json:"type"`
-	Status string `json:"status"`
-	Error  *Error `json:"error,omitempty"`
+	Type   string          `json:"type"`
+	Status string          `json:"status"`
+	Error  *Error          `json:"error,omitempty"`
+	Result json.RawMessage `json:"result,omitempty"`
 }
 
 // Task statuses reported to the client in `_TASK_STATUS:KEY` frames: TaskStarted, then

@@ -48,8 +48,9 @@ type KeySchema struct {
 }
 
 // CallSchema describes an action or a task. Params is the schema of the call's params,
-// the members of `{"type": NAME, ...params}` other than "type"; Result, for actions only,
-// the schema of the `_RESULT` data (null for an Action without a result).
+// the members of `{"type": NAME, ...params}` other than "type"; Result, for an action, the
+// schema of the `_RESULT` data (null for an Action without a result), and for a task, the
+// schema of the "result" of its `done` status (absent for a Task without a result).
 type CallSchema struct {
 	Name   string      `json:"name"`
 	Params *JSONSchema `json:"params"`
@@ -183,7 +184,13 @@ func (o *object) schema() (KeySchema, error) {
 		k.Actions = append(k.Actions, CallSchema{Name: name, Params: a.params.schema(), Result: result})
 	}
 	for _, name := range slices.Sorted(maps.Keys(o.tasks)) {
-		k.Tasks = append(k.Tasks, CallSchema{Name: name, Params: o.tasks[name].params.schema()})
+		t := o.tasks[name]
+		cs := CallSchema{Name: name, Params: t.params.schema()}
+		if t.result != nil {
+			b := newSchemaBuilder()
+			cs.Result = b.document(b.typeSchema(t.result)) // encoding/json encodes a result
+		}
+		k.Tasks = append(k.Tasks, cs)
 	}
 	return k, nil
 }

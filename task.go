@@ -2,6 +2,7 @@ package wssync
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"reflect"
 	"slices"
@@ -13,7 +14,8 @@ import (
 // taskDef is one registered task of an object, with its running instance if any.
 type taskDef struct {
 	params   *paramDecoder
-	run      func(ctx context.Context, p reflect.Value) error // p is a *P
+	result   reflect.Type                                            // R of TaskResult, for Schema; nil for Task
+	run      func(ctx context.Context, p reflect.Value) (any, error) // p is a *P
 	onCancel func()
 	running  *taskRun
 }
@@ -34,7 +36,20 @@ type taskRun struct {
 // The object is synced when the task starts and ends; progress is ordinary state: mutate
 // with Update, or use SyncThrottled to publish at most every interval.
 func Task[T, P any](s *Synced[T], name string, run func(ctx context.Context, p P) error, opts ...TaskOption) error {
-	def := &taskDef{run: func(ctx context.Context, p reflect.Value) error { return run(ctx, *p.Interface().(*P)) }}
+	def := &taskDef{run: func(ctx context.Context, p reflect.Value) (any, error) { return nil, run(ctx, *p.Interface().(*P)) }}
+	for _, opt := range opts {
+		opt(def)
+	}
+	return s.o.addTask(name, reflect.TypeFor[P](), def)
+}
+
+// TaskResult is Task for tasks with a result: the `done` status frame carries
+// `"result": R`, encoded with encoding/json (a failed or cancelled task has none). A result
+// that does not marshal is reported `failed` with CodeInternal and logged. A result larger
+// than MaxTaskNewsResult still reaches the connection live when the task ends, but is not
+// kept for a later connection: the news of such a task says `done` without a result.
+func TaskResult[T, P, R any](s *Synced[T], name string, run func(ctx context.Context, p P) (R, error), opts ...TaskOption) error {
+	def := &taskDef{result: reflect.TypeFor[R](), run: func(ctx context.Context, p reflect.Value) (any, error) { return run(ctx, *p.Interface().(*P)) }}
 	for _, opt := range opts {
 		opt(def)
 	}
@@ -114,7 +129,7 @@ func handleTaskStart(o *object) eventHandler {
 func (o *object) runTask(sess *Session, name string, def *taskDef, run *taskRun, ctx context.Context, p reflect.Value) {
 	defer sess.tasks.Done()
 	defer sess.metrics.tasksRunning.Add(-1)
-	_, err := callSafely(func() (any, error) { return nil, def.run(ctx, p) })
+	result, err := callSafely(func() (any, error) { return def.run(ctx, p) })
 	cancelled := ctx.Err() != nil && (err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded))
 	run.cancel()
 	if cancelled && def.onCancel != nil {
@@ -132,8 +147,16 @@ func (o *object) runTask(sess *Session, name string, def *taskDef, run *taskRun,
 	case err != nil:
 		sess.cfg.logger.Info("wssync: task failed", "key", o.key, "task", name, "err", err)
 		sess.sendTaskStatus(o, name, TaskFailed, withAction(handlerError(CodeTaskFailed, err), name))
-	default:
+	case def.result == nil:
 		sess.sendTaskStatus(o, name, TaskDone, nil)
+	default:
+		data, merr := json.Marshal(result)
+		if merr != nil {
+			sess.cfg.logger.Error("wssync: task result does not marshal", "key", o.key, "task", name, "err", merr)
+			sess.sendTaskStatus(o, name, TaskFailed, withAction(errorf(CodeInternal, "", "the result of %q could not be encoded", name), name))
+			return
+		}
+		sess.sendTaskResult(o, name, data)
 	}
 }
 
@@ -189,8 +212,25 @@ func (s *Session) sendTaskStatus(o *object, name, status string, err *Error) {
 		return
 	}
 	if f, ferr := taskStatusFrame(o.key, st); ferr == nil {
-		s.noteTaskEnd(taskRef{o.key, name}, f)
+		s.noteTaskEnd(taskRef{o.key, name}, f, nil)
 	}
+}
+
+// sendTaskResult tells the session's client that task name of o is done with result (JSON).
+// A result over MaxTaskNewsResult is sent live only: the news kept for a later connection
+// says done without it, so a session does not hold large results for a client that left.
+func (s *Session) sendTaskResult(o *object, name string, result json.RawMessage) {
+	f, err := taskStatusFrame(o.key, taskStatus{Type: name, Status: TaskDone, Result: result})
+	if err != nil {
+		return
+	}
+	var news *frame
+	if len(result) > MaxTaskNewsResult {
+		if news, err = taskStatusFrame(o.key, taskStatus{Type: name, Status: TaskDone}); err != nil {
+			return
+		}
+	}
+	s.noteTaskEnd(taskRef{o.key, name}, f, news)
 }
 
 // SyncThrottled publishes changes at most once per interval (ws-sync's

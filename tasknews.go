@@ -23,6 +23,11 @@ const TaskRunning = "running"
 // that joins many shared objects with tasks.
 const maxTaskNews = 256
 
+// MaxTaskNewsResult is the largest encoded result (in bytes) of a TaskResult task that a
+// session keeps for its next connection. A larger result is sent only to the connection
+// live when the task ends; the news sent on a later connect says done without a result.
+const MaxTaskNewsResult = 64 << 10
+
 // taskNews holds a session's final task statuses that no connection has written yet. Its
 // lock is taken after a connection's writeMu (a written status is forgotten from the
 // writer) and before its outQueue's lock; nothing else is taken under it.
@@ -34,7 +39,8 @@ type taskNews struct {
 
 type taskRef struct{ key, name string }
 
-// taskNote is one final status: its frame, and the connection it was queued on last.
+// taskNote is one final status: its frame for later connections (without a result too
+// large to keep), and the connection it was queued on last.
 type taskNote struct {
 	f      *frame
 	seq    uint64 // age, for maxTaskNews
@@ -43,8 +49,9 @@ type taskNote struct {
 
 // noteTaskEnd records the final status frame f of task ref and queues it on the live
 // connection, unless that connection holds for a resume (it then gets it with its state).
-// The status is forgotten once a connection has written it.
-func (s *Session) noteTaskEnd(ref taskRef, f *frame) {
+// The status is forgotten once a connection has written it. news, if not nil, replaces f
+// for later connections; only f is kept until then.
+func (s *Session) noteTaskEnd(ref taskRef, f, news *frame) {
 	n := &s.news
 	n.mu.Lock()
 	defer n.mu.Unlock()
@@ -56,16 +63,19 @@ func (s *Session) noteTaskEnd(ref taskRef, f *frame) {
 	}
 	n.seq++
 	note := &taskNote{f: f, seq: n.seq}
+	if news != nil {
+		note.f = news
+	}
 	n.pending[ref] = note
 	if c := s.live.Load(); c != nil && !c.hold.holding() {
-		n.queueLocked(c, ref, note)
+		n.queueLocked(c, ref, note, f)
 	}
 }
 
-// queueLocked queues note on c. The caller holds n.mu.
-func (n *taskNews) queueLocked(c *conn, ref taskRef, note *taskNote) {
+// queueLocked queues f, the frame of note, on c. The caller holds n.mu.
+func (n *taskNews) queueLocked(c *conn, ref taskRef, note *taskNote, f *frame) {
 	note.queued = c
-	c.sendTracked(note.f, func() {
+	c.sendTracked(f, func() {
 		n.mu.Lock()
 		defer n.mu.Unlock()
 		if n.pending[ref] == note {
@@ -121,7 +131,7 @@ func (s *Session) deliverTaskNews(c *conn) {
 	slices.SortFunc(refs, compareRefs)
 	for _, ref := range refs {
 		if note := n.pending[ref]; note.queued != c {
-			n.queueLocked(c, ref, note)
+			n.queueLocked(c, ref, note, note.f)
 		}
 	}
 }

@@ -22,6 +22,9 @@ type TaskStatus struct {
 	Name   string `json:"type"`
 	Status string `json:"status"`          // TaskStarted, TaskDone, TaskFailed or TaskCancelled
 	Error  *Error `json:"error,omitempty"` // with TaskFailed: why
+	// Result is what a wssync.TaskResult task returned, with TaskDone (JSON; absent for a
+	// plain Task, and in news after a reconnect when it was over wssync.MaxTaskNewsResult).
+	Result json.RawMessage `json:"result,omitempty"`
 }
 
 // StartTask starts the task name of key with params and waits for the server to accept

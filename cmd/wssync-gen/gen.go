@@ -51,10 +51,15 @@ func generate(sc *wssync.Schema) (string, error) {
 		}
 		body.WriteString("}\n")
 
-		fmt.Fprintf(&body, "\n/** Tasks of key %s and their params. */\n", quote(k.Key))
+		fmt.Fprintf(&body, "\n/** Tasks of key %s: params, and the result a `done` status carries (TaskResult). */\n", quote(k.Key))
 		fmt.Fprintf(&body, "export interface %s {%s", n.tasks, openBrace(len(k.Tasks)))
 		for _, t := range k.Tasks {
-			fmt.Fprintf(&body, "  %s: { params: %s };\n", propName(t.Name), g.typeOf(t.Params, g.document(t.Params), "  "))
+			if t.Result == nil {
+				fmt.Fprintf(&body, "  %s: { params: %s };\n", propName(t.Name), g.typeOf(t.Params, g.document(t.Params), "  "))
+				continue
+			}
+			// A TaskResult: the result its `done` status carries.
+			fmt.Fprintf(&body, "  %s: { params: %s; result: %s };\n", propName(t.Name), g.typeOf(t.Params, g.document(t.Params), "  "), g.typeOf(t.Result, g.document(t.Result), "  "))
 		}
 		body.WriteString("}\n")
 	}

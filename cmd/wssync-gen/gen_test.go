@@ -81,6 +81,7 @@ func fixtureSchema(t *testing.T) *wssync.Schema {
 	must(t, wssync.Action(b, "clear", func(ctx context.Context, p struct{}) error { return nil }))
 	must(t, wssync.ActionResult(b, "count", func(ctx context.Context, p struct{}) (int, error) { return 0, nil }))
 	must(t, wssync.Task(b, "export", func(ctx context.Context, p exportParams) error { return nil }))
+	must(t, wssync.TaskResult(b, "summarize", func(ctx context.Context, p struct{}) (Note, error) { return Note{}, nil }))
 	shared, err := wssync.NewShared("PRESENCE", &Presence{})
 	if err != nil {
 		t.Fatal(err)

@@ -563,7 +563,7 @@ export class SyncedKey<S, A extends ParamMap = AnyParams, T extends ParamMap = A
 
   private receiveTaskStatus(data: unknown): void {
     if (!isObject(data) || typeof data.type !== "string" || typeof data.status !== "string") return;
-    const st: TaskStatus = { status: data.status as TaskStatus["status"] };
+    const st: TaskStatus = { status: data.status as TaskStatus["status"], result: data.result };
     if (data.status === "failed") {
       st.error = toSyncError(data.error ?? { code: "task_failed", message: `task ${data.type} failed` }, this.key);
     }

@@ -45,6 +45,8 @@ export interface TaskStatus {
   status: TaskState;
   /** Set when `status` is `failed`. */
   error?: SyncError;
+  /** With `done` of a task the server registered with TaskResult: what it returned. */
+  result?: unknown;
 }
 
 /** Notification from `_TOAST`. */

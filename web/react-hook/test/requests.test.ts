@@ -133,6 +133,8 @@ describe("tasks", () => {
     const { k, c } = await setup({ onError });
     c.send({ type: "_TASK_STATUS:NOTES", data: { type: "export", status: "done" } });
     await vi.waitFor(() => expect(k.getSnapshot().tasks.export).toEqual({ status: "done" }));
+    c.send({ type: "_TASK_STATUS:NOTES", data: { type: "count", status: "done", result: { words: 3 } } });
+    await vi.waitFor(() => expect(k.getSnapshot().tasks.count).toEqual({ status: "done", result: { words: 3 } }));
     c.send({
       type: "_TASK_STATUS:NOTES",
       data: { type: "import", status: "failed", error: { code: "task_failed", message: "disk full" } },

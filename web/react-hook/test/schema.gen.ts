@@ -20,7 +20,7 @@ export interface PresenceState {
 /** Actions of key "PRESENCE": params, and the result `sendAction` resolves with. */
 export interface PresenceActions {}
 
-/** Tasks of key "PRESENCE" and their params. */
+/** Tasks of key "PRESENCE": params, and the result a `done` status carries (TaskResult). */
 export interface PresenceTasks {}
 
 /** State of key "room-7/BOARD" (its session's own object). Fields marked readonly are not writable by the client. */
@@ -51,13 +51,14 @@ export interface Room7BoardActions {
   }; result: Note };
 }
 
-/** Tasks of key "room-7/BOARD" and their params. */
+/** Tasks of key "room-7/BOARD": params, and the result a `done` status carries (TaskResult). */
 export interface Room7BoardTasks {
   export: { params: {
     /** The server checks `validate:"oneof=csv json"`. */
     format: "csv" | "json";
     limit?: number;
   } };
+  summarize: { params: {}; result: Note };
 }
 
 /** Every key: its state, actions and tasks. Give it to `typed<Keys, Events>()` of @wssync/react. */

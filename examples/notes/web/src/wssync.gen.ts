@@ -36,7 +36,7 @@ export interface NotesActions {
   }; result: null };
 }
 
-/** Tasks of key "NOTES" and their params. */
+/** Tasks of key "NOTES": params, and the result a `done` status carries (TaskResult). */
 export interface NotesTasks {}
 
 /** State of key "ONLINE" (shared by every session that joined it). Fields marked readonly are not writable by the client. */
@@ -51,7 +51,7 @@ export interface OnlineActions {
   }; result: null };
 }
 
-/** Tasks of key "ONLINE" and their params. */
+/** Tasks of key "ONLINE": params, and the result a `done` status carries (TaskResult). */
 export interface OnlineTasks {}
 
 /** State of key "VIEW" (its session's own object). Fields marked readonly are not writable by the client. */
@@ -70,7 +70,7 @@ export interface ViewState {
 /** Actions of key "VIEW": params, and the result `sendAction` resolves with. */
 export interface ViewActions {}
 
-/** Tasks of key "VIEW" and their params. */
+/** Tasks of key "VIEW": params, and the result a `done` status carries (TaskResult). */
 export interface ViewTasks {
   review: { params: {
     stepMs?: number;
