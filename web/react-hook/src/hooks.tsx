@@ -80,7 +80,7 @@ export function SessionProvider(props: SessionProviderProps): ReactElement {
 /** The Session of the nearest SessionProvider. Throws outside one. */
 export function useSession(): Session {
   const s = useContext(SessionContext);
-  if (!s) throw new Error("wssync: hooks must be used inside <SessionProvider>");
+  if (!s) throw new Error("wssync: call inside <SessionProvider>");
   return s;
 }
 

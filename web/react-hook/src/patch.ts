@@ -46,7 +46,7 @@ export const unescapePointerToken = (t: string): string => t.replace(/~1/g, "/")
 export function parsePointer(pointer: string): string[] {
   if (pointer === "") return [];
   if (pointer[0] !== "/" || /~([^01]|$)/.test(pointer)) {
-    throw new PatchError("bad_patch", `invalid JSON Pointer ${JSON.stringify(pointer)}`, -1, pointer);
+    throw new PatchError("bad_patch", `bad pointer ${JSON.stringify(pointer)}`, -1, pointer);
   }
   return pointer.slice(1).split("/").map(unescapePointerToken);
 }
@@ -91,7 +91,7 @@ export function setOwn(o: Record<string, unknown>, k: string, v: unknown): void 
  * the type `T` (the server only sends patches that do).
  */
 export function applyPatch<T>(doc: T, ops: readonly Operation[]): T {
-  if (!Array.isArray(ops)) throw new PatchError("bad_patch", "patch is not an array", -1);
+  if (!Array.isArray(ops)) throw new PatchError("bad_patch", "not an array", -1);
   const fresh = new WeakSet<object>(); // containers cloned by this call, safe to mutate
   let root: unknown = doc;
   let index = 0;

@@ -68,7 +68,7 @@ function useTypeChecks(session: Session) {
   // @ts-expect-error unknown task
   void b.cancelTask({ type: "import" });
   expectTypeOf(b.tasks.export).toEqualTypeOf<TaskStatus | undefined>();
-  expectTypeOf(b.runningTasks).toEqualTypeOf<"export"[]>();
+  expectTypeOf(b.runningTasks).toEqualTypeOf<("export" | "summarize")[]>();
 
   // Keys and events.
   const p = useSynced("PRESENCE", { online: null, topic: "" });
