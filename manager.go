@@ -106,11 +106,18 @@ func (m *Manager) Session(id string) (*Session, bool) {
 	if !ok {
 		return nil, false
 	}
+	built, failed := ms.built()
+	return ms.sess, built && !failed
+}
+
+// built reports whether the factory of ms has run, and whether it failed. The caller holds
+// the Manager's mu.
+func (ms *managed) built() (built, failed bool) {
 	select {
 	case <-ms.ready:
-		return ms.sess, ms.err == nil
+		return true, ms.err != nil
 	default:
-		return nil, false
+		return false, false
 	}
 }
 
@@ -120,12 +127,8 @@ func (m *Manager) Sessions() []*Session {
 	defer m.mu.Unlock()
 	out := make([]*Session, 0, len(m.sessions))
 	for _, ms := range m.sessions {
-		select {
-		case <-ms.ready:
-			if ms.err == nil {
-				out = append(out, ms.sess)
-			}
-		default:
+		if built, failed := ms.built(); built && !failed {
+			out = append(out, ms.sess)
 		}
 	}
 	return out

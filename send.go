@@ -84,23 +84,17 @@ func (m *Manager) deliverLocal(to Target, msg Message) Delivery {
 func (m *Manager) sendTargets(to Target) []*Session {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	usable := func(ms *managed) bool {
-		select {
-		case <-ms.ready:
-			return ms.err == nil
-		default:
-			return true
-		}
-	}
 	if to.kind == targetSession {
-		if ms, ok := m.sessions[to.id]; ok && usable(ms) {
-			return []*Session{ms.sess}
+		if ms, ok := m.sessions[to.id]; ok {
+			if _, failed := ms.built(); !failed {
+				return []*Session{ms.sess}
+			}
 		}
 		return nil
 	}
 	out := make([]*Session, 0, len(m.sessions))
 	for _, ms := range m.sessions {
-		if usable(ms) {
+		if _, failed := ms.built(); !failed {
 			out = append(out, ms.sess)
 		}
 	}
