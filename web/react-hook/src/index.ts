@@ -1,49 +1,7 @@
-// @wssync/react: the browser half of wssync.
+// @wssync/react: the browser half of wssync. Everything in @wssync/react/core, plus the hooks.
 
-export {
-  CLIENT_ERROR_CODES,
-  CloseCode,
-  ERROR_CODES,
-  TERMINAL_CLOSE_CODES,
-  isErrorCode,
-  isTerminalCloseCode,
-} from "./codes";
-export type { AnyErrorCode, ClientErrorCode, CloseCodeValue, ErrorCode } from "./codes";
-export { SyncError } from "./errors";
-export type { ErrorInfo } from "./errors";
-export { PatchError, applyPatch, escapePointerToken, parsePointer, toPointer } from "./patch";
-export type { Operation, PatchErrorCode } from "./patch";
-export { randomId, userSessionIds, USER_ID_KEY, SESSION_ID_KEY } from "./ids";
-export type { IdStorage } from "./ids";
-export { Session, backoffDelay } from "./session";
-export type {
-  ConnectionState,
-  EventHandler,
-  ReconnectOptions,
-  SessionOptions,
-  StateStorage,
-  WebSocketConstructor,
-  WebSocketLike,
-} from "./session";
-export { MAX_QUEUED_OPS, SyncedKey } from "./store";
-export type { Conflict, KeyLink, KeySnapshot } from "./store";
+export * from "./core";
 export { SessionProvider, useConnectionState, useEvent, useSession, useSynced } from "./hooks";
 export type { SessionProviderProps, Setters, Synced, SyncedHelpers, Syncers, UseSyncedOptions } from "./hooks";
 export { typed } from "./typed";
 export type { ActionParamMap, KeyTypes, TaskParamMap, TypedHooks, TypedSynced, Writable, WritableKeys } from "./typed";
-export type {
-  ActionOf,
-  AnyParams,
-  BinaryPayload,
-  ExposedActionHandler,
-  ExposedActions,
-  ParamMap,
-  ParamsOf,
-  RequestOptions,
-  ResultOf,
-  Returns,
-  SyncOptions,
-  TaskState,
-  TaskStatus,
-  Toast,
-} from "./types";
