@@ -101,3 +101,23 @@ func TestConformanceCluster(t *testing.T) {
 		return backendtest.Cluster{Nodes: nodes, Interrupt: interrupter(t, srv), LogLength: 64}
 	})
 }
+
+// TestConformanceShardedCluster runs the suite through redis.ClusterClient against a Redis
+// Cluster of three primaries, so that different objects, sessions and rooms live on
+// different processes and pub/sub crosses the cluster bus.
+func TestConformanceShardedCluster(t *testing.T) {
+	t.Parallel()
+	servers := redistest.StartShardedCluster(t, 3)
+	var addrs []string
+	for _, s := range servers {
+		addrs = append(addrs, s.Addr())
+	}
+	backendtest.Run(t, func(t *testing.T) backendtest.Cluster {
+		var nodes []backendtest.Node
+		for range 3 {
+			client := redis.NewClusterClient(&redis.ClusterOptions{Addrs: addrs})
+			nodes = append(nodes, closing(t, client, wsredis.Options{}))
+		}
+		return backendtest.Cluster{Nodes: nodes, LogLength: 64}
+	})
+}

@@ -18,6 +18,12 @@ var _ wssync.EventBus = (*Backend)(nil)
 // (nodes) that will deliver it, the publisher's own included when it subscribes. On a
 // Redis Cluster, PUBLISH counts the subscribers of the cluster node that ran it only.
 //
+// The PUBLISH runs in a script routed by the channel's name as its key (eventScript), so
+// that on a Redis Cluster every event leaves from the one cluster node that owns that
+// slot, and reaches every subscriber in the order it was published: a plain PUBLISH goes
+// to whichever cluster node the client picks, and one sender's events would then arrive
+// out of order.
+//
 // An error means the outcome is unknown: a Redis that was paused (or a network that
 // held the command) may still run the PUBLISH later, so the payload may be delivered
 // after PublishEvent returned the error. It blocks for one round trip, bounded by ctx or,
@@ -25,12 +31,17 @@ var _ wssync.EventBus = (*Backend)(nil)
 func (b *Backend) PublishEvent(ctx context.Context, payload []byte) (receivers int, err error) {
 	ctx, cancel := b.opContext(ctx)
 	defer cancel()
-	n, err := b.client.Publish(ctx, b.eventsChannel(), payload).Result()
+	ch := b.eventsChannel()
+	n, err := eventScript.Run(ctx, b.client, []string{ch}, ch, payload).Int64()
 	if err != nil {
 		return 0, fmt.Errorf("wsredis: publish event: %w", err)
 	}
 	return int(n), nil
 }
+
+// eventScript publishes ARGV[2] on channel ARGV[1]. KEYS[1], never read or written, only
+// routes it to one cluster node (see PublishEvent).
+var eventScript = redis.NewScript(`return redis.call('PUBLISH', ARGV[1], ARGV[2])`)
 
 // SubscribeEvents implements wssync.EventBus on the Backend's one Pub/Sub connection
 // (see Subscribe): deliver runs on the backend's goroutine, one call at a time, in the

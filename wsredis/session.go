@@ -176,19 +176,29 @@ func (b *Backend) TouchSession(ctx context.Context, id string, ttl time.Duration
 // ClaimSession announces that c.Claimant (a node) now serves session c.ID for c.User: it
 // publishes "<length of ID> <ID><length of User> <User><Claimant>" on the claims channel
 // (see the package documentation), which every WatchClaims callback of every Backend with
-// the same Prefix receives, the claimant's own included. One PUBLISH; a Backend whose
-// subscription is broken at the time misses the claim (delivery is at most once). One
-// channel on one server gives every watcher the claims in the order Redis ran the
-// PUBLISHes; a Redis Cluster relays a PUBLISH between its nodes and promises no one order
-// to subscribers on different cluster nodes.
+// the same Prefix receives, the claimant's own included. A Backend whose subscription is
+// broken at the time misses the claim (delivery is at most once).
+//
+// The PUBLISH runs in a script on the Redis node that owns the session's key (claimScript),
+// so that every claim of one session is published by one server: its subscribers, and on a
+// Redis Cluster the other nodes it relays the message to over one connection each, get the
+// claims of a session in the order that server ran them. A plain PUBLISH would go to
+// whichever cluster node the client picked, and two claims of one session published on two
+// nodes reach subscribers in different orders. Claims of different sessions have no common
+// order on a cluster, and need none.
 func (b *Backend) ClaimSession(ctx context.Context, c wssync.SessionClaim) error {
 	ctx, cancel := b.opContext(ctx)
 	defer cancel()
-	if err := b.client.Publish(ctx, b.claimsChannel(), claimMessage(c)).Err(); err != nil {
+	err := claimScript.Run(ctx, b.client, []string{b.sessionKey(c.ID)}, b.claimsChannel(), claimMessage(c)).Err()
+	if err != nil {
 		return fmt.Errorf("wsredis: claim session %q: %w", c.ID, err)
 	}
 	return nil
 }
+
+// claimScript publishes ARGV[2] on channel ARGV[1]. It touches no key: KEYS[1], the
+// session's key, only routes it to the server that owns the session (see ClaimSession).
+var claimScript = redis.NewScript(`return redis.call('PUBLISH', ARGV[1], ARGV[2])`)
 
 // WatchClaims calls claimed with every claim announced by ClaimSession on any node from
 // now on, from the backend's goroutine and one call at a time, until stop is called.
