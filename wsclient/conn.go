@@ -42,13 +42,19 @@ func (c *Client) connect(ctx context.Context) (*conn, error) {
 		h = http.Header{}
 	}
 	d := websocket.Dialer{Proxy: http.ProxyFromEnvironment, HandshakeTimeout: c.cfg.dialTimeout}
+	if !c.cfg.noResume {
+		d.Subprotocols = []string{proto.Subprotocol, proto.ResumeSubprotocol}
+	}
 	if c.cfg.token != nil {
 		tok, err := c.cfg.token(ctx)
 		if err != nil {
 			return nil, err
 		}
 		if c.cfg.tokenProto {
-			d.Subprotocols = []string{proto.Subprotocol, proto.BearerPrefix + tok}
+			if len(d.Subprotocols) == 0 {
+				d.Subprotocols = []string{proto.Subprotocol}
+			}
+			d.Subprotocols = append(d.Subprotocols, proto.BearerPrefix+tok)
 		} else {
 			h.Set("Authorization", "Bearer "+tok)
 		}
@@ -76,6 +82,9 @@ func (c *Client) connect(ctx context.Context) (*conn, error) {
 	})
 	c.mu.Lock()
 	c.conn = cn
+	// On a server without the handshake, _RESUME must be the first frame; a server with
+	// it drops both frames unread, and _RESUME goes again after _USER_SESSION.
+	c.sendResumeLocked(cn)
 	c.mu.Unlock()
 	c.wg.Add(1)
 	go c.read(cn)
@@ -204,11 +213,12 @@ func (c *Client) handle(cn *conn, data []byte) {
 			return
 		}
 		c.markReadyLocked(cn) // frames written from now on follow the answer
+		c.sendResumeLocked(cn)
 		return
 	}
 	c.markReadyLocked(cn) // the server sends nothing else before it has identified us
 	if key, ok := proto.KeyOf(f.Type, proto.Set); ok {
-		c.keyLocked(key).onSet(f.Data, f.V, c.cfg.logger)
+		c.keyLocked(key).onSet(f.Data, f.V, f.Epoch, c.cfg.logger)
 		return
 	}
 	if key, ok := proto.KeyOf(f.Type, proto.Patch); ok {
@@ -227,6 +237,8 @@ func (c *Client) handle(cn *conn, data []byte) {
 		if json.Unmarshal(f.Data, &s) == nil {
 			c.answerLocked(pingID(s), reply{})
 		}
+	case proto.Resumed:
+		c.resumedLocked(f.Data)
 	case proto.Disconnect:
 		cn.replaced = true
 	case proto.AuthExpiring:
