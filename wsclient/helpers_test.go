@@ -51,6 +51,12 @@ type addParams struct {
 	N int `json:"n"`
 }
 
+// sumResult is what the "double" task returns.
+type sumResult struct {
+	Doubled int    `json:"doubled"`
+	Note    string `json:"note"`
+}
+
 type workParams struct {
 	Fail bool `json:"fail,omitempty"`
 }
@@ -95,6 +101,9 @@ func newServerWith(t *testing.T, reg []wssync.RegisterOption, opts ...wssync.Man
 		case <-ctx.Done():
 			return ctx.Err()
 		}
+	}))
+	must(t, wssync.TaskResult(s.share, "double", func(_ context.Context, p addParams) (sumResult, error) {
+		return sumResult{Doubled: 2 * p.N, Note: "ok"}, nil
 	}))
 	opts = append([]wssync.ManagerOption{wssync.WithLogger(slog.New(slog.DiscardHandler))}, opts...)
 	s.mgr = wssync.NewManager(func(_ context.Context, sess *wssync.Session) error {
