@@ -2,6 +2,7 @@ package wsclient_test
 
 import (
 	"encoding/json"
+	"net/http"
 	"slices"
 	"sync"
 	"testing"
@@ -182,5 +183,32 @@ func TestWithoutResumeReconnectsWithASet(t *testing.T) {
 	}
 	if _, n := c.LastResumed(); n != 0 || fc.get("_RESUMED") != 0 {
 		t.Fatalf("%d _RESUMED without resume", n)
+	}
+}
+
+// A server without the identification handshake (one Session) takes `_RESUME` as the
+// first frame of the connection.
+func TestResumeWithoutHandshake(t *testing.T) {
+	t.Parallel()
+	sess := wssync.NewSession()
+	t.Cleanup(sess.Close)
+	obj := &Board{Title: "solo"}
+	share, err := wssync.Register(sess, "BOARD", obj)
+	must(t, err)
+	p := newProxy(t, wstest.Serve(t, http.HandlerFunc(sess.ServeWS)))
+	fc := countFrames(p)
+	c := dial(t, p.url)
+	b := bindBoard(t, c)
+	waitBoard(t, b, "first state", nil)
+	waitResumes(t, c, 1)
+	outage(t, p, fc, func() {
+		must(t, share.Update(func(b *Board) { b.Count = 7 }))
+	})
+	if r := waitResumes(t, c, 2); !slices.Equal(r.Patched, []string{"BOARD"}) {
+		t.Fatalf("resume: %+v, want BOARD patched", r)
+	}
+	waitBoard(t, b, "resumed", func(v board) bool { return v.Count == 7 })
+	if n := fc.get("_SET:BOARD"); n != 0 {
+		t.Fatalf("%d _SET:BOARD frames, want 0", n)
 	}
 }
