@@ -22,6 +22,7 @@ type conn struct {
 	ready    bool          // identified: frames sent now reach the session
 	everUp   bool          // ready at some point (read by the supervisor after the end)
 	replaced bool          // the server sent _DISCONNECT: the close that follows is terminal
+	binMeta  *binAnnounce  // a _BIN_META whose binary frame has not come yet
 	ended    chan struct{} // closed when the reader has stopped
 	endErr   error         // why the reader stopped
 }
@@ -158,8 +159,9 @@ func (c *Client) read(cn *conn) {
 			return
 		}
 		_ = cn.ws.SetReadDeadline(time.Now().Add(c.cfg.readTimeout))
-		if mt != websocket.TextMessage {
-			continue // binary frames (_BIN_META payloads) are not handled by this client
+		if mt == websocket.BinaryMessage {
+			c.handleBinary(cn, data)
+			continue
 		}
 		c.handle(cn, data)
 	}
@@ -206,6 +208,19 @@ func (c *Client) handle(cn *conn, data []byte) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	defer c.notifyLocked()
+	if cn.binMeta != nil { // the announced binary frame did not come: drop the announcement
+		c.cfg.logger.Warn("wsclient: "+proto.BinMeta+" not followed by a binary frame", "event", cn.binMeta.Type)
+		cn.binMeta = nil
+	}
+	if f.Type == proto.BinMeta {
+		m, err := decodeBinMeta(f.Data)
+		if err != nil {
+			c.cfg.logger.Warn("wsclient: undecodable frame", "err", err)
+			return
+		}
+		cn.binMeta = m
+		return
+	}
 	if f.Type == proto.RequestUserSession {
 		err := cn.write(outFrame{Type: proto.UserSession, Data: map[string]string{"user": c.cfg.user, "session": c.cfg.session}})
 		if err != nil {

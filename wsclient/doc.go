@@ -16,6 +16,8 @@
 //     StartTask, CancelTask, RunTask, RunTaskResult and OnTaskStatus drive tasks; OnEvent, OnAction,
 //     OnToast and OnError receive what the server sends; OnStatus reports connects and
 //     disconnects; Ping measures the round trip.
+//   - SendBinary and ActionBinary send binary frames (`_BIN_META`, then the bytes);
+//     OnBinary receives the server's.
 //
 // A minimal watcher:
 //

@@ -74,3 +74,40 @@ func ExampleRunTaskResult() {
 	// Output:
 	// 55 <nil>
 }
+
+// ActionBinary sends bytes to an action as its data param, as ws-sync-react's sendBinary
+// does; OnBinary receives the server's binary payloads.
+func ExampleClient_ActionBinary() {
+	sess := wssync.NewSession()
+	s, _ := wssync.Register(sess, "NOTES", &Notes{})
+	_ = wssync.Action(s, "attach", func(_ context.Context, p struct {
+		Name string `json:"name"`
+		Data []byte `json:"data"`
+	}) error {
+		// Echo the bytes back as the server's binary event "echo".
+		return sess.SendBinary("echo", map[string]string{"name": p.Name}, p.Data)
+	})
+	srv := httptest.NewServer(http.HandlerFunc(sess.ServeWS))
+	defer srv.Close()
+	defer sess.Close()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := wsclient.Dial(ctx, "ws"+strings.TrimPrefix(srv.URL, "http"))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer c.Close()
+	got := make(chan wsclient.Binary, 1)
+	c.OnBinary("echo", func(b wsclient.Binary) { got <- b })
+	_ = c.ActionBinary(ctx, "NOTES", "attach", map[string]string{"name": "a.bin"}, []byte{1, 2, 3})
+	select {
+	case b := <-got:
+		fmt.Println(b.Event, string(b.Metadata), b.Data)
+	case <-ctx.Done():
+		fmt.Println(ctx.Err())
+	}
+	// Output:
+	// echo {"name":"a.bin"} [1 2 3]
+}

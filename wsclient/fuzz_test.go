@@ -6,8 +6,8 @@ import (
 	"testing"
 )
 
-// FuzzHandleFrame feeds arbitrary server frames to a client's frame handler: it never
-// panics, and every key's state stays valid JSON that a Binding can decode or refuse.
+// FuzzHandleFrame feeds arbitrary server frames to a client's frame handler, text and
+// binary (`_BIN_META` announcements and their payloads included): it never panics, and every key's state stays valid JSON that a Binding can decode or refuse.
 func FuzzHandleFrame(f *testing.F) {
 	for _, s := range []string{
 		`{"type":"_SET:K","data":{"a":[1,2],"b":{"c":"d"}},"v":3}`,
@@ -22,6 +22,9 @@ func FuzzHandleFrame(f *testing.F) {
 		`{"type":"_SET:K","data":null,"v":18446744073709551615}`,
 		`{"type":"_SET:K","data":{"a":[]},"v":7,"epoch":"e2"}`,
 		`{"type":"_RESUMED","data":{"patched":["K"],"set":[]}}`,
+		`{"type":"_BIN_META","data":{"type":"thumb","metadata":{"w":2}}}`,
+		`{"type":"_BIN_META","data":{"type":""}}`,
+		`{"type":"_BIN_META","data":[1]}`,
 		`[1,2]`,
 	} {
 		f.Add([]byte(s))
@@ -40,6 +43,7 @@ func FuzzHandleFrame(f *testing.F) {
 		c.conn = cn
 		c.handle(cn, []byte(`{"type":"_SET:K","data":{"a":[1],"b":{}},"v":1}`))
 		c.handle(cn, frame)
+		c.handleBinary(cn, frame) // a binary frame after it, announced or not
 		c.handle(cn, frame)
 		for key, k := range c.keys {
 			if k.loaded && !json.Valid(k.raw) {
@@ -101,6 +105,20 @@ func FuzzResumed(f *testing.F) {
 		}
 		if _, ok := c.keys["X"]; ok {
 			t.Fatal("a key the client never named was created")
+		}
+	})
+}
+
+// FuzzDecodeBinMeta: a server's `_BIN_META` data decodes to an announcement with a
+// non-empty event, or to an error; never a panic.
+func FuzzDecodeBinMeta(f *testing.F) {
+	for _, s := range []string{`{"type":"thumb","metadata":{"w":2}}`, `{"type":""}`, `{"type":1}`, `null`, `[]`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		m, err := decodeBinMeta(data)
+		if (err == nil) == (m == nil) || (m != nil && m.Type == "") {
+			t.Fatalf("decodeBinMeta(%q) = %+v, %v", data, m, err)
 		}
 	})
 }
