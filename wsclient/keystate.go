@@ -19,6 +19,7 @@ type keyState struct {
 	epoch    string // the epoch of the latest _SET ("" from a server without resume)
 	live     bool   // a _SET arrived on the current connection, or _RESUMED listed it as patched
 	resuming bool   // named in this connection's _RESUME: its missed patches apply before _RESUMED
+	wrote    bool   // a local write was applied since the last _SET (see resumable)
 	awaiting bool   // a gap was seen: patches are skipped until the _SET asked for
 	bound    binder // the Binding of this key, if any
 	gaps     int    // gaps repaired so far (Binding.Stats)
@@ -62,7 +63,7 @@ func (k *keyState) onSet(data []byte, v *uint64, epoch string, log *slog.Logger)
 		log.Warn("wsclient: undecodable state", "key", k.key, "err", err)
 		return
 	}
-	k.tree, k.live, k.awaiting, k.resuming, k.epoch = tree, true, false, false, epoch
+	k.tree, k.live, k.awaiting, k.resuming, k.epoch, k.wrote = tree, true, false, false, epoch, false
 	k.hasV = v != nil
 	if v != nil {
 		k.v = *v
@@ -123,7 +124,10 @@ func (k *keyState) commit(raw []byte) {
 func (k *keyState) disconnected() { k.live, k.awaiting, k.resuming = false, false, false }
 
 // resumable reports whether the key can be named in a _RESUME: a trustworthy state at a
-// version of a known epoch.
+// version of a known epoch. A key the client wrote since its last _SET is not: the write
+// was applied locally at once, and the client cannot tell whether the server took it
+// before the connection ended (a write lost on the way leaves the held state off the
+// server's at any version), so such a key gets a _SET.
 func (k *keyState) resumable() bool {
-	return k.tree != nil && k.loaded && k.hasV && k.epoch != "" && !k.awaiting
+	return k.tree != nil && k.loaded && k.hasV && k.epoch != "" && !k.awaiting && !k.wrote
 }

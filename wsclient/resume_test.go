@@ -212,3 +212,25 @@ func TestResumeWithoutHandshake(t *testing.T) {
 		t.Fatalf("%d _SET:BOARD frames, want 0", n)
 	}
 }
+
+// A key the client wrote since its last _SET is not resumed: the write was applied locally
+// at once and may not have reached the server, so the key gets a _SET.
+func TestResumeAfterALocalWriteGetsASet(t *testing.T) {
+	t.Parallel()
+	s := newServer(t)
+	p := newProxy(t, s.url)
+	fc := countFrames(p)
+	c := dial(t, p.url)
+	b := bindBoard(t, c)
+	waitBoard(t, b, "first state", nil)
+	waitResumes(t, c, 1)
+	must(t, b.Update(wstest.Context(t), func(v *board) { v.Title = "mine" }))
+	outage(t, p, fc, func() { bump(t, s, 1) })
+	if r := waitResumes(t, c, 2); !slices.Equal(r.Set, []string{"BOARD"}) || len(r.Patched) != 0 {
+		t.Fatalf("resume after a write: %+v, want BOARD set", r)
+	}
+	waitBoard(t, b, "state", func(v board) bool { return v.Count == 1 })
+	if n := fc.get("_SET:BOARD"); n != 1 {
+		t.Fatalf("%d _SET:BOARD frames, want 1", n)
+	}
+}
