@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -72,7 +73,7 @@ func TestTokenSubprotocol(t *testing.T) {
 	t.Parallel()
 	s := newServer(t, wssync.WithAuth(func(r *http.Request) (wssync.Identity, error) {
 		offered := websocket.Subprotocols(r)
-		if len(offered) != 2 || offered[0] != "wssync" || offered[1] != "wssync.bearer.tok" {
+		if !slices.Equal(offered, []string{"wssync", "wssync.resume", "wssync.bearer.tok"}) {
 			return wssync.Identity{}, errors.New("no token subprotocol")
 		}
 		return wssync.Identity{User: "u1", Session: "s1"}, nil

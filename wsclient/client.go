@@ -37,6 +37,9 @@ type Client struct {
 	err      error         // why the client stopped; nil while it runs
 	lastErr  error         // why the latest connection attempt or connection ended
 	done     chan struct{} // closed when the client stops (Close or a terminal disconnect)
+
+	resumes     int     // _RESUMED answers received
+	lastResumed Resumed // the latest of them
 }
 
 // Dial connects to the wssync endpoint url (ws:// or wss://) and returns once the

@@ -22,6 +22,7 @@ type conn struct {
 	ready    bool          // identified: frames sent now reach the session
 	everUp   bool          // ready at some point (read by the supervisor after the end)
 	replaced bool          // the server sent _DISCONNECT: the close that follows is terminal
+	binMeta  *binAnnounce  // a _BIN_META whose binary frame has not come yet
 	ended    chan struct{} // closed when the reader has stopped
 	endErr   error         // why the reader stopped
 }
@@ -42,13 +43,19 @@ func (c *Client) connect(ctx context.Context) (*conn, error) {
 		h = http.Header{}
 	}
 	d := websocket.Dialer{Proxy: http.ProxyFromEnvironment, HandshakeTimeout: c.cfg.dialTimeout}
+	if !c.cfg.noResume {
+		d.Subprotocols = []string{proto.Subprotocol, proto.ResumeSubprotocol}
+	}
 	if c.cfg.token != nil {
 		tok, err := c.cfg.token(ctx)
 		if err != nil {
 			return nil, err
 		}
 		if c.cfg.tokenProto {
-			d.Subprotocols = []string{proto.Subprotocol, proto.BearerPrefix + tok}
+			if len(d.Subprotocols) == 0 {
+				d.Subprotocols = []string{proto.Subprotocol}
+			}
+			d.Subprotocols = append(d.Subprotocols, proto.BearerPrefix+tok)
 		} else {
 			h.Set("Authorization", "Bearer "+tok)
 		}
@@ -76,6 +83,9 @@ func (c *Client) connect(ctx context.Context) (*conn, error) {
 	})
 	c.mu.Lock()
 	c.conn = cn
+	// On a server without the handshake, _RESUME must be the first frame; a server with
+	// it drops both frames unread, and _RESUME goes again after _USER_SESSION.
+	c.sendResumeLocked(cn)
 	c.mu.Unlock()
 	c.wg.Add(1)
 	go c.read(cn)
@@ -149,8 +159,9 @@ func (c *Client) read(cn *conn) {
 			return
 		}
 		_ = cn.ws.SetReadDeadline(time.Now().Add(c.cfg.readTimeout))
-		if mt != websocket.TextMessage {
-			continue // binary frames (_BIN_META payloads) are not handled by this client
+		if mt == websocket.BinaryMessage {
+			c.handleBinary(cn, data)
+			continue
 		}
 		c.handle(cn, data)
 	}
@@ -197,6 +208,19 @@ func (c *Client) handle(cn *conn, data []byte) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	defer c.notifyLocked()
+	if cn.binMeta != nil { // the announced binary frame did not come: drop the announcement
+		c.cfg.logger.Warn("wsclient: "+proto.BinMeta+" not followed by a binary frame", "event", cn.binMeta.Type)
+		cn.binMeta = nil
+	}
+	if f.Type == proto.BinMeta {
+		m, err := decodeBinMeta(f.Data)
+		if err != nil {
+			c.cfg.logger.Warn("wsclient: undecodable frame", "err", err)
+			return
+		}
+		cn.binMeta = m
+		return
+	}
 	if f.Type == proto.RequestUserSession {
 		err := cn.write(outFrame{Type: proto.UserSession, Data: map[string]string{"user": c.cfg.user, "session": c.cfg.session}})
 		if err != nil {
@@ -204,11 +228,12 @@ func (c *Client) handle(cn *conn, data []byte) {
 			return
 		}
 		c.markReadyLocked(cn) // frames written from now on follow the answer
+		c.sendResumeLocked(cn)
 		return
 	}
 	c.markReadyLocked(cn) // the server sends nothing else before it has identified us
 	if key, ok := proto.KeyOf(f.Type, proto.Set); ok {
-		c.keyLocked(key).onSet(f.Data, f.V, c.cfg.logger)
+		c.keyLocked(key).onSet(f.Data, f.V, f.Epoch, c.cfg.logger)
 		return
 	}
 	if key, ok := proto.KeyOf(f.Type, proto.Patch); ok {
@@ -227,6 +252,8 @@ func (c *Client) handle(cn *conn, data []byte) {
 		if json.Unmarshal(f.Data, &s) == nil {
 			c.answerLocked(pingID(s), reply{})
 		}
+	case proto.Resumed:
+		c.resumedLocked(f.Data)
 	case proto.Disconnect:
 		cn.replaced = true
 	case proto.AuthExpiring:

@@ -13,9 +13,11 @@
 //     frames; a version gap is repaired with `_GET`. Get, Read, Wait, Changes and
 //     OnChange read it; Update, Patch and Set write its writable fields.
 //   - Call[R] and Action call actions and return their result or the server's *Error;
-//     StartTask, CancelTask, RunTask and OnTaskStatus drive tasks; OnEvent, OnAction,
+//     StartTask, CancelTask, RunTask, RunTaskResult and OnTaskStatus drive tasks; OnEvent, OnAction,
 //     OnToast and OnError receive what the server sends; OnStatus reports connects and
 //     disconnects; Ping measures the round trip.
+//   - SendBinary and ActionBinary send binary frames (`_BIN_META`, then the bytes);
+//     OnBinary receives the server's.
 //
 // A minimal watcher:
 //
@@ -45,8 +47,12 @@
 //
 // # Reconnects and state
 //
-// On every connection the server sends each key's full state (`_SET`), so a Binding
-// converges after any outage, including changes made while the client was away. Between
-// connections a Binding keeps its last state (Live reports false). Writes wait for the
-// key's `_SET` on the new connection.
+// On every connection a Binding converges, including on changes made while the client was
+// away. The client resumes (docs/protocol.md, "Resume"): it offers the subprotocol
+// wssync.resume and sends `_RESUME` with the version and epoch of each key it holds, so
+// the server sends only the patches it missed, or a `_SET` when it cannot (another epoch,
+// a gap beyond its history), then `_RESUMED` (LastResumed). WithoutResume turns this off;
+// a server that does not resume sends every key's `_SET`. Between connections a Binding
+// keeps its last state (Live reports false). Writes wait until the key is live on the new
+// connection: its `_SET`, or `_RESUMED` listing it as patched.
 package wsclient

@@ -16,6 +16,7 @@ type Toast struct {
 type handlers struct {
 	byType map[string]map[int]func(json.RawMessage)
 	status map[int]func(Status)
+	binary map[string]map[int]func(Binary) // by the event of their _BIN_META
 	next   int
 }
 

@@ -11,6 +11,7 @@ type inFrame struct {
 	Type  string          `json:"type"`
 	Data  json.RawMessage `json:"data"`
 	V     *uint64         `json:"v"`
+	Epoch string          `json:"epoch"`
 	ID    string          `json:"id"`
 	Error *Error          `json:"error"`
 }

@@ -51,6 +51,12 @@ type addParams struct {
 	N int `json:"n"`
 }
 
+// sumResult is what the "double" task returns.
+type sumResult struct {
+	Doubled int    `json:"doubled"`
+	Note    string `json:"note"`
+}
+
 type workParams struct {
 	Fail bool `json:"fail,omitempty"`
 }
@@ -58,9 +64,15 @@ type workParams struct {
 // newServer starts the test server. opts are added to the Manager's.
 func newServer(t *testing.T, opts ...wssync.ManagerOption) *server {
 	t.Helper()
+	return newServerWith(t, nil, opts...)
+}
+
+// newServerWith starts the test server with reg added to BOARD's register options.
+func newServerWith(t *testing.T, reg []wssync.RegisterOption, opts ...wssync.ManagerOption) *server {
+	t.Helper()
 	s := &server{obj: &Board{Title: "start"}, release: make(chan struct{}), started: make(chan struct{}, 1)}
 	var err error
-	if s.share, err = wssync.NewShared("BOARD", s.obj, wssync.WithRunningTasks("running")); err != nil {
+	if s.share, err = wssync.NewShared("BOARD", s.obj, append([]wssync.RegisterOption{wssync.WithRunningTasks("running")}, reg...)...); err != nil {
 		t.Fatal(err)
 	}
 	must(t, wssync.ActionResult(s.share, "add", func(_ context.Context, p addParams) (int, error) {
@@ -89,6 +101,9 @@ func newServer(t *testing.T, opts ...wssync.ManagerOption) *server {
 		case <-ctx.Done():
 			return ctx.Err()
 		}
+	}))
+	must(t, wssync.TaskResult(s.share, "double", func(_ context.Context, p addParams) (sumResult, error) {
+		return sumResult{Doubled: 2 * p.N, Note: "ok"}, nil
 	}))
 	opts = append([]wssync.ManagerOption{wssync.WithLogger(slog.New(slog.DiscardHandler))}, opts...)
 	s.mgr = wssync.NewManager(func(_ context.Context, sess *wssync.Session) error {
@@ -192,6 +207,13 @@ func (p *proxy) setDown(down bool) {
 	p.mu.Unlock()
 }
 
+// setUpstream makes new connections go to upstream (live ones stay where they are).
+func (p *proxy) setUpstream(upstream string) {
+	p.mu.Lock()
+	p.upstream = upstream
+	p.mu.Unlock()
+}
+
 func (p *proxy) setDrop(drop func([]byte) bool) {
 	p.mu.Lock()
 	p.drop = drop
@@ -234,7 +256,10 @@ func (p *proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	d := websocket.Dialer{Subprotocols: websocket.Subprotocols(r)}
-	up, resp, err := d.DialContext(r.Context(), p.upstream, h)
+	p.mu.Lock()
+	upstream := p.upstream
+	p.mu.Unlock()
+	up, resp, err := d.DialContext(r.Context(), upstream, h)
 	if err != nil {
 		status := http.StatusBadGateway
 		if resp != nil {

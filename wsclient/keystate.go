@@ -16,7 +16,10 @@ type keyState struct {
 	loaded   bool   // raw holds a state
 	v        uint64 // the version of raw, when hasV
 	hasV     bool
-	live     bool   // a _SET arrived on the current connection
+	epoch    string // the epoch of the latest _SET ("" from a server without resume)
+	live     bool   // a _SET arrived on the current connection, or _RESUMED listed it as patched
+	resuming bool   // named in this connection's _RESUME: its missed patches apply before _RESUMED
+	wrote    bool   // a local write was applied since the last _SET (see resumable)
 	awaiting bool   // a gap was seen: patches are skipped until the _SET asked for
 	bound    binder // the Binding of this key, if any
 	gaps     int    // gaps repaired so far (Binding.Stats)
@@ -54,13 +57,13 @@ func classify(local uint64, hasLocal bool, v *uint64) verdict {
 }
 
 // onSet replaces the state (rule 1): a _SET is always a new base, whatever its version.
-func (k *keyState) onSet(data []byte, v *uint64, log *slog.Logger) {
+func (k *keyState) onSet(data []byte, v *uint64, epoch string, log *slog.Logger) {
 	tree, err := jsontree.Decode(data)
 	if err != nil {
 		log.Warn("wsclient: undecodable state", "key", k.key, "err", err)
 		return
 	}
-	k.tree, k.live, k.awaiting = tree, true, false
+	k.tree, k.live, k.awaiting, k.resuming, k.epoch, k.wrote = tree, true, false, false, epoch, false
 	k.hasV = v != nil
 	if v != nil {
 		k.v = *v
@@ -74,7 +77,7 @@ func (k *keyState) onPatch(data []byte, v *uint64, log *slog.Logger) (needGet bo
 	if k.awaiting {
 		return false // the _SET asked for is on its way
 	}
-	if k.tree == nil || !k.live {
+	if k.tree == nil || !(k.live || k.resuming) {
 		return k.startRepair(log, "a patch without a base")
 	}
 	switch classify(k.v, k.hasV, v) {
@@ -118,4 +121,13 @@ func (k *keyState) commit(raw []byte) {
 
 // disconnected: the connection ended. The state stays (stale) until the next
 // connection's _SET.
-func (k *keyState) disconnected() { k.live, k.awaiting = false, false }
+func (k *keyState) disconnected() { k.live, k.awaiting, k.resuming = false, false, false }
+
+// resumable reports whether the key can be named in a _RESUME: a trustworthy state at a
+// version of a known epoch. A key the client wrote since its last _SET is not: the write
+// was applied locally at once, and the client cannot tell whether the server took it
+// before the connection ended (a write lost on the way leaves the held state off the
+// server's at any version), so such a key gets a _SET.
+func (k *keyState) resumable() bool {
+	return k.tree != nil && k.loaded && k.hasV && k.epoch != "" && !k.awaiting && !k.wrote
+}

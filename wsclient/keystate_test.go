@@ -40,7 +40,7 @@ func TestKeyStateVersions(t *testing.T) {
 	if !k.onPatch([]byte(`[]`), u(1), log) {
 		t.Fatal("a patch before any _SET must ask for one")
 	}
-	k.onSet([]byte(`{"n":1,"a":[]}`), u(10), log)
+	k.onSet([]byte(`{"n":1,"a":[]}`), u(10), "", log)
 	if k.awaiting || !k.live || k.v != 10 || string(k.raw) != `{"n":1,"a":[]}` {
 		t.Fatalf("after _SET: %+v", k)
 	}
@@ -60,12 +60,12 @@ func TestKeyStateVersions(t *testing.T) {
 	if k.gaps != 2 || !k.awaiting {                                               // the patch before any _SET, and the gap
 		t.Fatalf("after the gap: gaps %d awaiting %v", k.gaps, k.awaiting)
 	}
-	k.onSet([]byte(`{"n":3,"a":[1,2]}`), u(14), log)
+	k.onSet([]byte(`{"n":3,"a":[1,2]}`), u(14), "", log)
 	step(`[{"op":"remove","path":"/a/5"}]`, 15, true, `{"n":3,"a":[1,2]}`) // does not apply: ask, keep the last good state
 	if k.tree != nil {
 		t.Fatal("a half-applied tree kept as a base")
 	}
-	k.onSet([]byte(`{"n":4}`), u(3), log) // a _SET may move the version backwards
+	k.onSet([]byte(`{"n":4}`), u(3), "", log) // a _SET may move the version backwards
 	step(`[{"op":"replace","path":"/n","value":5}]`, 4, false, `{"n":5}`)
 	k.disconnected()
 	if k.live || k.awaiting || string(k.raw) != `{"n":5}` {

@@ -15,6 +15,7 @@ type config struct {
 	header        http.Header
 	token         func(ctx context.Context) (string, error)
 	tokenProto    bool
+	noResume      bool
 	logger        *slog.Logger
 	backoff       Backoff
 	readTimeout   time.Duration
@@ -100,3 +101,8 @@ func WithDialTimeout(d time.Duration) Option {
 		}
 	}
 }
+
+// WithoutResume turns resume off: the client does not offer the subprotocol wssync.resume,
+// sends no `_RESUME`, and every connection brings a `_SET` of every key. Use it against a
+// server that refuses subprotocols it does not know, or to compare with resume.
+func WithoutResume() Option { return func(c *config) { c.noResume = true } }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 
 	"github.com/wssync/wssync/internal/proto"
 )
@@ -61,6 +62,30 @@ func (c *Client) OnTaskStatus(key string, fn func(TaskStatus)) (remove func()) {
 // still be running on the server). Cancelling ctx cancels the wait, not the task: use
 // CancelTask for that.
 func (c *Client) RunTask(ctx context.Context, key, name string, params any) error {
+	_, err := c.runTask(ctx, key, name, params)
+	return err
+}
+
+// RunTaskResult runs the task name of key as RunTask does and, when it is done, decodes
+// the result a wssync.TaskResult task returned into R. A task that sent no result (a plain
+// wssync.Task) gives the zero R; a result that does not decode into R gives an error.
+func RunTaskResult[R any](ctx context.Context, c *Client, key, name string, params any) (R, error) {
+	var r R
+	s, err := c.runTask(ctx, key, name, params)
+	if err != nil {
+		return r, err
+	}
+	if len(s.Result) == 0 {
+		return r, nil
+	}
+	if err := json.Unmarshal(s.Result, &r); err != nil {
+		return r, fmt.Errorf("wsclient: result of task %q on %q does not decode into %T: %w", name, key, r, err)
+	}
+	return r, nil
+}
+
+// runTask starts the task and waits for its final status.
+func (c *Client) runTask(ctx context.Context, key, name string, params any) (TaskStatus, error) {
 	end := make(chan TaskStatus, 1)
 	remove := c.OnTaskStatus(key, func(s TaskStatus) {
 		if s.Name == name && s.Status != TaskStarted {
@@ -73,25 +98,25 @@ func (c *Client) RunTask(ctx context.Context, key, name string, params any) erro
 	defer remove()
 	cn, _, err := c.requestOn(ctx, proto.Keyed(proto.TaskStart, key), name, params)
 	if err != nil {
-		return err
+		return TaskStatus{}, err
 	}
 	select {
 	case s := <-end:
-		return taskOutcome(s)
+		return s, taskOutcome(s)
 	case <-cn.ended:
 		// The outcome may sit in the dispatcher's queue still: let it run first.
 		if c.disp.flush(c.done) {
 			select {
 			case s := <-end:
-				return taskOutcome(s)
+				return s, taskOutcome(s)
 			default:
 			}
 		}
-		return ErrConnectionLost
+		return TaskStatus{}, ErrConnectionLost
 	case <-ctx.Done():
-		return ctx.Err()
+		return TaskStatus{}, ctx.Err()
 	case <-c.done:
-		return c.Err()
+		return TaskStatus{}, c.Err()
 	}
 }
 

@@ -143,7 +143,7 @@ func (k *keyState) replace(next any) error {
 	if err != nil {
 		return err
 	}
-	k.tree = next
+	k.tree, k.wrote = next, true
 	k.commit(raw)
 	return nil
 }
