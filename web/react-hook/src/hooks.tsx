@@ -23,14 +23,14 @@ const SessionContext = createContext<Session | null>(null);
 /**
  * Props of {@link SessionProvider}: the {@link SessionOptions} it passes on, plus its own.
  * Changing `url`, `wsAuth` or `WebSocketImpl` replaces the Session; `reconnect`,
- * `requestTimeoutMs`, `resume`, `persist` and `pingIntervalMs` are read when the Session is created; `onToast`, `onError`, `saveFile`
+ * `requestTimeoutMs`, `resume`, `persist`, `pingIntervalMs` and `heartbeatTimeoutMs` are read when the Session is created; `onToast`, `onError`, `saveFile`
  * and `getToken` may change between renders without reconnecting (whether a `getToken` is
  * given at all is read when the Session is created).
  */
 export interface SessionProviderProps
   extends Pick<
     SessionOptions,
-    "url" | "wsAuth" | "reconnect" | "requestTimeoutMs" | "WebSocketImpl" | "onToast" | "onError" | "saveFile" | "getToken" | "resume" | "persist" | "pingIntervalMs"
+    "url" | "wsAuth" | "reconnect" | "requestTimeoutMs" | "WebSocketImpl" | "onToast" | "onError" | "saveFile" | "getToken" | "resume" | "persist" | "pingIntervalMs" | "heartbeatTimeoutMs"
   > {
   /** Connect on mount and disconnect on unmount. Default true. */
   autoconnect?: boolean;
@@ -61,6 +61,7 @@ export function SessionProvider(props: SessionProviderProps): ReactElement {
         resume,
         persist,
         pingIntervalMs,
+        heartbeatTimeoutMs: props.heartbeatTimeoutMs,
         onToast: (t) => latest.current.onToast?.(t),
         onError: (e) => latest.current.onError?.(e),
         saveFile: (name, bytes) => (latest.current.saveFile ?? saveWithAnchor)(name, bytes),
@@ -97,7 +98,7 @@ export function useEvent(name: string, handler: EventHandler): void {
   useEffect(() => s.registerEvent(name, (d) => ref.current(d)), [s, name]);
 }
 
-/** The connection state, for indicators ("reconnecting in 3 s") and `rttMs`. Re-renders on every change. */
+/** The connection state, for indicators ("reconnecting in 3 s"), `rttMs`, `jitterMs` and `quality`. Re-renders on every change. */
 export function useConnectionState(): ConnectionState {
   const s = useSession();
   return useSyncExternalStore(s.subscribeConnection, s.getConnectionState, s.getConnectionState);

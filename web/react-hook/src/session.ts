@@ -103,7 +103,21 @@ export interface SessionOptions {
    * sent a versioned frame), and stopped for a connection whose server does not know it. Default 25000.
    */
   pingIntervalMs?: number;
+  /**
+   * Heartbeat: a connection that receives no frame of any kind for this long after a `ping`
+   * is taken for dead (a half-open socket: lid closed, network switched), closed, and
+   * reconnected with the backoff. So a dead socket is noticed at most pingIntervalMs +
+   * heartbeatTimeoutMs after its last frame. Only while pinging; 0 disables. Default 10000.
+   */
+  heartbeatTimeoutMs?: number;
 }
+
+/**
+ * Connection quality from the pings: "good" when the round trip is under 150 ms, its jitter
+ * under 30 ms and no pong is missing; "fair" under 400 ms and 100 ms with at most one missing;
+ * else "poor". Undefined until the first pong of a connection.
+ */
+export type ConnectionQuality = "good" | "fair" | "poor";
 
 /** What a UI shows about the connection. A new object on every change. */
 export interface ConnectionState {
@@ -122,6 +136,12 @@ export interface ConnectionState {
   terminal: boolean;
   /** Round-trip time of the last `ping` on this connection, in ms (after the first pong). */
   rttMs?: number;
+  /** Smoothed difference between successive round trips, in ms (after the first pong). */
+  jitterMs?: number;
+  /** Pings of this connection still unanswered when the next one left. */
+  missedPongs?: number;
+  /** Grade from rttMs, jitterMs and missedPongs; see {@link ConnectionQuality}. */
+  quality?: ConnectionQuality;
 }
 
 /** Handler of a server event; binary events get a {@link BinaryPayload}. */
@@ -177,6 +197,10 @@ export class Session implements KeyLink {
   private offered: Record<string, unknown> | undefined; // this connection offered wssync.resume: what _RESUME says first
   private pingTimer: ReturnType<typeof setInterval> | 0 | undefined; // 0: stopped for this connection
   private pingAt = 0;
+  private pingTick = 0; // Date.now() of the last ping tick: a much later tick means the machine slept
+  private missed = 0;
+  private deadTimer: ReturnType<typeof setTimeout> | undefined;
+  private hiddenAt = 0;
   private readonly storage: StateStorage | undefined;
   private saveTimer: ReturnType<typeof setTimeout> | undefined;
 
@@ -192,8 +216,35 @@ export class Session implements KeyLink {
     } catch {
       // unreadable: start without it
     }
-    (globalThis as { addEventListener?: (t: string, f: () => void) => void }).addEventListener?.("pagehide", this.save);
   }
+
+  // Window and document listeners live from connect() to disconnect() or a terminal close, so
+  // a Session that is dropped (never connected, or disconnected) leaves none behind.
+  private listen(on: boolean): void {
+    const g = globalThis as Partial<Pick<EventTarget, "addEventListener" | "removeEventListener">> & { document?: EventTarget };
+    const f = on ? "addEventListener" : "removeEventListener";
+    if (this.storage) g[f]?.("pagehide", this.save);
+    g[f]?.("online", this.wake);
+    g.document?.[f]?.("visibilitychange", this.onVisibility);
+  }
+
+  // Back online, or visible again: retry now if waiting, probe an open socket with a ping.
+  private readonly wake = (): void => {
+    if (!this.wantOpen) return;
+    if (this.retryTimer !== undefined) this.connect();
+    else if (this.pingTimer) this.ping();
+  };
+
+  private readonly onVisibility = (): void => {
+    const hidden = (globalThis as { document?: { visibilityState?: string } }).document?.visibilityState === "hidden";
+    if (hidden) this.hiddenAt = Date.now();
+    else if (this.hiddenAt) {
+      // After a sleep longer than the heartbeat bound, the socket is taken for dead at once.
+      if (Date.now() - this.hiddenAt > this.heartbeatBound()) this.drop("asleep");
+      else this.wake();
+      this.hiddenAt = 0;
+    }
+  };
 
   /** Writes every key's persisted record now (also on `pagehide`, and shortly after any change). */
   save = (): void => {
@@ -219,6 +270,7 @@ export class Session implements KeyLink {
    * now" button). Throws if no WebSocket implementation is available.
    */
   connect(): void {
+    if (!this.wantOpen) this.listen(true);
     this.wantOpen = true;
     this.terminal = false;
     if (this.ws || this.tokenWait) return;
@@ -228,6 +280,10 @@ export class Session implements KeyLink {
 
   /** Closes the socket and stops reconnecting. Pending requests reject with `disconnected`. */
   disconnect(): void {
+    if (this.wantOpen) {
+      this.listen(false);
+      if (this.storage) this.save();
+    }
     this.wantOpen = false;
     this.tokenWait = 0; // a token still on its way opens nothing
     if (!this.ws && this.retryTimer === undefined && this.state.status === "closed") return;
@@ -316,6 +372,7 @@ export class Session implements KeyLink {
     const last = { lastCloseCode: code, lastCloseReason: this.terminal ? this.state.lastCloseReason : reason };
     if (isTerminalCloseCode(code)) this.terminal = true;
     if (this.terminal || !this.wantOpen || this.opts.reconnect?.enabled === false) {
+      if (this.wantOpen) this.listen(false);
       this.wantOpen = false;
       this.setState({ status: "closed", attempt: this.attempt, terminal: this.terminal, ...last });
       return;
@@ -348,9 +405,36 @@ export class Session implements KeyLink {
   private startPing(): void {
     const ms = this.opts.pingIntervalMs ?? 25_000;
     if (this.pingTimer !== undefined || !(ms > 0)) return;
-    const ping = (): boolean => this.send("ping", (this.pingAt = Date.now()));
-    ping();
-    this.pingTimer = setInterval(ping, ms);
+    this.ping();
+    this.pingTick = Date.now();
+    this.pingTimer = setInterval(() => {
+      // A tick far later than due: timers were frozen (sleep), the socket is likely dead.
+      const late = Date.now() - this.pingTick > ms + this.heartbeatBound();
+      this.pingTick = Date.now();
+      if (late) this.drop("asleep");
+      else this.ping();
+    }, ms);
+  }
+
+  private heartbeatBound(): number {
+    return (this.opts.pingIntervalMs ?? 25_000) + (this.opts.heartbeatTimeoutMs ?? 10_000);
+  }
+
+  // Sends a ping and, unless one is armed, the timer that drops the socket if no frame follows.
+  private ping(): void {
+    if (this.pingAt) this.missed++;
+    this.send("ping", (this.pingAt = Date.now()));
+    const t = this.opts.heartbeatTimeoutMs ?? 10_000;
+    if (t > 0 && this.deadTimer === undefined) this.deadTimer = setTimeout(() => this.drop("heartbeat timeout"), t);
+  }
+
+  // Gives up on a socket that may never deliver its close: detach it and reconnect at once.
+  private drop(reason: string): void {
+    const ws = this.ws;
+    if (!ws) return;
+    this.detach(ws);
+    ws.close(4408, reason);
+    this.closed(1006, reason);
   }
 
   // Shared by a close from either side: fail what was in flight, tell the key stores.
@@ -358,8 +442,9 @@ export class Session implements KeyLink {
     this.ws = null;
     this.binMeta = null;
     clearInterval(this.pingTimer);
-    this.pingTimer = undefined;
-    this.pingAt = 0;
+    clearTimeout(this.deadTimer);
+    this.pingTimer = this.deadTimer = undefined;
+    this.pingAt = this.missed = 0;
     const err = new SyncError({ code: "disconnected", message: "connection closed before the result" });
     for (const [id, p] of this.pending) {
       this.pending.delete(id);
@@ -425,6 +510,8 @@ export class Session implements KeyLink {
   }
 
   private receive(raw: unknown): void {
+    clearTimeout(this.deadTimer); // any frame shows the socket alive
+    this.deadTimer = undefined;
     if (typeof raw !== "string") {
       const data = toArrayBuffer(raw);
       const meta = this.binMeta;
@@ -473,8 +560,13 @@ export class Session implements KeyLink {
       }
       case "pong":
         if (this.pingAt) {
-          this.setState({ ...this.state, rttMs: Date.now() - this.pingAt });
-          this.pingAt = 0;
+          const rtt = Date.now() - this.pingAt;
+          const prev = this.state.rttMs;
+          const j = prev === undefined ? 0 : Math.round(((this.state.jitterMs ?? 0) * 3 + Math.abs(rtt - prev)) / 4);
+          const m = this.missed;
+          const quality = rtt < 150 && j < 30 && !m ? "good" : rtt < 400 && j < 100 && m < 2 ? "fair" : "poor";
+          this.setState({ ...this.state, rttMs: rtt, jitterMs: j, missedPongs: m, quality });
+          this.pingAt = this.missed = 0;
         }
         break;
       case "_TOAST":
