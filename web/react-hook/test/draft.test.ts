@@ -39,7 +39,7 @@ describe("record", () => {
       { op: "replace", path: "/items/1/text", value: "T" },
       { op: "add", path: "/meta/k", value: 1 },
     ]);
-    const withNote = { ...init, meta: { k: 1 } };
+    const withNote: State = { ...init, meta: { k: 1 } };
     expect(record(withNote, (d) => void delete d.meta.k)).toEqual([{ op: "remove", path: "/meta/k" }]);
     expect(record(withNote, (d) => (d.meta.k = undefined))).toEqual([{ op: "remove", path: "/meta/k" }]);
   });
