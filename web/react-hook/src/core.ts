@@ -12,6 +12,7 @@ export {
 } from "./codes";
 export type { AnyErrorCode, ClientErrorCode, CloseCodeValue, ErrorCode } from "./codes";
 export { SyncError } from "./errors";
+export { type Recipe, record } from "./draft";
 export type { ErrorInfo } from "./errors";
 export { PatchError, applyPatch, escapePointerToken, parsePointer, toPointer } from "./patch";
 export type { Operation, PatchErrorCode } from "./patch";

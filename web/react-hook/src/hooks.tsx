@@ -110,6 +110,8 @@ export interface UseSyncedOptions<S> {
   actions?: ExposedActions;
   /** Default debounce per field for `syncF` (ms); an explicit `{debounceMs}` wins. */
   debounceMs?: { [K in keyof S]?: number };
+  /** Per field: with its debounce, send at least this often while typing continues (ms). */
+  maxWaitMs?: { [K in keyof S]?: number };
 }
 
 /** `setF` for each top-level field F: changes it locally only. */
@@ -150,6 +152,8 @@ export interface SyncedHelpers<S, A extends ParamMap, T extends ParamMap> {
   sync: (update?: Partial<S> | ((prev: S) => Partial<S>), options?: SyncOptions) => void;
   /** Applies RFC 6902 ops locally and sends them. Throws PatchError if they do not apply. */
   patch: (ops: readonly Operation[]) => void;
+  /** Edits a draft of the state; sends the nested ops it made as one `_PATCH`. */
+  update: (recipe: (draft: S) => void) => void;
   /** Calls a server action; see SyncedKey.sendAction. */
   sendAction: <N extends keyof A & string>(action: ActionOf<A, N>, options?: RequestOptions) => Promise<ResultOf<A[N]>>;
   /** Starts a task; resolves once started. */
@@ -173,7 +177,7 @@ export type Synced<S, A extends ParamMap = AnyParams, T extends ParamMap = AnyPa
 const capitalize = (s: string): string => s.charAt(0).toUpperCase() + s.slice(1);
 
 // SyncedKey methods useSynced returns as they are.
-const BOUND = ["clearError", "clearConflicts", "set", "sync", "patch", "sendAction", "startTask", "cancelTask", "fetchRemoteState", "sendBinary"] as const;
+const BOUND = ["clearError", "clearConflicts", "set", "sync", "patch", "update", "sendAction", "startTask", "cancelTask", "fetchRemoteState", "sendBinary"] as const;
 
 /**
  * Subscribes to KEY's synced state. The state type is inferred from `initialState` (shown
@@ -190,9 +194,11 @@ export function useSynced<S extends object, A extends ParamMap = AnyParams, T ex
 
   const actionsRef = useRef(options?.actions);
   const debounceRef = useRef(options?.debounceMs);
+  const maxWaitRef = useRef(options?.maxWaitMs);
   useEffect(() => {
     actionsRef.current = options?.actions;
     debounceRef.current = options?.debounceMs;
+    maxWaitRef.current = options?.maxWaitMs;
   });
   useEffect(() => {
     const off = store.onActions(() => actionsRef.current);
@@ -214,7 +220,8 @@ export function useSynced<S extends object, A extends ParamMap = AnyParams, T ex
       const syncF = store.fieldSyncer(f);
       fn = (v, o) => {
         const ms = o?.debounceMs ?? (debounceRef.current as Record<string, number | undefined> | undefined)?.[f];
-        syncF(v, ms !== undefined ? { debounceMs: ms } : undefined);
+        const maxWaitMs = o?.maxWaitMs ?? (maxWaitRef.current as Record<string, number | undefined> | undefined)?.[f];
+        syncF(v, ms !== undefined ? { debounceMs: ms, maxWaitMs } : undefined);
       };
       syncWrappers.set(f, fn);
     }

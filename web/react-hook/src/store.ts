@@ -13,6 +13,7 @@
 // its KeyInbox; it imports nothing from session.ts.
 
 import { SyncError, toSyncError } from "./errors";
+import { type Recipe, record } from "./draft";
 import { type Operation, applyPatch, escapePointerToken, hasOwn, setOwn, unescapePointerToken } from "./patch";
 import type {
   ActionOf,
@@ -180,7 +181,7 @@ export class SyncedKey<S, A extends ParamMap = AnyParams, T extends ParamMap = A
   private doubt = false; // a write went out whose fate is unknown: the state at `version` is not known exactly
   private ackV = 0; // the highest version an accepted write produced, since the last _SET
   private conflicts: readonly Conflict[] = [];
-  private readonly debounces = new Map<string, { timer: ReturnType<typeof setTimeout>; value: unknown }>();
+  private readonly debounces = new Map<string, { timer: ReturnType<typeof setTimeout>; value: unknown; since: number }>();
   private readonly listeners = new Set<() => void>();
   private readonly actionSources = new Set<() => ExposedActions | undefined>();
   private readonly setters = new Map<string, (v: unknown, o?: SyncOptions) => void>();
@@ -253,7 +254,7 @@ export class SyncedKey<S, A extends ParamMap = AnyParams, T extends ParamMap = A
     const partial = typeof update === "function" ? update(this.state) : update;
     const ms = options?.debounceMs ?? 0;
     if (ms > 0) {
-      for (const [f, v] of Object.entries(partial)) this.debounce(f, v, ms);
+      for (const [f, v] of Object.entries(partial)) this.debounce(f, v, ms, options?.maxWaitMs);
       return;
     }
     for (const f of Object.keys(partial)) this.cancelDebounce(f);
@@ -276,6 +277,18 @@ export class SyncedKey<S, A extends ParamMap = AnyParams, T extends ParamMap = A
     this.add([...ops], this.live ? undefined : this.version);
     this.flushOutbox();
     this.emit();
+  }
+
+  /**
+   * Runs `recipe` on a copy of the state and sends what it changed as one `_PATCH:KEY` of
+   * nested ops (see draft.ts for the array rule), through `patch`. A recipe that changes
+   * nothing sends nothing; one that throws changes nothing and rethrows.
+   */
+  update(recipe: Recipe<S>): void {
+    const ops = record(this.state, recipe);
+    if (ops.length === 0) return;
+    for (const f of topFields(ops) ?? []) this.cancelDebounce(f);
+    this.patch(ops);
   }
 
   /** Sends every debounced write now. */
@@ -311,14 +324,18 @@ export class SyncedKey<S, A extends ParamMap = AnyParams, T extends ParamMap = A
     return fn;
   }
 
-  private debounce(f: string, value: unknown, ms: number): void {
+  // A field's first debounced write starts its maxWait clock; later writes keep it, so
+  // continuous typing is sent at least every maxWaitMs.
+  private debounce(f: string, value: unknown, ms: number, maxWaitMs?: number): void {
+    const since = this.debounces.get(f)?.since ?? Date.now();
     this.cancelDebounce(f);
     this.overlay.set(f, { value, status: "local" });
+    const wait = maxWaitMs === undefined ? ms : Math.max(0, Math.min(ms, since + maxWaitMs - Date.now()));
     const timer = setTimeout(() => {
       this.debounces.delete(f);
       this.write({ [f]: value });
-    }, ms);
-    this.debounces.set(f, { timer, value });
+    }, wait);
+    this.debounces.set(f, { timer, value, since });
     this.emit();
   }
 

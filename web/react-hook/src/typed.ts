@@ -41,7 +41,9 @@ type Part<K, M extends keyof KeyTypes> = K extends { [P in M]: infer X } ? X : n
 export type TypedSynced<S, A, T> = Omit<S, keyof SyncedHelpers<S, ActionParamMap<A>, TaskParamMap<T>>> &
   Setters<Writable<S>> &
   Syncers<Writable<S>> &
-  Omit<SyncedHelpers<S, ActionParamMap<A>, TaskParamMap<T>>, "set" | "sync" | "tasks" | "runningTasks"> & {
+  Omit<SyncedHelpers<S, ActionParamMap<A>, TaskParamMap<T>>, "set" | "sync" | "update" | "tasks" | "runningTasks"> & {
+    /** Draft update of writable fields (read-only ones are absent from the draft's type). */
+    update: (recipe: (draft: Writable<S>) => void) => void;
     /** Local-only change of writable fields. */
     set: (update: Partial<Writable<S>> | ((prev: S) => Partial<Writable<S>>)) => void;
     /** Local change plus `_PATCH` of writable fields; without arguments sends every local-only change. */

@@ -71,4 +71,6 @@ export interface SyncOptions {
    * (only the last value is sent). For text inputs.
    */
   debounceMs?: number;
+  /** With `debounceMs`: send at least this often while writes keep coming (ms). */
+  maxWaitMs?: number;
 }

@@ -186,6 +186,37 @@ describe("useSynced", () => {
     expect(await c.quiet(80)).toBe(true);
   });
 
+  it("options.maxWaitMs bounds a field's debounce while typing continues", async () => {
+    function Editor() {
+      const n = useSynced("NOTES", init, { debounceMs: { title: 10_000 }, maxWaitMs: { title: 60 } });
+      return <input aria-label="t" value={n.title} onChange={(e) => n.syncTitle(e.target.value)} />;
+    }
+    const c = await mount(<Editor />);
+    c.send({ type: "_SET:NOTES", data: init, v: 1 });
+    await waitFor(() => expect(useSessionOpen()).toBe(true));
+    await sleep(20);
+    const input = screen.getByLabelText<HTMLInputElement>("t");
+    fireEvent.change(input, { target: { value: "a" } });
+    fireEvent.change(input, { target: { value: "ab" } });
+    // without maxWaitMs nothing would be sent for 10 s
+    expect(await c.next(1000)).toEqual({ type: "_PATCH:NOTES", data: [{ op: "replace", path: "/title", value: "ab" }] });
+  });
+
+  it("update(draft) sends the nested ops the draft made", async () => {
+    let n: ReturnType<typeof useSynced<typeof init>> | undefined;
+    function Grab() {
+      n = useSynced("NOTES", init);
+      return null;
+    }
+    const c = await mount(<Grab />);
+    c.send({ type: "_SET:NOTES", data: init, v: 1 });
+    await waitFor(() => expect(n?.loaded).toBe(true));
+    await sleep(20);
+    act(() => n?.update((d) => void d.notes.push("x")));
+    expect(await c.next()).toEqual({ type: "_PATCH:NOTES", data: [{ op: "add", path: "/notes/-", value: "x" }] });
+    await waitFor(() => expect(n?.notes).toEqual(["x"]));
+  });
+
   it("asks for the state (_GET) when mounted after the replay", async () => {
     function Lazy() {
       const [show, setShow] = useState(false);

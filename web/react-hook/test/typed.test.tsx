@@ -43,6 +43,15 @@ function useTypeChecks(session: Session) {
   b.set({ owner: "me" });
   // @ts-expect-error the field itself is readonly
   b.count = 2;
+  // Draft updates: typed as the key's state, writable fields only.
+  b.update((d) => {
+    d.title = "z";
+    d.priority = "low";
+    // @ts-expect-error priority keeps its generated type in a draft
+    d.priority = "urgent";
+    // @ts-expect-error a read-only field is not in the draft
+    d.count = 1;
+  });
   expectTypeOf(b.notes).toEqualTypeOf<Note[]>();
   expectTypeOf(b.archived).toEqualTypeOf<Note[] | null>();
   expectTypeOf(b.state.owner).toEqualTypeOf<string | null>();
