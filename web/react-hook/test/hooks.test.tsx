@@ -212,7 +212,7 @@ describe("useSynced", () => {
   it("opens no socket it closes at once under StrictMode (the connect waits a task)", async () => {
     let made = 0;
     class Counting extends WS {
-      constructor(url: string | URL, protocols?: string | string[]) {
+      constructor(url: string, protocols?: string[]) {
         super(url, protocols);
         made++;
       }

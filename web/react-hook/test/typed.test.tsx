@@ -70,7 +70,7 @@ function useTypeChecks(session: Session) {
   expectTypeOf(b.tasks.export).toEqualTypeOf<TaskStatus | undefined>();
   expectTypeOf(b.activeTasks).toEqualTypeOf<("export" | "summarize")[]>();
   // The state's own runningTasks field shows through; the former helper name gives way.
-  expectTypeOf(b.runningTasks).toEqualTypeOf<readonly string[]>();
+  expectTypeOf(b.runningTasks).toEqualTypeOf<string[]>();
   const legacy = useSynced("PRESENCE", { online: null, topic: "" });
   expectTypeOf(legacy.runningTasks).toEqualTypeOf<never[]>();
 
