@@ -10,4 +10,8 @@ export default defineConfig({
   target: "es2020",
   // React is the host's; never bundle it.
   external: ["react"],
+  // Shared chunks for CJS too (ESM splits by default): require("@wssync/react") and
+  // require("@wssync/react/core") then load one Session class, so instanceof and the
+  // per-key stores agree whichever entry a module imports.
+  splitting: true,
 });

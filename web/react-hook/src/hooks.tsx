@@ -72,8 +72,13 @@ export function SessionProvider(props: SessionProviderProps): ReactElement {
   );
   useEffect(() => {
     if (external || !autoconnect) return;
-    session.connect();
-    return () => session.disconnect();
+    // Connect a task later: StrictMode's mount/unmount/mount then cancels the first timer
+    // instead of opening a socket and closing it before it is established.
+    const t = setTimeout(() => session.connect(), 0);
+    return () => {
+      clearTimeout(t);
+      session.disconnect();
+    };
   }, [session, external, autoconnect]);
   return <SessionContext.Provider value={session}>{props.children}</SessionContext.Provider>;
 }
@@ -141,7 +146,7 @@ export interface SyncedHelpers<S, A extends ParamMap, T extends ParamMap> {
   /** Last `_TASK_STATUS` per task name. */
   tasks: Readonly<Record<string, TaskStatus>>;
   /** Names of tasks whose last status is `started` or `running`. */
-  runningTasks: string[];
+  activeTasks: string[];
   /** Queued writes the server refused as stale (see {@link Conflict}). */
   conflicts: readonly Conflict[];
   /** Forgets `conflicts`. */
@@ -168,11 +173,23 @@ export interface SyncedHelpers<S, A extends ParamMap, T extends ParamMap> {
   store: SyncedKey<S, A, T>;
 }
 
+/**
+ * The former name of `activeTasks`, present only when the state has no field `runningTasks`
+ * (the Go guide's `WithRunningTasks("runningTasks")` field then shows through).
+ */
+export type LegacyRunningTasks<S, N = string> = "runningTasks" extends keyof S
+  ? unknown
+  : {
+      /** @deprecated use `activeTasks`; a state field named `runningTasks` replaces this. */
+      runningTasks: N[];
+    };
+
 /** What `useSynced` returns. Helper names win over state fields of the same name (use `state`). */
 export type Synced<S, A extends ParamMap = AnyParams, T extends ParamMap = AnyParams> = Omit<S, keyof SyncedHelpers<S, A, T>> &
   Setters<S> &
   Syncers<S> &
-  SyncedHelpers<S, A, T>;
+  SyncedHelpers<S, A, T> &
+  LegacyRunningTasks<S>;
 
 const capitalize = (s: string): string => s.charAt(0).toUpperCase() + s.slice(1);
 
@@ -246,7 +263,8 @@ export function useSynced<S extends object, A extends ParamMap = AnyParams, T ex
     }
     const running = Object.keys(snap.tasks).filter((n) => /^(started|running)$/.test(snap.tasks[n]?.status ?? ""));
     // The snapshot's members (state, version, loaded, unsynced, error, tasks, conflicts) as they are.
-    Object.assign(out, base, snap, { runningTasks: running });
+    Object.assign(out, base, snap, { activeTasks: running });
+    if (!("runningTasks" in out)) out.runningTasks = running; // former name; a state field wins
     return out as Synced<S, A, T>;
     // initialState is only a fallback for field names before the first _SET; syncerFor
     // only reads syncWrappers and store.

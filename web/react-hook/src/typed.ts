@@ -1,7 +1,7 @@
 // Typed hooks over the declarations wssync-gen writes from the server's schema: the key
 // picks the state, action and task types, and only writable fields get setters.
 
-import { type Setters, type SyncedHelpers, type Syncers, type UseSyncedOptions, useEvent, useSynced } from "./hooks";
+import { type LegacyRunningTasks, type Setters, type SyncedHelpers, type Syncers, type UseSyncedOptions, useEvent, useSynced } from "./hooks";
 import type { Session } from "./session";
 import type { Returns, SyncOptions, TaskStatus } from "./types";
 
@@ -41,7 +41,8 @@ type Part<K, M extends keyof KeyTypes> = K extends { [P in M]: infer X } ? X : n
 export type TypedSynced<S, A, T> = Omit<S, keyof SyncedHelpers<S, ActionParamMap<A>, TaskParamMap<T>>> &
   Setters<Writable<S>> &
   Syncers<Writable<S>> &
-  Omit<SyncedHelpers<S, ActionParamMap<A>, TaskParamMap<T>>, "set" | "sync" | "update" | "tasks" | "runningTasks"> & {
+  Omit<SyncedHelpers<S, ActionParamMap<A>, TaskParamMap<T>>, "set" | "sync" | "update" | "tasks" | "activeTasks"> &
+  LegacyRunningTasks<S, keyof T & string> & {
     /** Draft update of writable fields (read-only ones are absent from the draft's type). */
     update: (recipe: (draft: Writable<S>) => void) => void;
     /** Local-only change of writable fields. */
@@ -51,7 +52,7 @@ export type TypedSynced<S, A, T> = Omit<S, keyof SyncedHelpers<S, ActionParamMap
     /** Last `_TASK_STATUS` per task name. */
     tasks: Readonly<Partial<Record<keyof T & string, TaskStatus>>>;
     /** Names of tasks whose last status is `started` or `running`. */
-    runningTasks: (keyof T & string)[];
+    activeTasks: (keyof T & string)[];
   };
 
 /**

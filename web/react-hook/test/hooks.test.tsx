@@ -239,6 +239,52 @@ describe("useSynced", () => {
     (open[0] as Conn).send({ type: "_SET:NOTES", data: { ...init, title: "strict" }, v: 1 });
     await waitFor(() => expect(screen.getByTestId("title").textContent).toBe("strict"));
   });
+
+  it("opens no socket it closes at once under StrictMode (the connect waits a task)", async () => {
+    let made = 0;
+    class Counting extends WS {
+      constructor(url: string, protocols?: string[]) {
+        super(url, protocols);
+        made++;
+      }
+    }
+    const warn = vi.spyOn(console, "warn");
+    const error = vi.spyOn(console, "error");
+    render(
+      <StrictMode>
+        <SessionProvider url={server.url} WebSocketImpl={Counting} pingIntervalMs={0}>
+          <Probe />
+          <Notes />
+        </SessionProvider>
+      </StrictMode>,
+    );
+    await server.connection(0);
+    await waitFor(() => expect(useSessionOpen()).toBe(true));
+    await sleep(50);
+    expect(made).toBe(1);
+    expect(server.conns).toHaveLength(1);
+    const logged = [...warn.mock.calls, ...error.mock.calls].flat().map(String);
+    expect(logged.filter((m) => /closed before the connection/.test(m))).toEqual([]);
+    warn.mockRestore();
+    error.mockRestore();
+  });
+});
+
+describe("the runningTasks name", () => {
+  it("shows a state field named runningTasks; activeTasks counts the task statuses", async () => {
+    function Jobs() {
+      const j = useSynced("JOBS", { runningTasks: [] as string[] });
+      return (
+        <span data-testid="both">
+          {j.runningTasks.join(",")}|{j.activeTasks.join(",")}
+        </span>
+      );
+    }
+    const c = await mount(<Jobs />);
+    c.send({ type: "_SET:JOBS", data: { runningTasks: ["fromServer"] }, v: 1 });
+    c.send({ type: "_TASK_STATUS:JOBS", data: { type: "import", status: "running" } });
+    await waitFor(() => expect(screen.getByTestId("both").textContent).toBe("fromServer|import"));
+  });
 });
 
 describe("useConnectionState and the provider", () => {
@@ -326,7 +372,12 @@ describe("tasks after a reconnect", () => {
   it("counts a task the server reports running (after a reconnect) as running", async () => {
     function Jobs() {
       const j = useSynced("JOBS", { n: 0 });
-      return <span data-testid="running">{j.runningTasks.join(",")}</span>;
+      return (
+        <span data-testid="running">
+          {j.activeTasks.join(",")}
+          {j.runningTasks.join(",") === j.activeTasks.join(",") ? "" : "!legacy"}
+        </span>
+      );
     }
     const c = await mount(<Jobs />);
     c.send({ type: "_SET:JOBS", data: { n: 0 }, v: 1 });

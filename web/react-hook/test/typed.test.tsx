@@ -77,7 +77,11 @@ function useTypeChecks(session: Session) {
   // @ts-expect-error unknown task
   void b.cancelTask({ type: "import" });
   expectTypeOf(b.tasks.export).toEqualTypeOf<TaskStatus | undefined>();
-  expectTypeOf(b.runningTasks).toEqualTypeOf<("export" | "summarize")[]>();
+  expectTypeOf(b.activeTasks).toEqualTypeOf<("export" | "summarize")[]>();
+  // The state's own runningTasks field shows through; the former helper name gives way.
+  expectTypeOf(b.runningTasks).toEqualTypeOf<string[]>();
+  const legacy = useSynced("PRESENCE", { online: null, topic: "" });
+  expectTypeOf(legacy.runningTasks).toEqualTypeOf<never[]>();
 
   // Keys and events.
   const p = useSynced("PRESENCE", { online: null, topic: "" });
