@@ -36,16 +36,13 @@
 // your own goroutines are race-free. Sync may be called from any goroutine; calls on one
 // object are serialized.
 //
-// Goroutines. An idle connection has two. Its reader (the goroutine running ServeWS) only
+// Goroutines. Each connection has three. Its reader (the goroutine running ServeWS) only
 // reads, into a bounded inbound queue, so pongs are read while a handler runs. Its
 // dispatcher runs the handlers of the frames read, one at a time, in arrival order, under
 // the session's dispatch lock (so a session's handlers are serialized across its
-// connections too), and writes their replies itself right after each handler. A writer
-// goroutine runs only while the bounded outbound queue holds frames that others pushed:
-// the push to an idle queue starts it, and it ends when it finds the queue empty. Pings
-// and the _SETs the resync budget held back are timers, and a closing connection's
-// farewell and close frames go out on a goroutine of its own: Sync only queues, and never
-// waits for a client. A shared object with a backend has one goroutine that applies other nodes'
+// connections too), and writes their replies itself when the writer is idle. Its writer
+// drains the bounded outbound queue, sends pings, and sends the _SETs the resync budget
+// held back: Sync only queues, and never waits for a client. A shared object with a backend has one goroutine that applies other nodes'
 // changes and retries an unreachable backend. A Manager builds each new session (the
 // factory) in a goroutine of its own while the session's connections wait, expires a
 // disconnected session on a timer, and with a session store runs one goroutine that keeps
