@@ -16,24 +16,19 @@ import (
 // writer, the reader or a Shutdown).
 const closeGrace = time.Second
 
-// conn is one WebSocket connection of a session. Two goroutines serve it while it is
-// idle:
+// conn is one WebSocket connection of a session. Three goroutines serve it:
 //
 //   - the reader (the goroutine that called ServeWS) reads frames, applies the rate limit
 //     and the UTF-8 check, and queues the frames on the bounded inbound queue. It never runs
 //     handlers, so it always reads pongs: keepalive does not depend on how long a handler
 //     takes;
 //   - the dispatcher handles queued frames one at a time, in arrival order, under the
-//     session's dispatchMu (a session's handlers run serialized, across connections).
-//
-// A writer goroutine runs only while the bounded outQueue holds something: a push to an
-// idle queue starts it and it ends when the queue is empty, so an idle connection holds no
-// writer stack. Pings and the resync budget are timers, and the close (farewell and close
-// frames, then the socket) runs on a goroutine of its own once it starts.
+//     session's dispatchMu (a session's handlers run serialized, across connections);
+//   - the writer drains the bounded outQueue and sends pings.
 //
 // Whoever holds writeMu writes data frames: the writer, or the dispatcher right after a
-// handler (its pushes start no writer, so a reply needs no goroutine handoff). Publishers
-// only push to the queue, so they never block on the socket.
+// handler (so a reply needs no goroutine handoff). Publishers only push to the queue, so
+// they never block on the socket.
 type conn struct {
 	sess *Session
 	ws   *websocket.Conn
@@ -45,18 +40,8 @@ type conn struct {
 	closeOnce sync.Once
 	closeCode int
 	closeText string
-	farewell  *frame        // sent before the close frame, e.g. _DISCONNECT
-	hardClose *time.Timer   // closes the socket closeGrace after the close started
-	closed    chan struct{} // closed when the close frame was sent and the socket closed
-
-	writers sync.WaitGroup // the writer goroutines started by the queue
-
-	// pingMu serializes the ping timer's callback with stopPing, so no ping is written
-	// once the connection's goroutines have ended. A leaf: it is held only across the
-	// control frame write.
-	pingMu      sync.Mutex
-	pingTimer   *time.Timer
-	pingStopped bool
+	farewell  *frame      // sent before the close frame, e.g. _DISCONNECT
+	hardClose *time.Timer // closes the socket closeGrace after the close started
 
 	// writeMu is held by whoever writes data frames: the writer goroutine, or the
 	// dispatcher flushing the replies to the frame it just handled.
@@ -85,34 +70,34 @@ type conn struct {
 
 func newConn(s *Session, ws *websocket.Conn) *conn {
 	c := &conn{
-		sess:   s,
-		ws:     ws,
-		q:      newOutQueue(s.cfg.maxQueuedFrames, s.cfg.maxQueuedBytes, s.metrics),
-		in:     newInQueue(maxInboundFrames, int(s.cfg.readLimit)),
-		log:    s.cfg.logger.With("remote", ws.RemoteAddr().String()),
-		done:   make(chan struct{}),
-		closed: make(chan struct{}),
-		limit:  newTokenBucket(s.cfg.ratePerSecond, s.cfg.rateBurst),
+		sess:  s,
+		ws:    ws,
+		q:     newOutQueue(s.cfg.maxQueuedFrames, s.cfg.maxQueuedBytes, s.metrics),
+		in:    newInQueue(maxInboundFrames, int(s.cfg.readLimit)),
+		log:   s.cfg.logger.With("remote", ws.RemoteAddr().String()),
+		done:  make(chan struct{}),
+		limit: newTokenBucket(s.cfg.ratePerSecond, s.cfg.rateBurst),
 
 		authLimit: newTokenBucket(authPerSecond, authBurst),
 	}
-	c.resyncs.init(s.cfg.resyncPerSecond, s.cfg.resyncBurst, c.grantResyncs)
-	c.q.start = func() {
-		c.writers.Add(1) // under the queue lock, before run's close of the queue and Wait
-		go c.writeLoop()
-	}
+	c.resyncs.init(s.cfg.resyncPerSecond, s.cfg.resyncBurst)
 	return c
 }
 
-// run serves the connection until it closes, then waits for its dispatcher, its close
-// and any writer.
+// run serves the connection until it closes, then waits for its dispatcher and writer.
 func (c *conn) run() {
 	c.sess.metrics.connections.Add(1)
 	defer c.sess.metrics.connections.Add(-1)
 	c.setExpiry(c.sess.Identity().Expires)
-	c.startPing()
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		c.writeLoop()
+	}()
 	dispatched := make(chan struct{})
 	go func() {
+		defer wg.Done()
 		defer close(dispatched)
 		c.dispatchLoop()
 	}()
@@ -120,15 +105,13 @@ func (c *conn) run() {
 	c.in.finish() // the dispatcher handles what was read before the connection ended
 	<-dispatched
 	c.closeWith(code, text, nil)
-	<-c.closed
-	c.stopPing()
-	c.q.close() // no writer starts after this
-	c.writers.Wait()
+	wg.Wait()
 	c.sess.metrics.countClose(c.closeCode) // the first closeWith's code, whoever made it
 	c.stopExpiry()
 	c.stopHold()
 	c.stopClose()
 	c.resyncs.stop()
+	c.q.close()
 }
 
 // closeWith starts closing the connection: the writer sends farewell (if any) and a close
@@ -141,13 +124,6 @@ func (c *conn) closeWith(code int, text string, farewell *frame) bool {
 		c.closeCode, c.closeText, c.farewell = code, text, farewell
 		c.hardClose = time.AfterFunc(closeGrace, func() { _ = c.ws.NetConn().Close() })
 		close(c.done)
-		// Not on the caller's goroutine: it may hold locks below writeMu (a publisher
-		// closing a slow consumer holds the object's publish lock).
-		go func() {
-			defer close(c.closed)
-			c.sayGoodbye()
-			_ = c.ws.Close()
-		}()
 	})
 	return first
 }
@@ -246,14 +222,12 @@ func (c *conn) dispatchLoop() {
 		if !ok {
 			return
 		}
-		c.q.beginInline()
 		if c.hold.holding() && c.firstFrame(f.mt, f.data) {
 			c.flushInline()
 			continue
 		}
 		c.handleFrame(f.mt, f.data)
 		if c.closing() {
-			c.q.endInline()
 			return
 		}
 		c.flushInline()
@@ -305,54 +279,34 @@ func (c *conn) readFailed(err error) (int, string) {
 	return CloseNormal, ""
 }
 
-// writeLoop is the writer goroutine: it drains the queue and ends once it finds it empty
-// (outQueue.idle), or when the connection starts closing.
 func (c *conn) writeLoop() {
-	defer c.writers.Done()
-	for !c.closing() {
-		c.flush(true)
-		if c.q.idle() {
+	cfg := &c.sess.cfg
+	ping := time.NewTicker(cfg.pingInterval)
+	defer ping.Stop()
+	defer c.ws.Close()
+	for {
+		select {
+		case <-c.done:
+			c.sayGoodbye()
 			return
+		case <-ping.C:
+			if err := c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(cfg.writeTimeout)); err != nil {
+				c.closeWith(CloseGoingAway, "", nil)
+			}
+		case <-c.q.wake:
+			c.flush(true)
+		case <-c.resyncs.timer.C:
+			c.grantResyncs()
 		}
 	}
 }
 
-// startPing arms the keepalive ping: a timer, so an idle connection needs no goroutine
-// for it. Control frames may be written concurrently with data frames.
-func (c *conn) startPing() {
-	c.pingTimer = time.AfterFunc(c.sess.cfg.pingInterval, c.ping)
-}
-
-func (c *conn) ping() {
-	c.pingMu.Lock()
-	defer c.pingMu.Unlock()
-	if c.pingStopped || c.closing() {
-		return
-	}
-	cfg := &c.sess.cfg
-	if err := c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(cfg.writeTimeout)); err != nil {
-		c.closeWith(CloseGoingAway, "", nil)
-		return
-	}
-	c.pingTimer.Reset(cfg.pingInterval)
-}
-
-// stopPing stops the keepalive; once it returns no ping is being written or will be.
-func (c *conn) stopPing() {
-	c.pingMu.Lock()
-	defer c.pingMu.Unlock()
-	c.pingStopped = true
-	c.pingTimer.Stop()
-}
-
 // flushInline writes what the dispatcher's last handler queued, from the dispatcher
-// goroutine, unless a writer goroutine is already writing (it then drains the queue), and
-// ends the inline mark: what is left, or pushed later, gets a writer goroutine.
+// goroutine, unless the writer goroutine is already writing (it then drains the queue).
 func (c *conn) flushInline() {
 	if c.q.nonEmpty() {
 		c.flush(false)
 	}
-	c.q.endInline()
 }
 
 // flush drains the queue under writeMu, waiting for it or, with wait false, only if it is

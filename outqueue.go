@@ -51,7 +51,7 @@ type sentPatch struct {
 }
 
 // outQueue is a connection's bounded outbound queue. Publishers push without blocking; the
-// connection's writer (a goroutine started on demand, or the dispatcher) pops. When the queue is over its limits, queued patches are
+// connection's writer goroutine pops. When the queue is over its limits, queued patches are
 // replaced by one resync marker per key (the writer then sends a fresh _SET); if ordinary
 // frames alone exceed the limits, push reports overflow and the connection is closed.
 //
@@ -72,14 +72,7 @@ type outQueue struct {
 	dropped time.Time        // when the newest patch dropped from recent was popped
 	setSent map[*object]bool // a _SET of the object was popped on this connection
 	closed  bool
-
-	// The writer goroutine runs only while there is something to write: an append to an
-	// idle queue starts it (start), and it ends once it finds the queue empty. While the
-	// dispatcher is handling a frame (inline), appends start no writer: the dispatcher
-	// writes its replies itself right after the handler, with no goroutine hand-off.
-	start   func()
-	running bool // a writer goroutine was started and has not yet found the queue empty
-	inline  bool // the dispatcher will drain the queue when its handler returns
+	wake    chan struct{} // capacity 1: "there is something to pop"
 }
 
 func newOutQueue(maxItems, maxBytes int, m *metrics) *outQueue {
@@ -89,48 +82,15 @@ func newOutQueue(maxItems, maxBytes int, m *metrics) *outQueue {
 		metrics:  m,
 		based:    make(map[*object]bool),
 		setSent:  make(map[*object]bool),
+		wake:     make(chan struct{}, 1),
 	}
 }
 
-// wakeLocked starts the writer for what was just appended, unless one runs already or
-// the dispatcher is about to write inline.
-func (q *outQueue) wakeLocked() {
-	if q.running || q.inline || q.start == nil {
-		return
+func (q *outQueue) signal() {
+	select {
+	case q.wake <- struct{}{}:
+	default:
 	}
-	q.running = true
-	q.start()
-}
-
-// beginInline marks the dispatcher as writing what its handler queues.
-func (q *outQueue) beginInline() {
-	q.mu.Lock()
-	q.inline = true
-	q.mu.Unlock()
-}
-
-// endInline ends beginInline, once the dispatcher has drained what it could: anything
-// still queued (pushed while another writer held the socket, or after the drain) gets a
-// writer.
-func (q *outQueue) endInline() {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	q.inline = false
-	if q.head < len(q.items) && !q.closed {
-		q.wakeLocked()
-	}
-}
-
-// idle reports, for the writer goroutine, whether the queue is empty, and if so records
-// that the writer has ended: the next append starts a new one.
-func (q *outQueue) idle() bool {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	if q.head < len(q.items) && !q.closed {
-		return false
-	}
-	q.running = false
-	return true
 }
 
 // pushPatch queues a patch of o, or, when the queue is over its limits, replaces o's queued
@@ -314,7 +274,7 @@ func (q *outQueue) append(it outItem, n int) {
 		q.nFrames++
 		q.bytes += n
 	}
-	q.wakeLocked()
+	q.signal()
 }
 
 // resyncLocked drops o's queued patches and queues one resync marker for it at the end of

@@ -66,13 +66,13 @@ type resyncBudget struct {
 	mu      sync.Mutex
 	bucket  tokenBucket
 	pending []*object   // keys waiting for the budget, in request order
-	timer   *time.Timer // fires when the first pending key fits, and grants it
+	timer   *time.Timer // fires when the first pending key fits; the writer goroutine waits on it
 	stopped bool
 }
 
-func (b *resyncBudget) init(perSecond float64, burst int, grant func()) {
+func (b *resyncBudget) init(perSecond float64, burst int) {
 	b.bucket = newTokenBucket(perSecond, burst)
-	b.timer = time.AfterFunc(time.Hour, grant)
+	b.timer = time.NewTimer(time.Hour)
 	b.timer.Stop()
 }
 
@@ -118,7 +118,7 @@ func (c *conn) requestResync(o *object) {
 }
 
 // grantResyncs queues the pending `_SET`s the budget allows now, and sets the timer for
-// the rest. It runs on the timer's goroutine.
+// the rest. It runs on the writer goroutine when the timer fires.
 func (c *conn) grantResyncs() {
 	b := &c.resyncs
 	b.mu.Lock()

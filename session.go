@@ -83,23 +83,16 @@ func newSession(cfg *config, m *metrics, id Identity) *Session {
 }
 
 // newUpgrader is the upgrader of a Session or Manager: cfg's origin check, the shared write
-// buffers, a small read buffer of the connection's own (left at zero, gorilla keeps
-// net/http's 4 KiB one for the connection's life; frames larger than it are read past it),
-// and the wssync subprotocol, echoed when the client offers it (a browser that
+// buffers, and the wssync subprotocol, echoed when the client offers it (a browser that
 // offers subprotocols, one of them a token, fails a response that selects none; the token
 // itself is never echoed).
 func newUpgrader(cfg *config) websocket.Upgrader {
 	return websocket.Upgrader{
 		CheckOrigin:     loggedOriginCheck(cfg),
 		WriteBufferPool: &writeBuffers,
-		ReadBufferSize:  readBufferSize,
 		Subprotocols:    []string{proto.Subprotocol},
 	}
 }
-
-// readBufferSize is each connection's read buffer: room for a frame header and a control
-// frame, and for the small frames clients mostly send, in one read.
-const readBufferSize = 512
 
 type sessionKey struct{}
 
