@@ -17,6 +17,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -289,6 +290,10 @@ type fanWssync struct {
 // newFanManager returns a Manager whose sessions join shared, plus register a fanMine of
 // their own when mine is set, served on a loopback server.
 func newFanManager(shared *wssync.Synced[fanRoom], mine bool) (*wssync.Manager, *httptest.Server) {
+	return newFanManagerLimits(shared, mine, wssync.Limits{RatePerSecond: -1})
+}
+
+func newFanManagerLimits(shared *wssync.Synced[fanRoom], mine bool, limits wssync.Limits) (*wssync.Manager, *httptest.Server) {
 	m := wssync.NewManager(func(ctx context.Context, sess *wssync.Session) error {
 		if mine {
 			if _, err := wssync.Register(sess, "MINE", &fanMine{Name: "me"}); err != nil {
@@ -296,7 +301,7 @@ func newFanManager(shared *wssync.Synced[fanRoom], mine bool) (*wssync.Manager, 
 			}
 		}
 		return shared.Join(sess)
-	}, wssync.WithAnonymousSessions(), wssync.WithLimits(wssync.Limits{RatePerSecond: -1}), wssync.WithManagerLimits(wssync.ManagerLimits{MaxConnsPerUser: 1 << 30}))
+	}, wssync.WithAnonymousSessions(), wssync.WithLimits(limits), wssync.WithManagerLimits(wssync.ManagerLimits{MaxConnsPerUser: 1 << 30}))
 	return m, httptest.NewServer(http.HandlerFunc(m.ServeWS))
 }
 
@@ -652,9 +657,42 @@ type idleServer struct {
 	close  func() error
 }
 
-// idleResult is one measurement: the server's growth per connection.
+// idleResult is one measurement: the server's growth per connection, and the process CPU
+// time per connection per second of idleCPUWindow.
 type idleResult struct {
-	heap, stack, live, goroutines float64
+	heap, stack, live, goroutines, cpu float64
+}
+
+// idleCPUWindow is how long the idle connections are watched for CPU time; the wssync
+// server pings every idlePing in it, so each connection is pinged several times.
+const (
+	idleCPUWindow = 10 * time.Second
+	idlePing      = 2 * time.Second
+)
+
+// processCPU is the CPU time (user and system) this process has used.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// raiseFileLimit raises the open file limit to at least n, or reports why it cannot.
+func raiseFileLimit(n uint64) error {
+	var rl syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl); err != nil {
+		return err
+	}
+	if rl.Cur >= n {
+		return nil
+	}
+	if rl.Max < n {
+		return fmt.Errorf("open file limit is at most %d, need %d", rl.Max, n)
+	}
+	rl.Cur = n
+	return syscall.Setrlimit(syscall.RLIMIT_NOFILE, &rl)
 }
 
 // measureIdle starts a server, connects n idle clients to it from another process and
@@ -677,6 +715,9 @@ func measureIdle(n int, start func() (idleServer, error)) (idleResult, error) {
 	time.Sleep(100 * time.Millisecond) // let the writers go idle
 	after := readIdleMem()
 	g1 := runtime.NumGoroutine()
+	cpu0 := processCPU()
+	time.Sleep(idleCPUWindow)
+	cpu := processCPU() - cpu0
 	got := srv.conns()
 	if err := errors.Join(stop(), srv.close()); err != nil {
 		return idleResult{}, err
@@ -690,6 +731,7 @@ func measureIdle(n int, start func() (idleServer, error)) (idleResult, error) {
 		stack:      per(after.stackInuse, before.stackInuse),
 		live:       per(after.heapAlloc, before.heapAlloc),
 		goroutines: float64(g1-g0) / float64(n),
+		cpu:        float64(cpu.Nanoseconds()) / float64(n) / idleCPUWindow.Seconds(),
 	}, nil
 }
 
@@ -706,6 +748,7 @@ func benchIdle(b *testing.B, n int, start func() (idleServer, error)) {
 		sum.stack += r.stack
 		sum.live += r.live
 		sum.goroutines += r.goroutines
+		sum.cpu += r.cpu
 		runs++
 	}
 	k := float64(runs)
@@ -714,10 +757,24 @@ func benchIdle(b *testing.B, n int, start func() (idleServer, error)) {
 	b.ReportMetric(sum.stack/k, "stack-B/session")
 	b.ReportMetric(sum.live/k, "live-B/session")
 	b.ReportMetric(sum.goroutines/k, "goroutines/session")
+	b.ReportMetric(sum.cpu/k, "cpu-ns/s/session")
 }
 
+// BenchmarkIdleSessionMemory measures idle sessions at 1,000 and 10,000 connections, each
+// size beside the raw hub in the same run: memory after GC, goroutines, and the process CPU
+// time over idleCPUWindow (wssync pinging every idlePing; the raw hub does not ping).
 func BenchmarkIdleSessionMemory(b *testing.B) {
-	const n = 2_000
+	for _, n := range []int{1_000, 10_000} {
+		b.Run(fmt.Sprintf("n=%d", n), func(b *testing.B) {
+			if err := raiseFileLimit(uint64(n) + 1024); err != nil {
+				b.Skipf("cannot serve %d connections: %v", n, err)
+			}
+			benchIdleSizes(b, n)
+		})
+	}
+}
+
+func benchIdleSizes(b *testing.B, n int) {
 	// wssync: Manager sessions, each with a per-session object and a joined shared one.
 	b.Run("wssync", func(b *testing.B) {
 		benchIdle(b, n, func() (idleServer, error) {
@@ -725,7 +782,7 @@ func BenchmarkIdleSessionMemory(b *testing.B) {
 			if err != nil {
 				return idleServer{}, err
 			}
-			m, srv := newFanManager(shared, true)
+			m, srv := newFanManagerLimits(shared, true, wssync.Limits{RatePerSecond: -1, PingInterval: idlePing})
 			return idleServer{
 				url:    fanURL(srv),
 				frames: 2, // _SET:MINE and _SET:ROOM
