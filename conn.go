@@ -168,10 +168,11 @@ func (c *conn) offer(f *frame, data []byte) bool {
 // errInvalidUTF8 is a text frame that is not valid UTF-8 (RFC 6455 §8.1: close 1007).
 var errInvalidUTF8 = errors.New("wssync: text frame is not valid UTF-8")
 
-// readMessage reads one message from ws, refusing a text message that is not valid UTF-8
-// with errInvalidUTF8. Every read of client frames goes through it.
-func readMessage(ws *websocket.Conn) (int, []byte, error) {
-	mt, data, err := ws.ReadMessage()
+// readMessage reads one message of at most limit bytes once inflated from ws (readLimited),
+// refusing a text message that is not valid UTF-8 with errInvalidUTF8. Every read of
+// client frames goes through it.
+func readMessage(ws *websocket.Conn, limit int64) (int, []byte, error) {
+	mt, data, err := readLimited(ws, limit)
 	if err == nil && mt == websocket.TextMessage && !utf8.Valid(data) {
 		return mt, nil, errInvalidUTF8
 	}
@@ -187,7 +188,7 @@ func (c *conn) readLoop() (int, string) {
 	extend()
 	c.ws.SetPongHandler(func(string) error { extend(); return nil })
 	for !c.closing() {
-		mt, data, err := readMessage(c.ws)
+		mt, data, err := readMessage(c.ws, cfg.readLimit)
 		if err != nil {
 			return c.readFailed(err)
 		}
@@ -267,6 +268,9 @@ func (c *conn) readFailed(err error) (int, string) {
 	case errors.Is(err, errInvalidUTF8):
 		c.log.Info("wssync: text frame is not valid UTF-8: closing")
 		c.closeWith(CloseInvalidPayload, "text frame is not valid UTF-8", nil) // at once: drop what is queued
+	case errors.Is(err, errInflatedTooLarge):
+		c.log.Info("wssync: compressed frame inflates past the read limit", "limit", c.sess.cfg.readLimit)
+		c.closeWith(CloseMessageTooBig, "frame too large", nil)
 	case errors.Is(err, websocket.ErrReadLimit):
 		c.log.Info("wssync: frame over the read limit", "limit", c.sess.cfg.readLimit)
 		return CloseMessageTooBig, "frame too large" // gorilla has already sent 1009
@@ -363,6 +367,7 @@ func (c *conn) drain() error {
 		frames++
 		bytes += int64(len(f.data))
 		if it.bin != nil {
+			c.compressFor(len(it.bin))
 			if err := c.ws.WriteMessage(websocket.BinaryMessage, it.bin); err != nil {
 				return err
 			}
@@ -393,6 +398,7 @@ func (c *conn) write(f *frame) error {
 	if err := c.ws.SetWriteDeadline(time.Now().Add(c.sess.cfg.writeTimeout)); err != nil {
 		return err
 	}
+	c.compressFor(len(f.data))
 	if !f.shared {
 		return c.ws.WriteMessage(websocket.TextMessage, f.data)
 	}
@@ -410,6 +416,7 @@ func (c *conn) sayGoodbye() {
 	defer c.writeMu.Unlock()
 	if c.farewell != nil {
 		_ = c.ws.SetWriteDeadline(time.Now().Add(closeGrace))
+		c.compressFor(len(c.farewell.data))
 		_ = c.ws.WriteMessage(websocket.TextMessage, c.farewell.data)
 	}
 	msg := websocket.FormatCloseMessage(c.closeCode, c.closeText)

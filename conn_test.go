@@ -28,7 +28,7 @@ func TestReadMessageChecksUTF8(t *testing.T) {
 		}
 		defer ws.Close()
 		for range 3 {
-			mt, data, err := readMessage(ws)
+			mt, data, err := readMessage(ws, 0)
 			reads <- read{mt, string(data), err}
 		}
 	}))

@@ -97,7 +97,7 @@ func (m *Manager) identify(ws *websocket.Conn, id Identity) (Identity, error) {
 		if dropped > MaxFramesBeforeHandshake {
 			return id, errHandshakeFrames
 		}
-		got, ok, err := readAnswer(ws)
+		got, ok, err := readAnswer(ws, m.cfg.readLimit)
 		if err != nil {
 			return id, err
 		}
@@ -120,7 +120,7 @@ func (m *Manager) identify(ws *websocket.Conn, id Identity) (Identity, error) {
 // `_USER_SESSION` (a binary frame, a text frame longer than maxAnswerBytes, one that is not
 // an envelope, another event): it is read to its end without being kept. A malformed
 // `_USER_SESSION` is an error.
-func readAnswer(ws *websocket.Conn) (got Identity, ok bool, err error) {
+func readAnswer(ws *websocket.Conn, limit int64) (got Identity, ok bool, err error) {
 	mt, r, err := ws.NextReader()
 	if err != nil {
 		return got, false, err
@@ -132,7 +132,12 @@ func readAnswer(ws *websocket.Conn) (got Identity, ok bool, err error) {
 		}
 	}
 	if mt != websocket.TextMessage || len(data) > maxAnswerBytes {
-		_, err = io.Copy(io.Discard, r)
+		// read to its end, but no further than the read limit: a compressed frame is bounded
+		// on the wire only, and could inflate to gigabytes
+		n, err := io.Copy(io.Discard, io.LimitReader(r, limit+1))
+		if err == nil && limit > 0 && n+int64(len(data)) > limit {
+			err = errInflatedTooLarge
+		}
 		return got, false, err
 	}
 	if !utf8.Valid(data) {

@@ -44,6 +44,7 @@ type config struct {
 	backlogMessages int
 	backlogBytes    int
 	observer        *Observer // WithObserver; nil without one
+	compressMin     int       // WithCompression; negative: permessage-deflate off
 
 	// Manager settings, set only by ManagerOptions.
 	auth                 func(r *http.Request) (Identity, error)
@@ -74,6 +75,7 @@ func defaultConfig() config {
 		resyncBurst:     DefaultResyncBurst,
 		backlogMessages: DefaultBacklogMessages,
 		backlogBytes:    DefaultBacklogBytes,
+		compressMin:     DefaultCompressionThreshold,
 
 		sessionTTL:           DefaultSessionTTL,
 		maxSessions:          DefaultMaxSessions,

@@ -85,12 +85,13 @@ func newSession(cfg *config, m *metrics, id Identity) *Session {
 // newUpgrader is the upgrader of a Session or Manager: cfg's origin check, the shared write
 // buffers, and the wssync subprotocol, echoed when the client offers it (a browser that
 // offers subprotocols, one of them a token, fails a response that selects none; the token
-// itself is never echoed).
+// itself is never echoed), and permessage-deflate when the client offers it (WithCompression).
 func newUpgrader(cfg *config) websocket.Upgrader {
 	return websocket.Upgrader{
-		CheckOrigin:     loggedOriginCheck(cfg),
-		WriteBufferPool: &writeBuffers,
-		Subprotocols:    []string{proto.Subprotocol},
+		CheckOrigin:       loggedOriginCheck(cfg),
+		WriteBufferPool:   &writeBuffers,
+		Subprotocols:      []string{proto.Subprotocol},
+		EnableCompression: cfg.compressMin >= 0,
 	}
 }
 
