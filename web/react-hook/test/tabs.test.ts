@@ -139,7 +139,7 @@ describe("duplicated tabs", () => {
   it("bounds the delay before the first socket by tabWaitMs", async () => {
     let made = 0;
     class Timed extends WS {
-      constructor(url: string, protocols?: string | string[]) {
+      constructor(url: string, protocols?: string[]) {
         super(url, protocols);
         made = performance.now();
       }
