@@ -339,19 +339,16 @@ export class Session implements KeyLink {
     this.offered = resume ? offer : undefined;
     const protos = resume ? [SUBPROTOCOL, RESUME] : [SUBPROTOCOL];
     const tab = this.opts.wsAuth && !this.unhold ? this.claimTab() : undefined;
-    if (!getToken && !tab) {
-      this.attach(resume ? new Impl(this.url, protos) : new Impl(this.url));
-      return;
-    }
+    const make = (token?: string): void =>
+      this.attach(token !== undefined ? new Impl(this.url, [...protos, BEARER_PREFIX + token]) : resume ? new Impl(this.url, protos) : new Impl(this.url));
+    if (!getToken && !tab) return make();
     const n = (this.tokenWait = ++this.opens);
     Promise.resolve(tab)
       .then(getToken)
       .then((token) => {
         if (this.tokenWait !== n) return;
         this.tokenWait = 0;
-        this.attach(
-          token !== undefined ? new Impl(this.url, [...protos, BEARER_PREFIX + token]) : resume ? new Impl(this.url, protos) : new Impl(this.url),
-        );
+        make(token);
       })
       .catch(() => {
         if (this.tokenWait !== n) return;
