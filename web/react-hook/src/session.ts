@@ -363,6 +363,7 @@ export class Session implements KeyLink {
     const { tab, id } = storedSessionId(this.opts.idStorage);
     const wait = this.opts.tabWaitMs ?? 50;
     const hold = (v: string) => {
+      this.unhold?.(); // a connect() again while waiting: one hold, not two
       this.unhold = this.wantOpen ? holdSessionId(tab as Storage, v) : undefined;
     };
     if (!tab || !id || !(wait > 0)) {

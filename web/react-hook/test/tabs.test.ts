@@ -115,6 +115,18 @@ describe("duplicated tabs", () => {
     expect(c.session).toBe(a.session); // nobody holds it any more
   });
 
+  it("leaves no channel behind after connect, disconnect and connect while waiting", async () => {
+    const t1 = tab();
+    t1.setItem(SESSION_ID_KEY, JSON.stringify("restarted"));
+    const s1 = open(t1);
+    s1.connect();
+    s1.disconnect();
+    const c = await connect(s1); // the first wait's answer arrives too: it must not hold twice
+    expect((await ids(c)).session).toBe("restarted");
+    s1.disconnect();
+    expect((await ids(await connect(open(tab(t1))))).session).toBe("restarted"); // nobody answers
+  });
+
   it("without BroadcastChannel keeps the stored id and connects at once", async () => {
     vi.stubGlobal("BroadcastChannel", undefined);
     try {
