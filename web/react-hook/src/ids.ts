@@ -33,24 +33,35 @@ export function storageOf(name: "localStorage" | "sessionStorage"): Storage | un
 }
 
 // Values are JSON strings, as ws-sync-react's storage hooks write them.
-function getOrCreate(storage: Storage | undefined, key: string, fallback: { id?: string }): string {
+function read(storage: Storage | undefined, key: string): string | undefined {
   try {
-    const raw = storage?.getItem(key);
-    if (raw) {
-      const v: unknown = JSON.parse(raw);
-      if (typeof v === "string" && v !== "") return v;
-    }
+    const v: unknown = JSON.parse(storage?.getItem(key) || '""');
+    if (typeof v === "string" && v !== "") return v;
   } catch {
-    // unreadable or malformed: replace it below
+    // unreadable or malformed: replaced by the caller
   }
-  const id = fallback.id ?? randomId();
-  fallback.id = id;
+  return undefined;
+}
+
+/** Stores `id` (also in `memory`, which keeps it when storage is full or disabled). */
+export function writeId(storage: Storage | undefined, key: string, memory: { id?: string }, id: string): string {
+  memory.id = id;
   try {
     storage?.setItem(key, JSON.stringify(id));
   } catch {
     // storage full or disabled: the id lives in memory for this Session only
   }
   return id;
+}
+
+function getOrCreate(storage: Storage | undefined, key: string, memory: { id?: string }): string {
+  return read(storage, key) ?? writeId(storage, key, memory, memory.id ?? randomId());
+}
+
+/** The tab's storage of the session id, and the id stored there (undefined when none yet). */
+export function storedSessionId(store: IdStorage = {}): { tab: Storage | undefined; id: string | undefined } {
+  const tab = "session" in store ? store.session : storageOf("sessionStorage");
+  return { tab, id: read(tab, SESSION_ID_KEY) };
 }
 
 /**
@@ -62,9 +73,8 @@ export function userSessionIds(
   memory: { user: { id?: string }; session: { id?: string } } = { user: {}, session: {} },
 ): { user: string; session: string } {
   const local = "user" in store ? store.user : storageOf("localStorage");
-  const tab = "session" in store ? store.session : storageOf("sessionStorage");
   return {
     user: getOrCreate(local, USER_ID_KEY, memory.user),
-    session: getOrCreate(tab, SESSION_ID_KEY, memory.session),
+    session: getOrCreate(storedSessionId(store).tab, SESSION_ID_KEY, memory.session),
   };
 }

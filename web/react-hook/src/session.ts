@@ -5,7 +5,8 @@
 import { isTerminalCloseCode } from "./codes";
 import { SyncError, keyOfEvent, toSyncError } from "./errors";
 import { base64ToBytes, saveWithAnchor } from "./download";
-import { type IdStorage, randomId, storageOf, userSessionIds } from "./ids";
+import { type IdStorage, randomId, SESSION_ID_KEY, storageOf, storedSessionId, userSessionIds, writeId } from "./ids";
+import { claimSessionId, holdSessionId } from "./tabs";
 import { type KeyInbox, type KeyLink, type Persisted, SyncedKey, inboxOf } from "./store";
 import type { AnyParams, BinaryPayload, ParamMap, Toast } from "./types";
 
@@ -60,6 +61,12 @@ export interface SessionOptions {
   wsAuth?: boolean;
   /** Storage for the wsAuth ids. Default window.localStorage / window.sessionStorage. */
   idStorage?: IdStorage;
+  /**
+   * With wsAuth, how long the first connect waits for another tab to claim the stored session
+   * id (a duplicated tab copies sessionStorage); if one does, this tab takes a fresh id instead
+   * of taking the session over. 0 disables. Default 50.
+   */
+  tabWaitMs?: number;
   /** Reconnect policy. */
   reconnect?: ReconnectOptions;
   /** Default timeout of requests (`sendAction`, `startTask`, `cancelTask`) in ms; 0 disables. Default 30000. */
@@ -190,7 +197,8 @@ export class Session implements KeyLink {
   private readonly keys = new Map<string, { store: SyncedKey<unknown, ParamMap, ParamMap>; inbox: KeyInbox }>();
   private readonly pending = new Map<string, Pending>();
   private binMeta: { type: string; metadata: Record<string, unknown> } | null = null;
-  private readonly idMemory = { user: {}, session: {} };
+  private readonly idMemory: { user: { id?: string }; session: { id?: string } } = { user: {}, session: {} };
+  private unhold: (() => void) | undefined; // wsAuth: answers duplicated tabs for our session id
   private tokenWait = 0; // > 0 while open() waits for getToken: the number of that wait
   private opens = 0; // counts open() calls, so a token that arrives too late is dropped
   private refreshing: Promise<void> | undefined;
@@ -226,6 +234,7 @@ export class Session implements KeyLink {
     if (this.storage) g[f]?.("pagehide", this.save);
     g[f]?.("online", this.wake);
     g.document?.[f]?.("visibilitychange", this.onVisibility);
+    if (!on) this.unhold = void this.unhold?.();
   }
 
   // Back online, or visible again: retry now if waiting, probe an open socket with a ping.
@@ -329,23 +338,42 @@ export class Session implements KeyLink {
     const resume = Object.keys(offer).length > 0;
     this.offered = resume ? offer : undefined;
     const protos = resume ? [SUBPROTOCOL, RESUME] : [SUBPROTOCOL];
-    if (!getToken) {
-      this.attach(resume ? new Impl(this.url, protos) : new Impl(this.url));
-      return;
-    }
+    const tab = this.opts.wsAuth && !this.unhold ? this.claimTab() : undefined;
+    const make = (token?: string): void =>
+      this.attach(token !== undefined ? new Impl(this.url, [...protos, BEARER_PREFIX + token]) : resume ? new Impl(this.url, protos) : new Impl(this.url));
+    if (!getToken && !tab) return make();
     const n = (this.tokenWait = ++this.opens);
-    Promise.resolve()
+    Promise.resolve(tab)
       .then(getToken)
       .then((token) => {
         if (this.tokenWait !== n) return;
         this.tokenWait = 0;
-        this.attach(new Impl(this.url, [...protos, BEARER_PREFIX + token]));
+        make(token);
       })
       .catch(() => {
         if (this.tokenWait !== n) return;
         this.tokenWait = 0;
         this.closed(1006, "getToken failed");
       });
+  }
+
+  // Before the first connect with wsAuth: a stored session id another live tab answers for
+  // was copied with a duplicated tab; take a fresh one. The hold then answers for ours.
+  private claimTab(): Promise<void> | undefined {
+    const { tab, id } = storedSessionId(this.opts.idStorage);
+    const wait = this.opts.tabWaitMs ?? 50;
+    const hold = (v: string) => {
+      this.unhold?.(); // a connect() again while waiting: one hold, not two
+      this.unhold = this.wantOpen ? holdSessionId(tab as Storage, v) : undefined;
+    };
+    if (!tab || !id || !(wait > 0)) {
+      if (tab) hold(userSessionIds(this.opts.idStorage, this.idMemory).session);
+      return undefined;
+    }
+    return claimSessionId(tab, id, wait).then((v) => {
+      if (v !== id) writeId(tab, SESSION_ID_KEY, this.idMemory.session, v);
+      hold(v);
+    });
   }
 
   private attach(ws: WebSocketLike): void {

@@ -25,6 +25,10 @@ function takeAdminKey(): string | null {
 // Same origin as the page, so the Go server's default origin check accepts it.
 const wsUrl = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/${adminKey ? "ws-admin" : "ws"}`;
 
+// ?heartbeat=MS pings every MS ms and takes a socket silent for MS more for dead (the
+// browser tests cut a connection without a close frame); default the library's 25 s + 10 s.
+const heartbeat = Number(new URLSearchParams(location.search).get("heartbeat")) || 0;
+
 async function adminToken(): Promise<string> {
   const res = await fetch("/api/admin-token", { method: "POST", body: adminKey ?? "", cache: "no-store" });
   if (!res.ok) throw new Error(`the server refused the admin key (${res.status})`);
@@ -50,6 +54,7 @@ function Root() {
       onToast={push}
       onError={onError}
       reconnect={{ baseDelayMs: 250, maxDelayMs: 4000 }}
+      {...(heartbeat > 0 ? { pingIntervalMs: heartbeat, heartbeatTimeoutMs: heartbeat } : {})}
       // A reload shows the last state at once and resumes from its versions; an edit made
       // offline survives it (kept in this tab's sessionStorage).
       persist
