@@ -189,6 +189,31 @@ test("refused input is explained and the tabs converge", { timeout: 60_000 }, ()
     assert.equal(await a.newNote.inputValue(), "y".repeat(201), "the text is kept for fixing");
   }));
 
+test("an alert goes once its cause is gone", { timeout: 60_000 }, () =>
+  withScreenshots("alert-gone", async () => {
+    const error = a.page.getByTestId("title-error");
+    const refuse = async () => {
+      const title = await a.title.inputValue();
+      await a.title.fill("");
+      await error.waitFor({ timeout: 5_000 });
+      await eventually("A's title to roll back", async () => (await a.title.inputValue()) === title);
+    };
+
+    // The title changes on the server (B renames the list): A's refusal is moot.
+    await refuse();
+    await a.page.waitForTimeout(600); // past the debounce and the rollback: the alert stays
+    assert.equal(await error.count(), 1, "the rollback alone does not clear the alert");
+    await b.title.fill("Renamed by B");
+    await eventually("A to see B's title", async () => (await a.title.inputValue()) === "Renamed by B");
+    await eventually("A's alert to go after B's rename", async () => (await error.count()) === 0);
+
+    // A later title write of A's own is accepted.
+    await refuse();
+    await a.title.fill("Fixed by A");
+    await eventually("B to see A's title", async () => (await b.title.inputValue()) === "Fixed by A");
+    await eventually("A's alert to go after its accepted write", async () => (await error.count()) === 0);
+  }));
+
 test("an admin tab sees the activity log and may change every note; guests see neither", { timeout: 60_000 }, () =>
   withScreenshots("admin", async () => {
     const admin = await openTab(browser, `${server.url}/#admin=${adminKey}`, "Admin", pageErrors);
