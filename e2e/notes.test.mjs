@@ -214,6 +214,20 @@ test("an alert goes once its cause is gone", { timeout: 60_000 }, () =>
     await eventually("A's alert to go after its accepted write", async () => (await error.count()) === 0);
   }));
 
+test("an offline alert goes once the connection is back", { timeout: 60_000 }, () =>
+  withScreenshots("offline-alert", async () => {
+    await server.drop("A", 2_000);
+    await eventually("A to notice the drop", async () => (await a.status()) !== "open", 5_000);
+    await a.newNote.fill("Added while offline");
+    await a.button("Add").click();
+    const listError = a.page.getByTestId("list-error");
+    await listError.waitFor({ timeout: 5_000 });
+    assert.match(await listError.textContent(), /Not connected/);
+    await eventually("A to reconnect", async () => (await a.status()) === "open", 20_000);
+    await eventually("A's offline alert to go", async () => (await listError.count()) === 0);
+    await a.newNote.fill("");
+  }));
+
 test("an admin tab sees the activity log and may change every note; guests see neither", { timeout: 60_000 }, () =>
   withScreenshots("admin", async () => {
     const admin = await openTab(browser, `${server.url}/#admin=${adminKey}`, "Admin", pageErrors);
