@@ -189,6 +189,45 @@ test("refused input is explained and the tabs converge", { timeout: 60_000 }, ()
     assert.equal(await a.newNote.inputValue(), "y".repeat(201), "the text is kept for fixing");
   }));
 
+test("an alert goes once its cause is gone", { timeout: 60_000 }, () =>
+  withScreenshots("alert-gone", async () => {
+    const error = a.page.getByTestId("title-error");
+    const refuse = async () => {
+      const title = await a.title.inputValue();
+      await a.title.fill("");
+      await error.waitFor({ timeout: 5_000 });
+      await eventually("A's title to roll back", async () => (await a.title.inputValue()) === title);
+    };
+
+    // The title changes on the server (B renames the list): A's refusal is moot.
+    await refuse();
+    await a.page.waitForTimeout(600); // past the debounce and the rollback: the alert stays
+    assert.equal(await error.count(), 1, "the rollback alone does not clear the alert");
+    await b.title.fill("Renamed by B");
+    await eventually("A to see B's title", async () => (await a.title.inputValue()) === "Renamed by B");
+    await eventually("A's alert to go after B's rename", async () => (await error.count()) === 0);
+
+    // A later title write of A's own is accepted.
+    await refuse();
+    await a.title.fill("Fixed by A");
+    await eventually("B to see A's title", async () => (await b.title.inputValue()) === "Fixed by A");
+    await eventually("A's alert to go after its accepted write", async () => (await error.count()) === 0);
+  }));
+
+test("an offline alert goes once the connection is back", { timeout: 60_000 }, () =>
+  withScreenshots("offline-alert", async () => {
+    await server.drop("A", 2_000);
+    await eventually("A to notice the drop", async () => (await a.status()) !== "open", 5_000);
+    await a.newNote.fill("Added while offline");
+    await a.button("Add").click();
+    const listError = a.page.getByTestId("list-error");
+    await listError.waitFor({ timeout: 5_000 });
+    assert.match(await listError.textContent(), /Not connected/);
+    await eventually("A to reconnect", async () => (await a.status()) === "open", 20_000);
+    await eventually("A's offline alert to go", async () => (await listError.count()) === 0);
+    await a.newNote.fill("");
+  }));
+
 test("an admin tab sees the activity log and may change every note; guests see neither", { timeout: 60_000 }, () =>
   withScreenshots("admin", async () => {
     const admin = await openTab(browser, `${server.url}/#admin=${adminKey}`, "Admin", pageErrors);

@@ -139,9 +139,9 @@ export interface SyncedHelpers<S, A extends ParamMap, T extends ParamMap> {
   loaded: boolean;
   /** True while local edits are not yet sent. */
   unsynced: boolean;
-  /** The last structured error about this key. */
+  /** The last structured error about this key; it clears once its cause is gone (see docs/react-guide.md#errors). */
   error: SyncError | undefined;
-  /** Forgets `error`. */
+  /** Forgets `error` now. */
   clearError: () => void;
   /** Last `_TASK_STATUS` per task name. */
   tasks: Readonly<Record<string, TaskStatus>>;

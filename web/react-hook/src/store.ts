@@ -123,7 +123,7 @@ export interface KeySnapshot<S> {
   readonly loaded: boolean;
   /** True while local edits are unsent (local-only `setF`, debounced, or queued while offline). */
   readonly unsynced: boolean;
-  /** The last structured error concerning this key, until `clearError()`. */
+  /** The last structured error concerning this key, until its cause is gone (a later success of what failed; docs/react-guide.md) or `clearError()`. */
   readonly error: SyncError | undefined;
   /** The last `_TASK_STATUS` per task name. */
   readonly tasks: Readonly<Record<string, TaskStatus>>;
@@ -173,6 +173,7 @@ export class SyncedKey<S, A extends ParamMap = AnyParams, T extends ParamMap = A
   private live = false; // a _SET arrived on the current connection, so writes can go out
   private getSent = false;
   private error: SyncError | undefined;
+  private cause = ""; // what set `error` and whose success clears it: "w" a write, "a:T"/"t:T" action/task T
   private tasks: Readonly<Record<string, TaskStatus>> = {};
   private readonly overlay = new Map<string, Overlay>();
   private epoch: string | undefined;
@@ -430,6 +431,7 @@ export class SyncedKey<S, A extends ParamMap = AnyParams, T extends ParamMap = A
       (r) => {
         if (!settle()) return;
         this.ackV = Math.max(this.ackV, Number((r as { v?: unknown } | null)?.v) || 0);
+        this.clearIf("w");
         this.emit();
       },
       (e: SyncError) => {
@@ -438,6 +440,7 @@ export class SyncedKey<S, A extends ParamMap = AnyParams, T extends ParamMap = A
         if (e.code === "timeout") this.doubt = true;
         else if (/^(stale_write|bad_base)$/.test(e.code)) this.conflicts = [...this.conflicts, { error: e, ops: w.ops, base: w.base }];
         this.link.reportError(e); // no caller awaits a write: the app hears of it here
+        this.cause = "w";
       },
     );
   }
@@ -458,13 +461,13 @@ export class SyncedKey<S, A extends ParamMap = AnyParams, T extends ParamMap = A
    */
   sendAction<N extends keyof A & string>(action: ActionOf<A, N>, options?: RequestOptions): Promise<ResultOf<A[N]>> {
     this.flush();
-    return this.link.request("_ACTION:" + this.key, action, { key: this.key, ...options }) as Promise<ResultOf<A[N]>>;
+    return this.tag(this.link.request("_ACTION:" + this.key, action, { key: this.key, ...options }), "a:" + action.type) as Promise<ResultOf<A[N]>>;
   }
 
   /** Starts task `type`; resolves once it started (completion arrives as task status). */
   startTask<N extends keyof T & string>(task: ActionOf<T, N>, options?: RequestOptions): Promise<void> {
     this.flush();
-    return this.link.request("_TASK_START:" + this.key, task, { key: this.key, ...options }).then(() => undefined);
+    return this.tag(this.link.request("_TASK_START:" + this.key, task, { key: this.key, ...options }), "t:" + task.type).then(() => undefined);
   }
 
   /** Asks the server to cancel task `type`; resolves once cancellation was requested. */
@@ -495,6 +498,22 @@ export class SyncedKey<S, A extends ParamMap = AnyParams, T extends ParamMap = A
     if (this.error === undefined) return;
     this.error = undefined;
     this.emit();
+  }
+
+  // The error goes once its cause does: a later success of what failed (see docs/react-guide.md#errors).
+  private clearIf(cause: string): void {
+    if (this.cause === cause) this.clearError();
+  }
+
+  // A request's rejection already set `error` (the Session hands it to the key first).
+  private tag(p: Promise<unknown>, cause: string): Promise<unknown> {
+    return p.then(
+      (r) => (this.clearIf(cause), r),
+      (e) => {
+        if (e === this.error) this.cause = cause;
+        throw e;
+      },
+    );
   }
 
   /**
@@ -561,6 +580,9 @@ export class SyncedKey<S, A extends ParamMap = AnyParams, T extends ParamMap = A
     for (const [f, e] of this.overlay) {
       if (e.status !== "unsent" && (touched === null || touched.has(f))) this.overlay.delete(f);
     }
+    // Someone else changed what a refused write would have: its refusal is moot.
+    const p = this.error?.path;
+    if (p && (touched === null || touched.has(unescapePointerToken(p.split("/")[1] ?? "")))) this.clearIf("w");
     this.emit();
   }
 
@@ -585,12 +607,20 @@ export class SyncedKey<S, A extends ParamMap = AnyParams, T extends ParamMap = A
       st.error = toSyncError(data.error ?? { code: "task_failed", message: `task ${data.type} failed` }, this.key);
     }
     this.tasks = { ...this.tasks, [data.type]: st };
-    if (st.error) this.link.reportError(st.error); // sets this.error and emits
-    else this.emit();
+    const cause = "t:" + data.type;
+    if (st.error) {
+      this.link.reportError(st.error); // sets this.error and emits
+      this.cause = cause;
+    } else {
+      this.clearIf(cause);
+      this.emit();
+    }
   }
 
   private setError(err: SyncError): void {
     this.error = err;
+    // A refused plain write (a server without epochs answers no ids) names its _PATCH event.
+    this.cause = err.event?.startsWith("_PATCH:") ? "w" : "";
     this.emit();
   }
 

@@ -1,6 +1,5 @@
-import { useState } from "react";
 import { AddNote } from "./AddNote";
-import { describe } from "./errors";
+import { useRequestError } from "./errors";
 import { NOTES, VIEW, initialNotes, initialView, useSynced } from "./model";
 import { NoteItem } from "./NoteItem";
 import { TypingIndicator } from "./Online";
@@ -13,7 +12,7 @@ import { TypingIndicator } from "./Online";
 export function NoteList() {
   const notes = useSynced(NOTES, initialNotes);
   const view = useSynced(VIEW, initialView, { debounceMs: { filter: 250 } });
-  const [error, setError] = useState<string>();
+  const [error, setError] = useRequestError();
 
   // Runs one action; a refusal (bad params, a note removed meanwhile, offline) is shown.
   const act = async (call: () => Promise<unknown>): Promise<boolean> => {
@@ -22,7 +21,7 @@ export function NoteList() {
       await call();
       return true;
     } catch (e) {
-      setError(describe(e));
+      setError(e);
       return false;
     }
   };

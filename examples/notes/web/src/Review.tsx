@@ -1,5 +1,5 @@
-import { useState } from "react";
-import { describe } from "./errors";
+import { useEffect } from "react";
+import { useRequestError } from "./errors";
 import { VIEW, initialView, useSynced } from "./model";
 
 /**
@@ -9,12 +9,17 @@ import { VIEW, initialView, useSynced } from "./model";
  */
 export function Review() {
   const view = useSynced(VIEW, initialView);
-  const [error, setError] = useState<string>();
+  const [error, setError] = useRequestError();
   const running = view.state.runningTasks.includes("review");
+  // A review that runs (started here, or still running after a reload) makes an earlier
+  // refusal to start or cancel moot.
+  useEffect(() => {
+    if (running) setError(undefined);
+  }, [running, setError]);
 
   const request = (call: () => Promise<void>) => {
     setError(undefined);
-    call().catch((e: unknown) => setError(describe(e)));
+    call().catch((e: unknown) => setError(e));
   };
 
   return (
