@@ -1,7 +1,7 @@
 // Prints the minified + gzipped size of each entry point, bundled with its shared chunks
 // (React excluded: it is the host's), and fails over budget. Run through `npm run size`,
 // which builds first. The project's target for the core is 9 KB; with draft updates,
-// liveness and tab detection it measures 9.29 KB, so its budget here is 9.5 KB until the
+// liveness and tab detection it measures 9.42 KB, so its budget here is 9.5 KB until the
 // core is trimmed back under the target. The React entry adds the hooks on top of it.
 import { gzipSync } from "node:zlib";
 import { build } from "esbuild";
