@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -239,5 +240,135 @@ func awaitCount(c *wssynctest.Client, typ string, want int, within time.Duration
 		default:
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+type liveDoc struct {
+	N int `sync:"n"`
+}
+
+// While one of the client's actions runs (a slow database call, say), the server goes on
+// publishing a shared key. concepts.md: "A writer goroutine, started only while there is
+// something to write", and publishers never wait on a client; the patch should reach the
+// client while the action runs, not after it.
+func TestAttackSlowHandlerHoldsBackPatches(t *testing.T) {
+	t.Skip("FINDING: while a handler runs no writer starts, so patches (and every frame) published meanwhile wait until the handler returns")
+	t.Parallel()
+	d := &liveDoc{}
+	sess := wssync.NewSession()
+	s, err := wssync.Register(sess, "L", d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	release := make(chan struct{})
+	started := make(chan struct{}, 1)
+	if err := wssync.On(sess, "slow", func(context.Context, struct{}) error {
+		started <- struct{}{}
+		<-release
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		select {
+		case <-release:
+		default:
+			close(release)
+		}
+	}()
+	c := dial(t, serve(t, sess))
+	waitType(t, c, "_SET:L")
+	if err := c.Send("slow", map[string]any{}); err != nil {
+		t.Fatal(err)
+	}
+	<-started
+	if err := s.Update(func(v *liveDoc) { v.N = 1 }); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(ctxT(t), 2*time.Second)
+	defer cancel()
+	if _, err := c.WaitFrame(ctx, func(f wssynctest.Frame) bool { return f.Type == "_PATCH:L" }); err != nil {
+		t.Fatalf("a patch published while a handler ran did not reach the client within 2s: %v", err)
+	}
+}
+
+// Frames other goroutines send to a session while its handler runs (progress events, a
+// room's messages) count against the queue with nothing draining it: a client that reads
+// at full speed should not be closed as a slow consumer.
+func TestAttackSendsDuringSlowHandler(t *testing.T) {
+	t.Skip("FINDING: frames other goroutines send while a handler runs pile up undrained; past MaxQueuedFrames a fast-reading client is closed with 4001")
+	t.Parallel()
+	const n = wssync.DefaultMaxQueuedFrames + 44
+	sess := wssync.NewSession()
+	release := make(chan struct{})
+	started := make(chan struct{}, 1)
+	if err := wssync.On(sess, "slow", func(context.Context, struct{}) error {
+		started <- struct{}{}
+		<-release
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	c := dial(t, serve(t, sess))
+	waitUntil(t, func() bool { return sess.Connected() })
+	if err := c.Send("slow", map[string]any{}); err != nil {
+		t.Fatal(err)
+	}
+	<-started
+	for i := range n {
+		_ = sess.Send("progress", i)
+		time.Sleep(200 * time.Microsecond) // far slower than loopback reads
+	}
+	close(release)
+	if got := awaitCount(c, "progress", n, 5*time.Second); got != n {
+		t.Fatalf("a fast-reading client got %d of %d frames sent while a handler ran; close: %v, slow closes %d",
+			got, n, c.CloseError(), sess.Stats().SlowCloses)
+	}
+}
+
+// Pings (a timer writing a control frame) race the data writes of a busy connection: no
+// data race, no broken frame, every frame arrives.
+func TestAttackPingsRaceDataWrites(t *testing.T) {
+	t.Parallel()
+	const n = 2000
+	sess := wssync.NewSession(wssync.WithLimits(wssync.Limits{PingInterval: time.Millisecond, MaxQueuedFrames: n + 16}))
+	c := dial(t, serve(t, sess))
+	waitUntil(t, func() bool { return sess.Connected() })
+	for i := range n {
+		if err := sess.Send("d", strings.Repeat("x", i%512)); err != nil {
+			t.Fatal(err)
+		}
+		if i%100 == 0 {
+			time.Sleep(2 * time.Millisecond)
+		}
+	}
+	if got := awaitCount(c, "d", n, 10*time.Second); got != n {
+		t.Fatalf("got %d of %d frames; close: %v", got, n, c.CloseError())
+	}
+}
+
+// Pushes that race the connection's close: Send from many goroutines while the client
+// goes away; nothing panics, Send reports nil or ErrNotConnected, and (leakcheck, at the
+// end of the package) no writer goroutine is left.
+func TestAttackSendsRaceClose(t *testing.T) {
+	t.Parallel()
+	for range 20 {
+		sess := wssync.NewSession()
+		c := dial(t, serve(t, sess))
+		waitUntil(t, func() bool { return sess.Connected() })
+		var wg sync.WaitGroup
+		for range 4 {
+			wg.Go(func() {
+				for i := range 200 {
+					if err := sess.Send("x", i); err != nil && err != wssync.ErrNotConnected {
+						t.Error(err)
+						return
+					}
+				}
+			})
+		}
+		_ = c.Close()
+		wg.Wait()
+		sess.Close()
 	}
 }
