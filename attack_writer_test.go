@@ -372,3 +372,118 @@ func TestAttackSendsRaceClose(t *testing.T) {
 		sess.Close()
 	}
 }
+
+type refuseDoc struct {
+	N    int `sync:"n,write"`
+	Lock int `sync:"lock"`
+}
+
+// A refused acknowledged write gets its `_RESULT` error, then the key's `_SET`
+// (protocol.md), while the key is being published from another goroutine; the client's
+// stream stays consistent.
+func TestAttackRefusalOrderUnderStorm(t *testing.T) {
+	t.Parallel()
+	d := &refuseDoc{}
+	sess := wssync.NewSession()
+	s, err := wssync.Register(sess, "R", d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := dial(t, serve(t, sess))
+	waitType(t, c, "_SET:R")
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			_ = s.Update(func(v *refuseDoc) { v.N++ })
+			time.Sleep(100 * time.Microsecond)
+		}
+	})
+	defer func() { close(stop); wg.Wait() }()
+	for i := range 30 {
+		id := fmt.Sprintf("r%d", i)
+		if err := c.PatchWith("R", wssynctest.WriteOpts{ID: id}, wssynctest.Replace("/lock", i)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.WaitResult(ctxT(t), id); err != nil {
+			t.Fatal(err)
+		}
+		waitUntil(t, func() bool {
+			after := false
+			for _, f := range c.Frames() {
+				if f.Type == "_RESULT" && f.ID == id {
+					after = true
+				}
+				if after && f.Type == "_SET:R" {
+					return true
+				}
+			}
+			return false
+		})
+	}
+	// The _RESULT of each refusal precedes a _SET:R.
+	fs := c.Frames()
+	for i, f := range fs {
+		if f.Type != "_RESULT" {
+			continue
+		}
+		if f.Error == nil {
+			t.Fatalf("write %s was not refused", f.ID)
+		}
+		ok := false
+		for _, g := range fs[i+1:] {
+			if g.Type == "_SET:R" {
+				ok = true
+				break
+			}
+			if g.Type == "_RESULT" {
+				break
+			}
+		}
+		if !ok {
+			t.Fatalf("refusal %s not followed by _SET:R before the next _RESULT", f.ID)
+		}
+	}
+	if err := c.Errs(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A handler that publishes a key many times (each Update a patch) to a client: the queue
+// coalesces them, the client ends at the last state, and the connection stays open.
+func TestAttackHandlerPublishesManyPatches(t *testing.T) {
+	t.Parallel()
+	const n = 3 * wssync.DefaultMaxQueuedFrames
+	d := &liveDoc{}
+	sess := wssync.NewSession()
+	s, err := wssync.Register(sess, "P", d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := wssync.On(sess, "many", func(context.Context, struct{}) error {
+		for range n {
+			if err := s.Update(func(v *liveDoc) { v.N++ }); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	c := dial(t, serve(t, sess))
+	waitType(t, c, "_SET:P")
+	if err := c.Send("many", map[string]any{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := wssynctest.WaitState(ctxT(t), c, "P", func(v liveDoc) bool { return v.N == n }); err != nil {
+		t.Fatalf("client never reached N=%d: %v (close %v)", n, err, c.CloseError())
+	}
+	if err := c.Errs(); err != nil {
+		t.Fatal(err)
+	}
+}
