@@ -122,3 +122,33 @@ func TestAttackAcknowledgedWritesAcrossCuts(t *testing.T) {
 	}
 	t.Logf("%d acknowledged, %d lost, %d entries, %d resyncs", len(acked), len(lost), len(want.Entries), b.Resyncs())
 }
+
+// Repeated outages, the server publishing during each: every reconnect resumes with the
+// missed patches only (no _SET of the key, go-client.md's table), the binding reaches the
+// server's count each time, and no repair (_GET) is needed.
+func TestAttackRepeatedResumes(t *testing.T) {
+	t.Parallel()
+	s := newServer(t)
+	p := newProxy(t, s.url)
+	fc := countFrames(p)
+	c := dial(t, p.url)
+	b := bindBoard(t, c)
+	waitBoard(t, b, "first state", nil)
+	waitResumes(t, c, 1)
+	want := 0
+	for round := range 5 {
+		outage(t, p, fc, func() { bump(t, s, round+1) })
+		want += round + 1
+		r := waitResumes(t, c, round+2)
+		if len(r.Set) != 0 {
+			t.Fatalf("round %d: resume answered with a _SET of %v", round, r.Set)
+		}
+		waitBoard(t, b, "resumed count", func(v board) bool { return v.Count == want })
+		if n := fc.get("_SET:BOARD"); n != 0 {
+			t.Fatalf("round %d: %d _SET:BOARD on a resumed connection", round, n)
+		}
+	}
+	if n := b.Resyncs(); n != 0 {
+		t.Fatalf("%d repairs across resumes", n)
+	}
+}
