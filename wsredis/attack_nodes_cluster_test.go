@@ -1,0 +1,70 @@
+package wsredis_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/wssync/wssync"
+	"github.com/wssync/wssync/backendtest"
+	"github.com/wssync/wssync/internal/redistest"
+	"github.com/wssync/wssync/wspresence"
+	"github.com/wssync/wssync/wsredis"
+)
+
+// TestNodesShardedCluster runs the whole-node suite (shared objects, sessions moving
+// between nodes, presence, WebSocket clients) on a Redis Cluster of three primaries, each
+// node's cluster client starting from a different cluster node, so that claims, events and
+// presence cross the cluster bus. The outage and wipe tests are left to the standalone
+// TestNodes.
+//
+// Every subtest but ForeignClaimIgnored passes. That one relies on claims of two sessions
+// reaching a node in the order they were made (docs/scale-out.md: "Every watcher ... sees
+// all claims in one order"); on a cluster the two sessions' claims leave from different
+// cluster nodes, the second arrives first, and the test looks for the first's log too
+// early (waiting 3 s for it makes the subtest pass: the foreign claim is still ignored).
+func TestNodesShardedCluster(t *testing.T) {
+	t.Skip("FINDING: on a three-primary cluster claims of different sessions reach a node out of publish order, contrary to scale-out.md's 'all claims in one order'; RunNodes/ForeignClaimIgnored fails 2 of 3 runs")
+	t.Parallel()
+	backendtest.RunNodes(t, func(t *testing.T) backendtest.Nodes {
+		servers := redistest.StartShardedCluster(t, 3)
+		var backends []wssync.Backend
+		var sessions []wssync.SessionStore
+		var presence []wspresence.Store
+		var lossies []*lossyNode
+		for _, s := range servers {
+			client := redis.NewClusterClient(&redis.ClusterOptions{
+				Addrs:        []string{s.Addr()},
+				DialTimeout:  time.Second,
+				ReadTimeout:  300 * time.Millisecond,
+				WriteTimeout: 300 * time.Millisecond,
+			})
+			b := closing(t, client, wsredis.Options{OpTimeout: 300 * time.Millisecond, HealthInterval: 300 * time.Millisecond})
+			lossy := &lossyNode{Backend: b, lose: make(map[string]int)}
+			lossies = append(lossies, lossy)
+			backends = append(backends, lossy)
+			sessions = append(sessions, b)
+			presence = append(presence, b)
+		}
+		var kills []func()
+		for _, s := range servers {
+			kills = append(kills, interrupter(t, s))
+		}
+		return backendtest.Nodes{
+			Backends: backends,
+			Interrupt: func() {
+				for _, k := range kills {
+					k()
+				}
+			},
+			LoseNext: func(key string, n int) {
+				for _, l := range lossies {
+					l.loseNext(key, n)
+				}
+			},
+			Sessions: sessions,
+			Presence: presence,
+		}
+	})
+}
