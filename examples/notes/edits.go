@@ -23,17 +23,23 @@ import (
 // note's path (or /notes when the length changes); a blank or too long text is `rejected`
 // at /notes/i/text. The write is then dropped whole, the state untouched.
 func (n *Notes) ValidateWriteContext(ctx context.Context, prev, next *Notes) error {
-	if len(next.Notes) != len(prev.Notes) {
+	return checkNoteEdits(prev.Notes, next.Notes, func(note Note) bool { return mayChange(ctx, note) })
+}
+
+// checkNoteEdits is ValidateWriteContext's rule on the lists before and after a write, with
+// may telling whether the writer may change a note (apart from ctx, so it can be fuzzed).
+func checkNoteEdits(prev, next []Note, may func(Note) bool) error {
+	if len(next) != len(prev) {
 		return &wssync.Error{Code: wssync.CodeReadOnly, Path: "/notes", Message: "notes are added and removed through the add and remove actions"}
 	}
-	for i := range next.Notes {
-		was, now := prev.Notes[i], next.Notes[i]
+	for i := range next {
+		was, now := prev[i], next[i]
 		path := "/notes/" + strconv.Itoa(i)
 		switch {
 		case now.ID != was.ID || now.Author != was.Author || now.Owner != was.Owner:
 			return &wssync.Error{Code: wssync.CodeReadOnly, Path: path, Message: "only a note's text may be written"}
 		case now.Text == was.Text:
-		case !mayChange(ctx, was):
+		case !may(was):
 			return &wssync.Error{Code: wssync.CodeReadOnly, Path: path, Message: errNotYours.Error()}
 		default:
 			if err := checkNoteText(now.Text); err != nil {

@@ -2,9 +2,11 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 
+	"github.com/wssync/wssync"
 	"github.com/wssync/wssync/wssynctest"
 )
 
@@ -85,5 +87,59 @@ func TestNoteTextWrites(t *testing.T) {
 	// Nothing refused reached bob.
 	waitNotes(t, bob, func(n Notes) bool {
 		return len(n.Notes) == 4 && n.Notes[0].Text == newNotes().Notes[0].Text && n.Notes[2].Text == "alice edited" && n.Notes[3].Text == "moderated"
+	})
+}
+
+// checkNoteEdits accepts a list only when it differs from the one before in the texts of
+// the writer's notes, each 1 to maxNoteLen runes; for anything else it names a path inside
+// /notes. Fuzzed with lists decoded from JSON, as a client's write would carry them.
+func FuzzCheckNoteEdits(f *testing.F) {
+	prev := []Note{
+		{ID: "n1", Text: "the server's", Author: "server"},
+		{ID: "n2", Text: "mine", Author: "Guest a", Owner: "me"},
+		{ID: "n3", Text: "theirs", Author: "Guest b", Owner: "them"},
+	}
+	mine := func(n Note) bool { return n.Owner == "me" }
+	seed, _ := json.Marshal(prev)
+	f.Add(seed)
+	f.Add([]byte(`[{"id":"n1","text":"the server's","author":"server"},{"id":"n2","text":"edited","author":"Guest a","owner":"me"},{"id":"n3","text":"theirs","author":"Guest b","owner":"them"}]`))
+	f.Add([]byte(`[{"id":"n1","text":"x","author":"server"},{"id":"n2","text":"mine","author":"Guest a","owner":"me"},{"id":"n3","text":"theirs","author":"Guest b","owner":"me"}]`))
+	f.Add([]byte(`[]`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var next []Note
+		if json.Unmarshal(data, &next) != nil {
+			return
+		}
+		err := checkNoteEdits(prev, next, mine)
+		if err != nil {
+			var we *wssync.Error
+			var fe *wssync.FieldError
+			switch {
+			case errors.As(err, &we):
+				if we.Code != wssync.CodeReadOnly || !strings.HasPrefix(we.Path, "/notes") {
+					t.Fatalf("refusal %v, want read_only inside /notes", err)
+				}
+			case errors.As(err, &fe):
+				if !strings.HasPrefix(fe.Path, "/notes/") || !strings.HasSuffix(fe.Path, "/text") {
+					t.Fatalf("refusal %v, want a text's path", err)
+				}
+			default:
+				t.Fatalf("refusal of an unknown type: %v", err)
+			}
+			return
+		}
+		if len(next) != len(prev) {
+			t.Fatalf("accepted a list of %d notes, had %d", len(next), len(prev))
+		}
+		for i := range next {
+			was, now := prev[i], next[i]
+			was.Text, now.Text = "", ""
+			if was != now {
+				t.Fatalf("accepted a change of note %d beyond its text: %+v", i, next[i])
+			}
+			if next[i].Text != prev[i].Text && (!mine(prev[i]) || checkNoteText(next[i].Text) != nil) {
+				t.Fatalf("accepted text %q for note %d", next[i].Text, i)
+			}
+		}
 	})
 }
