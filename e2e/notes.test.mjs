@@ -116,6 +116,15 @@ test("two tabs rename different notes at once and both renames survive", { timeo
       assert.equal(ops[0].op, "replace");
       assert.match(ops[0].path, /^\/notes\/\d+\/text$/, `${tab.tag} writes one note's text`);
     }
+
+    // The server bounds a write's text too: the refusal shows on the note, which rolls back.
+    await noteOf(a, "A's draft note, renamed").getByRole("button", { name: "Rename", exact: true }).click();
+    await a.page.getByLabel("Note text").fill("z".repeat(201));
+    await a.page.getByLabel("Note text").press("Enter");
+    const noteError = noteOf(a, "A's draft note, renamed").getByTestId("note-error");
+    await noteError.waitFor({ timeout: 5_000 });
+    assert.match(await noteError.textContent(), /at most 200 characters; this one has 201/);
+    assert.ok(!(await shows(b, "z".repeat(201))), "B never saw the refused text");
   }));
 
 test("every tab lists who is online, and sees another tab typing", { timeout: 60_000 }, () =>
