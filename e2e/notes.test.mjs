@@ -77,6 +77,56 @@ test("an edit in one tab appears in the other", { timeout: 60_000 }, () =>
     assert.deepEqual(await a.notes(), await b.notes());
   }));
 
+// A rename is a draft update that sends one `replace /notes/i/text`, not the list: two
+// people renaming their own notes at the same moment both keep their edit, in both tabs.
+test("two tabs rename different notes at once and both renames survive", { timeout: 60_000 }, () =>
+  withScreenshots("concurrent-rename", async () => {
+    await addNote(a, "A's draft note");
+    await addNote(b, "B's draft note");
+    await eventually("both notes in both tabs", async () =>
+      (await shows(a, "B's draft note")) && (await shows(b, "A's draft note")),
+    );
+    const sent = { A: [], B: [] };
+    const noteOf = (tab, text) => tab.page.getByTestId("note").filter({ hasText: text });
+    for (const [tab, text] of [[a, "A's draft note"], [b, "B's draft note"]]) {
+      await noteOf(tab, text).getByRole("button", { name: "Rename" }).click();
+      await tab.page.getByLabel("Note text").fill(`${text}, renamed`);
+      // What the page sends, read from its socket's frames.
+      await tab.page.evaluate(() => {
+        window.__sent = [];
+        const send = WebSocket.prototype.send;
+        WebSocket.prototype.send = function (data) {
+          window.__sent.push(String(data));
+          return send.call(this, data);
+        };
+      });
+    }
+    await Promise.all([a, b].map((tab) => tab.page.getByLabel("Note text").press("Enter")));
+    for (const tab of [a, b]) {
+      for (const text of ["A's draft note, renamed", "B's draft note, renamed"]) {
+        await eventually(`${tab.tag} to show “${text}”`, () => shows(tab, text));
+      }
+    }
+    assert.deepEqual(await a.notes(), await b.notes());
+    for (const tab of [a, b]) {
+      sent[tab.tag] = (await tab.page.evaluate(() => window.__sent)).map((f) => JSON.parse(f)).filter((f) => f.type === "_PATCH:NOTES");
+      assert.equal(sent[tab.tag].length, 1, `${tab.tag} sends one _PATCH`);
+      const ops = sent[tab.tag][0].data;
+      assert.equal(ops.length, 1, `${tab.tag}'s patch has one op`);
+      assert.equal(ops[0].op, "replace");
+      assert.match(ops[0].path, /^\/notes\/\d+\/text$/, `${tab.tag} writes one note's text`);
+    }
+
+    // The server bounds a write's text too: the refusal shows on the note, which rolls back.
+    await noteOf(a, "A's draft note, renamed").getByRole("button", { name: "Rename", exact: true }).click();
+    await a.page.getByLabel("Note text").fill("z".repeat(201));
+    await a.page.getByLabel("Note text").press("Enter");
+    const noteError = noteOf(a, "A's draft note, renamed").getByTestId("note-error");
+    await noteError.waitFor({ timeout: 5_000 });
+    assert.match(await noteError.textContent(), /at most 200 characters; this one has 201/);
+    assert.ok(!(await shows(b, "z".repeat(201))), "B never saw the refused text");
+  }));
+
 test("every tab lists who is online, and sees another tab typing", { timeout: 60_000 }, () =>
   withScreenshots("online", async () => {
     const nameOf = async (tab) => (await tab.page.getByTestId("me").textContent()).trim();

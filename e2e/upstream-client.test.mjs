@@ -74,7 +74,7 @@ test("refused writes roll back through the _SET that follows them", async () => 
   await a.waitState("the title to roll back", (s) => s.NOTES.title === "From a plain client");
 
   a.syncField("NOTES", "notes", []);
-  await a.waitState("the read-only list to come back", (s) => s.NOTES.notes.length === 2);
+  await a.waitState("the list (emptied only by actions) to come back", (s) => s.NOTES.notes.length === 2);
 
   a.action("NOTES", "add", { text: "" });
   await a.waitState("three refusals", () => frameCodes(a).length === 3);

@@ -24,7 +24,9 @@ const (
 // frame reaches every browser tab.
 type Notes struct {
 	Title string `sync:"title,write"` // any tab may rename the list; ValidateWrite bounds it
-	Notes []Note `sync:"notes"`       // read-only for clients: changed through actions only
+	// Notes is writable, but only a note's text, by its author or an admin (see
+	// ValidateWriteContext in edits.go): adding and removing go through actions.
+	Notes []Note `sync:"notes,write"`
 	// Activity is who did what, newest last. Only admins see it: the guest view of the
 	// shared object hides it (see newApp), so no byte of it reaches a guest's tab.
 	Activity []string `sync:"activity"`
@@ -42,7 +44,8 @@ type Note struct {
 	Owner string `json:"owner"`
 }
 
-// ValidateWrite vetoes client writes to the title (the only writable field). It runs with
+// ValidateWrite vetoes client writes to the title (notes are checked by
+// ValidateWriteContext, which knows the writer). It runs with
 // the object locked, on a copy with the write applied; a refusal leaves Notes untouched
 // and the writer gets a `rejected` error pointing at /title, then the current state.
 func (n *Notes) ValidateWrite(next *Notes) error {

@@ -34,7 +34,8 @@ func TestPrintSchema(t *testing.T) {
 		s        *wssync.JSONSchema
 		field    string
 		readOnly bool
-	}{{notes.State, "title", false}, {notes.State, "notes", true}, {view.State, "filter", false},
+	}{{notes.State, "title", false}, {notes.State, "notes", false}, {notes.State, "activity", true},
+		{view.State, "filter", false},
 		{view.State, "progress", true}, {view.State, "runningTasks", true}} {
 		if p := c.s.Properties.Get(c.field); p == nil || p.ReadOnly != c.readOnly {
 			t.Errorf("%s: %+v, want readOnly %v", c.field, p, c.readOnly)

@@ -5,21 +5,21 @@ interface Props {
   note: Note;
   /** Whether this tab may rename and remove it (its author, or an admin): the server checks too. */
   mine: boolean;
-  /** Resolve true once the server accepted the change. */
-  rename: (text: string) => Promise<boolean>;
+  /** The server's refusal of this tab's last write to the note, if any. */
+  error?: string;
+  /** Writes the new text (a draft update, shown at once); false if there is nothing to send. */
+  rename: (text: string) => boolean;
+  /** Resolves true once the server accepted the removal. */
   remove: () => Promise<boolean>;
 }
 
 /** One note, with inline rename (Enter saves, Escape cancels) and remove. */
-export function NoteItem({ note, mine, rename, remove }: Props) {
+export function NoteItem({ note, mine, error, rename, remove }: Props) {
   const [draft, setDraft] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
 
-  const save = async () => {
-    if (draft === null) return;
-    setBusy(true);
-    if (await rename(draft)) setDraft(null);
-    setBusy(false);
+  const save = () => {
+    if (draft !== null && rename(draft)) setDraft(null);
   };
 
   if (draft !== null) {
@@ -28,7 +28,7 @@ export function NoteItem({ note, mine, rename, remove }: Props) {
         <form
           onSubmit={(e) => {
             e.preventDefault();
-            void save();
+            save();
           }}
         >
           <input
@@ -38,7 +38,7 @@ export function NoteItem({ note, mine, rename, remove }: Props) {
             onChange={(e) => setDraft(e.target.value)}
             onKeyDown={(e) => e.key === "Escape" && setDraft(null)}
           />
-          <button type="submit" disabled={busy}>
+          <button type="submit">
             Save
           </button>
           <button type="button" className="quiet" onClick={() => setDraft(null)}>
@@ -52,6 +52,11 @@ export function NoteItem({ note, mine, rename, remove }: Props) {
     <li className="note" data-testid="note" data-id={note.id}>
       <span className="text">{note.text}</span>
       <span className="author">{note.author}</span>
+      {error && (
+        <span className="field-error" role="alert" data-testid="note-error">
+          {error}
+        </span>
+      )}
       {mine && (
         <>
           <button type="button" className="quiet" onClick={() => setDraft(note.text)}>

@@ -5,9 +5,12 @@ import { NoteItem } from "./NoteItem";
 import { TypingIndicator } from "./Online";
 
 /**
- * The shared list. Notes change only through actions: each call awaits the server's
- * `_RESULT`, and the list itself updates from the patch every tab receives. The filter is
- * this tab's private state on the server, so it survives a reload of the tab.
+ * The shared list. Adding and removing are actions: each call awaits the server's
+ * `_RESULT`, and the list itself updates from the patch every tab receives. Renaming is a
+ * draft update: it sends one `replace /notes/i/text`, so two tabs renaming different notes
+ * both keep their edit; the server checks the author and the text, and a refusal rolls the
+ * note back with an error at its path. The filter is this tab's private state on the
+ * server, so it survives a reload of the tab.
  */
 export function NoteList() {
   const notes = useSynced(NOTES, initialNotes);
@@ -24,6 +27,22 @@ export function NoteList() {
       setError(e);
       return false;
     }
+  };
+
+  // Shown at once; the server's ValidateWriteContext is the guard, this only spares a round trip.
+  const rename = (id: string, text: string): boolean => {
+    const t = text.trim();
+    if (t === "") return false;
+    notes.update((d) => {
+      const note = d.notes?.find((x) => x.id === id);
+      if (note) note.text = t;
+    });
+    return true;
+  };
+  // A refused write's error points at the note (/notes/i) or its text (/notes/i/text).
+  const errorAt = (i: number): string | undefined => {
+    const p = notes.error?.path ?? "";
+    return p === `/notes/${i}` || p.startsWith(`/notes/${i}/`) ? notes.error?.message : undefined;
   };
 
   const list = notes.notes ?? []; // a nil Go slice is sent as null
@@ -51,7 +70,8 @@ export function NoteList() {
             key={n.id}
             note={n}
             mine={view.admin || (n.owner !== "" && n.owner === view.me)}
-            rename={(text) => act(() => notes.sendAction({ type: "rename", id: n.id, text }))}
+            error={errorAt(list.indexOf(n))}
+            rename={(text) => rename(n.id, text)}
             remove={() => act(() => notes.sendAction({ type: "remove", id: n.id }))}
           />
         ))}

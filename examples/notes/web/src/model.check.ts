@@ -6,10 +6,16 @@ import type { Note } from "./wssync.gen";
 export function useTypeChecks(): void {
   const notes = useSynced(NOTES, initialNotes);
   notes.syncTitle("Team notes"); // `sync:"title,write"`
-  // @ts-expect-error `sync:"notes"` is read-only for the browser: there is no syncNotes
-  notes.syncNotes([]);
-  // @ts-expect-error nor may a partial write carry it
-  notes.sync({ notes: [] });
+  // `sync:"notes,write"`: a draft update may edit a note (the server decides which).
+  notes.update((d) => {
+    if (d.notes?.[0]) d.notes[0].text = "milk";
+  });
+  // @ts-expect-error `sync:"activity"` is read-only for the browser: there is no syncActivity
+  notes.syncActivity([]);
+  notes.update((d) => {
+    // @ts-expect-error nor does a draft carry it
+    d.activity = [];
+  });
   // @ts-expect-error rename takes { id, text }
   void notes.sendAction({ type: "rename", id: "n1" });
   // The result type of ActionResult(…, "add", …) reaches the caller.

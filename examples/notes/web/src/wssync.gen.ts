@@ -17,7 +17,7 @@ export interface Member {
 /** State of key "NOTES" (shared by every session that joined it). Fields marked readonly are not writable by the client. */
 export interface NotesState {
   title: string;
-  readonly notes: Note[] | null;
+  notes: Note[] | null;
   /** Hidden, whole or in part, from the views guest. */
   readonly activity?: string[] | null;
 }
