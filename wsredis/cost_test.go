@@ -86,8 +86,8 @@ func (h *countingHook) snapshot() (map[string]int, int) {
 
 // redisStats is what Redis counted since the last CONFIG RESETSTAT.
 type redisStats struct {
-	commands int64            // total_commands_processed
-	in, out  int64            // total_net_input_bytes, total_net_output_bytes
+	commands int64              // total_commands_processed
+	in, out  int64              // total_net_input_bytes, total_net_output_bytes
 	perCmd   map[string]int64   // cmdstat_<name> calls
 	usec     map[string]float64 // cmdstat_<name> usec_per_call: Redis's CPU per call
 }
