@@ -117,6 +117,9 @@ func TestScrapeAfterAScriptedSession(t *testing.T) {
 	}
 	_ = a.Patch("ROOM", wssynctest.Replace("/title", "mine")) // read-only: refused
 	wstest.WaitType(t, a, "_ERROR")
+	// the refusal's _SET; were it still queued at the offline change below, that change's
+	// _SET would be the same frame, and the resync count one less
+	wstest.WaitType(t, a, "_SET:ROOM")
 	_ = b.Close()
 
 	silent := wstest.RawDial(t, srv.ws, nil) // answers _REQUEST_USER_SESSION with a bad answer
