@@ -18,7 +18,7 @@ var _ wssync.EventBus = (*Backend)(nil)
 // (nodes) that will deliver it, the publisher's own included when it subscribes. On a
 // Redis Cluster, PUBLISH counts the subscribers of the cluster node that ran it only.
 //
-// The PUBLISH runs in a script routed by the channel's name as its key (eventScript), so
+// The PUBLISH runs in a script routed by the channel's name as its key (routedPublish), so
 // that on a Redis Cluster every event leaves from the one cluster node that owns that
 // slot, and reaches every subscriber in the order it was published: a plain PUBLISH goes
 // to whichever cluster node the client picks, and one sender's events would then arrive
@@ -32,16 +32,18 @@ func (b *Backend) PublishEvent(ctx context.Context, payload []byte) (receivers i
 	ctx, cancel := b.opContext(ctx)
 	defer cancel()
 	ch := b.eventsChannel()
-	n, err := eventScript.Run(ctx, b.client, []string{ch}, ch, payload).Int64()
+	n, err := routedPublish.Run(ctx, b.client, []string{ch}, ch, payload).Int64()
 	if err != nil {
 		return 0, fmt.Errorf("wsredis: publish event: %w", err)
 	}
 	return int(n), nil
 }
 
-// eventScript publishes ARGV[2] on channel ARGV[1]. KEYS[1], never read or written, only
-// routes it to one cluster node (see PublishEvent).
-var eventScript = redis.NewScript(`return redis.call('PUBLISH', ARGV[1], ARGV[2])`)
+// routedPublish publishes ARGV[2] on channel ARGV[1]. It touches no key: KEYS[1] only
+// routes it, on a Redis Cluster, to the node that owns that key's slot, so that every
+// publish routed by one key leaves from one server, in order (see PublishEvent and
+// ClaimSession).
+var routedPublish = redis.NewScript(`return redis.call('PUBLISH', ARGV[1], ARGV[2])`)
 
 // SubscribeEvents implements wssync.EventBus on the Backend's one Pub/Sub connection
 // (see Subscribe): deliver runs on the backend's goroutine, one call at a time, in the

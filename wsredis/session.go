@@ -179,7 +179,7 @@ func (b *Backend) TouchSession(ctx context.Context, id string, ttl time.Duration
 // the same Prefix receives, the claimant's own included. A Backend whose subscription is
 // broken at the time misses the claim (delivery is at most once).
 //
-// The PUBLISH runs in a script on the Redis node that owns the session's key (claimScript),
+// The PUBLISH runs in a script on the Redis node that owns the session's key (routedPublish),
 // so that every claim of one session is published by one server: its subscribers, and on a
 // Redis Cluster the other nodes it relays the message to over one connection each, get the
 // claims of a session in the order that server ran them. A plain PUBLISH would go to
@@ -189,16 +189,12 @@ func (b *Backend) TouchSession(ctx context.Context, id string, ttl time.Duration
 func (b *Backend) ClaimSession(ctx context.Context, c wssync.SessionClaim) error {
 	ctx, cancel := b.opContext(ctx)
 	defer cancel()
-	err := claimScript.Run(ctx, b.client, []string{b.sessionKey(c.ID)}, b.claimsChannel(), claimMessage(c)).Err()
+	err := routedPublish.Run(ctx, b.client, []string{b.sessionKey(c.ID)}, b.claimsChannel(), claimMessage(c)).Err()
 	if err != nil {
 		return fmt.Errorf("wsredis: claim session %q: %w", c.ID, err)
 	}
 	return nil
 }
-
-// claimScript publishes ARGV[2] on channel ARGV[1]. It touches no key: KEYS[1], the
-// session's key, only routes it to the server that owns the session (see ClaimSession).
-var claimScript = redis.NewScript(`return redis.call('PUBLISH', ARGV[1], ARGV[2])`)
 
 // WatchClaims calls claimed with every claim announced by ClaimSession on any node from
 // now on, from the backend's goroutine and one call at a time, until stop is called.
