@@ -293,7 +293,8 @@ func newFanManager(shared *wssync.Synced[fanRoom], mine bool) (*wssync.Manager, 
 	return newFanManagerLimits(shared, mine, wssync.Limits{RatePerSecond: -1})
 }
 
-func newFanManagerLimits(shared *wssync.Synced[fanRoom], mine bool, limits wssync.Limits) (*wssync.Manager, *httptest.Server) {
+func newFanManagerLimits(shared *wssync.Synced[fanRoom], mine bool, limits wssync.Limits, more ...wssync.ManagerOption) (*wssync.Manager, *httptest.Server) {
+	opts := append([]wssync.ManagerOption{wssync.WithAnonymousSessions(), wssync.WithLimits(limits), wssync.WithManagerLimits(wssync.ManagerLimits{MaxConnsPerUser: 1 << 30})}, more...)
 	m := wssync.NewManager(func(ctx context.Context, sess *wssync.Session) error {
 		if mine {
 			if _, err := wssync.Register(sess, "MINE", &fanMine{Name: "me"}); err != nil {
@@ -301,7 +302,7 @@ func newFanManagerLimits(shared *wssync.Synced[fanRoom], mine bool, limits wssyn
 			}
 		}
 		return shared.Join(sess)
-	}, wssync.WithAnonymousSessions(), wssync.WithLimits(limits), wssync.WithManagerLimits(wssync.ManagerLimits{MaxConnsPerUser: 1 << 30}))
+	}, opts...)
 	return m, httptest.NewServer(http.HandlerFunc(m.ServeWS))
 }
 
@@ -786,6 +787,22 @@ func benchIdleSizes(b *testing.B, n int) {
 			return idleServer{
 				url:    fanURL(srv),
 				frames: 2, // _SET:MINE and _SET:ROOM
+				conns:  func() int { return int(m.Stats().Connections) },
+				close:  func() error { return shutdownFanManager(m, srv) },
+			}, nil
+		})
+	})
+	// detached: the same, with ServeWS returning after the upgrade (WithDetachedConnections).
+	b.Run("detached", func(b *testing.B) {
+		benchIdle(b, n, func() (idleServer, error) {
+			shared, err := wssync.NewShared("ROOM", &fanRoom{Topic: "idle"})
+			if err != nil {
+				return idleServer{}, err
+			}
+			m, srv := newFanManagerLimits(shared, true, wssync.Limits{RatePerSecond: -1, PingInterval: idlePing}, wssync.WithDetachedConnections())
+			return idleServer{
+				url:    fanURL(srv),
+				frames: 2,
 				conns:  func() int { return int(m.Stats().Connections) },
 				close:  func() error { return shutdownFanManager(m, srv) },
 			}, nil

@@ -82,6 +82,11 @@ func newSession(cfg *config, m *metrics, id Identity) *Session {
 	return s
 }
 
+// readBufferSize is each connection's read buffer. Client frames are mostly small, and a
+// frame larger than the buffer is read straight into the message; net/http's 4 KiB buffer,
+// which gorilla would otherwise keep, is three times what an idle connection needs.
+const readBufferSize = 1024
+
 // newUpgrader is the upgrader of a Session or Manager: cfg's origin check, the shared write
 // buffers, and the wssync subprotocol, echoed when the client offers it (a browser that
 // offers subprotocols, one of them a token, fails a response that selects none; the token
@@ -90,6 +95,7 @@ func newUpgrader(cfg *config) websocket.Upgrader {
 	return websocket.Upgrader{
 		CheckOrigin:       loggedOriginCheck(cfg),
 		WriteBufferPool:   &writeBuffers,
+		ReadBufferSize:    readBufferSize,
 		Subprotocols:      []string{proto.Subprotocol},
 		EnableCompression: cfg.compressMin >= 0,
 	}
