@@ -135,7 +135,8 @@ func (m *Manager) Sessions() []*Session {
 }
 
 // ServeWS identifies the client, upgrades the request and serves it as its session's
-// connection until it closes. Refusals before the upgrade are HTTP errors: 401/403 from
+// connection until it closes (with WithDetachedConnections, it returns after the upgrade
+// and the connection is served on goroutines of its own). Refusals before the upgrade are HTTP errors: 401/403 from
 // the auth hook, 429 over the per-user connection limit, 503 while shutting down or
 // while ManagerLimits.MaxPendingHandshakes connections wait for their handshake answer.
 func (m *Manager) ServeWS(w http.ResponseWriter, r *http.Request) {
