@@ -3,6 +3,7 @@ package peers
 import (
 	"bytes"
 	"fmt"
+	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -41,9 +42,6 @@ type hello func(ws *websocket.Conn) error
 
 // dialClients connects n clients to url, runs hi on each, then starts their readers.
 func dialClients(url string, n int, hi hello) (*clients, error) {
-	if err := raiseFileLimit(uint64(2*n) + 1024); err != nil {
-		return nil, err
-	}
 	c := &clients{conns: make([]*websocket.Conn, n), base: time.Now(), recv: make([]int64, n), done: make(chan struct{}, 1)}
 	dialer := websocket.Dialer{HandshakeTimeout: timeout}
 	var next atomic.Int64
@@ -156,11 +154,12 @@ func raiseFileLimit(n uint64) error {
 	if rl.Cur >= n {
 		return nil
 	}
-	if rl.Max < n {
-		return fmt.Errorf("open file limit is at most %d, need %d", rl.Max, n)
-	}
 	rl.Cur = n
-	return syscall.Setrlimit(syscall.RLIMIT_NOFILE, &rl)
+	rl.Max = max(rl.Max, n) // only root may raise the hard limit
+	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &rl); err != nil {
+		return fmt.Errorf("open file limit: need %d: %w", n, err)
+	}
+	return nil
 }
 
 // env is a server with its clients connected: prepare returns the version of the next
@@ -180,49 +179,87 @@ func payload(buf []byte, v uint64) []byte {
 	return fmt.Appendf(buf[:0], `{"type":"_PATCH:ROOM","data":[{"op":"replace","path":"/n","value":%d}],"v":%d}`, v, v)
 }
 
-// run publishes b.N changes, one at a time, each once every client received the previous
-// one, and reports deliveries/s and latencies from just before the publish to each receipt.
-func run(b *testing.B, e env, n int) {
+// result is what one server's changes measured over a run.
+type result struct {
+	lat    []int64 // publish to each receipt, ns
+	busy   int64   // Σ over changes of the time from publish to the last receipt
+	allocs uint64  // heap allocations of the process during the changes
+	bytes  uint64
+}
+
+// publishOne publishes one change on e and waits until every one of its n clients has it.
+func publishOne(b *testing.B, e env, n int, r *result, timer *time.Timer) {
 	c := e.clients()
-	lat := make([]int64, 0, b.N*n)
-	var busy int64 // Σ over changes of the time from publish to the last receipt
+	v := e.prepare()
+	c.left.Store(int64(n))
+	c.expect.Store(v)
+	var m0, m1 runtime.MemStats
+	runtime.ReadMemStats(&m0)
+	t0 := time.Since(c.base).Nanoseconds()
+	if err := e.publish(v); err != nil {
+		b.Fatal(err)
+	}
+	timer.Reset(timeout)
+	select {
+	case <-c.done:
+	case <-timer.C:
+		b.Fatalf("change v%d: %d of %d clients did not receive it in %v (stray frames %d)",
+			v, c.left.Load(), n, timeout, c.stray.Load())
+	}
+	runtime.ReadMemStats(&m1)
+	last := t0
+	for _, t := range c.recv {
+		r.lat = append(r.lat, t-t0)
+		last = max(last, t)
+	}
+	r.busy += last - t0
+	r.allocs += m1.Mallocs - m0.Mallocs
+	r.bytes += m1.TotalAlloc - m0.TotalAlloc
+}
+
+// run makes b.N ops; each op publishes one change on every server in turn, starting with
+// a different one each time, so that the machine's load weighs on all of them alike. It
+// reports per server deliveries/s, p50 and p99 from just before the publish to each
+// receipt, and the heap allocations per change (the process's: the clients' included),
+// then the ratios of the first server to each other one.
+func run(b *testing.B, names []string, envs []env, n int) {
+	res := make([]result, len(envs))
+	for i := range res {
+		res[i].lat = make([]int64, 0, b.N*n)
+	}
 	timer := time.NewTimer(timeout)
 	defer timer.Stop()
 	b.ReportAllocs()
 	b.ResetTimer()
-	for range b.N {
-		v := e.prepare()
-		c.left.Store(int64(n))
-		c.expect.Store(v)
-		t0 := time.Since(c.base).Nanoseconds()
-		if err := e.publish(v); err != nil {
-			b.Fatal(err)
+	for i := range b.N {
+		for k := range envs {
+			j := (i + k) % len(envs)
+			publishOne(b, envs[j], n, &res[j], timer)
 		}
-		timer.Reset(timeout)
-		select {
-		case <-c.done:
-		case <-timer.C:
-			b.Fatalf("change v%d: %d of %d clients did not receive it in %v (stray frames %d)",
-				v, c.left.Load(), n, timeout, c.stray.Load())
-		}
-		last := t0
-		for _, r := range c.recv {
-			lat = append(lat, r-t0)
-			last = max(last, r)
-		}
-		busy += last - t0
 	}
 	b.StopTimer()
-	if s := c.stray.Load(); s != 0 {
-		b.Fatalf("%d frames arrived that were not the awaited change", s)
+	type figures struct{ deliveries, p50, p99 float64 }
+	fig := make([]figures, len(envs))
+	for j, e := range envs {
+		if s := e.clients().stray.Load(); s != 0 {
+			b.Fatalf("%s: %d frames arrived that were not the awaited change", names[j], s)
+		}
+		if err := e.check(); err != nil {
+			b.Fatalf("%s: %v", names[j], err)
+		}
+		r := &res[j]
+		slices.Sort(r.lat)
+		q := func(p float64) float64 { return float64(r.lat[int(p*float64(len(r.lat)-1))]) / 1e6 }
+		fig[j] = figures{float64(len(r.lat)) / (float64(r.busy) / 1e9), q(0.50), q(0.99)}
+		b.ReportMetric(fig[j].deliveries, names[j]+"-deliveries/s")
+		b.ReportMetric(fig[j].p50, names[j]+"-p50-ms")
+		b.ReportMetric(fig[j].p99, names[j]+"-p99-ms")
+		b.ReportMetric(float64(r.allocs)/float64(b.N), names[j]+"-allocs/change")
+		b.ReportMetric(float64(r.bytes)/float64(b.N), names[j]+"-B/change")
+		b.ReportMetric(float64(e.clients().frameLen.Load()), names[j]+"-frame-B")
 	}
-	if err := e.check(); err != nil {
-		b.Fatal(err)
+	for j := 1; j < len(envs); j++ {
+		b.ReportMetric(fig[0].deliveries/fig[j].deliveries, names[0]+"/"+names[j])
+		b.ReportMetric(fig[0].p99/fig[j].p99, "p99-"+names[0]+"/"+names[j])
 	}
-	slices.Sort(lat)
-	q := func(p float64) float64 { return float64(lat[int(p*float64(len(lat)-1))]) / 1e6 }
-	b.ReportMetric(float64(len(lat))/(float64(busy)/1e9), "deliveries/s")
-	b.ReportMetric(q(0.50), "p50-ms")
-	b.ReportMetric(q(0.99), "p99-ms")
-	b.ReportMetric(float64(c.frameLen.Load()), "frame-B")
 }

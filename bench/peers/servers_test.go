@@ -42,7 +42,7 @@ type wssyncEnv struct {
 	srv    *httptest.Server
 	shared *wssync.Synced[room]
 	c      *clients
-	before wssync.Stats
+	n      int64
 }
 
 func newWssync(n int) (env, error) {
@@ -50,7 +50,7 @@ func newWssync(n int) (env, error) {
 	if err != nil {
 		return nil, err
 	}
-	e := &wssyncEnv{shared: shared}
+	e := &wssyncEnv{shared: shared, n: int64(n)}
 	e.m = wssync.NewManager(func(ctx context.Context, sess *wssync.Session) error {
 		return shared.Join(sess)
 	}, wssync.WithAnonymousSessions(), wssync.WithLimits(wssync.Limits{RatePerSecond: -1}),
@@ -62,7 +62,6 @@ func newWssync(n int) (env, error) {
 	if st := e.m.Stats(); st.Connections != int64(n) {
 		return nil, errors.Join(fmt.Errorf("%d connections, want %d", st.Connections, n), e.close())
 	}
-	e.before = e.m.Stats()
 	return e, nil
 }
 
@@ -75,7 +74,8 @@ func (e *wssyncEnv) publish(v uint64) error {
 
 func (e *wssyncEnv) check() error {
 	st := e.m.Stats()
-	if st.SlowDrops != e.before.SlowDrops || st.SlowCloses != 0 || st.Resyncs != e.before.Resyncs {
+	// one _SET per connect and no other: a slow client would have been resynced
+	if st.SlowDrops != 0 || st.SlowCloses != 0 || st.Resyncs != e.n {
 		return fmt.Errorf("slow-client handling kicked in: %+v", st)
 	}
 	return nil
