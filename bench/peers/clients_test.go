@@ -2,6 +2,7 @@ package peers
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"runtime"
 	"slices"
@@ -185,6 +186,8 @@ type result struct {
 	busy   int64   // Σ over changes of the time from publish to the last receipt
 	allocs uint64  // heap allocations of the process during the changes
 	bytes  uint64
+	n      int   // clients per change
+	frame  int64 // size of the last frame received
 }
 
 // publishOne publishes one change on e and waits until every one of its n clients has it.
@@ -213,20 +216,15 @@ func publishOne(b *testing.B, e env, n int, r *result, timer *time.Timer) {
 		last = max(last, t)
 	}
 	r.busy += last - t0
+	r.n = n
 	r.allocs += m1.Mallocs - m0.Mallocs
 	r.bytes += m1.TotalAlloc - m0.TotalAlloc
 }
 
 // run makes b.N ops; each op publishes one change on every server in turn, starting with
-// a different one each time, so that the machine's load weighs on all of them alike. It
-// reports per server deliveries/s, p50 and p99 from just before the publish to each
-// receipt, and the heap allocations per change (the process's: the clients' included),
-// then the ratios of the first server to each other one.
+// a different one each time, so that the machine's load weighs on all of them alike.
 func run(b *testing.B, names []string, envs []env, n int) {
 	res := make([]result, len(envs))
-	for i := range res {
-		res[i].lat = make([]int64, 0, b.N*n)
-	}
 	timer := time.NewTimer(timeout)
 	defer timer.Stop()
 	b.ReportAllocs()
@@ -238,27 +236,80 @@ func run(b *testing.B, names []string, envs []env, n int) {
 		}
 	}
 	b.StopTimer()
-	type figures struct{ deliveries, p50, p99 float64 }
-	fig := make([]figures, len(envs))
 	for j, e := range envs {
-		if s := e.clients().stray.Load(); s != 0 {
-			b.Fatalf("%s: %d frames arrived that were not the awaited change", names[j], s)
-		}
-		if err := e.check(); err != nil {
+		if err := settle(e); err != nil {
 			b.Fatalf("%s: %v", names[j], err)
 		}
+		res[j].frame = e.clients().frameLen.Load()
+	}
+	report(b, names, res)
+}
+
+// runRounds is run for a machine that cannot hold every server's connections at once:
+// each op sets up every server in turn (a different one first each time), publishes
+// perRound changes on it and closes it. Only the changes are measured.
+func runRounds(b *testing.B, names []string, starts []func(int) (env, error), n, perRound int) {
+	res := make([]result, len(starts))
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+	b.ReportAllocs()
+	for i := range b.N {
+		for k := range starts {
+			j := (i + k) % len(starts)
+			b.StopTimer()
+			e, err := starts[j](n)
+			if err != nil {
+				b.Fatalf("%s: %v", names[j], err)
+			}
+			b.StartTimer()
+			for range perRound {
+				publishOne(b, e, n, &res[j], timer)
+			}
+			b.StopTimer()
+			err = settle(e)
+			res[j].frame = e.clients().frameLen.Load()
+			if err := errors.Join(err, e.close()); err != nil {
+				b.Fatalf("%s: %v", names[j], err)
+			}
+			b.StartTimer()
+		}
+	}
+	report(b, names, res)
+}
+
+// settle reports what went wrong with e during a run.
+func settle(e env) error {
+	if s := e.clients().stray.Load(); s != 0 {
+		return fmt.Errorf("%d frames arrived that were not the awaited change", s)
+	}
+	return e.check()
+}
+
+// report reports per server deliveries/s, p50 and p99 from just before the publish to
+// each receipt, the heap allocations per change (the process's: the clients' included)
+// and the frame's size, then the ratios of the first server's deliveries/s and p99 to
+// each other one's.
+func report(b *testing.B, names []string, res []result) {
+	type figures struct{ deliveries, p99 float64 }
+	fig := make([]figures, len(res))
+	for j := range res {
 		r := &res[j]
+		changes := float64(len(r.lat))
+		if changes == 0 {
+			b.Fatalf("%s: nothing measured", names[j])
+		}
 		slices.Sort(r.lat)
 		q := func(p float64) float64 { return float64(r.lat[int(p*float64(len(r.lat)-1))]) / 1e6 }
-		fig[j] = figures{float64(len(r.lat)) / (float64(r.busy) / 1e9), q(0.50), q(0.99)}
+		fig[j] = figures{changes / (float64(r.busy) / 1e9), q(0.99)}
+		changes /= float64(r.n)
 		b.ReportMetric(fig[j].deliveries, names[j]+"-deliveries/s")
-		b.ReportMetric(fig[j].p50, names[j]+"-p50-ms")
+		b.ReportMetric(q(0.50), names[j]+"-p50-ms")
 		b.ReportMetric(fig[j].p99, names[j]+"-p99-ms")
-		b.ReportMetric(float64(r.allocs)/float64(b.N), names[j]+"-allocs/change")
-		b.ReportMetric(float64(r.bytes)/float64(b.N), names[j]+"-B/change")
-		b.ReportMetric(float64(e.clients().frameLen.Load()), names[j]+"-frame-B")
+		b.ReportMetric(float64(r.allocs)/changes, names[j]+"-allocs/change")
+		b.ReportMetric(float64(r.bytes)/changes, names[j]+"-B/change")
+		b.ReportMetric(float64(r.frame), names[j]+"-frame-B")
 	}
-	for j := 1; j < len(envs); j++ {
+	for j := 1; j < len(res); j++ {
 		b.ReportMetric(fig[0].deliveries/fig[j].deliveries, names[0]+"/"+names[j])
 		b.ReportMetric(fig[0].p99/fig[j].p99, "p99-"+names[0]+"/"+names[j])
 	}
