@@ -9,8 +9,11 @@ FUZZTIME    ?= 50000x
 WEB         := web/react-hook
 NOTES_WEB   := examples/notes/web
 E2E         := e2e
+# The benchmarks against other servers: a module of its own, so that the root module does
+# not depend on them.
+PEERS       := bench/peers
 
-.PHONY: test go-checks go-test go-min fuzz web-test types types-check example-check example-build e2e screenshot bench soak
+.PHONY: test go-checks go-test go-min fuzz web-test types types-check example-check example-build e2e screenshot bench bench-peers soak
 
 test: go-checks go-test fuzz web-test types-check example-check e2e
 	@echo "make test: all checks passed"
@@ -23,6 +26,7 @@ go-checks:
 	git diff --exit-code -- go.mod go.sum
 	$(GO) vet ./...
 	$(STATICCHECK) ./...
+	cd $(PEERS) && $(GO) mod tidy && git diff --exit-code -- go.mod go.sum && $(GO) vet ./... && $(STATICCHECK) ./...
 
 # WSSYNC_REQUIRE_REDIS=1: without redis-server the Redis tests fail here instead of skipping.
 go-test:
@@ -81,6 +85,12 @@ screenshot:
 # Benchmarks whose medians are recorded in docs/benchmarks.md.
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count 6 . ./internal/patch
+
+# Fan-out of wssync, a raw gorilla hub and centrifuge in the same run (docs/benchmarks.md).
+# Not part of `make test`: it holds 30,000 loopback connections for minutes.
+PEERS_COUNT ?= 3
+bench-peers:
+	cd $(PEERS) && $(GO) test -run '^$$' -bench Fanout -benchtime 20x -count $(PEERS_COUNT) .
 
 # The fault suite (a real redis-server frozen, killed, restarted with and without its
 # data, while clients append) many times in a row; `make test` runs it once.
