@@ -27,8 +27,9 @@ const closeGrace = time.Second
 //   - the writer drains the bounded outQueue and sends pings.
 //
 // Whoever holds writeMu writes data frames: the writer, or the dispatcher right after a
-// handler (so a reply needs no goroutine handoff). Publishers only push to the queue, so
-// they never block on the socket.
+// handler (so a reply needs no goroutine handoff; what the dispatcher itself queues for it
+// does not wake the writer, see reply). Publishers only push to the queue, so they never
+// block on the socket.
 type conn struct {
 	sess *Session
 	ws   *websocket.Conn
