@@ -250,11 +250,11 @@ func (c *conn) dispatchLoop() {
 	}
 }
 
-// admit applies the inbound rate limit to a frame read at now: a frame over it is dropped. The first drop of an
-// overload episode is answered with CodeRateLimited; a client that goes on to have more
-// than a burst of frames dropped in the same episode is closed with CloseRateLimited. The
-// episode ends when the client has kept under the rate long enough to refill its whole
-// burst.
+// admit applies the inbound rate limit to a frame read at now: a frame over it is dropped.
+// The first drop of an overload episode is answered with CodeRateLimited; a client that
+// goes on to have more than a burst of frames dropped in the same episode is closed with
+// CloseRateLimited. The episode ends when the client has kept under the rate long enough
+// to refill its whole burst.
 func (c *conn) admit(now time.Time) bool {
 	if c.limit.allow(now) {
 		if c.over && c.limit.full() {
