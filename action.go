@@ -119,7 +119,7 @@ func handleAction(o *object) eventHandler {
 			return withAction(perr, name)
 		}
 		result, err := callSafely(func() (any, error) { return a.invoke(c.sess.ctx, p) })
-		if serr := o.sync(); serr != nil {
+		if serr := o.syncFor(c); serr != nil {
 			c.log.Error("wssync: sync after action failed", "key", o.key, "action", name, "err", serr)
 		}
 		if err != nil {
@@ -132,7 +132,7 @@ func handleAction(o *object) eventHandler {
 				c.log.Error("wssync: action result does not marshal", "key", o.key, "action", name, "err", err)
 				return withAction(errorf(CodeInternal, "", "the result of %q could not be encoded", name), name)
 			}
-			c.send(f)
+			c.reply(f)
 		}
 		return nil
 	}

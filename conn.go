@@ -27,8 +27,9 @@ const closeGrace = time.Second
 //   - the writer drains the bounded outQueue and sends pings.
 //
 // Whoever holds writeMu writes data frames: the writer, or the dispatcher right after a
-// handler (so a reply needs no goroutine handoff). Publishers only push to the queue, so
-// they never block on the socket.
+// handler (so a reply needs no goroutine handoff; what the dispatcher itself queues for it
+// does not wake the writer, see reply). Publishers only push to the queue, so they never
+// block on the socket.
 type conn struct {
 	sess *Session
 	ws   *websocket.Conn
@@ -144,6 +145,19 @@ func (c *conn) closing() bool {
 // send queues an ordinary frame; a client too far behind to take it is closed.
 func (c *conn) send(f *frame) { c.sendBinary(f, nil) }
 
+// reply is send for the dispatcher's answer to the frame it is handling: the writer
+// goroutine is not woken, as the dispatcher writes the queue itself right after the
+// handler (flushInline). Only the dispatcher goroutine may call it.
+func (c *conn) reply(f *frame) {
+	if c.closing() {
+		return
+	}
+	if !c.q.pushWaking(f, nil, false) && c.closeWith(CloseSlowConsumer, "client too slow", nil) {
+		c.sess.metrics.slowCloses.Add(1)
+		c.log.Warn("wssync: slow consumer: closing")
+	}
+}
+
 // sendBinary queues f and, when data is not nil, the binary frame data right after it
 // (f is then its `_BIN_META`). A client too far behind to take them is closed, and counted
 // and logged as a slow consumer once, however many frames are pushed after that.
@@ -184,19 +198,20 @@ func readMessage(ws *websocket.Conn, limit int64) (int, []byte, error) {
 func (c *conn) readLoop() (int, string) {
 	cfg := &c.sess.cfg
 	c.ws.SetReadLimit(cfg.readLimit)
-	extend := func() { _ = c.ws.SetReadDeadline(time.Now().Add(cfg.pongTimeout)) }
-	extend()
-	c.ws.SetPongHandler(func(string) error { extend(); return nil })
+	deadline := newReadDeadline(cfg.pongTimeout, c.ws.SetReadDeadline)
+	deadline.force(time.Now())
+	c.ws.SetPongHandler(func(string) error { deadline.extend(time.Now()); return nil })
 	for !c.closing() {
 		mt, data, err := readMessage(c.ws, cfg.readLimit)
 		if err != nil {
 			return c.readFailed(err)
 		}
-		extend()
+		now := time.Now() // one clock read per frame, for the deadline and the rate limit
+		deadline.extend(now)
 		m := c.sess.metrics
 		m.framesIn.Add(1)
 		m.bytesIn.Add(int64(len(data)))
-		if !c.admit() {
+		if !c.admit(now) {
 			continue
 		}
 		waited, ok := c.in.push(inFrame{mt: mt, data: data}, c.done)
@@ -204,7 +219,7 @@ func (c *conn) readLoop() (int, string) {
 			break
 		}
 		if waited {
-			extend() // nothing was read while the queue was full: the peer is not late
+			deadline.force(time.Now()) // nothing was read while the queue was full: the peer is not late
 		}
 	}
 	return CloseNormal, ""
@@ -235,13 +250,12 @@ func (c *conn) dispatchLoop() {
 	}
 }
 
-// admit applies the inbound rate limit: a frame over it is dropped. The first drop of an
-// overload episode is answered with CodeRateLimited; a client that goes on to have more
-// than a burst of frames dropped in the same episode is closed with CloseRateLimited. The
-// episode ends when the client has kept under the rate long enough to refill its whole
-// burst.
-func (c *conn) admit() bool {
-	now := time.Now()
+// admit applies the inbound rate limit to a frame read at now: a frame over it is dropped.
+// The first drop of an overload episode is answered with CodeRateLimited; a client that
+// goes on to have more than a burst of frames dropped in the same episode is closed with
+// CloseRateLimited. The episode ends when the client has kept under the rate long enough
+// to refill its whole burst.
+func (c *conn) admit(now time.Time) bool {
 	if c.limit.allow(now) {
 		if c.over && c.limit.full() {
 			c.over, c.limited = false, 0
@@ -306,20 +320,22 @@ func (c *conn) writeLoop() {
 }
 
 // flushInline writes what the dispatcher's last handler queued, from the dispatcher
-// goroutine, unless the writer goroutine is already writing (it then drains the queue).
+// goroutine, unless the writer goroutine is already writing. The writer may then have
+// found the queue empty just before the dispatcher queued a frame without waking it
+// (reply, object.syncFor), so it is woken now: it drains again once it lets go of writeMu.
 func (c *conn) flushInline() {
-	if c.q.nonEmpty() {
-		c.flush(false)
+	if c.q.nonEmpty() && !c.flush(false) {
+		c.q.signal()
 	}
 }
 
 // flush drains the queue under writeMu, waiting for it or, with wait false, only if it is
-// free. A write error closes the connection.
-func (c *conn) flush(wait bool) {
+// free; it reports whether it drained. A write error closes the connection.
+func (c *conn) flush(wait bool) bool {
 	if wait {
 		c.writeMu.Lock()
 	} else if !c.writeMu.TryLock() {
-		return
+		return false
 	}
 	err := c.drain()
 	c.writeMu.Unlock()
@@ -327,6 +343,7 @@ func (c *conn) flush(wait bool) {
 		c.log.Debug("wssync: write failed", "err", err)
 		c.closeWith(CloseGoingAway, "", nil)
 	}
+	return true
 }
 
 // drain writes queued items until the queue is empty or the connection is closing. Its

@@ -21,6 +21,7 @@ type inQueue struct {
 
 	mu       sync.Mutex
 	frames   []inFrame
+	one      [1]inFrame // frames' storage while it holds at most one: no allocation per frame
 	bytes    int
 	finished bool          // the reader has ended: pop reports false once the queue is empty
 	ready    chan struct{} // capacity 1: a frame was pushed, or the reader finished
@@ -51,6 +52,9 @@ func (q *inQueue) push(f inFrame, done <-chan struct{}) (waited, ok bool) {
 		q.mu.Lock()
 		n := len(q.frames)
 		if n == 0 || (n < q.maxFrames && q.bytes+len(f.data) <= q.maxBytes) {
+			if n == 0 {
+				q.frames = q.one[:0]
+			}
 			q.frames = append(q.frames, f)
 			q.bytes += len(f.data)
 			q.mu.Unlock()
@@ -82,7 +86,7 @@ func (q *inQueue) pop(done <-chan struct{}) (inFrame, bool) {
 			q.frames[0] = inFrame{}
 			q.frames = q.frames[1:]
 			if len(q.frames) == 0 {
-				q.frames = nil // let the backing array go
+				q.frames = nil // let a grown backing array go; the next push uses one
 			}
 			q.bytes -= len(f.data)
 			q.mu.Unlock()

@@ -31,6 +31,13 @@ func WithObserver(o Observer) SessionOption {
 	return func(c *config) { c.observer = &o }
 }
 
+// observesSync reports whether o has an observer of its Syncs, so that a Sync without one
+// does not read the clock.
+func (o *object) observesSync() bool {
+	obs := o.observer.Load()
+	return obs != nil && obs.SyncDone != nil
+}
+
 // observeSync reports a Sync of o that started at start, if o has an observer.
 func (o *object) observeSync(start time.Time, err error) {
 	if obs := o.observer.Load(); obs != nil && obs.SyncDone != nil {

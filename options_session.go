@@ -110,7 +110,9 @@ type Limits struct {
 	ReadLimit int64
 	// PingInterval is how often the server pings (DefaultPingInterval, 25s); PongTimeout
 	// how long it waits for any frame or pong before it drops the connection as dead
-	// (DefaultPongTimeout, 60s). PongTimeout should exceed PingInterval.
+	// (DefaultPongTimeout, 60s), at most a sixteenth longer (the read deadline is moved
+	// once per sixteenth of it, not on every frame). PongTimeout should exceed
+	// PingInterval.
 	PingInterval, PongTimeout time.Duration
 	// WriteTimeout bounds one frame write (DefaultWriteTimeout, 10s); a client that does
 	// not take a frame in that time is dropped.

@@ -94,8 +94,10 @@ func (q *outQueue) signal() {
 }
 
 // pushPatch queues a patch of o, or, when the queue is over its limits, replaces o's queued
-// patches (and this one) by a single resync marker.
-func (q *outQueue) pushPatch(o *object, f *frame) {
+// patches (and this one) by a single resync marker. With wake false the writer goroutine
+// is not signalled for the patch: the caller is the connection's dispatcher, which drains
+// the queue itself next (conn.flushInline), or signals the writer when it cannot.
+func (q *outQueue) pushPatch(o *object, f *frame, wake bool) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if q.closed || !q.based[o] {
@@ -106,7 +108,7 @@ func (q *outQueue) pushPatch(o *object, f *frame) {
 		q.metrics.slowDrops.Add(1)
 		return
 	}
-	q.append(outItem{kind: outPatch, obj: o, f: f}, len(f.data))
+	q.appendWaking(outItem{kind: outPatch, obj: o, f: f}, len(f.data), wake)
 }
 
 // pushEcho queues the echo p of a write of o whose ops touched the footprints wrote, for
@@ -170,7 +172,10 @@ func (q *outQueue) pushEcho(o *object, p *echoPlan, wrote [][]string) {
 
 // push queues an ordinary frame, and a binary frame after it when bin is not nil. It
 // reports false on overflow.
-func (q *outQueue) push(f *frame, bin []byte) bool {
+func (q *outQueue) push(f *frame, bin []byte) bool { return q.pushWaking(f, bin, true) }
+
+// pushWaking is push that signals the writer goroutine only with wake (see pushPatch).
+func (q *outQueue) pushWaking(f *frame, bin []byte, wake bool) bool {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if q.closed {
@@ -183,7 +188,7 @@ func (q *outQueue) push(f *frame, bin []byte) bool {
 			return false
 		}
 	}
-	q.append(outItem{kind: outFrame, f: f, bin: bin}, n)
+	q.appendWaking(outItem{kind: outFrame, f: f, bin: bin}, n, wake)
 	return true
 }
 
@@ -268,13 +273,18 @@ func (q *outQueue) full(n int) bool {
 	return q.nFrames+1 > q.maxItems || q.bytes+n > q.maxBytes
 }
 
-func (q *outQueue) append(it outItem, n int) {
+func (q *outQueue) append(it outItem, n int) { q.appendWaking(it, n, true) }
+
+// appendWaking queues it, of n bytes, and signals the writer goroutine when wake is set.
+func (q *outQueue) appendWaking(it outItem, n int, wake bool) {
 	q.items = append(q.items, it)
 	if it.kind != outResync {
 		q.nFrames++
 		q.bytes += n
 	}
-	q.signal()
+	if wake {
+		q.signal()
+	}
 }
 
 // resyncLocked drops o's queued patches and queues one resync marker for it at the end of

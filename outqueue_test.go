@@ -36,14 +36,14 @@ func TestOutQueueResyncWhileSetInFlight(t *testing.T) {
 	if it, ok := q.pop(); !ok || it.kind != outResync {
 		t.Fatalf("first item %v, %v; want the resync marker", it.kind, ok)
 	}
-	q.resync(o)                               // while the writer waits for o.pub
-	q.markBased(o)                            // the writer sent the first _SET
-	q.pushPatch(o, &frame{data: []byte("p")}) // published after it: the second _SET holds it
+	q.resync(o)                                     // while the writer waits for o.pub
+	q.markBased(o)                                  // the writer sent the first _SET
+	q.pushPatch(o, &frame{data: []byte("p")}, true) // published after it: the second _SET holds it
 	if got := kinds(q); len(got) != 1 || got[0] != outResync {
 		t.Fatalf("queue %v, want the second resync marker only", got)
 	}
 	q.markBased(o)
-	q.pushPatch(o, &frame{data: []byte("p2")})
+	q.pushPatch(o, &frame{data: []byte("p2")}, true)
 	if got := kinds(q); len(got) != 1 || got[0] != outPatch {
 		t.Fatalf("queue %v after the second _SET, want the next patch", got)
 	}
@@ -53,9 +53,9 @@ func TestOutQueueCoalescesPatchesWhenFull(t *testing.T) {
 	q := newOutQueue(4, 1<<20, newMetrics())
 	a, b := &object{}, &object{}
 	q.based[a], q.based[b] = true, true
-	q.pushPatch(b, &frame{data: []byte("b1")})
+	q.pushPatch(b, &frame{data: []byte("b1")}, true)
 	for range 10 {
-		q.pushPatch(a, &frame{data: []byte("a")})
+		q.pushPatch(a, &frame{data: []byte("a")}, true)
 	}
 	frames, _, _ := q.stats()
 	if frames > 4 {
@@ -104,7 +104,7 @@ func TestOutQueueResyncDuringSetKeepsPatchesDropped(t *testing.T) {
 	}
 	q.resync(o)    // a _GET or a refusal, before the first _SET is written
 	q.markBased(o) // the first _SET was written
-	q.pushPatch(o, &frame{data: []byte("p")})
+	q.pushPatch(o, &frame{data: []byte("p")}, true)
 	if got := kinds(q); len(got) != 1 || got[0] != outResync {
 		t.Fatalf("queued %v, want only the second resync", got)
 	}
@@ -122,7 +122,7 @@ func TestOutQueueEchoOverlap(t *testing.T) {
 		return &echoPlan{o: o, v: 2, cur: [][]byte{[]byte(`["s","a","m"]`), []byte(`{"u1":1,"u2":2}`), []byte(`3`)},
 			ops: [][]byte{nil, nil, []byte(`{"op":"replace","path":"/count","value":3}`)}}
 	}
-	q.pushPatch(o, &frame{data: []byte(`{"type":"_PATCH:K","data":[{"op":"add","path":"/tags/0","value":"s"},{"op":"add","path":"/seen/u2","value":2}],"v":1}`)})
+	q.pushPatch(o, &frame{data: []byte(`{"type":"_PATCH:K","data":[{"op":"add","path":"/tags/0","value":"s"},{"op":"add","path":"/seen/u2","value":2}],"v":1}`)}, true)
 	q.pushEcho(o, plan(), [][]string{footprint("/tags/1"), footprint("/seen/u1")})
 	q.pop()
 	it, _ := q.pop()

@@ -23,6 +23,7 @@ type paramField struct {
 	wire     string
 	required bool
 	strict   bool // the type holds a struct: decode refusing unknown members
+	scalar   bool // a bool or number kind that decodeScalar may decode (scalarParam)
 }
 
 // paramDecoder decodes `{"type": NAME, ...params}` objects into a struct type with type
@@ -64,7 +65,7 @@ func newParamDecoder(t reflect.Type, naming func(string) string) (*paramDecoder,
 			return nil, fmt.Errorf("%w: params type %s: %q", ErrDuplicateName, t, name)
 		}
 		d.byWire[name] = len(d.fields)
-		d.fields = append(d.fields, paramField{spec: fs, wire: name, required: !fs.optional && !nilable(fs.typ), strict: holdsStruct(fs.typ, map[reflect.Type]bool{})})
+		d.fields = append(d.fields, paramField{spec: fs, wire: name, required: !fs.optional && !nilable(fs.typ), strict: holdsStruct(fs.typ, map[reflect.Type]bool{}), scalar: scalarParam(fs.typ)})
 	}
 	return d, nil
 }
@@ -133,6 +134,9 @@ func (d *paramDecoder) decodeMembers(members []rawMember, bin []byte) (reflect.V
 		}
 		dst := v.Elem().FieldByIndex(f.spec.index)
 		dst.SetZero() // a repeated member replaces the earlier one
+		if f.scalar && decodeScalar(raw, dst) {
+			continue
+		}
 		if !f.strict && !bytes.Equal(raw, []byte("null")) {
 			if err := json.Unmarshal(raw, dst.Addr().Interface()); err != nil {
 				e := decodeError("/"+patch.EscapeToken(f.wire), err)

@@ -20,6 +20,6 @@ func (c *conn) handlePing(in *inbound) {
 	if in.data != nil && len(in.data) <= maxPingEcho {
 		data = in.data
 	}
-	c.send(eventFrame(proto.Pong, data))
+	c.reply(eventFrame(proto.Pong, data))
 	c.badFrames = 0
 }

@@ -16,7 +16,7 @@ import (
 
 // Round trips over loopback, measured per trip: an action that mutates one field and the
 // _PATCH it causes, beside a raw gorilla echo of a frame of the same size. Run with
-// -benchtime=10000x for the figures in docs/benchmarks.md.
+// -benchtime=5000x or 10000x, as separate runs alternating, for the figures in docs/benchmarks.md.
 
 type counterState struct {
 	N int `sync:"n"`

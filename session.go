@@ -247,10 +247,12 @@ func (s *Session) Close() {
 	s.runHooks(&s.onClose, context.Background())
 }
 
-// deliver implements subscriber: it queues a published patch on the live connection.
+// deliver implements subscriber: it queues a published patch on the live connection,
+// waking its writer unless that connection's dispatcher publishes it and writes it itself
+// (object.syncFor). The caller holds o's pub.
 func (s *Session) deliver(o *object, f *frame) {
 	if c := s.live.Load(); c != nil {
-		c.q.pushPatch(o, f)
+		c.q.pushPatch(o, f, c != o.quiet)
 	}
 }
 
