@@ -18,7 +18,7 @@ for (const { entry, limit } of budgets) {
     bundle: true,
     minify: true,
     format: "esm",
-    target: "es2020",
+    target: "es2022",
     external: ["react"],
     write: false,
   });
