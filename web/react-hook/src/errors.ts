@@ -18,11 +18,12 @@ export interface ErrorInfo {
  */
 export class SyncError extends Error implements ErrorInfo {
   override readonly name = "SyncError";
-  readonly code: AnyErrorCode | (string & {});
-  readonly event?: string;
-  readonly path?: string;
+  // Declared only: a field left out (no event, path or key) must be absent, not undefined.
+  declare readonly code: AnyErrorCode | (string & {});
+  declare readonly event?: string;
+  declare readonly path?: string;
   /** The key the error concerns, when the client can tell (from `event` or the request). */
-  readonly key?: string;
+  declare readonly key?: string;
 
   constructor(info: ErrorInfo, key?: string) {
     super(info.message);
@@ -58,6 +59,10 @@ export function toSyncError(raw: unknown, key?: string): SyncError {
   }
   return new SyncError({ code: "internal", message: typeof raw === "string" ? raw : "malformed error" }, key);
 }
+
+/** The error of a request made while the socket is not open. */
+export const notConnected = (event: string, key?: string): SyncError =>
+  new SyncError({ code: "not_connected", message: "not connected", event }, key);
 
 /** The KEY of an event such as `_PATCH:room-7/NOTES` (everything after the first colon). */
 export function keyOfEvent(event: string | undefined): string | undefined {

@@ -3,7 +3,7 @@
 // are a thin layer over it.
 
 import { isTerminalCloseCode } from "./codes";
-import { SyncError, keyOfEvent, toSyncError } from "./errors";
+import { SyncError, keyOfEvent, notConnected, toSyncError } from "./errors";
 import { base64ToBytes, saveWithAnchor } from "./download";
 import { type IdStorage, randomId, SESSION_ID_KEY, storageOf, storedSessionId, userSessionIds, writeId } from "./ids";
 import { claimSessionId, holdSessionId } from "./tabs";
@@ -209,11 +209,15 @@ export class Session implements KeyLink {
   #missed = 0;
   #deadTimer: ReturnType<typeof setTimeout> | undefined;
   #hiddenAt = 0;
+  readonly #pingMs: number;
+  readonly #deadMs: number;
   readonly #storage: StateStorage | undefined;
   #saveTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(options: SessionOptions) {
     this.#opts = options;
+    this.#pingMs = options.pingIntervalMs ?? 25_000;
+    this.#deadMs = options.heartbeatTimeoutMs ?? 10_000;
     this.url = options.url;
     const p = options.persist;
     this.#storage = p === true ? storageOf("sessionStorage") : p || undefined;
@@ -303,7 +307,7 @@ export class Session implements KeyLink {
       ws.close(1000);
       this.#afterClose();
     }
-    this.#setState({ status: "closed", attempt: this.#attempt, terminal: this.#terminal, ...this.#lastClose() });
+    this.#setStatus("closed");
   }
 
   /** True while the socket is open. */
@@ -323,7 +327,7 @@ export class Session implements KeyLink {
   #open(): void {
     const Impl = this.#opts.WebSocketImpl ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
     if (!Impl) throw new Error("wssync: pass WebSocketImpl");
-    this.#setState({ status: "connecting", attempt: this.#attempt, terminal: false, ...this.#lastClose() });
+    this.#setStatus("connecting");
     const getToken = this.#opts.getToken;
     // Offered only with versions a server with epochs gave: a ws-sync server, which selects no
     // subprotocol, would make the browser fail the upgrade.
@@ -343,18 +347,18 @@ export class Session implements KeyLink {
       this.#attach(token !== undefined ? new Impl(this.url, [...protos, BEARER_PREFIX + token]) : resume ? new Impl(this.url, protos) : new Impl(this.url));
     if (!getToken && !tab) return make();
     const n = (this.#tokenWait = ++this.#opens);
+    // Only the latest wait acts: a disconnect() or a newer open() made this one stale.
+    const latest =
+      <T>(f: (v: T) => void) =>
+      (v: T): void => {
+        if (this.#tokenWait !== n) return;
+        this.#tokenWait = 0;
+        f(v);
+      };
     Promise.resolve(tab)
       .then(getToken)
-      .then((token) => {
-        if (this.#tokenWait !== n) return;
-        this.#tokenWait = 0;
-        make(token);
-      })
-      .catch(() => {
-        if (this.#tokenWait !== n) return;
-        this.#tokenWait = 0;
-        this.#closed(1006, "getToken failed");
-      });
+      .then(latest(make))
+      .catch(latest(() => this.#closed(1006, "getToken failed")));
   }
 
   // Before the first connect with wsAuth: a stored session id another live tab answers for
@@ -382,7 +386,7 @@ export class Session implements KeyLink {
     ws.onopen = () => {
       if (this.#ws !== ws) return;
       this.#attempt = 0;
-      this.#setState({ status: "open", attempt: 0, terminal: false, ...this.#lastClose() });
+      this.#setStatus("open");
       if (!this.#opts.wsAuth) this.#identified();
       for (const h of [...this.#initHandlers]) h();
     };
@@ -402,7 +406,7 @@ export class Session implements KeyLink {
     if (this.#terminal || !this.#wantOpen || this.#opts.reconnect?.enabled === false) {
       if (this.#wantOpen) this.#listen(false);
       this.#wantOpen = false;
-      this.#setState({ status: "closed", attempt: this.#attempt, terminal: this.#terminal, ...last });
+      this.#setStatus("closed", last);
       return;
     }
     this.#attempt++;
@@ -412,7 +416,7 @@ export class Session implements KeyLink {
       this.#opts.reconnect?.maxDelayMs ?? 10_000,
       this.#opts.random,
     );
-    this.#setState({ status: "closed", attempt: this.#attempt, retryInMs: delay, retryAt: Date.now() + delay, terminal: false, ...last });
+    this.#setStatus("closed", { retryInMs: delay, retryAt: Date.now() + delay, ...last });
     this.#retryTimer = setTimeout(() => {
       this.#retryTimer = undefined;
       try {
@@ -431,7 +435,7 @@ export class Session implements KeyLink {
   }
 
   #startPing(): void {
-    const ms = this.#opts.pingIntervalMs ?? 25_000;
+    const ms = this.#pingMs;
     if (this.#pingTimer !== undefined || !(ms > 0)) return;
     this.#ping();
     this.#pingTick = Date.now();
@@ -445,14 +449,14 @@ export class Session implements KeyLink {
   }
 
   #heartbeatBound(): number {
-    return (this.#opts.pingIntervalMs ?? 25_000) + (this.#opts.heartbeatTimeoutMs ?? 10_000);
+    return this.#pingMs + this.#deadMs;
   }
 
   // Sends a ping and, unless one is armed, the timer that drops the socket if no frame follows.
   #ping(): void {
     if (this.#pingAt) this.#missed++;
     this.send("ping", (this.#pingAt = Date.now()));
-    const t = this.#opts.heartbeatTimeoutMs ?? 10_000;
+    const t = this.#deadMs;
     if (t > 0 && this.#deadTimer === undefined) this.#deadTimer = setTimeout(() => this.#drop("heartbeat timeout"), t);
   }
 
@@ -496,6 +500,12 @@ export class Session implements KeyLink {
   #lastClose(): Pick<ConnectionState, "lastCloseCode" | "lastCloseReason"> {
     const { lastCloseCode, lastCloseReason } = this.#state;
     return { lastCloseCode, lastCloseReason };
+  }
+
+  // A new state of `status`: the attempt count, terminal flag and last close carried over.
+  // Open and connecting are never terminal: connect() clears the flag before either.
+  #setStatus(status: ConnectionState["status"], extra?: Partial<ConnectionState>): void {
+    this.#setState({ status, attempt: this.#attempt, terminal: this.#terminal, ...this.#lastClose(), ...extra });
   }
 
   #setState(s: ConnectionState): void {
@@ -706,7 +716,7 @@ export class Session implements KeyLink {
     return new Promise((resolve, reject) => {
       const id = randomId();
       if (!this.send(event, data, { ...options.extra, id })) {
-        reject(new SyncError({ code: "not_connected", message: "not connected", event }, key));
+        reject(notConnected(event, key));
         return;
       }
       const ms = options.timeoutMs ?? this.#opts.requestTimeoutMs ?? 30_000;

@@ -12,9 +12,9 @@
 // The store sends through a KeyLink (the Session, seen narrowly) and hears from it through
 // its KeyInbox; it imports nothing from session.ts.
 
-import { SyncError, toSyncError } from "./errors";
+import { SyncError, notConnected, toSyncError } from "./errors";
 import { type Recipe, record } from "./draft";
-import { type Operation, applyPatch, escapePointerToken, hasOwn, setOwn, unescapePointerToken } from "./patch";
+import { type Operation, applyPatch, escapePointerToken, hasOwn, isObject, setOwn, unescapePointerToken } from "./patch";
 import type {
   ActionOf,
   AnyParams,
@@ -136,8 +136,6 @@ type Overlay = { value: unknown; status: "local" | "unsent" };
 
 const REMOVED: unique symbol = Symbol("removed"); // overlay value of a field a local patch deleted
 
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
-
 function rethrowAsync(e: unknown): void {
   // An app callback that throws must not break frame processing; surface it like an uncaught error.
   setTimeout(() => {
@@ -200,22 +198,7 @@ export class SyncedKey<S, A extends ParamMap = AnyParams, T extends ParamMap = A
     this.#link = link;
     this.#confirmed = initialState;
     this.#snapshot = this.#makeSnapshot();
-    inboxes.set(this, {
-      set: (data, v, epoch) => this.#receiveSet(data, v, epoch),
-      patch: (data, v) => this.#receivePatch(data, v),
-      action: (data) => this.#receiveAction(data),
-      taskStatus: (data) => this.#receiveTaskStatus(data),
-      error: (err) => this.#setError(err),
-      closed: () => this.#closed(),
-      resumed: () => {
-        this.#live = true;
-        this.#flushOutbox();
-        this.#emit();
-      },
-      resumeInfo: () => this.#resumable(),
-      dump: () => this.#dump(),
-      restore: (r) => this.#restore(r),
-    });
+    inboxes.set(this, this.#inbox);
   }
 
   // ---- reading ----
@@ -238,8 +221,7 @@ export class SyncedKey<S, A extends ParamMap = AnyParams, T extends ParamMap = A
 
   /** Changes fields locally only; a later `sync()` sends them, a server update replaces them. */
   set(update: Update<S>): void {
-    const partial = typeof update === "function" ? update(this.state) : update;
-    for (const [f, v] of Object.entries(partial)) this.#overlay.set(f, { value: v, status: "local" });
+    for (const [f, v] of Object.entries(this.#partial(update))) this.#overlay.set(f, { value: v, status: "local" });
     this.#emit();
   }
 
@@ -255,7 +237,7 @@ export class SyncedKey<S, A extends ParamMap = AnyParams, T extends ParamMap = A
       this.#write(local);
       return;
     }
-    const partial = typeof update === "function" ? update(this.state) : update;
+    const partial = this.#partial(update);
     const ms = options?.debounceMs ?? 0;
     if (ms > 0) {
       for (const [f, v] of Object.entries(partial)) this.#debounce(f, v, ms, options?.maxWaitMs);
@@ -274,11 +256,8 @@ export class SyncedKey<S, A extends ParamMap = AnyParams, T extends ParamMap = A
     const before = this.state;
     const next = applyPatch(before, ops) as unknown;
     const fields = topFields(ops) ?? new Set([...Object.keys(isObject(before) ? before : {}), ...Object.keys(isObject(next) ? next : {})]);
-    const n = isObject(next) ? next : {};
-    for (const f of fields) {
-      this.#overlay.set(f, { value: hasOwn(n, f) ? n[f] : REMOVED, status: "unsent" });
-    }
-    this.#add([...ops], this.#live ? undefined : this.#version);
+    this.#unsent(next, fields);
+    this.#queue([...ops]);
     this.#flushOutbox();
     this.#emit();
   }
@@ -343,6 +322,21 @@ export class SyncedKey<S, A extends ParamMap = AnyParams, T extends ParamMap = A
     this.#emit();
   }
 
+  #partial(update: Update<S>): Partial<S> {
+    return typeof update === "function" ? update(this.state) : update;
+  }
+
+  // Shows `fields` as `next` has them (absent ones as removed), as written and not confirmed.
+  #unsent(next: unknown, fields: Iterable<string>): void {
+    const n = isObject(next) ? next : {};
+    for (const f of fields) this.#overlay.set(f, { value: hasOwn(n, f) ? n[f] : REMOVED, status: "unsent" });
+  }
+
+  // Queues ops made now: against the last version while the key is not live, else sent at once.
+  #queue(ops: Operation[]): void {
+    this.#add(ops, this.#live ? undefined : this.#version);
+  }
+
   #cancelDebounce(f: string): void {
     const d = this.#debounces.get(f);
     if (d) clearTimeout(d.timer);
@@ -353,7 +347,7 @@ export class SyncedKey<S, A extends ParamMap = AnyParams, T extends ParamMap = A
     const entries = Object.entries(fields);
     if (entries.length === 0 || this.#full(entries.length)) return;
     for (const [f, v] of entries) {
-      this.#add([{ op: "replace", path: "/" + escapePointerToken(f), value: v }], this.#live ? undefined : this.#version);
+      this.#queue([{ op: "replace", path: "/" + escapePointerToken(f), value: v }]);
       this.#overlay.set(f, { value: v, status: "unsent" });
     }
     this.#flushOutbox();
@@ -402,14 +396,8 @@ export class SyncedKey<S, A extends ParamMap = AnyParams, T extends ParamMap = A
     // to its writer only the residual (what the server changed beyond the write: computed
     // fields, normalisation), never the write's own ops, as ws-sync-react expects. A
     // refusal comes with a _SET, which rolls it back.
-    const c: Record<string, unknown> = { ...(isObject(this.#confirmed) ? this.#confirmed : {}) };
-    for (const [f, e] of this.#overlay) {
-      if (e.status !== "unsent") continue;
-      if (e.value === REMOVED) delete c[f];
-      else setOwn(c, f, e.value);
-      this.#overlay.delete(f);
-    }
-    this.#confirmed = c as S;
+    this.#confirmed = layer(this.#confirmed, this.#overlay, "unsent") as S;
+    for (const [f, e] of this.#overlay) if (e.status === "unsent") this.#overlay.delete(f);
   }
 
   /**
@@ -430,7 +418,7 @@ export class SyncedKey<S, A extends ParamMap = AnyParams, T extends ParamMap = A
     const sent: Write = { ops: w.ops, base: w.base ?? this.#version };
     this.#inflight.add(sent);
     const settle = (): boolean => this.#inflight.delete(sent); // false: closed() took it back into the queue
-    this.#link.request(event, w.ops, { key: this.key, extra: { base: w.base } }).then( // JSON leaves an undefined base out
+    this.#request("_PATCH", w.ops, { extra: { base: w.base } }).then( // JSON leaves an undefined base out
       (r) => {
         if (!settle()) return;
         this.#ackV = Math.max(this.#ackV, Number((r as { v?: unknown } | null)?.v) || 0);
@@ -464,18 +452,18 @@ export class SyncedKey<S, A extends ParamMap = AnyParams, T extends ParamMap = A
    */
   sendAction<N extends keyof A & string>(action: ActionOf<A, N>, options?: RequestOptions): Promise<ResultOf<A[N]>> {
     this.flush();
-    return this.#tag(this.#link.request("_ACTION:" + this.key, action, { key: this.key, ...options }), "a:" + action.type) as Promise<ResultOf<A[N]>>;
+    return this.#tag(this.#request("_ACTION", action, options), "a:" + action.type) as Promise<ResultOf<A[N]>>;
   }
 
   /** Starts task `type`; resolves once it started (completion arrives as task status). */
   startTask<N extends keyof T & string>(task: ActionOf<T, N>, options?: RequestOptions): Promise<void> {
     this.flush();
-    return this.#tag(this.#link.request("_TASK_START:" + this.key, task, { key: this.key, ...options }), "t:" + task.type).then(() => undefined);
+    return this.#tag(this.#request("_TASK_START", task, options), "t:" + task.type).then(() => undefined);
   }
 
   /** Asks the server to cancel task `type`; resolves once cancellation was requested. */
   cancelTask<N extends keyof T & string>(task: { type: N }, options?: RequestOptions): Promise<void> {
-    return this.#link.request("_TASK_CANCEL:" + this.key, { type: task.type }, { key: this.key, ...options }).then(() => undefined);
+    return this.#request("_TASK_CANCEL", { type: task.type }, options).then(() => undefined);
   }
 
   /**
@@ -488,12 +476,17 @@ export class SyncedKey<S, A extends ParamMap = AnyParams, T extends ParamMap = A
     const event = "_ACTION:" + this.key;
     return this.#link.sendBinary(event, action, data)
       ? Promise.resolve()
-      : Promise.reject(new SyncError({ code: "not_connected", message: "not connected", event }, this.key));
+      : Promise.reject(notConnected(event, this.key));
   }
 
   /** Asks for a fresh `_SET` (sends `_GET:KEY`). Returns false when not connected. */
   fetchRemoteState(): boolean {
     return this.#link.send("_GET:" + this.key, {});
+  }
+
+  // A request about this key: `kind:KEY`, its error handed to this key.
+  #request(kind: string, data: unknown, options?: RequestOptions & { extra?: Record<string, unknown> }): Promise<unknown> {
+    return this.#link.request(kind + ":" + this.key, data, { key: this.key, ...options });
   }
 
   /** Forgets the last error. */
@@ -535,112 +528,139 @@ export class SyncedKey<S, A extends ParamMap = AnyParams, T extends ParamMap = A
 
   // ---- the inbox: what the connection delivers ----
 
-  #receiveSet(data: unknown, v: number | undefined, epoch: unknown): void {
-    this.#confirmed = data as S;
-    this.#version = v;
-    this.#epoch = typeof epoch === "string" ? epoch : undefined;
-    this.#doubt = false;
-    this.#ackV = 0;
-    this.#loaded = true;
-    this.#awaitingSet = false;
-    this.#live = true;
-    this.#getSent = false;
-    this.#overlay.clear();
-    // Queued writes go on top of the fresh state, as the server will apply them; the view
-    // shows each touched field as they leave it.
-    let next: unknown = this.#confirmed;
-    const touched = new Set<string>();
-    for (const w of this.#outbox) {
-      try {
-        next = applyPatch(next, w.ops);
-      } catch {
-        // the server refuses it too, and its answer settles the view
+  // What the connection delivers; module-private, reached through inboxOf.
+  readonly #inbox: KeyInbox = {
+    set: (data: unknown, v: number | undefined, epoch: unknown): void => {
+      this.#confirmed = data as S;
+      this.#version = v;
+      this.#epoch = typeof epoch === "string" ? epoch : undefined;
+      this.#doubt = false;
+      this.#ackV = 0;
+      this.#loaded = true;
+      this.#awaitingSet = false;
+      this.#live = true;
+      this.#getSent = false;
+      this.#overlay.clear();
+      // Queued writes go on top of the fresh state, as the server will apply them; the view
+      // shows each touched field as they leave it.
+      let next: unknown = this.#confirmed;
+      const touched = new Set<string>();
+      for (const w of this.#outbox) {
+        try {
+          next = applyPatch(next, w.ops);
+        } catch {
+          // the server refuses it too, and its answer settles the view
+        }
+        for (const f of topFields(w.ops) ?? Object.keys(isObject(next) ? next : {})) touched.add(f);
       }
-      for (const f of topFields(w.ops) ?? Object.keys(isObject(next) ? next : {})) touched.add(f);
-    }
-    if (isObject(next)) for (const f of touched) this.#overlay.set(f, { value: hasOwn(next, f) ? next[f] : REMOVED, status: "unsent" });
-    this.#flushOutbox();
-    this.#emit();
-  }
-
-  #receivePatch(data: unknown, v: number | undefined): void {
-    if (this.#awaitingSet) return;
-    if (v !== undefined && this.#version !== undefined) {
-      if (v <= this.#version) return; // stale duplicate
-      if (v > this.#version + 1) return this.#resync(); // gap
-    }
-    let next: S;
-    try {
-      next = applyPatch(this.#confirmed, data as Operation[]); // throws on a non-array too
-    } catch (e) {
-      const msg = e instanceof Error ? e.message : String(e);
-      this.#link.reportError(new SyncError({ code: "patch_failed", message: `server patch did not apply: ${msg}` }));
-      return this.#resync();
-    }
-    this.#confirmed = next;
-    if (v !== undefined) this.#version = v;
-    const touched = topFields(data as Operation[]);
-    for (const [f, e] of this.#overlay) {
-      if (e.status !== "unsent" && (touched === null || touched.has(f))) this.#overlay.delete(f);
-    }
-    // Someone else changed what a refused write would have: its refusal is moot.
-    const p = this.#error?.path;
-    if (p && (touched === null || touched.has(unescapePointerToken(p.split("/")[1] ?? "")))) this.#clearIf("w");
-    this.#emit();
-  }
-
-  #receiveAction(data: unknown): void {
-    if (!isObject(data) || typeof data.type !== "string") return;
-    const { type, ...params } = data;
-    for (const source of [...this.#actionSources]) {
-      const h = source()?.[type];
-      if (!h) continue;
-      try {
-        h(params);
-      } catch (e) {
-        rethrowAsync(e);
-      }
-    }
-  }
-
-  #receiveTaskStatus(data: unknown): void {
-    if (!isObject(data) || typeof data.type !== "string" || typeof data.status !== "string") return;
-    const st: TaskStatus = { status: data.status as TaskStatus["status"], result: data.result };
-    if (data.status === "failed") {
-      st.error = toSyncError(data.error ?? { code: "task_failed", message: `task ${data.type} failed` }, this.key);
-    }
-    this.#tasks = { ...this.#tasks, [data.type]: st };
-    const cause = "t:" + data.type;
-    if (st.error) {
-      this.#link.reportError(st.error); // sets this.#error and emits
-      this.#cause = cause;
-    } else {
-      this.#clearIf(cause);
+      if (isObject(next)) this.#unsent(next, touched);
+      this.#flushOutbox();
       this.#emit();
-    }
-  }
+    },
 
-  #setError(err: SyncError): void {
-    this.#error = err;
-    // A refused plain write (a server without epochs answers no ids) names its _PATCH event.
-    this.#cause = err.event?.startsWith("_PATCH:") ? "w" : "";
-    this.#emit();
-  }
+    patch: (data: unknown, v: number | undefined): void => {
+      if (this.#awaitingSet) return;
+      if (v !== undefined && this.#version !== undefined) {
+        if (v <= this.#version) return; // stale duplicate
+        if (v > this.#version + 1) return this.#resync(); // gap
+      }
+      let next: S;
+      try {
+        next = applyPatch(this.#confirmed, data as Operation[]); // throws on a non-array too
+      } catch (e) {
+        const msg = e instanceof Error ? e.message : String(e);
+        this.#link.reportError(new SyncError({ code: "patch_failed", message: `server patch did not apply: ${msg}` }));
+        return this.#resync();
+      }
+      this.#confirmed = next;
+      if (v !== undefined) this.#version = v;
+      const touched = topFields(data as Operation[]);
+      for (const [f, e] of this.#overlay) {
+        if (e.status !== "unsent" && (touched === null || touched.has(f))) this.#overlay.delete(f);
+      }
+      // Someone else changed what a refused write would have: its refusal is moot.
+      const p = this.#error?.path;
+      if (p && (touched === null || touched.has(unescapePointerToken(p.split("/")[1] ?? "")))) this.#clearIf("w");
+      this.#emit();
+    },
 
-  #closed(): void {
-    this.#live = false;
-    this.#getSent = false;
-    // Writes whose _RESULT the connection took with it may or may not have landed: queued
-    // again with their bases (so a replay that landed is refused, not applied twice), and
-    // the key resumes with a _SET, since its state includes them.
-    if (this.#inflight.size === 0) return;
-    const q = [...this.#inflight, ...this.#outbox];
-    this.#inflight.clear();
-    this.#outbox = [];
-    for (const w of q) this.#add(w.ops, w.base);
-    this.#doubt = true;
-    this.#emit();
-  }
+    action: (data: unknown): void => {
+      if (!isObject(data) || typeof data.type !== "string") return;
+      const { type, ...params } = data;
+      for (const source of [...this.#actionSources]) {
+        const h = source()?.[type];
+        if (!h) continue;
+        try {
+          h(params);
+        } catch (e) {
+          rethrowAsync(e);
+        }
+      }
+    },
+
+    taskStatus: (data: unknown): void => {
+      if (!isObject(data) || typeof data.type !== "string" || typeof data.status !== "string") return;
+      const st: TaskStatus = { status: data.status as TaskStatus["status"], result: data.result };
+      if (data.status === "failed") {
+        st.error = toSyncError(data.error ?? { code: "task_failed", message: `task ${data.type} failed` }, this.key);
+      }
+      this.#tasks = { ...this.#tasks, [data.type]: st };
+      const cause = "t:" + data.type;
+      if (st.error) {
+        this.#link.reportError(st.error); // sets this.#error and emits
+        this.#cause = cause;
+      } else {
+        this.#clearIf(cause);
+        this.#emit();
+      }
+    },
+
+    error: (err: SyncError): void => {
+      this.#error = err;
+      // A refused plain write (a server without epochs answers no ids) names its _PATCH event.
+      this.#cause = err.event?.startsWith("_PATCH:") ? "w" : "";
+      this.#emit();
+    },
+
+    closed: (): void => {
+      this.#live = false;
+      this.#getSent = false;
+      // Writes whose _RESULT the connection took with it may or may not have landed: queued
+      // again with their bases (so a replay that landed is refused, not applied twice), and
+      // the key resumes with a _SET, since its state includes them.
+      if (this.#inflight.size === 0) return;
+      const q = [...this.#inflight, ...this.#outbox];
+      this.#inflight.clear();
+      this.#outbox = [];
+      for (const w of q) this.#add(w.ops, w.base);
+      this.#doubt = true;
+      this.#emit();
+    },
+    resumed: () => {
+      this.#live = true;
+      this.#flushOutbox();
+      this.#emit();
+    },
+    resumeInfo: () => this.#resumable(),
+    dump: (): Persisted | undefined => {
+      if (!this.#loaded) return undefined;
+      // Writes in flight are kept as the queue, as a close would keep them. JSON leaves out
+      // the overlay's REMOVED marks: such a field shows its old value until the next _SET.
+      const o = [...this.#overlay].filter(([, e]) => e.status === "unsent").map(([f, e]) => [f, e.value]);
+      return { s: this.#confirmed, ...this.#resumable(), q: [...this.#inflight, ...this.#outbox], o: Object.fromEntries(o) as Record<string, unknown> };
+    },
+
+    restore: (r: Persisted): void => {
+      this.#confirmed = r.s as S;
+      this.#loaded = true;
+      this.#version = r.v;
+      this.#epoch = r.epoch;
+      for (const w of r.q) this.#add(w.ops, w.base);
+      // No rebase: the state already holds the writes that were in flight.
+      for (const [f, value] of Object.entries(r.o)) this.#overlay.set(f, { value, status: "unsent" });
+      this.#emit();
+    },
+  };
 
   // Resumable only when the state is exactly the server's at `version`: no write of unknown
   // fate is in it, and the echo of every accepted write has arrived.
@@ -650,40 +670,13 @@ export class SyncedKey<S, A extends ParamMap = AnyParams, T extends ParamMap = A
     return { v, epoch: this.#epoch };
   }
 
-  #dump(): Persisted | undefined {
-    if (!this.#loaded) return undefined;
-    // Writes in flight are kept as the queue, as a close would keep them. JSON leaves out
-    // the overlay's REMOVED marks: such a field shows its old value until the next _SET.
-    const o = [...this.#overlay].filter(([, e]) => e.status === "unsent").map(([f, e]) => [f, e.value]);
-    return { s: this.#confirmed, ...this.#resumable(), q: [...this.#inflight, ...this.#outbox], o: Object.fromEntries(o) as Record<string, unknown> };
-  }
-
-  #restore(r: Persisted): void {
-    this.#confirmed = r.s as S;
-    this.#loaded = true;
-    this.#version = r.v;
-    this.#epoch = r.epoch;
-    for (const w of r.q) this.#add(w.ops, w.base);
-    // No rebase: the state already holds the writes that were in flight.
-    for (const [f, value] of Object.entries(r.o)) this.#overlay.set(f, { value, status: "unsent" });
-    this.#emit();
-  }
-
   #resync(): void {
     this.#awaitingSet = true;
     this.fetchRemoteState();
   }
 
   #makeSnapshot(): KeySnapshot<S> {
-    let state = this.#confirmed;
-    if (this.#overlay.size > 0 && isObject(this.#confirmed)) {
-      const v: Record<string, unknown> = { ...this.#confirmed };
-      for (const [f, e] of this.#overlay) {
-        if (e.value === REMOVED) delete v[f];
-        else setOwn(v, f, e.value);
-      }
-      state = v as S;
-    }
+    const state = this.#overlay.size > 0 && isObject(this.#confirmed) ? (layer(this.#confirmed, this.#overlay) as S) : this.#confirmed;
     let unsynced = this.#outbox.length > 0;
     for (const e of this.#overlay.values()) if (e.status === "local") unsynced = true;
     return { state, version: this.#version, loaded: this.#loaded, unsynced, error: this.#error, tasks: this.#tasks, conflicts: this.#conflicts };
@@ -693,6 +686,17 @@ export class SyncedKey<S, A extends ParamMap = AnyParams, T extends ParamMap = A
     this.#snapshot = this.#makeSnapshot();
     for (const l of [...this.#listeners]) l();
   }
+}
+
+// A copy of `base` (an object) with the overlay's entries (of `status`, or all) laid on top.
+function layer(base: unknown, overlay: Map<string, Overlay>, status?: Overlay["status"]): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...(isObject(base) ? base : {}) };
+  for (const [f, e] of overlay) {
+    if (status && e.status !== status) continue;
+    if (e.value === REMOVED) delete out[f];
+    else setOwn(out, f, e.value);
+  }
+  return out;
 }
 
 function fieldOf(obj: unknown, f: string): unknown {
