@@ -199,6 +199,9 @@ export class Session implements KeyLink {
   #binMeta: { type: string; metadata: Record<string, unknown> } | null = null;
   readonly #idMemory: { user: { id?: string }; session: { id?: string } } = { user: {}, session: {} };
   #unhold: (() => void) | undefined; // wsAuth: answers duplicated tabs for our session id
+  #unown: (() => void) | undefined; // persist: answers duplicated tabs for the id of our persisted queue
+  #owner: string | undefined; // persist: that id, once held
+  #claim: string | undefined; // persist: the id a restored record with queued writes was saved under, until claimed
   #tokenWait = 0; // > 0 while open() waits for getToken: the number of that wait
   #opens = 0; // counts open() calls, so a token that arrives too late is dropped
   #refreshing: Promise<void> | undefined;
@@ -223,8 +226,11 @@ export class Session implements KeyLink {
     this.#storage = p === true ? storageOf("sessionStorage") : p || undefined;
     if (!this.#storage) return;
     try {
-      const saved = JSON.parse(this.#storage.getItem("wssync:" + this.url) ?? "{}") as Record<string, Persisted>;
-      for (const [key, r] of Object.entries(saved)) inboxOf(this.sync(key, r.s)).restore(r);
+      const saved = JSON.parse(this.#storage.getItem("wssync:" + this.url) ?? "{}") as { t?: string; k?: Record<string, Persisted> };
+      for (const [key, r] of Object.entries(saved.k ?? {})) {
+        inboxOf(this.sync(key, r.s)).restore(r);
+        if (r.q.length) this.#claim = saved.t;
+      }
     } catch {
       // unreadable: start without it
     }
@@ -238,7 +244,7 @@ export class Session implements KeyLink {
     if (this.#storage) g[f]?.("pagehide", this.save);
     g[f]?.("online", this.#wake);
     g.document?.[f]?.("visibilitychange", this.#onVisibility);
-    if (!on) this.#unhold = void this.#unhold?.();
+    if (!on) this.#unhold = this.#unown = void (this.#unhold?.(), this.#unown?.());
   }
 
   // Back online, or visible again: retry now if waiting, probe an open socket with a ping.
@@ -269,7 +275,7 @@ export class Session implements KeyLink {
       if (d) out[key] = d;
     }
     try {
-      this.#storage?.setItem("wssync:" + this.url, JSON.stringify(out));
+      this.#storage?.setItem("wssync:" + this.url, JSON.stringify({ t: this.#owner ?? this.#claim, k: out }));
     } catch {
       // full or disabled: the next change tries again
     }
@@ -343,9 +349,11 @@ export class Session implements KeyLink {
     this.#offered = resume ? offer : undefined;
     const protos = resume ? [SUBPROTOCOL, RESUME] : [SUBPROTOCOL];
     const tab = this.#opts.wsAuth && !this.#unhold ? this.#claimTab() : undefined;
+    const own = this.#claimOwner();
+    const wait = tab || own ? Promise.all([tab, own]) : undefined;
     const make = (token?: string): void =>
       this.#attach(token !== undefined ? new Impl(this.url, [...protos, BEARER_PREFIX + token]) : resume ? new Impl(this.url, protos) : new Impl(this.url));
-    if (!getToken && !tab) return make();
+    if (!getToken && !wait) return make();
     const n = (this.#tokenWait = ++this.#opens);
     // Only the latest wait acts: a disconnect() or a newer open() made this one stale.
     const latest =
@@ -355,8 +363,8 @@ export class Session implements KeyLink {
         this.#tokenWait = 0;
         f(v);
       };
-    Promise.resolve(tab)
-      .then(getToken)
+    Promise.resolve(wait)
+      .then(() => getToken?.())
       .then(latest(make))
       .catch(latest(() => this.#closed(1006, "getToken failed")));
   }
@@ -376,6 +384,28 @@ export class Session implements KeyLink {
     }
     return claimSessionId(tab, id, wait).then((v) => {
       if (v !== id) writeId(tab, SESSION_ID_KEY, this.#idMemory.session, v);
+      hold(v);
+    });
+  }
+
+  // persist: the restored queue is this document's only if no other live document answers
+  // for the id it was saved under: a duplicated tab copies sessionStorage, and with it its
+  // original's queue, which the original replays itself. A reload finds nobody and keeps it.
+  // Without a restored queue there is nothing to ask: this document takes a fresh id.
+  #claimOwner(): Promise<void> | undefined {
+    const st = this.#storage;
+    if (!st || this.#unown) return undefined;
+    const id = this.#claim;
+    const hold = (v: string): void => {
+      this.#owner = v;
+      this.#claim = undefined;
+      this.#unown?.(); // a connect() again while waiting: one hold, not two
+      this.#unown = this.#wantOpen ? holdSessionId(st, v) : undefined;
+    };
+    const wait = this.#opts.tabWaitMs ?? 50;
+    if (!id || !(wait > 0)) return void hold(this.#owner ?? id ?? randomId());
+    return claimSessionId(st, id, wait).then((v) => {
+      if (v !== id) for (const k of this.#keys.values()) k.inbox.disown();
       hold(v);
     });
   }

@@ -69,6 +69,8 @@ export interface KeyInbox {
   dump(): Persisted | undefined;
   /** Takes a persisted record back (a reload). */
   restore(r: Persisted): void;
+  /** The restored queue was another tab's (this one is its duplicate): drop its writes, keep the ones made here. */
+  disown(): void;
 }
 
 /** A queued or sent write: its ops and the version they were made against. */
@@ -180,6 +182,7 @@ export class SyncedKey<S, A extends ParamMap = AnyParams, T extends ParamMap = A
   #doubt = false; // a write went out whose fate is unknown: the state at `version` is not known exactly
   #ackV = 0; // the highest version an accepted write produced, since the last _SET
   #conflicts: readonly Conflict[] = [];
+  readonly #copied = new WeakSet<Operation>(); // ops restored from storage: a duplicated tab drops them
   readonly #debounces = new Map<string, { timer: ReturnType<typeof setTimeout>; value: unknown; since: number }>();
   readonly #listeners = new Set<() => void>();
   readonly #actionSources = new Set<() => ExposedActions | undefined>();
@@ -320,6 +323,22 @@ export class SyncedKey<S, A extends ParamMap = AnyParams, T extends ParamMap = A
     }, wait);
     this.#debounces.set(f, { timer, value, since });
     this.#emit();
+  }
+
+  // Queued writes go on top of the confirmed state, as the server will apply them; the view
+  // shows each touched field as they leave it.
+  #showQueue(): void {
+    let next: unknown = this.#confirmed;
+    const touched = new Set<string>();
+    for (const w of this.#outbox) {
+      try {
+        next = applyPatch(next, w.ops);
+      } catch {
+        // the server refuses it too, and its answer settles the view
+      }
+      for (const f of topFields(w.ops) ?? Object.keys(isObject(next) ? next : {})) touched.add(f);
+    }
+    if (isObject(next)) this.#unsent(next, touched);
   }
 
   #partial(update: Update<S>): Partial<S> {
@@ -541,19 +560,7 @@ export class SyncedKey<S, A extends ParamMap = AnyParams, T extends ParamMap = A
       this.#live = true;
       this.#getSent = false;
       this.#overlay.clear();
-      // Queued writes go on top of the fresh state, as the server will apply them; the view
-      // shows each touched field as they leave it.
-      let next: unknown = this.#confirmed;
-      const touched = new Set<string>();
-      for (const w of this.#outbox) {
-        try {
-          next = applyPatch(next, w.ops);
-        } catch {
-          // the server refuses it too, and its answer settles the view
-        }
-        for (const f of topFields(w.ops) ?? Object.keys(isObject(next) ? next : {})) touched.add(f);
-      }
-      if (isObject(next)) this.#unsent(next, touched);
+      this.#showQueue();
       this.#flushOutbox();
       this.#emit();
     },
@@ -642,6 +649,14 @@ export class SyncedKey<S, A extends ParamMap = AnyParams, T extends ParamMap = A
       this.#emit();
     },
     resumeInfo: () => this.#resumable(),
+    // Before the first socket, so nothing is in flight. Merged writes keep their op objects,
+    // so a field written both there and here keeps only this tab's ops.
+    disown: () => {
+      this.#outbox = this.#outbox.filter((w) => (w.ops = w.ops.filter((op) => !this.#copied.has(op))).length > 0);
+      for (const [f, e] of this.#overlay) if (e.status === "unsent") this.#overlay.delete(f);
+      this.#showQueue();
+      this.#emit();
+    },
     dump: (): Persisted | undefined => {
       if (!this.#loaded) return undefined;
       // Writes in flight are kept as the queue, as a close would keep them. JSON leaves out
@@ -655,7 +670,10 @@ export class SyncedKey<S, A extends ParamMap = AnyParams, T extends ParamMap = A
       this.#loaded = true;
       this.#version = r.v;
       this.#epoch = r.epoch;
-      for (const w of r.q) this.#add(w.ops, w.base);
+      for (const w of r.q) {
+        for (const op of w.ops) this.#copied.add(op);
+        this.#add(w.ops, w.base);
+      }
       // No rebase: the state already holds the writes that were in flight.
       for (const [f, value] of Object.entries(r.o)) this.#overlay.set(f, { value, status: "unsent" });
       this.#emit();
