@@ -8,7 +8,7 @@
 // grew at its end sends `add /path/-` per new element; any other change (an insert or
 // removal in the middle, a shrink) replaces the whole array, because index-shifting ops
 // would be ambiguous against a concurrent edit of the same array.
-import { type Operation, cloneJson as clone, escapePointerToken, hasOwn, isObject } from "./patch";
+import { type Operation, cloneJson as clone, escapePointerToken, hasOwn, isObject, jsonEqual as same } from "./patch";
 
 /** A function that edits `draft` in place. Its return value is ignored. */
 export type Recipe<S> = (draft: S) => void;
@@ -20,10 +20,6 @@ export function record<S>(base: S, recipe: Recipe<S>): Operation[] {
   const ops: Operation[] = [];
   diff(base, draft, "", ops);
   return ops;
-}
-
-function same(a: unknown, b: unknown): boolean {
-  return JSON.stringify(a) === JSON.stringify(b);
 }
 
 function diff(a: unknown, b: unknown, path: string, ops: Operation[]): void {

@@ -47,14 +47,15 @@ export class SyncError extends Error implements ErrorInfo {
 export function toSyncError(raw: unknown, key?: string): SyncError {
   if (typeof raw === "object" && raw !== null) {
     const r = raw as Record<string, unknown>;
+    const str = (v: unknown): string | undefined => (typeof v === "string" ? v : undefined);
     const info: ErrorInfo = {
-      code: typeof r.code === "string" ? r.code : "internal",
+      code: str(r.code) ?? "internal",
       // Malformed input: any code, even an object, becomes some text rather than none.
       // eslint-disable-next-line @typescript-eslint/no-base-to-string
-      message: typeof r.message === "string" ? r.message : String(r.code ?? "error"),
+      message: str(r.message) ?? String(r.code ?? "error"),
+      event: str(r.event), // the constructor leaves undefined ones out
+      path: str(r.path),
     };
-    if (typeof r.event === "string") info.event = r.event;
-    if (typeof r.path === "string") info.path = r.path;
     return new SyncError(info, key);
   }
   return new SyncError({ code: "internal", message: typeof raw === "string" ? raw : "malformed error" }, key);

@@ -63,13 +63,11 @@ export const hasOwn = (o: object, k: string): boolean => Object.prototype.hasOwn
 export function jsonEqual(a: unknown, b: unknown): boolean {
   if (a === b) return true;
   if (!isContainer(a) || !isContainer(b) || Array.isArray(a) !== Array.isArray(b)) return false;
-  if (Array.isArray(a)) {
-    const bb = b as unknown[];
-    return a.length === bb.length && a.every((v, i) => jsonEqual(v, bb[i]));
-  }
-  const ka = Object.keys(a);
-  const ob = b as Record<string, unknown>;
-  return ka.length === Object.keys(ob).length && ka.every((k) => hasOwn(ob, k) && jsonEqual(a[k], ob[k]));
+  // Arrays too: a JSON array is dense, so its keys are its indices.
+  const x = a as Record<string, unknown>;
+  const y = b as Record<string, unknown>;
+  const ka = Object.keys(x);
+  return ka.length === Object.keys(y).length && ka.every((k) => hasOwn(y, k) && jsonEqual(x[k], y[k]));
 }
 
 /**
@@ -117,15 +115,11 @@ export function applyPatch<T>(doc: T, ops: readonly Operation[]): T {
     return i;
   };
 
-  const read = (path: string): unknown => {
-    let cur: unknown = root;
-    for (const tok of parseOrFail(path)) {
-      if (Array.isArray(cur)) cur = cur[arrayIndex(cur, tok, path, false)];
-      else if (isContainer(cur) && hasOwn(cur, tok)) cur = (cur as Record<string, unknown>)[tok];
-      else missing(path);
-    }
-    return cur;
-  };
+  // The member `tok` of `cur`: an existing array element or own object member, else a failure.
+  const child = (cur: unknown, tok: string, path: string): unknown =>
+    Array.isArray(cur) ? cur[arrayIndex(cur, tok, path, false)] : isContainer(cur) && hasOwn(cur, tok) ? (cur as Record<string, unknown>)[tok] : missing(path);
+
+  const read = (path: string): unknown => parseOrFail(path).reduce((cur: unknown, tok) => child(cur, tok, path), root);
 
   // Only for a path or from the loop below checked to be a string.
   const parseOrFail = (path: string): string[] => {
@@ -144,14 +138,10 @@ export function applyPatch<T>(doc: T, ops: readonly Operation[]): T {
     root = cur;
     for (let i = 0; i < tokens.length - 1; i++) {
       const tok = tokens[i] as string;
-      let child: unknown;
-      let at: string | number = tok;
-      if (Array.isArray(cur)) child = cur[(at = arrayIndex(cur, tok, path, false))];
-      else if (hasOwn(cur, tok)) child = cur[tok];
-      if (!isContainer(child)) return missing(path);
-      const next = own(child);
-      if (Array.isArray(cur)) cur[at as number] = next;
-      else setOwn(cur, tok, next);
+      const c = child(cur, tok, path);
+      if (!isContainer(c)) return missing(path);
+      const next = own(c);
+      setOwn(cur as Record<string, unknown>, tok, next); // an array index, checked by child()
       cur = next;
     }
     return [cur, tokens[tokens.length - 1] as string];
@@ -173,12 +163,11 @@ export function applyPatch<T>(doc: T, ops: readonly Operation[]): T {
 
   const remove = (path: string): unknown => {
     const tokens = parseOrFail(path);
-    if (tokens.length === 0) return fail("bad_patch", "cannot remove the document root", path);
+    if (tokens.length === 0) return fail("bad_patch", "cannot remove the root", path);
     const [parent, last] = parentFor(path, tokens);
-    if (Array.isArray(parent)) return parent.splice(arrayIndex(parent, last, path, false), 1)[0];
-    if (!hasOwn(parent, last)) return missing(path);
-    const old = parent[last];
-    delete parent[last];
+    const old = child(parent, last, path);
+    if (Array.isArray(parent)) parent.splice(Number(last), 1);
+    else delete parent[last];
     return old;
   };
 
@@ -206,7 +195,7 @@ export function applyPatch<T>(doc: T, ops: readonly Operation[]): T {
           read(from);
           break;
         }
-        if (path.startsWith(from + "/")) fail("bad_patch", "cannot move a value into itself", path);
+        if (path.startsWith(from + "/")) fail("bad_patch", "cannot move into itself", path);
         put(path, remove(from), true);
         break;
       case "copy":

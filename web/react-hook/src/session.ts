@@ -3,9 +3,10 @@
 // are a thin layer over it.
 
 import { isTerminalCloseCode } from "./codes";
-import { SyncError, keyOfEvent, notConnected, toSyncError } from "./errors";
+import { type ErrorInfo, SyncError, keyOfEvent, notConnected, toSyncError } from "./errors";
 import { base64ToBytes, saveWithAnchor } from "./download";
 import { type IdStorage, randomId, SESSION_ID_KEY, storageOf, storedSessionId, userSessionIds, writeId } from "./ids";
+import { isObject } from "./patch";
 import { claimSessionId, holdSessionId } from "./tabs";
 import { type KeyInbox, type KeyLink, type Persisted, SyncedKey, inboxOf } from "./store";
 import type { AnyParams, BinaryPayload, ParamMap, Toast } from "./types";
@@ -198,8 +199,8 @@ export class Session implements KeyLink {
   readonly #pending = new Map<string, Pending>();
   #binMeta: { type: string; metadata: Record<string, unknown> } | null = null;
   readonly #idMemory: { user: { id?: string }; session: { id?: string } } = { user: {}, session: {} };
-  #unhold: (() => void) | undefined; // wsAuth: answers duplicated tabs for our session id
-  #unown: (() => void) | undefined; // persist: answers duplicated tabs for the id of our persisted queue
+  // Answering duplicated tabs: [0] for our wsAuth session id, [1] for the id of our persisted queue.
+  readonly #holds: ((() => void) | undefined)[] = [];
   #owner: string | undefined; // persist: that id, once held
   #claim: string | undefined; // persist: the id a restored record with queued writes was saved under, until claimed
   #tokenWait = 0; // > 0 while open() waits for getToken: the number of that wait
@@ -244,7 +245,7 @@ export class Session implements KeyLink {
     if (this.#storage) g[f]?.("pagehide", this.save);
     g[f]?.("online", this.#wake);
     g.document?.[f]?.("visibilitychange", this.#onVisibility);
-    if (!on) this.#unhold = this.#unown = void (this.#unhold?.(), this.#unown?.());
+    if (!on) for (const release of this.#holds.splice(0)) release?.();
   }
 
   // Back online, or visible again: retry now if waiting, probe an open socket with a ping.
@@ -348,7 +349,7 @@ export class Session implements KeyLink {
     const resume = Object.keys(offer).length > 0;
     this.#offered = resume ? offer : undefined;
     const protos = resume ? [SUBPROTOCOL, RESUME] : [SUBPROTOCOL];
-    const tab = this.#opts.wsAuth && !this.#unhold ? this.#claimTab() : undefined;
+    const tab = this.#opts.wsAuth && !this.#holds[0] ? this.#claimTab() : undefined;
     const own = this.#claimOwner();
     const wait = tab || own ? Promise.all([tab, own]) : undefined;
     const make = (token?: string): void =>
@@ -370,21 +371,12 @@ export class Session implements KeyLink {
   }
 
   // Before the first connect with wsAuth: a stored session id another live tab answers for
-  // was copied with a duplicated tab; take a fresh one. The hold then answers for ours.
+  // was copied with a duplicated tab; take a fresh one (stored, so this tab's reloads keep it).
   #claimTab(): Promise<void> | undefined {
     const { tab, id } = storedSessionId(this.#opts.idStorage);
-    const wait = this.#opts.tabWaitMs ?? 50;
-    const hold = (v: string) => {
-      this.#unhold?.(); // a connect() again while waiting: one hold, not two
-      this.#unhold = this.#wantOpen ? holdSessionId(tab as Storage, v) : undefined;
-    };
-    if (!tab || !id || !(wait > 0)) {
-      if (tab) hold(userSessionIds(this.#opts.idStorage, this.#idMemory).session);
-      return undefined;
-    }
-    return claimSessionId(tab, id, wait).then((v) => {
-      if (v !== id) writeId(tab, SESSION_ID_KEY, this.#idMemory.session, v);
-      hold(v);
+    if (!tab) return undefined;
+    return this.#claimId(0, tab, id, () => userSessionIds(this.#opts.idStorage, this.#idMemory).session, (v, copy) => {
+      if (copy) writeId(tab, SESSION_ID_KEY, this.#idMemory.session, v);
     });
   }
 
@@ -394,20 +386,27 @@ export class Session implements KeyLink {
   // Without a restored queue there is nothing to ask: this document takes a fresh id.
   #claimOwner(): Promise<void> | undefined {
     const st = this.#storage;
-    if (!st || this.#unown) return undefined;
+    if (!st || this.#holds[1]) return undefined;
     const id = this.#claim;
-    const hold = (v: string): void => {
+    return this.#claimId(1, st, id, () => this.#owner ?? id ?? randomId(), (v, copy) => {
+      if (copy) for (const k of this.#keys.values()) k.inbox.disown();
       this.#owner = v;
       this.#claim = undefined;
-      this.#unown?.(); // a connect() again while waiting: one hold, not two
-      this.#unown = this.#wantOpen ? holdSessionId(st, v) : undefined;
+    });
+  }
+
+  // Asks whether another document holds `id` (up to tabWaitMs): if one does, this is its copy
+  // and takes a fresh id. Without an id to ask about, or with the check off, takes `mine()`.
+  // `took` hears the result, then this document answers for it in hold `slot` until listen(false).
+  #claimId(slot: 0 | 1, doc: object, id: string | undefined, mine: () => string, took: (v: string, copy: boolean) => void): Promise<void> | undefined {
+    const hold = (v: string, copy: boolean): void => {
+      took(v, copy);
+      this.#holds[slot]?.(); // a connect() again while waiting: one hold, not two
+      this.#holds[slot] = this.#wantOpen ? holdSessionId(doc, v) : undefined;
     };
     const wait = this.#opts.tabWaitMs ?? 50;
-    if (!id || !(wait > 0)) return void hold(this.#owner ?? id ?? randomId());
-    return claimSessionId(st, id, wait).then((v) => {
-      if (v !== id) for (const k of this.#keys.values()) k.inbox.disown();
-      hold(v);
-    });
+    if (!id || !(wait > 0)) return void hold(mine(), false);
+    return claimSessionId(doc, id, wait).then((v) => hold(v, v !== id));
   }
 
   #attach(ws: WebSocketLike): void {
@@ -507,7 +506,7 @@ export class Session implements KeyLink {
     clearTimeout(this.#deadTimer);
     this.#pingTimer = this.#deadTimer = undefined;
     this.#pingAt = this.#missed = 0;
-    const err = new SyncError({ code: "disconnected", message: "connection closed before the result" });
+    const err: ErrorInfo = { code: "disconnected", message: "connection closed" };
     for (const [id, p] of this.#pending) {
       this.#pending.delete(id);
       clearTimeout(p.timer);
@@ -522,20 +521,16 @@ export class Session implements KeyLink {
   }
 
   #clearRetry(): void {
-    if (this.#retryTimer !== undefined) clearTimeout(this.#retryTimer);
+    clearTimeout(this.#retryTimer);
     this.#retryTimer = undefined;
   }
 
-  // Carried into every new state; undefined until the first close.
-  #lastClose(): Pick<ConnectionState, "lastCloseCode" | "lastCloseReason"> {
-    const { lastCloseCode, lastCloseReason } = this.#state;
-    return { lastCloseCode, lastCloseReason };
-  }
-
-  // A new state of `status`: the attempt count, terminal flag and last close carried over.
-  // Open and connecting are never terminal: connect() clears the flag before either.
+  // A new state of `status`: the attempt count, terminal flag and last close (undefined until
+  // the first) carried over. Open and connecting are never terminal: connect() clears the
+  // flag before either.
   #setStatus(status: ConnectionState["status"], extra?: Partial<ConnectionState>): void {
-    this.#setState({ status, attempt: this.#attempt, terminal: this.#terminal, ...this.#lastClose(), ...extra });
+    const { lastCloseCode, lastCloseReason } = this.#state;
+    this.#setState({ status, attempt: this.#attempt, terminal: this.#terminal, lastCloseCode, lastCloseReason, ...extra });
   }
 
   #setState(s: ConnectionState): void {
@@ -580,10 +575,12 @@ export class Session implements KeyLink {
   #receive(raw: unknown): void {
     clearTimeout(this.#deadTimer); // any frame shows the socket alive
     this.#deadTimer = undefined;
+    // A binary frame goes with the _BIN_META just before it; a text frame after _BIN_META
+    // means the binary frame is not coming.
+    const meta = this.#binMeta;
+    this.#binMeta = null;
     if (typeof raw !== "string") {
       const data = toArrayBuffer(raw);
-      const meta = this.#binMeta;
-      this.#binMeta = null;
       if (!meta || !data) return; // no _BIN_META before it: nothing to route it to
       const payload: BinaryPayload = { ...meta.metadata, data };
       this.#route(meta.type, payload, undefined);
@@ -595,10 +592,8 @@ export class Session implements KeyLink {
     } catch {
       return;
     }
-    if (typeof frame !== "object" || frame === null || typeof (frame as { type?: unknown }).type !== "string") return;
+    if (!isObject(frame) || typeof frame.type !== "string") return;
     const f = frame as { type: string; data?: unknown; v?: unknown; id?: unknown; error?: unknown };
-    // A text frame after _BIN_META means the binary frame is not coming.
-    this.#binMeta = null;
     this.#route(f.type, f.data, f);
   }
 
@@ -638,7 +633,7 @@ export class Session implements KeyLink {
         }
         break;
       case "_TOAST":
-        if (typeof data === "object" && data !== null) this.#opts.onToast?.(data as Toast);
+        if (isObject(data)) this.#opts.onToast?.(data as unknown as Toast);
         break;
       case "_DOWNLOAD": {
         const d = data as { filename?: unknown; data?: unknown } | null;
@@ -769,13 +764,14 @@ export class Session implements KeyLink {
    */
   refreshToken(): Promise<void> {
     const getToken = this.#opts.getToken;
-    if (!getToken) return Promise.reject(new SyncError({ code: "token_failed", message: "no getToken option", event: "_AUTH" }));
+    const failed = (message: string): SyncError => new SyncError({ code: "token_failed", message, event: "_AUTH" });
+    if (!getToken) return Promise.reject(failed("no getToken option"));
     this.#refreshing ??= Promise.resolve()
       .then(getToken)
       .then(
         (token) => this.request("_AUTH", { token }).then(noop),
         (e: unknown) => {
-          throw new SyncError({ code: "token_failed", message: `getToken: ${String(e)}`, event: "_AUTH" });
+          throw failed(`getToken: ${String(e)}`);
         },
       )
       .finally(() => (this.#refreshing = undefined));

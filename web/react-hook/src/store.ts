@@ -108,12 +108,8 @@ export const MAX_QUEUED_OPS = 1000;
 // Module-private: the inbox of each store, set by its constructor.
 const inboxes = new WeakMap<object, KeyInbox>();
 
-/** The inbox of `store`, for the connection that created it. */
-export function inboxOf(store: SyncedKey<unknown, ParamMap, ParamMap>): KeyInbox {
-  const inbox = inboxes.get(store);
-  if (!inbox) throw new Error("wssync: not a SyncedKey");
-  return inbox;
-}
+/** The inbox of `store` (every store has one), for the connection that created it. */
+export const inboxOf = (store: SyncedKey<unknown, ParamMap, ParamMap>): KeyInbox => inboxes.get(store) as KeyInbox;
 
 /** An immutable picture of a key; a new object whenever anything in it changes. */
 export interface KeySnapshot<S> {
@@ -134,16 +130,10 @@ export interface KeySnapshot<S> {
 }
 
 type Update<S> = Partial<S> | ((prev: S) => Partial<S>);
-type Overlay = { value: unknown; status: "local" | "unsent" };
+type Overlay = { value: unknown; local: boolean }; // local: set() only; else written and not confirmed yet
 
 const REMOVED: unique symbol = Symbol("removed"); // overlay value of a field a local patch deleted
 
-function rethrowAsync(e: unknown): void {
-  // An app callback that throws must not break frame processing; surface it like an uncaught error.
-  setTimeout(() => {
-    throw e;
-  }, 0);
-}
 
 /**
  * Top-level fields the ops touch (`path`, and `from` for move), or null for the root. Only
@@ -224,7 +214,7 @@ export class SyncedKey<S, A extends ParamMap = AnyParams, T extends ParamMap = A
 
   /** Changes fields locally only; a later `sync()` sends them, a server update replaces them. */
   set(update: Update<S>): void {
-    for (const [f, v] of Object.entries(this.#partial(update))) this.#overlay.set(f, { value: v, status: "local" });
+    for (const [f, v] of Object.entries(this.#partial(update))) this.#overlay.set(f, { value: v, local: true });
     this.#emit();
   }
 
@@ -236,7 +226,7 @@ export class SyncedKey<S, A extends ParamMap = AnyParams, T extends ParamMap = A
   sync(update?: Update<S>, options?: SyncOptions): void {
     if (update === undefined) {
       const local: Record<string, unknown> = {};
-      for (const [f, e] of this.#overlay) if (e.status === "local") local[f] = e.value;
+      for (const [f, e] of this.#overlay) if (e.local) local[f] = e.value;
       this.#write(local);
       return;
     }
@@ -304,7 +294,7 @@ export class SyncedKey<S, A extends ParamMap = AnyParams, T extends ParamMap = A
   ): (v: unknown, o?: SyncOptions) => void {
     let fn = cache.get(f);
     if (!fn) {
-      fn = (v, o) => apply((prev) => ({ [f]: typeof v === "function" ? (v as (p: unknown) => unknown)(fieldOf(prev, f)) : v }) as Partial<S>, o);
+      fn = (v, o) => apply((prev) => ({ [f]: typeof v === "function" ? (v as (p: unknown) => unknown)(isObject(prev) ? prev[f] : undefined) : v }) as Partial<S>, o);
       cache.set(f, fn);
     }
     return fn;
@@ -315,7 +305,7 @@ export class SyncedKey<S, A extends ParamMap = AnyParams, T extends ParamMap = A
   #debounce(f: string, value: unknown, ms: number, maxWaitMs?: number): void {
     const since = this.#debounces.get(f)?.since ?? Date.now();
     this.#cancelDebounce(f);
-    this.#overlay.set(f, { value, status: "local" });
+    this.#overlay.set(f, { value, local: true });
     const wait = maxWaitMs === undefined ? ms : Math.max(0, Math.min(ms, since + maxWaitMs - Date.now()));
     const timer = setTimeout(() => {
       this.#debounces.delete(f);
@@ -348,7 +338,7 @@ export class SyncedKey<S, A extends ParamMap = AnyParams, T extends ParamMap = A
   // Shows `fields` as `next` has them (absent ones as removed), as written and not confirmed.
   #unsent(next: unknown, fields: Iterable<string>): void {
     const n = isObject(next) ? next : {};
-    for (const f of fields) this.#overlay.set(f, { value: hasOwn(n, f) ? n[f] : REMOVED, status: "unsent" });
+    for (const f of fields) this.#overlay.set(f, { value: hasOwn(n, f) ? n[f] : REMOVED, local: false });
   }
 
   // Queues ops made now: against the last version while the key is not live, else sent at once.
@@ -367,7 +357,7 @@ export class SyncedKey<S, A extends ParamMap = AnyParams, T extends ParamMap = A
     if (entries.length === 0 || this.#full(entries.length)) return;
     for (const [f, v] of entries) {
       this.#queue([{ op: "replace", path: "/" + escapePointerToken(f), value: v }]);
-      this.#overlay.set(f, { value: v, status: "unsent" });
+      this.#overlay.set(f, { value: v, local: false });
     }
     this.#flushOutbox();
     this.#emit();
@@ -415,8 +405,8 @@ export class SyncedKey<S, A extends ParamMap = AnyParams, T extends ParamMap = A
     // to its writer only the residual (what the server changed beyond the write: computed
     // fields, normalisation), never the write's own ops, as ws-sync-react expects. A
     // refusal comes with a _SET, which rolls it back.
-    this.#confirmed = layer(this.#confirmed, this.#overlay, "unsent") as S;
-    for (const [f, e] of this.#overlay) if (e.status === "unsent") this.#overlay.delete(f);
+    this.#confirmed = layer(this.#confirmed, this.#overlay, true) as S;
+    for (const [f, e] of this.#overlay) if (!e.local) this.#overlay.delete(f);
   }
 
   /**
@@ -583,7 +573,7 @@ export class SyncedKey<S, A extends ParamMap = AnyParams, T extends ParamMap = A
       if (v !== undefined) this.#version = v;
       const touched = topFields(data as Operation[]);
       for (const [f, e] of this.#overlay) {
-        if (e.status !== "unsent" && (touched === null || touched.has(f))) this.#overlay.delete(f);
+        if (e.local && (touched === null || touched.has(f))) this.#overlay.delete(f);
       }
       // Someone else changed what a refused write would have: its refusal is moot.
       const p = this.#error?.path;
@@ -600,7 +590,10 @@ export class SyncedKey<S, A extends ParamMap = AnyParams, T extends ParamMap = A
         try {
           h(params);
         } catch (e) {
-          rethrowAsync(e);
+          // An app callback that throws must not break frame processing: rethrown on its own, as uncaught.
+          setTimeout(() => {
+            throw e;
+          });
         }
       }
     },
@@ -653,7 +646,7 @@ export class SyncedKey<S, A extends ParamMap = AnyParams, T extends ParamMap = A
     // so a field written both there and here keeps only this tab's ops.
     disown: () => {
       this.#outbox = this.#outbox.filter((w) => (w.ops = w.ops.filter((op) => !this.#copied.has(op))).length > 0);
-      for (const [f, e] of this.#overlay) if (e.status === "unsent") this.#overlay.delete(f);
+      for (const [f, e] of this.#overlay) if (!e.local) this.#overlay.delete(f);
       this.#showQueue();
       this.#emit();
     },
@@ -661,7 +654,7 @@ export class SyncedKey<S, A extends ParamMap = AnyParams, T extends ParamMap = A
       if (!this.#loaded) return undefined;
       // Writes in flight are kept as the queue, as a close would keep them. JSON leaves out
       // the overlay's REMOVED marks: such a field shows its old value until the next _SET.
-      const o = [...this.#overlay].filter(([, e]) => e.status === "unsent").map(([f, e]) => [f, e.value]);
+      const o = [...this.#overlay].filter(([, e]) => !e.local).map(([f, e]) => [f, e.value]);
       return { s: this.#confirmed, ...this.#resumable(), q: [...this.#inflight, ...this.#outbox], o: Object.fromEntries(o) as Record<string, unknown> };
     },
 
@@ -675,7 +668,7 @@ export class SyncedKey<S, A extends ParamMap = AnyParams, T extends ParamMap = A
         this.#add(w.ops, w.base);
       }
       // No rebase: the state already holds the writes that were in flight.
-      for (const [f, value] of Object.entries(r.o)) this.#overlay.set(f, { value, status: "unsent" });
+      for (const [f, value] of Object.entries(r.o)) this.#overlay.set(f, { value, local: false });
       this.#emit();
     },
   };
@@ -696,7 +689,7 @@ export class SyncedKey<S, A extends ParamMap = AnyParams, T extends ParamMap = A
   #makeSnapshot(): KeySnapshot<S> {
     const state = this.#overlay.size > 0 && isObject(this.#confirmed) ? (layer(this.#confirmed, this.#overlay) as S) : this.#confirmed;
     let unsynced = this.#outbox.length > 0;
-    for (const e of this.#overlay.values()) if (e.status === "local") unsynced = true;
+    for (const e of this.#overlay.values()) if (e.local) unsynced = true;
     return { state, version: this.#version, loaded: this.#loaded, unsynced, error: this.#error, tasks: this.#tasks, conflicts: this.#conflicts };
   }
 
@@ -706,17 +699,13 @@ export class SyncedKey<S, A extends ParamMap = AnyParams, T extends ParamMap = A
   }
 }
 
-// A copy of `base` (an object) with the overlay's entries (of `status`, or all) laid on top.
-function layer(base: unknown, overlay: Map<string, Overlay>, status?: Overlay["status"]): Record<string, unknown> {
+// A copy of `base` (an object) with the overlay's entries (the written ones, or all) laid on top.
+function layer(base: unknown, overlay: Map<string, Overlay>, written?: boolean): Record<string, unknown> {
   const out: Record<string, unknown> = { ...(isObject(base) ? base : {}) };
   for (const [f, e] of overlay) {
-    if (status && e.status !== status) continue;
+    if (written && e.local) continue;
     if (e.value === REMOVED) delete out[f];
     else setOwn(out, f, e.value);
   }
   return out;
-}
-
-function fieldOf(obj: unknown, f: string): unknown {
-  return isObject(obj) ? obj[f] : undefined;
 }

@@ -2,7 +2,7 @@
 // offline writes. The original replays them; a reload (same tab, old document gone) replays
 // its own; a duplicate, which the original answers for, replays none of them.
 import { describe, expect, it, vi } from "vitest";
-import { type Session, type SessionOptions, type StateStorage, type SyncedKey } from "../src";
+import type { Operation, Session, SessionOptions, StateStorage, SyncedKey } from "../src";
 import { useServer } from "./helpers";
 import type { Conn, Frame } from "./server";
 
@@ -25,10 +25,13 @@ class TabStorage implements StateStorage {
 
 const init = { title: "", notes: [] as string[], count: 0 };
 type State = typeof init;
-const note = (v: string) => ({ op: "add", path: "/notes/-", value: v });
+const owner = (t: TabStorage): unknown => (JSON.parse(t.getItem("wssync:" + url()) ?? "{}") as { t?: unknown }).t;
+let url = (): string => "";
+const note = (v: string): Operation => ({ op: "add", path: "/notes/-", value: v });
 
 describe("duplicated tabs with persist", () => {
   const { server, session, connect } = useServer();
+  url = () => server().url;
 
   // A tab whose key NOTES is live at version 1, then cut off and queueing: it keeps
   // reconnecting (so it stays a live document) but gets no _SET, so nothing is sent.
@@ -81,7 +84,8 @@ describe("duplicated tabs with persist", () => {
     const t = new TabStorage();
     const a = await offlineTab(t);
 
-    const b = session({ persist: t.copy() }); // duplicated while the original is alive
+    const tb = t.copy();
+    const b = session({ persist: tb }); // duplicated while the original is alive
     const kb = b.sync<State>("NOTES", init);
     expect(kb.state).toMatchObject({ title: "original", notes: ["queued by the original"] }); // shown until the claim
     kb.sync({ title: "duplicate" }); // its own write, before it connects, to a field the copied queue also writes
@@ -96,6 +100,38 @@ describe("duplicated tabs with persist", () => {
     const all = [...fromA, ...fromB].flatMap((f) => f.data as { value: unknown }[]).filter((op) => op.value === "queued by the original");
     expect(all).toHaveLength(1);
 
+    // The duplicate's queue has an id of its own from now on.
+    b.save();
+    expect(owner(tb)).toBeTruthy();
+    expect(owner(tb)).not.toBe(owner(t));
+
+  });
+
+  it("tabWaitMs: 0 asks nothing: a duplicate replays the copied queue too", async () => {
+    const t = new TabStorage();
+    const a = await offlineTab(t);
+    const b = session({ persist: t.copy(), tabWaitMs: 0 });
+    const kb = b.sync<State>("NOTES", init);
+    const cb = await connect(b);
+    expect(ops(await writesUntilMarker(cb, kb, 6))).toHaveLength(2);
+    a.s.disconnect();
+  });
+
+  it("a restored item without queued writes asks nothing and takes a fresh id", async () => {
+    const t = new TabStorage();
+    const a = session({ persist: t });
+    const k = a.sync<State>("NOTES", init);
+    const c = await connect(a);
+    c.send({ type: "_SET:NOTES", data: init, v: 1, epoch: "E1" });
+    await vi.waitFor(() => expect(k.getSnapshot().version).toBe(1));
+    a.save();
+    const tb = t.copy();
+    const b = session({ persist: tb, tabWaitMs: 10_000 }); // a wait would show as a timeout here
+    b.sync<State>("NOTES", init);
+    await connect(b);
+    b.save();
+    expect(owner(tb)).toBeTruthy();
+    expect(owner(tb)).not.toBe(owner(t));
   });
 
   it("with wsAuth too: the duplicate, with its fresh session id, replays nothing of the original's", async () => {
