@@ -22,8 +22,43 @@ import (
 // Refusals: another user's note, or a change to anything but a text, is `read_only` at the
 // note's path (or /notes when the length changes); a blank or too long text is `rejected`
 // at /notes/i/text. The write is then dropped whole, the state untouched.
+//
+// An accepted write's renames go to the admins' activity log, as the rename action's do:
+// the validator holds the object's lock, so it hands them to renamed, which logs them
+// through Update once the write is in (see logRenames).
 func (n *Notes) ValidateWriteContext(ctx context.Context, prev, next *Notes) error {
-	return checkNoteEdits(prev.Notes, next.Notes, func(note Note) bool { return mayChange(ctx, note) })
+	if err := checkNoteEdits(prev.Notes, next.Notes, func(note Note) bool { return mayChange(ctx, note) }); err != nil {
+		return err
+	}
+	texts := map[string]string{}
+	for i, note := range next.Notes {
+		if note.Text != prev.Notes[i].Text {
+			texts[note.ID] = note.Text
+		}
+	}
+	if len(texts) > 0 && n.renamed != nil {
+		n.renamed(nameOf(ctx), texts)
+	}
+	return nil
+}
+
+// logRenames returns the renamed hook of the shared list: it logs each rename by a client
+// write in the activity log, as the rename action does ("NAME renamed ID"). It runs on its
+// own goroutine, which waits for the write's lock to be released and ends after one Update;
+// a note whose text is no longer the written one (removed, or the write did not land) is
+// not logged.
+func logRenames(notes func() *wssync.Synced[Notes]) func(by string, texts map[string]string) {
+	return func(by string, texts map[string]string) {
+		go func() {
+			_ = notes().Update(func(n *Notes) {
+				for _, note := range n.Notes {
+					if text, ok := texts[note.ID]; ok && note.Text == text {
+						n.log(by + " renamed " + note.ID)
+					}
+				}
+			})
+		}()
+	}
 }
 
 // checkNoteEdits is ValidateWriteContext's rule on the lists before and after a write, with

@@ -143,3 +143,41 @@ func FuzzCheckNoteEdits(f *testing.F) {
 		}
 	})
 }
+
+// edits.go: an accepted write's renames go to the admins' activity log, as the rename
+// action's do; a refused write logs nothing.
+func TestRenameByWriteIsLogged(t *testing.T) {
+	_, srv := startServer(t)
+	alice := dial(t, srv, "alice", "s-alice")
+	admin := dialAdmin(t, srv, "s-admin")
+	request(t, alice, "_ACTION:NOTES", "a1", map[string]any{"type": "add", "text": "draft"})
+	waitNotes(t, alice, func(n Notes) bool { return len(n.Notes) == 3 })
+	renames := func(n Notes, id string) int {
+		c := 0
+		for _, e := range n.Activity {
+			if strings.HasSuffix(e, " renamed "+id) {
+				c++
+			}
+		}
+		return c
+	}
+	var n Notes
+	if err := alice.Decode("NOTES", &n); err != nil {
+		t.Fatal(err)
+	}
+	id := n.Notes[2].ID
+
+	if err := alice.Patch("NOTES", wssynctest.Replace("/notes/2/text", "renamed by a write")); err != nil {
+		t.Fatal(err)
+	}
+	waitNotes(t, admin, func(n Notes) bool { return renames(n, id) == 1 })
+	// A refused write (blank text) is not logged; the rename action after it is, once more.
+	if err := alice.Patch("NOTES", wssynctest.Replace("/notes/2/text", " ")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := alice.WaitFrame(testCtx(t), func(f wssynctest.Frame) bool { return f.Type == "_ERROR" }); err != nil {
+		t.Fatal(err)
+	}
+	request(t, alice, "_ACTION:NOTES", "a2", map[string]any{"type": "rename", "id": id, "text": "by the action"})
+	waitNotes(t, admin, func(n Notes) bool { return renames(n, id) == 2 && n.Notes[2].Text == "by the action" })
+}

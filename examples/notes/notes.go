@@ -32,6 +32,9 @@ type Notes struct {
 	Activity []string `sync:"activity"`
 
 	nextID int // unexported, so not synced: the source of note ids
+	// renamed hears the notes a client write renamed, once ValidateWriteContext let it
+	// through (see edits.go); nil in tests that build a bare Notes.
+	renamed func(by string, texts map[string]string)
 }
 
 // Note is one entry of the list.

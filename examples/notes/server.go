@@ -57,6 +57,7 @@ func newApp(logger *slog.Logger, withTestHooks bool, store scaleOut, adminKey st
 		bus, presence = mem, mem
 	}
 	mgrOpts = append(mgrOpts, wssync.WithEventBus(bus))
+	a.notes.renamed = logRenames(func() *wssync.Synced[Notes] { return a.share })
 	if a.share, err = wssync.NewShared("NOTES", a.notes, shareOpts...); err != nil {
 		return nil, err
 	}

@@ -7,7 +7,7 @@ export default defineConfig({
   tsconfig: "tsconfig.build.json",
   sourcemap: true,
   clean: true,
-  target: "es2020",
+  target: "es2022",
   // React is the host's; never bundle it.
   external: ["react"],
   // Shared chunks for CJS too (ESM splits by default): require("@wssync/react") and

@@ -8,7 +8,7 @@
 // grew at its end sends `add /path/-` per new element; any other change (an insert or
 // removal in the middle, a shrink) replaces the whole array, because index-shifting ops
 // would be ambiguous against a concurrent edit of the same array.
-import { type Operation, escapePointerToken, hasOwn } from "./patch";
+import { type Operation, cloneJson as clone, escapePointerToken, hasOwn, isObject, jsonEqual as same } from "./patch";
 
 /** A function that edits `draft` in place. Its return value is ignored. */
 export type Recipe<S> = (draft: S) => void;
@@ -22,21 +22,9 @@ export function record<S>(base: S, recipe: Recipe<S>): Operation[] {
   return ops;
 }
 
-function clone<T>(v: T): T {
-  return v === undefined ? v : (JSON.parse(JSON.stringify(v)) as T);
-}
-
-function isObj(v: unknown): v is Record<string, unknown> {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
-}
-
-function same(a: unknown, b: unknown): boolean {
-  return JSON.stringify(a) === JSON.stringify(b);
-}
-
 function diff(a: unknown, b: unknown, path: string, ops: Operation[]): void {
   if (same(a, b)) return;
-  if (isObj(a) && isObj(b)) {
+  if (isObject(a) && isObject(b)) {
     for (const k of Object.keys(a)) {
       const p = path + "/" + escapePointerToken(k);
       if (!hasOwn(b, k) || b[k] === undefined) ops.push({ op: "remove", path: p });

@@ -18,11 +18,12 @@ export interface ErrorInfo {
  */
 export class SyncError extends Error implements ErrorInfo {
   override readonly name = "SyncError";
-  readonly code: AnyErrorCode | (string & {});
-  readonly event?: string;
-  readonly path?: string;
+  // Declared only: a field left out (no event, path or key) must be absent, not undefined.
+  declare readonly code: AnyErrorCode | (string & {});
+  declare readonly event?: string;
+  declare readonly path?: string;
   /** The key the error concerns, when the client can tell (from `event` or the request). */
-  readonly key?: string;
+  declare readonly key?: string;
 
   constructor(info: ErrorInfo, key?: string) {
     super(info.message);
@@ -46,18 +47,23 @@ export class SyncError extends Error implements ErrorInfo {
 export function toSyncError(raw: unknown, key?: string): SyncError {
   if (typeof raw === "object" && raw !== null) {
     const r = raw as Record<string, unknown>;
+    const str = (v: unknown): string | undefined => (typeof v === "string" ? v : undefined);
     const info: ErrorInfo = {
-      code: typeof r.code === "string" ? r.code : "internal",
+      code: str(r.code) ?? "internal",
       // Malformed input: any code, even an object, becomes some text rather than none.
       // eslint-disable-next-line @typescript-eslint/no-base-to-string
-      message: typeof r.message === "string" ? r.message : String(r.code ?? "error"),
+      message: str(r.message) ?? String(r.code ?? "error"),
+      event: str(r.event), // the constructor leaves undefined ones out
+      path: str(r.path),
     };
-    if (typeof r.event === "string") info.event = r.event;
-    if (typeof r.path === "string") info.path = r.path;
     return new SyncError(info, key);
   }
   return new SyncError({ code: "internal", message: typeof raw === "string" ? raw : "malformed error" }, key);
 }
+
+/** The error of a request made while the socket is not open. */
+export const notConnected = (event: string, key?: string): SyncError =>
+  new SyncError({ code: "not_connected", message: "not connected", event }, key);
 
 /** The KEY of an event such as `_PATCH:room-7/NOTES` (everything after the first colon). */
 export function keyOfEvent(event: string | undefined): string | undefined {

@@ -3,15 +3,17 @@
 /** A random v4 UUID: `crypto.randomUUID` where available (secure contexts), else built from getRandomValues. */
 export function randomId(): string {
   const c = (globalThis as { crypto?: Crypto }).crypto;
-  if (c && typeof c.randomUUID === "function") return c.randomUUID();
-  const b = new Uint8Array(16);
-  if (c && typeof c.getRandomValues === "function") c.getRandomValues(b);
+  if (typeof c?.randomUUID === "function") return c.randomUUID();
+  const b = new Uint8Array(31);
+  if (typeof c?.getRandomValues === "function") c.getRandomValues(b);
   // Last resort (very old runtimes): request ids only need to be unique per connection.
-  else for (let i = 0; i < 16; i++) b[i] = Math.floor(Math.random() * 256);
-  b[6] = ((b[6] as number) & 0x0f) | 0x40;
-  b[8] = ((b[8] as number) & 0x3f) | 0x80;
-  const h = Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+  else b.forEach((_, i) => (b[i] = Math.random() * 256));
+  // One random byte per x (a hex digit) and per y (the variant: 8, 9, a or b).
+  let i = 0;
+  return "xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx".replace(/[xy]/g, (ch) => {
+    const r = b[i++] as number;
+    return (ch === "x" ? r & 15 : (r & 3) | 8).toString(16);
+  });
 }
 
 /** Storage keys shared with ws-sync-react, so switching clients keeps a user's identity. */

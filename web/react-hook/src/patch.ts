@@ -54,6 +54,8 @@ export function parsePointer(pointer: string): string[] {
 type Container = Record<string, unknown> | unknown[];
 
 const isContainer = (v: unknown): v is Container => typeof v === "object" && v !== null;
+/** A JSON object: not null, not an array (package-internal). */
+export const isObject = (v: unknown): v is Record<string, unknown> => isContainer(v) && !Array.isArray(v);
 /** Own-property test (package-internal). */
 export const hasOwn = (o: object, k: string): boolean => Object.prototype.hasOwnProperty.call(o, k);
 
@@ -61,22 +63,19 @@ export const hasOwn = (o: object, k: string): boolean => Object.prototype.hasOwn
 export function jsonEqual(a: unknown, b: unknown): boolean {
   if (a === b) return true;
   if (!isContainer(a) || !isContainer(b) || Array.isArray(a) !== Array.isArray(b)) return false;
-  if (Array.isArray(a)) {
-    const bb = b as unknown[];
-    return a.length === bb.length && a.every((v, i) => jsonEqual(v, bb[i]));
-  }
-  const ka = Object.keys(a);
-  const ob = b as Record<string, unknown>;
-  return ka.length === Object.keys(ob).length && ka.every((k) => hasOwn(ob, k) && jsonEqual(a[k], ob[k]));
+  // Arrays too: a JSON array is dense, so its keys are its indices.
+  const x = a as Record<string, unknown>;
+  const y = b as Record<string, unknown>;
+  const ka = Object.keys(x);
+  return ka.length === Object.keys(y).length && ka.every((k) => hasOwn(y, k) && jsonEqual(x[k], y[k]));
 }
 
-/** Deep copy of a JSON value. */
+/**
+ * Deep copy of a JSON value (package-internal), through its text: JSON.parse keeps a
+ * "__proto__" member as an own property. Undefined stays undefined.
+ */
 export function cloneJson<T>(v: T): T {
-  if (!isContainer(v)) return v;
-  if (Array.isArray(v)) return v.map(cloneJson) as T;
-  const out: Record<string, unknown> = {};
-  for (const k of Object.keys(v)) setOwn(out, k, cloneJson((v as Record<string, unknown>)[k]));
-  return out as T;
+  return v === undefined ? v : (JSON.parse(JSON.stringify(v)) as T);
 }
 
 // Assigning "__proto__" would change the prototype instead of adding a member.
@@ -99,6 +98,7 @@ export function applyPatch<T>(doc: T, ops: readonly Operation[]): T {
   const fail = (code: PatchErrorCode, msg: string, path?: string): never => {
     throw new PatchError(code, msg, index, path);
   };
+  const missing = (path: string): never => fail("path_not_found", `path ${path} does not exist`, path);
 
   const own = (c: Container): Container => {
     if (fresh.has(c)) return c;
@@ -115,18 +115,14 @@ export function applyPatch<T>(doc: T, ops: readonly Operation[]): T {
     return i;
   };
 
-  const read = (path: string): unknown => {
-    let cur: unknown = root;
-    for (const tok of parseOrFail(path)) {
-      if (Array.isArray(cur)) cur = cur[arrayIndex(cur, tok, path, false)];
-      else if (isContainer(cur) && hasOwn(cur, tok)) cur = (cur as Record<string, unknown>)[tok];
-      else fail("path_not_found", `path ${path} does not exist`, path);
-    }
-    return cur;
-  };
+  // The member `tok` of `cur`: an existing array element or own object member, else a failure.
+  const child = (cur: unknown, tok: string, path: string): unknown =>
+    Array.isArray(cur) ? cur[arrayIndex(cur, tok, path, false)] : isContainer(cur) && hasOwn(cur, tok) ? (cur as Record<string, unknown>)[tok] : missing(path);
 
-  const parseOrFail = (path: unknown): string[] => {
-    if (typeof path !== "string") return fail("bad_patch", "path is not a string");
+  const read = (path: string): unknown => parseOrFail(path).reduce((cur: unknown, tok) => child(cur, tok, path), root);
+
+  // Only for a path or from the loop below checked to be a string.
+  const parseOrFail = (path: string): string[] => {
     try {
       return parsePointer(path);
     } catch (e) {
@@ -137,61 +133,47 @@ export function applyPatch<T>(doc: T, ops: readonly Operation[]): T {
   // Copies every container from the root down to the parent of `tokens`' last token and
   // returns that parent (writable) with the last token.
   const parentFor = (path: string, tokens: string[]): [Container, string] => {
-    if (!isContainer(root)) fail("path_not_found", `path ${path} does not exist`, path);
+    if (!isContainer(root)) missing(path);
     let cur = own(root as Container);
     root = cur;
     for (let i = 0; i < tokens.length - 1; i++) {
       const tok = tokens[i] as string;
-      let child: unknown;
-      let at: string | number = tok;
-      if (Array.isArray(cur)) child = cur[(at = arrayIndex(cur, tok, path, false))];
-      else if (hasOwn(cur, tok)) child = cur[tok];
-      if (!isContainer(child)) return fail("path_not_found", `path ${path} does not exist`, path);
-      const next = own(child);
-      if (Array.isArray(cur)) cur[at as number] = next;
-      else setOwn(cur, tok, next);
+      const c = child(cur, tok, path);
+      if (!isContainer(c)) return missing(path);
+      const next = own(c);
+      setOwn(cur as Record<string, unknown>, tok, next); // an array index, checked by child()
       cur = next;
     }
     return [cur, tokens[tokens.length - 1] as string];
   };
 
-  const add = (path: string, value: unknown): void => {
+  // add and replace: the root is replaced whole; below it, add inserts (or sets a member)
+  // and replace overwrites what is there.
+  const put = (path: string, value: unknown, insert: boolean): void => {
     const tokens = parseOrFail(path);
     if (tokens.length === 0) {
       root = value;
       return;
     }
     const [parent, last] = parentFor(path, tokens);
-    if (Array.isArray(parent)) parent.splice(arrayIndex(parent, last, path, true), 0, value);
-    else setOwn(parent, last, value);
+    if (Array.isArray(parent)) parent.splice(arrayIndex(parent, last, path, insert), insert ? 0 : 1, value);
+    else if (insert || hasOwn(parent, last)) setOwn(parent, last, value);
+    else missing(path);
   };
 
   const remove = (path: string): unknown => {
     const tokens = parseOrFail(path);
-    if (tokens.length === 0) return fail("bad_patch", "cannot remove the document root", path);
+    if (tokens.length === 0) return fail("bad_patch", "cannot remove the root", path);
     const [parent, last] = parentFor(path, tokens);
-    if (Array.isArray(parent)) return parent.splice(arrayIndex(parent, last, path, false), 1)[0];
-    if (!hasOwn(parent, last)) return fail("path_not_found", `path ${path} does not exist`, path);
-    const old = parent[last];
-    delete parent[last];
+    const old = child(parent, last, path);
+    if (Array.isArray(parent)) parent.splice(Number(last), 1);
+    else delete parent[last];
     return old;
-  };
-
-  const replace = (path: string, value: unknown): void => {
-    const tokens = parseOrFail(path);
-    if (tokens.length === 0) {
-      root = value;
-      return;
-    }
-    const [parent, last] = parentFor(path, tokens);
-    if (Array.isArray(parent)) parent[arrayIndex(parent, last, path, false)] = value;
-    else if (hasOwn(parent, last)) setOwn(parent, last, value);
-    else fail("path_not_found", `path ${path} does not exist`, path);
   };
 
   for (; index < ops.length; index++) {
     const op = ops[index] as unknown;
-    if (!isContainer(op) || Array.isArray(op)) fail("bad_patch", "op is not an object");
+    if (!isObject(op)) fail("bad_patch", "op is not an object");
     const o = op as Record<string, unknown>;
     const path = o.path as string;
     if (typeof path !== "string") fail("bad_patch", "op has no path");
@@ -202,25 +184,23 @@ export function applyPatch<T>(doc: T, ops: readonly Operation[]): T {
     const from = o.from as string;
     switch (o.op) {
       case "add":
-        add(path, o.value);
+      case "replace":
+        put(path, o.value, o.op === "add");
         break;
       case "remove":
         remove(path);
-        break;
-      case "replace":
-        replace(path, o.value);
         break;
       case "move":
         if (path === from) {
           read(from);
           break;
         }
-        if (path.startsWith(from + "/")) fail("bad_patch", "cannot move a value into itself", path);
-        add(path, remove(from));
+        if (path.startsWith(from + "/")) fail("bad_patch", "cannot move into itself", path);
+        put(path, remove(from), true);
         break;
       case "copy":
         // A deep copy: the same container must never sit at two places of a document we mutate.
-        add(path, cloneJson(read(from)));
+        put(path, cloneJson(read(from)), true);
         break;
       case "test":
         if (!jsonEqual(read(path), o.value)) fail("test_failed", `test at ${path} failed`, path);

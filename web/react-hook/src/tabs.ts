@@ -9,15 +9,15 @@ type Msg = { q?: string; a?: string };
 
 // A document is told apart by its sessionStorage object: Sessions of one page share their
 // session id on purpose and must not count as duplicates of each other.
-const docs = new WeakMap<Storage, { doc: string; claims: Map<string, Promise<string>> }>();
-function docOf(tab: Storage): { doc: string; claims: Map<string, Promise<string>> } {
+const docs = new WeakMap<object, { doc: string; claims: Map<string, Promise<string>> }>();
+function docOf(tab: object): { doc: string; claims: Map<string, Promise<string>> } {
   let d = docs.get(tab);
   if (!d) docs.set(tab, (d = { doc: randomId(), claims: new Map() }));
   return d;
 }
 
 // Opens the channel of `id` and answers other documents asking for it; `onAnswer` hears answers.
-function channel(tab: Storage, id: string, onAnswer?: () => void): BroadcastChannel | undefined {
+function channel(tab: object, id: string, onAnswer?: () => void): BroadcastChannel | undefined {
   const BC = (globalThis as { BroadcastChannel?: typeof BroadcastChannel }).BroadcastChannel;
   if (!BC) return undefined;
   const me = docOf(tab).doc;
@@ -36,7 +36,7 @@ function channel(tab: Storage, id: string, onAnswer?: () => void): BroadcastChan
  * within `waitMs`, else a fresh one. One answer per id and document, so Sessions of one page
  * that ask at once agree on the fresh id. Resolves `id` at once without BroadcastChannel.
  */
-export function claimSessionId(tab: Storage, id: string, waitMs: number): Promise<string> {
+export function claimSessionId(tab: object, id: string, waitMs: number): Promise<string> {
   const { doc, claims } = docOf(tab);
   let p = claims.get(id);
   if (!p) {
@@ -57,7 +57,7 @@ export function claimSessionId(tab: Storage, id: string, waitMs: number): Promis
 }
 
 /** Answers for `id` until the returned function is called. */
-export function holdSessionId(tab: Storage, id: string): () => void {
+export function holdSessionId(tab: object, id: string): () => void {
   const ch = channel(tab, id);
   return () => ch?.close();
 }

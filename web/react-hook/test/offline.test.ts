@@ -158,7 +158,7 @@ describe("persistence", () => {
     await vi.waitFor(() => expect(a.k.getSnapshot().version).toBe(4));
     a.s.save(); // what pagehide does
     a.s.disconnect();
-    expect(JSON.parse(sessionStorage.getItem("wssync:" + server().url) ?? "{}")).toHaveProperty("NOTES");
+    expect(JSON.parse(sessionStorage.getItem("wssync:" + server().url) ?? "{}")).toHaveProperty("k.NOTES");
 
     // The reloaded page: a new Session over the same storage.
     const b = session({ persist: true });
