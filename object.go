@@ -57,13 +57,14 @@ type object struct {
 	views    *viewSet                // WithViews; nil for an object every subscriber sees whole
 	gone     atomic.Bool             // unregistered
 	enc      fieldEncoder
-	lastSync time.Time   // when a patch was last published, for SyncThrottled
-	trailing *time.Timer // SyncThrottled's pending sync
-	patchHd  []byte      // the head of its _PATCH frames, up to the ops' [ (patchHead)
-	dist     *distLink   // the object's backend, nil for an object of this process only (see replication.go)
-	owner    *Session    // the session of Register, whose store keeps the object; nil if shared
-	echo     *writeEcho  // the client write being published, if any
-	quiet    *conn       // the connection whose dispatcher publishes now and writes the frame itself (syncFor)
+	lists    []*listCache // per field: the cache of a slice of shallow elements, else nil
+	lastSync time.Time    // when a patch was last published, for SyncThrottled
+	trailing *time.Timer  // SyncThrottled's pending sync
+	patchHd  []byte       // the head of its _PATCH frames, up to the ops' [ (patchHead)
+	dist     *distLink    // the object's backend, nil for an object of this process only (see replication.go)
+	owner    *Session     // the session of Register, whose store keeps the object; nil if shared
+	echo     *writeEcho   // the client write being published, if any
+	quiet    *conn        // the connection whose dispatcher publishes now and writes the frame itself (syncFor)
 
 	// epoch names the incarnation of the key's history that version counts in: a
 	// (epoch, version) pair is one state. Random for an object of this process (set at
@@ -140,11 +141,11 @@ func (o *object) snapshotLocked() (cur [][]byte, changed bool, err error) {
 		}
 	}()
 	for ; i < len(o.fields); i++ {
-		b, err := o.enc.encode(o.valueOf(&o.fields[i]))
+		b, owned, err := o.encodeSnapshot(i)
 		if err != nil {
 			return nil, false, fmt.Errorf("wssync: key %q field %q: %w", o.key, o.fields[i].wire, bare(err))
 		}
-		same := o.last != nil && bytes.Equal(b, o.last[i])
+		same := o.last != nil && (reused(b, o.last[i]) || !owned && bytes.Equal(b, o.last[i]))
 		if cur == nil { // nothing changed so far: allocate only at the first change
 			if same {
 				continue
@@ -154,9 +155,12 @@ func (o *object) snapshotLocked() (cur [][]byte, changed bool, err error) {
 				copy(cur[:i], o.last[:i])
 			}
 		}
-		if same {
+		switch {
+		case same:
 			cur[i] = o.last[i]
-		} else {
+		case owned:
+			cur[i] = b
+		default:
 			cur[i] = bytes.Clone(b)
 		}
 	}
@@ -164,6 +168,25 @@ func (o *object) snapshotLocked() (cur [][]byte, changed bool, err error) {
 		return o.last, false, nil
 	}
 	return cur, true, nil
+}
+
+// encodeSnapshot encodes field i for snapshotLocked: through its list cache when it has
+// one (then owned: b is the caller's to keep, or the published encoding itself when
+// unchanged), else into the shared buffer.
+func (o *object) encodeSnapshot(i int) (b []byte, owned bool, err error) {
+	f := &o.fields[i]
+	if o.lists != nil && o.lists[i] != nil {
+		var last []byte
+		if o.last != nil {
+			last = o.last[i]
+		}
+		b, ok, err := o.lists[i].snapshot(o.val.FieldByIndex(f.spec.index), &o.enc, last)
+		if ok || err != nil {
+			return b, true, err
+		}
+	}
+	b, err = o.enc.encode(o.valueOf(f))
+	return b, false, err
 }
 
 // encodeField marshals one field; a panic in a user MarshalJSON or computed value becomes
@@ -307,7 +330,13 @@ func (o *object) appendPatch(buf []byte, cur [][]byte) ([]byte, int, error) {
 		if reused(cur[i], o.last[i]) {
 			continue // snapshotChanged kept the published encoding: unchanged
 		}
-		buf, n, err = patch.AppendDiff(buf, n, o.fields[i].pointer, o.last[i], cur[i], &o.diffOpt)
+		var known bool
+		if o.lists != nil {
+			buf, n, known, err = o.lists[i].appendOps(buf, n, o.fields[i].pointer, o.last[i], cur[i], &o.diffOpt)
+		}
+		if !known && err == nil {
+			buf, n, err = patch.AppendDiff(buf, n, o.fields[i].pointer, o.last[i], cur[i], &o.diffOpt)
+		}
 		if err != nil {
 			return nil, 0, fmt.Errorf("wssync: key %q field %q: diff: %w", o.key, o.fields[i].wire, bare(err))
 		}
