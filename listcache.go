@@ -239,6 +239,9 @@ func (c *listCache) update(v reflect.Value, enc *fieldEncoder) error {
 	edits := c.edits[:0]
 	for k := range mn {
 		if mo == mn && k < mo && c.size > 0 && bytes.Equal(old[(p+k)*int(c.size):(p+k+1)*int(c.size)], cur[(p+k)*int(c.size):(p+k+1)*int(c.size)]) {
+			if k > 0 {
+				mid = append(mid, ',')
+			}
 			mid = append(mid, c.elem(p+k)...)
 			ends = append(ends, len(mid))
 			continue
@@ -246,6 +249,9 @@ func (c *listCache) update(v reflect.Value, enc *fieldEncoder) error {
 		b, err := enc.encode(v.Index(p + k).Addr().Interface())
 		if err != nil {
 			return err
+		}
+		if k > 0 {
+			mid = append(mid, ',')
 		}
 		start := len(mid)
 		mid = append(mid, b...)
@@ -271,42 +277,62 @@ func (c *listCache) update(v reflect.Value, enc *fieldEncoder) error {
 }
 
 // splice replaces old elements [p, p+mo) of the encoding with the mn new ones in mid
-// (element k ending at ends[k]) and moves base to the old encoding, which stays as it is.
+// (comma-separated, element k ending at ends[k]) and moves base to the old encoding,
+// which stays as it is. bytes.Join allocates without zeroing: the copy is the cost.
 func (c *listCache) splice(p, mo, mn int, mid []byte, ends []int) {
-	n0 := len(c.off) - 1
-	old, oldOff := c.full, c.off
-	full := make([]byte, 0, len(old)+len(mid)+mn)
-	off := make([]int, 0, n0-mo+mn+1)
-	full = append(full, '[')
-	sep := false
-	if p > 0 { // elements [0, p): same bytes, same offsets
-		full = append(full, old[1:oldOff[p]-1]...)
-		off = append(off, oldOff[:p]...)
-		sep = true
+	n0, q := len(c.off)-1, p+mo
+	old, off := c.full, c.off
+	parts := make([][]byte, 0, 6)
+	parts = append(parts, old[:1])
+	sep := p > 0
+	if sep {
+		parts = append(parts, old[1:off[p]-1]) // elements [0, p) without the comma after
+	}
+	if mn > 0 {
+		if sep {
+			parts = append(parts, comma)
+		}
+		parts, sep = append(parts, mid), true
+	}
+	if q < n0 {
+		if sep {
+			parts = append(parts, comma)
+		}
+		parts = append(parts, old[off[q]:len(old)-1])
+	}
+	parts = append(parts, old[len(old)-1:])
+	full := bytes.Join(parts, nil)
+
+	// The offsets, in place: [0, p) stay; the middle starts where element p did; the
+	// elements after it (and the end, off[n0]) move by shift.
+	at := off[p]
+	tailAt := at + len(mid)
+	if mn > 0 {
+		tailAt++ // the comma after the middle, or before the "]" that off[n0] follows
+	}
+	shift := tailAt - off[q]
+	if n1 := n0 - mo + mn; mn != mo {
+		if n1+1 > cap(off) {
+			off = append(off, make([]int, n1+1-len(off))...)
+		}
+		tail := off[q : n0+1]
+		off = off[:n1+1]
+		copy(off[p+mn:], tail)
+	}
+	if shift != 0 {
+		for k := p + mn; k < len(off); k++ {
+			off[k] += shift
+		}
 	}
 	start := 0
-	for _, end := range ends {
-		if sep {
-			full = append(full, ',')
-		}
-		off = append(off, len(full))
-		full = append(full, mid[start:end]...)
-		start, sep = end, true
+	for k, end := range ends {
+		off[p+k] = at + start
+		start = end + 1
 	}
-	if q := p + mo; q < n0 { // elements [q, n0), shifted
-		if sep {
-			full = append(full, ',')
-		}
-		shift := len(full) - oldOff[q]
-		full = append(full, old[oldOff[q]:len(old)-1]...)
-		for _, o := range oldOff[q:n0] {
-			off = append(off, o+shift)
-		}
-	}
-	full = append(full, ']')
-	off = append(off, len(full))
 	c.base, c.full, c.off = old, full, off
 }
+
+var comma = []byte{','}
 
 // saveElems copies the elements of v into the shadow, after a change to old elements
 // [p, p+mo) that are new elements [p, p+mn).
