@@ -342,16 +342,19 @@ func (c *listCache) saveElems(v reflect.Value, p, mo, mn int) {
 		reflect.Copy(c.shadow.Slice(p, p+mn), v.Slice(p, p+mn))
 		return
 	}
-	n0 := c.shadow.Len()
+	n0, q := c.shadow.Len(), p+mo
 	if c.shadow.Cap() < n1 || c.shadow.Cap() > 2*n1+cmpBlock {
 		c.shadow = reflect.MakeSlice(v.Type(), n1, n1+n1/8)
-	} else {
-		if n1 < n0 {
-			c.shadow.Slice(n1, n0).Clear() // let go of the strings of the dropped elements
-		}
-		c.shadow = c.shadow.Slice(0, n1)
+		reflect.Copy(c.shadow, v)
+		return
 	}
-	reflect.Copy(c.shadow, v)
+	sh := c.shadow.Slice(0, max(n0, n1))
+	reflect.Copy(sh.Slice(p+mn, n1), sh.Slice(q, n0)) // the common suffix moves (overlap-safe)
+	reflect.Copy(sh.Slice(p, p+mn), v.Slice(p, p+mn))
+	if n1 < n0 {
+		sh.Slice(n1, n0).Clear() // let go of the strings of the dropped elements
+	}
+	c.shadow = sh.Slice(0, n1)
 }
 
 // appendOps appends the ops of the last snapshot at the field's pointer and reports

@@ -335,3 +335,32 @@ func FuzzListCache(f *testing.F) {
 		runListSteps(t, rand.New(rand.NewPCG(a, b)), 40)
 	})
 }
+
+// A new string of the same text, or other padding bytes, differs in memory but not in
+// encoding: nothing is published.
+func TestListCacheEqualEncodingPublishesNothing(t *testing.T) {
+	t.Parallel()
+	r := rand.New(rand.NewPCG(3, 4))
+	st := &listState{}
+	for range 2 * listCacheMin {
+		st.Items = append(st.Items, randomListItem(r))
+	}
+	s, err := Register(NewSession(), "K", st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub := &capture{}
+	s.o.subscribe(sub)
+	_, v := s.Published()
+	s.Lock()
+	st.Items[5].Name = string([]byte(st.Items[5].Name + "x"))[:len(st.Items[5].Name)]
+	scribblePadding(r, &st.Items[9])
+	s.Unlock()
+	if err := s.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	if _, v2 := s.Published(); v2 != v || len(sub.frames) != 0 {
+		t.Fatalf("published %d frames (version %d, was %d)", len(sub.frames), v2, v)
+	}
+	checkListCaches(t, s.o)
+}

@@ -63,7 +63,11 @@ func (s *Synced[T]) Update(fn func(v *T)) error {
 // Sync publishes what changed since the last publish as one `_PATCH:KEY` frame (with the
 // new version), or nothing when nothing changed. It snapshots each field (one JSON encode
 // per field, under the read lock), skips fields whose encoding is unchanged, and diffs the
-// rest. It never blocks on a client: frames go to bounded per-connection queues. While no
+// rest. A slice of 32 or more elements of only booleans, numbers, strings, and arrays and
+// structs of them (no MarshalJSON or MarshalText; not []byte) costs less: its elements'
+// memory is compared with a copy kept from the last Sync, only the elements that differ
+// are encoded and diffed, and the rest of its encoding is copied (see docs/architecture.md,
+// "The list cache"). That copy costs the slice's memory once more. It never blocks on a client: frames go to bounded per-connection queues. While no
 // client is connected it sends nothing and loses nothing: a connecting client gets the
 // full state. Safe to call from many goroutines; calls are serialized per object.
 //
