@@ -466,24 +466,17 @@ func (c *Client) applyOwnLocked(key string, raw []byte, patch bool) {
 	if !ok {
 		return
 	}
-	next, err := jsontree.Clone(cur)
-	if err != nil {
-		return
-	}
+	var next any
+	var err error
 	if patch {
-		if next, err = jsontree.Apply(next, raw); err != nil {
-			return
+		if next, err = jsontree.Clone(cur); err == nil {
+			next, err = jsontree.Apply(next, raw)
 		}
 	} else {
-		m, isObj := next.(map[string]any)
-		v, err := jsontree.Decode(raw)
-		w, wObj := v.(map[string]any)
-		if err != nil || !isObj || !wObj {
-			return
-		}
-		for k, x := range w { // fields left out keep their value
-			m[k] = x
-		}
+		next, err = jsontree.Merge(cur, raw) // fields left out keep their value
+	}
+	if err != nil {
+		return
 	}
 	c.states[key] = next
 	c.wrote[key] = true
