@@ -231,7 +231,8 @@ func (c *Client) applyLocked(f Frame) {
 		c.errs = append(c.errs, fmt.Errorf("%s before any _SET", f.Type))
 		return
 	}
-	if f.V != nil && *f.V != c.versions[key]+1 {
+	// A duplicate or a gap is a server fault here (a key's version is its _SET's, 0 without one).
+	if proto.Classify(c.versions[key], true, f.V) != proto.Apply {
 		c.errs = append(c.errs, fmt.Errorf("%s: version %d after %d", f.Type, *f.V, c.versions[key]))
 		return
 	}
