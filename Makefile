@@ -9,8 +9,11 @@ FUZZTIME    ?= 50000x
 WEB         := web/react-hook
 NOTES_WEB   := examples/notes/web
 E2E         := e2e
+# The benchmarks against other servers: a module of its own, so that the root module does
+# not depend on them.
+PEERS       := bench/peers
 
-.PHONY: test go-checks go-test go-min go-min-check fuzz web-test types types-check example-check example-build e2e screenshot bench soak
+.PHONY: test go-checks go-test go-min go-min-check fuzz web-test types types-check example-check example-build e2e screenshot bench bench-peers soak
 
 test: go-checks go-min-check go-test fuzz web-test types-check example-check e2e
 	@echo "make test: all checks passed"
@@ -23,6 +26,7 @@ go-checks:
 	git diff --exit-code -- go.mod go.sum
 	$(GO) vet ./...
 	$(STATICCHECK) ./...
+	cd $(PEERS) && $(GO) mod tidy && git diff --exit-code -- go.mod go.sum && $(GO) vet ./... && $(STATICCHECK) ./...
 
 # WSSYNC_REQUIRE_REDIS=1: without redis-server the Redis tests fail here instead of skipping.
 go-test:
@@ -33,8 +37,9 @@ go-test:
 # sync.WaitGroup.Go). GOTOOLCHAIN downloads that toolchain from the module proxy once.
 # go-min-check, part of `make test`: vet with it (which compiles every package and test
 # file), run the examples of the root package and wsclient (real sockets, the main API) and
-# the internal packages' tests with it, and check that no nested module (web/go.mod) asks
-# for a newer Go than the root. go-min runs the whole suite with it (minutes; not in CI).
+# the internal packages' tests with it, vet the bench/peers module with it, and check that
+# no nested module (web/go.mod, bench/peers/go.mod) asks for a newer Go than the root.
+# go-min runs the whole suite with it (minutes; not in CI).
 GO_MIN ?= $(shell sed -n 's/^go //p' go.mod)
 GO_MIN_TESTS := -run '^Example' . ./wsclient
 go-min-check:
@@ -45,6 +50,7 @@ go-min-check:
 	GOTOOLCHAIN=go$(GO_MIN) $(GO) vet ./...
 	GOTOOLCHAIN=go$(GO_MIN) $(GO) test -count=1 $(GO_MIN_TESTS)
 	GOTOOLCHAIN=go$(GO_MIN) $(GO) test -count=1 ./internal/patch ./internal/jsontree ./internal/proto
+	cd $(PEERS) && GOTOOLCHAIN=go$(GO_MIN) $(GO) vet ./...
 
 go-min:
 	GOTOOLCHAIN=go$(GO_MIN) $(GO) version
@@ -93,6 +99,12 @@ screenshot:
 # Benchmarks whose medians are recorded in docs/benchmarks.md.
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count 6 . ./internal/patch
+
+# Fan-out of wssync, a raw gorilla hub and centrifuge in the same run (docs/benchmarks.md).
+# Not part of `make test`: it holds 30,000 loopback connections for minutes.
+PEERS_COUNT ?= 3
+bench-peers:
+	cd $(PEERS) && $(GO) test -run '^$$' -bench Fanout -benchtime 20x -count $(PEERS_COUNT) .
 
 # The fault suite (a real redis-server frozen, killed, restarted with and without its
 # data, while clients append) many times in a row; `make test` runs it once.

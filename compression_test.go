@@ -213,3 +213,42 @@ func TestCompressionBombCloses1009(t *testing.T) {
 		}
 	})
 }
+
+// A frame of a shared object (one prepared message for all its subscribers) is compressed
+// above the threshold too, for every subscriber that offered the extension, and sent as it
+// is to one that did not.
+func TestCompressionSharedFrame(t *testing.T) {
+	t.Parallel()
+	shared, err := wssync.NewShared("NOTES", &Notes{Title: "short"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	type client struct {
+		ws   *websocket.Conn
+		wire *atomic.Int64
+	}
+	var clients []client
+	for _, offer := range []bool{true, true, false} {
+		sess := wssync.NewSession()
+		if err := shared.Join(sess); err != nil {
+			t.Fatal(err)
+		}
+		ws, _, wire := compressDial(t, serve(t, sess), offer)
+		readWire(t, ws, wire) // the _SET
+		clients = append(clients, client{ws, wire})
+	}
+	long := strings.Repeat("abcdefgh", longTitle/8)
+	if err := shared.Update(func(n *Notes) { n.Title = long }); err != nil {
+		t.Fatal(err)
+	}
+	for i, c := range clients {
+		typ, data, onWire := readWire(t, c.ws, c.wire)
+		if typ != "_PATCH:NOTES" || !strings.Contains(string(data), long) {
+			t.Fatalf("client %d: got %s %.80s", i, typ, data)
+		}
+		compressed := onWire*10 <= int64(len(data))
+		if want := i < 2; compressed != want {
+			t.Errorf("client %d (offered %v): patch of %d bytes took %d on the wire", i, want, len(data), onWire)
+		}
+	}
+}

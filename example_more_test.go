@@ -197,3 +197,32 @@ func ExampleTaskResult() {
 	// {"type":"count","status":"started"}
 	// {"type":"count","status":"done","result":{"words":3}}
 }
+
+// A Manager for many idle connections: ServeWS returns right after the upgrade, and the
+// connection goes on, served on goroutines of its own until Shutdown.
+func ExampleWithDetachedConnections() {
+	type Room struct {
+		Topic string `sync:"topic"`
+	}
+	room, _ := wssync.NewShared("ROOM", &Room{Topic: "welcome"})
+	mgr := wssync.NewManager(func(ctx context.Context, sess *wssync.Session) error {
+		return room.Join(sess)
+	}, wssync.WithDetachedConnections())
+	returned := make(chan struct{}, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mgr.ServeWS(w, r)
+		returned <- struct{}{}
+	}))
+	defer srv.Close()
+	defer mgr.Shutdown(context.Background())
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+
+	c, _ := wssynctest.Dial(ctx, "ws"+strings.TrimPrefix(srv.URL, "http"), wssynctest.WithIdentity("alice", "tab-1"))
+	defer c.Close()
+	<-returned // ServeWS is done; the connection is not
+	_ = room.Update(func(r *Room) { r.Topic = "news" })
+	got, _ := wssynctest.WaitState(ctx, c, "ROOM", func(r Room) bool { return r.Topic == "news" })
+	fmt.Println(got.Topic)
+	// Output: news
+}

@@ -135,7 +135,8 @@ func (m *Manager) Sessions() []*Session {
 }
 
 // ServeWS identifies the client, upgrades the request and serves it as its session's
-// connection until it closes. Refusals before the upgrade are HTTP errors: 401/403 from
+// connection until it closes (with WithDetachedConnections, it returns after the upgrade
+// and the connection is served on goroutines of its own). Refusals before the upgrade are HTTP errors: 401/403 from
 // the auth hook, 429 over the per-user connection limit, 503 while shutting down or
 // while ManagerLimits.MaxPendingHandshakes connections wait for their handshake answer.
 func (m *Manager) ServeWS(w http.ResponseWriter, r *http.Request) {
@@ -143,7 +144,12 @@ func (m *Manager) ServeWS(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "shutting down", http.StatusServiceUnavailable)
 		return
 	}
-	defer m.work.Done()
+	detached := false
+	defer func() {
+		if !detached {
+			m.work.Done()
+		}
+	}()
 	var id Identity
 	if m.cfg.auth != nil {
 		var err error
@@ -188,6 +194,23 @@ func (m *Manager) ServeWS(w http.ResponseWriter, r *http.Request) {
 		m.cfg.logger.Info("wssync: upgrade refused", "err", err, "remote", r.RemoteAddr)
 		return
 	}
+	remote, resume := r.RemoteAddr, offersResume(r)
+	if m.cfg.detach {
+		detached = true
+		go func() {
+			defer m.work.Done()
+			m.upgraded(ws, id, handshake, remote, resume)
+		}()
+		return
+	}
+	m.upgraded(ws, id, handshake, remote, resume)
+}
+
+// upgraded serves an upgraded connection to its end: the handshake when handshake is set,
+// then the session of id. remote is the client's address, for the log; resume: the client
+// offered the subprotocol wssync.resume.
+func (m *Manager) upgraded(ws *websocket.Conn, id Identity, handshake bool, remote string, resume bool) {
+	var err error
 	switch {
 	case handshake:
 		if m.trackHandshake(ws) {
@@ -203,7 +226,7 @@ func (m *Manager) ServeWS(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if err != nil {
-		code, why := ClosePolicyViolation, m.handshakeFailed(err, r.RemoteAddr)
+		code, why := ClosePolicyViolation, m.handshakeFailed(err, remote)
 		switch {
 		case errors.Is(err, errInvalidUTF8):
 			code, why = CloseInvalidPayload, "text frame is not valid UTF-8"
@@ -215,7 +238,7 @@ func (m *Manager) ServeWS(w http.ResponseWriter, r *http.Request) {
 		m.closeNow(ws, code, why)
 		return
 	}
-	m.serve(ws, id, offersResume(r))
+	m.serve(ws, id, resume)
 }
 
 // enter registers a ServeWS call unless the Manager is shutting down.

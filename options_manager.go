@@ -107,6 +107,19 @@ func WithAnonymousSessions() ManagerOption {
 	return managerOption(func(c *config) { c.anonymous = true })
 }
 
+// WithDetachedConnections makes the Manager's ServeWS return as soon as the connection is
+// upgraded, instead of blocking for its life: the handshake and the connection then run on
+// goroutines of their own, which Shutdown waits for as before. The HTTP server's goroutine
+// for the request ends, and with it the buffers and request state net/http keeps while a
+// handler runs: about a third of an idle connection's memory (docs/benchmarks.md, "Idle
+// sessions"). The cost: middleware around ServeWS no longer spans the connection (a
+// handler that counts live connections, or closes something when ServeWS returns, must use
+// the session hooks OnConnect and OnDisconnect instead), and the request's context ends at
+// the upgrade.
+func WithDetachedConnections() ManagerOption {
+	return managerOption(func(c *config) { c.detach = true })
+}
+
 // WithSessionStore makes a Manager keep each session's own objects (those of Register) in
 // store, so that the session continues on any node: every published change of such an
 // object is written through to the store (one call per change, bounded by

@@ -55,6 +55,7 @@ type config struct {
 	handshakeTimeout     time.Duration
 	maxPendingHandshakes int
 	anonymous            bool
+	detach               bool // WithDetachedConnections
 	sessionStore         SessionStore
 	eventBus             EventBus
 }

@@ -82,17 +82,28 @@ func newSession(cfg *config, m *metrics, id Identity) *Session {
 	return s
 }
 
+// detachedReadBuffer is the read buffer of a detached connection (WithDetachedConnections).
+// Client frames are mostly small, and a frame larger than the buffer is read straight into
+// the message; net/http's 4 KiB buffer, which gorilla would otherwise keep, is four times
+// what an idle connection needs. A connection whose ServeWS blocks keeps net/http's: the
+// blocked handler holds it anyway.
+const detachedReadBuffer = 1024
+
 // newUpgrader is the upgrader of a Session or Manager: cfg's origin check, the shared write
 // buffers, and the wssync subprotocol, echoed when the client offers it (a browser that
 // offers subprotocols, one of them a token, fails a response that selects none; the token
 // itself is never echoed), and permessage-deflate when the client offers it (WithCompression).
 func newUpgrader(cfg *config) websocket.Upgrader {
-	return websocket.Upgrader{
+	u := websocket.Upgrader{
 		CheckOrigin:       loggedOriginCheck(cfg),
 		WriteBufferPool:   &writeBuffers,
 		Subprotocols:      []string{proto.Subprotocol},
 		EnableCompression: cfg.compressMin >= 0,
 	}
+	if cfg.detach {
+		u.ReadBufferSize = detachedReadBuffer
+	}
+	return u
 }
 
 type sessionKey struct{}
