@@ -13,9 +13,9 @@ E2E         := e2e
 # not depend on them.
 PEERS       := bench/peers
 
-.PHONY: test go-checks go-test go-min fuzz web-test types types-check example-check example-build e2e screenshot bench bench-peers soak
+.PHONY: test go-checks go-test go-min go-min-check fuzz web-test types types-check example-check example-build e2e screenshot bench bench-peers soak
 
-test: go-checks go-test fuzz web-test types-check example-check e2e
+test: go-checks go-min-check go-test fuzz web-test types-check example-check e2e
 	@echo "make test: all checks passed"
 
 # Formatting, module tidiness, vet and staticcheck.
@@ -34,10 +34,24 @@ go-test:
 
 # The oldest Go the module supports: go.mod's go directive (1.26.0, which the dependencies
 # require: validator, go-redis, x/crypto, client_golang; the code itself needs 1.25 for
-# sync.WaitGroup.Go). The module proxy serves that toolchain, which GOTOOLCHAIN downloads
-# once. Not part of `make test`: with a cold build cache it takes minutes; run it as its
-# own CI job.
+# sync.WaitGroup.Go). GOTOOLCHAIN downloads that toolchain from the module proxy once.
+# go-min-check, part of `make test`: vet with it (which compiles every package and test
+# file), run the examples of the root package and wsclient (real sockets, the main API) and
+# the internal packages' tests with it, vet the bench/peers module with it, and check that
+# no nested module (web/go.mod, bench/peers/go.mod) asks for a newer Go than the root.
+# go-min runs the whole suite with it (minutes; not in CI).
 GO_MIN ?= $(shell sed -n 's/^go //p' go.mod)
+GO_MIN_TESTS := -run '^Example' . ./wsclient
+go-min-check:
+	GOTOOLCHAIN=go$(GO_MIN) $(GO) version
+	@set -e; for m in $$(git ls-files '*go.mod' | grep -v '^go.mod$$'); do v=$$(sed -n 's/^go //p' $$m); \
+	  if [ "$$(printf '%s\n%s\n' "$$v" "$(GO_MIN)" | sort -V | tail -n1)" != "$(GO_MIN)" ]; then \
+	    echo "$$m: go $$v is newer than go.mod's go $(GO_MIN)"; exit 1; fi; done
+	GOTOOLCHAIN=go$(GO_MIN) $(GO) vet ./...
+	GOTOOLCHAIN=go$(GO_MIN) $(GO) test -count=1 $(GO_MIN_TESTS)
+	GOTOOLCHAIN=go$(GO_MIN) $(GO) test -count=1 ./internal/patch ./internal/jsontree ./internal/proto
+	cd $(PEERS) && GOTOOLCHAIN=go$(GO_MIN) $(GO) vet ./...
+
 go-min:
 	GOTOOLCHAIN=go$(GO_MIN) $(GO) version
 	GOTOOLCHAIN=go$(GO_MIN) $(GO) vet ./...

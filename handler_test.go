@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"net/http/httptest"
+	"os"
 	"regexp"
 	"strings"
+	"testing"
 
 	"github.com/gorilla/websocket"
 
@@ -73,4 +75,32 @@ func Example_quickStart() {
 	// tab2: {"type":"_SET:NOTES","data":{"title":"My Notes","notes":null},"v":0,"epoch":"…"}
 	// tab1: {"type":"_PATCH:NOTES","data":[{"op":"replace","path":"/notes","value":["buy milk"]}],"v":1}
 	// tab2: {"type":"_PATCH:NOTES","data":[{"op":"replace","path":"/notes","value":["buy milk"]}],"v":1}
+}
+
+// The README's quick start shows the program Example_quickStart runs and the frames it
+// prints: a change to either without the other fails here.
+func TestReadmeQuickStartMatchesExample(t *testing.T) {
+	t.Parallel()
+	b, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme := string(b)
+	for _, want := range []string{
+		// the snippet, as Example_quickStart has it
+		`notes, err := wssync.NewShared("NOTES", &Notes{Title: "My Notes"})`,
+		`mgr := wssync.NewManager(func(ctx context.Context, sess *wssync.Session) error {`,
+		`return notes.Join(sess)`,
+		`http.Handle("/ws", mgr)`,
+		`notes.Update(func(n *Notes) { n.Notes = append(n.Notes, "buy milk") })`,
+		// the frames of Example_quickStart's Output
+		`{"type":"_REQUEST_USER_SESSION"}`,
+		`{"type":"_SET:NOTES","data":{"title":"My Notes","notes":null},"v":0,"epoch":"…"}`,
+		`{"type":"_PATCH:NOTES","data":[{"op":"replace","path":"/notes","value":["buy milk"]}],"v":1}`,
+		"Example_quickStart",
+	} {
+		if !strings.Contains(readme, want) {
+			t.Errorf("README.md lacks %s", want)
+		}
+	}
 }

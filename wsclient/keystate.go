@@ -5,6 +5,7 @@ import (
 	"log/slog"
 
 	"github.com/wssync/wssync/internal/jsontree"
+	"github.com/wssync/wssync/internal/proto"
 )
 
 // keyState is the client's copy of one key's state, kept by the rules of docs/protocol.md
@@ -31,31 +32,6 @@ type binder interface {
 	changed(raw []byte, v uint64, hasV bool)
 }
 
-// verdict is what a patch with version v does to a state at version local.
-type verdict int
-
-const (
-	apply verdict = iota // the next version, or a frame without a version
-	stale                // a version already held: a duplicate
-	gap                  // versions are missing in between: ask for a _SET
-)
-
-// classify decides a patch's fate by its version (rule 2 of "Versions"). Frames without
-// "v" (a ws-sync Python server) apply as they come.
-func classify(local uint64, hasLocal bool, v *uint64) verdict {
-	if v == nil || !hasLocal {
-		return apply
-	}
-	switch {
-	case *v == local+1:
-		return apply
-	case *v <= local:
-		return stale
-	default:
-		return gap
-	}
-}
-
 // onSet replaces the state (rule 1): a _SET is always a new base, whatever its version.
 func (k *keyState) onSet(data []byte, v *uint64, epoch string, log *slog.Logger) {
 	tree, err := jsontree.Decode(data)
@@ -80,10 +56,10 @@ func (k *keyState) onPatch(data []byte, v *uint64, log *slog.Logger) (needGet bo
 	if k.tree == nil || !(k.live || k.resuming) {
 		return k.startRepair(log, "a patch without a base")
 	}
-	switch classify(k.v, k.hasV, v) {
-	case stale:
+	switch proto.Classify(k.v, k.hasV, v) {
+	case proto.Stale:
 		return false
-	case gap:
+	case proto.Gap:
 		return k.startRepair(log, "a version gap")
 	}
 	tree, err := jsontree.Apply(k.tree, data)

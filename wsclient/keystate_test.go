@@ -7,31 +7,6 @@ import (
 
 func u(v uint64) *uint64 { return &v }
 
-func TestClassify(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		name     string
-		local    uint64
-		hasLocal bool
-		v        *uint64
-		want     verdict
-	}{
-		{"next version", 4, true, u(5), apply},
-		{"duplicate", 4, true, u(4), stale},
-		{"older", 4, true, u(1), stale},
-		{"gap", 4, true, u(6), gap},
-		{"no version on the frame", 4, true, nil, apply},
-		{"no version held", 0, false, u(9), apply},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			if got := classify(tc.local, tc.hasLocal, tc.v); got != tc.want {
-				t.Fatalf("classify(%d, %v, %v) = %v, want %v", tc.local, tc.hasLocal, tc.v, got, tc.want)
-			}
-		})
-	}
-}
-
 // A key's state through the rules of docs/protocol.md, "Versions".
 func TestKeyStateVersions(t *testing.T) {
 	t.Parallel()

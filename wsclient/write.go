@@ -74,15 +74,9 @@ func (b *Binding[T]) Set(ctx context.Context, v T) error {
 		return err
 	}
 	return b.writeFrame(ctx, proto.Set, func(k *keyState) ([]byte, error) {
-		m, ok := k.tree.(map[string]any)
-		w, err := jsontree.Decode(raw)
-		members, wok := w.(map[string]any)
-		if !ok || err != nil || !wok {
+		next, err := jsontree.Merge(k.tree, raw)
+		if err != nil {
 			return nil, fmt.Errorf("wsclient: Set of %q: the state and the value must be JSON objects", b.key)
-		}
-		next, _ := jsontree.Clone(m)
-		for name, x := range members {
-			next.(map[string]any)[name] = x
 		}
 		return raw, k.replace(next)
 	})

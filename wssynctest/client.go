@@ -231,7 +231,8 @@ func (c *Client) applyLocked(f Frame) {
 		c.errs = append(c.errs, fmt.Errorf("%s before any _SET", f.Type))
 		return
 	}
-	if f.V != nil && *f.V != c.versions[key]+1 {
+	// A duplicate or a gap is a server fault here (a key's version is its _SET's, 0 without one).
+	if proto.Classify(c.versions[key], true, f.V) != proto.Apply {
 		c.errs = append(c.errs, fmt.Errorf("%s: version %d after %d", f.Type, *f.V, c.versions[key]))
 		return
 	}
@@ -466,24 +467,17 @@ func (c *Client) applyOwnLocked(key string, raw []byte, patch bool) {
 	if !ok {
 		return
 	}
-	next, err := jsontree.Clone(cur)
-	if err != nil {
-		return
-	}
+	var next any
+	var err error
 	if patch {
-		if next, err = jsontree.Apply(next, raw); err != nil {
-			return
+		if next, err = jsontree.Clone(cur); err == nil {
+			next, err = jsontree.Apply(next, raw)
 		}
 	} else {
-		m, isObj := next.(map[string]any)
-		v, err := jsontree.Decode(raw)
-		w, wObj := v.(map[string]any)
-		if err != nil || !isObj || !wObj {
-			return
-		}
-		for k, x := range w { // fields left out keep their value
-			m[k] = x
-		}
+		next, err = jsontree.Merge(cur, raw) // fields left out keep their value
+	}
+	if err != nil {
+		return
 	}
 	c.states[key] = next
 	c.wrote[key] = true

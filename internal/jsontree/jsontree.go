@@ -1,7 +1,8 @@
 // Package jsontree holds JSON documents decoded into trees (map[string]any, []any,
 // json.Number, string, bool, nil) and applies RFC 6902 patches to them in place, as a
 // browser client does: a patch costs the size of its ops, not a parse of the whole state.
-// The Go clients (wssynctest and wsclient) keep each key's state this way.
+// The Go clients (wssynctest and wsclient) keep each key's state this way, and apply their
+// own whole-state writes to it with Merge.
 package jsontree
 
 import (

@@ -3,7 +3,8 @@
 // every outbound frame from these names), the Go test client (wssynctest) and the backend
 // conformance suite (backendtest) all import it, so a name is written once and a typo is a
 // compile error. It sits under internal/ because the names are the protocol's, documented
-// in docs/protocol.md, not part of the Go API.
+// in docs/protocol.md, not part of the Go API. It also holds the protocol's one version
+// rule for clients (Classify), which both Go clients apply.
 package proto
 
 import "strings"
