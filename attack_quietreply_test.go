@@ -11,6 +11,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/wssync/wssync"
+	"github.com/wssync/wssync/internal/proto"
 	"github.com/wssync/wssync/internal/wstest"
 	"github.com/wssync/wssync/wssynctest"
 )
@@ -260,6 +261,78 @@ func TestAttackReadDeadlineSilentPeerDropped(t *testing.T) {
 			}
 			if max := timeout + timeout/16 + 400*time.Millisecond; took > max {
 				t.Fatalf("silent peer dropped %v after its last frame, want at most %v", took, max)
+			}
+		})
+	}
+}
+
+// A client that offers resume and whose first frame is an action (not _RESUME), or
+// _RESUME then an action: the action's quiet Sync and _RESULT reach it, after the _SET
+// of the state, on every reconnect.
+func TestAttackQuietReplyResumingClient(t *testing.T) {
+	t.Parallel()
+	for _, resumeFirst := range []bool{false, true} {
+		t.Run(fmt.Sprint("resumeFirst=", resumeFirst), func(t *testing.T) {
+			t.Parallel()
+			sess := wssync.NewSession()
+			n := &Counter{}
+			s, err := wssync.Register(sess, "CTR", n)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := wssync.ActionResult(s, "bump", func(ctx context.Context, _ struct{}) (int, error) {
+				s.Lock()
+				defer s.Unlock()
+				n.N++
+				return n.N, nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+			url := serve(t, sess)
+			dialer := websocket.Dialer{Subprotocols: []string{proto.Subprotocol, proto.ResumeSubprotocol}}
+			for i := 1; i <= 30; i++ {
+				ws, _, err := dialer.Dial(url, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if resumeFirst {
+					if err := ws.WriteMessage(websocket.TextMessage, []byte(`{"type":"_RESUME","data":{}}`)); err != nil {
+						t.Fatal(err)
+					}
+				}
+				id := fmt.Sprint("b", i)
+				if err := ws.WriteMessage(websocket.TextMessage, []byte(`{"type":"_ACTION:CTR","id":"`+id+`","data":{"type":"bump"}}`)); err != nil {
+					t.Fatal(err)
+				}
+				_ = ws.SetReadDeadline(time.Now().Add(3 * time.Second))
+				sawSet := false
+				for {
+					_, b, err := ws.ReadMessage()
+					if err != nil {
+						t.Fatalf("connection %d: no _RESULT within 3s (set seen: %v): %v", i, sawSet, err)
+					}
+					var f struct {
+						Type string
+						ID   string
+						Data json.RawMessage
+					}
+					if err := json.Unmarshal(b, &f); err != nil {
+						t.Fatal(err)
+					}
+					if f.Type == "_SET:CTR" {
+						sawSet = true
+					}
+					if f.Type == "_RESULT" && f.ID == id {
+						if !sawSet {
+							t.Fatalf("connection %d: _RESULT before the _SET of the state", i)
+						}
+						if string(f.Data) != fmt.Sprint(i) {
+							t.Fatalf("connection %d: result %s", i, f.Data)
+						}
+						break
+					}
+				}
+				_ = ws.Close()
 			}
 		})
 	}
