@@ -46,13 +46,14 @@ func callResult(c *wssynctest.Client, key, id string, data map[string]any) (wssy
 // result, one call at a time, while (with noise) another goroutine publishes the object
 // and sends frames to every session, so that each writer is woken and drains while the
 // dispatchers queue their replies quietly. Every call's _RESULT arrives, and the patch of
-// the action's own Sync is applied before it (same queue, in order).
+// the action's own Sync is applied before it (same queue, in order), unless the connection
+// fell behind and the patch was replaced by a later _SET.
 func TestAttackQuietReplyActionOnSharedObject(t *testing.T) {
 	t.Parallel()
 	for _, noise := range []bool{false, true} {
 		t.Run(fmt.Sprint("noise=", noise), func(t *testing.T) {
 			t.Parallel()
-			const clients, calls = 4, 150
+			const clients, calls = 4, 80
 			room := &Marks{Last: map[string]int{}}
 			shared, err := wssync.NewShared("MARKS", room)
 			if err != nil {
@@ -119,8 +120,21 @@ func TestAttackQuietReplyActionOnSharedObject(t *testing.T) {
 							t.Error(err)
 							return
 						}
-						if r.Last[who] != n {
-							t.Errorf("%s: state shows last=%d when the _RESULT of call %d arrived: the action's Sync came after its result", who, r.Last[who], n)
+						if r.Last[who] == n {
+							continue
+						}
+						// A connection that fell behind has its patches replaced by a _SET,
+						// queued at the end, after the _RESULT (docs/protocol.md, Results):
+						// the state then arrives after it.
+						if sessions[i].Stats().SlowDrops == 0 {
+							t.Errorf("%s: state shows last=%d when the _RESULT of call %d arrived, and no patch was dropped: the action's Sync came after its result", who, r.Last[who], n)
+							return
+						}
+						ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+						_, err = wssynctest.WaitState(ctx, cs[i], "MARKS", func(r Marks) bool { return r.Last[who] >= n })
+						cancel()
+						if err != nil {
+							t.Errorf("%s: the state of call %d never arrived after its _RESULT: %v", who, n, err)
 							return
 						}
 					}
