@@ -57,7 +57,8 @@ type conn struct {
 	// by the session's sendMu.
 	sendReady bool
 
-	// dispatcher-only state
+	// dispatcher-only state (connected is read by serve once run has returned)
+	connected bool // the OnConnect hooks ran: the OnDisconnect hooks run at the end
 	binMeta   *binMeta
 	badFrames int
 	refused   bool        // the frame being dispatched was refused (by refuse, wherever called)
@@ -228,10 +229,11 @@ func (c *conn) readLoop() (int, string) {
 // dispatchLoop handles queued frames one at a time until the reader has finished and the
 // queue is empty, or the connection starts closing.
 func (c *conn) dispatchLoop() {
-	if !c.closing() { // a refused connection runs no hooks
+	if !c.closing() { // a refused connection, or one closed before it started, runs no hooks
 		c.sess.dispatchMu.Lock()
 		c.sess.runHooks(&c.sess.onConnect, c.sess.ctx)
 		c.sess.dispatchMu.Unlock()
+		c.connected = true
 	}
 	for {
 		f, ok := c.in.pop(c.done)

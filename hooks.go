@@ -29,8 +29,10 @@ func (s *Session) OnConnect(fn func(ctx context.Context)) (remove func()) {
 	return s.addHook(&s.onConnect, fn)
 }
 
-// OnDisconnect registers fn to run whenever a connection ends (ws-sync's on_disconnect),
-// also when a newer one replaced it.
+// OnDisconnect registers fn to run whenever a connection whose OnConnect hooks ran ends
+// (ws-sync's on_disconnect), also when a newer one replaced it: a connection closed (by
+// Shutdown, a replacement, its client) before its OnConnect hooks could run runs neither,
+// so hooks that count live connections stay even.
 func (s *Session) OnDisconnect(fn func(ctx context.Context)) (remove func()) {
 	return s.addHook(&s.onDisconnect, fn)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -199,11 +200,22 @@ func (m *Manager) ServeWS(w http.ResponseWriter, r *http.Request) {
 		detached = true
 		go func() {
 			defer m.work.Done()
+			defer m.recoverDetached(ws, remote)
 			m.upgraded(ws, id, handshake, remote, resume)
 		}()
 		return
 	}
 	m.upgraded(ws, id, handshake, remote, resume)
+}
+
+// recoverDetached ends a detached connection whose serving panicked (in application code
+// such as a SessionStore) as net/http ends a blocking ServeWS's: the panic is logged and
+// the process goes on. The socket is closed, which net/http does not do for a hijacked one.
+func (m *Manager) recoverDetached(ws *websocket.Conn, remote string) {
+	if r := recover(); r != nil {
+		m.cfg.logger.Error("wssync: panic serving a detached connection", "remote", remote, "panic", r, "stack", string(debug.Stack()))
+		_ = ws.Close()
+	}
 }
 
 // upgraded serves an upgraded connection to its end: the handshake when handshake is set,

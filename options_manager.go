@@ -115,7 +115,9 @@ func WithAnonymousSessions() ManagerOption {
 // sessions"). The cost: middleware around ServeWS no longer spans the connection (a
 // handler that counts live connections, or closes something when ServeWS returns, must use
 // the session hooks OnConnect and OnDisconnect instead), and the request's context ends at
-// the upgrade.
+// the upgrade. A panic while serving a detached connection (in a SessionStore, say) is
+// logged and ends that connection, as net/http does for a blocking handler: the process
+// goes on.
 func WithDetachedConnections() ManagerOption {
 	return managerOption(func(c *config) { c.detach = true })
 }

@@ -164,7 +164,9 @@ func (s *Session) serve(ws *websocket.Conn, resume bool) {
 	c.startHold()
 	c.run()
 	s.live.CompareAndSwap(c, nil)
-	s.runHooks(&s.onDisconnect, s.ctx)
+	if c.connected { // OnDisconnect pairs with OnConnect: hooks that count connections stay even
+		s.runHooks(&s.onDisconnect, s.ctx)
+	}
 }
 
 // attach makes c the live connection, replacing the previous one. Every replaying object is
