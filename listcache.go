@@ -79,16 +79,21 @@ func newListCaches(fields []boundField) []*listCache {
 	return out
 }
 
-// marshals reports whether t or *t has its own JSON or text encoding.
+// marshals reports whether t or *t has its own JSON or text encoding, or an IsZero
+// method (which an omitzero field calls: user code that may read more than t's memory).
 func marshals(t reflect.Type) bool {
 	p := reflect.PointerTo(t)
 	return t.Implements(jsonMarshalerType) || p.Implements(jsonMarshalerType) ||
-		t.Implements(textMarshalerType) || p.Implements(textMarshalerType)
+		t.Implements(textMarshalerType) || p.Implements(textMarshalerType) ||
+		t.Implements(isZeroerType) || p.Implements(isZeroerType)
 }
+
+// isZeroerType is the interface omitzero calls (encoding/json).
+var isZeroerType = reflect.TypeFor[interface{ IsZero() bool }]()
 
 // shallowType reports whether the encoding of a t depends on its memory alone: t holds
 // no pointer, slice, map, interface, func or chan, and nothing in it has an encoding of
-// its own (MarshalJSON, MarshalText).
+// its own (MarshalJSON, MarshalText) or an IsZero method.
 func shallowType(t reflect.Type, depth int) bool {
 	if depth > 16 || marshals(t) {
 		return false
