@@ -79,16 +79,26 @@ func newListCaches(fields []boundField) []*listCache {
 	return out
 }
 
-// marshals reports whether t or *t has its own JSON or text encoding.
+// marshals reports whether t or *t has a method through which encoding/json may encode
+// it by user code: MarshalJSON, MarshalText, IsZero (which an omitzero field calls), or,
+// in a build with GOEXPERIMENT=jsonv2, MarshalJSONTo and AppendText. Methods are matched
+// by name, so that the check needs no experimental package and errs on the safe side.
 func marshals(t reflect.Type) bool {
 	p := reflect.PointerTo(t)
-	return t.Implements(jsonMarshalerType) || p.Implements(jsonMarshalerType) ||
-		t.Implements(textMarshalerType) || p.Implements(textMarshalerType)
+	for _, name := range encodingMethods {
+		if _, ok := p.MethodByName(name); ok { // the method set of *t includes t's
+			return true
+		}
+	}
+	return false
 }
+
+// encodingMethods are the names of the methods encoding/json calls on a value.
+var encodingMethods = []string{"MarshalJSON", "MarshalText", "IsZero", "MarshalJSONTo", "AppendText"}
 
 // shallowType reports whether the encoding of a t depends on its memory alone: t holds
 // no pointer, slice, map, interface, func or chan, and nothing in it has an encoding of
-// its own (MarshalJSON, MarshalText).
+// its own (see marshals).
 func shallowType(t reflect.Type, depth int) bool {
 	if depth > 16 || marshals(t) {
 		return false

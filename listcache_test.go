@@ -257,6 +257,8 @@ func TestListCacheEligibility(t *testing.T) {
 	type withPtr struct{ P *int }
 	type withMarshaler struct{ T time.Time }
 	type withMap struct{ M map[string]int }
+	// With GOEXPERIMENT=jsonv2, json.Number encodes through a MarshalJSONTo of its own.
+	_, numberMarshals := reflect.TypeFor[json.Number]().MethodByName("MarshalJSONTo")
 	tests := []struct {
 		v    any
 		want bool
@@ -272,7 +274,7 @@ func TestListCacheEligibility(t *testing.T) {
 		{[]withMarshaler{}, false},
 		{[]withMap{}, false},
 		{[][]int{}, false},
-		{[]json.Number{}, true},
+		{[]json.Number{}, !numberMarshals},
 		{json.RawMessage{}, false},
 		{[]time.Duration{}, true},
 		{[]time.Time{}, false},
