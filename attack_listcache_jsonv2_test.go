@@ -24,6 +24,7 @@ type scaledState struct {
 }
 
 func TestAttackListCacheMarshalerTo(t *testing.T) {
+	toScale = 1
 	st := &scaledState{Items: make([]scaled, 40)}
 	for i := range st.Items {
 		st.Items[i] = scaled(i)
@@ -47,6 +48,7 @@ type prefixedState struct {
 }
 
 func TestAttackListCacheAppendText(t *testing.T) {
+	textPrefix = "a"
 	st := &prefixedState{Items: make([]prefixed, 40)}
 	c := newListChecker(t, st)
 	c.step("prefix moves, one element changes", func() { textPrefix = "b"; st.Items[39] = 1 })

@@ -156,7 +156,6 @@ type tagItem struct {
 	TagEmbedded
 	Ov     int                `json:"ov"` // shadows the embedded one
 	Skip   int                `json:"-"`
-	Dash   int                `json:"-,"`
 	Z      int                `json:"z,omitzero"`
 	S      string             `json:"s,string"`
 	F      float64            `json:"f,string,omitempty"`
@@ -176,7 +175,6 @@ func TestAttackListCacheTags(t *testing.T) {
 	c := newListChecker(t, st)
 	c.step("skipped field", func() { st.Items[1].Skip = 7 })
 	c.step("unexported field", func() { st.Items[2].hidden = 7 })
-	c.step("dash-named", func() { st.Items[3].Dash = 7 })
 	c.step("omitzero on", func() { st.Items[4].Z = 1 })
 	c.step("omitzero off", func() { st.Items[4].Z = 0 })
 	c.step("string option", func() { st.Items[5].S = `a"b<c>`; st.Items[5].F = -0.5 })
