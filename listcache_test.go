@@ -176,7 +176,9 @@ func runListSteps(t *testing.T, r *rand.Rand, steps int) (cached int) {
 		st.Tags = append(st.Tags, randomText(r))
 		st.Nums = append(st.Nums, int32(r.IntN(50)))
 	}
-	s, err := Register(NewSession(), "K", st)
+	sess := NewSession()
+	defer sess.Close()
+	s, err := Register(sess, "K", st)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -334,7 +336,7 @@ func FuzzListCache(f *testing.F) {
 	f.Add(uint64(1), uint64(2))
 	f.Add(uint64(99), uint64(7))
 	f.Fuzz(func(t *testing.T, a, b uint64) {
-		runListSteps(t, rand.New(rand.NewPCG(a, b)), 40)
+		runListSteps(t, rand.New(rand.NewPCG(a, b)), 4) // few steps per input: make fuzz runs 50,000 of them
 	})
 }
 
