@@ -54,6 +54,20 @@ type Options struct {
 	// backend pings Redis over it; a ping unanswered for another HealthInterval counts as a
 	// broken connection (a hung server or a silent network partition). Default 30 s.
 	HealthInterval time.Duration
+
+	// ShardedPubSub carries the change feed of shared objects (Commit, Subscribe) over
+	// sharded pub/sub, Redis 7's SPUBLISH and SSUBSCRIBE, instead of PUBLISH and SUBSCRIBE.
+	// On a Redis Cluster (a *redis.ClusterClient) each commit's message then stays on the
+	// primary that owns the object, instead of crossing the cluster bus to every node, and
+	// the Backend holds one Pub/Sub connection per primary that owns an object it
+	// subscribes to (see the package documentation, Sharded pub/sub). With any other
+	// client it uses one connection, as without it. Default false.
+	//
+	// Every node of a deployment must use the same setting: a sharded message does not
+	// reach a plain subscriber, nor a plain one a sharded subscriber. It needs Redis 7 or
+	// later (Commit fails with "unknown command" on Redis 6). Claims, addressed messages
+	// and presence stay on plain pub/sub either way.
+	ShardedPubSub bool
 }
 
 func (o Options) withDefaults() Options {
@@ -96,7 +110,8 @@ type Backend struct {
 	client redis.UniversalClient
 	opts   Options
 	log    *slog.Logger
-	hub    *hub
+	hub    *hub    // claims, events, presence; and the change feed unless sharded is set
+	shards *shards // the change feed with Options.ShardedPubSub; else nil
 }
 
 // New returns a Backend that stores its data through client, which the caller keeps
@@ -116,6 +131,9 @@ func New(client redis.UniversalClient, opts Options) *Backend {
 	}
 	b := &Backend{client: client, opts: opts, log: log}
 	b.hub = newHub(client, log, opts)
+	if opts.ShardedPubSub {
+		b.shards = newShards(client, log, opts)
+	}
 	return b
 }
 
@@ -128,7 +146,12 @@ func (b *Backend) Logger() *slog.Logger { return b.log }
 // Close returns. Subscribe, WatchPresence and WatchClaims after Close return a stop
 // function that does nothing. Close does not close the client. It is safe to call more
 // than once.
-func (b *Backend) Close() { b.hub.close() }
+func (b *Backend) Close() {
+	if b.shards != nil {
+		b.shards.close()
+	}
+	b.hub.close()
+}
 
 // opContext returns ctx bounded by OpTimeout when it has no deadline of its own.
 func (b *Backend) opContext(ctx context.Context) (context.Context, context.CancelFunc) {

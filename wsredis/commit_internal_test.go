@@ -32,7 +32,7 @@ func TestCommitScriptRetry(t *testing.T) {
 	run := func(base, next uint64, token string) (bool, uint64) {
 		t.Helper()
 		res, err := commitScript.Run(ctx, client, []string{b.stateKey("K"), b.logKey("K"), b.idsKey("K")},
-			strconv.FormatUint(base, 10), strconv.FormatUint(next, 10), `{"n":1}`, `[]`, 64, b.changesChannel("K"), token, 0, 1024).Slice()
+			strconv.FormatUint(base, 10), strconv.FormatUint(next, 10), `{"n":1}`, `[]`, 64, b.changesChannel("K"), token, 0, 1024, "PUBLISH").Slice()
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -13,7 +13,8 @@ import (
 )
 
 // commitScript makes ARGV[3] the next version of an object whose version is ARGV[1],
-// keeps its patch in the log and publishes it. It returns {1, version set} on success (or
+// keeps its patch in the log and publishes it (with ARGV[10], PUBLISH or SPUBLISH, on
+// channel ARGV[6]). It returns {1, version set} on success (or
 // when the commit's ID, ARGV[7], already made that version), {0, stored version} when the
 // stored version is another or the ID was fenced (outcomeScript). Versions are decimal
 // strings, compared as strings (go-redis writes a uint64 argument in decimal).
@@ -64,9 +65,19 @@ elseif n > 0 then
 	redis.call('LPUSH', KEYS[2], msg)
 	redis.call('LTRIM', KEYS[2], 0, n - 1)
 end
-redis.call('PUBLISH', ARGV[6], msg)
+redis.call(ARGV[10], ARGV[6], msg)
 return {1, nv}
 `)
+
+// publishCommand is the command with which commitScript publishes a change: SPUBLISH with
+// Options.ShardedPubSub, so that the message stays on the shard that owns the object's
+// slot (the channel shares the object's hash tag), else PUBLISH.
+func (b *Backend) publishCommand() string {
+	if b.opts.ShardedPubSub {
+		return "SPUBLISH"
+	}
+	return "PUBLISH"
+}
 
 // trimIDs returns the Lua that keeps the ID set KEYS[3] at most limit (an ARGV) long plus
 // an eighth, popping the lowest down to limit in one call once it is longer, and recording
@@ -256,6 +267,7 @@ func (b *Backend) Commit(ctx context.Context, key string, p wssync.Proposal) err
 		id,
 		p.Origin,
 		b.opts.CommitIDs,
+		b.publishCommand(),
 	).Slice()
 	if err != nil {
 		return fmt.Errorf("wsredis: commit %q: %w", key, err)

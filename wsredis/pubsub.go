@@ -31,7 +31,11 @@ import (
 // deliver call to return, and returns; deliver is not called after that. Calling stop more
 // than once is harmless.
 func (b *Backend) Subscribe(key string, deliver func(wssync.Change)) (stop func()) {
-	return b.hub.subscribe(b.changesChannel(key), func(payload string, lost bool) {
+	subscribe := b.hub.subscribe
+	if b.shards != nil {
+		subscribe = b.shards.subscribe
+	}
+	return subscribe(b.changesChannel(key), func(payload string, lost bool) {
 		if lost {
 			deliver(wssync.Change{Lost: true})
 			return
@@ -61,9 +65,18 @@ func (b *Backend) Subscribe(key string, deliver func(wssync.Change)) (stop func(
 // Every write to the PubSub happens under mu, so the order of SUBSCRIBE, UNSUBSCRIBE and
 // PING on the wire is the order of the hub's own bookkeeping.
 type hub struct {
-	client redis.UniversalClient
-	log    *slog.Logger
-	opts   Options
+	newPubSub func(ctx context.Context) *redis.PubSub // an unconnected PubSub on the hub's server
+	log       *slog.Logger
+	opts      Options
+
+	// sharded hubs subscribe with SSUBSCRIBE, one command per slot (Redis refuses one
+	// whose channels are in different slots), and hand the subscribers of a channel that
+	// left their server (an unrequested sunsubscribe, a MOVED reply) to moved, which runs
+	// on run's goroutine and must not block. dialFailed, when set, is called after each
+	// failed attempt to connect.
+	sharded    bool
+	moved      func(owners []*routedSub)
+	dialFailed func()
 
 	ctx    context.Context // canceled by close
 	cancel context.CancelFunc
@@ -77,6 +90,7 @@ type hub struct {
 	attempt chan struct{}            // closed when the connection in use or being made fails; nil while backing off
 	subs    map[string]map[*sub]bool // channel → its subscribers
 	pending map[string]int           // SUBSCRIBE confirmations expected on ps, per channel
+	unsubs  map[string]int           // sharded: SUNSUBSCRIBE confirmations expected on ps, per channel
 	seq     uint64                   // the last PING token written
 	waiting []*sub                   // subscribers whose PING is unanswered, in token order
 	first   uint64                   // the token written when ps was set up
@@ -87,6 +101,7 @@ type hub struct {
 type sub struct {
 	channel string
 	handle  func(payload string, lost bool)
+	owner   *routedSub // the routed subscription this one serves on a sharded hub; else nil
 
 	// Guarded by hub.mu.
 	token    uint64        // the PING answering for its subscription on ps; 0 for none
@@ -100,21 +115,30 @@ type sub struct {
 	stopped bool       // guarded by dmu
 }
 
+// newHub returns a hub of plain SUBSCRIBE channels on client; in a Redis Cluster, the
+// client picks any node, and PUBLISH reaches every node.
 func newHub(client redis.UniversalClient, log *slog.Logger, opts Options) *hub {
 	ctx, cancel := context.WithCancel(context.Background())
 	return &hub{
-		client: client,
-		log:    log,
-		opts:   opts,
-		ctx:    ctx,
-		cancel: cancel,
-		subs:   make(map[string]map[*sub]bool),
+		newPubSub: func(ctx context.Context) *redis.PubSub { return client.Subscribe(ctx) },
+		log:       log,
+		opts:      opts,
+		ctx:       ctx,
+		cancel:    cancel,
+		subs:      make(map[string]map[*sub]bool),
 	}
 }
 
 // subscribe adds a subscriber of channel and waits, at most OpTimeout, until it is live.
 func (h *hub) subscribe(channel string, handle func(payload string, lost bool)) (stop func()) {
-	s := &sub{channel: channel, handle: handle, ready: make(chan struct{})}
+	return h.subscribeFor(channel, handle, nil, false)
+}
+
+// subscribeFor is subscribe for a subscriber that serves owner (nil on a broadcast hub).
+// With gap set, it does not wait: the subscriber takes over from one that stopped, so it
+// gets Lost once it is live, as after a broken connection.
+func (h *hub) subscribeFor(channel string, handle func(payload string, lost bool), owner *routedSub, gap bool) (stop func()) {
+	s := &sub{channel: channel, handle: handle, owner: owner, returned: gap, ready: make(chan struct{})}
 	h.mu.Lock()
 	if h.closed {
 		h.mu.Unlock()
@@ -138,7 +162,7 @@ func (h *hub) subscribe(channel string, handle func(payload string, lost bool)) 
 		ctx, cancel := context.WithTimeout(h.ctx, h.opts.OpTimeout)
 		if len(set) == 1 {
 			h.pending[channel]++
-			err = h.ps.Subscribe(ctx, channel)
+			err = h.subscribeCmd(ctx, h.ps, channel)
 		}
 		if err == nil {
 			err = h.pingLocked(ctx, s)
@@ -149,6 +173,9 @@ func (h *hub) subscribe(channel string, handle func(payload string, lost bool)) 
 		}
 	}
 	wait := h.attempt // nil while backing off: Redis is known to be away
+	if gap {
+		wait = nil
+	}
 	h.mu.Unlock()
 	h.closeBroken(failed, err)
 
@@ -191,7 +218,12 @@ func (h *hub) unsubscribe(s *sub) {
 		delete(h.subs, s.channel)
 		if h.ps != nil {
 			ctx, cancel := context.WithTimeout(h.ctx, h.opts.OpTimeout)
-			err = h.ps.Unsubscribe(ctx, s.channel)
+			if h.sharded {
+				h.unsubs[s.channel]++
+				err = h.ps.SUnsubscribe(ctx, s.channel)
+			} else {
+				err = h.ps.Unsubscribe(ctx, s.channel)
+			}
 			cancel()
 			if err != nil {
 				failed = h.breakLocked()
@@ -229,6 +261,7 @@ func (h *hub) breakLocked() *redis.PubSub {
 		h.attempt = nil
 	}
 	h.pending = nil
+	h.unsubs = nil
 	h.waiting = nil
 	for _, set := range h.subs {
 		for s := range set {
@@ -303,6 +336,9 @@ func (h *hub) run() {
 			}
 		case err != nil:
 			failures++
+			if h.dialFailed != nil {
+				h.dialFailed()
+			}
 			h.mu.Lock()
 			initial := h.broken.IsZero()
 			h.mu.Unlock()
@@ -319,13 +355,17 @@ func (h *hub) run() {
 
 // backoff returns the wait before attempt n ≥ 1: full jitter over MinBackoff·2ⁿ⁻¹, capped
 // at MaxBackoff.
-func (h *hub) backoff(n int) time.Duration {
-	limit := h.opts.MaxBackoff
+func (h *hub) backoff(n int) time.Duration { return backoff(h.opts, n) }
+
+// backoff returns a wait of full jitter over opts.MinBackoff·2ⁿ⁻¹, capped at
+// opts.MaxBackoff, for attempt n ≥ 1.
+func backoff(opts Options, n int) time.Duration {
+	limit := opts.MaxBackoff
 	if n < 32 {
-		limit = min(limit, h.opts.MinBackoff<<(n-1))
+		limit = min(limit, opts.MinBackoff<<(n-1))
 	}
 	if limit <= 0 {
-		limit = h.opts.MaxBackoff
+		limit = opts.MaxBackoff
 	}
 	return rand.N(limit) + 1
 }
@@ -346,7 +386,7 @@ func (h *hub) dial() (*redis.PubSub, error) {
 
 	ctx, cancel := context.WithTimeout(h.ctx, h.opts.OpTimeout)
 	defer cancel()
-	ps := h.client.Subscribe(h.ctx) // no channel: it connects on first use
+	ps := h.newPubSub(h.ctx) // no channel: it connects on first use
 	// Connect outside mu, which subscribe and stop need; run reads the answer.
 	err := ps.Ping(ctx, "connect")
 	h.mu.Lock()
@@ -361,7 +401,7 @@ func (h *hub) dial() (*redis.PubSub, error) {
 			channels = append(channels, c)
 		}
 		if len(channels) > 0 {
-			err = ps.Subscribe(ctx, channels...)
+			err = h.subscribeCmd(ctx, ps, channels...)
 		}
 		if err == nil {
 			h.seq++
@@ -371,6 +411,7 @@ func (h *hub) dial() (*redis.PubSub, error) {
 			h.ps = ps
 			h.first = h.seq
 			h.pending = make(map[string]int, len(channels))
+			h.unsubs = make(map[string]int)
 			h.waiting = h.waiting[:0]
 			for _, c := range channels {
 				h.pending[c] = 1
@@ -403,6 +444,12 @@ func (h *hub) read(ps *redis.PubSub) (worked bool) {
 		h.mu.Unlock()
 		msg, err := ps.ReceiveTimeout(h.ctx, timeout)
 		if err != nil {
+			if n, ok := movedSlot(err); ok && h.sharded {
+				// SSUBSCRIBE or SUNSUBSCRIBE of a channel whose slot is elsewhere now;
+				// the connection is fine.
+				h.release(ps, func(c string) bool { return slot(c) == n })
+				continue
+			}
 			if isTimeout(err) && !pinged {
 				pinged = true
 				if err = h.healthPing(ps); err == nil {
@@ -421,9 +468,17 @@ func (h *hub) read(ps *redis.PubSub) (worked bool) {
 				worked = true
 			}
 		case *redis.Subscription:
-			if m.Kind == "subscribe" && !h.expected(ps, m.Channel) {
-				h.fail(ps, errors.New("go-redis subscribed again on a new connection"))
-				return worked
+			switch m.Kind {
+			case "subscribe", "ssubscribe":
+				if !h.expected(ps, m.Channel) {
+					h.fail(ps, errors.New("go-redis subscribed again on a new connection"))
+					return worked
+				}
+			case "sunsubscribe":
+				if !h.unsubscribed(ps, m.Channel) {
+					// Redis dropped the channel: its slot moved to another node.
+					h.release(ps, func(c string) bool { return c == m.Channel })
+				}
 			}
 		}
 	}
