@@ -21,6 +21,14 @@ import (
 // suite relies only on the order among one session's claims.
 func TestNodesShardedCluster(t *testing.T) {
 	t.Parallel()
+	runNodesShardedCluster(t, wsredis.Options{})
+}
+
+// runNodesShardedCluster is TestNodesShardedCluster with opts (OpTimeout and
+// HealthInterval set here) for every node's Backend.
+func runNodesShardedCluster(t *testing.T, opts wsredis.Options) {
+	opts.OpTimeout = 300 * time.Millisecond
+	opts.HealthInterval = 300 * time.Millisecond
 	backendtest.RunNodes(t, func(t *testing.T) backendtest.Nodes {
 		servers := redistest.StartShardedCluster(t, 3)
 		var backends []wssync.Backend
@@ -34,7 +42,7 @@ func TestNodesShardedCluster(t *testing.T) {
 				ReadTimeout:  300 * time.Millisecond,
 				WriteTimeout: 300 * time.Millisecond,
 			})
-			b := closing(t, client, wsredis.Options{OpTimeout: 300 * time.Millisecond, HealthInterval: 300 * time.Millisecond})
+			b := closing(t, client, opts)
 			lossy := &lossyNode{Backend: b, lose: make(map[string]int)}
 			lossies = append(lossies, lossy)
 			backends = append(backends, lossy)
