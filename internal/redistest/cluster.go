@@ -15,12 +15,25 @@ import (
 // production. Each node's cluster bus is its port + 10000, as Redis fixes it.
 func StartShardedCluster(t testing.TB, n int) []*Server {
 	t.Helper()
+	return startSharded(t, n, false)
+}
+
+// StartShardedClusterPersistent is StartShardedCluster with nodes that keep their data in
+// an append-only file synced at every write, as StartPersistent: a node stopped and
+// restarted comes back with every write it acknowledged and its place in the cluster.
+func StartShardedClusterPersistent(t testing.TB, n int) []*Server {
+	t.Helper()
+	return startSharded(t, n, true)
+}
+
+func startSharded(t testing.TB, n int, aof bool) []*Server {
+	t.Helper()
 	if n < 1 {
 		t.Fatalf("redistest: a cluster needs at least one node, not %d", n)
 	}
 	servers := make([]*Server, n)
 	for i := range servers {
-		servers[i] = start(t, true)
+		servers[i] = startWith(t, true, aof)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 4*startTimeout)
 	defer cancel()

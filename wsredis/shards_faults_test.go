@@ -1,0 +1,377 @@
+package wsredis_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/wssync/wssync"
+	"github.com/wssync/wssync/internal/redistest"
+	"github.com/wssync/wssync/internal/wstest"
+	"github.com/wssync/wssync/wsredis"
+)
+
+// Fault tests of sharded pub/sub on a Redis Cluster of three primaries that keep their
+// data (append-only, synced at every write). One writer per object appends 0, 1, 2, … to
+// the object's list, retrying each commit with its ID until Redis acknowledges it; three
+// nodes follow every object with Subscribe, applying each change that follows their
+// version and reloading (Load) after Lost. The history check: once the writers are done,
+// every node holds every object at its last acknowledged version with the list 0 … n-1,
+// every acknowledged append exactly once and in order; and a change a node did not get
+// was always announced by a Lost first (a version jump without one is a silent loss and
+// fails the test).
+
+// follower is one node's copy of one object.
+type follower struct {
+	b   *wsredis.Backend
+	key string
+
+	mu      sync.Mutex
+	version uint64
+	items   []int
+	lost    int   // Lost deliveries
+	resyncs int   // Loads after a Lost
+	silent  []int // versions that jumped with no Lost before them
+	pending bool  // a Lost not followed by a reload yet
+	skipped uint64 // the highest version delivered while pending
+	kick    chan struct{}
+}
+
+func (f *follower) deliver(ch wssync.Change) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	switch {
+	case ch.Lost:
+		f.lost++
+		f.pending = true
+	case f.pending:
+		f.skipped = max(f.skipped, ch.Version) // the reload must bring it
+	case ch.Version <= f.version:
+		// a change a reload brought already
+	case ch.Version == f.version+1 && f.version > 0:
+		var op []struct {
+			Value int `json:"value"`
+		}
+		if err := json.Unmarshal(ch.Patch, &op); err != nil || len(op) != 1 {
+			f.silent = append(f.silent, -int(ch.Version)) // a patch it cannot read: count as a failure
+			return
+		}
+		f.items = append(f.items, op[0].Value)
+		f.version = ch.Version
+	default:
+		if f.version != 0 {
+			f.silent = append(f.silent, int(ch.Version-f.version))
+		}
+		f.pending = true // first version seen, or a gap: reload
+		f.skipped = ch.Version
+	}
+	select {
+	case f.kick <- struct{}{}:
+	default:
+	}
+}
+
+// resync reloads the whole state when a reload is pending, until ctx ends.
+func (f *follower) resync(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-f.kick:
+		case <-time.After(50 * time.Millisecond):
+		}
+		f.mu.Lock()
+		need := f.pending
+		f.mu.Unlock()
+		if !need {
+			continue
+		}
+		lctx, cancel := context.WithTimeout(ctx, time.Second)
+		snap, err := f.b.Load(lctx, f.key, 0)
+		cancel()
+		if err != nil || snap.Version == 0 {
+			continue // Redis is away: try again
+		}
+		var items []int
+		if err := json.Unmarshal(snap.State, &items); err != nil {
+			continue
+		}
+		f.mu.Lock()
+		if snap.Version >= f.version {
+			f.version, f.items = snap.Version, items
+		}
+		// changes skipped while pending that the reload did not bring: reload again
+		f.pending = f.skipped > f.version
+		f.resyncs++
+		f.mu.Unlock()
+	}
+}
+
+// writer appends to one object; acked[i] is the version that append i made.
+type writer struct {
+	b     *wsredis.Backend
+	key   string
+	acked []uint64
+	fails int // attempts that returned an error and were retried
+}
+
+// run appends until n appends were acknowledged or ctx ends.
+func (w *writer) run(ctx context.Context, n int, pace time.Duration) {
+	var items []int
+	version := uint64(0)
+	for i := range n {
+		items = append(items, i)
+		state, _ := json.Marshal(items)
+		p := wssync.Proposal{Base: version, State: state, ID: fmt.Sprintf("%s-%d", w.key, i),
+			Patch: fmt.Appendf(nil, `[{"op":"add","path":"/-","value":%d}]`, i)}
+		for {
+			if ctx.Err() != nil {
+				return
+			}
+			cctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
+			err := w.b.Commit(cctx, w.key, p)
+			cancel()
+			if err == nil {
+				break
+			}
+			w.fails++
+			time.Sleep(20 * time.Millisecond)
+		}
+		if version == 0 {
+			for {
+				snap, err := w.b.Load(ctx, w.key, 0)
+				if err == nil {
+					version = snap.Version
+					break
+				}
+				if ctx.Err() != nil {
+					return
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+		} else {
+			version++
+		}
+		w.acked = append(w.acked, version)
+		time.Sleep(pace)
+	}
+}
+
+// history runs the writers and followers on the cluster, calls fault once every object
+// has its first version, and checks the history.
+func history(t *testing.T, servers []*redistest.Server, keys []string, appends int, fault func()) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	newBackend := func() *wsredis.Backend {
+		client := redis.NewClusterClient(&redis.ClusterOptions{Addrs: addrs(servers),
+			DialTimeout: 300 * time.Millisecond, ReadTimeout: 300 * time.Millisecond, WriteTimeout: 300 * time.Millisecond})
+		return closing(t, client, wsredis.Options{ShardedPubSub: true, OpTimeout: 300 * time.Millisecond,
+			HealthInterval: 300 * time.Millisecond, MinBackoff: 5 * time.Millisecond, MaxBackoff: 100 * time.Millisecond})
+	}
+	const nodes = 3
+	var fs [nodes][]*follower
+	var wg sync.WaitGroup
+	rctx, stopResync := context.WithCancel(ctx)
+	for n := range nodes {
+		b := newBackend()
+		for _, k := range keys {
+			f := &follower{b: b, key: k, kick: make(chan struct{}, 1)}
+			fs[n] = append(fs[n], f)
+			t.Cleanup(b.Subscribe(k, f.deliver))
+			wg.Go(func() { f.resync(rctx) })
+		}
+	}
+	defer func() {
+		stopResync()
+		wg.Wait()
+	}()
+	wb := newBackend()
+	writers := make([]*writer, len(keys))
+	var ww sync.WaitGroup
+	for i, k := range keys {
+		writers[i] = &writer{b: wb, key: k}
+		ww.Go(func() { writers[i].run(ctx, appends, 5*time.Millisecond) })
+	}
+	// the fault, once every object exists
+	wstest.EventuallyNil(t, waitTimeout, "every object's first version", func() error {
+		for _, f := range fs[0] {
+			f.mu.Lock()
+			v := f.version
+			f.mu.Unlock()
+			if v == 0 {
+				return fmt.Errorf("%s has no version yet", f.key)
+			}
+		}
+		return nil
+	})
+	fault()
+	ww.Wait()
+	fails := 0
+	for _, w := range writers {
+		if len(w.acked) != appends {
+			t.Fatalf("%s: %d of %d appends acknowledged within the time", w.key, len(w.acked), appends)
+		}
+		fails += w.fails
+	}
+	want := make([]int, appends)
+	for i := range want {
+		want[i] = i
+	}
+	for n := range nodes {
+		lost, resyncs := 0, 0
+		for i, f := range fs[n] {
+			last := writers[i].acked[appends-1]
+			wstest.EventuallyNil(t, waitTimeout, fmt.Sprintf("node %d at %s's last version", n, f.key), func() error {
+				f.mu.Lock()
+				defer f.mu.Unlock()
+				if f.version != last {
+					return fmt.Errorf("at version %d, the last acknowledged is %d (%d items)", f.version, last, len(f.items))
+				}
+				return nil
+			})
+			f.mu.Lock()
+			if !slices.Equal(f.items, want) {
+				t.Errorf("node %d, %s: items %v, want every acknowledged append once, in order: %v", n, f.key, f.items, want)
+			}
+			if len(f.silent) > 0 {
+				t.Errorf("node %d, %s: versions jumped by %v with no Lost before: changes lost silently", n, f.key, f.silent)
+			}
+			lost += f.lost
+			resyncs += f.resyncs
+			f.mu.Unlock()
+		}
+		t.Logf("node %d: %d Lost, %d reloads over %d objects; the writer retried %d times", n, lost, resyncs, len(keys), fails)
+	}
+}
+
+// flatKeys returns the keys of keysOnEachShard, per shard in turn.
+func flatKeys(keys [][]string) []string {
+	var out []string
+	for _, ks := range keys {
+		out = append(out, ks...)
+	}
+	return out
+}
+
+// TestShardedKillPubSubConnection kills every Pub/Sub connection of one primary twice
+// while objects on every primary change: the nodes' subscriptions on that primary recover
+// (Lost, then a reload), the others are untouched, and the history holds.
+func TestShardedKillPubSubConnection(t *testing.T) {
+	t.Parallel()
+	servers := redistest.StartShardedClusterPersistent(t, 3)
+	keys := keysOnEachShard(t, servers, 2)
+	kill := interrupter(t, servers[1])
+	history(t, servers, flatKeys(keys), 120, func() {
+		kill()
+		time.Sleep(150 * time.Millisecond)
+		kill()
+	})
+}
+
+// TestShardedRestartPrimary stops one primary (SIGKILL) for half a second and starts it
+// again with its data while objects on every primary change: commits to it fail and are
+// retried, the nodes subscribe on it again, and the history holds.
+func TestShardedRestartPrimary(t *testing.T) {
+	t.Parallel()
+	servers := redistest.StartShardedClusterPersistent(t, 3)
+	keys := keysOnEachShard(t, servers, 2)
+	history(t, servers, flatKeys(keys), 120, func() {
+		servers[2].Stop()
+		time.Sleep(500 * time.Millisecond)
+		servers[2].Restart()
+	})
+}
+
+// migrateSlot moves the slot of key, and its keys, from primary from to primary to, the
+// way redis-cli --cluster reshard does: IMPORTING and MIGRATING, MIGRATE of every key,
+// then SETSLOT NODE on both (and on the third primary).
+func migrateSlot(t *testing.T, servers []*redistest.Server, key string, from, to int) {
+	t.Helper()
+	ctx := testContext(t)
+	src, dst := servers[from].Client(t), servers[to].Client(t)
+	srcID, err := src.ClusterMyID(ctx).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dstID, err := dst.ClusterMyID(ctx).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := src.ClusterKeySlot(ctx, key).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	must := func(c *redis.Client, args ...any) {
+		t.Helper()
+		if err := c.Do(ctx, args...).Err(); err != nil {
+			t.Fatalf("%v: %v", args, err)
+		}
+	}
+	must(dst, "CLUSTER", "SETSLOT", n, "IMPORTING", srcID)
+	must(src, "CLUSTER", "SETSLOT", n, "MIGRATING", dstID)
+	for {
+		keys, err := src.ClusterGetKeysInSlot(ctx, int(n), 100).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(keys) == 0 {
+			break
+		}
+		args := []any{"MIGRATE", "127.0.0.1", strconv.Itoa(portOf(t, servers[to])), "", 0, 5000, "KEYS"}
+		for _, k := range keys {
+			args = append(args, k)
+		}
+		must(src, args...)
+	}
+	must(dst, "CLUSTER", "SETSLOT", n, "NODE", dstID)
+	must(src, "CLUSTER", "SETSLOT", n, "NODE", dstID)
+	for i, s := range servers {
+		if i != from && i != to {
+			must(s.Client(t), "CLUSTER", "SETSLOT", n, "NODE", dstID)
+		}
+	}
+}
+
+func portOf(t *testing.T, s *redistest.Server) int {
+	t.Helper()
+	_, p, _ := strings.Cut(s.Addr(), ":")
+	n, err := strconv.Atoi(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// TestShardedSlotMigration moves the slot of one followed object from one primary to
+// another while it and others change: Redis unsubscribes the nodes from its channel on
+// the old primary (sunsubscribe), they subscribe on the new one (PUBSUB SHARDCHANNELS
+// there), and the history holds.
+func TestShardedSlotMigration(t *testing.T) {
+	t.Parallel()
+	servers := redistest.StartShardedClusterPersistent(t, 3)
+	keys := keysOnEachShard(t, servers, 2)
+	moving := keys[0][0]
+	channel := "wssync:{" + moving + "}:changes"
+	history(t, servers, flatKeys(keys), 120, func() {
+		migrateSlot(t, servers, "wssync:{"+moving+"}:state", 0, 1)
+	})
+	ctx := testContext(t)
+	for i, want := range []bool{false, true, false} {
+		got, err := servers[i].Client(t).PubSubShardChannels(ctx, channel).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if (len(got) == 1) != want {
+			t.Errorf("primary %d: shard channels %q; want the moved channel there: %v", i, got, want)
+		}
+	}
+}
