@@ -37,10 +37,10 @@ type follower struct {
 	mu      sync.Mutex
 	version uint64
 	items   []int
-	lost    int   // Lost deliveries
-	resyncs int   // Loads after a Lost
-	silent  []int // versions that jumped with no Lost before them
-	pending bool  // a Lost not followed by a reload yet
+	lost    int    // Lost deliveries
+	resyncs int    // Loads after a Lost
+	silent  []int  // versions that jumped with no Lost before them
+	pending bool   // a Lost not followed by a reload yet
 	skipped uint64 // the highest version delivered while pending
 	kick    chan struct{}
 }
