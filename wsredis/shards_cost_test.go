@@ -99,12 +99,10 @@ func TestShardedPubSubTraffic(t *testing.T) {
 		for _, shardedMode := range []bool{false, true} {
 			opts := wsredis.Options{ShardedPubSub: shardedMode, HealthInterval: time.Hour}
 			var stops []func()
-			var backends []*wsredis.Backend
 			var subs []*changes
 			for i := range 3 {
 				client := redis.NewClusterClient(&redis.ClusterOptions{Addrs: []string{servers[i].Addr()}})
 				b := wsredis.New(client, opts)
-				backends = append(backends, b)
 				stops = append(stops, func() { b.Close(); _ = client.Close() })
 				for _, k := range keys {
 					cs := newChanges()
