@@ -104,8 +104,9 @@ func (o Options) withDefaults() Options {
 // Backend is a wssync.Backend, wssync.SessionStore, wssync.EventBus and presence store
 // (wspresence.Store) on Redis. Create it with New; it is safe for concurrent use. It
 // holds one Pub/Sub connection of the client, opened by the first Subscribe,
-// WatchPresence, WatchClaims or SubscribeEvents, and one goroutine reading it; Close ends
-// both.
+// WatchPresence, WatchClaims or SubscribeEvents, and one goroutine reading it; with
+// Options.ShardedPubSub, Subscribe uses one more connection and goroutine per Redis
+// Cluster primary it subscribes on. Close ends them all.
 type Backend struct {
 	client redis.UniversalClient
 	opts   Options

@@ -24,7 +24,8 @@
 //	wssync:{KEY}:log                list of "<version> <patch>", newest first, LogLength long
 //	                                (the patches of the commits after the one that created KEY)
 //	wssync:{KEY}:ids                sorted set: commit ID, score = the version it made ("x:"+ID: fenced), CommitIDs long
-//	wssync:{KEY}:changes            channel: "<version> <patch>" for every commit
+//	wssync:{KEY}:changes            channel: "<version> <patch>" for every commit (a shard
+//	                                channel with Options.ShardedPubSub: SPUBLISH, SSUBSCRIBE)
 //	wssync:session:{ID}             hash: _user, _gen, "o:<object key>" → "<version> <state>"
 //	                                (_user alone from BindSession on: the session's binding)
 //	wssync:sessions:claims          channel: "<byte length of ID> <ID><byte length of user>
@@ -66,7 +67,8 @@
 //
 // A Backend holds one Pub/Sub connection, opened by the first Subscribe, WatchPresence,
 // WatchClaims or SubscribeEvents, and one goroutine that reads it and calls every subscriber's function, one
-// call at a time. Subscribe returns once Redis confirmed the subscription (at most
+// call at a time (with Options.ShardedPubSub, Subscribe uses the connections of Sharded
+// pub/sub instead). Subscribe returns once Redis confirmed the subscription (at most
 // Options.OpTimeout), so a Load after it misses nothing; so do WatchPresence and
 // WatchClaims, so a claim published after WatchClaims returned reaches it.
 //
@@ -78,6 +80,38 @@
 // gone, and the subscribers reload. Claim watchers just resume: a claim lost in between is
 // not redelivered. It does not rely on go-redis's own silent reconnecting: a SUBSCRIBE
 // confirmation it did not ask for counts as a break too.
+//
+// # Sharded pub/sub
+//
+// With Options.ShardedPubSub, the commit script publishes each change with SPUBLISH
+// instead of PUBLISH, and Subscribe uses SSUBSCRIBE. An object's channel shares the hash
+// tag of its keys, so on a Redis Cluster the message leaves from the primary that owns the
+// object and reaches only the subscribers connected to that primary: it does not cross
+// the cluster bus to every other node, as a PUBLISH does (TestShardedPubSubTraffic
+// measures both; see docs/scale-out.md). On one server it changes nothing but the
+// commands.
+//
+// On a *redis.ClusterClient the Backend holds one Pub/Sub connection per primary that
+// owns an object it subscribes to (not one per object), each opened through the cluster
+// client's client for that primary, read by a goroutine of its own, and subscribed with
+// one SSUBSCRIBE per slot. Everything in Subscriptions holds per connection: a broken one
+// is set up again with backoff and its subscribers get Lost, the others are untouched.
+// When an object's slot leaves its primary (a slot migration, a failover), Redis
+// unsubscribes the channel there (an sunsubscribe the backend did not ask for) or answers
+// SSUBSCRIBE with MOVED; the backend then subscribes the channel on the primary the cluster
+// client names for the slot, retrying with backoff while it still names the old one, and
+// delivers Lost once it is subscribed. A connection that cannot be set up makes the backend
+// ask again which primary owns each of its channels, so subscribers follow a primary that
+// moved to another address. During a migration, the changes committed on the new primary
+// before the slot is handed over (CLUSTER SETSLOT … NODE) do not reach the subscribers
+// still on the old one; the Lost after the handover covers them.
+//
+// It is an explicit option, not detected from the client, because every node must agree:
+// a node that SUBSCRIBEs hears nothing a node SPUBLISHes, and the reverse. Switch all nodes
+// at once, or bring the new setting up under a new Prefix. It needs Redis 7.0 or later.
+// Claims, addressed messages and presence stay on plain pub/sub: every node needs every
+// claim and every event, which one shard channel per slot owner cannot give without each
+// node subscribing on every primary for them.
 //
 // # Events
 //
@@ -108,8 +142,11 @@
 // A Backend is safe for concurrent use. Load, Commit and the session and presence
 // methods block for one round trip, bounded by their context or, when it has no deadline,
 // by Options.OpTimeout. Deliver, changed and claimed functions run on the backend's
-// goroutine: they must return quickly and must not call their own stop function. Close
-// stops that goroutine and waits for it; the caller closes the client afterwards.
+// goroutine (with Options.ShardedPubSub, a deliver function runs on the goroutine of its
+// object's primary: the functions of objects on different primaries may run at the same
+// time, those of one subscriber never do): they must return quickly and must not call
+// their own stop function. Close stops every such goroutine and waits for them; the caller
+// closes the client afterwards.
 //
 // # Logging
 //

@@ -17,8 +17,9 @@ import (
 
 // Subscribe calls deliver with every change committed to key from now on, from the
 // backend's goroutine, one call at a time and in version order, until stop is called.
-// Every subscriber of the Backend shares that goroutine: deliver must return quickly, and
-// must not call its own stop, which waits for it.
+// Every subscriber of the Backend shares that goroutine (with Options.ShardedPubSub, every
+// subscriber of an object on the same primary): deliver must return quickly, and must
+// not call its own stop, which waits for it.
 //
 // Subscribe blocks until Redis confirms the subscription, at most OpTimeout, so that a Load
 // after it misses nothing. If Redis does not confirm it by then (it is unreachable),
