@@ -166,8 +166,9 @@ func (w *writer) run(ctx context.Context, n int, pace time.Duration) {
 }
 
 // history runs the writers and followers on the cluster, calls fault once every object
-// has its first version, and checks the history.
-func history(t *testing.T, servers []*redistest.Server, keys []string, appends int, fault func()) {
+// has its first version, and checks the history. It returns each node's followers, in
+// the order of keys.
+func history(t *testing.T, servers []*redistest.Server, keys []string, appends int, fault func()) [][]*follower {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -178,7 +179,7 @@ func history(t *testing.T, servers []*redistest.Server, keys []string, appends i
 			HealthInterval: 300 * time.Millisecond, MinBackoff: 5 * time.Millisecond, MaxBackoff: 100 * time.Millisecond})
 	}
 	const nodes = 3
-	var fs [nodes][]*follower
+	fs := make([][]*follower, nodes)
 	var wg sync.WaitGroup
 	rctx, stopResync := context.WithCancel(ctx)
 	for n := range nodes {
@@ -251,6 +252,7 @@ func history(t *testing.T, servers []*redistest.Server, keys []string, appends i
 		}
 		t.Logf("node %d: %d Lost, %d reloads over %d objects; the writer retried %d times", n, lost, resyncs, len(keys), fails)
 	}
+	return fs[:]
 }
 
 // flatKeys returns the keys of keysOnEachShard, per shard in turn.
@@ -264,17 +266,27 @@ func flatKeys(keys [][]string) []string {
 
 // TestShardedKillPubSubConnection kills every Pub/Sub connection of one primary twice
 // while objects on every primary change: the nodes' subscriptions on that primary recover
-// (Lost, then a reload), the others are untouched, and the history holds.
+// (Lost, then a reload), the others are untouched (no Lost), and the history holds.
 func TestShardedKillPubSubConnection(t *testing.T) {
 	t.Parallel()
 	servers := redistest.StartShardedClusterPersistent(t, 3)
 	keys := keysOnEachShard(t, servers, 2)
 	kill := interrupter(t, servers[1])
-	history(t, servers, flatKeys(keys), 120, func() {
+	fs := history(t, servers, flatKeys(keys), 120, func() {
 		kill()
 		time.Sleep(150 * time.Millisecond)
 		kill()
 	})
+	for n, node := range fs {
+		for i, f := range node {
+			onKilled := slices.Contains(keys[1], f.key)
+			f.mu.Lock()
+			if lost := f.lost; (lost > 0) != onKilled {
+				t.Errorf("node %d, object %d (%s): %d Lost; want some only for the objects of the killed primary's connections (%v)", n, i, f.key, lost, onKilled)
+			}
+			f.mu.Unlock()
+		}
+	}
 }
 
 // TestShardedRestartPrimary stops one primary (SIGKILL) for half a second and starts it
@@ -370,5 +382,50 @@ func TestShardedSlotMigration(t *testing.T) {
 		if (len(got) == 1) != want {
 			t.Errorf("primary %d: shard channels %q; want the moved channel there: %v", i, got, want)
 		}
+	}
+}
+
+// TestShardedFailoverToAnotherAddress: a primary dies for good and another takes over its
+// slots (as a replica at another address would after a failover; the test cluster has no
+// replicas, so it reassigns the slots by hand). The subscription on the dead primary cannot
+// be set up again; the backend asks who owns its channel now, subscribes there, delivers
+// Lost, and then the changes committed on the new owner.
+func TestShardedFailoverToAnotherAddress(t *testing.T) {
+	t.Parallel()
+	servers := redistest.StartShardedCluster(t, 3)
+	ctx := testContext(t)
+	key := keysOnEachShard(t, servers, 1)[2][0] // on the primary that dies
+	client := redis.NewClusterClient(&redis.ClusterOptions{Addrs: addrs(servers[:2]),
+		DialTimeout: 200 * time.Millisecond, ReadTimeout: 300 * time.Millisecond, WriteTimeout: 300 * time.Millisecond})
+	b := closing(t, client, wsredis.Options{ShardedPubSub: true, OpTimeout: 300 * time.Millisecond,
+		MinBackoff: 5 * time.Millisecond, MaxBackoff: 100 * time.Millisecond})
+	cs := newChanges()
+	t.Cleanup(b.Subscribe(key, cs.deliver))
+	first, err := commit(ctx, b, key, 0, []byte(`{}`), []byte(`[]`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs.waitVersion(t, 0, first)
+
+	servers[2].Stop()
+	per := 16384 / 3
+	for _, i := range []int{0, 1} {
+		if err := servers[i].Client(t).Do(ctx, "CLUSTER", "DELSLOTSRANGE", 2*per, 16383).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := servers[0].Client(t).Do(ctx, "CLUSTER", "ADDSLOTSRANGE", 2*per, 16383).Err(); err != nil {
+		t.Fatal(err)
+	}
+	lost := cs.waitLost(t, 1)
+	var again uint64
+	wstest.EventuallyNil(t, waitTimeout, "a commit on the new owner", func() error {
+		again, err = commit(ctx, b, key, 0, []byte(`{"again":1}`), []byte(`[]`))
+		return err
+	})
+	cs.waitVersion(t, lost+1, again)
+	got, err := servers[0].Client(t).PubSubShardChannels(ctx, "wssync:{"+key+"}:changes").Result()
+	if err != nil || len(got) != 1 {
+		t.Errorf("shard channels on the new owner: %q, %v; want the object's", got, err)
 	}
 }
