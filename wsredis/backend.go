@@ -55,18 +55,18 @@ type Options struct {
 	// broken connection (a hung server or a silent network partition). Default 30 s.
 	HealthInterval time.Duration
 
-	// ShardedPubSub carries the change feed of shared objects (Commit, Subscribe) over
-	// sharded pub/sub, Redis 7's SPUBLISH and SSUBSCRIBE, instead of PUBLISH and SUBSCRIBE.
+	// ShardedPubSub carries the change feed of shared objects (Commit, Subscribe) and
+	// presence notices (SetPresence, RemovePresence, WatchPresence) over sharded pub/sub, Redis 7's SPUBLISH and SSUBSCRIBE, instead of PUBLISH and SUBSCRIBE.
 	// On a Redis Cluster (a *redis.ClusterClient) each commit's message then stays on the
-	// primary that owns the object, instead of crossing the cluster bus to every node, and
-	// the Backend holds one Pub/Sub connection per primary that owns an object it
-	// subscribes to (see the package documentation, Sharded pub/sub). With any other
+	// primary that owns the object or room, instead of crossing the cluster bus to every
+	// node, and the Backend holds one Pub/Sub connection per primary that owns an object or
+	// room it subscribes to (see the package documentation, Sharded pub/sub). With any other
 	// client it uses one connection, as without it. Default false.
 	//
 	// Every node of a deployment must use the same setting: a sharded message does not
 	// reach a plain subscriber, nor a plain one a sharded subscriber. It needs Redis 7 or
-	// later (Commit fails with "unknown command" on Redis 6). Claims, addressed messages
-	// and presence stay on plain pub/sub either way.
+	// later (Commit fails with "unknown command" on Redis 6). Claims and addressed
+	// messages stay on plain pub/sub either way.
 	ShardedPubSub bool
 }
 
@@ -105,8 +105,8 @@ func (o Options) withDefaults() Options {
 // (wspresence.Store) on Redis. Create it with New; it is safe for concurrent use. It
 // holds one Pub/Sub connection of the client, opened by the first Subscribe,
 // WatchPresence, WatchClaims or SubscribeEvents, and one goroutine reading it; with
-// Options.ShardedPubSub, Subscribe uses one more connection and goroutine per Redis
-// Cluster primary it subscribes on. Close ends them all.
+// Options.ShardedPubSub, Subscribe and WatchPresence use one more connection and
+// goroutine per Redis Cluster primary they subscribe on. Close ends them all.
 type Backend struct {
 	client redis.UniversalClient
 	opts   Options

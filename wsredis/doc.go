@@ -35,7 +35,8 @@
 //	                                wssync encodes it (one channel for all messages)
 //	wssync:presence:{ROOM}:expiry   sorted set: entry id, score = expiry (ms, Redis's clock)
 //	wssync:presence:{ROOM}:data     hash: entry id → data
-//	wssync:presence:{ROOM}:changes  channel: "set" or "remove" when entries changed
+//	wssync:presence:{ROOM}:changes  channel: "set" or "remove" when entries changed (a shard
+//	                                channel with Options.ShardedPubSub)
 //
 // The braces are Redis Cluster hash tags, so all keys of one object, session or room live
 // in one slot. Object keys, session ids and rooms go in as they are, except that an empty
@@ -67,8 +68,8 @@
 //
 // A Backend holds one Pub/Sub connection, opened by the first Subscribe, WatchPresence,
 // WatchClaims or SubscribeEvents, and one goroutine that reads it and calls every subscriber's function, one
-// call at a time (with Options.ShardedPubSub, Subscribe uses the connections of Sharded
-// pub/sub instead). Subscribe returns once Redis confirmed the subscription (at most
+// call at a time (with Options.ShardedPubSub, Subscribe and WatchPresence use the
+// connections of Sharded pub/sub instead). Subscribe returns once Redis confirmed the subscription (at most
 // Options.OpTimeout), so a Load after it misses nothing; so do WatchPresence and
 // WatchClaims, so a claim published after WatchClaims returned reaches it.
 //
@@ -84,7 +85,8 @@
 // # Sharded pub/sub
 //
 // With Options.ShardedPubSub, the commit script publishes each change with SPUBLISH
-// instead of PUBLISH, and Subscribe uses SSUBSCRIBE. An object's channel shares the hash
+// instead of PUBLISH, and Subscribe uses SSUBSCRIBE; so do the presence scripts and
+// WatchPresence, for a room's notices. An object's (or room's) channel shares the hash
 // tag of its keys, so on a Redis Cluster the message leaves from the primary that owns the
 // object and reaches only the subscribers connected to that primary: it does not cross
 // the cluster bus to every other node, as a PUBLISH does (TestShardedPubSubTraffic
@@ -92,7 +94,7 @@
 // commands.
 //
 // On a *redis.ClusterClient the Backend holds one Pub/Sub connection per primary that
-// owns an object it subscribes to (not one per object), each opened through the cluster
+// owns an object or room it subscribes to (not one per object), each opened through the cluster
 // client's client for that primary, read by a goroutine of its own, and subscribed with
 // one SSUBSCRIBE per slot. Everything in Subscriptions holds per connection: a broken one
 // is set up again with backoff and its subscribers get Lost, the others are untouched.
@@ -109,9 +111,9 @@
 // It is an explicit option, not detected from the client, because every node must agree:
 // a node that SUBSCRIBEs hears nothing a node SPUBLISHes, and the reverse. Switch all nodes
 // at once, or bring the new setting up under a new Prefix. It needs Redis 7.0 or later.
-// Claims, addressed messages and presence stay on plain pub/sub: every node needs every
-// claim and every event, which one shard channel per slot owner cannot give without each
-// node subscribing on every primary for them.
+// Claims and addressed messages stay on plain pub/sub: every node needs every claim and
+// every event, which shard channels cannot give without each node subscribing on every
+// primary for them.
 //
 // # Events
 //
@@ -142,9 +144,9 @@
 // A Backend is safe for concurrent use. Load, Commit and the session and presence
 // methods block for one round trip, bounded by their context or, when it has no deadline,
 // by Options.OpTimeout. Deliver, changed and claimed functions run on the backend's
-// goroutine (with Options.ShardedPubSub, a deliver function runs on the goroutine of its
-// object's primary: the functions of objects on different primaries may run at the same
-// time, those of one subscriber never do): they must return quickly and must not call
+// goroutine (with Options.ShardedPubSub, a deliver or changed function runs on the
+// goroutine of its object's or room's primary: the functions of objects on different
+// primaries may run at the same time, those of one subscriber never do): they must return quickly and must not call
 // their own stop function. Close stops every such goroutine and waits for them; the caller
 // closes the client afterwards.
 //

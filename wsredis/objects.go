@@ -69,9 +69,10 @@ redis.call(ARGV[10], ARGV[6], msg)
 return {1, nv}
 `)
 
-// publishCommand is the command with which commitScript publishes a change: SPUBLISH with
-// Options.ShardedPubSub, so that the message stays on the shard that owns the object's
-// slot (the channel shares the object's hash tag), else PUBLISH.
+// publishCommand is the command with which commitScript publishes a change, and the
+// presence scripts a room's: SPUBLISH with Options.ShardedPubSub, so that the message
+// stays on the shard that owns the object's or room's slot (the channel shares its hash
+// tag), else PUBLISH.
 func (b *Backend) publishCommand() string {
 	if b.opts.ShardedPubSub {
 		return "SPUBLISH"

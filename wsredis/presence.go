@@ -20,13 +20,14 @@ for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now)) do
 end
 `
 
-// setPresenceScript adds or refreshes the entries ARGV[3], ARGV[4], … (id, data pairs),
+// setPresenceScript adds or refreshes the entries ARGV[4], ARGV[5], … (id, data pairs),
 // each expiring ARGV[1] ms from now, keeps both keys a minute past the last expiry, and
-// publishes on channel ARGV[2] when an entry is new or its data changed.
+// publishes on channel ARGV[2] with ARGV[3] (PUBLISH or SPUBLISH) when an entry is new or
+// its data changed.
 var setPresenceScript = redis.NewScript(dropExpiredLua + `
 local expiry = now + tonumber(ARGV[1])
 local changed = false
-for i = 3, #ARGV, 2 do
+for i = 4, #ARGV, 2 do
 	local id, data = ARGV[i], ARGV[i + 1]
 	if redis.call('ZADD', KEYS[1], expiry, id) == 1 then
 		changed = true
@@ -40,21 +41,21 @@ local keep = tonumber(last[2]) - now + 60000
 redis.call('PEXPIRE', KEYS[1], keep)
 redis.call('PEXPIRE', KEYS[2], keep)
 if changed then
-	redis.call('PUBLISH', ARGV[2], 'set')
+	redis.call(ARGV[3], ARGV[2], 'set')
 end
 return changed and 1 or 0
 `)
 
-// removePresenceScript removes the entries ARGV[2], ARGV[3], … and publishes on channel
-// ARGV[1] when one of them was there.
+// removePresenceScript removes the entries ARGV[3], ARGV[4], … and publishes on channel
+// ARGV[1] with ARGV[2] (PUBLISH or SPUBLISH) when one of them was there.
 var removePresenceScript = redis.NewScript(`
 local n = 0
-for i = 2, #ARGV do
+for i = 3, #ARGV do
 	n = n + redis.call('ZREM', KEYS[1], ARGV[i])
 	redis.call('HDEL', KEYS[2], ARGV[i])
 end
 if n > 0 then
-	redis.call('PUBLISH', ARGV[1], 'remove')
+	redis.call(ARGV[2], ARGV[1], 'remove')
 end
 return n
 `)
@@ -78,8 +79,8 @@ func (b *Backend) SetPresence(ctx context.Context, room string, entries map[stri
 	}
 	ctx, cancel := b.opContext(ctx)
 	defer cancel()
-	args := make([]any, 0, 2+2*len(entries))
-	args = append(args, ms, b.presenceChannel(room))
+	args := make([]any, 0, 3+2*len(entries))
+	args = append(args, ms, b.presenceChannel(room), b.publishCommand())
 	for id, data := range entries {
 		args = append(args, id, data)
 	}
@@ -98,8 +99,8 @@ func (b *Backend) RemovePresence(ctx context.Context, room string, ids ...string
 	}
 	ctx, cancel := b.opContext(ctx)
 	defer cancel()
-	args := make([]any, 0, 1+len(ids))
-	args = append(args, b.presenceChannel(room))
+	args := make([]any, 0, 2+len(ids))
+	args = append(args, b.presenceChannel(room), b.publishCommand())
 	for _, id := range ids {
 		args = append(args, id)
 	}
@@ -130,9 +131,10 @@ func (b *Backend) Presence(ctx context.Context, room string) (map[string][]byte,
 // after every interruption of the subscription once it is back. It blocks like Subscribe,
 // and changed shares the goroutine of deliver functions: it must return quickly and must
 // not call its own stop. stop ends the watch and waits for a running changed call to
-// return; calling it more than once is harmless.
+// return; calling it more than once is harmless. With Options.ShardedPubSub the room's
+// channel is a shard channel, like an object's (see Subscribe).
 func (b *Backend) WatchPresence(room string, changed func()) (stop func()) {
-	return b.hub.subscribe(b.presenceChannel(room), func(string, bool) { changed() })
+	return b.subscribeFeed(b.presenceChannel(room), func(string, bool) { changed() })
 }
 
 func (b *Backend) presenceKeys(room string) []string {

@@ -32,11 +32,7 @@ import (
 // deliver call to return, and returns; deliver is not called after that. Calling stop more
 // than once is harmless.
 func (b *Backend) Subscribe(key string, deliver func(wssync.Change)) (stop func()) {
-	subscribe := b.hub.subscribe
-	if b.shards != nil {
-		subscribe = b.shards.subscribe
-	}
-	return subscribe(b.changesChannel(key), func(payload string, lost bool) {
+	return b.subscribeFeed(b.changesChannel(key), func(payload string, lost bool) {
 		if lost {
 			deliver(wssync.Change{Lost: true})
 			return
@@ -49,6 +45,15 @@ func (b *Backend) Subscribe(key string, deliver func(wssync.Change)) (stop func(
 		}
 		deliver(wssync.Change{Version: v, Patch: patch})
 	})
+}
+
+// subscribeFeed subscribes a channel of one object or room: a shard channel with
+// Options.ShardedPubSub, else a channel of the Backend's one hub.
+func (b *Backend) subscribeFeed(channel string, handle func(payload string, lost bool)) (stop func()) {
+	if b.shards != nil {
+		return b.shards.subscribe(channel, handle)
+	}
+	return b.hub.subscribe(channel, handle)
 }
 
 // hub multiplexes every subscription of a Backend over one go-redis PubSub, read by one

@@ -99,7 +99,8 @@ func keysOnEachShard(t *testing.T, servers []*redistest.Server, n int) [][]strin
 // owns its slot and of no other (PUBSUB SHARDCHANNELS), no plain channel of changes
 // exists anywhere (PUBSUB CHANNELS), a plain SUBSCRIBE on the channel on every primary
 // hears nothing while the Backend's subscriber gets every change, and the Backend holds
-// one Pub/Sub connection per primary whatever the number of objects.
+// one Pub/Sub connection per primary whatever the number of objects. A room's presence
+// channel goes the same way.
 func TestChangesGoBySharedPubSub(t *testing.T) {
 	t.Parallel()
 	servers := redistest.StartShardedCluster(t, 3)
@@ -111,7 +112,7 @@ func TestChangesGoBySharedPubSub(t *testing.T) {
 	// a plain subscriber of every change channel on every primary
 	var plain []*redis.PubSub
 	for _, s := range servers {
-		var chans []string
+		chans := []string{"wssync:presence:{lobby}:changes"}
 		for _, ks := range keys {
 			for _, k := range ks {
 				chans = append(chans, "wssync:{"+k+"}:changes")
@@ -167,9 +168,37 @@ func TestChangesGoBySharedPubSub(t *testing.T) {
 			subs[k].waitVersion(t, 0, v)
 		}
 	}
+
+	// a room's presence channel is a shard channel too
+	watched := make(chan struct{}, 16)
+	t.Cleanup(b.WatchPresence("lobby", func() { watched <- struct{}{} }))
+	owner, err := writer.Presence(ctx, "lobby") // routes like every room key
+	if err != nil || len(owner) != 0 {
+		t.Fatalf("Presence of an empty room: %v, %v", owner, err)
+	}
+	found := 0
+	for _, s := range servers {
+		got, err := s.Client(t).PubSubShardChannels(ctx, "wssync:presence:*").Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		found += len(got)
+	}
+	if found != 1 {
+		t.Errorf("the room's channel is a shard channel on %d primaries, want 1", found)
+	}
+	if err := writer.SetPresence(ctx, "lobby", map[string][]byte{"s1": []byte(`{}`)}, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-watched:
+	case <-time.After(waitTimeout):
+		t.Fatal("the presence watcher was not called")
+	}
+
 	for i, ps := range plain {
 		if msg, err := ps.ReceiveTimeout(ctx, 200*time.Millisecond); err == nil {
-			t.Errorf("primary %d: a plain SUBSCRIBE heard %v: the change went by PUBLISH", i, msg)
+			t.Errorf("primary %d: a plain SUBSCRIBE heard %v: it went by PUBLISH", i, msg)
 		}
 	}
 }
