@@ -96,7 +96,8 @@
 // On a *redis.ClusterClient the Backend holds one Pub/Sub connection per primary that
 // owns an object or room it subscribes to (not one per object), each opened through the cluster
 // client's client for that primary, read by a goroutine of its own, and subscribed with
-// one SSUBSCRIBE per slot. Everything in Subscriptions holds per connection: a broken one
+// one SSUBSCRIBE per slot. Subscribe asks the cluster client which primary owns the
+// channel's slot first (at most OpTimeout more when it does not know the cluster yet). Everything in Subscriptions holds per connection: a broken one
 // is set up again with backoff and its subscribers get Lost, the others are untouched.
 // When an object's slot leaves its primary (a slot migration, a failover), Redis
 // unsubscribes the channel there (an sunsubscribe the backend did not ask for) or answers

@@ -94,13 +94,14 @@ func (s *shards) hubFor(channel string) *hub {
 	var client *redis.Client
 	addr := ""
 	if s.cluster != nil {
+		// one OpTimeout in all for asking the cluster client
 		ctx, cancel := context.WithTimeout(s.ctx, s.opts.OpTimeout)
 		c, err := s.cluster.MasterForKey(ctx, channel)
-		cancel()
 		if err != nil {
 			s.log.Debug("wsredis: no node known for a shard channel yet", "channel", channel, "err", err)
-			c = s.anyNode()
+			c = s.anyNode(ctx)
 		}
+		cancel()
 		if c != nil {
 			client, addr = c, c.Options().Addr
 		}
@@ -129,11 +130,9 @@ func (s *shards) hubFor(channel string) *hub {
 }
 
 // anyNode returns the client of some primary the cluster client knows, or nil.
-func (s *shards) anyNode() *redis.Client {
+func (s *shards) anyNode(ctx context.Context) *redis.Client {
 	var found *redis.Client
 	var once sync.Once
-	ctx, cancel := context.WithTimeout(s.ctx, s.opts.OpTimeout)
-	defer cancel()
 	_ = s.cluster.ForEachMaster(ctx, func(_ context.Context, c *redis.Client) error {
 		once.Do(func() { found = c })
 		return nil
