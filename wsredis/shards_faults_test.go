@@ -429,3 +429,35 @@ func TestShardedFailoverToAnotherAddress(t *testing.T) {
 		t.Errorf("shard channels on the new owner: %q, %v; want the object's", got, err)
 	}
 }
+
+// TestShardedSlotMigrationBackAndForth moves the slots of two followed objects (one from
+// each of two primaries) away and back again under writes: the subscriptions follow each
+// move, end on the primaries they started on, and the history holds.
+func TestShardedSlotMigrationBackAndForth(t *testing.T) {
+	t.Parallel()
+	servers := redistest.StartShardedClusterPersistent(t, 3)
+	keys := keysOnEachShard(t, servers, 2)
+	a, b := keys[0][0], keys[1][0]
+	history(t, servers, flatKeys(keys), 150, func() {
+		migrateSlot(t, servers, "wssync:{"+a+"}:state", 0, 2)
+		migrateSlot(t, servers, "wssync:{"+b+"}:state", 1, 2)
+		time.Sleep(100 * time.Millisecond)
+		migrateSlot(t, servers, "wssync:{"+a+"}:state", 2, 0)
+		migrateSlot(t, servers, "wssync:{"+b+"}:state", 2, 1)
+	})
+	ctx := testContext(t)
+	for _, c := range []struct {
+		key   string
+		owner int
+	}{{a, 0}, {b, 1}} {
+		for i, s := range servers {
+			got, err := s.Client(t).PubSubShardChannels(ctx, "wssync:{"+c.key+"}:changes").Result()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if (len(got) == 1) != (i == c.owner) {
+				t.Errorf("primary %d: shard channels %q for %s, which primary %d owns again", i, got, c.key, c.owner)
+			}
+		}
+	}
+}
