@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -459,5 +460,60 @@ func TestShardedSlotMigrationBackAndForth(t *testing.T) {
 				t.Errorf("primary %d: shard channels %q for %s, which primary %d owns again", i, got, c.key, c.owner)
 			}
 		}
+	}
+}
+
+// TestShardedSubscribeWithStaleClusterView: the cluster client still places an object's
+// slot on its old primary when Subscribe runs, and keeps doing so for a while (its view of
+// the slots is held back: ClusterSlots returns the layout from before the move). Redis
+// answers each SSUBSCRIBE with MOVED; the backend tries again with backoff, and once the
+// view is current the subscription lands on the new primary, gets Lost, then the changes
+// committed after.
+func TestShardedSubscribeWithStaleClusterView(t *testing.T) {
+	t.Parallel()
+	servers := redistest.StartShardedCluster(t, 3)
+	ctx := testContext(t)
+	key := keysOnEachShard(t, servers, 1)[0][0]
+	admin := servers[2].Client(t)
+	//lint:ignore SA1019 ClusterOptions.ClusterSlots wants the CLUSTER SLOTS form
+	before, err := admin.ClusterSlots(ctx).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stale atomic.Bool
+	stale.Store(true)
+	var logs logBuffer
+	b := closing(t, redis.NewClusterClient(&redis.ClusterOptions{
+		ClusterSlots: func(ctx context.Context) ([]redis.ClusterSlot, error) {
+			if stale.Load() {
+				return before, nil
+			}
+			//lint:ignore SA1019 as above
+			return admin.ClusterSlots(ctx).Result()
+		},
+	}), wsredis.Options{ShardedPubSub: true, MinBackoff: 5 * time.Millisecond, MaxBackoff: 50 * time.Millisecond, Logger: logs.logger()})
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("backend's log:\n%s", logs.String())
+		}
+	})
+	writer := closing(t, redis.NewClusterClient(&redis.ClusterOptions{Addrs: addrs(servers)}), sharded)
+	first, err := commit(ctx, writer, key, 0, []byte(`{}`), []byte(`[]`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	migrateSlot(t, servers, "wssync:{"+key+"}:state", 0, 1)
+	cs := newChanges()
+	t.Cleanup(b.Subscribe(key, cs.deliver))
+	logs.waitLog(t, "shard channels moved", 3) // MOVED, again and again while the view is stale
+	stale.Store(false)
+	lost := cs.waitLost(t, 0)
+	if err := writer.Commit(ctx, key, wssync.Proposal{Base: first, State: []byte(`{"n":2}`), Patch: []byte(`[]`)}); err != nil {
+		t.Fatal(err)
+	}
+	cs.waitVersion(t, lost+1, first+1)
+	got, err := servers[1].Client(t).PubSubShardChannels(ctx, "wssync:{"+key+"}:changes").Result()
+	if err != nil || len(got) != 1 {
+		t.Errorf("shard channels on the new primary: %q, %v", got, err)
 	}
 }
