@@ -517,3 +517,39 @@ func TestShardedSubscribeWithStaleClusterView(t *testing.T) {
 		t.Errorf("shard channels on the new primary: %q, %v", got, err)
 	}
 }
+
+// TestShardedCloseWhileMoving closes a Backend whose subscription keeps bouncing off
+// MOVED (its cluster view stays stale for good): Close returns, and the package's leak
+// check proves that the move in progress ended with it.
+func TestShardedCloseWhileMoving(t *testing.T) {
+	t.Parallel()
+	servers := redistest.StartShardedCluster(t, 3)
+	ctx := testContext(t)
+	key := keysOnEachShard(t, servers, 1)[0][0]
+	admin := servers[2].Client(t)
+	//lint:ignore SA1019 ClusterOptions.ClusterSlots wants the CLUSTER SLOTS form
+	before, err := admin.ClusterSlots(ctx).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := redis.NewClusterClient(&redis.ClusterOptions{
+		ClusterSlots: func(context.Context) ([]redis.ClusterSlot, error) { return before, nil },
+	})
+	t.Cleanup(func() { _ = client.Close() })
+	var logs logBuffer
+	b := wsredis.New(client, wsredis.Options{ShardedPubSub: true, MinBackoff: 50 * time.Millisecond, MaxBackoff: time.Second, Logger: logs.logger()})
+	migrateSlot(t, servers, "wssync:{"+key+"}:state", 0, 1)
+	stop := b.Subscribe(key, func(wssync.Change) {})
+	logs.waitLog(t, "shard channels moved", 3)
+	done := make(chan struct{})
+	go func() {
+		b.Close()
+		stop() // harmless after Close
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(waitTimeout):
+		t.Fatal("Close did not return while a subscription was moving")
+	}
+}
