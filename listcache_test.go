@@ -514,8 +514,8 @@ func TestListCacheEligibility(t *testing.T) {
 	type withTimePtr struct{ T *time.Time }
 	type withFunc struct{ F func() }
 	type withHiddenFunc struct {
-		f  func()
-		ch chan int
+		f  func()   //lint:ignore U1000 unexported: never encoded, in memory only
+		ch chan int //lint:ignore U1000 likewise
 		I  int
 		A  any `json:"-"`
 	}
