@@ -33,6 +33,7 @@ type refSite struct {
 	kind reflect.Kind // reflect.Slice, reflect.Map or reflect.Pointer
 	typ  reflect.Type // the slice, map or pointer type
 	elem *elemPlan    // what it refers to: a slice's elements, a pointer's target, a map's values
+	flat bool         // a slice of flat elements: compared by its memory alone
 
 	// Maps only: scratch values the compare iterates into, so that it allocates nothing.
 	// A plan belongs to one cache, used by one goroutine at a time (under the object's pub).
@@ -41,12 +42,25 @@ type refSite struct {
 }
 
 // keptRef is the kept copy of what one refSite of one value referred to when last encoded.
+// It is small (one is kept per reference per element) and its rarer parts are apart.
 type keptRef struct {
 	ptr  unsafe.Pointer // the copy: a slice's n elements, a pointer's target, a map's values in key order
+	more *keptMore      // nil when the copied values hold no references and it is no map's
 	n    int            // a slice's or map's length, 1 for a pointer, -1 for nil
-	kids []keptRef      // the kept refs of the copied values: n × len(elem.refs)
-	keys []string       // a map's keys, sorted
-	size int            // bytes kept by this copy and its kids
+	size int            // bytes kept by this copy and what it holds
+}
+
+// keptMore is the part of a keptRef that only nested references and maps need.
+type keptMore struct {
+	kids []keptRef // the kept refs of the copied values: n × len(elem.refs)
+	keys []string  // a map's keys, sorted
+}
+
+func (k *keptRef) kids() []keptRef {
+	if k.more == nil {
+		return nil
+	}
+	return k.more.kids
 }
 
 const (
@@ -131,6 +145,7 @@ func (pl *elemPlan) addRef(r refSite, elem reflect.Type, stack []reflect.Type, d
 	if r.elem = buildPlan(elem, stack, depth+1); r.elem == nil {
 		return false
 	}
+	r.flat = r.kind == reflect.Slice && len(r.elem.refs) == 0
 	if r.kind == reflect.Map {
 		r.iter = new(reflect.MapIter)
 		r.m, r.k, r.v = reflect.New(r.typ).Elem(), reflect.New(r.typ.Key()).Elem(), reflect.New(elem).Elem()
@@ -185,13 +200,16 @@ func (r *refSite) equal(p unsafe.Pointer, k *keptRef) bool {
 		if h.data == nil || k.n < 0 {
 			return h.data == nil && k.n < 0
 		}
-		return h.len == k.n && r.elem.manyEqual(h.data, k.ptr, h.len, k.kids)
+		if r.flat {
+			return h.len == k.n && memEqual(h.data, k.ptr, uintptr(h.len)*r.elem.size)
+		}
+		return h.len == k.n && r.elem.manyEqual(h.data, k.ptr, h.len, k.kids())
 	case reflect.Pointer:
 		q := *(*unsafe.Pointer)(p)
 		if q == nil || k.n < 0 {
 			return q == nil && k.n < 0
 		}
-		return r.elem.manyEqual(q, k.ptr, 1, k.kids)
+		return r.elem.manyEqual(q, k.ptr, 1, k.kids())
 	}
 	return r.mapEqual(p, k)
 }
@@ -211,17 +229,17 @@ func (r *refSite) mapEqual(p unsafe.Pointer, k *keptRef) bool {
 	if r.m.Len() != k.n {
 		return false
 	}
-	nr := len(r.elem.refs)
+	nr, kids, keys := len(r.elem.refs), k.kids(), k.more.keys
 	v := r.v.Addr().UnsafePointer()
 	r.iter.Reset(r.m)
 	for r.iter.Next() {
 		r.k.SetIterKey(r.iter)
-		i, found := slices.BinarySearch(k.keys, r.k.String())
+		i, found := slices.BinarySearch(keys, r.k.String())
 		if !found {
 			return false
 		}
 		r.v.SetIterValue(r.iter)
-		if !r.elem.manyEqual(v, unsafe.Add(k.ptr, uintptr(i)*r.elem.size), 1, k.kids[i*nr:(i+1)*nr]) {
+		if !r.elem.manyEqual(v, unsafe.Add(k.ptr, uintptr(i)*r.elem.size), 1, kids[i*nr:(i+1)*nr]) {
 			return false
 		}
 	}
@@ -239,10 +257,15 @@ func (pl *elemPlan) keepRefs(p unsafe.Pointer, kept []keptRef) int {
 }
 
 // keepMany copies the n values at src into memory of the plan's type, with the copies of
-// what they refer to, and returns the copy, its kids and the bytes kept.
+// what they refer to, and returns the copy, their kept refs and the bytes kept.
 func (pl *elemPlan) keepMany(src unsafe.Pointer, n int) (unsafe.Pointer, []keptRef, int) {
 	if n == 0 {
 		return nil, nil, 0
+	}
+	if n == 1 && len(pl.refs) == 0 { // a flat pointer target: no slice header to build
+		dst := reflect.New(pl.typ)
+		dst.Elem().Set(reflect.NewAt(pl.typ, src).Elem())
+		return dst.UnsafePointer(), nil, int(pl.size)
 	}
 	dst := reflect.MakeSlice(pl.slice, n, n)
 	reflect.Copy(dst, reflect.NewAt(pl.slice, unsafe.Pointer(&sliceHeader{src, n, n})).Elem())
@@ -262,19 +285,24 @@ func (pl *elemPlan) keepMany(src unsafe.Pointer, n int) (unsafe.Pointer, []keptR
 // keep sets k to a copy of what the reference at p refers to, and returns the bytes kept.
 func (r *refSite) keep(p unsafe.Pointer, k *keptRef) int {
 	*k = keptRef{n: -1}
+	var kids []keptRef
 	switch r.kind {
 	case reflect.Slice:
 		if h := (*sliceHeader)(p); h.data != nil {
 			k.n = h.len
-			k.ptr, k.kids, k.size = r.elem.keepMany(h.data, h.len)
+			k.ptr, kids, k.size = r.elem.keepMany(h.data, h.len)
 		}
 	case reflect.Pointer:
 		if q := *(*unsafe.Pointer)(p); q != nil {
 			k.n = 1
-			k.ptr, k.kids, k.size = r.elem.keepMany(q, 1)
+			k.ptr, kids, k.size = r.elem.keepMany(q, 1)
 		}
 	default:
 		r.keepMap(p, k)
+		return k.size
+	}
+	if kids != nil {
+		k.more = &keptMore{kids: kids}
 	}
 	return k.size
 }
@@ -303,7 +331,7 @@ func (r *refSite) keepMap(p unsafe.Pointer, k *keptRef) {
 		sorted[i] = keys[j]
 		inOrder.Index(i).Set(vals.Index(j))
 	}
-	k.n, k.keys = n, sorted
-	k.ptr, k.kids, k.size = r.elem.keepMany(inOrder.UnsafePointer(), n)
-	k.size += 16 * n // the key headers
+	k.n, k.more = n, &keptMore{keys: sorted}
+	k.ptr, k.more.kids, k.size = r.elem.keepMany(inOrder.UnsafePointer(), n)
+	k.size += 16*n + int(unsafe.Sizeof(keptMore{})) // the key headers
 }

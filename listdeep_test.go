@@ -42,7 +42,7 @@ func (r *refSite) rebuild(p unsafe.Pointer, k *keptRef) {
 		}
 		if nr := len(r.elem.refs); nr > 0 {
 			for i := range n {
-				rebuildRefs(r.elem, unsafe.Add(s.UnsafePointer(), uintptr(i)*r.elem.size), k.kids[i*nr:(i+1)*nr])
+				rebuildRefs(r.elem, unsafe.Add(s.UnsafePointer(), uintptr(i)*r.elem.size), k.kids()[i*nr:(i+1)*nr])
 			}
 		}
 		return s
@@ -55,7 +55,7 @@ func (r *refSite) rebuild(p unsafe.Pointer, k *keptRef) {
 	default:
 		m := reflect.MakeMapWithSize(r.typ, k.n)
 		vals := copies(k.n)
-		for i, key := range k.keys {
+		for i, key := range k.more.keys {
 			m.SetMapIndex(reflect.ValueOf(key).Convert(r.typ.Key()), vals.Index(i))
 		}
 		dst.Set(m)
