@@ -33,7 +33,9 @@ type refSite struct {
 	kind reflect.Kind // reflect.Slice, reflect.Map or reflect.Pointer
 	typ  reflect.Type // the slice, map or pointer type
 	elem *elemPlan    // what it refers to: a slice's elements, a pointer's target, a map's values
-	flat bool         // a slice of flat elements: compared by its memory alone
+	flat bool         // a slice of, or pointer to, flat values: compared by their memory alone
+	// fastMap compares a map of one of the common unnamed types without reflect; nil else.
+	fastMap func(p unsafe.Pointer, k *keptRef) bool
 
 	// Maps only: scratch values the compare iterates into, so that it allocates nothing.
 	// A plan belongs to one cache, used by one goroutine at a time (under the object's pub).
@@ -145,8 +147,9 @@ func (pl *elemPlan) addRef(r refSite, elem reflect.Type, stack []reflect.Type, d
 	if r.elem = buildPlan(elem, stack, depth+1); r.elem == nil {
 		return false
 	}
-	r.flat = r.kind == reflect.Slice && len(r.elem.refs) == 0
+	r.flat = r.kind != reflect.Map && len(r.elem.refs) == 0
 	if r.kind == reflect.Map {
+		r.fastMap = fastMapEqual[r.typ]
 		r.iter = new(reflect.MapIter)
 		r.m, r.k, r.v = reflect.New(r.typ).Elem(), reflect.New(r.typ.Key()).Elem(), reflect.New(elem).Elem()
 	}
@@ -169,7 +172,25 @@ func memEqual(a, b unsafe.Pointer, n uintptr) bool {
 // keptRef per ref, in plan order). The value's own memory is compared by the caller.
 func (pl *elemPlan) refsEqual(p unsafe.Pointer, kept []keptRef) bool {
 	for i := range pl.refs {
-		if !pl.refs[i].equal(unsafe.Add(p, pl.refs[i].off), &kept[i]) {
+		r, k := &pl.refs[i], &kept[i]
+		if !r.flat {
+			if !r.equal(unsafe.Add(p, r.off), k) {
+				return false
+			}
+			continue
+		}
+		// The common cases, inline (see equal): a slice or pointer of flat values.
+		data, n := *(*unsafe.Pointer)(unsafe.Add(p, r.off)), 1
+		if r.kind == reflect.Slice {
+			n = (*sliceHeader)(unsafe.Add(p, r.off)).len
+		}
+		if data == nil || k.n < 0 {
+			if data != nil || k.n >= 0 {
+				return false
+			}
+			continue
+		}
+		if n != k.n || !memEqual(data, k.ptr, uintptr(n)*r.elem.size) {
 			return false
 		}
 	}
@@ -211,7 +232,46 @@ func (r *refSite) equal(p unsafe.Pointer, k *keptRef) bool {
 		}
 		return r.elem.manyEqual(q, k.ptr, 1, k.kids())
 	}
+	if r.fastMap != nil {
+		return r.fastMap(p, k)
+	}
 	return r.mapEqual(p, k)
+}
+
+// fastMapEqual holds mapEqual for the common unnamed map types, by type.
+var fastMapEqual = map[reflect.Type]func(unsafe.Pointer, *keptRef) bool{
+	reflect.TypeFor[map[string]string]():  flatMapEqual[string],
+	reflect.TypeFor[map[string]int]():     flatMapEqual[int],
+	reflect.TypeFor[map[string]int64]():   flatMapEqual[int64],
+	reflect.TypeFor[map[string]bool]():    flatMapEqual[bool],
+	reflect.TypeFor[map[string]float64](): flatMapEqual[float64],
+}
+
+// flatMapEqual is mapEqual for a map[string]V of a flat V: values compared by memory (so
+// -0 differs from 0), keys found in the kept sorted keys.
+func flatMapEqual[V any](p unsafe.Pointer, k *keptRef) bool {
+	m := *(*map[string]V)(p)
+	if m == nil || k.n < 0 {
+		return m == nil && k.n < 0
+	}
+	if len(m) != k.n {
+		return false
+	}
+	if k.n == 0 {
+		return true
+	}
+	keys, vals := k.more.keys, unsafe.Slice((*V)(k.ptr), k.n)
+	var (
+		key string
+		v   V
+	)
+	for key, v = range m {
+		i, found := slices.BinarySearch(keys, key)
+		if !found || !memEqual(unsafe.Pointer(&v), unsafe.Pointer(&vals[i]), unsafe.Sizeof(v)) {
+			return false
+		}
+	}
+	return true
 }
 
 // mapEqual reports whether the map at p has the keys of k, each with a value equal to its
