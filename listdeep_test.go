@@ -155,3 +155,37 @@ func TestElemPlanKeepCopies(t *testing.T) {
 		t.Fatal("edited value equals its old copy")
 	}
 }
+
+// What the cache keeps for the 20,000 items of BenchmarkSync (docs/architecture.md, "The
+// list cache"): under 2× the field's encoding, within the budget.
+func TestListCacheKeepsForBenchState(t *testing.T) {
+	t.Parallel()
+	s, err := Register(NewSession(), "K", newBenchState("L"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := s.o.lists[2]
+	full := len(s.o.last[2])
+	if c == nil || !c.valid || c.keeps() > 2*full {
+		t.Fatalf("keeps %d bytes for a %d-byte encoding", c.keeps(), full)
+	}
+	t.Logf("keeps %d bytes for a %d-byte encoding (element copy %d, keptRefs %d, copies %d, offsets %d)", c.keeps(), full, c.shadow.Cap()*int(c.size), cap(c.deep)*keptRefSize, c.kept, 8*cap(c.off))
+}
+
+// Types nested deeper than planMaxDepth are not followed.
+func TestElemPlanDepth(t *testing.T) {
+	t.Parallel()
+	typ := reflect.TypeFor[int]()
+	for range planMaxDepth / 2 {
+		typ = reflect.SliceOf(typ)
+	}
+	if newElemPlan(typ) == nil {
+		t.Fatalf("%v has no plan", typ)
+	}
+	for range planMaxDepth {
+		typ = reflect.SliceOf(typ)
+	}
+	if newElemPlan(typ) != nil {
+		t.Fatalf("%v has a plan", typ)
+	}
+}
