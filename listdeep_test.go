@@ -189,3 +189,34 @@ func TestElemPlanDepth(t *testing.T) {
 		t.Fatalf("%v has a plan", typ)
 	}
 }
+
+// Maps of the common unnamed types are compared without reflect; any other map through
+// reflect.MapIter into reused values. Neither allocates.
+func TestElemPlanMapCompare(t *testing.T) {
+	type maps struct {
+		Fast  map[string]int          `json:"fast"`
+		Named map[keyName]int         `json:"named"`
+		Deep  map[string][]string     `json:"deep"`
+		Vals  map[string]nestedDetail `json:"vals"`
+	}
+	pl := newElemPlan(reflect.TypeFor[maps]())
+	if pl == nil || pl.refs[0].fastMap == nil || pl.refs[1].fastMap != nil || pl.refs[2].fastMap != nil {
+		t.Fatalf("plan %+v", pl)
+	}
+	v := maps{Fast: map[string]int{"a": 1, "b": 2}, Named: map[keyName]int{"x": 1}, Deep: map[string][]string{"k": {"v", "w"}, "e": {}}, Vals: map[string]nestedDetail{"d": {Codes: []int16{1}}}}
+	kept := make([]keptRef, len(pl.refs))
+	pl.keepRefs(unsafe.Pointer(&v), kept)
+	if allocs := testing.AllocsPerRun(100, func() {
+		if !pl.refsEqual(unsafe.Pointer(&v), kept) {
+			t.Fatal("unequal")
+		}
+	}); allocs != 0 {
+		t.Fatalf("%v allocations per compare", allocs)
+	}
+	v.Deep["k"][1] = "x"
+	if pl.refsEqual(unsafe.Pointer(&v), kept) {
+		t.Fatal("an in-place edit of a map's slice value went unseen")
+	}
+}
+
+type keyName string
