@@ -251,3 +251,34 @@ func TestAttackListCacheNestedConcurrent(t *testing.T) {
 	wg.Wait()
 	checkFramesLeadTo(t, c.prev, c.sub.frames, st, c.s)
 }
+
+// An embedded pointer promotes its target's fields, and a nil one drops them: both are
+// what the target's kept copy sees.
+type EmbeddedDetail struct {
+	Where string   `json:"where"`
+	Marks []string `json:"marks,omitempty"`
+}
+
+type embedItem struct {
+	*EmbeddedDetail
+	ID int `json:"id"`
+}
+
+type embedState struct {
+	Items []embedItem `sync:"items" json:"items"`
+}
+
+func TestAttackListCacheNestedEmbeddedPointer(t *testing.T) {
+	st := &embedState{Items: make([]embedItem, 40)}
+	d := &EmbeddedDetail{Where: "a"}
+	st.Items[1].EmbeddedDetail, st.Items[2].EmbeddedDetail = d, d
+	c := newListChecker(t, st)
+	c.step("promoted field through a shared pointer", func() { d.Where = "b" })
+	c.step("promoted slice grows", func() { d.Marks = append(d.Marks, "m") })
+	c.step("promoted slice edited in place", func() { d.Marks[0] = "n" })
+	c.step("nil drops the promoted fields", func() { st.Items[1].EmbeddedDetail = nil })
+	c.step("a new target", func() { st.Items[3].EmbeddedDetail = &EmbeddedDetail{} })
+	if lc := c.s.o.lists[0]; lc == nil || !lc.valid {
+		t.Fatal("not cached")
+	}
+}
