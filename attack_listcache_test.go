@@ -227,9 +227,15 @@ func TestAttackListCacheConcurrent(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	// Every frame, applied in order, leads to the final state.
-	got := c.prev
-	for _, fr := range c.sub.frames {
+	checkFramesLeadTo(t, c.prev, c.sub.frames, st, c.s)
+}
+
+// checkFramesLeadTo checks that frames, applied in order to prev, lead to the state st,
+// which s has published.
+func checkFramesLeadTo[T any](t *testing.T, prev []byte, frames [][]byte, st *T, s *Synced[T]) {
+	t.Helper()
+	got := prev
+	for _, fr := range frames {
 		var f struct {
 			Data json.RawMessage `json:"data"`
 		}
@@ -245,7 +251,7 @@ func TestAttackListCacheConcurrent(t *testing.T) {
 		}
 	}
 	want, _ := json.Marshal(st)
-	if pub, _ := c.s.Published(); !bytes.Equal(pub, want) || !jsonEq(got, want) {
+	if pub, _ := s.Published(); !bytes.Equal(pub, want) || !jsonEq(got, want) {
 		t.Fatalf("published %s\npatches give %s\nwant %s", pub, got, want)
 	}
 }

@@ -3,6 +3,7 @@ package wssync
 import (
 	"bytes"
 	"reflect"
+	"slices"
 	"strconv"
 	"unsafe"
 
@@ -10,22 +11,27 @@ import (
 )
 
 // listCache makes Sync of a large slice field cost O(change) instead of a full encode and
-// diff. It applies to a slice whose element type is shallow (see shallowType): such an
-// element's encoding is a function of its memory alone, so an element whose bytes equal a
-// saved copy's encodes as the copy did. The cache keeps that copy of the elements (its own
-// backing array, which also keeps their strings alive), the field's encoding and where each
-// element lies in it. A Sync compares the elements' memory with the copy, re-encodes only
-// the elements whose bytes differ, and splices the new field encoding together from the old
-// one. Unequal bytes with an equal encoding (a new string of the same text, padding) cost
+// diff. It applies to a slice whose element type has a plan (see elemPlan): an element
+// whose memory equals a saved copy's, and whose slices, maps and pointers refer to values
+// equal to kept copies of theirs, encodes as it did. The cache keeps that copy of the
+// elements (its own backing array, which also keeps their strings alive), the kept copies
+// of what they refer to (deep), the field's encoding and where each element lies in it. A
+// Sync compares the elements with the copies, re-encodes only the elements that differ, and
+// splices the new field encoding together from the old one. Unequal bytes with an equal
+// encoding (a new string of the same text, padding, a new slice of the same elements) cost
 // one element's encode and nothing else: the comparison is conservative, never wrong.
 //
 // A listCache is used under the object's pub lock and the state (read) lock only.
 type listCache struct {
+	plan   *elemPlan     // the element type's; no refs: flat elements
 	size   uintptr       // element size
 	shadow reflect.Value // []E: the elements as last encoded; its own array
+	deep   []keptRef     // n × len(plan.refs): what element k referred to, kept at k*len(plan.refs)
+	kept   int           // bytes of the copies in deep
 	full   []byte        // the field's encoding of shadow; never modified once built
 	off    []int         // off[k]: where element k starts in full; off[n] = len(full)
-	valid  bool          // shadow, full and off agree
+	valid  bool          // shadow, deep, full and off agree
+	skip   int           // snapshots left that bypass the cache after it outgrew its budget
 
 	// The last snapshot's ops, from base (the full before it) to full; ops false: none known.
 	base  []byte
@@ -50,15 +56,26 @@ const (
 	listMaxEdits = 64
 	// cmpBlock is how many elements one memory comparison covers before it looks closer.
 	cmpBlock = 64
+	// listKeepRatio and listKeepSlack bound the memory a cache keeps (the element copy, the
+	// kept copies of what elements refer to, their bookkeeping): at most listKeepRatio times
+	// the field's encoding plus listKeepSlack. Past it, the field takes the whole-field path
+	// for listBackoff snapshots, then the cache is tried again.
+	listKeepRatio = 4
+	listKeepSlack = 64 << 10
+	listBackoff   = 64
 )
 
-// newListCache returns a cache for a field of type t, nil if t is not a slice of shallow
-// elements.
+// newListCache returns a cache for a field of type t, nil if t is not a slice whose
+// element type has a plan.
 func newListCache(t reflect.Type) *listCache {
-	if t.Kind() != reflect.Slice || marshals(t) || !shallowType(t.Elem(), 0) || t.Elem().Kind() == reflect.Uint8 {
+	if t.Kind() != reflect.Slice || marshals(t) || t.Elem().Kind() == reflect.Uint8 {
 		return nil // []byte-like slices encode as base64, not as arrays
 	}
-	return &listCache{size: t.Elem().Size()}
+	pl := newElemPlan(t.Elem())
+	if pl == nil {
+		return nil
+	}
+	return &listCache{plan: pl, size: pl.size}
 }
 
 // newListCaches returns the list cache of each field (nil for a field without one), or
@@ -96,37 +113,13 @@ func marshals(t reflect.Type) bool {
 // encodingMethods are the names of the methods encoding/json calls on a value.
 var encodingMethods = []string{"MarshalJSON", "MarshalText", "IsZero", "MarshalJSONTo", "AppendText"}
 
-// shallowType reports whether the encoding of a t depends on its memory alone: t holds
-// no pointer, slice, map, interface, func or chan, and nothing in it has an encoding of
-// its own (see marshals).
-func shallowType(t reflect.Type, depth int) bool {
-	if depth > 16 || marshals(t) {
-		return false
-	}
-	switch t.Kind() {
-	case reflect.Bool, reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
-		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr,
-		reflect.Float32, reflect.Float64, reflect.String:
-		return true
-	case reflect.Array:
-		return shallowType(t.Elem(), depth+1)
-	case reflect.Struct:
-		for i := range t.NumField() {
-			if !shallowType(t.Field(i).Type, depth+1) {
-				return false
-			}
-		}
-		return true
-	}
-	return false
-}
-
 // snapshot returns the encoding of the slice v: last itself when it encodes as last,
 // otherwise a new slice the caller may keep. ok is false when v is not encoded through
 // the cache (nil or short); the caller encodes it whole then.
 func (c *listCache) snapshot(v reflect.Value, enc *fieldEncoder, last []byte) (full []byte, ok bool, err error) {
 	c.ops = false
-	if v.IsNil() || v.Len() < listCacheMin {
+	if c.skip > 0 || v.IsNil() || v.Len() < listCacheMin {
+		c.skip = max(c.skip-1, 0)
 		c.drop()
 		return nil, false, nil
 	}
@@ -145,13 +138,28 @@ func (c *listCache) snapshot(v reflect.Value, enc *fieldEncoder, last []byte) (f
 	case (!c.ops || !reused(c.base, last)) && bytes.Equal(c.full, last):
 		c.full, c.ops = last, false // keep the published slice: unchanged
 	}
+	if full := c.full; c.keeps() > listKeepRatio*len(full)+listKeepSlack {
+		c.drop() // full is right, but too dear to keep: no ops, the whole-field diff
+		c.skip = listBackoff
+		return full, true, nil
+	}
 	return c.full, true, nil
+}
+
+// keeps returns the bytes the cache holds besides the field's encodings.
+func (c *listCache) keeps() int {
+	n := c.kept + cap(c.deep)*keptRefSize + 8*cap(c.off)
+	if c.shadow.IsValid() {
+		n += c.shadow.Cap() * int(c.size)
+	}
+	return n
 }
 
 // drop forgets the saved elements.
 func (c *listCache) drop() {
 	c.valid, c.ops = false, false
 	c.shadow, c.full, c.off, c.base, c.edits = reflect.Value{}, nil, nil, nil, nil
+	c.deep, c.kept = nil, 0
 }
 
 // rebuild encodes v whole and saves it.
@@ -164,6 +172,14 @@ func (c *listCache) rebuild(v reflect.Value, enc *fieldEncoder) error {
 	c.off = splitArray(c.off[:0], c.full, v.Len())
 	c.shadow = reflect.MakeSlice(v.Type(), v.Len(), v.Len())
 	reflect.Copy(c.shadow, v)
+	c.deep, c.kept = nil, 0
+	if nr := len(c.plan.refs); nr > 0 {
+		c.deep = make([]keptRef, v.Len()*nr)
+		live := v.UnsafePointer()
+		for k := range v.Len() {
+			c.kept += c.plan.keepRefs(unsafe.Add(live, uintptr(k)*c.size), c.deep[k*nr:(k+1)*nr])
+		}
+	}
 	return nil
 }
 
@@ -201,29 +217,53 @@ func (c *listCache) mem(v reflect.Value) []byte {
 	return unsafe.Slice((*byte)(v.UnsafePointer()), uintptr(v.Len())*c.size)
 }
 
-// prefix returns how many leading elements of a and b (memory of n elements each, at
-// most) are byte-equal.
+// same reports whether element j of cur (a live slice's memory) encodes as the copy's
+// element i (of old, the copy's memory): equal memory and equal kept references.
+func (c *listCache) same(old, cur []byte, i, j int) bool {
+	s := int(c.size)
+	return bytes.Equal(old[i*s:(i+1)*s], cur[j*s:(j+1)*s]) && c.refsSame(cur, i, j, 1)
+}
+
+// refsSame reports whether what elements [j, j+m) of cur refer to equals the kept copies
+// of the copy's elements [i, i+m); true for flat elements.
+func (c *listCache) refsSame(cur []byte, i, j, m int) bool {
+	nr := len(c.plan.refs)
+	if nr == 0 {
+		return true
+	}
+	live := unsafe.Pointer(unsafe.SliceData(cur))
+	for t := range m {
+		if !c.plan.refsEqual(unsafe.Add(live, uintptr(j+t)*c.size), c.deep[(i+t)*nr:(i+t+1)*nr]) {
+			return false
+		}
+	}
+	return true
+}
+
+// prefix returns how many leading elements of a (the copy's memory) and b (the slice's)
+// are the same, of n at most.
 func (c *listCache) prefix(a, b []byte, n int) int {
 	s := int(c.size)
 	k := 0
-	for k+cmpBlock <= n && bytes.Equal(a[k*s:(k+cmpBlock)*s], b[k*s:(k+cmpBlock)*s]) {
+	for k+cmpBlock <= n && bytes.Equal(a[k*s:(k+cmpBlock)*s], b[k*s:(k+cmpBlock)*s]) && c.refsSame(b, k, k, cmpBlock) {
 		k += cmpBlock
 	}
-	for k < n && bytes.Equal(a[k*s:(k+1)*s], b[k*s:(k+1)*s]) {
+	for k < n && c.same(a, b, k, k) {
 		k++
 	}
 	return k
 }
 
-// suffix returns how many trailing elements of a and b (at most n) are byte-equal.
-func (c *listCache) suffix(a, b []byte, n int) int {
+// suffix returns how many trailing elements of a (n0 elements) and b (n1) are the same,
+// of n at most.
+func (c *listCache) suffix(a, b []byte, n0, n1, n int) int {
 	s := int(c.size)
 	la, lb := len(a), len(b)
 	k := 0
-	for k+cmpBlock <= n && bytes.Equal(a[la-(k+cmpBlock)*s:la-k*s], b[lb-(k+cmpBlock)*s:lb-k*s]) {
+	for k+cmpBlock <= n && bytes.Equal(a[la-(k+cmpBlock)*s:la-k*s], b[lb-(k+cmpBlock)*s:lb-k*s]) && c.refsSame(b, n0-k-cmpBlock, n1-k-cmpBlock, cmpBlock) {
 		k += cmpBlock
 	}
-	for k < n && bytes.Equal(a[la-(k+1)*s:la-k*s], b[lb-(k+1)*s:lb-k*s]) {
+	for k < n && c.same(a, b, n0-k-1, n1-k-1) {
 		k++
 	}
 	return k
@@ -239,7 +279,7 @@ func (c *listCache) update(v reflect.Value, enc *fieldEncoder) error {
 	if p == n0 && n0 == n1 {
 		return nil // nothing moved
 	}
-	s := c.suffix(old, cur, m-p)
+	s := c.suffix(old, cur, n0, n1, m-p)
 	mo, mn := n0-p-s, n1-p-s // the middles that differ: old [p, p+mo), new [p, p+mn)
 
 	// Encode the new middle; a pair of same-index elements whose memory is equal in a
@@ -247,8 +287,9 @@ func (c *listCache) update(v reflect.Value, enc *fieldEncoder) error {
 	var mid []byte
 	ends := make([]int, 0, mn) // where each new middle element ends in mid
 	edits := c.edits[:0]
+	var encoded []int // the middle elements encoded, when mo == mn
 	for k := range mn {
-		if mo == mn && k < mo && c.size > 0 && bytes.Equal(old[(p+k)*int(c.size):(p+k+1)*int(c.size)], cur[(p+k)*int(c.size):(p+k+1)*int(c.size)]) {
+		if mo == mn && k < mo && c.size > 0 && c.same(old, cur, p+k, p+k) {
 			if k > 0 {
 				mid = append(mid, ',')
 			}
@@ -259,6 +300,9 @@ func (c *listCache) update(v reflect.Value, enc *fieldEncoder) error {
 		b, err := enc.encode(v.Index(p + k).Addr().Interface())
 		if err != nil {
 			return err
+		}
+		if mo == mn {
+			encoded = append(encoded, k)
 		}
 		if k > 0 {
 			mid = append(mid, ',')
@@ -277,6 +321,7 @@ func (c *listCache) update(v reflect.Value, enc *fieldEncoder) error {
 	for range mo - mn {
 		edits = append(edits, listEdit{kind: 'd', index: p + mn})
 	}
+	c.saveDeep(cur, p, mo, mn, encoded)
 	c.saveElems(v, p, mo, mn)
 	if len(edits) == 0 {
 		return nil // bytes moved, encodings did not (mo == mn, or there would be edits)
@@ -365,6 +410,40 @@ func (c *listCache) saveElems(v reflect.Value, p, mo, mn int) {
 		sh.Slice(n1, n0).Clear() // let go of the strings of the dropped elements
 	}
 	c.shadow = sh.Slice(0, n1)
+}
+
+// saveDeep keeps copies of what the new elements of cur refer to, after a change to old
+// elements [p, p+mo) that are new elements [p, p+mn): all of them, or, when mo == mn, the
+// middle elements encoded (the others equal their copies).
+func (c *listCache) saveDeep(cur []byte, p, mo, mn int, encoded []int) {
+	nr := len(c.plan.refs)
+	if nr == 0 {
+		return
+	}
+	live := unsafe.Pointer(unsafe.SliceData(cur))
+	keep := func(dst []keptRef, j int) {
+		for _, k := range dst {
+			c.kept -= k.size
+		}
+		c.kept += c.plan.keepRefs(unsafe.Add(live, uintptr(j)*c.size), dst)
+	}
+	if mo == mn {
+		for _, k := range encoded {
+			keep(c.deep[(p+k)*nr:(p+k+1)*nr], p+k)
+		}
+		return
+	}
+	for _, k := range c.deep[p*nr : (p+mo)*nr] {
+		c.kept -= k.size
+	}
+	fresh := make([]keptRef, mn*nr)
+	for k := range mn {
+		c.kept += c.plan.keepRefs(unsafe.Add(live, uintptr(p+k)*c.size), fresh[k*nr:(k+1)*nr])
+	}
+	c.deep = slices.Replace(c.deep, p*nr, (p+mo)*nr, fresh...) // clears what it drops
+	if cap(c.deep) > 2*len(c.deep)+cmpBlock*nr {
+		c.deep = slices.Clone(c.deep)
+	}
 }
 
 // appendOps appends the ops of the last snapshot at the field's pointer and reports

@@ -6,7 +6,7 @@ import (
 	"testing"
 )
 
-// BenchmarkSyncList measures Sync of a 20,000-element slice of shallow elements (the list
+// BenchmarkSyncList measures Sync of a 20,000-element slice of flat elements (the list
 // cache's case, see listcache.go) against json.Marshal of the same state in the same run.
 // Figures are recorded in docs/benchmarks.md.
 
@@ -58,11 +58,19 @@ var benchListChanges = []struct {
 }
 
 func BenchmarkSyncList(b *testing.B) {
-	const n = 20_000
-	full, _ := json.Marshal(newBenchList(n))
-	for _, ch := range benchListChanges {
-		b.Run(fmt.Sprintf("L/%s/Sync", ch.name), func(b *testing.B) {
-			state := newBenchList(n)
+	runListBench(b, "L", func() *benchList { return newBenchList(20_000) }, benchListChanges)
+}
+
+// runListBench runs each change on a fresh state from newState: Sync (with a counting
+// subscriber) and json.Marshal of the same state after the same change, in the same run.
+func runListBench[T any](b *testing.B, name string, newState func() *T, changes []struct {
+	name   string
+	mutate func(s *T, i int)
+}) {
+	full, _ := json.Marshal(newState())
+	for _, ch := range changes {
+		b.Run(fmt.Sprintf("%s/%s/Sync", name, ch.name), func(b *testing.B) {
+			state := newState()
 			s, err := Register(NewSession(), "K", state)
 			if err != nil {
 				b.Fatal(err)
@@ -82,8 +90,8 @@ func BenchmarkSyncList(b *testing.B) {
 			b.ReportMetric(float64(sub.bytes)/float64(b.N), "frame-B/op")
 			b.ReportMetric(float64(len(full)), "state-B")
 		})
-		b.Run(fmt.Sprintf("L/%s/Marshal", ch.name), func(b *testing.B) {
-			state := newBenchList(n)
+		b.Run(fmt.Sprintf("%s/%s/Marshal", name, ch.name), func(b *testing.B) {
+			state := newState()
 			b.ReportAllocs()
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
@@ -94,4 +102,74 @@ func BenchmarkSyncList(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkSyncNestedList is BenchmarkSyncList with elements that hold references: a
+// slice of tags, a pointer to an owner shared by 100 rows, and on every tenth row a map
+// of attributes (the list cache follows all three, see listdeep.go).
+
+type benchOwner struct {
+	Name string `json:"name"`
+	Team string `json:"team"`
+}
+
+type benchNestedRow struct {
+	ID    int            `json:"id"`
+	Name  string         `json:"name"`
+	Qty   int            `json:"qty"`
+	Done  bool           `json:"done"`
+	Tags  []string       `json:"tags"`
+	Owner *benchOwner    `json:"owner"`
+	Attrs map[string]int `json:"attrs,omitempty"`
+}
+
+type benchNested struct {
+	Title string           `sync:"title"`
+	Rows  []benchNestedRow `sync:"rows"`
+}
+
+func newBenchNested(n int) *benchNested {
+	s := &benchNested{Title: "nested"}
+	var owner *benchOwner
+	for i := range n {
+		if i%100 == 0 {
+			owner = &benchOwner{Name: fmt.Sprintf("user-%d", i/100), Team: "core"}
+		}
+		row := benchNestedRow{ID: i, Name: fmt.Sprintf("item-%d", i), Qty: i % 17, Tags: []string{"red", "blue"}, Owner: owner}
+		if i%10 == 0 {
+			row.Attrs = map[string]int{"size": i % 5, "weight": i % 7}
+		}
+		s.Rows = append(s.Rows, row)
+	}
+	return s
+}
+
+var benchNestedChanges = []struct {
+	name   string
+	mutate func(s *benchNested, i int)
+}{
+	{"nothing", func(*benchNested, int) {}},
+	{"scalar", func(s *benchNested, i int) { s.Rows[(i*7919)%len(s.Rows)].Qty = i }},
+	{"append", func(s *benchNested, i int) {
+		if i%2 == 0 {
+			s.Rows = append(s.Rows, benchNestedRow{ID: -1, Name: "appended", Tags: []string{}})
+		} else {
+			s.Rows = s.Rows[:len(s.Rows)-1]
+		}
+	}},
+	{"remove-middle", func(s *benchNested, i int) {
+		mid := len(s.Rows) / 2
+		if i%2 == 0 {
+			s.Rows = append(s.Rows[:mid], s.Rows[mid+1:]...)
+		} else {
+			s.Rows = append(s.Rows[:mid+1], s.Rows[mid:]...)
+			s.Rows[mid] = benchNestedRow{ID: -2, Name: "reinserted", Tags: []string{}}
+		}
+	}},
+	{"tag-in-place", func(s *benchNested, i int) { s.Rows[(i*7919)%len(s.Rows)].Tags[i%2] = fmt.Sprintf("tag %d", i) }},
+	{"map-entry", func(s *benchNested, i int) { s.Rows[((i*7919)%len(s.Rows))/10*10].Attrs["size"] = i }},
+}
+
+func BenchmarkSyncNestedList(b *testing.B) {
+	runListBench(b, "L", func() *benchNested { return newBenchNested(20_000) }, benchNestedChanges)
 }

@@ -35,11 +35,241 @@ type listState struct {
 	Nums  []int32    `sync:"nums" json:"nums"`
 	Raw   []byte     `sync:"raw" json:"raw"` // base64: never cached
 	Empty []struct{} `sync:"empty" json:"empty"`
+
+	Nested []nestedItem `sync:"nested" json:"nested"` // elements holding slices, maps and pointers
+	Ptrs   []*listItem  `sync:"ptrs" json:"ptrs"`
+}
+
+type nestedDetail struct {
+	Note  string  `json:"note"`
+	Score float64 `json:"score"`
+	Codes []int16 `json:"codes,omitempty"`
+}
+
+// nestedItem holds every kind of reference the list cache follows, with the tag options
+// that make nil, empty and zero encode differently.
+type nestedItem struct {
+	ID     int            `json:"id"`
+	Tags   []string       `json:"tags"`
+	Opt    []int          `json:"opt,omitempty"`
+	Zero   []string       `json:"zero,omitzero"`
+	Attrs  map[string]int `json:"attrs"`
+	Detail *nestedDetail  `json:"detail"`
+	OptPtr *nestedDetail  `json:"optptr,omitempty"`
+	Inner  struct {
+		Labels []string                `json:"labels"`
+		M      map[string]nestedDetail `json:"m,omitempty"`
+	} `json:"inner,omitzero"`
+	Pairs [2][]uint8          `json:"pairs"` // an array of references; []uint8 encodes as base64
+	Grid  [][]int32           `json:"grid"`
+	Lists map[string][]string `json:"lists"`
+	note  []string            // unexported: never encoded
 }
 
 var listTexts = []string{"", "a", "<b>&amp;</b>", "\u2028 line", "é 日 𝄞", `q"uo\te`, "\x00ctl", "bad \xff utf8", "long " + strings.Repeat("x", 40)}
 
 func randomText(r *rand.Rand) string { return listTexts[r.IntN(len(listTexts))] }
+
+func randomTexts(r *rand.Rand) []string {
+	switch r.IntN(4) {
+	case 0:
+		return nil
+	case 1:
+		return []string{}
+	}
+	out := make([]string, 1+r.IntN(3), 4) // spare capacity: appends may write in place
+	for i := range out {
+		out[i] = randomText(r)
+	}
+	return out
+}
+
+func randomDetail(r *rand.Rand) *nestedDetail {
+	if r.IntN(4) == 0 {
+		return nil
+	}
+	d := &nestedDetail{Note: randomText(r), Score: float64(r.IntN(20)) / 4}
+	if r.IntN(2) == 0 {
+		d.Codes = []int16{int16(r.IntN(9)), -1}
+	}
+	return d
+}
+
+func randomNested(r *rand.Rand) nestedItem {
+	it := nestedItem{ID: r.IntN(1000), Tags: randomTexts(r), Zero: randomTexts(r), Detail: randomDetail(r), OptPtr: randomDetail(r)}
+	if r.IntN(3) > 0 {
+		it.Opt = []int{r.IntN(5)}
+	}
+	if r.IntN(4) > 0 {
+		it.Attrs = map[string]int{}
+		for range r.IntN(4) {
+			it.Attrs[randomKey(r)] = r.IntN(9)
+		}
+	}
+	it.Inner.Labels = randomTexts(r)
+	if r.IntN(3) == 0 {
+		it.Inner.M = map[string]nestedDetail{randomKey(r): {Note: randomText(r)}}
+	}
+	it.Pairs[r.IntN(2)] = []uint8{uint8(r.IntN(256)), 0}
+	if r.IntN(2) == 0 {
+		it.Grid = [][]int32{{1, 2}, nil, {}}
+	}
+	if r.IntN(2) == 0 {
+		it.Lists = map[string][]string{"a": randomTexts(r), "b": randomTexts(r)}
+	}
+	return it
+}
+
+// mutateNested makes one random change to the elements' references: in-place edits of
+// nested slices, maps and pointer targets, backing arrays and pointers shared between
+// elements, nil and empty flips, map adds and deletes, and changes to the list itself.
+func mutateNested(r *rand.Rand, s *listState) {
+	n := len(s.Nested)
+	if n == 0 {
+		s.Nested = append(s.Nested, randomNested(r))
+		return
+	}
+	it := &s.Nested[r.IntN(n)]
+	other := &s.Nested[r.IntN(n)]
+	switch r.IntN(24) {
+	case 0: // in place
+		if len(it.Tags) > 0 {
+			it.Tags[r.IntN(len(it.Tags))] = randomText(r)
+		}
+	case 1: // may write into capacity another element's slice shares
+		it.Tags = append(it.Tags, randomText(r))
+	case 2: // share a backing array, or a prefix of it
+		it.Tags = other.Tags
+		if len(other.Tags) > 0 && r.IntN(2) == 0 {
+			it.Tags = other.Tags[:r.IntN(len(other.Tags))]
+		}
+	case 3:
+		it.Tags, it.Opt = randomTexts(r), nil
+		if r.IntN(2) == 0 {
+			it.Opt = []int{}
+		}
+	case 4: // nil and empty flips
+		switch {
+		case it.Zero == nil:
+			it.Zero = []string{}
+		case len(it.Zero) == 0:
+			it.Zero = nil
+		default:
+			it.Zero = it.Zero[:0]
+		}
+	case 5: // map add, replace, delete
+		if it.Attrs == nil {
+			it.Attrs = map[string]int{}
+		}
+		it.Attrs[randomKey(r)] = r.IntN(3)
+	case 6:
+		for k := range it.Attrs {
+			delete(it.Attrs, k)
+			break
+		}
+		if r.IntN(3) == 0 {
+			it.Attrs = nil
+		}
+	case 7: // a shared map
+		it.Attrs = other.Attrs
+	case 8: // the pointer target, in place
+		if it.Detail != nil {
+			it.Detail.Score += 0.25
+		}
+	case 9: // a shared pointer
+		it.Detail = other.Detail
+	case 10: // nil flips, and a new target of the same value
+		switch {
+		case it.Detail == nil:
+			it.Detail = &nestedDetail{}
+		case r.IntN(2) == 0:
+			it.Detail = nil
+		default:
+			d := *it.Detail
+			it.Detail = &d
+		}
+	case 11: // through a pointer, into a nested slice
+		if it.Detail != nil && len(it.Detail.Codes) > 0 {
+			it.Detail.Codes[0]++
+		} else if it.OptPtr != nil {
+			it.OptPtr.Codes = append(it.OptPtr.Codes, 3)
+		}
+	case 12:
+		it.OptPtr = randomDetail(r)
+	case 13: // nested struct's slice and map
+		if len(it.Inner.Labels) > 0 {
+			it.Inner.Labels[0] += "!"
+		} else {
+			it.Inner.Labels = append(it.Inner.Labels, "l")
+		}
+	case 14:
+		if it.Inner.M == nil {
+			it.Inner.M = map[string]nestedDetail{}
+		}
+		it.Inner.M[randomKey(r)] = nestedDetail{Score: float64(r.IntN(3)), Codes: []int16{}}
+	case 15: // base64 bytes, in place
+		if len(it.Pairs[0]) > 0 {
+			it.Pairs[0][0]++
+		} else {
+			it.Pairs[0] = []uint8{}
+		}
+	case 16:
+		it.Pairs[1], it.Grid = other.Pairs[0], other.Grid
+	case 17: // a slice of slices, in place and flipped
+		switch {
+		case len(it.Grid) > 0 && len(it.Grid[0]) > 0:
+			it.Grid[0][0] = int32(r.IntN(9)) - 4
+		case len(it.Grid) > 0:
+			it.Grid[0] = []int32{}
+		default:
+			it.Grid = [][]int32{nil}
+		}
+	case 18: // a map of slices: the value's elements, in place
+		if len(it.Lists["a"]) > 0 {
+			it.Lists["a"][0] = randomText(r)
+		} else if it.Lists != nil {
+			it.Lists["a"] = []string{"x"}
+		} else {
+			it.Lists = map[string][]string{}
+		}
+	case 19: // an element copied: every reference shared
+		*it = *other
+	case 20: // unexported: not encoded, nothing to publish
+		it.note = append(it.note, "n")
+	case 21:
+		s.Nested = append(s.Nested, randomNested(r))
+	case 22:
+		i := r.IntN(n)
+		s.Nested = slices.Delete(s.Nested, i, i+1)
+	case 23:
+		s.Nested = slices.Insert(s.Nested, r.IntN(n+1), randomNested(r))
+	}
+	mutatePtrs(r, s)
+}
+
+// mutatePtrs changes the list of pointers: through them in place, sharing, nil elements.
+func mutatePtrs(r *rand.Rand, s *listState) {
+	n := len(s.Ptrs)
+	if n == 0 {
+		return
+	}
+	i, j := r.IntN(n), r.IntN(n)
+	switch r.IntN(6) {
+	case 0:
+		if s.Ptrs[i] != nil {
+			s.Ptrs[i].Score++
+		}
+	case 1:
+		s.Ptrs[i] = s.Ptrs[j]
+	case 2:
+		s.Ptrs[i] = nil
+	case 3:
+		it := randomListItem(r)
+		s.Ptrs = append(s.Ptrs, &it)
+	case 4:
+		s.Ptrs = slices.Delete(s.Ptrs, i, i+1)
+	}
+}
 
 func randomListItem(r *rand.Rand) listItem {
 	it := listItem{OK: r.IntN(2) == 0, ID: r.Int64N(1 << 40), Name: randomText(r), Small: int16(r.IntN(300)), Score: float64(r.IntN(1000)) / 8}
@@ -146,6 +376,9 @@ func mutateList(r *rand.Rand, s *listState) {
 			s.Items[len(s.Items)-1].Small++
 		}
 	}
+	if r.IntN(3) > 0 {
+		mutateNested(r, s)
+	}
 }
 
 // checkListCaches checks the caches' invariants: a valid cache's encoding is the
@@ -163,18 +396,28 @@ func checkListCaches(t *testing.T, o *object) {
 		if off := splitArray(nil, c.full, c.shadow.Len()); !slices.Equal(off, c.off) || len(off) != c.shadow.Len()+1 {
 			t.Fatalf("field %s: offsets %v, want %v", o.fields[i].wire, c.off, off)
 		}
+		if kept, err := json.Marshal(keptValue(c).Interface()); err != nil || !bytes.Equal(kept, c.full) {
+			t.Fatalf("field %s: cache encoding %s, kept copies encode as %s (%v)", o.fields[i].wire, c.full, kept, err)
+		}
 	}
 }
 
 // runListSteps registers a listState, applies steps rounds of random mutations and
-// checks every published patch and state; it returns how many patches used the cache.
-func runListSteps(t *testing.T, r *rand.Rand, steps int) (cached int) {
+// checks every published patch and state; it returns how many patches used the cache,
+// and how many of them a cache of elements with references (nested, ptrs).
+func runListSteps(t *testing.T, r *rand.Rand, steps int) (cached, deep int) {
 	t.Helper()
 	st := &listState{}
 	for range listCacheMin + r.IntN(50) {
 		st.Items = append(st.Items, randomListItem(r))
 		st.Tags = append(st.Tags, randomText(r))
 		st.Nums = append(st.Nums, int32(r.IntN(50)))
+		st.Nested = append(st.Nested, randomNested(r))
+		if it := randomListItem(r); r.IntN(8) > 0 {
+			st.Ptrs = append(st.Ptrs, &it)
+		} else {
+			st.Ptrs = append(st.Ptrs, nil)
+		}
 	}
 	sess := NewSession()
 	defer sess.Close()
@@ -207,6 +450,9 @@ func runListSteps(t *testing.T, r *rand.Rand, steps int) (cached int) {
 		for _, c := range s.o.lists {
 			if c != nil && c.ops {
 				cached++
+				if len(c.plan.refs) > 0 {
+					deep++
+				}
 			}
 		}
 		if len(sub.frames) == before {
@@ -234,31 +480,46 @@ func runListSteps(t *testing.T, r *rand.Rand, steps int) (cached int) {
 		}
 		prev = next
 	}
-	return cached
+	return cached, deep
 }
 
 // Over random slice mutations (in-place edits, new strings of the same text, padding,
 // appends, removals, inserts, truncation, nil and empty, reslicing that shares the
-// backing array), every published patch applied to the previous published state gives
-// the new one, and the published state is json.Marshal of the struct.
+// backing array), and random changes to elements' nested slices, maps and pointers (see
+// mutateNested), every published patch applied to the previous published state gives the
+// new one, the published state is json.Marshal of the struct, and each cache's kept
+// copies encode as its encoding.
 func TestListCachePatchesApplyExactly(t *testing.T) {
 	t.Parallel()
 	r := rand.New(rand.NewPCG(7, 17))
-	cached := 0
+	cached, deep := 0, 0
 	for range 20 {
-		cached += runListSteps(t, r, 60)
+		c, d := runListSteps(t, r, 60)
+		cached, deep = cached+c, deep+d
 	}
-	if cached < 300 {
-		t.Fatalf("only %d patches came from the list cache", cached)
+	if cached < 300 || deep < 300 {
+		t.Fatalf("only %d patches came from the list cache, %d from one of elements with references", cached, deep)
 	}
 }
 
-// A slice the cache cannot trust to encode by its memory alone keeps the whole encode.
+// A slice the cache cannot trust to encode as a function of its value (user methods,
+// interfaces, funcs, chans, non-string map keys, recursive types) keeps the whole encode.
 func TestListCacheEligibility(t *testing.T) {
 	t.Parallel()
 	type withPtr struct{ P *int }
 	type withMarshaler struct{ T time.Time }
 	type withMap struct{ M map[string]int }
+	type withIntKeys struct{ M map[int]string }
+	type withAnyMap struct{ M map[string]any }
+	type withTimePtr struct{ T *time.Time }
+	type withFunc struct{ F func() }
+	type withHiddenFunc struct {
+		f  func()   //lint:ignore U1000 unexported: never encoded, in memory only
+		ch chan int //lint:ignore U1000 likewise
+		I  int
+		A  any `json:"-"`
+	}
+	type recursive struct{ Next *recursive }
 	// With GOEXPERIMENT=jsonv2, json.Number encodes through a MarshalJSONTo of its own.
 	_, numberMarshals := reflect.TypeFor[json.Number]().MethodByName("MarshalJSONTo")
 	tests := []struct {
@@ -272,10 +533,23 @@ func TestListCacheEligibility(t *testing.T) {
 		{[]struct{}{}, true},
 		{[]byte{}, false},
 		{[]any{}, false},
-		{[]withPtr{}, false},
+		{[]withPtr{}, true},
 		{[]withMarshaler{}, false},
-		{[]withMap{}, false},
-		{[][]int{}, false},
+		{[]withMap{}, true},
+		{[][]int{}, true},
+		{[][]byte{}, true},
+		{[]*listItem{}, true},
+		{[]nestedItem{}, true},
+		{[]map[string][]int{}, true},
+		{[]withIntKeys{}, false},
+		{[]withAnyMap{}, false},
+		{[]withTimePtr{}, false},
+		{[]withFunc{}, false},
+		{[]withHiddenFunc{}, true},
+		{[]recursive{}, false},
+		{[]complex128{}, false},
+		{[][64][]int{}, true},
+		{[][65][]int{}, false},
 		{[]json.Number{}, !numberMarshals},
 		{json.RawMessage{}, false},
 		{[]time.Duration{}, true},
