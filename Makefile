@@ -8,7 +8,7 @@ STATICCHECK ?= $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
 FUZZTIME    ?= 50000x
 # Targets whose every input runs a whole scenario (about 50 inputs/s): a smaller count.
 FUZZ_SLOW      = FuzzListCache
-FUZZTIME_SLOW ?= 2000x
+FUZZTIME_SLOW ?= 600x
 WEB         := web/react-hook
 NOTES_WEB   := examples/notes/web
 E2E         := e2e

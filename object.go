@@ -57,7 +57,7 @@ type object struct {
 	views    *viewSet                // WithViews; nil for an object every subscriber sees whole
 	gone     atomic.Bool             // unregistered
 	enc      fieldEncoder
-	lists    []*listCache // per field: the cache of a slice of shallow elements, else nil
+	lists    []*listCache // per field: the cache of a long slice of cacheable elements (listcache.go), else nil
 	lastSync time.Time    // when a patch was last published, for SyncThrottled
 	trailing *time.Timer  // SyncThrottled's pending sync
 	patchHd  []byte       // the head of its _PATCH frames, up to the ops' [ (patchHead)
