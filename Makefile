@@ -6,7 +6,7 @@ STATICCHECK ?= $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
 # An execution count, not a duration: with a duration, Go 1.26's fuzz coordinator can report
 # a spurious "context deadline exceeded" when the time runs out (golang/go#75804).
 FUZZTIME    ?= 50000x
-# Targets whose every input runs a whole scenario (about 50 inputs/s): a smaller count.
+# Targets whose every input runs a whole scenario (about 13 inputs/s): a smaller count.
 FUZZ_SLOW      = FuzzListCache
 FUZZTIME_SLOW ?= 600x
 WEB         := web/react-hook
