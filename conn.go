@@ -16,20 +16,27 @@ import (
 // writer, the reader or a Shutdown).
 const closeGrace = time.Second
 
-// conn is one WebSocket connection of a session. Three goroutines serve it:
+// conn is one WebSocket connection of a session. Its reader (the goroutine that called
+// ServeWS) runs for the whole connection; the others run only while they have work, so an
+// idle connection costs one goroutine:
 //
-//   - the reader (the goroutine that called ServeWS) reads frames, applies the rate limit
-//     and the UTF-8 check, and queues the frames on the bounded inbound queue. It never runs
-//     handlers, so it always reads pongs: keepalive does not depend on how long a handler
-//     takes;
-//   - the dispatcher handles queued frames one at a time, in arrival order, under the
-//     session's dispatchMu (a session's handlers run serialized, across connections);
-//   - the writer drains the bounded outQueue and sends pings.
+//   - the reader reads frames, applies the rate limit and the UTF-8 check, and queues the
+//     frames on the bounded inbound queue. It never runs handlers, so it always reads
+//     pongs: keepalive does not depend on how long a handler takes;
+//   - the dispatcher, started by the reader when it queues a frame and none runs, handles
+//     queued frames one at a time, in arrival order, under the session's dispatchMu (a
+//     session's handlers run serialized, across connections), and ends when the queue is
+//     empty;
+//   - the writer, started by a push to the outQueue when none runs, drains it and ends
+//     when it is empty;
+//   - pings and the resync budget's grants run on timers (time.AfterFunc), and the close
+//     frame on a goroutine of its own.
 //
-// Whoever holds writeMu writes data frames: the writer, or the dispatcher right after a
-// handler (so a reply needs no goroutine handoff; what the dispatcher itself queues for it
-// does not wake the writer, see reply). Publishers only push to the queue, so they never
-// block on the socket.
+// All but the reader are counted in work, and the reader waits for them before it
+// returns. Whoever holds writeMu writes data frames: the writer, or the dispatcher right
+// after a handler (so a reply needs no goroutine handoff; what the dispatcher itself queues
+// for it does not start the writer, see reply). Publishers only push to the queue, so they
+// never block on the socket.
 type conn struct {
 	sess *Session
 	ws   *websocket.Conn
@@ -43,6 +50,8 @@ type conn struct {
 	closeText string
 	farewell  *frame      // sent before the close frame, e.g. _DISCONNECT
 	hardClose *time.Timer // closes the socket closeGrace after the close started
+	pinger    *time.Timer // sends the next keepalive ping
+	work      connWork    // the goroutines other than the reader
 
 	// writeMu is held by whoever writes data frames: the writer goroutine, or the
 	// dispatcher flushing the replies to the frame it just handled.
@@ -82,38 +91,48 @@ func newConn(s *Session, ws *websocket.Conn) *conn {
 
 		authLimit: newTokenBucket(authPerSecond, authBurst),
 	}
-	c.resyncs.init(s.cfg.resyncPerSecond, s.cfg.resyncBurst)
+	c.resyncs.init(s.cfg.resyncPerSecond, s.cfg.resyncBurst, c.grantResyncsLater)
+	c.q.start = func() bool { return c.work.start(c.writeQueued) }
 	return c
 }
 
-// run serves the connection until it closes, then waits for its dispatcher and writer.
+// run serves the connection until it closes, then waits for its other goroutines.
 func (c *conn) run() {
 	c.sess.metrics.connections.Add(1)
 	defer c.sess.metrics.connections.Add(-1)
 	c.setExpiry(c.sess.Identity().Expires)
-	var wg sync.WaitGroup
-	wg.Add(2)
-	go func() {
-		defer wg.Done()
-		c.writeLoop()
-	}()
-	dispatched := make(chan struct{})
-	go func() {
-		defer wg.Done()
-		defer close(dispatched)
-		c.dispatchLoop()
-	}()
+	c.pinger = time.AfterFunc(time.Hour, c.ping) // set before it can fire: ping resets it
+	c.pinger.Reset(c.sess.cfg.pingInterval)
+	c.in.begin()
+	c.work.start(c.connect)
 	code, text := c.readLoop()
-	c.in.finish() // the dispatcher handles what was read before the connection ended
-	<-dispatched
+	<-c.in.finish() // the dispatcher handles what was read before the connection ended
 	c.closeWith(code, text, nil)
-	wg.Wait()
+	c.work.wait()
+	c.pinger.Stop()
 	c.sess.metrics.countClose(c.closeCode) // the first closeWith's code, whoever made it
 	c.stopExpiry()
 	c.stopHold()
 	c.stopClose()
 	c.resyncs.stop()
 	c.q.close()
+}
+
+// ping sends a keepalive ping, from the pinger's timer, and sets the timer for the next.
+func (c *conn) ping() {
+	if !c.work.enter() {
+		return
+	}
+	defer c.work.leave()
+	if c.closing() {
+		return
+	}
+	cfg := &c.sess.cfg
+	if err := c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(cfg.writeTimeout)); err != nil {
+		c.closeWith(CloseGoingAway, "", nil)
+		return
+	}
+	c.pinger.Reset(cfg.pingInterval)
 }
 
 // closeWith starts closing the connection: the writer sends farewell (if any) and a close
@@ -126,6 +145,9 @@ func (c *conn) closeWith(code int, text string, farewell *frame) bool {
 		c.closeCode, c.closeText, c.farewell = code, text, farewell
 		c.hardClose = time.AfterFunc(closeGrace, func() { _ = c.ws.NetConn().Close() })
 		close(c.done)
+		if !c.work.start(c.sayGoodbye) {
+			_ = c.ws.Close() // the connection's goroutines have ended: no farewell
+		}
 	})
 	return first
 }
@@ -215,9 +237,12 @@ func (c *conn) readLoop() (int, string) {
 		if !c.admit(now) {
 			continue
 		}
-		waited, ok := c.in.push(inFrame{mt: mt, data: data}, c.done)
+		start, waited, ok := c.in.push(inFrame{mt: mt, data: data}, c.done)
 		if !ok {
 			break
+		}
+		if start {
+			c.work.start(c.dispatchQueued) // run has not waited yet: it starts
 		}
 		if waited {
 			deadline.force(time.Now()) // nothing was read while the queue was full: the peer is not late
@@ -226,17 +251,23 @@ func (c *conn) readLoop() (int, string) {
 	return CloseNormal, ""
 }
 
-// dispatchLoop handles queued frames one at a time until the reader has finished and the
-// queue is empty, or the connection starts closing.
-func (c *conn) dispatchLoop() {
+// connect is the connection's first dispatcher: it runs the OnConnect hooks, then
+// handles the frames queued meanwhile.
+func (c *conn) connect() {
 	if !c.closing() { // a refused connection, or one closed before it started, runs no hooks
 		c.sess.dispatchMu.Lock()
 		c.sess.runHooks(&c.sess.onConnect, c.sess.ctx)
 		c.sess.dispatchMu.Unlock()
 		c.connected = true
 	}
+	c.dispatchQueued()
+}
+
+// dispatchQueued handles queued frames one at a time until the queue is empty or the
+// connection starts closing; only in.next ends it, so the queue knows it has ended.
+func (c *conn) dispatchQueued() {
 	for {
-		f, ok := c.in.pop(c.done)
+		f, ok := c.in.next(c.done)
 		if !ok {
 			return
 		}
@@ -245,10 +276,9 @@ func (c *conn) dispatchLoop() {
 			continue
 		}
 		c.handleFrame(f.mt, f.data)
-		if c.closing() {
-			return
+		if !c.closing() {
+			c.flushInline()
 		}
-		c.flushInline()
 	}
 }
 
@@ -299,32 +329,22 @@ func (c *conn) readFailed(err error) (int, string) {
 	return CloseNormal, ""
 }
 
-func (c *conn) writeLoop() {
-	cfg := &c.sess.cfg
-	ping := time.NewTicker(cfg.pingInterval)
-	defer ping.Stop()
-	defer c.ws.Close()
+// writeQueued is the writer goroutine: it drains the queue until it finds it empty, or
+// the connection starts closing.
+func (c *conn) writeQueued() {
 	for {
-		select {
-		case <-c.done:
-			c.sayGoodbye()
+		c.flush(true)
+		if c.closing() || c.q.endIfEmpty() {
 			return
-		case <-ping.C:
-			if err := c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(cfg.writeTimeout)); err != nil {
-				c.closeWith(CloseGoingAway, "", nil)
-			}
-		case <-c.q.wake:
-			c.flush(true)
-		case <-c.resyncs.timer.C:
-			c.grantResyncs()
 		}
 	}
 }
 
 // flushInline writes what the dispatcher's last handler queued, from the dispatcher
-// goroutine, unless the writer goroutine is already writing. The writer may then have
-// found the queue empty just before the dispatcher queued a frame without waking it
-// (reply, object.syncFor), so it is woken now: it drains again once it lets go of writeMu.
+// goroutine, unless another goroutine holds writeMu. The writer may then have found the
+// queue empty just before the dispatcher queued a frame without starting it (reply,
+// object.syncFor), so signal makes sure one runs: a writer still running drains again
+// before it ends.
 func (c *conn) flushInline() {
 	if c.q.nonEmpty() && !c.flush(false) {
 		c.q.signal()
@@ -429,8 +449,10 @@ func (c *conn) write(f *frame) error {
 }
 
 // sayGoodbye sends the farewell frame and the close frame, each with a deadline of
-// closeGrace: a client that does not read them is not waited for.
+// closeGrace (a client that does not read them is not waited for), then closes the socket,
+// which ends the reader's read.
 func (c *conn) sayGoodbye() {
+	defer c.ws.Close()
 	c.writeMu.Lock()
 	defer c.writeMu.Unlock()
 	if c.farewell != nil {

@@ -72,7 +72,13 @@ type outQueue struct {
 	dropped time.Time        // when the newest patch dropped from recent was popped
 	setSent map[*object]bool // a _SET of the object was popped on this connection
 	closed  bool
-	wake    chan struct{} // capacity 1: "there is something to pop"
+
+	// The writer goroutine runs only while there is something to write: a push that wakes
+	// (see pushPatch) starts one through start when none is writing, and it ends when it
+	// finds the queue empty (endIfEmpty). Both happen under mu, so nothing is left queued
+	// with no writer to take it.
+	writing bool
+	start   func() bool // starts the writer goroutine; false: the connection has ended
 }
 
 func newOutQueue(maxItems, maxBytes int, m *metrics) *outQueue {
@@ -82,15 +88,34 @@ func newOutQueue(maxItems, maxBytes int, m *metrics) *outQueue {
 		metrics:  m,
 		based:    make(map[*object]bool),
 		setSent:  make(map[*object]bool),
-		wake:     make(chan struct{}, 1),
 	}
 }
 
+// signal makes sure a writer goroutine will write what is queued.
 func (q *outQueue) signal() {
-	select {
-	case q.wake <- struct{}{}:
-	default:
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.signalLocked()
+}
+
+// signalLocked starts the writer goroutine if something is queued and none is writing.
+func (q *outQueue) signalLocked() {
+	if q.writing || q.closed || q.head == len(q.items) || q.start == nil {
+		return
 	}
+	q.writing = q.start()
+}
+
+// endIfEmpty ends the writer goroutine when nothing is queued, and reports whether it did;
+// the writer then returns.
+func (q *outQueue) endIfEmpty() bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.head < len(q.items) && !q.closed {
+		return false
+	}
+	q.writing = false
+	return true
 }
 
 // pushPatch queues a patch of o, or, when the queue is over its limits, replaces o's queued
@@ -283,7 +308,7 @@ func (q *outQueue) appendWaking(it outItem, n int, wake bool) {
 		q.bytes += n
 	}
 	if wake {
-		q.signal()
+		q.signalLocked()
 	}
 }
 

@@ -141,3 +141,51 @@ func TestOutQueueEchoOverlap(t *testing.T) {
 		t.Fatalf("echo %s", it.f.data)
 	}
 }
+
+// TestOutQueueWriterLifecycle: a push that wakes starts one writer, further pushes while
+// it runs start none, a push without waking starts none, and once the writer has ended on
+// an empty queue the next push starts a new one.
+func TestOutQueueWriterLifecycle(t *testing.T) {
+	q := newOutQueue(8, 1<<20, newMetrics())
+	starts := 0
+	q.start = func() bool { starts++; return true }
+	f := &frame{data: []byte(`{"type":"x"}`)}
+	q.push(f, nil)
+	q.push(f, nil)
+	if starts != 1 {
+		t.Fatalf("two pushes started %d writers, want 1", starts)
+	}
+	for range 2 {
+		if q.endIfEmpty() {
+			t.Fatal("the writer ended with frames queued")
+		}
+		q.pop()
+	}
+	if !q.endIfEmpty() {
+		t.Fatal("the writer did not end on an empty queue")
+	}
+	q.pushWaking(f, nil, false)
+	if starts != 1 {
+		t.Fatal("a push that does not wake started a writer")
+	}
+	q.signal()
+	if starts != 2 {
+		t.Fatalf("signal with a frame queued and no writer started %d writers in all, want 2", starts)
+	}
+	q.signal()
+	if starts != 2 {
+		t.Fatal("signal while a writer runs started another")
+	}
+	q.pop()
+	q.endIfEmpty()
+	q.signal()
+	if starts != 2 {
+		t.Fatal("signal on an empty queue started a writer")
+	}
+	q.start = func() bool { starts++; return false } // the connection has ended
+	q.push(f, nil)
+	q.push(f, nil)
+	if starts != 4 || q.writing {
+		t.Errorf("after a refused start: %d starts, writing %v; want each push to try, writing false", starts, q.writing)
+	}
+}

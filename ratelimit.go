@@ -66,13 +66,13 @@ type resyncBudget struct {
 	mu      sync.Mutex
 	bucket  tokenBucket
 	pending []*object   // keys waiting for the budget, in request order
-	timer   *time.Timer // fires when the first pending key fits; the writer goroutine waits on it
+	timer   *time.Timer // fires when the first pending key fits, calling grant
 	stopped bool
 }
 
-func (b *resyncBudget) init(perSecond float64, burst int) {
+func (b *resyncBudget) init(perSecond float64, burst int, grant func()) {
 	b.bucket = newTokenBucket(perSecond, burst)
-	b.timer = time.NewTimer(time.Hour)
+	b.timer = time.AfterFunc(time.Hour, grant)
 	b.timer.Stop()
 }
 
@@ -117,8 +117,18 @@ func (c *conn) requestResync(o *object) {
 	}
 }
 
+// grantResyncsLater is the resync budget's timer: it grants what the budget allows now,
+// unless the connection has ended.
+func (c *conn) grantResyncsLater() {
+	if !c.work.enter() {
+		return
+	}
+	defer c.work.leave()
+	c.grantResyncs()
+}
+
 // grantResyncs queues the pending `_SET`s the budget allows now, and sets the timer for
-// the rest. It runs on the writer goroutine when the timer fires.
+// the rest.
 func (c *conn) grantResyncs() {
 	b := &c.resyncs
 	b.mu.Lock()

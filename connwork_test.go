@@ -1,0 +1,61 @@
+package wssync
+
+import (
+	"testing"
+	"time"
+)
+
+func TestConnWorkWaitsForEveryGoroutine(t *testing.T) {
+	var w connWork
+	release := make(chan struct{})
+	ended := make(chan int, 3)
+	for i := range 3 {
+		if !w.start(func() { <-release; ended <- i }) {
+			t.Fatal("start refused before wait")
+		}
+	}
+	waited := make(chan struct{})
+	go func() { w.wait(); close(waited) }()
+	select {
+	case <-waited:
+		t.Fatal("wait returned while goroutines were still running")
+	case <-time.After(20 * time.Millisecond):
+	}
+	close(release)
+	select {
+	case <-waited:
+	case <-time.After(10 * time.Second):
+		t.Fatal("wait did not return once every goroutine had left")
+	}
+	if len(ended) != 3 {
+		t.Fatalf("wait returned with %d of 3 goroutines ended", len(ended))
+	}
+}
+
+func TestConnWorkRefusesAfterWait(t *testing.T) {
+	var w connWork
+	w.wait() // nothing running: returns at once
+	if w.start(func() { t.Error("a goroutine ran after wait") }) {
+		t.Error("start after wait reported true")
+	}
+	if w.enter() {
+		t.Error("enter after wait reported true")
+	}
+}
+
+// An entered timer callback holds wait up like a started goroutine.
+func TestConnWorkEnterHoldsWait(t *testing.T) {
+	var w connWork
+	if !w.enter() {
+		t.Fatal("enter refused")
+	}
+	waited := make(chan struct{})
+	go func() { w.wait(); close(waited) }()
+	select {
+	case <-waited:
+		t.Fatal("wait returned while an entered callback had not left")
+	case <-time.After(20 * time.Millisecond):
+	}
+	w.leave()
+	<-waited
+}
