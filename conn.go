@@ -55,7 +55,8 @@ type conn struct {
 
 	// writeMu is held by whoever writes data frames: the writer goroutine, or the
 	// dispatcher flushing the replies to the frame it just handled.
-	writeMu sync.Mutex
+	writeMu       sync.Mutex
+	writeDeadline lazyDeadline // guarded by writeMu
 
 	resyncs resyncBudget // client-requested _SETs (_GET, refused writes)
 	expiry  expiryClock  // closes the connection when its identity expires
@@ -91,6 +92,7 @@ func newConn(s *Session, ws *websocket.Conn) *conn {
 
 		authLimit: newTokenBucket(authPerSecond, authBurst),
 	}
+	c.writeDeadline = newLazyDeadline(s.cfg.writeTimeout, ws.SetWriteDeadline)
 	c.resyncs.init(s.cfg.resyncPerSecond, s.cfg.resyncBurst, c.grantResyncsLater)
 	c.q.start = func() bool { return c.work.start(c.writeQueued) }
 	return c
@@ -221,7 +223,7 @@ func readMessage(ws *websocket.Conn, limit int64) (int, []byte, error) {
 func (c *conn) readLoop() (int, string) {
 	cfg := &c.sess.cfg
 	c.ws.SetReadLimit(cfg.readLimit)
-	deadline := newReadDeadline(cfg.pongTimeout, c.ws.SetReadDeadline)
+	deadline := newLazyDeadline(cfg.pongTimeout, c.ws.SetReadDeadline)
 	deadline.force(time.Now())
 	c.ws.SetPongHandler(func(string) error { deadline.extend(time.Now()); return nil })
 	for !c.closing() {
@@ -434,9 +436,7 @@ func (c *conn) resyncFrame(o *object) *frame {
 }
 
 func (c *conn) write(f *frame) error {
-	if err := c.ws.SetWriteDeadline(time.Now().Add(c.sess.cfg.writeTimeout)); err != nil {
-		return err
-	}
+	c.writeDeadline.extend(time.Now())
 	c.compressFor(len(f.data))
 	if !f.shared {
 		return c.ws.WriteMessage(websocket.TextMessage, f.data)

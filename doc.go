@@ -36,13 +36,17 @@
 // your own goroutines are race-free. Sync may be called from any goroutine; calls on one
 // object are serialized.
 //
-// Goroutines. Each connection has three. Its reader (the goroutine running ServeWS) only
-// reads, into a bounded inbound queue, so pongs are read while a handler runs. Its
-// dispatcher runs the handlers of the frames read, one at a time, in arrival order, under
-// the session's dispatch lock (so a session's handlers are serialized across its
-// connections too), and writes their replies itself when the writer is idle. Its writer
-// drains the bounded outbound queue, sends pings, and sends the _SETs the resync budget
-// held back: Sync only queues, and never waits for a client. A shared object with a backend has one goroutine that applies other nodes'
+// Goroutines. An idle connection has one: its reader (the goroutine running ServeWS),
+// which only reads, into a bounded inbound queue, so pongs are read while a handler runs.
+// The others run only while they have work, and the reader waits for them before ServeWS
+// returns. Its dispatcher, started when a frame is queued, runs the handlers of the frames
+// read, one at a time, in arrival order, under the session's dispatch lock (so a session's
+// handlers are serialized across its connections too), writes their replies itself when no
+// writer is writing, and ends when the queue is empty. Its writer, started when something
+// is queued for the client, drains the bounded outbound queue and ends when it is empty.
+// Keepalive pings and the _SETs the resync budget held back are sent from timers, and the
+// close frame from a goroutine of its own. Sync only queues, and never waits for a
+// client. A shared object with a backend has one goroutine that applies other nodes'
 // changes and retries an unreachable backend. A Manager builds each new session (the
 // factory) in a goroutine of its own while the session's connections wait, expires a
 // disconnected session on a timer, and with a session store runs one goroutine that keeps
@@ -97,7 +101,8 @@
 //
 // A subscriber is handed each published frame under the publish lock, in version order,
 // and only queues it. A Manager's lock, its table of per-user objects (RegisterUser), a
-// connection's inbound queue, its resume hold and a backend link's inbox are leaves:
+// connection's inbound queue, its count of running goroutines (taken under its queue lock
+// to start the writer), its resume hold and a backend link's inbox are leaves:
 // nothing is taken while one is held. A wspresence.Presence serializes
 // its refreshes with a lock taken before the publish lock.
 //

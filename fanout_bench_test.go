@@ -658,10 +658,13 @@ type idleServer struct {
 	close  func() error
 }
 
-// idleResult is one measurement: the server's growth per connection, and the process CPU
-// time per connection per second of idleCPUWindow.
+// idleResult is one measurement: the server's growth per connection, just after the
+// connects and after idleCPUWindow of idle (goroutine stacks shrink and buffers go back to
+// their pools over the first GC cycles), and the process CPU time per connection per
+// second of idleCPUWindow.
 type idleResult struct {
-	heap, stack, live, goroutines, cpu float64
+	atConnect                          float64 // heap and stacks 100 ms after the last connect
+	heap, stack, live, goroutines, cpu float64 // after idleCPUWindow
 }
 
 // idleCPUWindow is how long the idle connections are watched for CPU time; the wssync
@@ -713,12 +716,13 @@ func measureIdle(n int, start func() (idleServer, error)) (idleResult, error) {
 	for srv.conns() != n && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
-	time.Sleep(100 * time.Millisecond) // let the writers go idle
-	after := readIdleMem()
-	g1 := runtime.NumGoroutine()
+	time.Sleep(100 * time.Millisecond) // let the writers end
+	connected := readIdleMem()
 	cpu0 := processCPU()
 	time.Sleep(idleCPUWindow)
 	cpu := processCPU() - cpu0
+	after := readIdleMem() // after several pings: the steady state of an idle connection
+	g1 := runtime.NumGoroutine()
 	got := srv.conns()
 	if err := errors.Join(stop(), srv.close()); err != nil {
 		return idleResult{}, err
@@ -728,6 +732,7 @@ func measureIdle(n int, start func() (idleServer, error)) (idleResult, error) {
 	}
 	per := func(a, b uint64) float64 { return (float64(a) - float64(b)) / float64(n) }
 	return idleResult{
+		atConnect:  per(connected.heapInuse+connected.stackInuse, before.heapInuse+before.stackInuse),
 		heap:       per(after.heapInuse, before.heapInuse),
 		stack:      per(after.stackInuse, before.stackInuse),
 		live:       per(after.heapAlloc, before.heapAlloc),
@@ -745,6 +750,7 @@ func benchIdle(b *testing.B, n int, start func() (idleServer, error)) {
 		if err != nil {
 			b.Fatal(err)
 		}
+		sum.atConnect += r.atConnect
 		sum.heap += r.heap
 		sum.stack += r.stack
 		sum.live += r.live
@@ -754,6 +760,7 @@ func benchIdle(b *testing.B, n int, start func() (idleServer, error)) {
 	}
 	k := float64(runs)
 	b.ReportMetric((sum.heap+sum.stack)/k, "B/session")
+	b.ReportMetric(sum.atConnect/k, "at-connect-B/session")
 	b.ReportMetric(sum.heap/k, "heap-B/session")
 	b.ReportMetric(sum.stack/k, "stack-B/session")
 	b.ReportMetric(sum.live/k, "live-B/session")

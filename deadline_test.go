@@ -7,12 +7,12 @@ import (
 
 // The deadline is always at least the timeout after the last read, at most timeout+slack,
 // and the socket's deadline is set once per slack, not once per frame.
-func TestReadDeadlineBounds(t *testing.T) {
+func TestLazyDeadlineBounds(t *testing.T) {
 	t.Parallel()
 	const timeout = 16 * time.Second // slack 1 s
 	var deadline time.Time
 	sets := 0
-	d := newReadDeadline(timeout, func(at time.Time) error { deadline = at; sets++; return nil })
+	d := newLazyDeadline(timeout, func(at time.Time) error { deadline = at; sets++; return nil })
 	start := time.Unix(1000, 0)
 	for ms := 0; ms <= 10_000; ms += 7 {
 		now := start.Add(time.Duration(ms) * time.Millisecond)
