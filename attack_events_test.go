@@ -97,11 +97,13 @@ func aeBlockedManager(t *testing.T, b *aeBlocker, opts ...wssync.ManagerOption) 
 
 // A connection that the server is closing (here: a frame that is not UTF-8, 1007) is not a
 // slow consumer, and the session is on its way to disconnected: a message sent then should
-// be kept in the backlog (Queued), not counted TooSlow and lost.
+// be kept in the backlog (Queued), not counted TooSlow and lost. The frame comes while a
+// handler runs on the reader, so it is read once a ping hands reading over (pings every
+// 10 ms here).
 func TestAttackSendToAClosingConnectionIsKeptNotTooSlow(t *testing.T) {
 	t.Parallel()
 	b := newBlocker(t)
-	m, base := aeBlockedManager(t, b)
+	m, base := aeBlockedManager(t, b, wssync.WithLimits(wssync.Limits{PingInterval: 10 * time.Millisecond}))
 	ws := wstest.RawDial(t, aeURL(base, "alice", "tab-1"), nil)
 	if err := ws.WriteJSON(map[string]any{"type": "block"}); err != nil {
 		t.Fatal(err)

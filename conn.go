@@ -4,6 +4,7 @@ import (
 	"errors"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -48,10 +49,14 @@ type conn struct {
 	closeOnce sync.Once
 	closeCode int
 	closeText string
-	farewell  *frame      // sent before the close frame, e.g. _DISCONNECT
-	hardClose *time.Timer // closes the socket closeGrace after the close started
-	pinger    *time.Timer // sends the next keepalive ping
-	work      connWork    // the goroutines other than the reader
+	farewell  *frame          // sent before the close frame, e.g. _DISCONNECT
+	hardClose *time.Timer     // closes the socket closeGrace after the close started
+	pinger    *time.Timer     // sends the next keepalive ping
+	work      connWork        // the goroutines other than the reader
+	handling  atomic.Uint64   // the frame the reader handles itself (its inlined count); 0: none; handedOff
+	pingSaw   atomic.Uint64   // handling as the last ping saw it (takeOver)
+	readEnd   chan readResult // capacity 1: how reading ended, on a goroutine that took it over
+	readBack  chan inFrame    // capacity 1: reading given back, with the frame to handle next
 
 	// writeMu is held by whoever writes data frames: the writer goroutine, or the
 	// dispatcher flushing the replies to the frame it just handled.
@@ -74,21 +79,25 @@ type conn struct {
 	refused   bool        // the frame being dispatched was refused (by refuse, wherever called)
 	authLimit tokenBucket // `_AUTH` frames
 
-	// reader-only state
-	limit   tokenBucket
-	limited int  // frames dropped in the current overload episode
-	over    bool // in an overload episode: rate_limited was sent, no more until it ends
+	// reader-only state (whichever goroutine reads now: see handleInline)
+	readDeadline lazyDeadline
+	inlined      uint64 // frames handled on the reader so far
+	limit        tokenBucket
+	limited      int  // frames dropped in the current overload episode
+	over         bool // in an overload episode: rate_limited was sent, no more until it ends
 }
 
 func newConn(s *Session, ws *websocket.Conn) *conn {
 	c := &conn{
-		sess:  s,
-		ws:    ws,
-		q:     newOutQueue(s.cfg.maxQueuedFrames, s.cfg.maxQueuedBytes, s.metrics),
-		in:    newInQueue(maxInboundFrames, int(s.cfg.readLimit)),
-		log:   s.cfg.logger.With("remote", ws.RemoteAddr().String()),
-		done:  make(chan struct{}),
-		limit: newTokenBucket(s.cfg.ratePerSecond, s.cfg.rateBurst),
+		sess:     s,
+		ws:       ws,
+		q:        newOutQueue(s.cfg.maxQueuedFrames, s.cfg.maxQueuedBytes, s.metrics),
+		in:       newInQueue(maxInboundFrames, int(s.cfg.readLimit)),
+		log:      s.cfg.logger.With("remote", ws.RemoteAddr().String()),
+		done:     make(chan struct{}),
+		readEnd:  make(chan readResult, 1),
+		readBack: make(chan inFrame, 1),
+		limit:    newTokenBucket(s.cfg.ratePerSecond, s.cfg.rateBurst),
 
 		authLimit: newTokenBucket(authPerSecond, authBurst),
 	}
@@ -129,6 +138,7 @@ func (c *conn) ping() {
 	if c.closing() {
 		return
 	}
+	c.takeOver()
 	cfg := &c.sess.cfg
 	if err := c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(cfg.writeTimeout)); err != nil {
 		c.closeWith(CloseGoingAway, "", nil)
@@ -219,27 +229,57 @@ func readMessage(ws *websocket.Conn, limit int64) (int, []byte, error) {
 }
 
 // readLoop reads frames until the connection fails or starts closing, and returns the
-// close code for its end.
+// close code for its end. While a frame it handles itself runs long, another goroutine
+// reads (takeOver); that one gives reading back with the next frame to handle.
 func (c *conn) readLoop() (int, string) {
 	cfg := &c.sess.cfg
 	c.ws.SetReadLimit(cfg.readLimit)
-	deadline := newLazyDeadline(cfg.pongTimeout, c.ws.SetReadDeadline)
-	deadline.force(time.Now())
-	c.ws.SetPongHandler(func(string) error { deadline.extend(time.Now()); return nil })
+	c.readDeadline = newLazyDeadline(cfg.pongTimeout, c.ws.SetReadDeadline)
+	c.readDeadline.force(time.Now())
+	c.ws.SetPongHandler(func(string) error { c.readDeadline.extend(time.Now()); return nil })
+	stop, r, _ := c.readFrames(false)
+	for stop == readHandedOff {
+		select {
+		case r = <-c.readEnd:
+			return r.code, r.text
+		case f := <-c.readBack:
+			if c.handleInline(f) {
+				stop, r, _ = c.readFrames(false)
+			}
+		}
+	}
+	return r.code, r.text
+}
+
+// readFrames is the reading of readLoop, on whichever goroutine reads now. A reader that
+// took over (taken) stops at the first frame it would handle itself, and returns it.
+func (c *conn) readFrames(taken bool) (readStop, readResult, inFrame) {
+	cfg := &c.sess.cfg
 	for !c.closing() {
 		mt, data, err := readMessage(c.ws, cfg.readLimit)
 		if err != nil {
-			return c.readFailed(err)
+			code, text := c.readFailed(err)
+			return readEnded, readResult{code: code, text: text}, inFrame{}
 		}
 		now := time.Now() // one clock read per frame, for the deadline and the rate limit
-		deadline.extend(now)
+		c.readDeadline.extend(now)
 		m := c.sess.metrics
 		m.framesIn.Add(1)
 		m.bytesIn.Add(int64(len(data)))
 		if !c.admit(now) {
 			continue
 		}
-		start, waited, ok := c.in.push(inFrame{mt: mt, data: data}, c.done)
+		f := inFrame{mt: mt, data: data}
+		if c.in.claimIdle() {
+			if taken {
+				return readGivenBack, readResult{}, f
+			}
+			if !c.handleInline(f) {
+				return readHandedOff, readResult{}, inFrame{}
+			}
+			continue
+		}
+		start, waited, ok := c.in.push(f, c.done)
 		if !ok {
 			break
 		}
@@ -247,10 +287,10 @@ func (c *conn) readLoop() (int, string) {
 			c.work.start(c.dispatchQueued) // run has not waited yet: it starts
 		}
 		if waited {
-			deadline.force(time.Now()) // nothing was read while the queue was full: the peer is not late
+			c.readDeadline.force(time.Now()) // nothing was read while the queue was full: the peer is not late
 		}
 	}
-	return CloseNormal, ""
+	return readEnded, readResult{code: CloseNormal}, inFrame{}
 }
 
 // connect is the connection's first dispatcher: it runs the OnConnect hooks, then
@@ -273,14 +313,20 @@ func (c *conn) dispatchQueued() {
 		if !ok {
 			return
 		}
-		if c.hold.holding() && c.firstFrame(f.mt, f.data) {
-			c.flushInline()
-			continue
-		}
-		c.handleFrame(f.mt, f.data)
-		if !c.closing() {
-			c.flushInline()
-		}
+		c.handleOne(f)
+	}
+}
+
+// handleOne handles one frame read from the client and writes what it queued, on the
+// dispatcher or on the reader (handleInline).
+func (c *conn) handleOne(f inFrame) {
+	if c.hold.holding() && c.firstFrame(f.mt, f.data) {
+		c.flushInline()
+		return
+	}
+	c.handleFrame(f.mt, f.data)
+	if !c.closing() {
+		c.flushInline()
 	}
 }
 

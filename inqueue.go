@@ -76,6 +76,20 @@ func (q *inQueue) push(f inFrame, done <-chan struct{}) (start, waited, ok bool)
 	}
 }
 
+// claimIdle reports whether the queue is empty with no dispatcher running, counting the
+// caller as the running dispatcher if so: the reader then handles the frame it just read
+// itself (conn.handleInline), in order, as nothing is queued before it. The caller ends
+// that with next, like any dispatcher.
+func (q *inQueue) claimIdle() bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if len(q.frames) > 0 || q.running {
+		return false
+	}
+	q.running = true
+	return true
+}
+
 // begin counts a dispatcher as running before any frame is queued (one that first runs the
 // connect hooks): frames pushed meanwhile are left to it.
 func (q *inQueue) begin() {

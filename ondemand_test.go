@@ -2,7 +2,10 @@ package wssync_test
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"runtime"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -154,5 +157,117 @@ func TestIdleConnectionIsPinged(t *testing.T) {
 	}
 	if pings.Load() < 5 {
 		t.Errorf("%d pings in a second at a 10 ms interval", pings.Load())
+	}
+}
+
+// TestLongHandlerHandsReadingOver: a handler runs on the reader when nothing is queued, so
+// while it runs long, a ping hands the reading to another goroutine. Keepalive holds
+// (the handler outlasts PongTimeout many times), frames sent meanwhile are read, and
+// handled after it, in order, exactly once; a frame that closes the connection is acted on
+// while the handler still runs; and the reading goes back, leaving one goroutine.
+func TestLongHandlerHandsReadingOver(t *testing.T) {
+	type state struct {
+		Log []string `sync:"log"`
+	}
+	sess := wssync.NewSession(wssync.WithLimits(wssync.Limits{PingInterval: 10 * time.Millisecond, PongTimeout: 60 * time.Millisecond}))
+	defer sess.Close()
+	s, err := wssync.Register(sess, "S", &state{Log: []string{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	entered, release := make(chan struct{}, 1), make(chan struct{})
+	_ = wssync.Action(s, "block", func(ctx context.Context, p struct{}) error {
+		entered <- struct{}{}
+		<-release
+		return s.Update(func(st *state) { st.Log = append(st.Log, "block") })
+	})
+	_ = wssync.Action(s, "add", func(ctx context.Context, p struct {
+		Text string `json:"text"`
+	}) error {
+		return s.Update(func(st *state) { st.Log = append(st.Log, p.Text) })
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c, err := wssynctest.Dial(ctx, serve(t, sess)) // reads all the time: answers pings
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.WaitFrame(ctx, func(f wssynctest.Frame) bool { return f.Type == "_SET:S" }); err != nil {
+		t.Fatal(err)
+	}
+	_ = c.Send("_ACTION:S", map[string]any{"type": "block"})
+	<-entered
+	deadline := time.Now().Add(10 * time.Second)
+	for connGoroutines("wssync.(*conn).readOn") == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("no goroutine took the reading over from a handler running for 10 s")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	for _, text := range []string{"a", "b", "c"} {
+		_ = c.Send("_ACTION:S", map[string]any{"type": "add", "text": text})
+	}
+	time.Sleep(300 * time.Millisecond) // five PongTimeouts with the handler still running
+	select {
+	case <-c.Done():
+		t.Fatalf("the connection closed while a handler ran: %v", c.CloseError())
+	default:
+	}
+	close(release)
+	got, err := wssynctest.WaitState(ctx, c, "S", func(st state) bool { return len(st.Log) >= 4 })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"block", "a", "b", "c"}; !slices.Equal(got.Log, want) {
+		t.Fatalf("log %v, want %v: frames read during the handler run after it, in order, once", got.Log, want)
+	}
+	// The next frame takes the reading back: one goroutine again.
+	_ = c.Send("_ACTION:S", map[string]any{"type": "add", "text": "d"})
+	if _, err := wssynctest.WaitState(ctx, c, "S", func(st state) bool { return len(st.Log) == 5 }); err != nil {
+		t.Fatal(err)
+	}
+	deadline = time.Now().Add(10 * time.Second)
+	for connGoroutines("wssync.(*conn).") != 1 || connGoroutines("wssync.(*conn).readLoop") != 1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the reading was not given back: %d goroutines in connection code:\n%s", connGoroutines("wssync.(*conn)."), otherConnGoroutine())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestInvalidFrameDuringLongHandlerClosesAtOnce: a frame that closes the connection, sent
+// while a handler runs on the reader, is read and acted on while the handler still runs.
+func TestInvalidFrameDuringLongHandlerClosesAtOnce(t *testing.T) {
+	sess := wssync.NewSession(wssync.WithLimits(wssync.Limits{PingInterval: 10 * time.Millisecond}))
+	defer sess.Close()
+	entered, release := make(chan struct{}, 1), make(chan struct{})
+	defer close(release)
+	if err := wssync.On(sess, "block", func(ctx context.Context, _ json.RawMessage) error {
+		entered <- struct{}{}
+		<-release
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	ws, _, err := websocket.DefaultDialer.Dial(serve(t, sess), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.Close()
+	_ = ws.WriteJSON(map[string]any{"type": "block"})
+	<-entered
+	_ = ws.WriteMessage(websocket.TextMessage, []byte{0xff, 0xfe})
+	_ = ws.SetReadDeadline(time.Now().Add(10 * time.Second))
+	for {
+		_, _, err := ws.ReadMessage()
+		if err == nil {
+			continue
+		}
+		var ce *websocket.CloseError
+		if !errors.As(err, &ce) || ce.Code != wssync.CloseInvalidPayload {
+			t.Fatalf("read ended with %v while the handler still ran, want close %d", err, wssync.CloseInvalidPayload)
+		}
+		return
 	}
 }
