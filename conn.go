@@ -21,22 +21,24 @@ const closeGrace = time.Second
 // ServeWS) runs for the whole connection; the others run only while they have work, so an
 // idle connection costs one goroutine:
 //
-//   - the reader reads frames, applies the rate limit and the UTF-8 check, and queues the
-//     frames on the bounded inbound queue. It never runs handlers, so it always reads
-//     pongs: keepalive does not depend on how long a handler takes;
+//   - the reader reads frames and applies the rate limit and the UTF-8 check. A frame
+//     that finds the inbound queue empty and no dispatcher running it handles itself
+//     (readinline.go); others it queues on the bounded inbound queue. While a handler on
+//     the reader outlasts a ping interval, another goroutine reads (takeOver), so
+//     keepalive does not depend on how long a handler takes;
 //   - the dispatcher, started by the reader when it queues a frame and none runs, handles
-//     queued frames one at a time, in arrival order, under the session's dispatchMu (a
-//     session's handlers run serialized, across connections), and ends when the queue is
-//     empty;
+//     queued frames one at a time, in arrival order, and ends when the queue is empty.
+//     Handlers run under the session's dispatchMu (a session's handlers run serialized,
+//     across connections), on the reader or the dispatcher;
 //   - the writer, started by a push to the outQueue when none runs, drains it and ends
 //     when it is empty;
 //   - pings and the resync budget's grants run on timers (time.AfterFunc), and the close
 //     frame on a goroutine of its own.
 //
 // All but the reader are counted in work, and the reader waits for them before it
-// returns. Whoever holds writeMu writes data frames: the writer, or the dispatcher right
-// after a handler (so a reply needs no goroutine handoff; what the dispatcher itself queues
-// for it does not start the writer, see reply). Publishers only push to the queue, so they
+// returns. Whoever holds writeMu writes data frames: the writer, or whoever ran a handler,
+// right after it (so a reply needs no goroutine handoff; what a handler queues for its own
+// connection does not start the writer, see reply). Publishers only push to the queue, so they
 // never block on the socket.
 type conn struct {
 	sess *Session
@@ -182,7 +184,7 @@ func (c *conn) send(f *frame) { c.sendBinary(f, nil) }
 
 // reply is send for the dispatcher's answer to the frame it is handling: the writer
 // goroutine is not woken, as the dispatcher writes the queue itself right after the
-// handler (flushInline). Only the dispatcher goroutine may call it.
+// handler (flushInline). Only the goroutine running the handler may call it.
 func (c *conn) reply(f *frame) {
 	if c.closing() {
 		return

@@ -36,17 +36,20 @@
 // your own goroutines are race-free. Sync may be called from any goroutine; calls on one
 // object are serialized.
 //
-// Goroutines. An idle connection has one: its reader (the goroutine running ServeWS),
-// which only reads, into a bounded inbound queue, so pongs are read while a handler runs.
-// The others run only while they have work, and the reader waits for them before ServeWS
-// returns. Its dispatcher, started when a frame is queued, runs the handlers of the frames
-// read, one at a time, in arrival order, under the session's dispatch lock (so a session's
-// handlers are serialized across its connections too), writes their replies itself when no
-// writer is writing, and ends when the queue is empty. Its writer, started when something
-// is queued for the client, drains the bounded outbound queue and ends when it is empty.
-// Keepalive pings and the _SETs the resync budget held back are sent from timers, and the
-// close frame from a goroutine of its own. Sync only queues, and never waits for a
-// client. A shared object with a backend has one goroutine that applies other nodes'
+// Goroutines. An idle connection has one: its reader (the goroutine running ServeWS). A
+// frame read while nothing is queued is handled on the reader itself, so a round trip
+// costs no goroutine handoff; frames read while one is handled wait in a bounded inbound
+// queue for the dispatcher, a goroutine started for them that ends when the queue is
+// empty. Either way a session's handlers run one at a time, in arrival order, under the
+// session's dispatch lock (so they are serialized across its connections too), and write
+// their replies themselves when no writer is writing. While a handler runs on the reader,
+// nothing reads; when it outlasts a ping interval, a new goroutine takes the reading over
+// (so pongs, frames and a client's close are read however long a handler runs) and gives
+// it back with the next frame. A writer, started when something is queued for the client,
+// drains the bounded outbound queue and ends when it is empty. The reader waits for all of
+// them before ServeWS returns. Keepalive pings and the _SETs the resync budget held back
+// are sent from timers, and the close frame from a goroutine of its own. Sync only
+// queues, and never waits for a client. A shared object with a backend has one goroutine that applies other nodes'
 // changes and retries an unreachable backend. A Manager builds each new session (the
 // factory) in a goroutine of its own while the session's connections wait, expires a
 // disconnected session on a timer, and with a session store runs one goroutine that keeps
@@ -55,7 +58,8 @@
 // frame (the handshake timeout) on a timer. Everything else runs on the caller's goroutine.
 //
 // Where your code runs:
-//   - Action, ActionResult and [On] handlers, the Validate methods of their params, and
+//   - Action, ActionResult and [On] handlers and the Validate methods of their params: on
+//     the connection's reader or its dispatcher (see above), under the dispatch lock;
 //     OnConnect hooks: on the dispatcher, under the dispatch lock;
 //   - a Task's function and its OnCancel hook: on the task's goroutine, no lock held;
 //   - OnDisconnect hooks: on the reader, once the connection's other goroutines have
@@ -107,8 +111,9 @@
 // its refreshes with a lock taken before the publish lock.
 //
 // What blocks, and for how long. The dispatch lock is held as long as a handler runs:
-// frames that arrive meanwhile wait in the inbound queue and then the server stops
-// reading, but keepalive goes on; keep handlers short and use a Task for long work. The
+// frames that arrive meanwhile wait (in the kernel, then, once a ping has handed the
+// reading over, in the inbound queue) and then the server stops reading, but keepalive
+// goes on; keep handlers short and use a Task for long work. The
 // publish lock is held for the snapshot and diff (your MarshalJSON and computed values
 // included), never across a client's socket, but across I/O in two cases: with
 // [WithSessionStore] each publish of a session's own object saves it to the store (a 2 s
