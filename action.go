@@ -142,7 +142,7 @@ func handleAction(o *object) eventHandler {
 func (c *conn) acknowledge(in *inbound) {
 	if in.id != "" {
 		f, _ := resultFrame(in.id, nil) // null always marshals
-		c.send(f)
+		c.reply(f)
 	}
 }
 

@@ -192,7 +192,8 @@ func (q *outQueue) pushEcho(o *object, p *echoPlan, wrote [][]string) {
 		q.metrics.slowDrops.Add(1)
 		return
 	}
-	q.append(outItem{kind: outPatch, obj: o, f: f, echo: true, idle: ops == 0}, len(f.data))
+	// No wake: the caller is the writer's own handler, which writes the queue next (flushInline).
+	q.appendWaking(outItem{kind: outPatch, obj: o, f: f, echo: true, idle: ops == 0}, len(f.data), false)
 }
 
 // push queues an ordinary frame, and a binary frame after it when bin is not nil. It

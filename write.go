@@ -59,7 +59,7 @@ func handleClientWrite(o *object, write func(*Session, json.RawMessage, int64, *
 			return nil
 		}
 		if w.ack != nil {
-			c.send(w.ack.frame(in.id))
+			c.reply(w.ack.frame(in.id))
 		}
 		return nil
 	}
