@@ -28,6 +28,8 @@ type fieldMemo struct {
 	kept []keptRef      // what the kept value's references referred to, one per plan.refs
 	enc  []byte         // the encoding of the kept value, never modified; nil: nothing kept
 	skip int            // snapshots left that keep nothing, after a value too dear to keep
+	size int            // the bytes the last keep copied of what the value refers to
+	miss int            // snapshots in a row that found the value changed
 }
 
 const (
@@ -38,6 +40,12 @@ const (
 	// at most listKeepRatio times its encoding plus memoKeepSlack. Past it the memo keeps
 	// nothing for listBackoff snapshots. Long slices go through the list cache instead.
 	memoKeepSlack = 4 << 10
+	// memoCheapKeep is what a memo may copy of what a value refers to on every snapshot
+	// that finds it changed. A larger value that changes memoMisses snapshots in a row
+	// (a counter map, say) is not kept for listBackoff snapshots: its copy would cost
+	// about what its encode costs, on every Sync, and never save one.
+	memoCheapKeep = 1 << 10
+	memoMisses    = 3
 )
 
 // newFieldMemos returns the memo of each field (nil for one without: a computed value, a
@@ -91,11 +99,13 @@ func (m *fieldMemo) oneRef() bool {
 // last itself when it encodes as last, else a slice the caller may keep.
 func (m *fieldMemo) snapshot(p unsafe.Pointer, enc *fieldEncoder, last []byte) ([]byte, error) {
 	if m.enc != nil && m.same(p) {
+		m.miss = 0
 		if last != nil && !reused(m.enc, last) && bytes.Equal(m.enc, last) {
 			m.enc = last // the published slice: later compares stop at its identity
 		}
 		return m.enc, nil
 	}
+	m.miss++
 	b, err := m.encode(p, enc)
 	if err != nil {
 		m.forget()
@@ -141,16 +151,23 @@ func (m *fieldMemo) keep(p unsafe.Pointer, b []byte) {
 		m.forget()
 		return
 	}
+	if m.miss >= memoMisses && m.size > memoCheapKeep {
+		m.forget()
+		m.skip, m.miss, m.size = listBackoff, 0, 0
+		return
+	}
 	switch {
 	case m.kind == reflect.String:
 		*(*string)(m.copy) = *(*string)(p)
 	case m.copy != nil:
 		reflect.NewAt(m.plan.typ, m.copy).Elem().Set(reflect.NewAt(m.plan.typ, p).Elem())
 	}
-	if m.kept != nil && m.plan.keepRefs(p, m.kept) > listKeepRatio*len(b)+memoKeepSlack {
-		m.forget()
-		m.skip = listBackoff
-		return
+	if m.kept != nil {
+		if m.size = m.plan.keepRefs(p, m.kept); m.size > listKeepRatio*len(b)+memoKeepSlack {
+			m.forget()
+			m.skip, m.size = listBackoff, 0
+			return
+		}
 	}
 	m.enc = b
 }
