@@ -30,6 +30,15 @@ type fieldMemo struct {
 	skip int            // snapshots left that keep nothing, after a value too dear to keep
 	size int            // the bytes the last keep copied of what the value refers to
 	miss int            // snapshots in a row that found the value changed
+
+	// A slice of numbers, booleans or strings (not bytes: those encode as base64) is
+	// encoded directly, element by element: elem is their kind, Invalid for other types.
+	elem     reflect.Kind
+	elemSize uintptr
+	// A slice of flat elements keeps their copy in one array, reused while it is large
+	// enough: flatCap is its length (0: none to reuse). hdr views it as a slice.
+	flatCap int
+	hdr     sliceHeader
 }
 
 const (
@@ -85,6 +94,11 @@ func newFieldMemo(t reflect.Type, fs *fieldSpec) *fieldMemo {
 	if !m.oneRef() {
 		m.copy = reflect.New(fs.typ).UnsafePointer()
 	}
+	if et := fs.typ; m.kind == reflect.Slice && et.Elem().Kind() != reflect.Uint8 {
+		if _, ok := appendScalar(nil, et.Elem().Kind(), reflect.New(et.Elem()).UnsafePointer()); ok {
+			m.elem, m.elemSize = et.Elem().Kind(), et.Elem().Size()
+		}
+	}
 	return m
 }
 
@@ -134,7 +148,13 @@ func (m *fieldMemo) same(p unsafe.Pointer) bool {
 // encode encodes the value at p: numbers, booleans and strings directly, other values (and
 // a NaN or an infinity, for encoding/json's error) with enc. The result is enc's buffer.
 func (m *fieldMemo) encode(p unsafe.Pointer, enc *fieldEncoder) ([]byte, error) {
-	b, ok := appendScalar(enc.scratch[:0], m.kind, p)
+	var b []byte
+	var ok bool
+	if m.elem != reflect.Invalid {
+		b, ok = m.appendSlice(enc.scratch[:0], p)
+	} else {
+		b, ok = appendScalar(enc.scratch[:0], m.kind, p)
+	}
 	if ok {
 		if cap(b) <= maxScratch {
 			enc.scratch = b[:0]
@@ -142,6 +162,42 @@ func (m *fieldMemo) encode(p unsafe.Pointer, enc *fieldEncoder) ([]byte, error) 
 		return b, nil
 	}
 	return enc.encode(reflect.NewAt(m.plan.typ, p).Interface())
+}
+
+// appendSlice appends the encoding of the slice of scalars at p, as encoding/json writes
+// it: null for a nil slice, else its elements in brackets. ok is false when an element
+// is not encoded directly (a NaN or an infinity).
+func (m *fieldMemo) appendSlice(buf []byte, p unsafe.Pointer) (_ []byte, ok bool) {
+	h := (*sliceHeader)(p)
+	if h.data == nil {
+		return append(buf, "null"...), true
+	}
+	buf = append(buf, '[')
+	for i := range h.len {
+		if i > 0 {
+			buf = append(buf, ',')
+		}
+		if buf, ok = appendScalar(buf, m.elem, unsafe.Add(h.data, uintptr(i)*m.elemSize)); !ok {
+			return buf, false
+		}
+	}
+	return append(buf, ']'), true
+}
+
+// keepFlat keeps the elements of the slice of flat elements at p in the array kept for
+// the previous value, when that is large enough, and reports the bytes kept; ok is false
+// when it is not (nothing kept yet, a nil slice, a longer one).
+func (m *fieldMemo) keepFlat(p unsafe.Pointer) (size int, ok bool) {
+	h, k := (*sliceHeader)(p), &m.kept[0]
+	if h.data == nil || k.ptr == nil || h.len > m.flatCap {
+		return 0, false
+	}
+	t := m.plan.refs[0].typ
+	m.hdr = sliceHeader{k.ptr, h.len, h.len}
+	reflect.Copy(reflect.NewAt(t, unsafe.Pointer(&m.hdr)).Elem(), reflect.NewAt(t, p).Elem())
+	m.hdr = sliceHeader{}
+	k.n, k.size = h.len, h.len*int(t.Elem().Size())
+	return k.size, true
 }
 
 // keep makes the value at p, encoded as b, the kept one.
@@ -163,7 +219,18 @@ func (m *fieldMemo) keep(p unsafe.Pointer, b []byte) {
 		reflect.NewAt(m.plan.typ, m.copy).Elem().Set(reflect.NewAt(m.plan.typ, p).Elem())
 	}
 	if m.kept != nil {
-		if m.size = m.plan.keepRefs(p, m.kept); m.size > listKeepRatio*len(b)+memoKeepSlack {
+		flat := m.kind == reflect.Slice && m.plan.refs[0].flat
+		var reused bool
+		if flat {
+			m.size, reused = m.keepFlat(p)
+		}
+		if !reused {
+			m.size = m.plan.keepRefs(p, m.kept)
+			if m.flatCap = 0; flat && m.kept[0].ptr != nil {
+				m.flatCap = m.kept[0].n
+			}
+		}
+		if m.size > listKeepRatio*len(b)+memoKeepSlack {
 			m.forget()
 			m.skip, m.size = listBackoff, 0
 			return
@@ -174,7 +241,7 @@ func (m *fieldMemo) keep(p unsafe.Pointer, b []byte) {
 
 // forget drops the kept value and what it refers to.
 func (m *fieldMemo) forget() {
-	m.enc = nil
+	m.enc, m.flatCap = nil, 0
 	clear(m.kept)
 	if m.copy != nil && m.plan.typ.Size() > 0 {
 		reflect.NewAt(m.plan.typ, m.copy).Elem().SetZero()

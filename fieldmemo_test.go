@@ -63,6 +63,8 @@ type memoState struct {
 	Str    int    `json:"str,string"`
 	Hidden int    `json:"-"`
 	Long   []int
+	Floats []float64
+	Names  []memoName
 }
 
 func newMemoState() *memoState {
@@ -79,13 +81,15 @@ func newMemoState() *memoState {
 		Loud:      []memoUpper{"a"},
 		Any:       map[string]any{"x": 1},
 		Long:      make([]int, 30),
+		Floats:    []float64{0.5, 1e-7},
+		Names:     []memoName{"a"},
 	}
 }
 
 // mutateMemo makes one change of a kind chosen by r; it returns a description for failures.
 func mutateMemo(r *rand.Rand, s *memoState) string {
 	texts := []string{"title", "<b>&amp;</b>", "line\nbreak\b\f", "bad \xff utf8", "\u2028", "é日𝄞", ""}
-	switch r.IntN(30) {
+	switch r.IntN(33) {
 	case 0:
 		s.Title = texts[r.IntN(len(texts))]
 		return "Title"
@@ -228,6 +232,28 @@ func mutateMemo(r *rand.Rand, s *memoState) string {
 	case 28:
 		s.E, s.EN = texts[r.IntN(len(texts))], r.IntN(3)
 		return "embedded"
+	case 29:
+		if len(s.Floats) > 0 {
+			s.Floats[r.IntN(len(s.Floats))] = []float64{0, 1e21, -2.5, 1e-7}[r.IntN(4)]
+		}
+		return "Floats in place"
+	case 30:
+		switch r.IntN(3) {
+		case 0:
+			s.Floats = append(s.Floats, 3)
+		case 1:
+			s.Floats = nil
+		default:
+			s.Floats = s.Floats[:0]
+		}
+		return "Floats length"
+	case 31:
+		if len(s.Names) < 4 && r.IntN(2) == 0 {
+			s.Names = append(s.Names, memoName(texts[r.IntN(len(texts))]))
+		} else if len(s.Names) > 0 {
+			s.Names[r.IntN(len(s.Names))] = memoName(texts[r.IntN(len(texts))])
+		}
+		return "Names"
 	default:
 		*s = *newMemoState() // every field new, most of them equal in value
 		return "all new"
@@ -326,7 +352,13 @@ func TestFieldMemoAfterFailedSnapshot(t *testing.T) {
 		t.Fatal("the second Sync with a NaN succeeded")
 	}
 	s.Lock()
-	st.F = 2
+	st.F, st.Floats[1] = 2, math.Inf(-1) // an element of a slice encoded directly
+	s.Unlock()
+	if err := s.Sync(); !errors.As(err, &unsupported) {
+		t.Fatalf("Sync with an infinity in a slice: %v, want encoding/json's UnsupportedValueError", err)
+	}
+	s.Lock()
+	st.Floats[1] = 4
 	s.Unlock()
 	if err := s.Sync(); err != nil {
 		t.Fatal(err)

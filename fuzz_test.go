@@ -646,6 +646,25 @@ func FuzzJSONScalars(f *testing.F) {
 		if got := appendJSONString(nil, s); string(got) != string(must(json.Marshal(s))) {
 			t.Fatalf("appendJSONString(%q) = %s", s, got)
 		}
+		checkSlice := func(v any) {
+			t.Helper()
+			rv := reflect.New(reflect.TypeOf(v))
+			rv.Elem().Set(reflect.ValueOf(v))
+			m := newFieldMemo(reflect.StructOf([]reflect.StructField{{Name: "X", Type: rv.Elem().Type()}}), &fieldSpec{index: []int{0}, typ: rv.Elem().Type()})
+			want, werr := json.Marshal(v)
+			got, ok := m.appendSlice(nil, rv.UnsafePointer())
+			if ok != (werr == nil) || ok && string(got) != string(want) {
+				t.Fatalf("%#v: appendSlice %q (ok %v), encoding/json %q (%v)", v, got, ok, want, werr)
+			}
+		}
+		checkSlice([]string{s, "", s})
+		checkSlice([]float64{x, 1})
+		checkSlice([]float32{y})
+		checkSlice([]int64{i, -i})
+		checkSlice([]uint16{uint16(u)})
+		checkSlice([]bool{b, !b})
+		checkSlice([]string(nil))
+		checkSlice([]int{})
 	})
 }
 
