@@ -2,6 +2,7 @@ package wssync
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -15,16 +16,27 @@ type frame struct {
 
 	published time.Time // when a published _PATCH was built, for Observer.PatchWritten; zero otherwise
 
-	prepOnce sync.Once
-	prep     *websocket.PreparedMessage
-	prepErr  error
+	prep atomic.Pointer[preparedFrame] // built by the first prepared call; nil before
+}
+
+// preparedFrame is a frame's PreparedMessage, apart from the frame so that the frames sent
+// to one connection (most of them) do not carry its bookkeeping.
+type preparedFrame struct {
+	once sync.Once
+	msg  *websocket.PreparedMessage
+	err  error
 }
 
 // prepared returns the frame as a PreparedMessage, built once and shared by every
 // connection that sends it: fan-out pays for WebSocket framing once.
 func (f *frame) prepared() (*websocket.PreparedMessage, error) {
-	f.prepOnce.Do(func() {
-		f.prep, f.prepErr = websocket.NewPreparedMessage(websocket.TextMessage, f.data)
+	p := f.prep.Load()
+	if p == nil {
+		f.prep.CompareAndSwap(nil, new(preparedFrame))
+		p = f.prep.Load() // this call's, or that of a connection that came first
+	}
+	p.once.Do(func() {
+		p.msg, p.err = websocket.NewPreparedMessage(websocket.TextMessage, f.data)
 	})
-	return f.prep, f.prepErr
+	return p.msg, p.err
 }

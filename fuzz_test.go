@@ -5,10 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"reflect"
 	"strconv"
 	"strings"
 	"testing"
+	"unsafe"
 )
 
 var knownCodes = map[Code]bool{
@@ -599,4 +601,76 @@ func FuzzWriteRules(f *testing.F) {
 			t.Fatalf("bob's accepted write changed what he does not own:\n%s\nwant\n%s", got, othersBefore)
 		}
 	})
+}
+
+// FuzzJSONScalars checks the encoders that stand in for encoding/json on a field's
+// number, boolean or string (jsonutil.go, fieldmemo.go) against encoding/json itself: the
+// same bytes for every value, and the same refusal of NaN and infinities.
+func FuzzJSONScalars(f *testing.F) {
+	f.Add("plain", 1.5, float32(0.1), int64(-3), uint64(7))
+	f.Add("<a href=\"x\">&\u2028\u2029</a>\b\f\x00\x7f", 1e-7, float32(1e21), int64(-1<<63), uint64(1<<64-1))
+	f.Add("bad \xff\xfe utf8 \xe2\x80 and é日𝄞", 1e21, float32(1e-7), int64(0), uint64(0))
+	f.Add("", 5e-324, float32(3.4e38), int64(1), uint64(1))
+	f.Fuzz(func(t *testing.T, s string, x float64, y float32, i int64, u uint64) {
+		check := func(what string, v any, k reflect.Kind, p unsafe.Pointer) {
+			t.Helper()
+			want, werr := json.Marshal(v)
+			got, ok := appendScalar([]byte("pre"), k, p)
+			if !bytes.HasPrefix(got, []byte("pre")) {
+				t.Fatalf("%s %v: the buffer's prefix was overwritten: %q", what, v, got)
+			}
+			if ok != (werr == nil) || ok && string(got[3:]) != string(want) {
+				t.Fatalf("%s %#v: appendScalar %q (ok %v), encoding/json %q (%v)", what, v, got[3:], ok, want, werr)
+			}
+		}
+		check("string", s, reflect.String, unsafe.Pointer(&s))
+		check("float64", x, reflect.Float64, unsafe.Pointer(&x))
+		check("float32", y, reflect.Float32, unsafe.Pointer(&y))
+		check("int64", i, reflect.Int64, unsafe.Pointer(&i))
+		n := int(i)
+		check("int", n, reflect.Int, unsafe.Pointer(&n))
+		i8, i16, i32 := int8(i), int16(i), int32(i)
+		check("int8", i8, reflect.Int8, unsafe.Pointer(&i8))
+		check("int16", i16, reflect.Int16, unsafe.Pointer(&i16))
+		check("int32", i32, reflect.Int32, unsafe.Pointer(&i32))
+		check("uint64", u, reflect.Uint64, unsafe.Pointer(&u))
+		un, u8, u16, u32, up := uint(u), uint8(u), uint16(u), uint32(u), uintptr(u)
+		check("uint", un, reflect.Uint, unsafe.Pointer(&un))
+		check("uint8", u8, reflect.Uint8, unsafe.Pointer(&u8))
+		check("uint16", u16, reflect.Uint16, unsafe.Pointer(&u16))
+		check("uint32", u32, reflect.Uint32, unsafe.Pointer(&u32))
+		check("uintptr", up, reflect.Uintptr, unsafe.Pointer(&up))
+		b := i%2 == 0
+		check("bool", b, reflect.Bool, unsafe.Pointer(&b))
+		check("NaN", math.NaN(), reflect.Float64, unsafe.Pointer(&[]float64{math.NaN()}[0]))
+		if got := appendJSONString(nil, s); string(got) != string(must(json.Marshal(s))) {
+			t.Fatalf("appendJSONString(%q) = %s", s, got)
+		}
+		checkSlice := func(v any) {
+			t.Helper()
+			rv := reflect.New(reflect.TypeOf(v))
+			rv.Elem().Set(reflect.ValueOf(v))
+			m := newFieldMemo(reflect.StructOf([]reflect.StructField{{Name: "X", Type: rv.Elem().Type()}}), &fieldSpec{index: []int{0}, typ: rv.Elem().Type()})
+			want, werr := json.Marshal(v)
+			got, ok := m.appendSlice(nil, rv.UnsafePointer())
+			if ok != (werr == nil) || ok && string(got) != string(want) {
+				t.Fatalf("%#v: appendSlice %q (ok %v), encoding/json %q (%v)", v, got, ok, want, werr)
+			}
+		}
+		checkSlice([]string{s, "", s})
+		checkSlice([]float64{x, 1})
+		checkSlice([]float32{y})
+		checkSlice([]int64{i, -i})
+		checkSlice([]uint16{uint16(u)})
+		checkSlice([]bool{b, !b})
+		checkSlice([]string(nil))
+		checkSlice([]int{})
+	})
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
 }

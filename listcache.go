@@ -158,6 +158,9 @@ func (c *listCache) keeps() int {
 // drop forgets the saved elements.
 func (c *listCache) drop() {
 	c.valid, c.ops = false, false
+	if c.full == nil && c.off == nil && c.base == nil && c.edits == nil && c.deep == nil && !c.shadow.IsValid() {
+		return // nothing saved: a short slice's every snapshot comes here
+	}
 	c.shadow, c.full, c.off, c.base, c.edits = reflect.Value{}, nil, nil, nil, nil
 	c.deep, c.kept = nil, 0
 }

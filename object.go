@@ -7,9 +7,11 @@ import (
 	"fmt"
 	"log/slog"
 	"reflect"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/wssync/wssync/internal/patch"
 	"github.com/wssync/wssync/internal/proto"
@@ -54,10 +56,12 @@ type object struct {
 	version  uint64
 	setCache *frame                  // the _SET frame for version, built on demand
 	subs     map[subscriber]*objView // each subscriber's view; nil: the object's own
+	subList  []subscriber            // the keys of subs, in the order they came: delivery without a map walk
 	views    *viewSet                // WithViews; nil for an object every subscriber sees whole
 	gone     atomic.Bool             // unregistered
 	enc      fieldEncoder
 	lists    []*listCache // per field: the cache of a long slice of cacheable elements (listcache.go), else nil
+	memos    []*fieldMemo // per field: the memo of its last encoded value (fieldmemo.go), else nil
 	lastSync time.Time    // when a patch was last published, for SyncThrottled
 	trailing *time.Timer  // SyncThrottled's pending sync
 	patchHd  []byte       // the head of its _PATCH frames, up to the ops' [ (patchHead)
@@ -98,8 +102,9 @@ type subscriber interface {
 // fieldEncoder marshals field values into a reused buffer, so an unchanged field costs an
 // encode and a compare but no allocation.
 type fieldEncoder struct {
-	buf bytes.Buffer
-	enc *json.Encoder
+	buf     bytes.Buffer
+	enc     *json.Encoder
+	scratch []byte // for the encoders that need no json.Encoder (fieldmemo.go)
 }
 
 func (e *fieldEncoder) encode(v any) ([]byte, error) {
@@ -171,19 +176,30 @@ func (o *object) snapshotLocked() (cur [][]byte, changed bool, err error) {
 }
 
 // encodeSnapshot encodes field i for snapshotLocked: through its list cache when it has
-// one (then owned: b is the caller's to keep, or the published encoding itself when
-// unchanged), else into the shared buffer.
+// one, else through its memo when it has one (then owned: b is the caller's to keep, or
+// the published encoding itself when unchanged), else into the shared buffer.
 func (o *object) encodeSnapshot(i int) (b []byte, owned bool, err error) {
 	f := &o.fields[i]
+	var last []byte
+	if o.last != nil {
+		last = o.last[i]
+	}
+	var m *fieldMemo
+	if o.memos != nil {
+		m = o.memos[i]
+	}
 	if o.lists != nil && o.lists[i] != nil {
-		var last []byte
-		if o.last != nil {
-			last = o.last[i]
-		}
 		b, ok, err := o.lists[i].snapshot(o.val.FieldByIndex(f.spec.index), &o.enc, last)
 		if ok || err != nil {
+			if m != nil && m.enc != nil {
+				m.forget() // the list cache keeps the field now
+			}
 			return b, true, err
 		}
+	}
+	if m != nil {
+		b, err = m.snapshot(unsafe.Add(o.val.Addr().UnsafePointer(), m.off), &o.enc, last)
+		return b, true, err
 	}
 	b, err = o.enc.encode(o.valueOf(f))
 	return b, false, err
@@ -231,7 +247,7 @@ func (o *object) publishLocked(ch *edit) error {
 			o.hist.reset() // no patch leads to this version
 			return nil
 		}
-		buf, n, err := o.appendPatch(append(make([]byte, 0, 256), o.patchHd...), cur)
+		buf, n, err := o.patchFrame(cur)
 		if err != nil {
 			return err
 		}
@@ -243,7 +259,6 @@ func (o *object) publishLocked(ch *edit) error {
 			o.echoUnpublished()
 			return nil
 		}
-		buf = append(buf, ']')
 		retry, err := o.dist.commitLocked(o, ch, cur, buf[len(o.patchHd)-1:], attempt)
 		if err != nil {
 			return err
@@ -321,6 +336,27 @@ func (o *object) echoUnpublished() {
 	}
 }
 
+// patchFrame returns the head of the _PATCH frame from the published snapshot to cur, up
+// to the ops' closing ']', in a slice of its own with room for the version tail, and how
+// many ops it holds (0: none, and no frame). The ops are written into the object's scratch
+// buffer first, so that the frame is allocated once, at its size. The caller holds pub.
+func (o *object) patchFrame(cur [][]byte) ([]byte, int, error) {
+	ops, n, err := o.appendPatch(o.enc.scratch[:0], cur)
+	if cap(ops) <= maxScratch {
+		o.enc.scratch = ops[:0]
+	}
+	if err != nil || n == 0 {
+		return nil, n, err
+	}
+	buf := make([]byte, 0, len(o.patchHd)+len(ops)+1+maxVersionTail)
+	buf = append(append(append(buf, o.patchHd...), ops...), ']')
+	return buf, n, nil
+}
+
+// maxScratch bounds the scratch buffer an object keeps between publishes (fieldEncoder),
+// so that one large patch does not keep its size for the object's lifetime.
+const maxScratch = 4 << 10
+
 // appendPatch appends the RFC 6902 ops that turn the published snapshot into cur, and
 // reports how many it wrote.
 func (o *object) appendPatch(buf []byte, cur [][]byte) ([]byte, int, error) {
@@ -329,6 +365,14 @@ func (o *object) appendPatch(buf []byte, cur [][]byte) ([]byte, int, error) {
 	for i := range cur {
 		if reused(cur[i], o.last[i]) {
 			continue // snapshotChanged kept the published encoding: unchanged
+		}
+		if scalarPair(o.last[i], cur[i]) {
+			// What AppendDiff would write, without its scan: a scalar against anything
+			// is replaced whole. cur[i] is an encoder's output: valid JSON.
+			if !bytes.Equal(o.last[i], cur[i]) {
+				buf, n = patch.AppendReplace(buf, n, o.fields[i].pointer, cur[i])
+			}
+			continue
 		}
 		var known bool
 		if o.lists != nil {
@@ -344,6 +388,18 @@ func (o *object) appendPatch(buf []byte, cur [][]byte) ([]byte, int, error) {
 	return buf, n, nil
 }
 
+// scalarPair reports whether one of the field encodings a and b is a JSON scalar (a
+// string, number, boolean or null), so that the patch between them is one replace.
+func scalarPair(a, b []byte) bool {
+	return len(a) > 0 && len(b) > 0 && (scalarStart(a[0]) || scalarStart(b[0]))
+}
+
+// scalarStart reports whether c starts a JSON scalar (not space: encodings with space
+// around them take AppendDiff, which sees through it).
+func scalarStart(c byte) bool {
+	return c == '"' || c == '-' || c >= '0' && c <= '9' || c == 't' || c == 'f' || c == 'n'
+}
+
 // deliverLocked hands a published frame to every subscriber (on an object with views,
 // each subscriber the frame of its view). The caller holds pub.
 func (o *object) deliverLocked(f *frame) {
@@ -351,7 +407,7 @@ func (o *object) deliverLocked(f *frame) {
 		o.deliverViewsLocked(f, nil)
 		return
 	}
-	for s := range o.subs {
+	for _, s := range o.subList {
 		s.deliver(o, f)
 	}
 }
@@ -468,7 +524,7 @@ func (o *object) subscribeAs(s subscriber, id Identity, log *slog.Logger) {
 		o.subs = make(map[subscriber]*objView)
 	}
 	if o.views == nil {
-		o.subs[s] = nil
+		o.setSubLocked(s, nil)
 		return
 	}
 	o.subscribeViewLocked(s, o.views.chooseView(id, log, o.key))
@@ -480,7 +536,20 @@ func (o *object) unsubscribe(s subscriber) {
 	if v := o.subs[s]; v != nil {
 		v.subs--
 	}
-	delete(o.subs, s)
+	if _, ok := o.subs[s]; ok {
+		delete(o.subs, s)
+		i := slices.Index(o.subList, s)
+		o.subList = slices.Delete(o.subList, i, i+1)
+	}
+}
+
+// setSubLocked makes v the view of subscriber s, adding s if it is new. The caller holds
+// pub and keeps the views' counts.
+func (o *object) setSubLocked(s subscriber, v *objView) {
+	if _, ok := o.subs[s]; !ok {
+		o.subList = append(o.subList, s)
+	}
+	o.subs[s] = v
 }
 
 // newHandlers builds the session events of the object's key and their handlers.

@@ -176,3 +176,34 @@ func TestObjectResyncAll(t *testing.T) {
 		t.Errorf("resyncAllLocked: resyncs %d and %d, want 1 each", a.resyncs, b.resyncs)
 	}
 }
+
+// TestObjectDeliversOncePerSubscriber: delivery walks the subscriber list, which must
+// hold each subscriber once however often it subscribes, and none that left.
+func TestObjectDeliversOncePerSubscriber(t *testing.T) {
+	st := &struct {
+		N int `sync:"n"`
+	}{}
+	s, err := Register(NewSession(), "K", st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b, c := &capture{}, &capture{}, &capture{}
+	s.o.subscribe(a)
+	s.o.subscribe(b)
+	s.o.subscribe(a) // again: still one subscription
+	s.o.subscribe(c)
+	s.o.unsubscribe(b)
+	s.o.unsubscribe(b) // twice: nothing more to remove
+	s.Lock()
+	st.N = 1
+	s.Unlock()
+	if err := s.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	if len(a.frames) != 1 || len(b.frames) != 0 || len(c.frames) != 1 {
+		t.Fatalf("frames: a %d, b %d, c %d; want 1, 0, 1", len(a.frames), len(b.frames), len(c.frames))
+	}
+	if len(s.o.subList) != len(s.o.subs) {
+		t.Fatalf("%d subscribers listed, %d subscribed", len(s.o.subList), len(s.o.subs))
+	}
+}

@@ -26,6 +26,9 @@ func appendEventHead(buf []byte, event string) []byte {
 	return append(buf, `,"data":`...)
 }
 
+// maxVersionTail is the longest version tail (appendVersionTail): `,"v":`, 20 digits, '}'.
+const maxVersionTail = len(`,"v":}`) + 20
+
 // appendVersionTail closes a _SET/_PATCH frame whose data was just written: `,"v":N}`.
 func appendVersionTail(buf []byte, v uint64) []byte {
 	buf = append(buf, `,"v":`...)

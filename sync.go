@@ -63,7 +63,11 @@ func (s *Synced[T]) Update(fn func(v *T)) error {
 // Sync publishes what changed since the last publish as one `_PATCH:KEY` frame (with the
 // new version), or nothing when nothing changed. It snapshots each field (one JSON encode
 // per field, under the read lock), skips fields whose encoding is unchanged, and diffs the
-// rest. A slice of 32 or more elements of only booleans, numbers, strings, and arrays and
+// rest. A field whose type holds no MarshalJSON, MarshalText or interface is first
+// compared with a copy of the value it last encoded (what its slices, maps and pointers
+// refer to included), and encoded only if it differs; the copy costs the field's memory
+// once more (bounded: a field whose copy would cost more than a few times its encoding
+// is not kept). A slice of 32 or more elements of only booleans, numbers, strings, and arrays and
 // structs of them (no MarshalJSON or MarshalText; not []byte) costs less: its elements'
 // memory is compared with a copy kept from the last Sync, only the elements that differ
 // are encoded and diffed, and the rest of its encoding is copied (see docs/architecture.md,

@@ -451,7 +451,7 @@ func (o *object) subscribeViewLocked(s subscriber, v *objView) {
 	if old, ok := o.subs[s]; ok && old != nil {
 		old.subs--
 	}
-	o.subs[s] = v
+	o.setSubLocked(s, v)
 	if v != nil {
 		if v.subs == 0 {
 			v.src = nil // filtered afresh: it was not kept up while nobody held it

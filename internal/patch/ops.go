@@ -13,6 +13,21 @@ func AppendAdd(dst []byte, n int, pointer string, i int, value []byte) ([]byte, 
 	return append(dst, '}'), n + 1
 }
 
+// AppendReplace appends the op that replaces the value at the JSON Pointer
+// pointer (escaped as for AppendDiff) with value, with the comma rule of
+// AppendDiff, and returns the extended dst and op count. value is copied
+// verbatim and must be valid JSON.
+func AppendReplace(dst []byte, n int, pointer string, value []byte) ([]byte, int) {
+	if n > 0 {
+		dst = append(dst, ',')
+	}
+	dst = append(dst, opReplace...)
+	dst = appendStringContent(dst, pointer)
+	dst = append(dst, `","value":`...)
+	dst = append(dst, value...)
+	return append(dst, '}'), n + 1
+}
+
 // AppendRemove appends the op that removes index i of the array at the JSON
 // Pointer pointer, as AppendAdd does.
 func AppendRemove(dst []byte, n int, pointer string, i int) ([]byte, int) {

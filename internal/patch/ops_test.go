@@ -10,3 +10,18 @@ func TestAppendElemOps(t *testing.T) {
 		t.Fatalf("got %s (%d ops), want %s", dst, n, want)
 	}
 }
+
+// TestAppendReplace: the op AppendDiff writes for two different scalars, byte for byte.
+func TestAppendReplace(t *testing.T) {
+	for _, c := range []struct{ ptr, old, new string }{
+		{`/a"b~1c`, `"x"`, `"y\u003c"`},
+		{"/n", `1`, `null`},
+		{"/t", `{"k":1}`, `true`},
+	} {
+		got, n := AppendReplace([]byte(`{"op":"remove","path":"/l/0"}`), 1, c.ptr, []byte(c.new))
+		want, wn, err := AppendDiff([]byte(`{"op":"remove","path":"/l/0"}`), 1, c.ptr, []byte(c.old), []byte(c.new), nil)
+		if err != nil || string(got) != string(want) || n != wn {
+			t.Errorf("%s: %s to %s: AppendReplace %s (%d ops), AppendDiff %s (%d ops, %v)", c.ptr, c.old, c.new, got, n, want, wn, err)
+		}
+	}
+}
