@@ -36,8 +36,9 @@ func (b *backlog) take() []Message {
 // WithEventBacklog sets how many addressed messages (Manager.Send), and how many bytes of
 // them, a disconnected session keeps for its next connection (DefaultBacklogMessages,
 // DefaultBacklogBytes). 0 messages keeps none: every message to a disconnected session is
-// NotConnected. The backlog never holds more than the send queue takes (Limits
-// MaxQueuedFrames and MaxQueuedBytes), so all of it is delivered on reconnect. The backlog lives on the node that holds the session; a session that
+// NotConnected. The backlog never holds more than half of what the send queue takes
+// (Limits MaxQueuedFrames and MaxQueuedBytes), so all of it is delivered on reconnect,
+// with room left for what is sent while it is written. The backlog lives on the node that holds the session; a session that
 // expires or moves to another node drops it (Stats.MessagesDropped counts them).
 // Session.Send, Toast and the other direct sends never queue.
 func WithEventBacklog(messages, bytes int) SessionOption {

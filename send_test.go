@@ -234,14 +234,21 @@ func TestSendDropsADuplicateID(t *testing.T) {
 		t.Errorf("second send: %+v, %v; want a duplicate, delivered nowhere here", d, err)
 	}
 	// Another process sending the same ID (two workers finishing the same job).
-	if _, err := wssync.NewPublisher(bus).Send(ctx, wssync.ToUser("alice"), msg); err != nil {
+	pub := wssync.NewPublisher(bus)
+	if _, err := pub.Send(ctx, wssync.ToUser("alice"), msg); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := b.Send(ctx, wssync.ToEveryone(), mustEvent(t, "marker", nil)); err != nil {
+	// A marker from each sender: messages are ordered per sender only, so once both have
+	// arrived, so has everything either sent before them.
+	if _, err := a.Send(ctx, wssync.ToEveryone(), mustEvent(t, "marker_a", nil)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pub.Send(ctx, wssync.ToEveryone(), mustEvent(t, "marker_p", nil)); err != nil {
 		t.Fatal(err)
 	}
 	for name, c := range map[string]*wssynctest.Client{"near": near, "far": far} {
-		waitType(t, c, "marker")
+		waitType(t, c, "marker_a")
+		waitType(t, c, "marker_p")
 		if n := len(eventsOf(c, "job_done")); n != 1 {
 			t.Errorf("%s got job_done %d times, want once", name, n)
 		}

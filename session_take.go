@@ -78,8 +78,10 @@ func (s *Session) closeBacklog() {
 }
 
 // backlogBounds is how many messages, and bytes of them, the backlog keeps: as
-// WithEventBacklog says, but never more than a new connection's send queue takes at once,
-// so that every message told Queued fits when it is flushed.
+// WithEventBacklog says, but never more than half of what a new connection's send queue
+// takes, so that every message told Queued fits when it is flushed, and what is sent right
+// after the flush, before the writer has drained it, fits too (a queue filled by the flush
+// alone would close the new connection as too slow at the next frame, losing the backlog).
 func (s *Session) backlogBounds() (messages, bytes int) {
-	return min(s.cfg.backlogMessages, s.cfg.maxQueuedFrames), min(s.cfg.backlogBytes, s.cfg.maxQueuedBytes)
+	return min(s.cfg.backlogMessages, s.cfg.maxQueuedFrames/2), min(s.cfg.backlogBytes, s.cfg.maxQueuedBytes/2)
 }
