@@ -723,3 +723,106 @@ func TestAttackOnDemandNoGoroutineOutlivesItsConnection(t *testing.T) {
 		_ = ws.Close()
 	})
 }
+
+// TestAttackOnDemandFullInboundQueueKeepalive: while a handler runs for several pong
+// timeouts, the client sends more frames than the inbound queue holds, so the reader
+// stops reading (its pongs wait in the socket) and waits for room. The connection must
+// survive that, and every frame must then be handled once, in order.
+func TestAttackOnDemandFullInboundQueueKeepalive(t *testing.T) {
+	t.Parallel()
+	const pong = 400 * time.Millisecond
+	const n = 100 // over maxInboundFrames (32)
+	sess := wssync.NewSession(wssync.WithLimits(wssync.Limits{PingInterval: 10 * time.Millisecond, PongTimeout: pong}))
+	release := make(chan struct{})
+	if err := wssync.On(sess, "block", func(ctx context.Context, _ struct{}) error {
+		<-release
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	c := dial(t, serve(t, sess))
+	if err := c.Send("block", map[string]any{}); err != nil {
+		t.Fatal(err)
+	}
+	for i := range n {
+		if err := c.Send("ping", i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(3 * pong)
+	close(release)
+	for deadline := time.Now().Add(10 * time.Second); pongs(c.Frames()) < n; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) || c.CloseError() != nil {
+			t.Fatalf("%d of %d pongs (close: %v)", pongs(c.Frames()), n, c.CloseError())
+		}
+	}
+	next := 0
+	for _, f := range c.Frames() {
+		if f.Type != "pong" {
+			continue
+		}
+		var i int
+		if err := json.Unmarshal(f.Data, &i); err != nil || i != next {
+			t.Fatalf("pong %s where %d was due", f.Data, next)
+		}
+		next++
+	}
+	time.Sleep(2 * pong)
+	if err := c.CloseError(); err != nil {
+		t.Fatalf("connection ended after the queue drained: %v", err)
+	}
+}
+
+// TestAttackOnDemandHeldResyncReachesAnIdleConnection: _SETs the resync budget holds
+// back are queued later by its timer, on a connection whose writer has ended meanwhile;
+// the timer's push must start a writer, so the last _SET asked for arrives.
+func TestAttackOnDemandHeldResyncReachesAnIdleConnection(t *testing.T) {
+	t.Parallel()
+	type big struct {
+		S string `sync:"s"`
+	}
+	sess := wssync.NewSession(wssync.WithLimits(wssync.Limits{
+		ResyncPerSecond: 40 << 10, // a 4 KiB _SET every 100 ms
+		ResyncBurst:     4 << 10,
+	}))
+	o, err := wssync.Register(sess, "K", &big{S: strings.Repeat("k", 4000)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := dial(t, serve(t, sess))
+	waitType(t, c, "_SET:K")
+	const asks = 5
+	for round := range asks {
+		for range 2 { // the second waits for the budget
+			if err := c.Get("K"); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		// Meanwhile the connection goes idle: no writer runs when the timer grants.
+		time.Sleep(150 * time.Millisecond)
+		_ = o.Update(func(b *big) { b.S = fmt.Sprint(round) })
+	}
+	if err := c.Get("K"); err != nil {
+		t.Fatal(err)
+	}
+	want := o.Version()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		last := -1
+		fs := c.Frames()
+		for i, f := range fs {
+			if f.Type == "_SET:K" && f.V != nil && *f.V == want {
+				last = i
+			}
+		}
+		if last >= 0 && countType(fs, "_SET:K") >= 1+asks/2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no _SET:K at v%d after the last _GET (held %d); frames %s", want, sess.Stats().ResyncsHeld, hammerSummary(fs))
+		}
+	}
+	if sess.Stats().ResyncsHeld == 0 {
+		t.Fatalf("no _SET was held back: the budget's timer was not exercised")
+	}
+}
