@@ -17,9 +17,11 @@ import (
 // when the client reads on, the first echo sets the field back to its first write and
 // nothing corrects it: the client sits at the server's version with another state.
 //
-// A lag of 10 s is what a loaded -race run of TestSharedRoomConvergence (fifty clients
-// decoding about 50,000 frames on two cores) can reach: that test failed so once, with one
-// client's own /seen entry at an earlier write of its own (see the report of branch
+// The same happens without a lagging client when the server takes more than 10 s between
+// two writes that a client sent in one burst (the second sent before it read the first's
+// echo), as a loaded -race run of TestSharedRoomConvergence can (fifty clients, a thousand
+// writes fanned out to fifty connections, on two cores): that test failed so once, with
+// one client's own /seen entry at an earlier write of its own (see the report of branch
 // attackod). The test takes 11 s, so it runs only with WSSYNC_ATTACK_SLOW=1.
 func TestAttackEchoOlderThanTheWindow(t *testing.T) {
 	if os.Getenv("WSSYNC_ATTACK_SLOW") == "" {
