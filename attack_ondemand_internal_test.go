@@ -10,6 +10,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/wssync/wssync/internal/proto"
 	"github.com/wssync/wssync/internal/wstest"
 )
 
@@ -181,4 +182,60 @@ func TestAttackOnDemandResyncTimerOutlivesConnection(t *testing.T) {
 		_ = ws.Close()
 		sess.Close()
 	}
+}
+
+// TestAttackOnDemandHoldTimerOutlivesConnection: a resuming client that sends no first
+// frame gets its state when the hold's timer fires (replayAll, on the timer's goroutine).
+// That goroutine is connection code like the others: the reader must wait for it before
+// the connection ends, not leave it running after ServeWS. The test holds the session's
+// lock so the timer's replayAll blocks, closes the client, and checks that the connection
+// does not finish (its queue closed) while that goroutine is still under way.
+func TestAttackOnDemandHoldTimerOutlivesConnection(t *testing.T) {
+	t.Parallel()
+	type st struct {
+		N int `sync:"n"`
+	}
+	sess := NewSession()
+	sess.cfg.handshakeTimeout = 50 * time.Millisecond
+	if _, err := Register(sess, "K", &st{}); err != nil {
+		t.Fatal(err)
+	}
+	url := wstest.Serve(t, http.HandlerFunc(sess.ServeWS))
+	h := http.Header{}
+	h.Set("Sec-WebSocket-Protocol", proto.Subprotocol+", "+proto.ResumeSubprotocol)
+	ws := wstest.RawDial(t, url, h)
+	var c *conn
+	wstest.Eventually(t, "the connection to be live", func() bool { c = sess.live.Load(); return c != nil })
+	wstest.Eventually(t, "its OnConnect hooks to have run", func() bool {
+		c.work.mu.Lock()
+		defer c.work.mu.Unlock()
+		return c.work.n == 0 // connect ended; no writer: the hold queued nothing yet
+	})
+	sess.mu.Lock()
+	locked := true
+	defer func() {
+		if locked {
+			sess.mu.Unlock()
+		}
+	}()
+	wstest.Eventually(t, "the hold's timer to fire", func() bool { return !c.hold.holding() })
+	_ = ws.Close()
+	finished := func() bool {
+		c.q.mu.Lock()
+		defer c.q.mu.Unlock()
+		return c.q.closed
+	}
+	deadline := time.Now().Add(2 * time.Second) // the connection ends in milliseconds if it does not wait
+	for !finished() && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if finished() {
+		sess.mu.Unlock()
+		locked = false
+		t.Fatal("the connection finished while its hold timer's replayAll was still under way")
+	}
+	sess.mu.Unlock()
+	locked = false
+	wstest.Eventually(t, "the connection to finish", finished)
+	sess.Close()
 }

@@ -3,8 +3,8 @@ package wssync
 import "sync"
 
 // connWork counts a connection's goroutines other than its reader: the dispatcher and the
-// writer, which run only while there is work for them, the farewell, and the keepalive
-// timer's callbacks. The reader waits for all of them before it returns from ServeWS, so
+// writer, which run only while there is work for them, the farewell, and the callbacks of
+// its timers (keepalive pings, resync grants, the end of a resume hold). The reader waits for all of them before it returns from ServeWS, so
 // none outlives the connection; once it has stopped, nothing new starts.
 //
 // Its mutex is a leaf: nothing else is locked while it is held.

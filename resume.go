@@ -70,6 +70,12 @@ func (c *conn) startHold() {
 	on := h.on
 	if on {
 		h.timer = time.AfterFunc(c.sess.cfg.handshakeTimeout, func() {
+			// Counted in the connection's work, like its other goroutines: the reader
+			// waits for a replay under way, and once it has ended none starts.
+			if !c.work.enter() {
+				return
+			}
+			defer c.work.leave()
 			if h.take() {
 				c.replayAll()
 			}
