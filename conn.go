@@ -122,6 +122,7 @@ func (c *conn) run() {
 	<-c.in.finish() // the dispatcher handles what was read before the connection ended
 	c.closeWith(code, text, nil)
 	c.work.wait()
+	_ = c.ws.Close()
 	c.pinger.Stop()
 	c.sess.metrics.countClose(c.closeCode) // the first closeWith's code, whoever made it
 	c.stopExpiry()
@@ -149,9 +150,10 @@ func (c *conn) ping() {
 	c.pinger.Reset(cfg.pingInterval)
 }
 
-// closeWith starts closing the connection: the writer sends farewell (if any) and a close
-// frame with code, then closes the socket; the socket is closed hard closeGrace later in
-// any case. Only the first call counts; it reports whether this call was the first.
+// closeWith starts closing the connection: a goroutine sends farewell (if any) and a close
+// frame with code, and the reader reads on until the client answers it; the socket is
+// closed hard closeGrace later in any case. Only the first call counts; it reports whether
+// this call was the first.
 func (c *conn) closeWith(code int, text string, farewell *frame) bool {
 	first := false
 	c.closeOnce.Do(func() {
@@ -159,9 +161,7 @@ func (c *conn) closeWith(code int, text string, farewell *frame) bool {
 		c.closeCode, c.closeText, c.farewell = code, text, farewell
 		c.hardClose = time.AfterFunc(closeGrace, func() { _ = c.ws.NetConn().Close() })
 		close(c.done)
-		if !c.work.start(c.sayGoodbye) {
-			_ = c.ws.Close() // the connection's goroutines have ended: no farewell
-		}
+		c.work.start(c.sayGoodbye) // false only once run has ended: the socket is closed then
 	})
 	return first
 }
@@ -257,11 +257,17 @@ func (c *conn) readLoop() (int, string) {
 // took over (taken) stops at the first frame it would handle itself, and returns it.
 func (c *conn) readFrames(taken bool) (readStop, readResult, inFrame) {
 	cfg := &c.sess.cfg
-	for !c.closing() {
+	for {
 		mt, data, err := readMessage(c.ws, cfg.readLimit)
 		if err != nil {
 			code, text := c.readFailed(err)
 			return readEnded, readResult{code: code, text: text}, inFrame{}
+		}
+		if c.closing() {
+			// Read on, discarding, until the client answers the close frame (or the hard
+			// close, closeGrace after it started): a socket closed with unread input resets
+			// the connection, and the client might not get the close frame and its code.
+			continue
 		}
 		now := time.Now() // one clock read per frame, for the deadline and the rate limit
 		c.readDeadline.extend(now)
@@ -283,7 +289,7 @@ func (c *conn) readFrames(taken bool) (readStop, readResult, inFrame) {
 		}
 		start, waited, ok := c.in.push(f, c.done)
 		if !ok {
-			break
+			continue // closing: read on until the client's close
 		}
 		if start {
 			c.work.start(c.dispatchQueued) // run has not waited yet: it starts
@@ -292,7 +298,6 @@ func (c *conn) readFrames(taken bool) (readStop, readResult, inFrame) {
 			c.readDeadline.force(time.Now()) // nothing was read while the queue was full: the peer is not late
 		}
 	}
-	return readEnded, readResult{code: CloseNormal}, inFrame{}
 }
 
 // connect is the connection's first dispatcher: it runs the OnConnect hooks, then
@@ -497,10 +502,10 @@ func (c *conn) write(f *frame) error {
 }
 
 // sayGoodbye sends the farewell frame and the close frame, each with a deadline of
-// closeGrace (a client that does not read them is not waited for), then closes the socket,
-// which ends the reader's read.
+// closeGrace (a client that does not read them is not waited for). The socket stays open
+// for the client's answering close, which ends the reader's read; the hard close ends it
+// closeGrace after the close started in any case, and run closes the socket at its end.
 func (c *conn) sayGoodbye() {
-	defer c.ws.Close()
 	c.writeMu.Lock()
 	defer c.writeMu.Unlock()
 	if c.farewell != nil {
