@@ -61,7 +61,7 @@ type conn struct {
 	readBack  chan inFrame    // capacity 1: reading given back, with the frame to handle next
 
 	// writeMu is held by whoever writes data frames: the writer goroutine, or the
-	// dispatcher flushing the replies to the frame it just handled.
+	// goroutine that just ran a handler (reader or dispatcher), flushing its replies.
 	writeMu       sync.Mutex
 	writeDeadline lazyDeadline // guarded by writeMu
 
@@ -395,11 +395,11 @@ func (c *conn) writeQueued() {
 	}
 }
 
-// flushInline writes what the dispatcher's last handler queued, from the dispatcher
-// goroutine, unless another goroutine holds writeMu. The writer may then have found the
-// queue empty just before the dispatcher queued a frame without starting it (reply,
-// object.syncFor), so signal makes sure one runs: a writer still running drains again
-// before it ends.
+// flushInline writes what the last handler queued, from the goroutine that ran it (reader
+// or dispatcher), unless another goroutine holds writeMu. The writer may then have found
+// the queue empty just before the handler queued a frame without starting it (reply,
+// object.syncFor, a write's echo), so signal makes sure one runs: a writer still running
+// drains again before it ends.
 func (c *conn) flushInline() {
 	if c.q.nonEmpty() && !c.flush(false) {
 		c.q.signal()

@@ -47,11 +47,13 @@ func (c *conn) handleInline(f inFrame) bool {
 	n := c.inlined
 	c.handling.Store(n)
 	c.handleOne(f)
-	if !c.handling.CompareAndSwap(n, 0) {
-		c.dispatchQueued() // the frames read meanwhile, after f; then the dispatcher ends
+	handedOff := !c.handling.CompareAndSwap(n, 0)
+	// End the reader's turn as dispatcher; after a hand-off, first the frames the new
+	// reader queued meanwhile, which come after f.
+	c.dispatchQueued()
+	if handedOff {
 		return false
 	}
-	c.dispatchQueued() // nothing is queued: this ends the reader's turn as dispatcher
 	c.readDeadline.force(time.Now())
 	return true
 }
