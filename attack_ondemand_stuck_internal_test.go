@@ -19,6 +19,19 @@ import (
 // is a lost wake-up.
 func TestAttackOnDemandRoomNoStuckQueue(t *testing.T) {
 	t.Parallel()
+	roomHammer(t, Limits{RatePerSecond: -1})
+}
+
+// TestAttackRoomWithTinyQueues is the same room with outbound queues of sixteen frames (room for the results, not for the patches): every
+// client overflows again and again, so its patches are replaced by _SETs throughout, and
+// each must still end at the published version with no version out of order.
+func TestAttackRoomWithTinyQueues(t *testing.T) {
+	t.Parallel()
+	roomHammer(t, Limits{RatePerSecond: -1, MaxQueuedFrames: 16})
+}
+
+// roomHammer runs the room of TestAttackOnDemandRoomNoStuckQueue with the given limits.
+func roomHammer(t *testing.T, lim Limits) {
 	type room struct {
 		Topic string            `sync:"topic,write"`
 		Votes map[string]int    `sync:"votes"`
@@ -41,7 +54,7 @@ func TestAttackOnDemandRoomNoStuckQueue(t *testing.T) {
 	sess := make([]*Session, clients)
 	cs := make([]*wssynctest.Client, clients)
 	for i := range clients {
-		sess[i] = NewSession(WithLimits(Limits{RatePerSecond: -1}))
+		sess[i] = NewSession(WithLimits(lim))
 		if err := shared.Join(sess[i]); err != nil {
 			t.Fatal(err)
 		}
@@ -110,6 +123,9 @@ func TestAttackOnDemandRoomNoStuckQueue(t *testing.T) {
 				t.Fatalf("client %d at v%d of v%d after a minute; its first frames:%s; stats %+v; %s", i, cv, v, head, sess[i].Stats(), queueReport(sess, cs))
 			}
 			time.Sleep(5 * time.Millisecond)
+		}
+		if err := c.Errs(); err != nil {
+			t.Fatalf("client %d: %v", i, err)
 		}
 	}
 }
