@@ -7,7 +7,7 @@ STATICCHECK ?= $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
 # a spurious "context deadline exceeded" when the time runs out (golang/go#75804).
 FUZZTIME    ?= 50000x
 # Targets whose every input runs a whole scenario (about 13 inputs/s): a smaller count.
-FUZZ_SLOW      = FuzzListCache
+FUZZ_SLOW      = FuzzListCache|FuzzList
 FUZZTIME_SLOW ?= 600x
 WEB         := web/react-hook
 NOTES_WEB   := examples/notes/web

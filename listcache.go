@@ -455,12 +455,18 @@ func (c *listCache) appendOps(buf []byte, n int, pointer string, base, full []by
 	if c == nil || !c.ops || !reused(c.base, base) || !reused(c.full, full) {
 		return buf, n, false, nil
 	}
+	buf, n, err := appendListEdits(buf, n, pointer, c.edits, opt)
+	return buf, n, true, err
+}
+
+// appendListEdits appends the ops of edits, made to the array at pointer, in order.
+func appendListEdits(buf []byte, n int, pointer string, edits []listEdit, opt *patch.Options) ([]byte, int, error) {
 	var err error
-	for _, e := range c.edits {
+	for _, e := range edits {
 		switch e.kind {
 		case 'r':
 			if buf, n, err = patch.AppendDiff(buf, n, pointer+"/"+strconv.Itoa(e.index), e.old, e.val, opt); err != nil {
-				return nil, 0, true, err
+				return nil, 0, err
 			}
 		case 'a':
 			buf, n = patch.AppendAdd(buf, n, pointer, e.index, e.val)
@@ -468,5 +474,5 @@ func (c *listCache) appendOps(buf []byte, n int, pointer string, base, full []by
 			buf, n = patch.AppendRemove(buf, n, pointer, e.index)
 		}
 	}
-	return buf, n, true, nil
+	return buf, n, nil
 }

@@ -61,6 +61,7 @@ type object struct {
 	gone     atomic.Bool             // unregistered
 	enc      fieldEncoder
 	lists    []*listCache // per field: the cache of a long slice of cacheable elements (listcache.go), else nil
+	logs     []*logCache  // per field: the cache of a List (listlog.go), else nil
 	memos    []*fieldMemo // per field: the memo of its last encoded value (fieldmemo.go), else nil
 	lastSync time.Time    // when a patch was last published, for SyncThrottled
 	trailing *time.Timer  // SyncThrottled's pending sync
@@ -187,6 +188,11 @@ func (o *object) encodeSnapshot(i int) (b []byte, owned bool, err error) {
 	var m *fieldMemo
 	if o.memos != nil {
 		m = o.memos[i]
+	}
+	if o.logs != nil && o.logs[i] != nil {
+		l := o.val.FieldByIndex(f.spec.index).Addr().Interface().(recordedList)
+		b, err := o.logs[i].snapshot(l, &o.enc, last)
+		return b, true, err
 	}
 	if o.lists != nil && o.lists[i] != nil {
 		b, ok, err := o.lists[i].snapshot(o.val.FieldByIndex(f.spec.index), &o.enc, last)
@@ -375,7 +381,10 @@ func (o *object) appendPatch(buf []byte, cur [][]byte) ([]byte, int, error) {
 			continue
 		}
 		var known bool
-		if o.lists != nil {
+		switch {
+		case o.logs != nil && o.logs[i] != nil:
+			buf, n, known, err = o.logs[i].appendOps(buf, n, o.fields[i].pointer, o.last[i], cur[i], &o.diffOpt)
+		case o.lists != nil:
 			buf, n, known, err = o.lists[i].appendOps(buf, n, o.fields[i].pointer, o.last[i], cur[i], &o.diffOpt)
 		}
 		if !known && err == nil {

@@ -130,6 +130,7 @@ func newShared[T any](key string, obj *T, reg registration) (*Synced[T], error) 
 	}
 	o.stale, o.record.changed = reg.stale, make([]uint64, len(o.fields))
 	o.lists = newListCaches(o.fields)
+	o.logs = newLogCaches(o.fields)
 	o.memos = newFieldMemos(o.val.Type(), o.fields)
 	o.veto = writeHooks[T](obj)
 	for i := range o.fields {

@@ -46,6 +46,10 @@ func (b *schemaBuilder) document(root *JSONSchema) *JSONSchema {
 
 // typeSchema describes how encoding/json encodes a value of type t.
 func (b *schemaBuilder) typeSchema(t reflect.Type) *JSONSchema {
+	if isList(t) { // an array, never null (list.go)
+		elem := reflect.New(t).Interface().(recordedList).listElem()
+		return &JSONSchema{Type: TypeList{"array"}, Items: b.typeSchema(elem)}
+	}
 	if s := specialSchema(t); s != nil {
 		return s
 	}
