@@ -47,18 +47,19 @@ type conn struct {
 	in   *inQueue
 	log  *slog.Logger
 
-	done      chan struct{} // closed when the connection starts closing
-	closeOnce sync.Once
-	closeCode int
-	closeText string
-	farewell  *frame          // sent before the close frame, e.g. _DISCONNECT
-	hardClose *time.Timer     // closes the socket closeGrace after the close started
-	pinger    *time.Timer     // sends the next keepalive ping
-	work      connWork        // the goroutines other than the reader
-	handling  atomic.Uint64   // the frame the reader handles itself (its inlined count); 0: none; handedOff
-	pingSaw   atomic.Uint64   // handling as the last ping saw it (takeOver)
-	readEnd   chan readResult // capacity 1: how reading ended, on a goroutine that took it over
-	readBack  chan inFrame    // capacity 1: reading given back, with the frame to handle next
+	done          chan struct{} // closed when the connection starts closing
+	closeOnce     sync.Once
+	closeCode     int
+	closeText     string
+	farewell      *frame          // sent before the close frame, e.g. _DISCONNECT
+	hardClose     *time.Timer     // closes the socket closeGrace after the close started
+	pinger        *time.Timer     // sends the next keepalive ping
+	work          connWork        // the goroutines other than the reader
+	startDispatch func() bool     // starts the dispatcher (connWork.starter)
+	handling      atomic.Uint64   // the frame the reader handles itself (its inlined count); 0: none; handedOff
+	pingSaw       atomic.Uint64   // handling as the last ping saw it (takeOver)
+	readEnd       chan readResult // capacity 1: how reading ended, on a goroutine that took it over
+	readBack      chan inFrame    // capacity 1: reading given back, with the frame to handle next
 
 	// writeMu is held by whoever writes data frames: the writer goroutine, or the
 	// goroutine that just ran a handler (reader or dispatcher), flushing its replies.
@@ -105,7 +106,8 @@ func newConn(s *Session, ws *websocket.Conn) *conn {
 	}
 	c.writeDeadline = newLazyDeadline(s.cfg.writeTimeout, ws.SetWriteDeadline)
 	c.resyncs.init(s.cfg.resyncPerSecond, s.cfg.resyncBurst, c.grantResyncsLater)
-	c.q.start = func() bool { return c.work.start(c.writeQueued) }
+	c.q.start = c.work.starter(c.writeQueued)
+	c.startDispatch = c.work.starter(c.dispatchQueued)
 	return c
 }
 
@@ -292,7 +294,7 @@ func (c *conn) readFrames(taken bool) (readStop, readResult, inFrame) {
 			continue // closing: read on until the client's close
 		}
 		if start {
-			c.work.start(c.dispatchQueued) // run has not waited yet: it starts
+			c.startDispatch() // run has not waited yet: it starts
 		}
 		if waited {
 			c.readDeadline.force(time.Now()) // nothing was read while the queue was full: the peer is not late

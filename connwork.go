@@ -50,6 +50,23 @@ func (w *connWork) start(f func()) bool {
 	return true
 }
 
+// starter returns a func that starts f as start does, for a goroutine started often (the
+// writer after each idle spell, on every fan-out): the goroutine's function is built once
+// here, so that a start allocates nothing.
+func (w *connWork) starter(f func()) func() bool {
+	run := func() {
+		defer w.leave()
+		f()
+	}
+	return func() bool {
+		if !w.enter() {
+			return false
+		}
+		go run()
+		return true
+	}
+}
+
 // wait stops the work (later starts and enters fail) and waits until every goroutine
 // counted in has left.
 func (w *connWork) wait() {

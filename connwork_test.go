@@ -1,6 +1,7 @@
 package wssync
 
 import (
+	"sync"
 	"testing"
 	"time"
 )
@@ -58,4 +59,21 @@ func TestConnWorkEnterHoldsWait(t *testing.T) {
 	}
 	w.leave()
 	<-waited
+}
+
+// A starter's start allocates nothing: the writer starts after every idle spell, once per
+// fan-out on every connection.
+func TestConnWorkStarterAllocatesNothing(t *testing.T) {
+	var w connWork
+	var done sync.WaitGroup
+	start := w.starter(func() { done.Done() })
+	allocs := testing.AllocsPerRun(200, func() {
+		done.Add(1)
+		start()
+		done.Wait()
+	})
+	w.wait()
+	if allocs != 0 {
+		t.Fatalf("%v allocations per start", allocs)
+	}
 }
