@@ -40,6 +40,7 @@ type Board struct {
 	Meta     map[string]string `sync:"meta"`
 	Owner    *string           `sync:"owner"`
 	Count    int               `sync:"count"`
+	Pinned   wssync.List[Note] `sync:"pinned"`
 }
 
 type Presence struct {
@@ -151,6 +152,7 @@ func TestGeneratedShapes(t *testing.T) {
 		"  /** the board's title (the server checks `validate:\"required,max=60\"`) */\n  title: string;", // writable: no readonly
 		"  readonly notes: Note[];",                          // validate:"required": never null
 		"  readonly archived: Note[] | null;",                // a nil slice is null
+		"  readonly pinned: Note[];",                         // a List: never null
 		`  priority: "low" | "high";`,                        // oneof
 		"  readonly meta: { [key: string]: string } | null;", // map
 		"  readonly owner: string | null;",                   // pointer

@@ -34,6 +34,7 @@ export interface Room7BoardState {
   readonly meta: { [key: string]: string } | null;
   readonly owner: string | null;
   readonly count: number;
+  readonly pinned: Note[];
   /** Computed by the server. */
   readonly noteCount: number;
   /** names of the running tasks, sorted (computed by the server) */
