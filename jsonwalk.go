@@ -73,6 +73,9 @@ func buildShape(t reflect.Type, building map[reflect.Type]*shape) *shape {
 	building[t] = s
 	s.zero = zeroSize(t)
 	switch {
+	case isList(t): // an array of its elements (null decodes as empty)
+		s.kind, s.nullable, s.elem = shapeList, true, buildShape(listElemType(t), building)
+		return s
 	case t.Implements(jsonUnmarshalerType) || reflect.PointerTo(t).Implements(jsonUnmarshalerType):
 		s.nullable = true // its UnmarshalJSON receives the null and decides
 		return s

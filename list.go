@@ -1,6 +1,7 @@
 package wssync
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"iter"
@@ -23,13 +24,21 @@ import (
 // Change the elements only through List's methods (Set, Update, Append, Insert, Delete,
 // Reset): a change made through what At returns (an element's slice or map, shared with
 // the list) is not recorded, and a Sync would miss it. Like any field, a List is changed
-// under the object's lock (Session.Update, Shared.Update) and read under it.
+// under the object's lock (in Synced.Update, or between Synced.Lock and Unlock) and read
+// under it.
 //
 // A copy of a List shares its elements until the copy is changed: its first change copies
-// them, so that changing a copy never changes the list it came from (a change of that
-// list shows in a copy that has not changed yet, as with slices). Assigning a List (a
-// copy, another List, one decoded from JSON) to the field is seen as a change of the whole
-// list.
+// them, so that setting, adding or removing elements of a copy never changes the list it
+// came from (a change of that list shows in a copy that has not changed yet, as with
+// slices). The copy is of the elements, not of what they refer to: where copies exist,
+// change an element's slices and maps by giving it new ones in Update, not in place.
+// Assigning a List (a copy, another List, one decoded from JSON) to the field is seen as a
+// change of the whole list.
+//
+// Sync encodes only the elements that changed: an element type's MarshalJSON runs when its
+// element is set, added or updated, or when the list is encoded whole, and its error is
+// Sync's then; an element whose MarshalJSON would now give other bytes without a recorded
+// change (it reads a clock, a global) keeps its old encoding.
 type List[T any] struct {
 	items []T
 	h     *listHistory // shared by copies; nil for the zero List until its first change
@@ -56,10 +65,12 @@ type listChange struct {
 	n    int
 }
 
-// NewList returns a List of items. The list's first change copies them, so that a List
-// and its copies never share elements that change.
+// NewList returns a List of items. The list keeps items until its first change, which
+// copies them: the caller should not change items afterwards.
 func NewList[T any](items ...T) List[T] {
-	return List[T]{items: items, h: &listHistory{}} // a history without changes, which a Sync can follow
+	// Clipped, so that no append of the caller's writes into what the list holds; a history
+	// without changes, which a Sync can follow.
+	return List[T]{items: slices.Clip(items), h: &listHistory{}}
 }
 
 // Len returns the number of elements.
@@ -83,8 +94,8 @@ func (l *List[T]) Set(i int, v T) {
 }
 
 // Update calls f with a pointer to element i, to change it in place; it panics if i is out
-// of range. The element is recorded as changed whatever f does, and f must not keep the
-// pointer.
+// of range. The element is recorded as changed whatever f does; f must not keep the
+// pointer nor call the list's methods.
 func (l *List[T]) Update(i int, f func(*T)) {
 	_ = l.items[i]
 	l.own()
@@ -133,10 +144,10 @@ func (l *List[T]) Delete(i, j int) {
 // Reset replaces every element with items, which the list keeps (the caller should not
 // change them afterwards).
 func (l *List[T]) Reset(items ...T) {
-	if l.h == nil || l.h.self != unsafe.Pointer(l) {
-		l.h = &listHistory{self: unsafe.Pointer(l)} // no elements to copy
+	if l.h == nil || l.h.self != unsafe.Pointer(l) || l.gen != l.h.gen {
+		l.h, l.gen = &listHistory{self: unsafe.Pointer(l)}, 0 // no elements to copy
 	}
-	l.items = items
+	l.items = slices.Clip(items) // so that the caller's appends do not write into the list
 	l.record('r', 0, len(items))
 }
 
@@ -145,11 +156,34 @@ func (l List[T]) MarshalJSON() ([]byte, error) {
 	if len(l.items) == 0 {
 		return []byte("[]"), nil
 	}
+	if reflect.TypeFor[T]().Kind() == reflect.Uint8 {
+		return marshalEach(l.items) // encoding/json would write a []byte-like slice as base64
+	}
 	return json.Marshal(l.items)
+}
+
+// marshalEach encodes items as a JSON array element by element.
+func marshalEach[T any](items []T) ([]byte, error) {
+	b := []byte{'['}
+	for i := range items {
+		e, err := json.Marshal(&items[i])
+		if err != nil {
+			return nil, err
+		}
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, e...)
+	}
+	return append(b, ']'), nil
 }
 
 // UnmarshalJSON replaces the elements with those of the JSON array b (null: none).
 func (l *List[T]) UnmarshalJSON(b []byte) error {
+	if t := bytes.TrimLeft(b, " \t\r\n"); len(t) > 0 && t[0] != '[' && t[0] != 'n' {
+		// encoding/json would take a base64 string for a []byte-like slice: not a List's encoding
+		return &json.UnmarshalTypeError{Value: "non-array", Type: reflect.TypeFor[List[T]]()}
+	}
 	var items []T
 	if err := json.Unmarshal(b, &items); err != nil {
 		return err
@@ -165,9 +199,9 @@ func (l *List[T]) own() {
 	if l.h != nil && l.h.self == unsafe.Pointer(l) && l.gen == l.h.gen {
 		return
 	}
-	if len(l.items) > 0 { // shared with the List this one was copied from (or NewList's caller)
-		l.items = slices.Clone(l.items)
-	}
+	// The elements may be shared with the List this one was copied from (or NewList's
+	// caller), their spare capacity too: a copy of its own (an empty one has no capacity).
+	l.items = slices.Clone(l.items)
 	l.h, l.gen = &listHistory{self: unsafe.Pointer(l)}, 0
 }
 
@@ -203,5 +237,18 @@ func (l *List[T]) encodeElem(enc *fieldEncoder, i int) ([]byte, error) {
 }
 
 func (l *List[T]) listElem() reflect.Type { return reflect.TypeFor[T]() }
+
+// listValues returns the elements, for the validator (validation.go).
+func (l List[T]) listValues() any {
+	if l.items == nil {
+		return []T{} // a List is never null: "required" holds as for an empty, non-nil slice
+	}
+	return l.items
+}
+
+// listElemType returns the element type of List type t.
+func listElemType(t reflect.Type) reflect.Type {
+	return reflect.New(t).Interface().(recordedList).listElem()
+}
 
 var recordedListType = reflect.TypeFor[recordedList]()

@@ -100,7 +100,10 @@ func (c *logCache) snapshot(l recordedList, enc *fieldEncoder, last []byte) ([]b
 			return nil, err
 		}
 	}
-	c.h, c.gen, c.valid = h, gen, true
+	// A value behind its history's head (an older copy put back) is encoded, but not
+	// followed: its elements may have changed in place after it was copied, so the next
+	// snapshot encodes whole again, until the field holds a head.
+	c.h, c.gen, c.valid = h, gen, head
 	if !c.ops {
 		return c.adopt(last), nil
 	}

@@ -47,8 +47,10 @@ func (b *schemaBuilder) document(root *JSONSchema) *JSONSchema {
 // typeSchema describes how encoding/json encodes a value of type t.
 func (b *schemaBuilder) typeSchema(t reflect.Type) *JSONSchema {
 	if isList(t) { // an array, never null (list.go)
-		elem := reflect.New(t).Interface().(recordedList).listElem()
-		return &JSONSchema{Type: TypeList{"array"}, Items: b.typeSchema(elem)}
+		return &JSONSchema{Type: TypeList{"array"}, Items: b.typeSchema(listElemType(t))}
+	}
+	if t.Kind() == reflect.Pointer && isList(t.Elem()) {
+		return orNull(b.typeSchema(t.Elem()))
 	}
 	if s := specialSchema(t); s != nil {
 		return s

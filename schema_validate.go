@@ -64,6 +64,9 @@ func applyValidate(s *JSONSchema, t reflect.Type, rules validateRules) {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
+	if isList(t) {
+		t = reflect.SliceOf(listElemType(t)) // its rules are a slice's (validation.go)
+	}
 	if rules.required && t.Kind() == reflect.String {
 		s.MinLength = ptr(1)
 	}

@@ -27,6 +27,55 @@ var validate = sync.OnceValue(func() *validator.Validate {
 
 var tagCache sync.Map // reflect.Type -> bool
 
+// listValidators holds, per root type that holds a List anywhere, a validator that sees
+// each List as the slice of its elements (so `max=2`, `dive` and the rest apply as to a
+// slice). It is built whole before it is used: the validator's registration is not safe
+// for concurrent use.
+var listValidators sync.Map // reflect.Type -> *validator.Validate
+
+// validatorFor returns the validator of root type t.
+func validatorFor(t reflect.Type) *validator.Validate {
+	if v, ok := listValidators.Load(t); ok {
+		return v.(*validator.Validate)
+	}
+	lists := map[reflect.Type]bool{}
+	findLists(t, lists, map[reflect.Type]bool{})
+	if len(lists) == 0 {
+		return validate()
+	}
+	v := validator.New(validator.WithRequiredStructEnabled())
+	for lt := range lists {
+		v.RegisterCustomTypeFunc(func(f reflect.Value) any {
+			return f.Interface().(interface{ listValues() any }).listValues()
+		}, reflect.Zero(lt).Interface())
+	}
+	actual, _ := listValidators.LoadOrStore(t, v)
+	return actual.(*validator.Validate)
+}
+
+// findLists adds to lists every List type inside t.
+func findLists(t reflect.Type, lists, seen map[reflect.Type]bool) {
+	if seen[t] {
+		return
+	}
+	seen[t] = true
+	if isList(t) {
+		lists[t] = true
+		findLists(listElemType(t), lists, seen)
+		return
+	}
+	switch t.Kind() {
+	case reflect.Pointer, reflect.Slice, reflect.Array, reflect.Map:
+		findLists(t.Elem(), lists, seen)
+	case reflect.Struct:
+		for i := 0; i < t.NumField(); i++ {
+			if f := t.Field(i); f.IsExported() || f.Anonymous {
+				findLists(f.Type, lists, seen)
+			}
+		}
+	}
+}
+
 // hasValidateTags reports whether struct type t has a `validate` tag anywhere inside it,
 // so types without one cost nothing.
 func hasValidateTags(t reflect.Type) bool {
@@ -75,13 +124,13 @@ func checkTags(ptr reflect.Value, only [][]int, wire func(index []int) string) (
 		}
 	}()
 	if only == nil {
-		err = validate().Struct(ptr.Interface())
+		err = validatorFor(root).Struct(ptr.Interface())
 	} else {
 		prefixes := make([]string, len(only))
 		for i, idx := range only {
 			prefixes[i] = goNamespace(root, idx)
 		}
-		err = validate().StructFiltered(ptr.Interface(), func(ns []byte) bool {
+		err = validatorFor(root).StructFiltered(ptr.Interface(), func(ns []byte) bool {
 			return !keepNamespace(string(ns), prefixes)
 		})
 	}
@@ -156,12 +205,17 @@ func validationPointer(root reflect.Type, ns string, wire func(index []int) stri
 			continue
 		case '[':
 			key, after, ok := cutKey(rest[1:])
-			if !ok || (t.Kind() != reflect.Map && t.Kind() != reflect.Slice && t.Kind() != reflect.Array) {
+			list := isList(t)
+			if !ok || (!list && t.Kind() != reflect.Map && t.Kind() != reflect.Slice && t.Kind() != reflect.Array) {
 				return b.String()
 			}
 			b.WriteByte('/')
 			b.WriteString(patch.EscapeToken(key))
-			t, top, rest = t.Elem(), false, after
+			if list {
+				t, top, rest = listElemType(t), false, after
+			} else {
+				t, top, rest = t.Elem(), false, after
+			}
 			continue
 		}
 		end := strings.IndexAny(rest, ".[")
