@@ -121,7 +121,7 @@ func (c *logCache) adopt(last []byte) []byte {
 
 // rebuild encodes the whole list.
 func (c *logCache) rebuild(l recordedList, enc *fieldEncoder, n int) error {
-	b, err := enc.encode(l)
+	b, err := l.encodeAll(enc)
 	if err != nil {
 		return err
 	}
