@@ -751,23 +751,7 @@ func TestListAttackConcurrent(t *testing.T) {
 	if !jsonEq(final, want) {
 		t.Fatalf("published %s\nwant %s", final, want)
 	}
-	cur := start
-	for i, fr := range sub.frames {
-		var f struct {
-			Data json.RawMessage `json:"data"`
-		}
-		if err := json.Unmarshal(fr, &f); err != nil {
-			t.Fatal(err)
-		}
-		p, err := jsonpatch.DecodePatch(f.Data)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if cur, err = p.Apply(cur); err != nil {
-			t.Fatalf("frame %d: %v", i, err)
-		}
-	}
-	if !jsonEq(cur, final) {
+	if cur := applyFrames(t, start, sub.frames); !jsonEq(cur, final) {
 		t.Fatalf("patches chained give %s\nwant %s", cur, final)
 	}
 }

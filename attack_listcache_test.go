@@ -234,22 +234,7 @@ func TestAttackListCacheConcurrent(t *testing.T) {
 // which s has published.
 func checkFramesLeadTo[T any](t *testing.T, prev []byte, frames [][]byte, st *T, s *Synced[T]) {
 	t.Helper()
-	got := prev
-	for _, fr := range frames {
-		var f struct {
-			Data json.RawMessage `json:"data"`
-		}
-		if err := json.Unmarshal(fr, &f); err != nil {
-			t.Fatal(err)
-		}
-		p, err := jsonpatch.DecodePatch(f.Data)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got, err = p.Apply(got); err != nil {
-			t.Fatal(err)
-		}
-	}
+	got := applyFrames(t, prev, frames)
 	want, _ := json.Marshal(st)
 	if pub, _ := s.Published(); !bytes.Equal(pub, want) || !jsonEq(got, want) {
 		t.Fatalf("published %s\npatches give %s\nwant %s", pub, got, want)

@@ -1,14 +1,11 @@
 package wssync
 
 import (
-	"bytes"
 	"encoding/json"
 	"math/rand/v2"
 	"reflect"
 	"slices"
 	"testing"
-
-	jsonpatch "github.com/evanphx/json-patch/v5"
 )
 
 type listRow struct {
@@ -164,64 +161,18 @@ func runListDocSteps(t *testing.T, r *rand.Rand, steps int) (logged int) {
 	for range listCacheMin + r.IntN(10) {
 		d.Plain = append(d.Plain, randomNested(r))
 	}
-	sess := NewSession()
-	defer sess.Close()
-	s, err := Register(sess, "K", d)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sub := &capture{}
-	s.o.subscribe(sub)
-	prev, _ := s.Published()
-	for step := range steps {
-		s.Lock()
+	runSyncSteps(t, d, steps, func() {
 		for range 1 + r.IntN(4) {
 			mutateListDoc(r, d)
 		}
-		want, err := json.Marshal(d)
-		s.Unlock()
-		if err != nil {
-			t.Fatal(err)
-		}
-		before := len(sub.frames)
-		if err := s.Sync(); err != nil {
-			t.Fatal(err)
-		}
-		next, _ := s.Published()
-		if !bytes.Equal(next, want) {
-			t.Fatalf("step %d: published\n %s\nwant json.Marshal\n %s", step, next, want)
-		}
-		checkLogCaches(t, s.o)
-		for _, c := range s.o.logs {
+	}, func(o *object) {
+		checkLogCaches(t, o)
+		for _, c := range o.logs {
 			if c != nil && c.ops {
 				logged++
 			}
 		}
-		if len(sub.frames) == before {
-			if !bytes.Equal(prev, next) {
-				t.Fatalf("step %d: state changed but nothing was published", step)
-			}
-			continue
-		}
-		var f struct {
-			Data json.RawMessage `json:"data"`
-		}
-		if err := json.Unmarshal(sub.frames[len(sub.frames)-1], &f); err != nil {
-			t.Fatal(err)
-		}
-		p, err := jsonpatch.DecodePatch(f.Data)
-		if err != nil {
-			t.Fatal(err)
-		}
-		got, err := p.Apply(prev)
-		if err != nil {
-			t.Fatalf("step %d: patch %s does not apply: %v", step, f.Data, err)
-		}
-		if !jsonEq(got, next) {
-			t.Fatalf("step %d: patch %s\n gives %s\n want  %s", step, f.Data, got, next)
-		}
-		prev = next
-	}
+	})
 	return logged
 }
 
@@ -280,14 +231,8 @@ func TestListOps(t *testing.T) {
 			}
 			continue
 		}
-		var f struct {
-			Data json.RawMessage `json:"data"`
-		}
-		if err := json.Unmarshal(sub.frames[len(sub.frames)-1], &f); err != nil {
-			t.Fatal(err)
-		}
-		if string(f.Data) != step.want {
-			t.Errorf("patch %s, want %s", f.Data, step.want)
+		if data := frameData(t, sub.frames[len(sub.frames)-1]); string(data) != step.want {
+			t.Errorf("patch %s, want %s", data, step.want)
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package wssync
 
 import (
+	"bytes"
 	"encoding/json"
 	"math/rand/v2"
 	"reflect"
@@ -15,6 +16,93 @@ type capture struct{ frames [][]byte }
 
 func (c *capture) deliver(_ *object, f *frame) { c.frames = append(c.frames, f.data) }
 func (c *capture) resync(*object)              {}
+
+// runSyncSteps registers st and, steps times, makes a change (mutate, under the object's
+// lock), Syncs, and checks that the published state is json.Marshal of st and that what
+// was published leads to it from the state before; after runs after each step's checks.
+func runSyncSteps[T any](t *testing.T, st *T, steps int, mutate func(), after func(o *object)) {
+	t.Helper()
+	sess := NewSession()
+	defer sess.Close()
+	s, err := Register(sess, "K", st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub := &capture{}
+	s.o.subscribe(sub)
+	prev, _ := s.Published()
+	for step := range steps {
+		s.Lock()
+		mutate()
+		want, err := json.Marshal(st)
+		s.Unlock()
+		if err != nil {
+			t.Fatal(err)
+		}
+		before := len(sub.frames)
+		if err := s.Sync(); err != nil {
+			t.Fatal(err)
+		}
+		next, _ := s.Published()
+		if !bytes.Equal(next, want) {
+			t.Fatalf("step %d: published\n %s\nwant json.Marshal\n %s", step, next, want)
+		}
+		after(s.o)
+		checkStepPatch(t, step, sub.frames[before:], prev, next)
+		prev = next
+	}
+}
+
+// frameData returns the data of a published frame.
+func frameData(t *testing.T, fr []byte) json.RawMessage {
+	t.Helper()
+	var f struct {
+		Data json.RawMessage `json:"data"`
+	}
+	if err := json.Unmarshal(fr, &f); err != nil {
+		t.Fatal(err)
+	}
+	return f.Data
+}
+
+// applyFrames applies the _PATCH frames to doc in order.
+func applyFrames(t *testing.T, doc []byte, frames [][]byte) []byte {
+	t.Helper()
+	for i, fr := range frames {
+		p, err := jsonpatch.DecodePatch(frameData(t, fr))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if doc, err = p.Apply(doc); err != nil {
+			t.Fatalf("frame %d: %v", i, err)
+		}
+	}
+	return doc
+}
+
+// checkStepPatch checks one Sync of a property test: frames, what it published (none or
+// one _PATCH), take the published state prev to next.
+func checkStepPatch(t *testing.T, step int, frames [][]byte, prev, next []byte) {
+	t.Helper()
+	if len(frames) == 0 {
+		if !bytes.Equal(prev, next) {
+			t.Fatalf("step %d: state changed but nothing was published", step)
+		}
+		return
+	}
+	data := frameData(t, frames[len(frames)-1])
+	p, err := jsonpatch.DecodePatch(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := p.Apply(prev)
+	if err != nil {
+		t.Fatalf("step %d: patch %s does not apply: %v", step, data, err)
+	}
+	if !jsonEq(got, next) {
+		t.Fatalf("step %d: patch %s\n gives %s\n want  %s", step, data, got, next)
+	}
+}
 
 type randomState struct {
 	Title string         `sync:"title"`
