@@ -275,7 +275,7 @@ func (o *object) applyPatch(doc, p []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return dp.ApplyWithOptions(doc, o.applyOptions())
+	return applyPatchSafely(dp, doc, o.applyOptions())
 }
 
 // sameSlices reports whether a and b hold the same slices.

@@ -73,8 +73,8 @@ func buildShape(t reflect.Type, building map[reflect.Type]*shape) *shape {
 	building[t] = s
 	s.zero = zeroSize(t)
 	switch {
-	case isList(t): // an array of its elements (null decodes as empty)
-		s.kind, s.nullable, s.elem = shapeList, true, buildShape(listElemType(t), building)
+	case isList(t): // an array of its elements, never null (as its schema says)
+		s.kind, s.elem = shapeList, buildShape(listElemType(t), building)
 		return s
 	case t.Implements(jsonUnmarshalerType) || reflect.PointerTo(t).Implements(jsonUnmarshalerType):
 		s.nullable = true // its UnmarshalJSON receives the null and decides

@@ -18,8 +18,12 @@ import (
 // matters most for elements that hold slices, maps or pointers.
 //
 // A List encodes as a JSON array of its elements ([] when empty, never null) and decodes
-// from one (null decodes as empty), so a client sees it as any other array, and client
-// writes to it work as to a slice field. Its zero value is an empty list ready to use.
+// from one (null decodes as empty; unknown members of elements are errors), so a client
+// sees it as any other array, and client writes to it work as to a slice field's, but
+// for null, which a client write may not put in a List (its schema says array). To
+// `validate` tags it is the slice of its elements, nil when empty: `required` asks for at
+// least one element and `omitempty` skips an empty List. Its zero value is an empty list
+// ready to use.
 //
 // Change the elements only through List's methods (Set, Update, Append, Insert, Delete,
 // Reset): a change made through what At returns (an element's slice or map, shared with
@@ -178,14 +182,18 @@ func marshalEach[T any](items []T) ([]byte, error) {
 	return append(b, ']'), nil
 }
 
-// UnmarshalJSON replaces the elements with those of the JSON array b (null: none).
+// UnmarshalJSON replaces the elements with those of the JSON array b (null: none). It
+// decodes strictly: an object member an element's struct type does not have is an error,
+// as it is for every client write and action params, which decode through it.
 func (l *List[T]) UnmarshalJSON(b []byte) error {
 	if t := bytes.TrimLeft(b, " \t\r\n"); len(t) > 0 && t[0] != '[' && t[0] != 'n' {
 		// encoding/json would take a base64 string for a []byte-like slice: not a List's encoding
 		return &json.UnmarshalTypeError{Value: "non-array", Type: reflect.TypeFor[List[T]]()}
 	}
 	var items []T
-	if err := json.Unmarshal(b, &items); err != nil {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields() // as client writes and params decode: see the godoc
+	if err := dec.Decode(&items); err != nil {
 		return err
 	}
 	l.Reset(items...)
@@ -252,9 +260,11 @@ func (l *List[T]) encodeAll(enc *fieldEncoder) ([]byte, error) {
 func (l *List[T]) listElem() reflect.Type { return reflect.TypeFor[T]() }
 
 // listValues returns the elements, for the validator (validation.go).
+// An empty List is a nil slice to the validator, so that `required` asks for an element
+// and `omitempty` skips an empty List: it has no null of its own.
 func (l List[T]) listValues() any {
-	if l.items == nil {
-		return []T{} // a List is never null: "required" holds as for an empty, non-nil slice
+	if len(l.items) == 0 {
+		return []T(nil)
 	}
 	return l.items
 }

@@ -64,11 +64,15 @@ func applyValidate(s *JSONSchema, t reflect.Type, rules validateRules) {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
-	if isList(t) {
+	list := isList(t)
+	if list {
 		t = reflect.SliceOf(listElemType(t)) // its rules are a slice's (validation.go)
 	}
 	if rules.required && t.Kind() == reflect.String {
 		s.MinLength = ptr(1)
+	}
+	if rules.required && list {
+		s.MinItems = ptr(1) // an empty List is nil to the validator
 	}
 	c := &JSONSchema{}
 	for _, rule := range rules.rules {

@@ -259,7 +259,7 @@ func (o *object) patchChanges(data json.RawMessage, ops []wireOp, touched map[in
 		return nil, errorf(CodeBadPatch, "", "%v", err)
 	}
 	opts := clientApplyOptions(int64(len(data)))
-	after, err := p.ApplyWithOptions(doc, opts)
+	after, err := applyPatchSafely(p, doc, opts)
 	if err != nil {
 		return nil, patchError(err, failedOp(p, doc, opts, ops))
 	}
@@ -539,7 +539,7 @@ func failedOp(p jsonpatch.Patch, doc []byte, opts *jsonpatch.ApplyOptions, ops [
 		return ""
 	}
 	for i := range p {
-		next, err := p[i:i+1].ApplyWithOptions(doc, opts)
+		next, err := applyPatchSafely(p[i:i+1], doc, opts)
 		if err != nil {
 			return *ops[i].Path
 		}
