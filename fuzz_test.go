@@ -85,6 +85,7 @@ type fuzzDoc struct {
 	Tags  map[string]string `sync:",write" json:"tags"`
 	Any   any               `sync:",write" json:"any"`
 	Ptr   *float64          `sync:",write" json:"ptr"`
+	Rows  List[fuzzItem]    `sync:",write" json:"rows" validate:"max=8"`
 	Owner string            `json:"owner"`
 }
 
@@ -101,7 +102,8 @@ func (d *fuzzDoc) ValidateWrite(next *fuzzDoc) error {
 }
 
 func newFuzzObject(t *testing.T) (*Synced[fuzzDoc], *fuzzDoc) {
-	doc := &fuzzDoc{Title: "t", Count: 2, Items: []fuzzItem{{"a", false}, {"b", true}}, Tags: map[string]string{"k": "v"}, Owner: "o"}
+	doc := &fuzzDoc{Title: "t", Count: 2, Items: []fuzzItem{{"a", false}, {"b", true}}, Tags: map[string]string{"k": "v"}, Owner: "o",
+		Rows: NewList(fuzzItem{"r", false}, fuzzItem{"s", true})}
 	s, err := Register(NewSession(), "D", doc)
 	if err != nil {
 		t.Fatal(err)
@@ -109,14 +111,20 @@ func newFuzzObject(t *testing.T) (*Synced[fuzzDoc], *fuzzDoc) {
 	return s, doc
 }
 
+// deepCopy copies d through JSON; its List is compared apart (sameList), since two Lists
+// of the same elements hold different histories.
 func deepCopy(t *testing.T, d *fuzzDoc) fuzzDoc {
 	b, _ := json.Marshal(d)
 	var c fuzzDoc
 	if err := json.Unmarshal(b, &c); err != nil {
 		t.Fatal(err)
 	}
+	c.Rows = List[fuzzItem]{items: c.Rows.items}
 	return c
 }
+
+// sameList reports whether a and b hold equal elements.
+func sameList[T any](a, b *List[T]) bool { return reflect.DeepEqual(a.Values(), b.Values()) }
 
 // checkWrite asserts the contract of a client write: refused → nothing changed and a
 // documented code; accepted → the published state is the struct, read-only fields intact.
@@ -129,7 +137,7 @@ func checkWrite(t *testing.T, s *Synced[fuzzDoc], doc *fuzzDoc, write func() err
 		if !errors.As(err, &e) || !knownCodes[e.Code] || e.Message == "" {
 			t.Fatalf("refusal without a documented code: %v", err)
 		}
-		if after := deepCopy(t, doc); !reflect.DeepEqual(before, after) {
+		if after := deepCopy(t, doc); !reflect.DeepEqual(before, after) || !sameList(&before.Rows, &doc.Rows) {
 			t.Fatalf("refused write (%v) changed the struct:\n%+v\n%+v", err, before, after)
 		}
 		if st, v := s.Published(); v != beforeV || string(st) != string(beforeState) {
@@ -168,6 +176,11 @@ func FuzzClientPatch(f *testing.F) {
 		`[{"op":"replace","path":"/count","value":1.5}]`,
 		`[{"op":"remove","path":"/items/5"}]`,
 		`[{"op":"add","path":"/items/0/extra","value":1}]`,
+		`[{"op":"replace","path":"/rows/1/name","value":"x"},{"op":"add","path":"/rows/-","value":{"name":"n","done":true}}]`,
+		`[{"op":"add","path":"/rows/0/bogus","value":1}]`,
+		`[{"op":"replace","path":"/rows","value":null}]`,
+		`[{"op":"test","path":"/rows","value":[null]}]`,
+		`[{"op":"remove","path":"/rows/0"},{"op":"move","from":"/rows/0","path":"/rows/-"}]`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -182,6 +195,7 @@ func FuzzClientSet(f *testing.F) {
 		`{"title":"x","count":3,"items":[],"tags":null,"any":1,"ptr":null,"owner":"o"}`,
 		`{"title":"x","owner":"y"}`, `{"count":"3"}`, `{"nope":1}`, `[]`, `{"items":[{"name":1}]}`,
 		`{"title":"veto"}`,
+		`{"rows":[{"name":"a","done":true}]}`, `{"rows":null}`, `{"rows":"AAEC"}`, `{"rows":[1,2,3,4,5,6,7,8,9]}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -205,6 +219,7 @@ type fuzzParams struct {
 	Any   any               `json:"any"`
 	Data  []byte            `json:"data"`
 	Deep  []map[string]bool `json:"deep"`
+	Rows  List[fuzzItem]    `json:"rows"`
 }
 
 func (p fuzzParams) Validate() error {
@@ -226,6 +241,7 @@ func FuzzActionParams(f *testing.F) {
 		`{"type":"a","name":"x"}`,
 		`{"type":"a","n":1,"name":"x","inner":{"bogus":1}}`,
 		`{"type":"a","n":1,"name":"x","data":"AAEC"}`,
+		`{"type":"a","n":1,"name":"x","rows":[{"name":"r"}]}`, `{"type":"a","n":1,"rows":[{"bogus":1}]}`,
 		`{"type":5}`, `[]`, `{"n":1}`,
 	} {
 		f.Add([]byte(s))
