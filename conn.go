@@ -149,6 +149,7 @@ func (c *conn) ping() {
 		c.closeWith(CloseGoingAway, "", nil)
 		return
 	}
+	c.q.forgetOldSent(time.Now())
 	c.pinger.Reset(cfg.pingInterval)
 }
 

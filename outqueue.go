@@ -435,6 +435,29 @@ func (q *outQueue) stats() (frames, bytes, capacity int) {
 	return q.nFrames, q.bytes, cap(q.items)
 }
 
+// forgetOldSent drops the recently sent patches older than echoWindow, which no echo
+// looks at any more, and lets go of the list when none is left: a connection that was sent
+// many patches and then went quiet would otherwise keep up to maxRecent of them (and the
+// frames they hold) until its next patch. The keepalive ping calls it.
+func (q *outQueue) forgetOldSent(now time.Time) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	since := now.Add(-echoWindow)
+	n := 0
+	for n < len(q.recent) && !q.recent[n].at.After(since) {
+		n++
+	}
+	switch {
+	case n == 0:
+	case n == len(q.recent):
+		q.recent = nil
+	default:
+		m := copy(q.recent, q.recent[n:])
+		clear(q.recent[m:])
+		q.recent = q.recent[:m]
+	}
+}
+
 // close drops everything queued; later pushes are ignored.
 func (q *outQueue) close() {
 	q.mu.Lock()

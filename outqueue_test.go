@@ -1,6 +1,9 @@
 package wssync
 
-import "testing"
+import (
+	"testing"
+	"time"
+)
 
 func kinds(q *outQueue) []outKind {
 	var ks []outKind
@@ -187,5 +190,31 @@ func TestOutQueueWriterLifecycle(t *testing.T) {
 	q.push(f, nil)
 	if starts != 4 || q.writing {
 		t.Errorf("after a refused start: %d starts, writing %v; want each push to try, writing false", starts, q.writing)
+	}
+}
+
+// The recently sent patches older than echoWindow are forgotten, and the list let go of
+// once none is left, so a connection gone quiet does not keep its last patches' frames.
+func TestOutQueueForgetsOldSentPatches(t *testing.T) {
+	q := newOutQueue(8, 1<<20, newMetrics())
+	o := &object{}
+	q.markBased(o)
+	for range 5 {
+		q.pushPatch(o, &frame{data: []byte(`[{"op":"add","path":"/a","value":1}]`)}, false)
+	}
+	kinds(q)
+	if len(q.recent) != 5 {
+		t.Fatalf("%d patches remembered, want 5", len(q.recent))
+	}
+	now := q.recent[4].at
+	q.recent[0].at = now.Add(-echoWindow - time.Second)
+	q.recent[1].at = now.Add(-echoWindow)
+	q.forgetOldSent(now)
+	if len(q.recent) != 3 || !q.recent[0].at.After(now.Add(-echoWindow)) {
+		t.Fatalf("%d remembered after forgetting two, want the 3 within echoWindow", len(q.recent))
+	}
+	q.forgetOldSent(now.Add(echoWindow + time.Second))
+	if q.recent != nil {
+		t.Fatalf("%d remembered long after the last, want the list let go of", len(q.recent))
 	}
 }
