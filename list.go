@@ -232,9 +232,16 @@ type recordedList interface {
 
 // history returns the List's history, whether this value is its latest (not a copy put
 // back after the List changed), its gen and its length.
+//
+// A history that another List started (this one is a copy, at another address) is not
+// followed, and its gen is not read: that List may be changing it under another object's
+// lock. A history of NewList's (self nil) is never written, so it is read freely.
 func (l *List[T]) history() (*listHistory, bool, uint64, int) {
 	if l.h == nil {
 		return nil, false, 0, len(l.items)
+	}
+	if l.h.self != nil && l.h.self != unsafe.Pointer(l) {
+		return l.h, false, l.gen, len(l.items)
 	}
 	return l.h, l.gen == l.h.gen, l.gen, len(l.items)
 }

@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"reflect"
 	"slices"
+	"sync"
 	"testing"
 )
 
@@ -325,5 +326,47 @@ func TestListSchema(t *testing.T) {
 	out, _ := json.Marshal(s)
 	if string(out) != `{"type":"array","items":{"type":"integer"}}` {
 		t.Fatalf("schema %s", out)
+	}
+}
+
+// A copy of a List in another object, whose original goes on changing under its own
+// object's lock, is encoded from its own elements without reading the original's history
+// (a data race under -race if it did).
+func TestListCopyInAnotherObjectRace(t *testing.T) {
+	t.Parallel()
+	type doc struct {
+		Rows List[int] `sync:"rows"`
+	}
+	d1 := &doc{}
+	d1.Rows.Append(1, 2, 3)
+	d2 := &doc{Rows: d1.Rows} // shares d1's history
+	s1, err := Register(NewSession(), "A", d1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s2, err := Register(NewSession(), "B", d2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for i := range 200 {
+			s1.Update(func(d *doc) { d.Rows.Append(i) })
+		}
+	})
+	wg.Go(func() {
+		for range 200 {
+			if err := s2.Sync(); err != nil {
+				t.Error(err)
+			}
+		}
+	})
+	wg.Wait()
+	if got, _ := s2.Published(); string(got) != `{"rows":[1,2,3]}` {
+		t.Fatalf("the copy published %s", got)
+	}
+	s2.Update(func(d *doc) { d.Rows.Append(4) })
+	if got, _ := s2.Published(); string(got) != `{"rows":[1,2,3,4]}` {
+		t.Fatalf("the copy, changed, published %s", got)
 	}
 }
