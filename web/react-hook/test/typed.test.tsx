@@ -18,6 +18,7 @@ const board: Room7BoardState = {
   meta: null,
   owner: null,
   count: 0,
+  pinned: [],
   noteCount: 0,
   runningTasks: [],
 };
