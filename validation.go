@@ -27,10 +27,10 @@ var validate = sync.OnceValue(func() *validator.Validate {
 
 var tagCache sync.Map // reflect.Type -> bool
 
-// listValidators holds, per root type that holds a List anywhere, a validator that sees
-// each List as the slice of its elements (so `max=2`, `dive` and the rest apply as to a
-// slice). It is built whole before it is used: the validator's registration is not safe
-// for concurrent use.
+// listValidators holds, per root type, its validator: the package's for a type without a
+// List, else one that sees each List as the slice of its elements (so `max=2`, `dive` and
+// the rest apply as to a slice). One is built whole before it is used: the validator's
+// registration is not safe for concurrent use.
 var listValidators sync.Map // reflect.Type -> *validator.Validate
 
 // validatorFor returns the validator of root type t.
@@ -41,7 +41,8 @@ func validatorFor(t reflect.Type) *validator.Validate {
 	lists := map[reflect.Type]bool{}
 	findLists(t, lists, map[reflect.Type]bool{})
 	if len(lists) == 0 {
-		return validate()
+		actual, _ := listValidators.LoadOrStore(t, validate()) // remembered: no walk next time
+		return actual.(*validator.Validate)
 	}
 	v := validator.New(validator.WithRequiredStructEnabled())
 	for lt := range lists {
