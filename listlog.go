@@ -131,6 +131,7 @@ func (c *logCache) rebuild(l recordedList, enc *fieldEncoder, n int) error {
 	} else {
 		c.off = splitArray(c.off[:0], c.full, n)
 	}
+	clear(c.edits) // their old and new encodings would keep earlier fulls alive
 	c.base, c.edits = nil, c.edits[:0]
 	return nil
 }
@@ -324,6 +325,7 @@ func (c *logCache) splice(n int) {
 // encodings (in the new full). A replaced element deleted later needs no op; one added and
 // deleted later is added as null, which keeps the indexes of the ops after it right.
 func (c *logCache) resolve() {
+	clear(c.edits)
 	c.edits = c.edits[:0]
 	for _, st := range c.steps {
 		if st.kind == 'd' {
