@@ -87,9 +87,12 @@ func (c *Client) connect(ctx context.Context) (*conn, error) {
 	// it drops both frames unread, and _RESUME goes again after _USER_SESSION.
 	c.sendResumeLocked(cn)
 	c.mu.Unlock()
+	// The hello ping goes before the reader starts: once it runs, it may answer the
+	// handshake at once, and a ping written between _USER_SESSION and the second _RESUME
+	// would be the connection's first frame, which ends the server's wait for _RESUME.
+	_ = cn.write(outFrame{Type: proto.Ping, Data: helloPing})
 	c.wg.Add(1)
 	go c.read(cn)
-	_ = cn.write(outFrame{Type: proto.Ping, Data: helloPing})
 	c.cfg.logger.Debug("wsclient: connected", "url", c.url)
 	return cn, nil
 }
