@@ -238,7 +238,9 @@ func (o *object) decodeInto(enc, cur [][]byte) error {
 	}
 	for i, v := range vals {
 		if v.IsValid() {
-			o.val.FieldByIndex(o.fields[i].spec.index).Set(v)
+			f := o.val.FieldByIndex(o.fields[i].spec.index)
+			f.Set(v)
+			claimDecoded(f)
 		}
 	}
 	return nil

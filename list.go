@@ -228,6 +228,7 @@ type recordedList interface {
 	encodeElem(enc *fieldEncoder, i int) ([]byte, error)
 	encodeAll(enc *fieldEncoder) ([]byte, error)
 	listElem() reflect.Type
+	claim()
 }
 
 // history returns the List's history, whether this value is its latest (not a copy put
@@ -265,6 +266,19 @@ func (l *List[T]) encodeAll(enc *fieldEncoder) ([]byte, error) {
 }
 
 func (l *List[T]) listElem() reflect.Type { return reflect.TypeFor[T]() }
+
+// claim gives a List just decoded by the library, and assigned to a field, a history of
+// its own at that address: it was decoded elsewhere (its history names that place), so
+// without it every Sync would encode it whole until its first change. Its elements are
+// fresh from the decoder, shared with no other List. The caller holds the state lock.
+func (l *List[T]) claim() { l.h, l.gen = &listHistory{self: unsafe.Pointer(l)}, 0 }
+
+// claimDecoded claims the List held by the field f (addressable), if it is one.
+func claimDecoded(f reflect.Value) {
+	if l, ok := f.Addr().Interface().(recordedList); ok {
+		l.claim()
+	}
+}
 
 // listValues returns the elements, for the validator (validation.go).
 // An empty List is a nil slice to the validator, so that `required` asks for an element

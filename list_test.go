@@ -370,3 +370,28 @@ func TestListCopyInAnotherObjectRace(t *testing.T) {
 		t.Fatalf("the copy, changed, published %s", got)
 	}
 }
+
+// A List a client write decoded is the field's own history once assigned: the next
+// change of it is replayed from the log, not encoded whole.
+func TestListClientWriteThenLoggedChange(t *testing.T) {
+	t.Parallel()
+	type doc struct {
+		Rows List[int] `sync:"rows,write"`
+	}
+	d := &doc{Rows: NewList(1, 2, 3)}
+	s, err := Register(NewSession(), "K", d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.o.subscribe(&capture{})
+	if err := s.o.clientPatch(nil, json.RawMessage(`[{"op":"replace","path":"/rows/0","value":9}]`), 1<<20); err != nil {
+		t.Fatal(err)
+	}
+	s.Update(func(d *doc) { d.Rows.Set(1, 8) })
+	if c := s.o.logs[0]; !c.valid || !c.ops {
+		t.Fatalf("after the write, a Set was not replayed from the log (valid %v, ops %v)", c.valid, c.ops)
+	}
+	if got, _ := s.Published(); string(got) != `{"rows":[9,8,3]}` {
+		t.Fatalf("published %s", got)
+	}
+}

@@ -430,7 +430,9 @@ func (o *object) assignChanges(from *Session, changes map[int]reflect.Value) err
 		}
 	}
 	for i, v := range changes {
-		o.val.FieldByIndex(o.fields[i].spec.index).Set(v)
+		f := o.val.FieldByIndex(o.fields[i].spec.index)
+		f.Set(v)
+		claimDecoded(f)
 	}
 	return nil
 }
