@@ -34,3 +34,20 @@ func TestApplyPatchSafelyTestsWithNullInArrays(t *testing.T) {
 		}
 	}
 }
+
+// Past maxSafeReplayOps ops, such a patch is refused whole rather than applied op by op
+// (each op's copy-size account would start afresh), and nothing panics.
+func TestApplyPatchSafelyRefusesLongReplays(t *testing.T) {
+	t.Parallel()
+	patch := `[{"op":"test","path":"/y","value":[null]}`
+	for range maxSafeReplayOps {
+		patch += `,{"op":"add","path":"/z","value":1}`
+	}
+	p, err := jsonpatch.DecodePatch([]byte(patch + "]"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := applyPatchSafely(p, []byte(`{"y":[null]}`), jsonpatch.NewApplyOptions()); err == nil || errors.Is(err, jsonpatch.ErrTestFailed) {
+		t.Fatalf("%d ops: %s, %v; want a refusal of the patch", len(p), got, err)
+	}
+}
