@@ -30,13 +30,14 @@ type Manager struct {
 	metrics  *metrics
 	upgrader websocket.Upgrader
 
-	node       string        // this Manager's name in session claims
-	stopClaims func()        // ends the watch of other nodes' claims; nil without a session store
-	stopKeep   func()        // ends keepBindings and waits for it; nil without a session store
-	stopBus    func()        // ends the subscription to the event bus; nil without one
-	busStopped atomic.Bool   // stopBus was called: Send's publish no longer reaches this Manager
-	seen       *seenIDs      // the IDs of the addressed messages delivered here (send.go)
-	rebind     chan struct{} // wakes keepBindings for a session the store could not bind
+	node       string          // this Manager's name in session claims
+	stopClaims func()          // ends the watch of other nodes' claims; nil without a session store, or with claimsBy
+	claimsBy   ClaimsBySession // the store, when it announces claims per session: each session watches its own
+	stopKeep   func()          // ends keepBindings and waits for it; nil without a session store
+	stopBus    func()          // ends the subscription to the event bus; nil without one
+	busStopped atomic.Bool     // stopBus was called: Send's publish no longer reaches this Manager
+	seen       *seenIDs        // the IDs of the addressed messages delivered here (send.go)
+	rebind     chan struct{}   // wakes keepBindings for a session the store could not bind
 
 	// This node's claims not seen back on the bus yet (claims.go); guarded by mu.
 	inFlight     map[string][]inFlightClaim // by session id
@@ -90,7 +91,9 @@ func NewManager(factory func(ctx context.Context, sess *Session) error, opts ...
 		m.rebind = make(chan struct{}, 1)
 		m.inFlight = make(map[string][]inFlightClaim)
 		m.inFlightMost = claimInFlightMost
-		m.stopClaims = cfg.sessionStore.WatchClaims(m.claimed)
+		if m.claimsBy = claimsBySession(cfg.sessionStore); m.claimsBy == nil {
+			m.stopClaims = cfg.sessionStore.WatchClaims(m.claimed)
+		}
 		m.stopKeep = m.startKeepBindings()
 	}
 	return m
@@ -301,6 +304,11 @@ func (m *Manager) serve(ws *websocket.Conn, id Identity, resume bool) {
 				m.cfg.logger.Warn("wssync: cannot check the stored session", "session", id.Session, "err", err)
 			}
 		}
+		if m.claimsBy != nil {
+			// Before the claim is published, so that it comes back, and so does every claim
+			// after it; one published before the watch is stale anyway.
+			ms.sess.claims.start(func() func() { return m.claimsBy.WatchSessionClaims(id.Session, m.claimed) })
+		}
 		m.claim(id, seq)
 	} else if m.cfg.sessionStore != nil {
 		m.unmarkClaim(id.Session, seq)
@@ -506,6 +514,8 @@ func (m *Manager) Shutdown(ctx context.Context) error {
 		m.work.Wait()
 		if m.stopClaims != nil {
 			m.stopClaims()
+		}
+		if m.stopKeep != nil {
 			m.stopKeep()
 		}
 		if m.stopBus != nil {

@@ -26,6 +26,7 @@ type Session struct {
 	storeGen atomic.Uint64            // the generation of the stored record this node last wrote or read
 	unbound  atomic.Bool              // the store could not be asked to bind the id (see Manager.keepBindings)
 	users    *userObjects             // the Manager's per-user objects (RegisterUser); nil without a Manager
+	claims   sessionClaimWatch        // this session's claims, with a store that announces them per session
 
 	ctx    context.Context // cancelled by Close: handlers' and tasks' ctx
 	cancel context.CancelFunc
@@ -225,6 +226,7 @@ func (s *Session) Close() {
 	if c := s.live.Swap(nil); c != nil {
 		c.closeWith(CloseGoingAway, "session closed", nil)
 	}
+	s.claims.end() // a node that let the session go hears its claims no more
 	s.cancel()
 	s.conns.Wait()
 	s.tasks.Wait()

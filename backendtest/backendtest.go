@@ -104,6 +104,7 @@ func Run(t *testing.T, newCluster func(t *testing.T) Cluster) {
 		{name: "SessionBindingExpiry", run: testSessionBindingExpiry},
 		{name: "Claims", run: testClaims},
 		{name: "ClaimsInOneOrder", run: testClaimsOrder},
+		{name: "ClaimsOfOneSession", run: testClaimsOfOneSession},
 		{name: "Presence", run: testPresence},
 		{name: "PresenceExpiry", run: testPresenceExpiry},
 	}

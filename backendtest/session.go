@@ -147,32 +147,39 @@ func sessionGone(ctx context.Context, n Node, id string) error {
 type claim = wssync.SessionClaim
 
 // claimWatcher records the claims a WatchClaims callback gets whose claimant starts with
-// prefix: a store shared with other subtests carries their claims too.
+// prefix: a store shared with other subtests carries their claims too. On a store that
+// announces claims per session (wssync.ClaimsBySession) it watches each session it is
+// given with WatchSessionClaims instead, and calls must not overlap per session only.
 type claimWatcher struct {
 	prefix string
 
 	mu       sync.Mutex
 	got      []claim
-	running  bool
-	overlaps int  // calls that began while another was running
-	stopped  bool // set once stop returned; a call after that is counted in late
+	running  map[string]bool // by session id; "" for every session on a store without ClaimsBySession
+	overlaps int             // calls that began while another was running
+	stopped  bool            // set once stop returned; a call after that is counted in late
 	late     int
 	signal   chan struct{}
+	bySess   bool // calls run one at a time per session, not overall
 }
 
 func newClaimWatcher(prefix string) *claimWatcher {
-	return &claimWatcher{prefix: prefix, signal: make(chan struct{}, 1)}
+	return &claimWatcher{prefix: prefix, signal: make(chan struct{}, 1), running: make(map[string]bool)}
 }
 
 func (w *claimWatcher) claimed(c claim) {
 	if !strings.HasPrefix(c.Claimant, w.prefix) {
 		return
 	}
+	one := ""
 	w.mu.Lock()
-	if w.running {
+	if w.bySess {
+		one = c.ID
+	}
+	if w.running[one] {
 		w.overlaps++
 	}
-	w.running = true
+	w.running[one] = true
 	if w.stopped {
 		w.late++
 	}
@@ -183,14 +190,16 @@ func (w *claimWatcher) claimed(c claim) {
 	default:
 	}
 	w.mu.Lock()
-	w.running = false
+	w.running[one] = false
 	w.mu.Unlock()
 }
 
-// watch makes w watch the claims on n. The returned stop calls the backend's stop twice,
-// which the interface allows, and marks w stopped; the test's end calls it too.
-func (w *claimWatcher) watch(t *testing.T, n Node) (stop func()) {
-	backendStop := n.WatchClaims(w.claimed)
+// watch makes w watch the claims on n, of the sessions ids when n announces claims per
+// session. The returned stop calls the backend's stop twice, which the interface allows,
+// and marks w stopped; the test's end calls it too.
+func (w *claimWatcher) watch(t *testing.T, n Node, ids ...string) (stop func()) {
+	w.bySess = claimsPerSession(n)
+	backendStop := watchClaimsOf(n, w.claimed, ids...)
 	stop = onlyOnce(func() {
 		backendStop()
 		backendStop()
@@ -200,6 +209,31 @@ func (w *claimWatcher) watch(t *testing.T, n Node) (stop func()) {
 	})
 	t.Cleanup(stop)
 	return stop
+}
+
+// claimsPerSession reports whether n announces claims per session (wssync.ClaimsBySession).
+func claimsPerSession(n wssync.SessionStore) bool {
+	cb, ok := n.(wssync.ClaimsBySession)
+	return ok && cb.ClaimsBySession()
+}
+
+// watchClaimsOf watches the claims on n as a Manager does: with WatchClaims, or on a store
+// that announces claims per session, with WatchSessionClaims for each of ids. The stop
+// returned ends every watch; calling it again is harmless.
+func watchClaimsOf(n wssync.SessionStore, claimed func(claim), ids ...string) (stop func()) {
+	if !claimsPerSession(n) {
+		return n.WatchClaims(claimed)
+	}
+	cb := n.(wssync.ClaimsBySession)
+	stops := make([]func(), 0, len(ids))
+	for _, id := range slices.Compact(slices.Sorted(slices.Values(ids))) {
+		stops = append(stops, cb.WatchSessionClaims(id, claimed))
+	}
+	return func() {
+		for _, s := range stops {
+			s()
+		}
+	}
 }
 
 func (w *claimWatcher) snapshot() (got []claim, overlaps, late int) {
@@ -262,11 +296,12 @@ func testClaims(t *testing.T, c Cluster) {
 		"line\nbreak\ttab\x00nul",
 	}
 
+	watched := append(slices.Clone(ids), "from node 1", "after stop 1", "after stop 2")
 	watchers := make([]*claimWatcher, len(c.Nodes))
 	stops := make([]func(), len(c.Nodes))
 	for i, n := range c.Nodes {
 		watchers[i] = newClaimWatcher(prefix)
-		stops[i] = watchers[i].watch(t, n)
+		stops[i] = watchers[i].watch(t, n, watched...)
 	}
 
 	// Claims made right after WatchClaims returned reach every watcher, the claimant's own
@@ -304,7 +339,7 @@ func testClaims(t *testing.T, c Cluster) {
 	fresh := make([]*claimWatcher, len(c.Nodes))
 	for i, n := range c.Nodes {
 		fresh[i] = newClaimWatcher(prefix)
-		fresh[i].watch(t, n)
+		fresh[i].watch(t, n, watched...)
 	}
 	after := []claim{{ID: "after stop 1", User: "u", Claimant: prefix}, {ID: "after stop 2", User: "u", Claimant: prefix}}
 	for _, a := range after {
@@ -325,7 +360,7 @@ func testClaims(t *testing.T, c Cluster) {
 	entered := make(chan struct{})
 	release := make(chan struct{})
 	var once sync.Once
-	blockStop := c.Nodes[0].WatchClaims(func(c claim) {
+	blockStop := watchClaimsOf(c.Nodes[0], func(c claim) {
 		if c.Claimant != prefix {
 			return
 		}
@@ -333,7 +368,7 @@ func testClaims(t *testing.T, c Cluster) {
 			close(entered)
 			<-release
 		})
-	})
+	}, "blocking")
 	releaseOnce := onlyOnce(func() { close(release) })
 	t.Cleanup(onlyOnce(blockStop))
 	t.Cleanup(releaseOnce) // runs first, should the test end early
@@ -352,7 +387,7 @@ func testClaimsOrder(t *testing.T, c Cluster) {
 	watchers := make([]*claimWatcher, len(c.Nodes))
 	for i, n := range c.Nodes {
 		watchers[i] = newClaimWatcher(prefix)
-		watchers[i].watch(t, n)
+		watchers[i].watch(t, n, "tab")
 	}
 	const perNode = 50
 	var want []claim
@@ -385,6 +420,46 @@ func testClaimsOrder(t *testing.T, c Cluster) {
 		got := w.waitAll(t, "watcher on node "+strconv.Itoa(i+1), want)
 		if !slices.Equal(got, first) {
 			t.Fatalf("watcher on node %d saw the claims in another order than node 0's:\n%q\n%q", i+1, got, first)
+		}
+	}
+}
+
+// testClaimsOfOneSession, for a store that implements wssync.ClaimsBySession (whatever it
+// answers): a WatchSessionClaims callback gets the claims of its session, its node's own
+// and another node's, in the order they were made, and none of another session's, even
+// one whose id starts with its own.
+func testClaimsOfOneSession(t *testing.T, c Cluster) {
+	if _, ok := c.Nodes[0].(wssync.ClaimsBySession); !ok {
+		t.Skip("the store does not implement wssync.ClaimsBySession")
+	}
+	ctx := testContext(t)
+	prefix := claimantFor(t)
+	mine, other := "mine "+prefix, "mine "+prefix+" and more"
+	watchers := make([]*claimWatcher, len(c.Nodes))
+	for i, n := range c.Nodes {
+		watchers[i] = newClaimWatcher(prefix)
+		w := watchers[i]
+		w.bySess = true
+		stop := n.(wssync.ClaimsBySession).WatchSessionClaims(mine, w.claimed)
+		t.Cleanup(stop)
+	}
+	want := []claim{
+		{ID: mine, User: "alice", Claimant: prefix + ".0"},
+		{ID: mine, User: "alice", Claimant: prefix + ".1"},
+		{ID: mine, User: "alice", Claimant: prefix + ".2"},
+	}
+	for i, cl := range want {
+		if err := nodeAt(c, i).ClaimSession(ctx, claim{ID: other, User: "alice", Claimant: prefix + ".other"}); err != nil {
+			t.Fatal(err)
+		}
+		if err := nodeAt(c, i).ClaimSession(ctx, cl); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, w := range watchers {
+		got := w.waitAll(t, "watcher on node "+strconv.Itoa(i), want)
+		if !slices.Equal(got, want) {
+			t.Errorf("watcher on node %d got %q, want %q in that order and nothing else", i, got, want)
 		}
 	}
 }

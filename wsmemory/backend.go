@@ -28,6 +28,8 @@ type Backend struct {
 	rooms    map[string]map[string]memEntry
 	watchers map[string]map[*memSub]struct{}
 	claims   map[*memSub]struct{}
+	bySess   map[string]map[*memSub]struct{} // WatchSessionClaims, with WithClaimsBySession
+	perSess  bool                            // WithClaimsBySession
 	events   map[*memSub]struct{} // SubscribeEvents
 	down     bool                 // SetUnavailable
 }
@@ -80,15 +82,20 @@ type memEntry struct {
 }
 
 // New returns an empty Backend.
-func New() *Backend {
-	return &Backend{
+func New(opts ...Option) *Backend {
+	m := &Backend{
 		keys:     make(map[string]*memKey),
 		sessions: make(map[string]*memSession),
 		rooms:    make(map[string]map[string]memEntry),
 		watchers: make(map[string]map[*memSub]struct{}),
 		claims:   make(map[*memSub]struct{}),
+		bySess:   make(map[string]map[*memSub]struct{}),
 		events:   make(map[*memSub]struct{}),
 	}
+	for _, o := range opts {
+		o(m)
+	}
+	return m
 }
 
 func (m *Backend) key(k string) *memKey {
@@ -247,6 +254,11 @@ func (m *Backend) Interrupt() {
 	for s := range m.events {
 		s.interrupt()
 	}
+	for _, set := range m.bySess {
+		for s := range set {
+			s.interrupt()
+		}
+	}
 }
 
 // SetUnavailable simulates an outage: while down is true every call fails with
@@ -354,15 +366,24 @@ func (m *Backend) ClaimSession(_ context.Context, c wssync.SessionClaim) error {
 		return ErrUnavailable
 	}
 	msg := []byte(strconv.Itoa(len(c.ID)) + " " + c.ID + strconv.Itoa(len(c.User)) + " " + c.User + c.Claimant)
-	for s := range m.claims { // a Change carries it, as memSubs deliver Changes
+	watchers := m.claims
+	if m.perSess {
+		watchers = m.bySess[c.ID]
+	}
+	for s := range watchers { // a Change carries it, as memSubs deliver Changes
 		s.push(wssync.Change{Patch: msg})
 	}
 	return nil
 }
 
-// WatchClaims implements wssync.SessionStore.
+// WatchClaims implements wssync.SessionStore. With WithClaimsBySession it hears no claim.
 func (m *Backend) WatchClaims(claimed func(wssync.SessionClaim)) (stop func()) {
-	return m.watch(func() map[*memSub]struct{} { return m.claims }, func(c wssync.Change) {
+	return m.watch(func() map[*memSub]struct{} { return m.claims }, claimDecoder(claimed))
+}
+
+// claimDecoder decodes the claims the memSubs of claims carry for claimed.
+func claimDecoder(claimed func(wssync.SessionClaim)) func(wssync.Change) {
+	return func(c wssync.Change) {
 		if c.Lost {
 			return
 		}
@@ -375,7 +396,7 @@ func (m *Backend) WatchClaims(claimed func(wssync.SessionClaim)) (stop func()) {
 		if ok {
 			claimed(sc)
 		}
-	})
+	}
 }
 
 // cutCounted splits "<byte length n> <n bytes>rest" into the n bytes and rest.

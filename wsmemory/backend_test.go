@@ -36,6 +36,42 @@ func TestMemoryBackendNodes(t *testing.T) {
 	})
 }
 
+// The scale-out suite again, with claims announced per session: each node's Manager hears
+// the claims of the sessions it holds only.
+func TestMemoryBackendNodesClaimsBySession(t *testing.T) {
+	backendtest.RunNodes(t, func(t *testing.T) backendtest.Nodes {
+		m := wsmemory.New(wsmemory.WithClaimsBySession())
+		t.Cleanup(func() {
+			if n := m.SessionClaimWatches(); n != 0 {
+				t.Errorf("%d sessions still watched after every Manager shut down", n)
+			}
+		})
+		return backendtest.Nodes{
+			Backends:  []wssync.Backend{m, m, m},
+			Interrupt: m.Interrupt,
+			Stop:      func() { m.SetUnavailable(true) },
+			Start:     func() { m.SetUnavailable(false) },
+			LoseNext:  m.LoseNext,
+			Sessions:  []wssync.SessionStore{m, m, m},
+			Presence:  []wspresence.Store{m, m, m},
+		}
+	})
+}
+
+// The store suite with claims announced per session.
+func TestMemoryBackendClaimsBySession(t *testing.T) {
+	backendtest.Run(t, func(t *testing.T) backendtest.Cluster {
+		m := wsmemory.New(wsmemory.WithClaimsBySession())
+		return backendtest.Cluster{
+			Nodes:     []backendtest.Node{m, m, m},
+			Interrupt: m.Interrupt,
+			Wipe:      m.Wipe,
+			LogLength: wsmemory.LogLength,
+			CommitIDs: wsmemory.CommitIDs,
+		}
+	})
+}
+
 // TestMemoryBackend runs the suite against the reference implementation, three nodes
 // sharing one Backend.
 func TestMemoryBackend(t *testing.T) {

@@ -51,6 +51,11 @@ func (b *Backend) sessionKey(id string) string {
 // and SUBSCRIBE reach every node of a Redis Cluster whatever the name's slot.
 func (b *Backend) claimsChannel() string { return b.opts.Prefix + "sessions:claims" }
 
+// sessionClaimsChannel is the shard channel of one session's claims, with
+// Options.ShardedPubSub: it shares the hash tag of the session's key, so its messages
+// stay on the primary that owns the session.
+func (b *Backend) sessionClaimsChannel(id string) string { return b.sessionKey(id) + ":claims" }
+
 // eventsChannel is the one channel of every addressed message (PublishEvent). It has no
 // hash tag either, for the same reason.
 func (b *Backend) eventsChannel() string { return b.opts.Prefix + "events" }

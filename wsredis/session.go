@@ -173,23 +173,33 @@ func (b *Backend) TouchSession(ctx context.Context, id string, ttl time.Duration
 	return uint64(gen), nil
 }
 
-// ClaimSession announces that c.Claimant (a node) now serves session c.ID for c.User: it
-// publishes "<length of ID> <ID><length of User> <User><Claimant>" on the claims channel
-// (see the package documentation), which every WatchClaims callback of every Backend with
-// the same Prefix receives, the claimant's own included. A Backend whose subscription is
-// broken at the time misses the claim (delivery is at most once).
+// ClaimSession announces that c.Claimant (a node) now serves session c.ID for c.User,
+// as "<length of ID> <ID><length of User> <User><Claimant>" (see the package
+// documentation). A Backend whose subscription is broken at the time misses the claim
+// (delivery is at most once).
 //
-// The PUBLISH runs in a script on the Redis node that owns the session's key (routedPublish),
-// so that every claim of one session is published by one server: its subscribers, and on a
-// Redis Cluster the other nodes it relays the message to over one connection each, get the
-// claims of a session in the order that server ran them. A plain PUBLISH would go to
-// whichever cluster node the client picked, and two claims of one session published on two
-// nodes reach subscribers in different orders. Claims of different sessions have no common
-// order on a cluster, and need none.
+// Without Options.ShardedPubSub the claim goes to the one claims channel, which every
+// WatchClaims callback of every Backend with the same Prefix receives, the claimant's own
+// included. The PUBLISH runs in a script on the Redis node that owns the session's key
+// (routedPublish), so that every claim of one session is published by one server: its
+// subscribers, and on a Redis Cluster the other nodes it relays the message to over one
+// connection each, get the claims of a session in the order that server ran them. A plain
+// PUBLISH would go to whichever cluster node the client picked, and two claims of one
+// session published on two nodes reach subscribers in different orders. Claims of
+// different sessions have no common order on a cluster, and need none.
+//
+// With Options.ShardedPubSub the claim is one SPUBLISH on the session's own shard channel
+// (ClaimsBySession), which only the WatchSessionClaims callbacks of that session hear: on a
+// Redis Cluster it stays on the primary that owns the session, which orders its claims.
 func (b *Backend) ClaimSession(ctx context.Context, c wssync.SessionClaim) error {
 	ctx, cancel := b.opContext(ctx)
 	defer cancel()
-	err := routedPublish.Run(ctx, b.client, []string{b.sessionKey(c.ID)}, b.claimsChannel(), claimMessage(c)).Err()
+	var err error
+	if b.opts.ShardedPubSub {
+		err = b.client.SPublish(ctx, b.sessionClaimsChannel(c.ID), claimMessage(c)).Err()
+	} else {
+		err = routedPublish.Run(ctx, b.client, []string{b.sessionKey(c.ID)}, b.claimsChannel(), claimMessage(c)).Err()
+	}
 	if err != nil {
 		return fmt.Errorf("wsredis: claim session %q: %w", c.ID, err)
 	}
@@ -199,7 +209,10 @@ func (b *Backend) ClaimSession(ctx context.Context, c wssync.SessionClaim) error
 // WatchClaims calls claimed with every claim announced by ClaimSession on any node from
 // now on, from the backend's goroutine and one call at a time, until stop is called.
 // claimed shares that goroutine with deliver functions: it must return quickly and must not
-// call its own stop.
+// call its own stop. With Options.ShardedPubSub claims go to each session's channel
+// instead (WatchSessionClaims), and WatchClaims hears none: a wssync.Manager does not call
+// it then, and a wrapper of the Backend that hides ClaimsBySession from the Manager is
+// reported in the log.
 //
 // WatchClaims blocks like Subscribe until Redis confirms the subscription (at most
 // OpTimeout), so a claim published after it returns is delivered. Claims published while
@@ -208,17 +221,50 @@ func (b *Backend) ClaimSession(ctx context.Context, c wssync.SessionClaim) error
 // skipped. stop ends the watch and waits for a running claimed call to return; calling it
 // more than once is harmless.
 func (b *Backend) WatchClaims(claimed func(wssync.SessionClaim)) (stop func()) {
-	return b.hub.subscribe(b.claimsChannel(), func(payload string, lost bool) {
+	if b.opts.ShardedPubSub {
+		b.log.Warn("wsredis: WatchClaims on a Backend with ShardedPubSub hears no claim: they go to each session's channel (WatchSessionClaims); does a wrapper of the Backend hide ClaimsBySession?")
+	}
+	return b.hub.subscribe(b.claimsChannel(), b.claimHandler(b.claimsChannel(), claimed))
+}
+
+// ClaimsBySession implements wssync.ClaimsBySession: with Options.ShardedPubSub each claim
+// goes to its session's shard channel, and a node hears only the sessions it watches.
+func (b *Backend) ClaimsBySession() bool { return b.opts.ShardedPubSub }
+
+// WatchSessionClaims implements wssync.ClaimsBySession: it calls claimed with every claim
+// of session id announced from now on, one call at a time, until stop is called. With
+// Options.ShardedPubSub it subscribes the session's shard channel, on the connection of the
+// primary that owns it (see Sharded pub/sub in the package documentation); without, it
+// subscribes the one claims channel and skips the claims of other sessions, which costs
+// each watch a call per claim of any session. It blocks like Subscribe until Redis confirms
+// the subscription (at most OpTimeout); claims published while it is broken are lost.
+func (b *Backend) WatchSessionClaims(id string, claimed func(wssync.SessionClaim)) (stop func()) {
+	only := func(c wssync.SessionClaim) {
+		if c.ID == id {
+			claimed(c)
+		}
+	}
+	if !b.opts.ShardedPubSub {
+		return b.hub.subscribe(b.claimsChannel(), b.claimHandler(b.claimsChannel(), only))
+	}
+	ch := b.sessionClaimsChannel(id)
+	return b.subscribeFeed(ch, b.claimHandler(ch, only))
+}
+
+// claimHandler decodes the claims on channel for claimed, skipping a lost notice (nothing
+// is redelivered) and logging a malformed message.
+func (b *Backend) claimHandler(channel string, claimed func(wssync.SessionClaim)) func(payload string, lost bool) {
+	return func(payload string, lost bool) {
 		if lost {
-			return // nothing to redeliver
+			return
 		}
 		c, ok := parseClaim(payload)
 		if !ok {
-			b.log.Warn("wsredis: malformed message on the claims channel; skipped", "message", payload)
+			b.log.Warn("wsredis: malformed message on a claims channel; skipped", "channel", channel, "message", payload)
 			return
 		}
 		claimed(c)
-	})
+	}
 }
 
 // claimMessage encodes a claim as "<byte length of ID> <ID><byte length of User>
