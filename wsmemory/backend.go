@@ -30,8 +30,8 @@ type Backend struct {
 	claims   map[*memSub]struct{}
 	bySess   map[string]map[*memSub]struct{} // WatchSessionClaims, with WithClaimsBySession
 	perSess  bool                            // WithClaimsBySession
-	events   map[*memSub]struct{} // SubscribeEvents
-	down     bool                 // SetUnavailable
+	events   map[*memSub]struct{}            // SubscribeEvents
+	down     bool                            // SetUnavailable
 }
 
 // ErrUnavailable is what every call of a Backend returns while it simulates an outage
