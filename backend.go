@@ -134,7 +134,8 @@ type SessionStore interface {
 
 	// ClaimSession announces that c.Claimant (a node) now serves session c.ID for user
 	// c.User: every WatchClaims callback of every node is called with it, the claimant's
-	// own included. Delivery is at most once, like a Backend's changes, and in one order:
+	// own included (or, on a store that announces claims per session, every
+	// WatchSessionClaims callback of c.ID: see ClaimsBySession). Delivery is at most once, like a Backend's changes, and in one order:
 	// every callback sees the claims it gets in the same order (a Manager takes a foreign
 	// claim that comes before its own claim back as stale). Claimant is opaque to the
 	// store.

@@ -20,11 +20,13 @@
 // wssync can be tested in one process: Interrupt (a broken pub/sub connection: queued
 // deliveries are dropped and every subscriber is told to reload), SetUnavailable (an outage:
 // every call fails with ErrUnavailable), LoseNext (deliveries dropped silently, as a pub/sub
-// transport may) and Wipe (a store restarted without its data).
+// transport may) and Wipe (a store restarted without its data). WithClaimsBySession makes it
+// announce each claim to the watchers of its session only (wssync.ClaimsBySession), as
+// wsredis does with sharded pub/sub.
 //
 // # Concurrency
 //
 // All methods are safe for concurrent use and never block on a subscriber: each
-// subscription (Subscribe, WatchClaims, WatchPresence) has its own goroutine that calls its
+// subscription (Subscribe, WatchClaims, WatchSessionClaims, WatchPresence) has its own goroutine that calls its
 // function, one call at a time, until its stop function is called.
 package wsmemory

@@ -63,10 +63,14 @@ type Options struct {
 	// room it subscribes to (see the package documentation, Sharded pub/sub). With any other
 	// client it uses one connection, as without it. Default false.
 	//
+	// Session claims go over sharded pub/sub too, each on its session's channel
+	// (ClaimsBySession): a wssync.Manager then watches the sessions it holds instead of
+	// every claim, and a claim reaches only the nodes that hold its session.
+	//
 	// Every node of a deployment must use the same setting: a sharded message does not
 	// reach a plain subscriber, nor a plain one a sharded subscriber. It needs Redis 7 or
-	// later (Commit fails with "unknown command" on Redis 6). Claims and addressed
-	// messages stay on plain pub/sub either way.
+	// later (Commit fails with "unknown command" on Redis 6). Addressed messages
+	// (PublishEvent) stay on plain pub/sub either way.
 	ShardedPubSub bool
 }
 
@@ -101,8 +105,8 @@ func (o Options) withDefaults() Options {
 	return o
 }
 
-// Backend is a wssync.Backend, wssync.SessionStore, wssync.EventBus and presence store
-// (wspresence.Store) on Redis. Create it with New; it is safe for concurrent use. It
+// Backend is a wssync.Backend, wssync.SessionStore (and wssync.ClaimsBySession),
+// wssync.EventBus and presence store (wspresence.Store) on Redis. Create it with New; it is safe for concurrent use. It
 // holds one Pub/Sub connection of the client, opened by the first Subscribe,
 // WatchPresence, WatchClaims or SubscribeEvents, and one goroutine reading it; with
 // Options.ShardedPubSub, Subscribe and WatchPresence use one more connection and

@@ -30,7 +30,9 @@
 //	                                (_user alone from BindSession on: the session's binding)
 //	wssync:sessions:claims          channel: "<byte length of ID> <ID><byte length of user>
 //	                                <user><claimant>" for every ClaimSession (one channel
-//	                                for all sessions)
+//	                                for all sessions; not used with Options.ShardedPubSub)
+//	wssync:session:{ID}:claims      shard channel of the session's claims, as above, with
+//	                                Options.ShardedPubSub (SPUBLISH, WatchSessionClaims)
 //	wssync:events                   channel: every addressed message (PublishEvent), as
 //	                                wssync encodes it (one channel for all messages)
 //	wssync:presence:{ROOM}:expiry   sorted set: entry id, score = expiry (ms, Redis's clock)
@@ -41,8 +43,8 @@
 // The braces are Redis Cluster hash tags, so all keys of one object, session or room live
 // in one slot. Object keys, session ids and rooms go in as they are, except that an empty
 // one, or one starting with '}' or '\', gets a '\' in front (Redis would ignore an empty
-// tag). The claims and events channels have no hash tag: in a Redis Cluster, PUBLISH reaches the
-// subscribers on every node whatever the channel's slot. Objects never expire; session
+// tag). The one claims channel and the events channel have no hash tag: in a Redis
+// Cluster, PUBLISH reaches the subscribers on every node whatever the channel's slot. Objects never expire; session
 // records expire after the TTL of their last write; presence keys a minute after their
 // last entry.
 //
@@ -112,9 +114,14 @@
 // It is an explicit option, not detected from the client, because every node must agree:
 // a node that SUBSCRIBEs hears nothing a node SPUBLISHes, and the reverse. Switch all nodes
 // at once, or bring the new setting up under a new Prefix. It needs Redis 7.0 or later.
-// Claims and addressed messages stay on plain pub/sub: every node needs every claim and
-// every event, which shard channels cannot give without each node subscribing on every
-// primary for them.
+//
+// Claims go by session too (ClaimsBySession reports true): ClaimSession SPUBLISHes on the
+// session's own channel, which shares the hash tag of its record, and a wssync.Manager
+// watches each session it holds (WatchSessionClaims) instead of every claim, so a claim
+// reaches the nodes that hold the session, not every node, and stays off the cluster bus
+// (TestClaimsTraffic measures both ways; see docs/scale-out.md). Addressed messages
+// (PublishEvent) stay on plain pub/sub: a ToUser or ToEveryone message is for whichever
+// nodes serve its users, which no node knows.
 //
 // # Events
 //
