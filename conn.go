@@ -106,7 +106,6 @@ func newConn(s *Session, ws *websocket.Conn) *conn {
 	}
 	c.writeDeadline = newLazyDeadline(s.cfg.writeTimeout, ws.SetWriteDeadline)
 	c.resyncs.init(s.cfg.resyncPerSecond, s.cfg.resyncBurst, c.grantResyncsLater)
-	c.q.start = c.work.starter(c.writeQueued)
 	c.startDispatch = c.work.starter(c.dispatchQueued)
 	return c
 }

@@ -91,6 +91,15 @@ func newOutQueue(maxItems, maxBytes int, m *metrics) *outQueue {
 	}
 }
 
+// startWriter lets the queue start its writer goroutine with start, and starts it for
+// what is queued already. Until then pushes only queue (the connection is not live yet).
+func (q *outQueue) startWriter(start func() bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.start = start
+	q.signalLocked()
+}
+
 // signal makes sure a writer goroutine will write what is queued.
 func (q *outQueue) signal() {
 	q.mu.Lock()

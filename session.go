@@ -18,15 +18,16 @@ import (
 //
 // All methods are safe for concurrent use.
 type Session struct {
-	cfg      config
-	upgrader websocket.Upgrader
-	metrics  *metrics
-	id       Identity                 // as first identified; User and Session never change
-	ident    atomic.Pointer[Identity] // the latest connection's identity, claims included
-	storeGen atomic.Uint64            // the generation of the stored record this node last wrote or read
-	unbound  atomic.Bool              // the store could not be asked to bind the id (see Manager.keepBindings)
-	users    *userObjects             // the Manager's per-user objects (RegisterUser); nil without a Manager
-	claims   sessionClaimWatch        // this session's claims, with a store that announces them per session
+	cfg       config
+	upgrader  websocket.Upgrader
+	metrics   *metrics
+	id        Identity                 // as first identified; User and Session never change
+	ident     atomic.Pointer[Identity] // the latest connection's identity, claims included
+	storeGen  atomic.Uint64            // the generation of the stored record this node last wrote or read
+	unbound   atomic.Bool              // the store could not be asked to bind the id (see Manager.keepBindings)
+	users     *userObjects             // the Manager's per-user objects (RegisterUser); nil without a Manager
+	claims    sessionClaimWatch        // this session's claims, with a store that announces them per session
+	attaching func()                   // tests only: runs in attach once the _SETs are queued, before c is live
 
 	ctx    context.Context // cancelled by Close: handlers' and tasks' ctx
 	cancel context.CancelFunc
@@ -173,7 +174,9 @@ func (s *Session) serve(ws *websocket.Conn, resume bool) {
 // attach makes c the live connection, replacing the previous one. Every replaying object is
 // queued for a _SET before c becomes visible to publishers, so no patch reaches c first;
 // for a connection that holds for a resume none is, and patches are dropped until its
-// first frame decides (resume.go).
+// first frame decides (resume.go). c's writer may start only once c is visible: a _SET
+// built before that could reach the client while a patch published meanwhile found no
+// live connection and was dropped, leaving the client one version behind for good.
 func (s *Session) attach(c *conn) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -186,6 +189,9 @@ func (s *Session) attach(c *conn) bool {
 			c.q.resync(o)
 		}
 	}
+	if s.attaching != nil {
+		s.attaching() // tests: the _SETs are queued, c is not live yet
+	}
 	s.sendMu.Lock()
 	if !c.hold.on { // a resuming connection takes the backlog after its state (releaseBacklog)
 		s.flushBacklogLocked(c)
@@ -193,6 +199,7 @@ func (s *Session) attach(c *conn) bool {
 	}
 	old := s.live.Swap(c)
 	s.sendMu.Unlock()
+	c.q.startWriter(c.work.starter(c.writeQueued))
 	if old != nil {
 		old.closeWith(CloseReplaced, "replaced by a newer connection", disconnectFrame())
 	}
