@@ -19,20 +19,36 @@ func TestMain(m *testing.M) { leakcheck.Main(m) }
 // A Backend is a presence store for wspresence.
 var _ wspresence.Store = (*wsmemory.Backend)(nil)
 
+// memoryNodes is three nodes of one process sharing m, for the scale-out suite.
+func memoryNodes(m *wsmemory.Backend) backendtest.Nodes {
+	return backendtest.Nodes{
+		Backends:  []wssync.Backend{m, m, m},
+		Interrupt: m.Interrupt,
+		Stop:      func() { m.SetUnavailable(true) },
+		Start:     func() { m.SetUnavailable(false) },
+		LoseNext:  m.LoseNext,
+		Sessions:  []wssync.SessionStore{m, m, m},
+		Presence:  []wspresence.Store{m, m, m},
+	}
+}
+
+// memoryCluster is three nodes sharing m, for the store suite.
+func memoryCluster(m *wsmemory.Backend) backendtest.Cluster {
+	return backendtest.Cluster{
+		Nodes:     []backendtest.Node{m, m, m},
+		Interrupt: m.Interrupt,
+		Wipe:      m.Wipe,
+		LogLength: wsmemory.LogLength,
+		CommitIDs: wsmemory.CommitIDs,
+	}
+}
+
 // The in-memory backend runs the same scale-out suite as Redis: three nodes of one process
 // share it as they would share a Redis server.
 func TestMemoryBackendNodes(t *testing.T) {
 	backendtest.RunNodes(t, func(t *testing.T) backendtest.Nodes {
 		m := wsmemory.New()
-		return backendtest.Nodes{
-			Backends:  []wssync.Backend{m, m, m},
-			Interrupt: m.Interrupt,
-			Stop:      func() { m.SetUnavailable(true) },
-			Start:     func() { m.SetUnavailable(false) },
-			LoseNext:  m.LoseNext,
-			Sessions:  []wssync.SessionStore{m, m, m},
-			Presence:  []wspresence.Store{m, m, m},
-		}
+		return memoryNodes(m)
 	})
 }
 
@@ -46,15 +62,7 @@ func TestMemoryBackendNodesClaimsBySession(t *testing.T) {
 				t.Errorf("%d sessions still watched after every Manager shut down", n)
 			}
 		})
-		return backendtest.Nodes{
-			Backends:  []wssync.Backend{m, m, m},
-			Interrupt: m.Interrupt,
-			Stop:      func() { m.SetUnavailable(true) },
-			Start:     func() { m.SetUnavailable(false) },
-			LoseNext:  m.LoseNext,
-			Sessions:  []wssync.SessionStore{m, m, m},
-			Presence:  []wspresence.Store{m, m, m},
-		}
+		return memoryNodes(m)
 	})
 }
 
@@ -62,13 +70,7 @@ func TestMemoryBackendNodesClaimsBySession(t *testing.T) {
 func TestMemoryBackendClaimsBySession(t *testing.T) {
 	backendtest.Run(t, func(t *testing.T) backendtest.Cluster {
 		m := wsmemory.New(wsmemory.WithClaimsBySession())
-		return backendtest.Cluster{
-			Nodes:     []backendtest.Node{m, m, m},
-			Interrupt: m.Interrupt,
-			Wipe:      m.Wipe,
-			LogLength: wsmemory.LogLength,
-			CommitIDs: wsmemory.CommitIDs,
-		}
+		return memoryCluster(m)
 	})
 }
 
@@ -77,13 +79,7 @@ func TestMemoryBackendClaimsBySession(t *testing.T) {
 func TestMemoryBackend(t *testing.T) {
 	backendtest.Run(t, func(t *testing.T) backendtest.Cluster {
 		m := wsmemory.New()
-		return backendtest.Cluster{
-			Nodes:     []backendtest.Node{m, m, m},
-			Interrupt: m.Interrupt,
-			Wipe:      m.Wipe,
-			LogLength: wsmemory.LogLength,
-			CommitIDs: wsmemory.CommitIDs,
-		}
+		return memoryCluster(m)
 	})
 }
 

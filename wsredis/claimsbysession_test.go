@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -302,14 +301,7 @@ func TestClaimsTraffic(t *testing.T) {
 			results[bySession] = append(results[bySession], f)
 		}
 	}
-	stat := func(fs []figure, get func(figure) float64) string {
-		var v []float64
-		for _, f := range fs {
-			v = append(v, get(f))
-		}
-		slices.Sort(v)
-		return fmt.Sprintf("%.1f (%.1f–%.1f)", v[len(v)/2], v[0], v[len(v)-1])
-	}
+	stat := func(fs []figure, get func(figure) float64) string { return medianSpread(fs, get, 1) }
 	for _, mode := range []bool{false, true} {
 		name := map[bool]string{false: "one claims channel", true: "per-session channels"}[mode]
 		fs := results[mode]

@@ -169,14 +169,7 @@ func TestShardedPubSubTraffic(t *testing.T) {
 			results[shardedMode] = append(results[shardedMode], f)
 		}
 	}
-	stat := func(fs []figure, get func(figure) float64) string {
-		var v []float64
-		for _, f := range fs {
-			v = append(v, get(f))
-		}
-		slices.Sort(v)
-		return fmt.Sprintf("%.0f (%.0f–%.0f)", v[len(v)/2], v[0], v[len(v)-1])
-	}
+	stat := func(fs []figure, get func(figure) float64) string { return medianSpread(fs, get, 0) }
 	for _, mode := range []bool{false, true} {
 		name := map[bool]string{false: "PUBLISH ", true: "SPUBLISH"}[mode]
 		fs := results[mode]
@@ -187,4 +180,15 @@ func TestShardedPubSubTraffic(t *testing.T) {
 			stat(fs, func(f figure) float64 { return f.ownerCPU }),
 			stat(fs, func(f figure) float64 { return f.otherCPU }))
 	}
+}
+
+// medianSpread formats the median and the range of get over fs, with digits decimals:
+// "12.5 (11.0–14.2)".
+func medianSpread[F any](fs []F, get func(F) float64, digits int) string {
+	var v []float64
+	for _, f := range fs {
+		v = append(v, get(f))
+	}
+	slices.Sort(v)
+	return fmt.Sprintf("%.*f (%.*f–%.*f)", digits, v[len(v)/2], digits, v[0], digits, v[len(v)-1])
 }
