@@ -138,7 +138,14 @@ func (m *Manager) claim(id Identity, seq uint64) {
 // means another node now serves session c.ID, so this one lets its copy go, unless the
 // claim names another user than the session's, or it is stale: published before a claim
 // of this node still in flight.
-func (m *Manager) claimed(c SessionClaim) {
+func (m *Manager) claimed(c SessionClaim) { m.claimedFor(nil, c) }
+
+// claimedFor is claimed for the watch of one copy of a session, sess (ClaimsBySession): a
+// foreign claim lets go of that copy only. An older copy's watch may still be handing over
+// a claim when a newer copy's own claim has come back on the newer copy's watch; that claim
+// came before the newer copy's, and the newer watch hears every claim that came after it.
+// With sess nil (WatchClaims), a claim concerns whichever copy the Manager holds.
+func (m *Manager) claimedFor(sess *Session, c SessionClaim) {
 	m.mu.Lock()
 	if seq, own := m.ownClaim(c); own {
 		m.unmarkClaimLocked(c.ID, seq)
@@ -146,7 +153,7 @@ func (m *Manager) claimed(c SessionClaim) {
 		return
 	}
 	ms, ok := m.sessions[c.ID]
-	if !ok || m.closing {
+	if !ok || m.closing || (sess != nil && ms.sess != sess) {
 		m.mu.Unlock()
 		return
 	}

@@ -307,7 +307,10 @@ func (m *Manager) serve(ws *websocket.Conn, id Identity, resume bool) {
 		if m.claimsBy != nil {
 			// Before the claim is published, so that it comes back, and so does every claim
 			// after it; one published before the watch is stale anyway.
-			ms.sess.claims.start(func() func() { return m.claimsBy.WatchSessionClaims(id.Session, m.claimed) })
+			sess := ms.sess
+			sess.claims.start(func() func() {
+				return m.claimsBy.WatchSessionClaims(id.Session, func(c SessionClaim) { m.claimedFor(sess, c) })
+			})
 		}
 		m.claim(id, seq)
 	} else if m.cfg.sessionStore != nil {

@@ -215,6 +215,17 @@ func (h *hub) pingLocked(ctx context.Context, s *sub) error {
 // waits for a running handle call of s to return.
 func (h *hub) unsubscribe(s *sub) {
 	h.mu.Lock()
+	if s.removed {
+		// Stopped before, or handed to another hub when its channel left this one
+		// (release): the channel is not this subscriber's here any more, and an
+		// SUNSUBSCRIBE now would be answered MOVED and leave its count in unsubs, which
+		// would swallow Redis's own sunsubscribe of the channel after it came back.
+		h.mu.Unlock()
+		s.dmu.Lock()
+		s.stopped = true
+		s.dmu.Unlock()
+		return
+	}
 	s.removed = true
 	set := h.subs[s.channel]
 	delete(set, s)
