@@ -166,8 +166,13 @@ func TestAttackOnDemandResyncTimerOutlivesConnection(t *testing.T) {
 		}
 		wstest.Eventually(t, "the connection to end", func() bool {
 			c.work.mu.Lock()
-			defer c.work.mu.Unlock()
-			return c.work.stopped && c.work.n == 0
+			stopped := c.work.stopped && c.work.n == 0
+			c.work.mu.Unlock()
+			// and run to have cleaned up after it: the queue's close is its last step,
+			// after the pending _SETs were dropped
+			c.q.mu.Lock()
+			defer c.q.mu.Unlock()
+			return stopped && c.q.closed
 		})
 		c.grantResyncsLater() // as the timer would, late
 		c.resyncs.mu.Lock()

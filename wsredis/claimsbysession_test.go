@@ -277,6 +277,19 @@ func TestClaimsTraffic(t *testing.T) {
 			for _, stop := range stops {
 				stop()
 			}
+			if !bySession {
+				// PUBLISH relays still on the bus belong to this round, not the next
+				wstest.EventuallyNil(t, 10*time.Second, "every claim relayed to the other primaries", func() error {
+					var relayed int64
+					for i, a := range admins {
+						relayed += readShardStats(ctx, t, a).publishRecv - before[i].publishRecv
+					}
+					if want := claims * int64(len(servers)-1); relayed < want {
+						return fmt.Errorf("%d of %d relays", relayed, want)
+					}
+					return nil
+				})
+			}
 			bus1, _ := busBytes(servers)
 			after := make([]shardStats, len(servers))
 			for i, a := range admins {
