@@ -41,10 +41,16 @@ type scNode struct {
 // store.
 func scNodes(t *testing.T, servers []*redistest.Server, n int, ttl time.Duration, wrap func(*wsredis.Backend) wssync.SessionStore) []scNode {
 	t.Helper()
+	return claimNodesWith(t, servers, n, scOpts, ttl, wrap)
+}
+
+// claimNodesWith is scNodes with the Backends' options.
+func claimNodesWith(t *testing.T, servers []*redistest.Server, n int, base wsredis.Options, ttl time.Duration, wrap func(*wsredis.Backend) wssync.SessionStore) []scNode {
+	t.Helper()
 	var nodes []scNode
 	for range n {
 		logs := &logBuffer{}
-		opts := scOpts
+		opts := base
 		opts.Logger = logs.logger()
 		client := redis.NewClusterClient(&redis.ClusterOptions{Addrs: addrs(servers),
 			DialTimeout: 300 * time.Millisecond, ReadTimeout: 300 * time.Millisecond, WriteTimeout: 300 * time.Millisecond})

@@ -1,10 +1,8 @@
 package wsredis_test
 
 import (
-	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"runtime"
 	"strconv"
 	"strings"
@@ -56,32 +54,17 @@ func (h *heardClaims) n() int {
 	return len(h.heard)
 }
 
-// claimNode is a Manager on a cluster client, with its store.
-type claimNode struct {
-	mgr   *wssync.Manager
-	url   string
-	store *heardClaims
-}
-
-func claimNodes(t *testing.T, servers []*redistest.Server, n int, opts wsredis.Options, session string) []claimNode {
+// claimNodes starts n nodes (scNodes) with opts, each store counting the claims of
+// session its Manager's watches hear.
+func claimNodes(t *testing.T, servers []*redistest.Server, n int, opts wsredis.Options, session string) ([]scNode, []*heardClaims) {
 	t.Helper()
-	var nodes []claimNode
-	for range n {
-		b := closing(t, redis.NewClusterClient(&redis.ClusterOptions{Addrs: addrs(servers)}), opts)
-		store := &heardClaims{Backend: b, session: session}
-		m := wssync.NewManager(func(_ context.Context, sess *wssync.Session) error {
-			_, err := wssync.Register(sess, "DOC", &atkSecret{})
-			return err
-		}, wssync.WithSessionStore(store), wssync.WithManagerLimits(wssync.ManagerLimits{SessionTTL: 300 * time.Millisecond}))
-		url := wstest.Serve(t, http.HandlerFunc(m.ServeWS))
-		t.Cleanup(func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			_ = m.Shutdown(ctx)
-		})
-		nodes = append(nodes, claimNode{m, url, store})
-	}
-	return nodes
+	var stores []*heardClaims
+	nodes := claimNodesWith(t, servers, n, opts, 300*time.Millisecond, func(b *wsredis.Backend) wssync.SessionStore {
+		h := &heardClaims{Backend: b, session: session}
+		stores = append(stores, h)
+		return h
+	})
+	return nodes, stores
 }
 
 // shardSubscribers returns how many shard subscriptions channel has over all servers.
@@ -119,9 +102,9 @@ func TestClaimsGoToTheSessionsNodes(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := testContext(t)
 			session := "tab-moves-" + tc.name + fmt.Sprint(time.Now().UnixNano())
-			channel := "wssync:session:{" + session + "}:claims"
-			nodes := claimNodes(t, servers, 3, tc.opts, session)
-			if got := nodes[0].store.ClaimsBySession(); got != tc.opts.ShardedPubSub {
+			channel := claimsChannelOf(session)
+			nodes, stores := claimNodes(t, servers, 3, tc.opts, session)
+			if got := stores[0].ClaimsBySession(); got != tc.opts.ShardedPubSub {
 				t.Fatalf("ClaimsBySession %v with ShardedPubSub %v", got, tc.opts.ShardedPubSub)
 			}
 
@@ -140,13 +123,13 @@ func TestClaimsGoToTheSessionsNodes(t *testing.T) {
 			if !first.set {
 				t.Fatalf("node 0 refused the session: %+v", first)
 			}
-			heard(t, nodes[0], 1)
+			heard(t, stores[0], 1)
 			moved := atkConnect(t, nodes[1].url, "alice", session)
 			if !moved.set {
 				t.Fatalf("node 1 refused the session: %+v", moved)
 			}
-			heard(t, nodes[1], 1)
-			heard(t, nodes[0], 2)
+			heard(t, stores[1], 1)
+			heard(t, stores[0], 2)
 			wstest.EventuallyNil(t, 10*time.Second, "node 0 to let the session go", func() error {
 				if _, held := nodes[0].mgr.Session(session); held {
 					return errors.New("node 0 still holds it")
@@ -154,7 +137,7 @@ func TestClaimsGoToTheSessionsNodes(t *testing.T) {
 				return nil
 			})
 			if tc.bystander > 0 {
-				heard(t, nodes[2], tc.bystander)
+				heard(t, stores[2], tc.bystander)
 			}
 			if tc.opts.ShardedPubSub {
 				// node 0's watch ended with the session: one subscriber left, node 1's
@@ -175,7 +158,7 @@ func TestClaimsGoToTheSessionsNodes(t *testing.T) {
 				}
 				return nil
 			})
-			if got := nodes[2].store.n(); got != tc.bystander {
+			if got := stores[2].n(); got != tc.bystander {
 				t.Errorf("node 2, which never held the session, heard %d of its claims, want %d", got, tc.bystander)
 			}
 			for i, ps := range plain {
@@ -191,11 +174,11 @@ func TestClaimsGoToTheSessionsNodes(t *testing.T) {
 	}
 }
 
-// heard waits until n's watches have heard want claims of the session.
-func heard(t *testing.T, n claimNode, want int) {
+// heard waits until h's watches have heard want claims of the session.
+func heard(t *testing.T, h *heardClaims, want int) {
 	t.Helper()
 	wstest.EventuallyNil(t, 10*time.Second, fmt.Sprintf("%d claims heard", want), func() error {
-		if got := n.store.n(); got < want {
+		if got := h.n(); got < want {
 			return fmt.Errorf("heard %d", got)
 		}
 		return nil
