@@ -33,6 +33,7 @@ type object struct {
 	naming  func(string) string                                       // the registration's naming rule, also for params
 	veto    func(ctx context.Context, prev, next reflect.Value) error // the validation hooks of T, nil without any
 	rules   bool                                                      // a field has a role or owner rule (writerules.go)
+	writes  bool                                                      // a field is writable: clients may write, and get echoes
 	diffOpt patch.Options
 	events  map[string]eventHandler // the session events of its key, shared by every session that joins
 

@@ -376,8 +376,10 @@ func (q *outQueue) pop() (outItem, bool) {
 	// client after its next write sets those paths back to the published state of the
 	// earlier write. An echo without ops changes nothing and is not kept. A _SET, other
 	// than the first on this connection, counts as a patch of any path (a write that
-	// crossed it was wiped by it).
-	if (it.kind == outPatch && !it.idle) || (it.kind == outResync && q.setSent[it.obj]) {
+	// crossed it was wiped by it). An object with no writable field has no echo to look
+	// at them, and a broadcast to many read-only connections would keep maxRecent of them
+	// on each.
+	if it.kind != outFrame && it.obj.writes && ((it.kind == outPatch && !it.idle) || (it.kind == outResync && q.setSent[it.obj])) {
 		r := sentPatch{obj: it.obj, at: time.Now()}
 		if it.kind == outPatch && len(it.f.data) <= maxRecentBytes {
 			r.f = it.f

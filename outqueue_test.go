@@ -117,7 +117,7 @@ func TestOutQueueResyncDuringSetKeepsPatchesDropped(t *testing.T) {
 // (or recently sent to) the writer, and the residual elsewhere.
 func TestOutQueueEchoOverlap(t *testing.T) {
 	q := newOutQueue(16, 1<<20, newMetrics())
-	o := &object{patchHd: []byte(`{"type":"_PATCH:K","data":[`), fields: []boundField{
+	o := &object{writes: true, patchHd: []byte(`{"type":"_PATCH:K","data":[`), fields: []boundField{
 		{wire: "tags", pointer: "/tags"}, {wire: "seen", pointer: "/seen"}, {wire: "count", pointer: "/count"},
 	}}
 	q.based[o] = true
@@ -197,7 +197,7 @@ func TestOutQueueWriterLifecycle(t *testing.T) {
 // once none is left, so a connection gone quiet does not keep its last patches' frames.
 func TestOutQueueForgetsOldSentPatches(t *testing.T) {
 	q := newOutQueue(8, 1<<20, newMetrics())
-	o := &object{}
+	o := &object{writes: true}
 	q.markBased(o)
 	for range 5 {
 		q.pushPatch(o, &frame{data: []byte(`[{"op":"add","path":"/a","value":1}]`)}, false)
@@ -216,5 +216,23 @@ func TestOutQueueForgetsOldSentPatches(t *testing.T) {
 	q.forgetOldSent(now.Add(echoWindow + time.Second))
 	if q.recent != nil {
 		t.Fatalf("%d remembered long after the last, want the list let go of", len(q.recent))
+	}
+}
+
+// TestOutQueueRemembersNoPatchOfReadOnlyObject: the patches of an object no client may
+// write are not kept for echoes (there will be none), so a broadcast to many read-only
+// connections holds no list of them on each; those of a writable object are.
+func TestOutQueueRemembersNoPatchOfReadOnlyObject(t *testing.T) {
+	q := newOutQueue(8, 1<<20, newMetrics())
+	ro, rw := &object{}, &object{writes: true}
+	for _, o := range []*object{ro, rw} {
+		q.setSent[o] = true // a later _SET counts as a patch of any path
+		q.markBased(o)
+		q.pushPatch(o, &frame{data: []byte(`[{"op":"add","path":"/a","value":1}]`)}, false)
+		q.resync(o)
+	}
+	kinds(q)
+	if len(q.recent) != 2 || q.recent[0].obj != rw || q.recent[1].obj != rw {
+		t.Fatalf("remembered %d sent items (%v), want the patch and the _SET of the writable object only", len(q.recent), q.recent)
 	}
 }

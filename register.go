@@ -137,6 +137,7 @@ func newShared[T any](key string, obj *T, reg registration) (*Synced[T], error) 
 		if fs := o.fields[i].spec; fs != nil && (fs.roles != nil || fs.owner != nil) {
 			o.rules = true
 		}
+		o.writes = o.writes || o.fields[i].writable
 	}
 	if reg.views != nil {
 		if o.views, err = newViewSet(reg.views, o.fields); err != nil {
