@@ -237,3 +237,28 @@ func TestOutQueueRemembersNoPatchOfReadOnlyObject(t *testing.T) {
 		t.Fatalf("remembered %d sent items (%v), want the patch and the _SET of the writable object only", len(q.recent), q.recent)
 	}
 }
+
+// TestObjectWritesFollowsItsFields: a registration marks an object as taking writes
+// exactly when one of its fields is writable, which decides whether its sent patches are
+// kept for echoes.
+func TestObjectWritesFollowsItsFields(t *testing.T) {
+	type readOnly struct {
+		N int    `sync:"n"`
+		S string `sync:"s"`
+	}
+	type oneWritable struct {
+		N int    `sync:"n"`
+		S string `sync:"s,write"`
+	}
+	ro, err := NewShared("ro", &readOnly{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rw, err := NewShared("rw", &oneWritable{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ro.o.writes || !rw.o.writes {
+		t.Fatalf("writes: read-only %v, one writable field %v; want false, true", ro.o.writes, rw.o.writes)
+	}
+}
