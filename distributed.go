@@ -34,6 +34,8 @@ type BackendStatus struct {
 	Landed    uint64 // commits that timed out, found on reconnect to have landed (not applied again)
 	Replayed  uint64 // edits made again on the backend's state: made while offline, or lost with the backend's data
 	Lost      uint64 // published edits that could not be kept (see docs/scale-out.md, "Faults"): logged and reported to their writer
+	Checks    uint64 // version checks made after a quiet spell (VersionChecker)
+	Missed    uint64 // checks that found the backend ahead: a delivery went missing with no sign, and the object caught up
 }
 
 // distLink is an object's connection to its backend: the subscription, the goroutine
@@ -45,7 +47,7 @@ type distLink struct {
 	detachOnce sync.Once
 	stats      struct {
 		commits, conflicts, applied, reloads, dropped, outages atomic.Uint64
-		landed, replayed, lost                                 atomic.Uint64
+		landed, replayed, lost, checks, missed                 atomic.Uint64
 	}
 
 	// mu guards the inbox the subscription fills.
@@ -195,6 +197,11 @@ func (d *distLink) run(o *object) {
 	retry := time.NewTimer(time.Hour)
 	retry.Stop()
 	defer retry.Stop()
+	every := d.checkInterval()
+	check := time.NewTimer(time.Hour)
+	check.Stop()
+	defer check.Stop()
+	d.armCheck(check, every)
 	retrying := false
 	for {
 		timedOut := false
@@ -202,8 +209,14 @@ func (d *distLink) run(o *object) {
 		case <-d.quit:
 			return
 		case <-d.wake:
+			check.Stop()
+			d.armCheck(check, every) // a delivery: the feed is alive
 		case <-retry.C:
 			retrying, timedOut = false, true
+		case <-check.C:
+			d.checkVersion(o)
+			d.armCheck(check, every)
+			continue
 		}
 		changes, lost := d.take()
 		if timedOut && !lost && d.isOffline(o) && !d.reachable() {
@@ -262,7 +275,6 @@ func (d *distLink) reachable() bool {
 // an old one not at all, and anything after a gap or an interruption by catching up.
 // The caller holds pub.
 func (o *object) followLocked(changes []Change, lost bool) {
-	d := o.dist
 	var err error
 	if lost {
 		err = o.catchUpLocked(catchUp{whole: true})
@@ -282,15 +294,7 @@ func (o *object) followLocked(changes []Change, lost bool) {
 			err = o.catchUpLocked(catchUp{}) // a gap: some delivery was lost
 		}
 	}
-	if err == nil {
-		o.runReplaysLocked()
-		return
-	}
-	if errors.Is(err, errBackendUnreachable) {
-		d.goOffline(o, err)
-		return
-	}
-	d.log.Error("wssync: cannot follow the backend", "key", o.key, "err", err)
+	o.settleFollowLocked(err)
 }
 
 // reconnectLocked brings an offline object back. It first asks the backend whether the
@@ -377,6 +381,8 @@ func (d *distLink) status() BackendStatus {
 		Landed:    d.stats.landed.Load(),
 		Replayed:  d.stats.replayed.Load(),
 		Lost:      d.stats.lost.Load(),
+		Checks:    d.stats.checks.Load(),
+		Missed:    d.stats.missed.Load(),
 	}
 }
 

@@ -59,7 +59,8 @@ type Room struct {
 // RunNodes runs the scale-out suite: shared objects with WithBackend on several nodes,
 // each serving WebSocket clients on loopback, must reach every client of every node in one
 // order, converge to the store's copy under concurrent writers, recover from lost
-// deliveries and interruptions, and keep serving through an outage of the store; and
+// deliveries (the last one too, by a version check, on a store that asks for checks) and
+// interruptions, and keep serving through an outage of the store; and
 // Managers on session stores must keep a session on one node, bound to its user on every
 // node from its first connection, whatever claims or intruders say; and presence rooms on
 // the presence stores must list every node's members, with the Meta a member sets, diff
@@ -69,6 +70,7 @@ func RunNodes(t *testing.T, newNodes func(t *testing.T) Nodes) {
 	t.Run("ConcurrentWritersConverge", func(t *testing.T) { testConcurrentWriters(t, newNodes(t)) })
 	t.Run("LateJoinerGetsLatest", func(t *testing.T) { testLateJoiner(t, newNodes(t)) })
 	t.Run("LostDeliveryDetectedByVersion", func(t *testing.T) { testLostDelivery(t, newNodes(t)) })
+	t.Run("LostLastDeliveryFoundByCheck", func(t *testing.T) { testLostLastDelivery(t, newNodes(t)) })
 	t.Run("InterruptedSubscription", func(t *testing.T) { testInterrupted(t, newNodes(t)) })
 	t.Run("StoreOutage", func(t *testing.T) { testOutage(t, newNodes(t)) })
 	t.Run("StoreRestartsEmpty", func(t *testing.T) { testWipe(t, newNodes(t)) })
@@ -356,6 +358,40 @@ func testLostDelivery(t *testing.T, nodes Nodes) {
 	for _, n := range ns[1:] {
 		if st := n.s.BackendStatus(); st.Applied < 3 {
 			t.Errorf("%s applied %d patches; the two lost ones should have been fetched from the store", n.name, st.Applied)
+		}
+	}
+}
+
+// testLostLastDelivery: the deliveries of a key's last change are lost and no change
+// follows to reveal the gap, so only a version check (wssync.VersionChecker) brings the
+// other nodes and their clients to it. Backends that ask for no checks skip the test:
+// they promise that a delivery they cannot make shows as Lost.
+func testLostLastDelivery(t *testing.T, nodes Nodes) {
+	if nodes.LoseNext == nil {
+		t.Skip("this store cannot drop deliveries on demand")
+	}
+	vc, ok := nodes.Backends[1].(wssync.VersionChecker)
+	if !ok || vc.CheckInterval() <= 0 {
+		t.Skip("this store asks for no version checks")
+	}
+	ctx := ctxFor(t)
+	key := roomKey(t)
+	ns := startNodes(t, nodes, key)
+	cs := clientsOn(t, ns, 1)
+	waitUntil(t, "clients ready", func() error { return converged(ctx, nodes.Backends[0], key, ns, cs) })
+	var before []wssync.BackendStatus
+	for _, n := range ns {
+		before = append(before, n.s.BackendStatus())
+	}
+	nodes.LoseNext(key, 1)
+	if err := ns[0].s.Update(func(r *Room) { r.Count = 42 }); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "converge after the last delivery was lost", func() error { return converged(ctx, nodes.Backends[0], key, ns, cs) })
+	for i, n := range ns[1:] {
+		st := n.s.BackendStatus()
+		if st.Missed != before[i+1].Missed+1 || st.Reloads != before[i+1].Reloads {
+			t.Errorf("%s: status went from %+v to %+v; want one check that found it behind, caught up with a patch", n.name, before[i+1], st)
 		}
 	}
 }

@@ -174,6 +174,8 @@ var (
 		"landed":    desc("backend_landed_total", "Commits that timed out and were found on reconnect to have landed.", "key"),
 		"replayed":  desc("backend_replayed_total", "Edits made again on the backend's state (made offline, or lost with the backend's data).", "key"),
 		"lost":      desc("backend_lost_total", "Published edits that could not be kept: logged and reported to their writer.", "key"),
+		"checks":    desc("backend_checks_total", "Version checks made after a quiet spell, on a backend that asks for them.", "key"),
+		"missed":    desc("backend_missed_total", "Version checks that found the backend ahead: a change's delivery went missing with no sign, and the object caught up.", "key"),
 	}
 )
 
@@ -302,6 +304,7 @@ func collectBackend(ch chan<- prometheus.Metric, key string, s wssync.BackendSta
 	for name, v := range map[string]uint64{
 		"commits": s.Commits, "conflicts": s.Conflicts, "applied": s.Applied, "reloads": s.Reloads,
 		"dropped": s.Dropped, "outages": s.Outages, "landed": s.Landed, "replayed": s.Replayed, "lost": s.Lost,
+		"checks": s.Checks, "missed": s.Missed,
 	} {
 		ch <- prometheus.MustNewConstMetric(descBackend[name], prometheus.CounterValue, float64(v), key)
 	}

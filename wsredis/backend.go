@@ -11,9 +11,14 @@ import (
 )
 
 var (
-	_ wssync.Backend      = (*Backend)(nil)
-	_ wssync.SessionStore = (*Backend)(nil)
+	_ wssync.Backend        = (*Backend)(nil)
+	_ wssync.SessionStore   = (*Backend)(nil)
+	_ wssync.VersionChecker = (*Backend)(nil)
 )
+
+// DefaultCheckInterval is Options.CheckInterval's default where Redis may drop a change's
+// message with no sign: a Redis Cluster with plain pub/sub.
+const DefaultCheckInterval = 10 * time.Second
 
 // Options configures a Backend. The zero value works: every zero field takes the default
 // written next to it.
@@ -72,6 +77,18 @@ type Options struct {
 	// later (Commit fails with "unknown command" on Redis 6). Addressed messages
 	// (PublishEvent) stay on plain pub/sub either way.
 	ShardedPubSub bool
+
+	// CheckInterval is how long a shared object may go without a delivered change before
+	// its node asks Redis for the object's version (one Load of no state when nothing
+	// changed), to catch up on a change whose message Redis dropped with no sign
+	// (wssync.VersionChecker). A Redis Cluster does so with plain pub/sub: a PUBLISH
+	// crosses the cluster bus, which drops it while the link between two cluster nodes is
+	// down, and when that change was the object's last for a while, no later version
+	// reveals the gap. Default DefaultCheckInterval with a *redis.ClusterClient and
+	// ShardedPubSub off; otherwise none, since there a message reaches every live
+	// subscription or the subscription breaks (and its subscribers reload). Negative: no
+	// checks.
+	CheckInterval time.Duration
 }
 
 func (o Options) withDefaults() Options {
@@ -105,6 +122,20 @@ func (o Options) withDefaults() Options {
 	return o
 }
 
+// checkInterval resolves Options.CheckInterval for client.
+func (o Options) checkInterval(client redis.UniversalClient) time.Duration {
+	switch {
+	case o.CheckInterval < 0:
+		return 0
+	case o.CheckInterval > 0:
+		return o.CheckInterval
+	}
+	if _, cluster := client.(*redis.ClusterClient); cluster && !o.ShardedPubSub {
+		return DefaultCheckInterval
+	}
+	return 0
+}
+
 // Backend is a wssync.Backend, wssync.SessionStore (and wssync.ClaimsBySession),
 // wssync.EventBus and presence store (wspresence.Store) on Redis. Create it with New; it is safe for concurrent use. It
 // holds one Pub/Sub connection of the client, opened by the first Subscribe,
@@ -117,6 +148,7 @@ type Backend struct {
 	log    *slog.Logger
 	hub    *hub    // claims, events, presence; and the change feed unless sharded is set
 	shards *shards // the change feed with Options.ShardedPubSub; else nil
+	check  time.Duration
 }
 
 // New returns a Backend that stores its data through client, which the caller keeps
@@ -134,7 +166,7 @@ func New(client redis.UniversalClient, opts Options) *Backend {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	b := &Backend{client: client, opts: opts, log: log}
+	b := &Backend{client: client, opts: opts, log: log, check: opts.checkInterval(client)}
 	b.hub = newHub(client, log, opts)
 	if opts.ShardedPubSub {
 		b.shards = newShards(client, log, opts)
@@ -145,6 +177,11 @@ func New(client redis.UniversalClient, opts Options) *Backend {
 // Logger returns the logger of Options, or a logger that discards everything when none
 // was set; never nil.
 func (b *Backend) Logger() *slog.Logger { return b.log }
+
+// CheckInterval is Options.CheckInterval as resolved for the client: how long a shared
+// object on the Backend may go without a delivered change before it checks its version in
+// Redis; 0 for never (wssync.VersionChecker).
+func (b *Backend) CheckInterval() time.Duration { return b.check }
 
 // Close ends every subscription, presence watch and claim watch and waits for the
 // backend's goroutine to return; no deliver, changed or claimed function is called after

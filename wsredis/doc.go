@@ -84,6 +84,15 @@
 // not redelivered. It does not rely on go-redis's own silent reconnecting: a SUBSCRIBE
 // confirmation it did not ask for counts as a break too.
 //
+// On a Redis Cluster with plain pub/sub, a change's PUBLISH runs on the primary that owns
+// the object and crosses the cluster bus to the primaries the other nodes' connections are
+// on; Redis drops it, with no sign to anyone, for a primary whose bus link is down at
+// that moment. A later change reveals the gap by its version; for the last change before
+// a quiet spell there is none. So on such a client the Backend asks each object to check
+// its version after Options.CheckInterval without a delivery (wssync.VersionChecker,
+// DefaultCheckInterval): one load script whose reply holds no state when nothing changed
+// (TestVersionCheckCost). With ShardedPubSub the message never crosses the bus.
+//
 // # Sharded pub/sub
 //
 // With Options.ShardedPubSub, the commit script publishes each change with SPUBLISH

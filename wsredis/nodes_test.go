@@ -35,7 +35,10 @@ func TestNodes(t *testing.T) {
 				ReadTimeout:  300 * time.Millisecond,
 				WriteTimeout: 300 * time.Millisecond,
 			})
-			b := closing(t, client, wsredis.Options{OpTimeout: 300 * time.Millisecond, HealthInterval: 300 * time.Millisecond})
+			// CheckInterval: a standalone Redis needs no checks, but the suite runs them
+			// here through every fault it makes.
+			b := closing(t, client, wsredis.Options{OpTimeout: 300 * time.Millisecond, HealthInterval: 300 * time.Millisecond,
+				CheckInterval: 300 * time.Millisecond})
 			lossy := &lossyNode{Backend: b, lose: make(map[string]int)}
 			lossies = append(lossies, lossy)
 			backends = append(backends, lossy)
