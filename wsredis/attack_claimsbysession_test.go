@@ -341,7 +341,8 @@ func TestAttackShardedClaimsHiddenByWrapper(t *testing.T) {
 }
 
 // Many sessions connect to one node and close: while held, one shard channel each; once
-// expired, none, and no goroutine is left over.
+// expired, none, and no goroutine is left over. Every client stays connected until the
+// channels are counted, so the count does not depend on how long the connects took.
 func TestAttackShardedClaimsManySessions(t *testing.T) {
 	servers := redistest.StartShardedCluster(t, 3)
 	nodes := scNodes(t, servers, 1, 2*time.Second, nil)
@@ -350,6 +351,7 @@ func TestAttackShardedClaimsManySessions(t *testing.T) {
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, 16)
 	errs := make(chan error, n)
+	clients := make([]*wssynctest.Client, n)
 	for i := range n {
 		wg.Add(1)
 		sem <- struct{}{}
@@ -358,25 +360,34 @@ func TestAttackShardedClaimsManySessions(t *testing.T) {
 			defer func() { <-sem }()
 			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 			defer cancel()
-			c, err := wssynctest.Dial(ctx, nodes[0].url, wssynctest.WithIdentity("u", fmt.Sprint("many-", i)))
+			c, err := wssynctest.Dial(ctx, nodes[0].url, wssynctest.WithIdentity(fmt.Sprint("u", i), fmt.Sprint("many-", i))) // a user each: one user may hold DefaultMaxConnsPerUser
 			if err != nil {
 				errs <- err
 				return
 			}
-			defer func() { _ = c.Close() }()
+			clients[i] = c
 			if _, err := c.WaitFrame(ctx, func(f wssynctest.Frame) bool { return f.Type == "_SET:DOC" }); err != nil {
 				errs <- fmt.Errorf("session %d: %w", i, err)
 			}
 		}()
 	}
 	wg.Wait()
+	closeAll := func() {
+		for _, c := range clients {
+			if c != nil {
+				_ = c.Close()
+			}
+		}
+	}
 	close(errs)
 	for err := range errs {
+		closeAll()
 		t.Fatal(err)
 	}
 	if got := sessionShardChannels(t, servers); got != n {
 		t.Errorf("%d session channels while %d sessions are held", got, n)
 	}
+	closeAll()
 	wstest.EventuallyNil(t, 20*time.Second, "every session to expire", func() error {
 		if s := nodes[0].mgr.Stats().Sessions; s != 0 {
 			return fmt.Errorf("%d sessions", s)
