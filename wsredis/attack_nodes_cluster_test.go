@@ -24,10 +24,15 @@ func TestNodesShardedCluster(t *testing.T) {
 	runNodesShardedCluster(t, wsredis.Options{})
 }
 
-// runNodesShardedCluster is TestNodesShardedCluster with opts (OpTimeout and
-// HealthInterval set here) for every node's Backend.
+// runNodesShardedCluster is TestNodesShardedCluster with opts (OpTimeout, HealthInterval
+// and, with plain pub/sub, CheckInterval set here) for every node's Backend.
 func runNodesShardedCluster(t *testing.T, opts wsredis.Options) {
 	opts.OpTimeout = 300 * time.Millisecond
+	// Version checks are on by default on a cluster client with plain pub/sub (every
+	// 10 s); a second keeps LostLastDeliveryFoundByCheck well inside its wait.
+	if !opts.ShardedPubSub {
+		opts.CheckInterval = time.Second
+	}
 	opts.HealthInterval = 300 * time.Millisecond
 	backendtest.RunNodes(t, func(t *testing.T) backendtest.Nodes {
 		servers := redistest.StartShardedCluster(t, 3)
