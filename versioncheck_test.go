@@ -1,11 +1,13 @@
 package wssync_test
 
 import (
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/wssync/wssync"
 	"github.com/wssync/wssync/wsmemory"
+	"github.com/wssync/wssync/wssynctest"
 )
 
 // checkedMemory is an in-memory backend that asks its objects to check their version
@@ -106,4 +108,66 @@ func TestVersionCheckSkipsWhileBackendDown(t *testing.T) {
 	if st := s.BackendStatus(); st.Offline {
 		t.Errorf("offline after the backend came back: %+v", st)
 	}
+}
+
+// Checks every millisecond race two nodes' concurrent increments and deliveries that go
+// missing: every increment counts exactly once on both nodes, and the client of each node
+// sees no patch out of order.
+func TestVersionCheckRacesWritersAndLostDeliveries(t *testing.T) {
+	m := wsmemory.New()
+	nodes := []*wssync.Synced[Counter]{
+		newCounterNode(t, "RACE", checkedMemory{m, time.Millisecond}),
+		newCounterNode(t, "RACE", checkedMemory{m, time.Millisecond}),
+	}
+	var clients []*wssynctest.Client
+	for _, n := range nodes {
+		sess := wssync.NewSession()
+		if err := n.Join(sess); err != nil {
+			t.Fatal(err)
+		}
+		c := dial(t, serve(t, sess))
+		waitType(t, c, "_SET:RACE")
+		clients = append(clients, c)
+	}
+	const each = 150
+	var wg sync.WaitGroup
+	for i, n := range nodes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range each {
+				if j%10 == i {
+					m.LoseNext("RACE", 1)
+				}
+				if err := n.Update(func(c *Counter) { c.N++ }); err != nil {
+					t.Error(err)
+					return
+				}
+				if j%25 == 0 {
+					time.Sleep(3 * time.Millisecond) // a quiet spell: a check runs
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	waitUntil(t, func() bool {
+		for i, n := range nodes {
+			var got int
+			n.Read(func(c *Counter) { got = c.N })
+			if got != 2*each {
+				return false
+			}
+			if s, _, _ := clients[i].State("RACE"); string(s) != `{"n":300}` {
+				return false
+			}
+		}
+		return true
+	})
+	for i, c := range clients {
+		if err := c.Errs(); err != nil {
+			t.Errorf("client of node %d: %v", i, err)
+		}
+	}
+	t.Logf("checks %d / %d, missed %d / %d", nodes[0].BackendStatus().Checks, nodes[1].BackendStatus().Checks,
+		nodes[0].BackendStatus().Missed, nodes[1].BackendStatus().Missed)
 }
