@@ -16,7 +16,10 @@ import (
 // for the key's version (a Load since its own, which costs one round trip and carries no
 // state when nothing changed) and catches up when the backend is ahead. A quiet object so
 // converges within about CheckInterval of a delivery lost this way; a busy one learns of
-// the loss from the next change's version, as before. Zero or less: no checks.
+// the loss from the next change's version, as before. A check that finds the backend
+// ahead counts in BackendStatus.Missed, also when the change's message was merely still on
+// its way (it then changes nothing when it arrives); on a quiet object that is rare. Zero
+// or less: no checks.
 type VersionChecker interface {
 	Backend
 	CheckInterval() time.Duration
