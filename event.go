@@ -143,6 +143,12 @@ func (c *conn) dispatch(in *inbound) {
 	}
 	c.refused = false
 	c.sess.dispatchMu.Lock()
+	if c.closing() {
+		// Replaced or closed while this frame waited for the lock: the newer connection's
+		// OnConnect may have run already, and a closing connection's frames are dropped.
+		c.sess.dispatchMu.Unlock()
+		return
+	}
 	err := c.callHandler(h, in)
 	c.sess.dispatchMu.Unlock()
 	if err != nil {
