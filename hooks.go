@@ -23,8 +23,9 @@ func (l *hookList) add(fn func(ctx context.Context)) int {
 
 // OnConnect registers fn to run on every new connection (ws-sync's on_connect and init
 // handlers), after the `_SET` frames are queued and before the first client frame is
-// handled, serialized with the session's event handlers. It returns a function that
-// removes the hook.
+// handled, serialized with the session's event handlers. No frame of the connection it
+// replaced is handled after it: those not handled yet are dropped
+// (TestAttackOnDemandDispatcherOrder). It returns a function that removes the hook.
 func (s *Session) OnConnect(fn func(ctx context.Context)) (remove func()) {
 	return s.addHook(&s.onConnect, fn)
 }
